@@ -1,0 +1,133 @@
+//! The SLA clock.
+//!
+//! Sleeps until the earliest PENDING due time, then asks the store to settle what is due
+//! (SPEC §5.2) and tells the summary sender about new breaches. It keeps only the next
+//! deadline in memory; the store is the truth, so a restart simply asks again. It never polls:
+//! it wakes at the deadline, or when the store says deadlines changed.
+
+use ractor::concurrency::JoinHandle;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use super::store::{SettleReport, StoreMsg};
+use super::summary::SummaryMsg;
+use super::{CALL_TIMEOUT, Ctx, names};
+
+/// The clock's protocol.
+pub enum ClockMsg {
+    /// The store committed new due times or resolved issues; recompute the next wake-up.
+    Rescheduled,
+    /// The timer for wake-up number `generation` fired.
+    Wake {
+        /// Which timer; stale timers are ignored.
+        generation: u64,
+    },
+    /// `POST /jobs/verify_pending`: settle up to `limit` due issues now.
+    SettleNow {
+        /// Most issues to settle.
+        limit: usize,
+        /// What was done.
+        reply: RpcReplyPort<Result<SettleReport, String>>,
+    },
+    /// Health ping.
+    Ping(RpcReplyPort<()>),
+    /// Test hook: panic, to prove the supervisor restarts the clock.
+    Fail,
+}
+
+/// Most issues settled in one wake-up; the next wake-up follows at once if more are due.
+const SETTLE_BATCH: usize = 200;
+
+/// The SLA clock actor.
+pub struct Clock;
+
+/// The pending timer.
+pub struct ClockState {
+    ctx: Ctx,
+    generation: u64,
+    timer: Option<JoinHandle<()>>,
+}
+
+impl Actor for Clock {
+    type Msg = ClockMsg;
+    type State = ClockState;
+    type Arguments = Ctx;
+
+    async fn pre_start(&self, myself: ActorRef<ClockMsg>, ctx: Ctx) -> Result<ClockState, ActorProcessingErr> {
+        // Deadlines live in the database: after a (re)start, look there first.
+        let _ = myself.cast(ClockMsg::Rescheduled);
+        Ok(ClockState { ctx, generation: 0, timer: None })
+    }
+
+    async fn post_stop(&self, _myself: ActorRef<ClockMsg>, state: &mut ClockState) -> Result<(), ActorProcessingErr> {
+        if let Some(timer) = state.timer.take() {
+            timer.abort();
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, myself: ActorRef<ClockMsg>, msg: ClockMsg, state: &mut ClockState) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ClockMsg::Rescheduled => schedule(&myself, state).await,
+            ClockMsg::Wake { generation } if generation == state.generation => {
+                state.timer = None;
+                if let Err(err) = settle(state, SETTLE_BATCH).await {
+                    tracing::warn!("settling due issues failed: {err:#}");
+                }
+                schedule(&myself, state).await;
+            }
+            ClockMsg::Wake { .. } => {}
+            ClockMsg::SettleNow { limit, reply } => {
+                let report = settle(state, limit).await.map_err(|err| format!("{err:#}"));
+                let _ = reply.send(report);
+                schedule(&myself, state).await;
+            }
+            ClockMsg::Ping(reply) => {
+                let _ = reply.send(());
+            }
+            ClockMsg::Fail => panic!("clock: failure injected by a test"),
+        }
+        Ok(())
+    }
+}
+
+/// Settles what is due now and reports new breaches to the summary sender.
+async fn settle(state: &ClockState, limit: usize) -> anyhow::Result<SettleReport> {
+    let now = state.ctx.time.now();
+    let report = super::call(names::STORE, |reply| StoreMsg::SettleDue { now, limit, reply }, CALL_TIMEOUT)
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    if !report.promoted_open.is_empty() {
+        tracing::info!(issues = ?report.promoted_open, "issues overdue");
+        super::cast(names::SUMMARY, SummaryMsg::Breached(report.promoted_open.clone()));
+    }
+    Ok(report)
+}
+
+/// Arms one timer for the earliest PENDING due time; a newer timer replaces an older one.
+async fn schedule(myself: &ActorRef<ClockMsg>, state: &mut ClockState) {
+    if let Some(timer) = state.timer.take() {
+        timer.abort();
+    }
+    state.generation += 1;
+    let next = super::call(names::STORE, |reply| StoreMsg::NextPendingDue { reply }, CALL_TIMEOUT).await;
+    let due_at = match next {
+        Ok(Ok(Some(due_at))) => due_at,
+        Ok(Ok(None)) => return,
+        Ok(Err(err)) => {
+            tracing::warn!("reading the next due time failed: {err}");
+            return;
+        }
+        Err(err) => {
+            tracing::warn!("reading the next due time failed: {err:#}");
+            return;
+        }
+    };
+    let generation = state.generation;
+    let delay = state.ctx.time.until(due_at);
+    tracing::debug!(%due_at, ?delay, "SLA clock armed");
+    let me = myself.clone();
+    state.timer = Some(tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let _ = me.cast(ClockMsg::Wake { generation });
+    }));
+}

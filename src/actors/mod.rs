@@ -1,0 +1,83 @@
+//! The supervised actors and the small shared pieces they use to find and call each other.
+//!
+//! Actors are registered by name, so a handle survives a restart: each call looks the actor
+//! up again and reaches the new incarnation. Data flows one way:
+//! `intake ──► store ──► clock / resolver ──► summary`; the store only replies and casts.
+
+pub mod clock;
+pub mod intake;
+pub mod resolver;
+pub mod store;
+pub mod summary;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use ractor::{ActorRef, Message, RpcReplyPort};
+
+use crate::config::Config;
+use crate::time::TimeSource;
+
+/// How long a caller waits for an actor's answer before calling it unhealthy.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every actor is started with.
+#[derive(Debug)]
+pub struct Shared {
+    /// The validated configuration.
+    pub config: Config,
+    /// Where "now" comes from.
+    pub time: TimeSource,
+    /// When the process started.
+    pub started_at: Timestamp,
+}
+
+/// The shared context, cheap to clone into actors and HTTP workers.
+pub type Ctx = Arc<Shared>;
+
+/// Finds the current incarnation of a registered actor.
+pub fn find<M: Message>(name: &str) -> anyhow::Result<ActorRef<M>> {
+    ActorRef::<M>::where_is(name).ok_or_else(|| anyhow::format_err!("the {name} actor is not running"))
+}
+
+/// Calls a registered actor and waits for its answer.
+pub async fn call<M, R>(name: &str, build: impl FnOnce(RpcReplyPort<R>) -> M, timeout: Duration) -> anyhow::Result<R>
+where
+    M: Message,
+    R: Send + 'static,
+{
+    let actor = find::<M>(name)?;
+    let answer = actor
+        .call(build, Some(timeout))
+        .await
+        .map_err(|err| anyhow::format_err!("the {name} actor did not take the message: {err}"))?;
+    answer.success_or_else(|| anyhow::format_err!("the {name} actor did not answer within {timeout:?}"))
+}
+
+/// Tells a registered actor that something changed; a missing actor is logged, not fatal,
+/// because whatever must survive is already in the database.
+pub fn cast<M: Message>(name: &str, message: M) {
+    match find::<M>(name) {
+        Ok(actor) => {
+            if actor.cast(message).is_err() {
+                tracing::warn!(actor = name, "message dropped: the actor is stopping");
+            }
+        }
+        Err(err) => tracing::warn!(actor = name, "message dropped: {err}"),
+    }
+}
+
+/// Registered actor names.
+pub mod names {
+    /// The webhook intake.
+    pub const INTAKE: &str = "intake";
+    /// The issue store.
+    pub const STORE: &str = "store";
+    /// The SLA clock.
+    pub const CLOCK: &str = "clock";
+    /// The resolver poller.
+    pub const RESOLVER: &str = "resolver";
+    /// The summary sender.
+    pub const SUMMARY: &str = "summary";
+}

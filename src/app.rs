@@ -1,0 +1,162 @@
+//! Running the service: logging, the runtime, the supervisor, both listeners, systemd
+//! notifications, and a graceful stop on SIGTERM.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ractor::Actor;
+use sd_notify::NotifyState;
+use tiny_http::Server;
+
+use crate::actors::{Ctx, Shared};
+use crate::config::Config;
+use crate::http::{self, HttpContext, Listener};
+use crate::secret::{SecretOrigin, ensure_webhook_secret, secret_path};
+use crate::supervisor::{Supervisor, probe_all};
+use crate::time::TimeSource;
+
+/// Worker threads on the webhook listener: requests wait here for the group commit, so more
+/// workers mean larger commit batches under load.
+const WEBHOOK_WORKERS: usize = 16;
+/// Worker threads on the admin listener.
+const ADMIN_WORKERS: usize = 4;
+
+/// Sets up tracing: journald under systemd, readable stderr otherwise (SPEC §11).
+pub fn init_logging() {
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let journald = std::env::var_os("JOURNAL_STREAM")
+        .is_some()
+        .then(|| tracing_journald::layer().ok())
+        .flatten();
+    let stderr = journald.is_none().then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_target(false)
+    });
+    let _ = tracing_subscriber::registry().with(filter).with(journald).with(stderr).try_init();
+}
+
+/// The clock: the system's, or a manual one when `SENTINEL_TEST_NOW` is set (tests only).
+fn time_source() -> anyhow::Result<TimeSource> {
+    match std::env::var("SENTINEL_TEST_NOW") {
+        Ok(text) if !text.is_empty() => {
+            let at = text
+                .parse()
+                .with_context(|| format!("SENTINEL_TEST_NOW={text:?}: expected an RFC 3339 instant"))?;
+            tracing::warn!("running on a manual test clock starting at {at}");
+            Ok(TimeSource::manual(at))
+        }
+        _ => Ok(TimeSource::System),
+    }
+}
+
+/// Runs the service until SIGTERM or SIGINT.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("sentinel-rt")
+        .build()
+        .context("starting the async runtime")?;
+    let (secret, origin) = ensure_webhook_secret(config.webhook_secret.as_ref(), &config.data_dir())?;
+    let time = time_source()?;
+    let started_at = time.now();
+    let ctx: Ctx = Arc::new(Shared { config, time, started_at });
+
+    let (supervisor, supervisor_done) = runtime
+        .block_on(Actor::spawn(Some("supervisor".to_string()), Supervisor, ctx.clone()))
+        .map_err(|err| anyhow::format_err!("{err}"))
+        .context("starting the actors")?;
+
+    let bind = |addr| Server::http(addr).map_err(|err| anyhow::format_err!("binding {addr}: {err}"));
+    let webhook_server = Arc::new(bind(ctx.config.listen_addr)?);
+    let admin_server = Arc::new(bind(ctx.config.admin_listen_addr)?);
+    let http = HttpContext { ctx: ctx.clone(), runtime: runtime.handle().clone(), secret: secret.clone() };
+    let mut workers = http::serve(webhook_server.clone(), Listener::Webhook, http.clone(), WEBHOOK_WORKERS);
+    workers.extend(http::serve(admin_server.clone(), Listener::Admin, http, ADMIN_WORKERS));
+
+    announce(&ctx, &webhook_server, &admin_server, secret.expose(), origin);
+    let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
+    let watchdog = sd_notify::watchdog_enabled().map(|period| runtime.spawn(feed_watchdog(period)));
+
+    runtime.block_on(shutdown_signal());
+    tracing::info!("stopping: draining requests");
+    let _ = sd_notify::notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
+    // Unblock every worker; each finishes the request it holds, so in-flight webhooks still
+    // get their commit and their answer.
+    for _ in 0..workers.len() {
+        webhook_server.unblock();
+        admin_server.unblock();
+    }
+    for worker in workers {
+        let _ = worker.join();
+    }
+    supervisor.stop(Some("shutdown".to_string()));
+    runtime.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_secs(10), supervisor_done).await;
+    });
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Prints where to point GHL, once per start; the secret itself only when it was just made.
+fn announce(ctx: &Ctx, webhook: &Server, admin: &Server, secret: &str, origin: SecretOrigin) {
+    let webhook_addr = webhook.server_addr().to_ip().map(|a| a.to_string()).unwrap_or_default();
+    let admin_addr = admin.server_addr().to_ip().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(webhook = %webhook_addr, admin = %admin_addr, db = %ctx.config.db_path.display(), "listening");
+    println!("Sentinel {} is running.", env!("CARGO_PKG_VERSION"));
+    println!("  webhook listener: http://{webhook_addr}/webhook/ghl/inbound_sms (also /unanswered_call, /webhook/ghl)");
+    println!("  admin listener:   http://{admin_addr}/health");
+    println!("  database:         {}", ctx.config.db_path.display());
+    match origin {
+        SecretOrigin::Generated => {
+            println!("  webhook secret (generated now, shown once): {secret}");
+            println!("  GHL workflows post to: http://{webhook_addr}/webhook/ghl/inbound_sms?secret={secret}");
+        }
+        SecretOrigin::Stored => println!(
+            "  webhook secret: in {}",
+            secret_path(&ctx.config.data_dir()).display()
+        ),
+        SecretOrigin::Configured => println!("  webhook secret: WEBHOOK_SECRET"),
+    }
+}
+
+/// Feeds the systemd watchdog only after every actor answered through its mailbox and the
+/// store committed a write; never from a free-running timer (APPLIANCE §2.2).
+async fn feed_watchdog(period: Duration) {
+    let mut interval = tokio::time::interval(period / 3);
+    loop {
+        interval.tick().await;
+        let health = probe_all(period / 4).await;
+        if health.iter().all(|actor| actor.ok) {
+            let _ = sd_notify::notify(&[NotifyState::Watchdog]);
+        } else {
+            let failing: Vec<&str> = health.iter().filter(|a| !a.ok).map(|a| a.name).collect();
+            tracing::error!(?failing, "watchdog not fed: actors are not answering");
+            let _ = sd_notify::notify(&[NotifyState::Status(&format!("failing: {}", failing.join(", ")))]);
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,808 @@
+//! Configuration: every environment variable once, with its default, parser and meaning.
+//!
+//! Values come from an env file (`--config PATH`, else `/etc/sentinel/sentinel.env` when it
+//! exists; the original's `.env` works as is) and from the process environment, which wins
+//! (SPEC §9). [`VARS`] is the single table: `sentinel check-config` prints from it, defaults
+//! live only there, and [`Config::from_source`] reads every typed field through it. Unlike the
+//! original, a bad value is an error that names the variable, the value and what is expected.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use jiff::SignedDuration;
+use jiff::civil::Time;
+use jiff::tz::TimeZone;
+
+use crate::domain::calendar::{Calendar, WeeklySchedule, parse_holidays};
+
+/// One environment variable: its name, default, whether it is a secret, and what it means.
+#[derive(Debug)]
+pub struct VarDef {
+    /// The variable's name, as the original spelled it.
+    pub name: &'static str,
+    /// The value used when the variable is unset or empty.
+    pub default: &'static str,
+    /// Secrets are masked by `check-config` and never logged.
+    pub secret: bool,
+    /// One line for `check-config` and the README.
+    pub doc: &'static str,
+}
+
+const fn var(name: &'static str, default: &'static str, doc: &'static str) -> VarDef {
+    VarDef { name, default, secret: false, doc }
+}
+
+const fn secret(name: &'static str, doc: &'static str) -> VarDef {
+    VarDef { name, default: "", secret: true, doc }
+}
+
+/// Every variable Sentinel reads, in the order `check-config` prints them.
+pub const VARS: &[VarDef] = &[
+    secret("WEBHOOK_SECRET", "shared secret for X-NTPP-Secret or ?secret=; generated once into the data directory when unset"),
+    var("LISTEN_ADDR", "127.0.0.1:8000", "webhook listener (the only one the tunnel exposes)"),
+    var("ADMIN_LISTEN_ADDR", "127.0.0.1:8001", "admin listener: jobs, status page, API, metrics"),
+    var("DB_PATH", "", "SQLite file; default $STATE_DIRECTORY/sentinel.db under systemd, else ./sentinel-data/sentinel.db"),
+    var("MAX_BODY_BYTES", "262144", "largest accepted request body in bytes"),
+    secret("GHL_TOKEN", "GHL private integration or OAuth token; unset means nothing is sent to GHL"),
+    var("GHL_VERSION", "2021-07-28", "GHL API Version header"),
+    var("GHL_BASE_URL", "https://services.leadconnectorhq.com", "GHL API base URL"),
+    var("GHL_LOCATION_ID", "", "GHL location (sub-account); events for other locations are stored and ignored"),
+    var("GHL_APP_BASE", "https://app.gohighlevel.com", "GHL web app base for conversation deep links"),
+    var("GHL_REQUIRE_SIGNATURE", "0", "1 rejects Marketplace events without a valid GHL signature"),
+    var("GHL_WEBHOOK_ED25519_KEY", "", "replaces GHL's published Ed25519 webhook key (PEM or base64)"),
+    var("GHL_WEBHOOK_RSA_KEY", "", "replaces GHL's published RSA webhook key (PEM or base64)"),
+    var("GHL_RATE_LIMIT_PER_10S", "60", "client-side limit of GHL requests in any 10-second window"),
+    var("GHL_DAILY_BUDGET", "20000", "most GHL requests per local day"),
+    var("MANAGER_CONTACT_IDS", "", "GHL contact ids of managers who get alerts and digests, in order"),
+    var("INTERNAL_CONTACT_IDS", "", "GHL contact ids of staff: their texts are commands, never issues"),
+    var("INTERNAL_USER_IDS", "", "when set, only these GHL user ids count as staff replies"),
+    var("TIMEZONE", "America/Chicago", "IANA zone of the business"),
+    var("BUSINESS_HOURS_START", "08:00", "opening time Monday to Friday"),
+    var("BUSINESS_HOURS_END", "17:00", "closing time Monday to Friday"),
+    var("BUSINESS_SCHEDULE", "", "weekly schedule, e.g. \"mon-fri 08:00-12:00,13:00-17:00; sat 09:00-12:00\"; wins over the two above"),
+    var("HOLIDAYS", "", "closed dates, optionally with special hours: 2026-11-26,2026-12-24=08:00-12:00"),
+    var("SMS_SLA_HOURS", "2", "business hours to answer a text"),
+    var("CALL_SLA_HOURS", "2", "business hours to return a missed call"),
+    var("ESCALATION_BUSINESS_HOURS", "24", "business hours after which an OPEN issue is escalated"),
+    var("SUMMARY_SLOTS", "morning=08:00,midday=11:00,afternoon=15:00", "digest slots on business days"),
+    var("SUMMARY_MAX_ITEMS_PER_SECTION", "8", "lines per digest section before +N more"),
+    var("RAW_EVENTS_RETENTION_DAYS", "30", "days raw webhook events are kept"),
+    var("CALL_DEDUPE_WINDOW_MINUTES", "10", "minutes in which a repeated missed-call webhook counts as the same call"),
+    var("CALL_RESOLVE_LOOKBACK_MINUTES", "15", "a callback this long before the CALL issue was created still resolves it"),
+    var("CALL_REQUIRE_MISSED_MARKER", "1", "0 drops the missed-call marker requirement on /webhook/ghl/unanswered_call"),
+    var("CALL_MISSED_MARKER_KEYS", "sentinel_missed_call,missed_call,is_missed_call", "keys that mark a missed call, at any depth"),
+    var("ACK_CLOSE_ENABLED", "1", "1 lets a thank-you after a staff reply open no issue"),
+    var("ACK_CLOSE_MAX_LEN", "60", "longest text, in characters, that can be an acknowledgement"),
+    var("RESOLVER_INTERVAL_MINUTES", "15", "how often OPEN issues are re-checked against GHL in business hours"),
+    var("LED_PATH", "/sys/class/leds/ACT", "status LED sysfs directory; a missing LED is not an error"),
+    var("AI_GATE_ENABLED", "0", "1 lets an AI check suppress PENDING texts that need no answer"),
+    secret("OPENAI_API_KEY", "key for the AI check"),
+    var("OPENAI_BASE_URL", "https://api.openai.com/v1", "OpenAI-compatible endpoint for the AI check"),
+    var("AI_GATE_MODEL", "gpt-4o-mini", "model for the AI check"),
+    var("AI_GATE_MAX_PER_RUN", "20", "most AI checks in one settling run"),
+];
+
+/// Prefix of the original's schedule variables (`CRON_*`): hours of the day, mapped onto the
+/// internal schedule. Accepted with any suffix so that an existing `.env` keeps working.
+pub const CRON_PREFIX: &str = "CRON_";
+
+/// The manual test clock (see `time`): known, so an env file may carry it without a warning.
+const TEST_CLOCK_VAR: &str = "SENTINEL_TEST_NOW";
+
+/// A secret value: printed masked, never in `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    /// The secret itself, for comparing and sending; never for logging.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&mask(&self.0))
+    }
+}
+
+/// Masks a secret for display: its length and last two characters at most.
+pub fn mask(value: &str) -> String {
+    let count = value.chars().count();
+    if count == 0 {
+        return String::new();
+    }
+    if count < 12 {
+        return "****".to_string();
+    }
+    let tail: String = value.chars().skip(count - 2).collect();
+    format!("****{tail} ({count} chars)")
+}
+
+/// Where a value came from, for `check-config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Not set: the table's default.
+    Default,
+    /// The env file.
+    File,
+    /// The process environment.
+    Environment,
+}
+
+/// Raw values by name, merged from the env file and the process environment.
+#[derive(Debug, Default, Clone)]
+pub struct Source {
+    values: BTreeMap<String, (String, Origin)>,
+    /// Names in the env file that Sentinel does not know.
+    pub unknown: Vec<String>,
+    /// The env file read, if any.
+    pub file: Option<PathBuf>,
+}
+
+impl Source {
+    /// Reads the env file (explicit path, else the default path when it exists) and overlays
+    /// the process environment.
+    pub fn load(explicit: Option<&Path>) -> anyhow::Result<Source> {
+        let mut source = Source::default();
+        let default = Path::new("/etc/sentinel/sentinel.env");
+        let file = match explicit {
+            Some(path) => Some(path.to_path_buf()),
+            None if default.exists() => Some(default.to_path_buf()),
+            None => None,
+        };
+        if let Some(path) = &file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the env file {}", path.display()))?;
+            for (name, value) in parse_env_file(&text)
+                .with_context(|| format!("reading the env file {}", path.display()))?
+            {
+                if !is_known(&name) {
+                    source.unknown.push(name.clone());
+                }
+                source.values.insert(name, (value, Origin::File));
+            }
+        }
+        source.file = file;
+        for (name, value) in std::env::vars() {
+            if is_known(&name) {
+                source.values.insert(name, (value, Origin::Environment));
+            }
+        }
+        Ok(source)
+    }
+
+    /// A source from explicit pairs, as if they came from the environment (tests).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Source {
+        let mut source = Source::default();
+        for (name, value) in pairs {
+            source
+                .values
+                .insert(name.to_string(), (value.to_string(), Origin::Environment));
+        }
+        source
+    }
+
+    /// The raw value of a variable, with empty values treated as unset (as the original did).
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .map(|(value, _)| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// Where a variable's value comes from.
+    pub fn origin(&self, name: &str) -> Origin {
+        match self.values.get(name) {
+            Some((value, origin)) if !value.trim().is_empty() => *origin,
+            _ => Origin::Default,
+        }
+    }
+
+    /// The effective value: set, else the table's default.
+    pub fn value(&self, name: &str) -> &str {
+        self.raw(name).unwrap_or_else(|| default_of(name))
+    }
+
+    /// The `CRON_*` variables that are set.
+    pub fn cron(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values
+            .iter()
+            .filter(|(name, (value, _))| name.starts_with(CRON_PREFIX) && !value.trim().is_empty())
+            .map(|(name, (value, _))| (name.as_str(), value.trim()))
+    }
+}
+
+fn is_known(name: &str) -> bool {
+    VARS.iter().any(|def| def.name == name)
+        || name.starts_with(CRON_PREFIX)
+        || name == TEST_CLOCK_VAR
+}
+
+fn default_of(name: &str) -> &'static str {
+    VARS.iter()
+        .find(|def| def.name == name)
+        .map(|def| def.default)
+        .unwrap_or("")
+}
+
+/// Parses a dotenv file: `KEY=VALUE` lines, optional `export `, single or double quotes,
+/// `#` comments (inline only after whitespace in unquoted values), blank lines.
+pub fn parse_env_file(text: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((name, value)) = line.split_once('=') else {
+            anyhow::bail!("line {}: expected NAME=value", index + 1);
+        };
+        let name = name.trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            anyhow::bail!("line {}: {name:?} is not a variable name", index + 1);
+        }
+        let value = value.trim();
+        let value = if let Some(rest) = value.strip_prefix('"') {
+            let end = rest
+                .rfind('"')
+                .with_context(|| format!("line {}: unterminated double quote", index + 1))?;
+            rest[..end].replace("\\n", "\n").replace("\\\"", "\"")
+        } else if let Some(rest) = value.strip_prefix('\'') {
+            let end = rest
+                .rfind('\'')
+                .with_context(|| format!("line {}: unterminated single quote", index + 1))?;
+            rest[..end].to_string()
+        } else {
+            match value.find(" #") {
+                Some(at) => value[..at].trim_end().to_string(),
+                None => value.to_string(),
+            }
+        };
+        pairs.push((name.to_string(), value));
+    }
+    Ok(pairs)
+}
+
+/// The typed, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The shared webhook secret; `None` until [`crate::secret::ensure_webhook_secret`] fills it.
+    pub webhook_secret: Option<Secret>,
+    /// Webhook listener address.
+    pub listen_addr: SocketAddr,
+    /// Admin listener address.
+    pub admin_listen_addr: SocketAddr,
+    /// The SQLite file.
+    pub db_path: PathBuf,
+    /// Largest accepted body.
+    pub max_body_bytes: usize,
+    /// Everything about talking to GHL.
+    pub ghl: GhlConfig,
+    /// Managers' GHL contact ids, in order.
+    pub manager_contact_ids: Vec<String>,
+    /// Staff contact ids (commands, never issues).
+    pub internal_contact_ids: Vec<String>,
+    /// When non-empty, the only user ids that count as staff.
+    pub internal_user_ids: Vec<String>,
+    /// The business calendar.
+    pub calendar: Calendar,
+    /// Response target for texts.
+    pub sms_sla: SignedDuration,
+    /// Response target for missed calls.
+    pub call_sla: SignedDuration,
+    /// Business age at which an OPEN issue is escalated.
+    pub escalation: SignedDuration,
+    /// Digest slots, in time order.
+    pub summary_slots: Vec<SummarySlot>,
+    /// Lines per digest section.
+    pub summary_max_items: usize,
+    /// Raw event retention.
+    pub raw_events_retention_days: u32,
+    /// Window in which a repeated missed-call webhook is the same call.
+    pub call_dedupe_window: SignedDuration,
+    /// How far before a CALL issue a callback still counts.
+    pub call_resolve_lookback: SignedDuration,
+    /// Whether `/webhook/ghl/unanswered_call` needs a missed-call marker.
+    pub call_require_missed_marker: bool,
+    /// Keys that mark a missed call.
+    pub call_missed_marker_keys: Vec<String>,
+    /// Whether acknowledgements after a staff reply open no issue.
+    pub ack_close_enabled: bool,
+    /// Longest acknowledgement, in characters.
+    pub ack_close_max_len: usize,
+    /// Cadence of the resolver's checks of OPEN issues.
+    pub resolver_interval: SignedDuration,
+    /// Status LED directory.
+    pub led_path: PathBuf,
+    /// The optional AI check (SPEC §10).
+    pub ai_gate: AiGateConfig,
+    /// The original's `CRON_*` hours, by variable name.
+    pub cron: Vec<(String, Vec<u8>)>,
+}
+
+/// Settings for the GHL client.
+#[derive(Debug, Clone)]
+pub struct GhlConfig {
+    /// Bearer token; `None` means sends are recorded as not sent.
+    pub token: Option<Secret>,
+    /// `Version` header.
+    pub version: String,
+    /// API base URL, without a trailing slash.
+    pub base_url: String,
+    /// The location this appliance serves.
+    pub location_id: Option<String>,
+    /// Web app base for deep links.
+    pub app_base: String,
+    /// Reject unsigned Marketplace events.
+    pub require_signature: bool,
+    /// Replacement Ed25519 key.
+    pub ed25519_key: Option<String>,
+    /// Replacement RSA key.
+    pub rsa_key: Option<String>,
+    /// Requests in any 10-second window.
+    pub rate_limit_per_10s: u32,
+    /// Requests per local day.
+    pub daily_budget: u32,
+}
+
+/// One digest slot: `morning=08:00`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummarySlot {
+    /// The slot's name, used in `/jobs/send_summary?slot=`.
+    pub name: String,
+    /// Local time of day.
+    pub at: Time,
+}
+
+/// Settings for the optional AI check.
+#[derive(Debug, Clone)]
+pub struct AiGateConfig {
+    /// Whether the check runs.
+    pub enabled: bool,
+    /// API key.
+    pub api_key: Option<Secret>,
+    /// Endpoint base.
+    pub base_url: String,
+    /// Model name.
+    pub model: String,
+    /// Most checks per run.
+    pub max_per_run: u32,
+}
+
+/// Collects every bad value, so one start reports them all.
+struct Reader<'a> {
+    source: &'a Source,
+    errors: Vec<String>,
+}
+
+impl<'a> Reader<'a> {
+    fn parse<T>(&mut self, name: &str, expected: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+        let value = self.source.value(name);
+        let parsed = parse(value);
+        if parsed.is_none() {
+            self.errors.push(format!("{name}={value:?}: expected {expected}"));
+        }
+        parsed
+    }
+
+    fn try_parse<T>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        let value = self.source.value(name);
+        match parse(value) {
+            Ok(parsed) => Some(parsed),
+            Err(why) => {
+                self.errors.push(format!("{name}={value:?}: {why}"));
+                None
+            }
+        }
+    }
+
+    fn addr(&mut self, name: &str) -> Option<SocketAddr> {
+        self.parse(name, "an address and port, e.g. 127.0.0.1:8000", |v| v.parse().ok())
+    }
+
+    fn flag(&mut self, name: &str) -> Option<bool> {
+        self.parse(name, "1 or 0 (also true/false, yes/no, on/off)", parse_flag)
+    }
+
+    fn hours(&mut self, name: &str) -> Option<SignedDuration> {
+        self.parse(name, "hours, e.g. 2 or 0.25", |v| {
+            let hours: f64 = v.parse().ok()?;
+            (hours.is_finite() && (0.0..=10_000.0).contains(&hours))
+                .then(|| SignedDuration::from_secs_f64(hours * 3600.0))
+        })
+    }
+
+    fn minutes(&mut self, name: &str) -> Option<SignedDuration> {
+        self.parse(name, "whole minutes, e.g. 15", |v| {
+            let minutes: u32 = v.parse().ok()?;
+            Some(SignedDuration::from_mins(i64::from(minutes)))
+        })
+    }
+
+    fn count<T: std::str::FromStr + PartialOrd + From<u8>>(&mut self, name: &str, expected: &str) -> Option<T> {
+        self.parse(name, expected, |v| v.parse::<T>().ok().filter(|n| *n >= T::from(1)))
+    }
+
+    fn text(&self, name: &str) -> String {
+        self.source.value(name).to_string()
+    }
+
+    fn optional(&self, name: &str) -> Option<String> {
+        self.source.raw(name).map(str::to_string)
+    }
+
+    fn list(&self, name: &str) -> Vec<String> {
+        split_list(self.source.value(name))
+    }
+
+    fn url(&mut self, name: &str) -> Option<String> {
+        self.parse(name, "an http:// or https:// URL", |v| {
+            (v.starts_with("http://") || v.starts_with("https://")).then(|| v.trim_end_matches('/').to_string())
+        })
+    }
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn parse_flag(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses `morning=08:00,midday=11:00,afternoon=15:00`.
+fn parse_slots(value: &str) -> Result<Vec<SummarySlot>, String> {
+    const EXPECTED: &str = "expected name=HH:MM pairs, e.g. morning=08:00,midday=11:00,afternoon=15:00";
+    let mut slots = Vec::new();
+    for item in split_list(value) {
+        let (name, at) = item.split_once('=').ok_or_else(|| EXPECTED.to_string())?;
+        let name = name.trim().to_ascii_lowercase();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(EXPECTED.to_string());
+        }
+        let at = parse_clock(at.trim()).ok_or_else(|| EXPECTED.to_string())?;
+        if slots.iter().any(|slot: &SummarySlot| slot.name == name) {
+            return Err(format!("slot {name} appears twice; {EXPECTED}"));
+        }
+        slots.push(SummarySlot { name, at });
+    }
+    if slots.is_empty() {
+        return Err(EXPECTED.to_string());
+    }
+    slots.sort_by_key(|slot| slot.at);
+    Ok(slots)
+}
+
+/// Parses `HH:MM` (24-hour clock).
+pub fn parse_clock(value: &str) -> Option<Time> {
+    let (hour, minute) = value.split_once(':')?;
+    if hour.is_empty() || hour.len() > 2 || minute.len() != 2 {
+        return None;
+    }
+    Time::new(hour.parse().ok()?, minute.parse().ok()?, 0, 0).ok()
+}
+
+/// Parses the original's `CRON_*` hours: `8,11,15` or `*/2`-free plain lists of 0–23.
+fn parse_hours_list(value: &str) -> Result<Vec<u8>, String> {
+    let hours: Option<Vec<u8>> = split_list(value)
+        .iter()
+        .map(|hour| hour.parse::<u8>().ok().filter(|h| *h < 24))
+        .collect();
+    match hours {
+        Some(hours) if !hours.is_empty() => Ok(hours),
+        _ => Err("expected hours of the day 0-23 separated by commas, e.g. 8,11,15".to_string()),
+    }
+}
+
+/// The default database path: the systemd state directory, else `./sentinel-data`.
+fn default_db_path() -> PathBuf {
+    match std::env::var_os("STATE_DIRECTORY") {
+        Some(dir) if !dir.is_empty() => {
+            // StateDirectory= may list several directories separated by ':'; ours is the first.
+            let dir = dir.to_string_lossy();
+            let first = dir.split(':').next().unwrap_or("/var/lib/sentinel");
+            PathBuf::from(first).join("sentinel.db")
+        }
+        _ => PathBuf::from("./sentinel-data/sentinel.db"),
+    }
+}
+
+impl Config {
+    /// Reads and validates every variable; on failure the error lists every bad value.
+    pub fn from_source(source: &Source) -> anyhow::Result<Config> {
+        let mut r = Reader { source, errors: Vec::new() };
+
+        let listen_addr = r.addr("LISTEN_ADDR");
+        let admin_listen_addr = r.addr("ADMIN_LISTEN_ADDR");
+        let max_body_bytes = r.count::<usize>("MAX_BODY_BYTES", "a number of bytes, e.g. 262144");
+        let zone = r.parse("TIMEZONE", "an IANA zone name, e.g. America/Chicago", |v| TimeZone::get(v).ok());
+        let weekly = if source.raw("BUSINESS_SCHEDULE").is_some() {
+            r.try_parse("BUSINESS_SCHEDULE", WeeklySchedule::parse)
+        } else {
+            let start = r.parse("BUSINESS_HOURS_START", "a time HH:MM, e.g. 08:00", parse_clock);
+            let end = r.parse("BUSINESS_HOURS_END", "a time HH:MM after the start, e.g. 17:00", |v| {
+                (v == "24:00").then(|| Time::MAX).or_else(|| parse_clock(v))
+            });
+            match (start, end) {
+                (Some(_), Some(_)) => r.try_parse("BUSINESS_HOURS_END", |end| {
+                    WeeklySchedule::weekdays(source.value("BUSINESS_HOURS_START"), end)
+                }),
+                _ => None,
+            }
+        };
+        let holidays = r.try_parse("HOLIDAYS", parse_holidays);
+        let sms_sla = r.hours("SMS_SLA_HOURS");
+        let call_sla = r.hours("CALL_SLA_HOURS");
+        let escalation = r.hours("ESCALATION_BUSINESS_HOURS");
+        let summary_slots = r.try_parse("SUMMARY_SLOTS", parse_slots);
+        let summary_max_items = r.count::<usize>("SUMMARY_MAX_ITEMS_PER_SECTION", "a whole number of lines, at least 1");
+        let raw_events_retention_days = r.count::<u32>("RAW_EVENTS_RETENTION_DAYS", "a whole number of days, at least 1");
+        let call_dedupe_window = r.minutes("CALL_DEDUPE_WINDOW_MINUTES");
+        let call_resolve_lookback = r.minutes("CALL_RESOLVE_LOOKBACK_MINUTES");
+        let call_require_missed_marker = r.flag("CALL_REQUIRE_MISSED_MARKER");
+        let ack_close_enabled = r.flag("ACK_CLOSE_ENABLED");
+        let ack_close_max_len = r.count::<usize>("ACK_CLOSE_MAX_LEN", "a number of characters, at least 1");
+        let resolver_interval = r.parse("RESOLVER_INTERVAL_MINUTES", "whole minutes, at least 1", |v| {
+            let minutes: u32 = v.parse().ok().filter(|m| *m >= 1)?;
+            Some(SignedDuration::from_mins(i64::from(minutes)))
+        });
+        let require_signature = r.flag("GHL_REQUIRE_SIGNATURE");
+        let rate_limit_per_10s = r.parse("GHL_RATE_LIMIT_PER_10S", "requests per 10 s, 1 to 100 (GHL allows 100)", |v| {
+            v.parse::<u32>().ok().filter(|n| (1..=100).contains(n))
+        });
+        let daily_budget = r.count::<u32>("GHL_DAILY_BUDGET", "requests per day, at least 1");
+        let base_url = r.url("GHL_BASE_URL");
+        let app_base = r.url("GHL_APP_BASE");
+        let ai_enabled = r.flag("AI_GATE_ENABLED");
+        let ai_base_url = r.url("OPENAI_BASE_URL");
+        let ai_max = r.count::<u32>("AI_GATE_MAX_PER_RUN", "a whole number, at least 1");
+        if ai_enabled == Some(true) && source.raw("OPENAI_API_KEY").is_none() {
+            r.errors.push("AI_GATE_ENABLED=\"1\": expected OPENAI_API_KEY to be set as well".to_string());
+        }
+        let ghl_version = r.text("GHL_VERSION");
+        let db_path = r.optional("DB_PATH").map(PathBuf::from).unwrap_or_else(default_db_path);
+        let mut cron = Vec::new();
+        for (name, value) in source.cron() {
+            match parse_hours_list(value) {
+                Ok(hours) => cron.push((name.to_string(), hours)),
+                Err(why) => r.errors.push(format!("{name}={value:?}: {why}")),
+            }
+        }
+
+        if !r.errors.is_empty() {
+            anyhow::bail!("invalid configuration:\n  {}", r.errors.join("\n  "));
+        }
+        // Every `None` above pushed an error, so reaching here means all are `Some`.
+        let missing = || anyhow::format_err!("invalid configuration");
+        Ok(Config {
+            webhook_secret: source.raw("WEBHOOK_SECRET").map(Secret::new),
+            listen_addr: listen_addr.ok_or_else(missing)?,
+            admin_listen_addr: admin_listen_addr.ok_or_else(missing)?,
+            db_path,
+            max_body_bytes: max_body_bytes.ok_or_else(missing)?,
+            ghl: GhlConfig {
+                token: source.raw("GHL_TOKEN").map(Secret::new),
+                version: ghl_version,
+                base_url: base_url.ok_or_else(missing)?,
+                location_id: r.optional("GHL_LOCATION_ID"),
+                app_base: app_base.ok_or_else(missing)?,
+                require_signature: require_signature.ok_or_else(missing)?,
+                ed25519_key: r.optional("GHL_WEBHOOK_ED25519_KEY"),
+                rsa_key: r.optional("GHL_WEBHOOK_RSA_KEY"),
+                rate_limit_per_10s: rate_limit_per_10s.ok_or_else(missing)?,
+                daily_budget: daily_budget.ok_or_else(missing)?,
+            },
+            manager_contact_ids: r.list("MANAGER_CONTACT_IDS"),
+            internal_contact_ids: r.list("INTERNAL_CONTACT_IDS"),
+            internal_user_ids: r.list("INTERNAL_USER_IDS"),
+            calendar: Calendar::new(
+                zone.ok_or_else(missing)?,
+                weekly.ok_or_else(missing)?,
+                holidays.ok_or_else(missing)?,
+            ),
+            sms_sla: sms_sla.ok_or_else(missing)?,
+            call_sla: call_sla.ok_or_else(missing)?,
+            escalation: escalation.ok_or_else(missing)?,
+            summary_slots: summary_slots.ok_or_else(missing)?,
+            summary_max_items: summary_max_items.ok_or_else(missing)?,
+            raw_events_retention_days: raw_events_retention_days.ok_or_else(missing)?,
+            call_dedupe_window: call_dedupe_window.ok_or_else(missing)?,
+            call_resolve_lookback: call_resolve_lookback.ok_or_else(missing)?,
+            call_require_missed_marker: call_require_missed_marker.ok_or_else(missing)?,
+            call_missed_marker_keys: r.list("CALL_MISSED_MARKER_KEYS"),
+            ack_close_enabled: ack_close_enabled.ok_or_else(missing)?,
+            ack_close_max_len: ack_close_max_len.ok_or_else(missing)?,
+            resolver_interval: resolver_interval.ok_or_else(missing)?,
+            led_path: PathBuf::from(r.text("LED_PATH")),
+            ai_gate: AiGateConfig {
+                enabled: ai_enabled.ok_or_else(missing)?,
+                api_key: source.raw("OPENAI_API_KEY").map(Secret::new),
+                base_url: ai_base_url.ok_or_else(missing)?,
+                model: r.text("AI_GATE_MODEL"),
+                max_per_run: ai_max.ok_or_else(missing)?,
+            },
+            cron,
+        })
+    }
+
+    /// The directory holding the database, the generated secret and backups.
+    pub fn data_dir(&self) -> PathBuf {
+        match self.db_path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+}
+
+/// The `check-config` report: every variable, its effective value (secrets masked) and where
+/// it came from, then the derived settings.
+pub fn describe(source: &Source, config: &Config) -> String {
+    let mut out = String::new();
+    match &source.file {
+        Some(path) => out.push_str(&format!("# env file: {}\n", path.display())),
+        None => out.push_str("# env file: none (environment and defaults only)\n"),
+    }
+    for def in VARS {
+        let origin = match source.origin(def.name) {
+            Origin::Default => "default",
+            Origin::File => "env file",
+            Origin::Environment => "environment",
+        };
+        let value = source.value(def.name);
+        let shown = if def.secret {
+            if value.is_empty() { "(unset)".to_string() } else { mask(value) }
+        } else {
+            value.to_string()
+        };
+        out.push_str(&format!("{}={}    # {}; {}\n", def.name, shown, origin, def.doc));
+    }
+    for (name, hours) in &config.cron {
+        let hours: Vec<String> = hours.iter().map(|h| format!("{h:02}:00")).collect();
+        out.push_str(&format!(
+            "{name}: original schedule hours {}; Sentinel runs its jobs on its own schedule (digests at SUMMARY_SLOTS)\n",
+            hours.join(", ")
+        ));
+    }
+    out.push_str(&format!("# database: {}\n", config.db_path.display()));
+    let slots: Vec<String> = config
+        .summary_slots
+        .iter()
+        .map(|slot| format!("{} at {}", slot.name, slot.at.strftime("%H:%M")))
+        .collect();
+    out.push_str(&format!("# digests: {}\n", slots.join(", ")));
+    for name in &source.unknown {
+        out.push_str(&format!("# warning: {name} in the env file is not a Sentinel variable and is ignored\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
+        Config::from_source(&Source::from_pairs(pairs.iter().copied()))
+    }
+
+    fn error_of(pairs: &[(&str, &str)]) -> String {
+        match load(pairs) {
+            Ok(_) => panic!("{pairs:?} was accepted"),
+            Err(err) => format!("{err:#}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid() -> anyhow::Result<()> {
+        let config = load(&[])?;
+        assert_eq!(config.listen_addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(config.sms_sla, SignedDuration::from_hours(2));
+        assert_eq!(config.summary_slots.len(), 3);
+        assert!(config.call_require_missed_marker);
+        assert!(config.webhook_secret.is_none());
+        assert!(config.ghl.token.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn each_bad_value_is_named_with_what_is_expected() {
+        let cases = [
+            ("SMS_SLA_HOURS", "two", "expected hours"),
+            ("CALL_SLA_HOURS", "-1", "expected hours"),
+            ("LISTEN_ADDR", "localhost", "expected an address and port"),
+            ("ADMIN_LISTEN_ADDR", "8001", "expected an address and port"),
+            ("TIMEZONE", "Mars/Olympus", "IANA zone"),
+            ("BUSINESS_HOURS_START", "8am", "HH:MM"),
+            ("BUSINESS_HOURS_END", "07:00", "BUSINESS_HOURS_END"),
+            ("BUSINESS_SCHEDULE", "someday 9-5", "BUSINESS_SCHEDULE"),
+            ("HOLIDAYS", "christmas", "HOLIDAYS"),
+            ("SUMMARY_SLOTS", "morning", "name=HH:MM"),
+            ("SUMMARY_MAX_ITEMS_PER_SECTION", "0", "at least 1"),
+            ("CALL_REQUIRE_MISSED_MARKER", "maybe", "1 or 0"),
+            ("ACK_CLOSE_ENABLED", "2", "1 or 0"),
+            ("GHL_RATE_LIMIT_PER_10S", "500", "1 to 100"),
+            ("GHL_BASE_URL", "ftp://x", "URL"),
+            ("CRON_SUMMARY_HOURS", "8,25", "hours of the day"),
+            ("MAX_BODY_BYTES", "lots", "bytes"),
+        ];
+        for (name, value, expected) in cases {
+            let message = error_of(&[(name, value)]);
+            assert!(message.contains(name), "{name}: {message}");
+            assert!(message.contains(value), "{name}: {message}");
+            assert!(message.contains(expected), "{name}: {message}");
+        }
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let message = error_of(&[("SMS_SLA_HOURS", "x"), ("TIMEZONE", "Nowhere")]);
+        assert!(message.contains("SMS_SLA_HOURS") && message.contains("TIMEZONE"), "{message}");
+    }
+
+    #[test]
+    fn empty_values_mean_the_default_as_in_the_original() -> anyhow::Result<()> {
+        let config = load(&[("SMS_SLA_HOURS", ""), ("TIMEZONE", " ")])?;
+        assert_eq!(config.sms_sla, SignedDuration::from_hours(2));
+        Ok(())
+    }
+
+    #[test]
+    fn fractional_sla_and_lists() -> anyhow::Result<()> {
+        let config = load(&[
+            ("SMS_SLA_HOURS", "0.25"),
+            ("MANAGER_CONTACT_IDS", "abc, def,,"),
+            ("CRON_SUMMARY_HOURS", "8,11,15"),
+        ])?;
+        assert_eq!(config.sms_sla, SignedDuration::from_mins(15));
+        assert_eq!(config.manager_contact_ids, ["abc", "def"]);
+        assert_eq!(config.cron, [("CRON_SUMMARY_HOURS".to_string(), vec![8, 11, 15])]);
+        Ok(())
+    }
+
+    #[test]
+    fn ai_gate_needs_a_key() {
+        let message = error_of(&[("AI_GATE_ENABLED", "1")]);
+        assert!(message.contains("OPENAI_API_KEY"), "{message}");
+    }
+
+    #[test]
+    fn env_file_syntax() -> anyhow::Result<()> {
+        let text = "# comment\n\nexport A=1\nB=\"two words\"\nC='x#y'\nD=plain # trailing\nE=\n";
+        let pairs = parse_env_file(text)?;
+        let expected = [("A", "1"), ("B", "two words"), ("C", "x#y"), ("D", "plain"), ("E", "")];
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert_eq!(pairs, expected);
+        assert!(parse_env_file("NOT A LINE").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn secrets_are_masked() -> anyhow::Result<()> {
+        let token = "pit-1234567890abcdef";
+        let config = load(&[("GHL_TOKEN", token), ("WEBHOOK_SECRET", "s3cret-value-long")])?;
+        let debug = format!("{config:?}");
+        assert!(!debug.contains(token) && !debug.contains("s3cret"), "{debug}");
+        let source = Source::from_pairs([("GHL_TOKEN", token)]);
+        let report = describe(&source, &config);
+        assert!(!report.contains(token), "{report}");
+        assert!(report.contains("GHL_TOKEN=****ef"), "{report}");
+        Ok(())
+    }
+}

@@ -1,0 +1,261 @@
+//! What a webhook means, in our own words: the types `ghl::payload` produces and the store acts on.
+//!
+//! Nothing here knows GHL's JSON. A webhook becomes one [`Event`]: an inbound text or missed
+//! call from a [`Party`], a possible [`StaffReply`], or something stored and ignored with a reason.
+
+use std::fmt;
+
+use jiff::Timestamp;
+
+use super::phone::Phone;
+
+/// The two kinds of issue (SPEC §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IssueKind {
+    /// A customer texted.
+    Sms,
+    /// A customer called and nobody answered.
+    Call,
+}
+
+impl IssueKind {
+    /// The name stored in the database and shown to people: `SMS` or `CALL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueKind::Sms => "SMS",
+            IssueKind::Call => "CALL",
+        }
+    }
+
+    /// Reads the stored name back.
+    pub fn parse(text: &str) -> Option<IssueKind> {
+        match text {
+            "SMS" => Some(IssueKind::Sms),
+            "CALL" => Some(IssueKind::Call),
+            _ => None,
+        }
+    }
+
+    /// The verb used in explanations: "texted" or "called".
+    pub fn verb(self) -> &'static str {
+        match self {
+            IssueKind::Sms => "texted",
+            IssueKind::Call => "called",
+        }
+    }
+}
+
+impl fmt::Display for IssueKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An issue's status (SPEC §1): PENDING → OPEN → RESOLVED | SPAM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Inside its response window, not yet shown to managers.
+    Pending,
+    /// Overdue: managers see it.
+    Open,
+    /// A staff reply, a manager or the AI check closed it.
+    Resolved,
+    /// Marked as spam.
+    Spam,
+}
+
+impl Status {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "PENDING",
+            Status::Open => "OPEN",
+            Status::Resolved => "RESOLVED",
+            Status::Spam => "SPAM",
+        }
+    }
+
+    /// Reads a stored or user-given name (case-insensitive).
+    pub fn parse(text: &str) -> Option<Status> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "PENDING" => Some(Status::Pending),
+            "OPEN" => Some(Status::Open),
+            "RESOLVED" => Some(Status::Resolved),
+            "SPAM" => Some(Status::Spam),
+            _ => None,
+        }
+    }
+}
+
+/// The customer on the other side (SPEC §1). Matching prefers the conversation id, then the
+/// contact id, then the phone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Party {
+    /// GHL conversation id.
+    pub conversation_id: Option<String>,
+    /// GHL contact id.
+    pub contact_id: Option<String>,
+    /// Normalised phone.
+    pub phone: Option<Phone>,
+}
+
+impl Party {
+    /// Whether anything identifies the party at all.
+    pub fn is_known(&self) -> bool {
+        self.conversation_id.is_some() || self.contact_id.is_some() || self.phone.is_some()
+    }
+
+    /// The key the database uses to keep one live issue per party and kind: the first of
+    /// conversation, contact and phone that is known.
+    pub fn key(&self) -> Option<String> {
+        if let Some(id) = &self.conversation_id {
+            return Some(format!("conversation:{id}"));
+        }
+        if let Some(id) = &self.contact_id {
+            return Some(format!("contact:{id}"));
+        }
+        self.phone.as_ref().map(|phone| format!("phone:{phone}"))
+    }
+}
+
+/// A customer's inbound text or missed call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    /// Text or missed call.
+    pub kind: IssueKind,
+    /// Who.
+    pub party: Party,
+    /// The contact's name, when the payload had one.
+    pub contact_name: Option<String>,
+    /// The text, for SMS.
+    pub text: Option<String>,
+    /// GHL's own time of the message (orders messages fetched from GHL against it).
+    pub sent_at: Option<Timestamp>,
+    /// Whether the sender is staff (`contact_type: internal`): a command, never an issue.
+    pub from_internal_contact: bool,
+}
+
+/// An outbound message that may be a staff reply (SPEC §5.2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbound {
+    /// To whom.
+    pub party: Party,
+    /// `SMS`, `CALL`, `InternalComment`, `Email`, ...
+    pub message_type: String,
+    /// The GHL user who sent it, if a human did.
+    pub user_id: Option<String>,
+    /// `app`, `workflow`, `campaign`, `bulk_actions`, `api`, ...
+    pub source: Option<String>,
+    /// GHL's message id.
+    pub message_id: Option<String>,
+    /// GHL's time of the message.
+    pub sent_at: Option<Timestamp>,
+}
+
+/// A staff reply: a human outbound message to the party.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffReply {
+    /// To whom.
+    pub party: Party,
+    /// A human sent it: it answers both kinds of issue. A callback logged without a user
+    /// answers only CALL issues (SPEC §5.2).
+    pub by_human: bool,
+    /// GHL's message id, kept in the timeline.
+    pub message_id: Option<String>,
+    /// When it was sent.
+    pub sent_at: Timestamp,
+}
+
+/// Automation sources whose messages are never staff replies (SPEC §5.2).
+const AUTOMATED_SOURCES: &[&str] = &["workflow", "campaign", "bulk_actions", "api"];
+
+impl StaffReply {
+    /// Whether this reply answers an issue of `kind`.
+    pub fn answers(&self, kind: IssueKind) -> bool {
+        self.by_human || kind == IssueKind::Call
+    }
+}
+
+impl Outbound {
+    /// Applies SPEC §5.2: a human sent it (a `userId`, not an automation, not an internal
+    /// comment; in `INTERNAL_USER_IDS` when that list is set), or it is a call placed to the
+    /// party, which counts even without a `userId`. `received_at` stands in for a missing time.
+    pub fn staff_reply(&self, internal_user_ids: &[String], received_at: Timestamp) -> Option<StaffReply> {
+        let message_type = self.message_type.to_ascii_uppercase();
+        if message_type == "INTERNALCOMMENT" {
+            return None;
+        }
+        let is_call = message_type == "CALL" || message_type == "TYPE_CALL";
+        let automated = self
+            .source
+            .as_deref()
+            .is_some_and(|source| AUTOMATED_SOURCES.contains(&source.to_ascii_lowercase().as_str()));
+        let human = match &self.user_id {
+            Some(user) => internal_user_ids.is_empty() || internal_user_ids.iter().any(|id| id == user),
+            None => false,
+        };
+        if !(is_call || (human && !automated)) {
+            return None;
+        }
+        Some(StaffReply {
+            party: self.party.clone(),
+            by_human: human && !automated,
+            message_id: self.message_id.clone(),
+            sent_at: self.sent_at.unwrap_or(received_at),
+        })
+    }
+}
+
+/// What one webhook means.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A customer text or missed call: may open or update an issue.
+    Inbound(Inbound),
+    /// An outbound message: may resolve issues.
+    Outbound(Outbound),
+    /// Stored and ignored, with the reason returned to the caller.
+    Ignored(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outbound(message_type: &str, user_id: Option<&str>, source: Option<&str>) -> Outbound {
+        Outbound {
+            party: Party { contact_id: Some("c1".into()), ..Party::default() },
+            message_type: message_type.into(),
+            user_id: user_id.map(Into::into),
+            source: source.map(Into::into),
+            message_id: Some("m1".into()),
+            sent_at: None,
+        }
+    }
+
+    #[test]
+    fn staff_reply_rule() {
+        let now = Timestamp::UNIX_EPOCH;
+        let none: &[String] = &[];
+        assert!(outbound("SMS", Some("u1"), Some("app")).staff_reply(none, now).is_some());
+        assert!(outbound("SMS", Some("u1"), None).staff_reply(none, now).is_some());
+        assert!(outbound("SMS", None, Some("app")).staff_reply(none, now).is_none(), "no user");
+        assert!(outbound("SMS", Some("u1"), Some("workflow")).staff_reply(none, now).is_none());
+        assert!(outbound("SMS", Some("u1"), Some("api")).staff_reply(none, now).is_none());
+        assert!(outbound("InternalComment", Some("u1"), Some("app")).staff_reply(none, now).is_none());
+        assert!(outbound("CALL", None, None).staff_reply(none, now).is_some(), "callbacks count");
+        let allow = ["u2".to_string()];
+        assert!(outbound("SMS", Some("u1"), Some("app")).staff_reply(&allow, now).is_none());
+        assert!(outbound("SMS", Some("u2"), Some("app")).staff_reply(&allow, now).is_some());
+    }
+
+    #[test]
+    fn party_key_prefers_conversation_then_contact_then_phone() {
+        let mut party = Party { phone: Phone::parse("2145550199"), ..Party::default() };
+        assert_eq!(party.key().as_deref(), Some("phone:+12145550199"));
+        party.contact_id = Some("c".into());
+        assert_eq!(party.key().as_deref(), Some("contact:c"));
+        party.conversation_id = Some("v".into());
+        assert_eq!(party.key().as_deref(), Some("conversation:v"));
+        assert_eq!(Party::default().key(), None);
+    }
+}

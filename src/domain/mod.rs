@@ -1,0 +1,6 @@
+//! Pure domain logic: no I/O, no clock, no database. `now` is always an argument.
+
+pub mod calendar;
+pub mod classify;
+pub mod event;
+pub mod phone;

@@ -1,0 +1,3 @@
+//! The only code that knows GHL: webhook payloads today, the API client beside them.
+
+pub mod payload;

@@ -1,0 +1,327 @@
+//! Tolerant parsing of GHL webhook bodies into our own [`Event`] (SPEC §3.1, §3.2).
+//!
+//! GHL sends two unrelated shapes: workflow webhooks (snake_case contact fields,
+//! `message{type, body}`, `customData{...}`, no ids) and Marketplace events (flat camelCase
+//! `InboundMessage`/`OutboundMessage` with `webhookId`). Field lookup tries both spellings, a
+//! nested `data` object and objects carrying an `id`; unknown fields are ignored. This is the
+//! only file that reads webhook JSON.
+
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use crate::domain::event::{Event, Inbound, IssueKind, Outbound, Party};
+use crate::domain::phone::Phone;
+
+/// The three webhook routes (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// `POST /webhook/ghl/inbound_sms`: a workflow's inbound text.
+    InboundSms,
+    /// `POST /webhook/ghl/unanswered_call`: a workflow's missed call.
+    UnansweredCall,
+    /// `POST /webhook/ghl`: Marketplace events, dispatched by `type`.
+    Events,
+}
+
+impl Route {
+    /// The route for a request path, if it is a webhook route.
+    pub fn from_path(path: &str) -> Option<Route> {
+        match path.trim_end_matches('/') {
+            "/webhook/ghl/inbound_sms" => Some(Route::InboundSms),
+            "/webhook/ghl/unanswered_call" => Some(Route::UnansweredCall),
+            "/webhook/ghl" => Some(Route::Events),
+            _ => None,
+        }
+    }
+
+    /// The short name stored with raw events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::InboundSms => "inbound_sms",
+            Route::UnansweredCall => "unanswered_call",
+            Route::Events => "events",
+        }
+    }
+}
+
+/// What the parser needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct ParseOptions {
+    /// Keys marking a missed call (`CALL_MISSED_MARKER_KEYS`).
+    pub missed_marker_keys: Vec<String>,
+    /// Whether `/unanswered_call` needs such a marker (`CALL_REQUIRE_MISSED_MARKER`).
+    pub require_missed_marker: bool,
+}
+
+/// A parsed webhook: the event and the envelope facts used for idempotency and filtering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// What the webhook means.
+    pub event: Event,
+    /// Marketplace envelope id, the same across GHL's retries.
+    pub webhook_id: Option<String>,
+    /// GHL message id.
+    pub message_id: Option<String>,
+    /// The location the event belongs to.
+    pub location_id: Option<String>,
+}
+
+/// Values that mark a missed call (SPEC §3.2).
+const TRUTHY: &[&str] = &[
+    "1", "true", "yes", "on", "missed", "no-answer", "no answer", "busy", "canceled", "cancelled",
+];
+
+/// Call statuses of an `InboundMessage` CALL that mean nobody answered.
+const MISSED_STATUSES: &[&str] = &["voicemail", "no-answer", "no answer", "noanswer", "busy", "missed", "canceled", "cancelled", "failed"];
+
+/// The voicemail route that sends calls to Sentinel.
+const SENTINEL_VOICEMAIL_ROUTE: &str = "tech_sentinel";
+
+/// GHL's numeric message type for a voicemail (CONTRACT §1.4).
+const MESSAGE_TYPE_ID_VOICEMAIL: i64 = 10;
+
+/// Turns a webhook body (a JSON object) into an event. Never fails: what cannot be used
+/// becomes [`Event::Ignored`] with the reason.
+pub fn parse(route: Route, body: &Map<String, Value>, options: &ParseOptions) -> Parsed {
+    let fields = Fields(body);
+    let event = match route {
+        Route::InboundSms => inbound_sms(&fields),
+        Route::UnansweredCall => unanswered_call(&fields, body, options),
+        Route::Events => marketplace_event(&fields),
+    };
+    Parsed {
+        event,
+        webhook_id: fields.text(&["webhookId", "webhook_id"]),
+        message_id: fields
+            .text(&["messageId", "message_id"])
+            .or_else(|| fields.nested_text("message", &["id", "messageId"])),
+        location_id: fields
+            .text(&["locationId", "location_id"])
+            .or_else(|| fields.nested_text("location", &["id"])),
+    }
+}
+
+fn inbound_sms(fields: &Fields) -> Event {
+    if fields.is_outbound() {
+        let message_type = fields.message_type().unwrap_or_else(|| "SMS".to_string());
+        return fields.outbound(message_type);
+    }
+    fields.inbound(IssueKind::Sms)
+}
+
+fn unanswered_call(fields: &Fields, body: &Map<String, Value>, options: &ParseOptions) -> Event {
+    if fields.is_outbound() {
+        return fields.outbound("CALL".to_string());
+    }
+    if options.require_missed_marker && !has_missed_marker(body, &options.missed_marker_keys) {
+        return Event::Ignored("no missed-call marker".to_string());
+    }
+    let route = fields
+        .get("voicemail_route")
+        .or_else(|| fields.nested("customData").and_then(|data| data.get("voicemail_route")));
+    if !route.is_some_and(names_sentinel_route) {
+        return Event::Ignored(format!("voicemail_route is not {SENTINEL_VOICEMAIL_ROUTE}"));
+    }
+    fields.inbound(IssueKind::Call)
+}
+
+fn marketplace_event(fields: &Fields) -> Event {
+    let Some(kind) = fields.text(&["type", "event", "eventType"]) else {
+        return Event::Ignored("no event type".to_string());
+    };
+    match kind.as_str() {
+        "InboundMessage" => {
+            let message_type = fields.message_type().unwrap_or_default().to_ascii_uppercase();
+            let type_id = fields.get("messageTypeId").and_then(Value::as_i64);
+            match message_type.as_str() {
+                "SMS" | "TYPE_SMS" => fields.inbound(IssueKind::Sms),
+                "CALL" | "TYPE_CALL" | "VOICEMAIL" | "TYPE_VOICEMAIL" => {
+                    let status = fields.text(&["status", "callStatus"]).unwrap_or_default().to_ascii_lowercase();
+                    if MISSED_STATUSES.contains(&status.as_str()) || type_id == Some(MESSAGE_TYPE_ID_VOICEMAIL) {
+                        fields.inbound(IssueKind::Call)
+                    } else {
+                        Event::Ignored("answered call".to_string())
+                    }
+                }
+                "" => Event::Ignored("inbound message without messageType".to_string()),
+                other => Event::Ignored(format!("inbound {}", other.to_ascii_lowercase())),
+            }
+        }
+        "OutboundMessage" => fields.outbound(fields.message_type().unwrap_or_else(|| "SMS".to_string())),
+        other => Event::Ignored(format!("event {other}")),
+    }
+}
+
+/// Whether a truthy marker key appears at any depth.
+fn has_missed_marker(value: &Map<String, Value>, keys: &[String]) -> bool {
+    fn walk(value: &Value, keys: &[String], depth: usize) -> bool {
+        // GHL bodies are shallow; the bound keeps a hostile, deeply nested body cheap.
+        if depth > 32 {
+            return false;
+        }
+        match value {
+            Value::Object(map) => map.iter().any(|(key, inner)| {
+                (keys.iter().any(|k| k == key) && is_truthy(inner)) || walk(inner, keys, depth + 1)
+            }),
+            Value::Array(items) => items.iter().any(|inner| walk(inner, keys, depth + 1)),
+            _ => false,
+        }
+    }
+    value
+        .iter()
+        .any(|(key, inner)| (keys.iter().any(|k| k == key) && is_truthy(inner)) || walk(inner, keys, 1))
+}
+
+fn is_truthy(value: &Value) -> bool {
+    match value {
+        Value::Bool(flag) => *flag,
+        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(text) => TRUTHY.contains(&text.trim().to_ascii_lowercase().as_str()),
+        _ => false,
+    }
+}
+
+fn names_sentinel_route(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text
+            .split(',')
+            .any(|part| part.trim().eq_ignore_ascii_case(SENTINEL_VOICEMAIL_ROUTE)),
+        Value::Array(items) => items.iter().any(names_sentinel_route),
+        _ => false,
+    }
+}
+
+/// Field lookup over one body: top level first, then a nested `data` object.
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl<'a> Fields<'a> {
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.0
+            .get(name)
+            .filter(|value| !value.is_null())
+            .or_else(|| self.0.get("data")?.as_object()?.get(name).filter(|value| !value.is_null()))
+    }
+
+    fn nested(&self, name: &str) -> Option<&'a Map<String, Value>> {
+        self.get(name)?.as_object()
+    }
+
+    /// The first of `names` holding a non-empty string or a number, as text.
+    fn text(&self, names: &[&str]) -> Option<String> {
+        names.iter().find_map(|name| as_text(self.get(name)?))
+    }
+
+    fn nested_text(&self, object: &str, names: &[&str]) -> Option<String> {
+        let inner = self.nested(object)?;
+        names.iter().find_map(|name| as_text(inner.get(*name)?))
+    }
+
+    /// An id given flat (`contactId`, `contact_id`) or as an object (`contact: {id}`).
+    fn id(&self, flat: &[&str], object: &str) -> Option<String> {
+        self.text(flat).or_else(|| self.nested_text(object, &["id"]))
+    }
+
+    fn is_outbound(&self) -> bool {
+        let direction = self
+            .text(&["direction"])
+            .or_else(|| self.nested_text("message", &["direction"]))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        direction == "outbound"
+            || direction == "outgoing"
+            || self.text(&["type"]).as_deref() == Some("OutboundMessage")
+    }
+
+    fn message_type(&self) -> Option<String> {
+        self.text(&["messageType", "message_type"])
+            .or_else(|| self.nested_text("message", &["type", "messageType"]))
+            .or_else(|| self.text(&["messageTypeString"]))
+    }
+
+    fn message_text(&self) -> Option<String> {
+        let text = match self.get("message") {
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(Value::Object(message)) => ["body", "text", "content"]
+                .iter()
+                .find_map(|name| as_text(message.get(*name)?)),
+            _ => None,
+        };
+        text.or_else(|| self.text(&["body", "text", "content", "message_body", "messageBody"]))
+            .map(|text| text.trim().to_string())
+            .filter(|text| !text.is_empty())
+    }
+
+    fn contact_name(&self) -> Option<String> {
+        if let Some(name) = self.text(&["full_name", "fullName", "contact_name", "contactName", "name"]) {
+            return Some(name);
+        }
+        if let Some(name) = self.nested_text("contact", &["name", "full_name", "fullName"]) {
+            return Some(name);
+        }
+        let first = self.text(&["first_name", "firstName"]).unwrap_or_default();
+        let last = self.text(&["last_name", "lastName"]).unwrap_or_default();
+        let name = format!("{first} {last}").trim().to_string();
+        (!name.is_empty()).then_some(name)
+    }
+
+    fn party(&self, phone_fields: &[&str]) -> Party {
+        let phone = self
+            .text(phone_fields)
+            .or_else(|| self.nested_text("contact", &["phone"]))
+            .and_then(|raw| Phone::parse(&raw));
+        Party {
+            conversation_id: self.id(&["conversationId", "conversation_id"], "conversation"),
+            contact_id: self.id(&["contactId", "contact_id"], "contact"),
+            phone,
+        }
+    }
+
+    fn sent_at(&self) -> Option<Timestamp> {
+        self.text(&["dateAdded", "date_added"])?.parse().ok()
+    }
+
+    fn inbound(&self, kind: IssueKind) -> Event {
+        let party = self.party(&["phone", "from", "contact_phone", "contactPhone"]);
+        if !party.is_known() {
+            return Event::Ignored("no contact, conversation or phone in the payload".to_string());
+        }
+        let contact_type = self
+            .text(&["contact_type", "contactType"])
+            .or_else(|| self.nested_text("contact", &["type"]))
+            .unwrap_or_default();
+        Event::Inbound(Inbound {
+            kind,
+            party,
+            contact_name: self.contact_name(),
+            text: (kind == IssueKind::Sms).then(|| self.message_text()).flatten(),
+            sent_at: self.sent_at(),
+            from_internal_contact: contact_type.eq_ignore_ascii_case("internal"),
+        })
+    }
+
+    fn outbound(&self, message_type: String) -> Event {
+        let party = self.party(&["to", "phone", "contact_phone"]);
+        if !party.is_known() {
+            return Event::Ignored("outbound without contact, conversation or phone".to_string());
+        }
+        Event::Outbound(Outbound {
+            party,
+            message_type,
+            user_id: self.text(&["userId", "user_id"]).or_else(|| self.nested_text("user", &["id"])),
+            source: self.text(&["source"]),
+            message_id: self.text(&["messageId", "message_id"]),
+            sent_at: self.sent_at(),
+        })
+    }
+}
+
+fn as_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.trim().to_string()).filter(|text| !text.is_empty()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,462 @@
+//! The two HTTP listeners (SPEC §2): request checks, routing, and the original's JSON shapes.
+//!
+//! tiny_http accepts connections; a fixed pool of worker threads per listener takes requests,
+//! checks method, auth, size and syntax, and hands webhooks to the intake actor, waiting for
+//! the store's answer (which comes after the durable commit). The webhook listener serves
+//! only what GHL needs; the admin listener adds jobs, the API and the test hooks.
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tiny_http::{Header, Method, Request, Response, Server};
+use tokio::runtime::Handle;
+
+use crate::actors::clock::ClockMsg;
+use crate::actors::intake::IntakeMsg;
+use crate::actors::store::StoreMsg;
+use crate::actors::{CALL_TIMEOUT, Ctx, call, names};
+use crate::config::Secret;
+use crate::domain::event::{IssueKind, Status};
+use crate::ghl::payload::Route;
+use crate::store::apply::Outcome;
+use crate::supervisor::{Child, probe_all};
+
+/// Which listener a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// Exposed through the tunnel: webhooks and `/health`.
+    Webhook,
+    /// Local only: everything.
+    Admin,
+}
+
+/// What the workers need.
+#[derive(Clone)]
+pub struct HttpContext {
+    /// Shared configuration and clock.
+    pub ctx: Ctx,
+    /// The runtime the actors run on.
+    pub runtime: Handle,
+    /// The webhook secret.
+    pub secret: Secret,
+}
+
+/// How long a worker waits for the store's commit before answering 503 (GHL retries).
+const INGEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `/health` waits for each actor.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Starts `workers` threads serving `server`; they return when the server is unblocked.
+pub fn serve(server: Arc<Server>, listener: Listener, http: HttpContext, workers: usize) -> Vec<JoinHandle<()>> {
+    (0..workers)
+        .map(|index| {
+            let server = server.clone();
+            let http = http.clone();
+            std::thread::Builder::new()
+                .name(format!("http-{listener:?}-{index}").to_lowercase())
+                .spawn(move || {
+                    while let Ok(request) = server.recv() {
+                        handle(request, listener, &http);
+                    }
+                })
+                .expect("spawning an HTTP worker thread")
+        })
+        .collect()
+}
+
+/// A JSON answer.
+struct Reply {
+    status: u16,
+    body: Value,
+    allow: Option<&'static str>,
+}
+
+impl Reply {
+    fn ok(body: Value) -> Reply {
+        Reply { status: 200, body, allow: None }
+    }
+
+    fn error(status: u16, detail: impl Into<String>) -> Reply {
+        Reply { status, body: json!({ "detail": detail.into() }), allow: None }
+    }
+
+    fn method_not_allowed(allow: &'static str) -> Reply {
+        Reply { status: 405, body: json!({ "detail": "Method Not Allowed" }), allow: Some(allow) }
+    }
+}
+
+fn handle(mut request: Request, listener: Listener, http: &HttpContext) {
+    let url = request.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+    let query: HashMap<String, String> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let reply = route(&mut request, listener, http, path, &query);
+    let mut response = Response::from_string(reply.body.to_string())
+        .with_status_code(reply.status)
+        .with_header(header("Content-Type", "application/json"));
+    if let Some(allow) = reply.allow {
+        response = response.with_header(header("Allow", allow));
+    }
+    if let Err(err) = request.respond(response) {
+        tracing::debug!("client went away before the answer: {err}");
+    }
+}
+
+fn header(name: &str, value: &str) -> Header {
+    // Both are ASCII constants, which tiny_http always accepts.
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap_or_else(|()| unreachable!("ASCII header"))
+}
+
+fn route(request: &mut Request, listener: Listener, http: &HttpContext, path: &str, query: &HashMap<String, String>) -> Reply {
+    let method = request.method().clone();
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    if path == "/health" {
+        return match method {
+            Method::Get | Method::Head => health(http),
+            _ => Reply::method_not_allowed("GET"),
+        };
+    }
+    let admin_only = path.starts_with("/jobs/") || path.starts_with("/api/") || path.starts_with("/debug/");
+    let known = Route::from_path(path).is_some() || admin_only;
+    if !known || (admin_only && listener == Listener::Webhook) {
+        return Reply::error(404, "Not Found");
+    }
+    if !authorised(request, &http.secret, query) {
+        tracing::warn!(path, "request with a wrong or missing secret");
+        return Reply::error(401, "Unauthorized");
+    }
+    if let Some(route) = Route::from_path(path) {
+        if method != Method::Post {
+            return Reply::method_not_allowed("POST");
+        }
+        return webhook(request, route, http);
+    }
+    let id = path.strip_prefix("/api/issues/");
+    match (method, path) {
+        (Method::Get, "/api/issues") => list_issues(http, query),
+        (_, "/api/issues") => Reply::method_not_allowed("GET"),
+        (Method::Get, _) if id.is_some() => get_issue(http, id.unwrap_or_default()),
+        (_, _) if id.is_some() => Reply::method_not_allowed("GET"),
+        (Method::Post, "/jobs/verify_pending") => verify_pending(http, query),
+        (Method::Post, "/jobs/cleanup_raw_events") => cleanup_raw_events(http, query),
+        (_, "/jobs/verify_pending" | "/jobs/cleanup_raw_events") => Reply::method_not_allowed("POST"),
+        (Method::Post, "/debug/fail") if http.ctx.time.is_manual() => inject_failure(query),
+        (Method::Post, "/debug/clock") if http.ctx.time.is_manual() => set_clock(http, query),
+        _ => Reply::error(404, "Not Found"),
+    }
+}
+
+/// SPEC §2: header `X-NTPP-Secret`, else `?secret=`; compared in constant time.
+fn authorised(request: &Request, secret: &Secret, query: &HashMap<String, String>) -> bool {
+    let given = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("X-NTPP-Secret"))
+        .map(|h| h.value.as_str().to_string())
+        .or_else(|| query.get("secret").cloned());
+    given.is_some_and(|given| constant_time_eq(given.as_bytes(), secret.expose().as_bytes()))
+}
+
+/// Compares without an early exit, so the time taken does not reveal how much matched.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8 | u8::from(a.len() != b.len());
+    for (index, byte) in b.iter().enumerate() {
+        diff |= a.get(index).copied().unwrap_or(0) ^ byte;
+    }
+    diff == 0
+}
+
+/// Reads the body, refusing more than the limit without reading it all.
+fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, Reply> {
+    let too_large = || Reply::error(413, format!("body over the limit of {limit} bytes"));
+    if request.body_length().is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    request
+        .as_reader()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|err| Reply::error(400, format!("could not read the body: {err}")))?;
+    if body.len() > limit {
+        return Err(too_large());
+    }
+    Ok(body)
+}
+
+fn content_type(request: &Request) -> String {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Content-Type"))
+        .map(|h| h.value.as_str().split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Decodes a webhook body into a JSON object and the text to store.
+fn decode(content_type: &str, body: &[u8]) -> Result<(Map<String, Value>, String), Reply> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Reply::error(400, "empty body"));
+    }
+    let text = std::str::from_utf8(body).map_err(|_| Reply::error(400, "the body is not valid UTF-8"))?;
+    // Some senders label JSON as a form (curl's default); a body that opens like JSON is JSON.
+    let looks_like_json = text.trim_start().starts_with(['{', '[']);
+    match content_type {
+        "application/x-www-form-urlencoded" if looks_like_json => decode("application/json", body),
+        "application/x-www-form-urlencoded" => {
+            let object = form_to_object(text);
+            let stored = Value::Object(object.clone()).to_string();
+            Ok((object, stored))
+        }
+        "" | "application/json" | "text/json" | "text/plain" => {
+            let value: Value = serde_json::from_str(text).map_err(|err| Reply::error(400, format!("malformed JSON: {err}")))?;
+            match value {
+                Value::Object(object) => Ok((object, text.to_string())),
+                _ => Err(Reply::error(400, "expected a JSON object")),
+            }
+        }
+        other if other.ends_with("+json") => decode("application/json", body),
+        other => Err(Reply::error(
+            415,
+            format!("unsupported content type {other}; send application/json or application/x-www-form-urlencoded"),
+        )),
+    }
+}
+
+/// Reads a form body like a JSON object; `a[b]=c` becomes `{"a":{"b":"c"}}`.
+fn form_to_object(text: &str) -> Map<String, Value> {
+    let mut object = Map::new();
+    for (key, value) in form_urlencoded::parse(text.as_bytes()) {
+        let value = Value::String(value.into_owned());
+        match key.split_once('[').filter(|(_, rest)| rest.ends_with(']')) {
+            Some((outer, inner)) => {
+                let inner = inner.trim_end_matches(']').to_string();
+                let slot = object.entry(outer.to_string()).or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(nested) = slot {
+                    nested.insert(inner, value);
+                }
+            }
+            None => {
+                object.insert(key.into_owned(), value);
+            }
+        }
+    }
+    object
+}
+
+fn webhook(request: &mut Request, route: Route, http: &HttpContext) -> Reply {
+    let body = match read_body(request, http.ctx.config.max_body_bytes) {
+        Ok(body) => body,
+        Err(reply) => return reply,
+    };
+    let (object, text) = match decode(&content_type(request), &body) {
+        Ok(decoded) => decoded,
+        Err(reply) => return reply,
+    };
+    let answer = http.runtime.block_on(call(
+        names::INTAKE,
+        |reply| IntakeMsg::Webhook { route, body: object, text, reply },
+        INGEST_TIMEOUT,
+    ));
+    match answer {
+        Ok(Ok(outcome)) => Reply::ok(webhook_answer(route, &outcome)),
+        Ok(Err(err)) => {
+            tracing::error!("webhook not stored: {err}");
+            Reply::error(503, "the event could not be stored; retry")
+        }
+        Err(err) => {
+            tracing::error!("webhook not stored: {err:#}");
+            Reply::error(503, "the event could not be stored; retry")
+        }
+    }
+}
+
+/// The original's response shapes, so existing workflows and scripts keep working (SPEC §2).
+fn webhook_answer(route: Route, outcome: &Outcome) -> Value {
+    match outcome {
+        Outcome::Duplicate => json!({ "received": true, "duplicate": true }),
+        Outcome::Ignored(reason) => json!({ "received": true, "ignored": reason }),
+        Outcome::Outbound { resolved } => json!({ "received": true, "ignored": "outbound", "resolved": resolved }),
+        Outcome::Created { issue_id, kind } | Outcome::Repeat { issue_id, kind, .. } => {
+            let created = matches!(outcome, Outcome::Created { .. });
+            if route == Route::UnansweredCall || (route == Route::Events && *kind == IssueKind::Call) {
+                json!({ "received": true, "issue_created": created, "issue_id": issue_id })
+            } else {
+                json!({ "received": true, "issue_created_or_updated": true, "issue_id": issue_id })
+            }
+        }
+    }
+}
+
+fn health(http: &HttpContext) -> Reply {
+    let actors = http.runtime.block_on(probe_all(HEALTH_TIMEOUT));
+    let ok = actors.iter().all(|actor| actor.ok);
+    let config = &http.ctx.config;
+    let ghl = if config.ghl.token.is_some() { "ok" } else { "not configured" };
+    let uptime = http.ctx.time.now().duration_since(http.ctx.started_at).as_secs();
+    let mut body = json!({
+        "ok": ok,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": uptime,
+        "actors": actors,
+        "ghl": ghl,
+        "tunnel": "not monitored",
+    });
+    if !ok {
+        let failing: Vec<&str> = actors.iter().filter(|a| !a.ok).map(|a| a.name).collect();
+        body["reason"] = json!(format!("not answering: {}", failing.join(", ")));
+    }
+    Reply { status: if ok { 200 } else { 503 }, body, allow: None }
+}
+
+fn list_issues(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
+    let mut statuses = Vec::new();
+    for name in query.get("status").map(String::as_str).unwrap_or_default().split(',') {
+        if name.trim().is_empty() {
+            continue;
+        }
+        match Status::parse(name) {
+            Some(status) => statuses.push(status),
+            None => return Reply::error(400, format!("unknown status {name:?}; expected PENDING, OPEN, RESOLVED or SPAM")),
+        }
+    }
+    let answer = http.runtime.block_on(call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT));
+    match flatten(answer) {
+        Ok(issues) => Reply::ok(json!({ "issues": issues })),
+        Err(err) => Reply::error(503, err),
+    }
+}
+
+fn get_issue(http: &HttpContext, id: &str) -> Reply {
+    let Ok(id) = id.trim_start_matches('#').parse::<i64>() else {
+        return Reply::error(400, format!("{id:?} is not an issue number"));
+    };
+    let answer = http.runtime.block_on(call(names::STORE, |reply| StoreMsg::GetIssue { id, reply }, CALL_TIMEOUT));
+    match flatten(answer) {
+        Ok(Some((issue, timeline))) => {
+            let mut body = json!({ "issue": issue, "timeline": timeline });
+            body["issue"]["timeline"] = body["timeline"].clone();
+            Reply::ok(body)
+        }
+        Ok(None) => Reply::error(404, format!("no issue #{id}")),
+        Err(err) => Reply::error(503, err),
+    }
+}
+
+fn limit_param(query: &HashMap<String, String>, default: usize) -> Result<usize, Reply> {
+    match query.get("limit") {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| Reply::error(400, format!("limit={text:?}: expected a whole number from 1 to 10000"))),
+    }
+}
+
+fn flag_param(query: &HashMap<String, String>, name: &str, default: bool) -> Result<bool, Reply> {
+    match query.get(name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if ["1", "true", "yes"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(Reply::error(400, format!("{name}={v:?}: expected 1 or 0"))),
+    }
+}
+
+fn verify_pending(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
+    let limit = match limit_param(query, 200) {
+        Ok(limit) => limit,
+        Err(reply) => return reply,
+    };
+    let answer = http.runtime.block_on(call(names::CLOCK, |reply| ClockMsg::SettleNow { limit, reply }, CALL_TIMEOUT));
+    match flatten(answer) {
+        Ok(report) => Reply::ok(json!({
+            "job": "verify_pending",
+            "checked": report.checked,
+            "promoted_open": report.promoted_open.len(),
+            "auto_resolved": report.auto_resolved.len(),
+            "opened_ids": report.promoted_open,
+            "resolved_ids": report.auto_resolved,
+        })),
+        Err(err) => Reply::ok(json!({ "job": "verify_pending", "checked": 0, "promoted_open": 0, "auto_resolved": 0, "errors": [err] })),
+    }
+}
+
+fn cleanup_raw_events(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
+    let days = match query.get("days") {
+        None => http.ctx.config.raw_events_retention_days,
+        Some(text) => match text.parse::<u32>() {
+            Ok(days) if days >= 1 => days,
+            _ => return Reply::error(400, format!("days={text:?}: expected a whole number of days, at least 1")),
+        },
+    };
+    let dry_run = match flag_param(query, "dry_run", true) {
+        Ok(dry_run) => dry_run,
+        Err(reply) => return reply,
+    };
+    let before = http.ctx.time.now() - jiff::SignedDuration::from_hours(24 * i64::from(days));
+    let answer =
+        http.runtime.block_on(call(names::STORE, |reply| StoreMsg::PruneRawEvents { before, dry_run, reply }, CALL_TIMEOUT));
+    match flatten(answer) {
+        Ok(count) => Reply::ok(json!({
+            "job": "cleanup_raw_events",
+            "retention_days": days,
+            "eligible": count,
+            "deleted": if dry_run { 0 } else { count },
+            "dry_run": dry_run,
+        })),
+        Err(err) => Reply::error(503, err),
+    }
+}
+
+fn inject_failure(query: &HashMap<String, String>) -> Reply {
+    match query.get("actor").and_then(|name| Child::from_name(name)) {
+        Some(child) => {
+            child.inject_failure();
+            Reply::ok(json!({ "failed": child.name() }))
+        }
+        None => Reply::error(400, "actor: expected store, intake, clock, resolver or summary"),
+    }
+}
+
+fn set_clock(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
+    let Some(to) = query.get("set").and_then(|text| text.parse::<jiff::Timestamp>().ok()) else {
+        return Reply::error(400, "set: expected an RFC 3339 instant, e.g. 2026-03-02T15:00:00Z");
+    };
+    http.ctx.time.set(to);
+    // The clock sleeps on real time; moving the test clock must wake it.
+    crate::actors::cast(names::CLOCK, ClockMsg::Rescheduled);
+    Reply::ok(json!({ "now": to }))
+}
+
+fn flatten<T>(answer: anyhow::Result<Result<T, String>>) -> Result<T, String> {
+    match answer {
+        Ok(inner) => inner,
+        Err(err) => Err(format!("{err:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_comparison_is_still_a_comparison() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secre", b"secret"));
+        assert!(!constant_time_eq(b"secrets", b"secret"));
+        assert!(!constant_time_eq(b"", b"secret"));
+    }
+
+    #[test]
+    fn form_bodies_read_like_json() {
+        let object = form_to_object("contact_id=c1&message%5Bbody%5D=hi+there&customData[voicemail_route]=tech_sentinel");
+        assert_eq!(object["contact_id"], "c1");
+        assert_eq!(object["message"]["body"], "hi there");
+        assert_eq!(object["customData"]["voicemail_route"], "tech_sentinel");
+    }
+}

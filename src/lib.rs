@@ -1,0 +1,27 @@
+//! Sentinel: a missed-contact watchdog appliance for GoHighLevel.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! HTTP workers (http) ──► intake ──► store (SQLite) ──► clock ──► summary
+//!                                           ▲              resolver
+//! ```
+//!
+//! `http` checks each request and hands webhooks to the `intake` actor, which parses them
+//! (`ghl::payload`) and forwards them to the `store` actor, the sole owner of the database. The
+//! store group-commits and answers each webhook after its commit, then tells the SLA `clock`
+//! that deadlines changed. The clock sleeps until the next due time and asks the store to
+//! settle what is due; breaches go to the `summary` sender. `supervisor` restarts any actor
+//! that fails. `domain` holds the pure logic (calendar, classification, phones, events); `store`
+//! holds the SQL.
+
+pub mod actors;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod ghl;
+pub mod http;
+pub mod secret;
+pub mod store;
+pub mod supervisor;
+pub mod time;

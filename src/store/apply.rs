@@ -1,0 +1,181 @@
+//! Applying one webhook to the database, inside the store's group-commit transaction.
+//!
+//! The raw event is stored first (SPEC §3.1), then the event is applied under a savepoint:
+//! if applying fails, the raw event stays with its error and the webhook is still answered,
+//! so an accepted event is never lost. Decisions come from `domain`; this file only sequences
+//! them with the SQL of `events` and `issues`.
+
+use jiff::Timestamp;
+use rusqlite::Connection;
+
+use super::events::{self, RawEvent, Recorded};
+use super::issues::{self, NewIssue};
+use crate::config::Config;
+use crate::domain::classify;
+use crate::domain::event::{Event, Inbound, IssueKind, Outbound};
+use crate::ghl::payload::Parsed;
+
+/// What became of a webhook; the HTTP layer turns it into the original's response shapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new issue was opened.
+    Created {
+        /// The new issue.
+        issue_id: i64,
+        /// Its kind.
+        kind: IssueKind,
+    },
+    /// A live issue counted a repeat text or call.
+    Repeat {
+        /// The live issue.
+        issue_id: i64,
+        /// Its kind.
+        kind: IssueKind,
+        /// Texts or call attempts so far.
+        count: i64,
+    },
+    /// An outbound message; `resolved` lists the issues a staff reply closed.
+    Outbound {
+        /// Issues resolved by it.
+        resolved: Vec<i64>,
+    },
+    /// Stored and ignored.
+    Ignored(String),
+    /// Seen before: nothing changed.
+    Duplicate,
+}
+
+impl Outcome {
+    /// Whether live issues or due times changed, so the SLA clock must look again.
+    pub fn changes_deadlines(&self) -> bool {
+        match self {
+            Outcome::Created { .. } => true,
+            Outcome::Outbound { resolved } => !resolved.is_empty(),
+            _ => false,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Outcome::Created { issue_id, .. } => format!("issue {issue_id} created"),
+            Outcome::Repeat { issue_id, count, .. } => format!("issue {issue_id} repeat {count}"),
+            Outcome::Outbound { resolved } if resolved.is_empty() => "outbound".to_string(),
+            Outcome::Outbound { resolved } => format!("staff reply resolved {resolved:?}"),
+            Outcome::Ignored(reason) => format!("ignored: {reason}"),
+            Outcome::Duplicate => "duplicate".to_string(),
+        }
+    }
+}
+
+/// Stores the raw event and applies it. An `Err` means the transaction itself failed (the
+/// disk, not the event); the caller then answers non-2xx so that GHL retries.
+pub fn apply(conn: &Connection, config: &Config, raw: &RawEvent, parsed: &Parsed, now: Timestamp) -> rusqlite::Result<Outcome> {
+    let id = match events::record(conn, raw)? {
+        Recorded::Duplicate => return Ok(Outcome::Duplicate),
+        Recorded::New(id) => id,
+    };
+    conn.execute_batch("SAVEPOINT apply_event")?;
+    match decide(conn, config, parsed, now) {
+        Ok(outcome) => {
+            conn.execute_batch("RELEASE apply_event")?;
+            events::set_outcome(conn, id, &outcome.describe())?;
+            Ok(outcome)
+        }
+        Err(err) => {
+            conn.execute_batch("ROLLBACK TO apply_event; RELEASE apply_event")?;
+            tracing::error!(raw_event = id, error = %err, "applying a webhook failed; the raw event is kept");
+            events::set_outcome(conn, id, &format!("error: {err}"))?;
+            Ok(Outcome::Ignored("could not be applied; kept for review".to_string()))
+        }
+    }
+}
+
+fn decide(conn: &Connection, config: &Config, parsed: &Parsed, now: Timestamp) -> rusqlite::Result<Outcome> {
+    if let (Some(expected), Some(actual)) = (&config.ghl.location_id, &parsed.location_id)
+        && expected != actual
+    {
+        return Ok(Outcome::Ignored(format!("location {actual} is not GHL_LOCATION_ID")));
+    }
+    match &parsed.event {
+        Event::Ignored(reason) => Ok(Outcome::Ignored(reason.clone())),
+        Event::Inbound(inbound) => inbound_message(conn, config, inbound, now),
+        Event::Outbound(outbound) => outbound_message(conn, config, outbound, now),
+    }
+}
+
+fn inbound_message(conn: &Connection, config: &Config, inbound: &Inbound, now: Timestamp) -> rusqlite::Result<Outcome> {
+    let party = &inbound.party;
+    let internal = inbound.from_internal_contact
+        || party.contact_id.as_ref().is_some_and(|id| {
+            config.internal_contact_ids.contains(id) || config.manager_contact_ids.contains(id)
+        });
+    if internal {
+        // SPEC §5.1: staff texts are commands (§7), never issues.
+        return Ok(Outcome::Ignored("internal contact".to_string()));
+    }
+    if let Some(phone) = &party.phone
+        && issues::is_spam(conn, phone)?
+    {
+        return Ok(Outcome::Ignored("spam".to_string()));
+    }
+    let kind = inbound.kind;
+    if let Some(issue) = issues::find_live(conn, kind, party)? {
+        if kind == IssueKind::Call && now.duration_since(issue.last_inbound_at) < config.call_dedupe_window {
+            return Ok(Outcome::Repeat { issue_id: issue.id, kind, count: issue.inbound_count });
+        }
+        let text = inbound.text.as_deref();
+        let count = issues::record_repeat(conn, &issue, party, inbound.contact_name.as_deref(), now, text)?;
+        return Ok(Outcome::Repeat { issue_id: issue.id, kind, count });
+    }
+    if kind == IssueKind::Sms
+        && config.ack_close_enabled
+        && let Some(text) = &inbound.text
+        && classify::is_acknowledgement(text, config.ack_close_max_len)
+        && issues::last_staff_reply(conn, party)?.is_some()
+    {
+        return Ok(Outcome::Ignored("acknowledgement after a staff reply".to_string()));
+    }
+    let sla = match kind {
+        IssueKind::Sms => config.sms_sla,
+        IssueKind::Call => config.call_sla,
+    };
+    let due_at = config.calendar.due_at(now, sla);
+    let explanation = config.calendar.explain_due(kind.verb(), now, sla);
+    let new = NewIssue {
+        kind,
+        party,
+        contact_name: inbound.contact_name.as_deref(),
+        created_at: now,
+        due_at,
+        text: inbound.text.as_deref(),
+    };
+    let issue_id = issues::create(conn, &new, &explanation)?;
+    tracing::info!(issue = issue_id, kind = %kind, due_at = %due_at, "issue created");
+    Ok(Outcome::Created { issue_id, kind })
+}
+
+fn outbound_message(conn: &Connection, config: &Config, outbound: &Outbound, now: Timestamp) -> rusqlite::Result<Outcome> {
+    let Some(reply) = outbound.staff_reply(&config.internal_user_ids, now) else {
+        return Ok(Outcome::Outbound { resolved: Vec::new() });
+    };
+    issues::record_staff_reply(conn, &reply.party, reply.sent_at, reply.message_id.as_deref())?;
+    let mut resolved = Vec::new();
+    for issue in issues::live_for_party(conn, &reply.party)? {
+        let since = match issue.kind {
+            IssueKind::Sms => issue.first_inbound_at,
+            IssueKind::Call => issue.created_at - config.call_resolve_lookback,
+        };
+        if !reply.answers(issue.kind) || reply.sent_at <= since {
+            continue;
+        }
+        let detail = match &reply.message_id {
+            Some(id) => format!("staff reply, message {id}"),
+            None => "staff reply".to_string(),
+        };
+        if issues::resolve(conn, issue.id, now, "staff_reply:webhook", &detail)? {
+            tracing::info!(issue = issue.id, "issue resolved by a staff reply");
+            resolved.push(issue.id);
+        }
+    }
+    Ok(Outcome::Outbound { resolved })
+}

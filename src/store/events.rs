@@ -1,0 +1,130 @@
+//! Raw webhook events: stored before any decision, deduplicated, pruned after retention.
+
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use super::ts;
+
+/// A webhook as received, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct RawEvent {
+    /// When it arrived.
+    pub received_at: Timestamp,
+    /// Which route it came to.
+    pub route: &'static str,
+    /// `webhook:<id>` or `message:<id>` when the payload carries one.
+    pub idem_key: Option<String>,
+    /// Hash of route and body, for deliveries without ids.
+    pub body_hash: String,
+    /// The body as received (form bodies as their JSON reading).
+    pub body: String,
+}
+
+/// Whether a raw event was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored with this row id.
+    New(i64),
+    /// Seen before: nothing was stored.
+    Duplicate,
+}
+
+/// An identical body for the same route within this window is a retried delivery (SPEC §3.2).
+pub const BODY_DEDUPE_WINDOW: SignedDuration = SignedDuration::from_mins(2);
+
+/// Stores the event unless it was seen before.
+pub fn record(conn: &Connection, event: &RawEvent) -> rusqlite::Result<Recorded> {
+    if event.idem_key.is_none() {
+        let since = event.received_at - BODY_DEDUPE_WINDOW;
+        let seen: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM raw_events WHERE route = ?1 AND body_hash = ?2 AND received_at >= ?3 AND body = ?4 LIMIT 1",
+                params![event.route, event.body_hash, ts(since), event.body],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if seen.is_some() {
+            return Ok(Recorded::Duplicate);
+        }
+    }
+    let inserted = conn.execute(
+        "INSERT INTO raw_events (received_at, route, idem_key, body_hash, body) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (idem_key) DO NOTHING",
+        params![ts(event.received_at), event.route, event.idem_key, event.body_hash, event.body],
+    )?;
+    Ok(if inserted == 0 { Recorded::Duplicate } else { Recorded::New(conn.last_insert_rowid()) })
+}
+
+/// Records what became of an event (`issue 12 created`, `ignored: spam`, ...).
+pub fn set_outcome(conn: &Connection, id: i64, outcome: &str) -> rusqlite::Result<()> {
+    conn.execute("UPDATE raw_events SET outcome = ?2 WHERE id = ?1", params![id, outcome])?;
+    Ok(())
+}
+
+/// Counts (and unless `dry_run`, deletes) raw events received before `before`.
+pub fn prune(conn: &Connection, before: Timestamp, dry_run: bool) -> rusqlite::Result<usize> {
+    if dry_run {
+        conn.query_row("SELECT COUNT(*) FROM raw_events WHERE received_at < ?1", [ts(before)], |row| {
+            row.get::<_, i64>(0).map(|n| n as usize)
+        })
+    } else {
+        conn.execute("DELETE FROM raw_events WHERE received_at < ?1", [ts(before)])
+    }
+}
+
+/// The time of the newest raw event.
+pub fn last_received_at(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
+    let text: Option<String> = conn.query_row("SELECT MAX(received_at) FROM raw_events", [], |row| row.get(0))?;
+    text.map(|t| super::parse_ts(&t)).transpose()
+}
+
+/// FNV-1a over route and body: stable across releases and restarts, unlike std's hasher.
+pub fn body_hash(route: &str, body: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in route.as_bytes().iter().chain([0u8].iter()).chain(body) {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema::open_in_memory;
+
+    fn event(at: &str, idem_key: Option<&str>, body: &str) -> anyhow::Result<RawEvent> {
+        Ok(RawEvent {
+            received_at: at.parse()?,
+            route: "inbound_sms",
+            idem_key: idem_key.map(Into::into),
+            body_hash: body_hash("inbound_sms", body.as_bytes()),
+            body: body.into(),
+        })
+    }
+
+    #[test]
+    fn ids_deduplicate_forever_bodies_for_two_minutes() -> anyhow::Result<()> {
+        let conn = open_in_memory()?;
+        assert!(matches!(record(&conn, &event("2026-03-02T15:00:00Z", Some("webhook:a"), "{}")?)?, Recorded::New(_)));
+        assert_eq!(record(&conn, &event("2026-03-09T15:00:00Z", Some("webhook:a"), "{}")?)?, Recorded::Duplicate);
+        let body = r#"{"contact_id":"c"}"#;
+        assert!(matches!(record(&conn, &event("2026-03-02T15:00:00Z", None, body)?)?, Recorded::New(_)));
+        assert_eq!(record(&conn, &event("2026-03-02T15:01:59Z", None, body)?)?, Recorded::Duplicate);
+        assert!(matches!(record(&conn, &event("2026-03-02T15:04:00Z", None, body)?)?, Recorded::New(_)));
+        Ok(())
+    }
+
+    #[test]
+    fn prune_counts_then_deletes() -> anyhow::Result<()> {
+        let conn = open_in_memory()?;
+        record(&conn, &event("2026-01-01T00:00:00Z", Some("webhook:old"), "{}")?)?;
+        record(&conn, &event("2026-03-01T00:00:00Z", Some("webhook:new"), "{}")?)?;
+        let cutoff = "2026-02-01T00:00:00Z".parse()?;
+        assert_eq!(prune(&conn, cutoff, true)?, 1);
+        assert_eq!(prune(&conn, cutoff, true)?, 1, "a dry run changes nothing");
+        assert_eq!(prune(&conn, cutoff, false)?, 1);
+        assert_eq!(prune(&conn, cutoff, true)?, 0);
+        Ok(())
+    }
+}

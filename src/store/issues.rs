@@ -1,0 +1,368 @@
+//! Issues, their timeline, the spam list and known staff replies.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension as _, Row, params};
+use serde::Serialize;
+
+use super::{parse_ts, ts};
+use crate::domain::event::{IssueKind, Party, Status};
+use crate::domain::phone::Phone;
+
+/// One issue as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Issue {
+    /// Issue number, shown to managers as `#12`.
+    pub id: i64,
+    /// SMS or CALL.
+    #[serde(serialize_with = "kind_name")]
+    pub kind: IssueKind,
+    /// PENDING, OPEN, RESOLVED or SPAM.
+    #[serde(serialize_with = "status_name")]
+    pub status: Status,
+    /// The key that keeps one live issue per party and kind.
+    pub party: String,
+    /// GHL conversation id.
+    pub conversation_id: Option<String>,
+    /// GHL contact id.
+    pub contact_id: Option<String>,
+    /// Normalised phone.
+    pub phone: Option<String>,
+    /// Contact name.
+    pub contact_name: Option<String>,
+    /// When the issue was created.
+    pub created_at: Timestamp,
+    /// The first inbound message.
+    pub first_inbound_at: Timestamp,
+    /// The latest inbound message.
+    pub last_inbound_at: Timestamp,
+    /// The response target; fixed at creation.
+    pub due_at: Timestamp,
+    /// Texts received, or call attempts.
+    pub inbound_count: i64,
+    /// The last text (first 500 characters).
+    pub last_text: Option<String>,
+    /// When it became OPEN.
+    pub opened_at: Option<Timestamp>,
+    /// When it was resolved or marked spam.
+    pub resolved_at: Option<Timestamp>,
+    /// Who or what resolved it (`staff_reply:webhook`, `manual:<id>`, ...).
+    pub resolved_by: Option<String>,
+    /// When managers were alerted about its breach.
+    pub alerted_at: Option<Timestamp>,
+}
+
+fn kind_name<S: serde::Serializer>(kind: &IssueKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(kind.as_str())
+}
+
+fn status_name<S: serde::Serializer>(status: &Status, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(status.as_str())
+}
+
+/// One timeline entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    /// When it happened.
+    pub at: Timestamp,
+    /// What happened: `created`, `repeat`, `opened`, `resolved`, `note`, ...
+    pub event: String,
+    /// Who or what did it.
+    pub actor: String,
+    /// Why, in words.
+    pub detail: String,
+}
+
+/// What a new issue starts with.
+#[derive(Debug, Clone)]
+pub struct NewIssue<'a> {
+    /// SMS or CALL.
+    pub kind: IssueKind,
+    /// Who.
+    pub party: &'a Party,
+    /// Contact name, if known.
+    pub contact_name: Option<&'a str>,
+    /// Creation instant (the webhook's arrival).
+    pub created_at: Timestamp,
+    /// The due time, computed by the calendar.
+    pub due_at: Timestamp,
+    /// The text, for SMS.
+    pub text: Option<&'a str>,
+}
+
+const COLUMNS: &str = "id, kind, status, party_key, conversation_id, contact_id, phone, contact_name, created_at, \
+     first_inbound_at, last_inbound_at, due_at, inbound_count, last_text, opened_at, resolved_at, resolved_by, alerted_at";
+
+fn opt_ts(row: &Row, index: usize) -> rusqlite::Result<Option<Timestamp>> {
+    row.get::<_, Option<String>>(index)?.map(|text| parse_ts(&text)).transpose()
+}
+
+fn conversion_error(index: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, what.into())
+}
+
+fn from_row(row: &Row) -> rusqlite::Result<Issue> {
+    let kind: String = row.get(1)?;
+    let status: String = row.get(2)?;
+    Ok(Issue {
+        id: row.get(0)?,
+        kind: IssueKind::parse(&kind).ok_or_else(|| conversion_error(1, format!("unknown kind {kind}")))?,
+        status: Status::parse(&status).ok_or_else(|| conversion_error(2, format!("unknown status {status}")))?,
+        party: row.get(3)?,
+        conversation_id: row.get(4)?,
+        contact_id: row.get(5)?,
+        phone: row.get(6)?,
+        contact_name: row.get(7)?,
+        created_at: parse_ts(&row.get::<_, String>(8)?)?,
+        first_inbound_at: parse_ts(&row.get::<_, String>(9)?)?,
+        last_inbound_at: parse_ts(&row.get::<_, String>(10)?)?,
+        due_at: parse_ts(&row.get::<_, String>(11)?)?,
+        inbound_count: row.get(12)?,
+        last_text: row.get(13)?,
+        opened_at: opt_ts(row, 14)?,
+        resolved_at: opt_ts(row, 15)?,
+        resolved_by: row.get(16)?,
+        alerted_at: opt_ts(row, 17)?,
+    })
+}
+
+/// The first 500 characters of a text (SPEC §5.1).
+fn clip(text: &str) -> String {
+    text.chars().take(500).collect()
+}
+
+/// The live issue of `kind` for the party, matching by conversation, then contact, then phone.
+pub fn find_live(conn: &Connection, kind: IssueKind, party: &Party) -> rusqlite::Result<Option<Issue>> {
+    let candidates = [
+        ("conversation_id", party.conversation_id.as_deref()),
+        ("contact_id", party.contact_id.as_deref()),
+        ("phone", party.phone.as_ref().map(Phone::as_str)),
+    ];
+    for (column, value) in candidates {
+        let Some(value) = value else { continue };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM issues WHERE kind = ?1 AND status IN ('PENDING', 'OPEN') AND {column} = ?2 LIMIT 1"
+        );
+        if let Some(issue) = conn.query_row(&sql, params![kind.as_str(), value], from_row).optional()? {
+            return Ok(Some(issue));
+        }
+    }
+    Ok(None)
+}
+
+/// Every live issue of the party, of either kind.
+pub fn live_for_party(conn: &Connection, party: &Party) -> rusqlite::Result<Vec<Issue>> {
+    let mut found: Vec<Issue> = Vec::new();
+    for kind in [IssueKind::Sms, IssueKind::Call] {
+        found.extend(find_live(conn, kind, party)?);
+    }
+    Ok(found)
+}
+
+/// Creates a PENDING issue and its `created` timeline entry; returns its id.
+pub fn create(conn: &Connection, new: &NewIssue, explanation: &str) -> rusqlite::Result<i64> {
+    let key = new.party.key().ok_or_else(|| conversion_error(0, "a party without any id".into()))?;
+    conn.execute(
+        "INSERT INTO issues (kind, status, party_key, conversation_id, contact_id, phone, contact_name,
+                             created_at, first_inbound_at, last_inbound_at, due_at, inbound_count, last_text)
+         VALUES (?1, 'PENDING', ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8, 1, ?9)",
+        params![
+            new.kind.as_str(),
+            key,
+            new.party.conversation_id,
+            new.party.contact_id,
+            new.party.phone.as_ref().map(Phone::as_str),
+            new.contact_name,
+            ts(new.created_at),
+            ts(new.due_at),
+            new.text.map(clip),
+        ],
+    )?;
+    let id = conn.last_insert_rowid();
+    add_timeline(conn, id, new.created_at, "created", "intake", explanation)?;
+    Ok(id)
+}
+
+/// A repeat text or call: counts it and keeps the last text; never moves the due time or
+/// the status (SPEC §5.1). Fills in ids and the name the issue did not have yet.
+pub fn record_repeat(
+    conn: &Connection,
+    issue: &Issue,
+    party: &Party,
+    contact_name: Option<&str>,
+    at: Timestamp,
+    text: Option<&str>,
+) -> rusqlite::Result<i64> {
+    conn.execute(
+        "UPDATE issues SET inbound_count = inbound_count + 1,
+                           last_inbound_at = MAX(last_inbound_at, ?2),
+                           last_text = COALESCE(?3, last_text),
+                           conversation_id = COALESCE(conversation_id, ?4),
+                           contact_id = COALESCE(contact_id, ?5),
+                           phone = COALESCE(phone, ?6),
+                           contact_name = COALESCE(contact_name, ?7)
+         WHERE id = ?1",
+        params![
+            issue.id,
+            ts(at),
+            text.map(clip),
+            party.conversation_id,
+            party.contact_id,
+            party.phone.as_ref().map(Phone::as_str),
+            contact_name,
+        ],
+    )?;
+    let what = match issue.kind {
+        IssueKind::Sms => format!("text #{}", issue.inbound_count + 1),
+        IssueKind::Call => format!("call attempt #{}", issue.inbound_count + 1),
+    };
+    add_timeline(conn, issue.id, at, "repeat", "intake", &what)?;
+    Ok(issue.inbound_count + 1)
+}
+
+/// Resolves a live issue; returns false when it was no longer live.
+pub fn resolve(conn: &Connection, id: i64, at: Timestamp, by: &str, detail: &str) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "UPDATE issues SET status = 'RESOLVED', resolved_at = ?2, resolved_by = ?3
+         WHERE id = ?1 AND status IN ('PENDING', 'OPEN')",
+        params![id, ts(at), by],
+    )?;
+    if changed > 0 {
+        add_timeline(conn, id, at, "resolved", by, detail)?;
+    }
+    Ok(changed > 0)
+}
+
+/// Moves a PENDING issue to OPEN (overdue); returns false when it was not PENDING.
+pub fn open(conn: &Connection, id: i64, at: Timestamp, detail: &str) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "UPDATE issues SET status = 'OPEN', opened_at = ?2 WHERE id = ?1 AND status = 'PENDING'",
+        params![id, ts(at)],
+    )?;
+    if changed > 0 {
+        add_timeline(conn, id, at, "opened", "clock", detail)?;
+    }
+    Ok(changed > 0)
+}
+
+/// Appends to an issue's timeline.
+pub fn add_timeline(conn: &Connection, id: i64, at: Timestamp, event: &str, actor: &str, detail: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO timeline (issue_id, at, event, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, ts(at), event, actor, detail],
+    )?;
+    Ok(())
+}
+
+/// One issue by id.
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Issue>> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM issues WHERE id = ?1"), [id], from_row)
+        .optional()
+}
+
+/// An issue's timeline, oldest first.
+pub fn timeline(conn: &Connection, id: i64) -> rusqlite::Result<Vec<TimelineEntry>> {
+    let mut stmt = conn.prepare("SELECT at, event, actor, detail FROM timeline WHERE issue_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([id], |row| {
+        Ok(TimelineEntry {
+            at: parse_ts(&row.get::<_, String>(0)?)?,
+            event: row.get(1)?,
+            actor: row.get(2)?,
+            detail: row.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Issues with any of `statuses` (all when empty), by due time.
+pub fn list(conn: &Connection, statuses: &[Status]) -> rusqlite::Result<Vec<Issue>> {
+    let names: Vec<&str> = if statuses.is_empty() {
+        vec!["PENDING", "OPEN", "RESOLVED", "SPAM"]
+    } else {
+        statuses.iter().map(|s| s.as_str()).collect()
+    };
+    let placeholders = vec!["?"; names.len()].join(", ");
+    let mut stmt =
+        conn.prepare(&format!("SELECT {COLUMNS} FROM issues WHERE status IN ({placeholders}) ORDER BY due_at, id"))?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(names), from_row)?;
+    rows.collect()
+}
+
+/// The earliest due time of a PENDING issue: when the SLA clock must wake next.
+pub fn next_pending_due(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
+    let text: Option<String> =
+        conn.query_row("SELECT MIN(due_at) FROM issues WHERE status = 'PENDING'", [], |row| row.get(0))?;
+    text.map(|t| parse_ts(&t)).transpose()
+}
+
+/// PENDING issues whose due time is at or before `now`, oldest due first.
+pub fn pending_due(conn: &Connection, now: Timestamp, limit: usize) -> rusqlite::Result<Vec<Issue>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM issues WHERE status = 'PENDING' AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![ts(now), limit as i64], from_row)?;
+    rows.collect()
+}
+
+/// Counts of issues by status.
+pub fn counts(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM issues GROUP BY status ORDER BY status")?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
+}
+
+/// Whether a phone is on the spam list.
+pub fn is_spam(conn: &Connection, phone: &Phone) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM spam_phones WHERE phone = ?1)", [phone.as_str()], |row| row.get(0))
+}
+
+/// Adds a phone to the spam list.
+pub fn add_spam(conn: &Connection, phone: &Phone, at: Timestamp) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO spam_phones (phone, created_at) VALUES (?1, ?2) ON CONFLICT (phone) DO NOTHING",
+        params![phone.as_str(), ts(at)],
+    )?;
+    Ok(())
+}
+
+/// The party's identifiers as stored keys, in matching order.
+fn party_keys(party: &Party) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(id) = &party.conversation_id {
+        keys.push(format!("conversation:{id}"));
+    }
+    if let Some(id) = &party.contact_id {
+        keys.push(format!("contact:{id}"));
+    }
+    if let Some(phone) = &party.phone {
+        keys.push(format!("phone:{phone}"));
+    }
+    keys
+}
+
+/// Remembers a staff reply under every identifier of the party (newest wins).
+pub fn record_staff_reply(conn: &Connection, party: &Party, at: Timestamp, message_id: Option<&str>) -> rusqlite::Result<()> {
+    for key in party_keys(party) {
+        conn.execute(
+            "INSERT INTO staff_replies (party_key, replied_at, message_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (party_key) DO UPDATE SET replied_at = excluded.replied_at, message_id = excluded.message_id
+             WHERE excluded.replied_at > staff_replies.replied_at",
+            params![key, ts(at), message_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// The latest staff reply known for any identifier of the party.
+pub fn last_staff_reply(conn: &Connection, party: &Party) -> rusqlite::Result<Option<Timestamp>> {
+    let mut latest: Option<Timestamp> = None;
+    for key in party_keys(party) {
+        let found: Option<String> = conn
+            .query_row("SELECT replied_at FROM staff_replies WHERE party_key = ?1", [&key], |row| row.get(0))
+            .optional()?;
+        if let Some(text) = found {
+            let at = parse_ts(&text)?;
+            latest = Some(latest.map_or(at, |l| l.max(at)));
+        }
+    }
+    Ok(latest)
+}

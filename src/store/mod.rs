@@ -1,0 +1,55 @@
+//! SQL and nothing else: the only code that writes queries. `actors::store` holds the one
+//! `Connection` and calls these functions inside its transactions.
+//!
+//! Instants are stored as UTC text with exactly three fractional digits
+//! (`2026-03-02T15:00:00.000Z`), so text order is time order and the file stays readable.
+
+pub mod apply;
+pub mod events;
+pub mod issues;
+pub mod schema;
+
+use jiff::Timestamp;
+
+/// The stored form of an instant.
+pub fn ts(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Reads a stored instant; a malformed one is a database error, not a panic.
+pub fn parse_ts(text: &str) -> rusqlite::Result<Timestamp> {
+    text.parse().map_err(|err: jiff::Error| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(err))
+    })
+}
+
+/// Reads a stored key-value entry.
+pub fn kv_get(conn: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension as _;
+    conn.query_row("SELECT value FROM kv WHERE key = ?1", [key], |row| row.get(0))
+        .optional()
+}
+
+/// Writes a key-value entry.
+pub fn kv_set(conn: &rusqlite::Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_instants_sort_as_text() -> anyhow::Result<()> {
+        let a: Timestamp = "2026-03-02T15:00:00Z".parse()?;
+        let b: Timestamp = "2026-03-02T15:00:00.5Z".parse()?;
+        assert_eq!(ts(a), "2026-03-02T15:00:00.000Z");
+        assert!(ts(a) < ts(b));
+        assert_eq!(parse_ts(&ts(b))?, b);
+        Ok(())
+    }
+}

@@ -1,0 +1,232 @@
+//! Opening the database: pragmas, `quick_check`, and versioned migrations.
+//!
+//! The schema version lives in `PRAGMA user_version`; each entry of [`MIGRATIONS`] moves the
+//! file one version up inside one transaction, so a file left at any older version upgrades
+//! in place and a crash mid-upgrade leaves the old version intact.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use rusqlite::Connection;
+
+/// Each migration, in order; index + 1 is the version it produces. Never edit a shipped one.
+const MIGRATIONS: &[&str] = &[
+    // v1: the foundation tables.
+    r#"
+    CREATE TABLE raw_events (
+        id           INTEGER PRIMARY KEY,
+        received_at  TEXT NOT NULL,
+        route        TEXT NOT NULL,
+        -- webhookId or messageId based; unique so a retried delivery is stored once
+        idem_key     TEXT UNIQUE,
+        body_hash    TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        outcome      TEXT
+    );
+    CREATE INDEX raw_events_by_body ON raw_events (route, body_hash, received_at);
+    CREATE INDEX raw_events_by_time ON raw_events (received_at);
+
+    CREATE TABLE issues (
+        id               INTEGER PRIMARY KEY,
+        kind             TEXT NOT NULL CHECK (kind IN ('SMS', 'CALL')),
+        status           TEXT NOT NULL CHECK (status IN ('PENDING', 'OPEN', 'RESOLVED', 'SPAM')),
+        party_key        TEXT NOT NULL,
+        conversation_id  TEXT,
+        contact_id       TEXT,
+        phone            TEXT,
+        contact_name     TEXT,
+        created_at       TEXT NOT NULL,
+        first_inbound_at TEXT NOT NULL,
+        last_inbound_at  TEXT NOT NULL,
+        due_at           TEXT NOT NULL,
+        inbound_count    INTEGER NOT NULL DEFAULT 1,
+        last_text        TEXT,
+        opened_at        TEXT,
+        resolved_at      TEXT,
+        resolved_by      TEXT,
+        alerted_at       TEXT
+    );
+    -- SPEC §5.1: at most one live issue per party and kind, enforced by the database.
+    CREATE UNIQUE INDEX issues_one_live ON issues (kind, party_key) WHERE status IN ('PENDING', 'OPEN');
+    CREATE INDEX issues_by_status_due ON issues (status, due_at);
+    CREATE INDEX issues_by_conversation ON issues (conversation_id) WHERE conversation_id IS NOT NULL;
+    CREATE INDEX issues_by_contact ON issues (contact_id) WHERE contact_id IS NOT NULL;
+    CREATE INDEX issues_by_phone ON issues (phone) WHERE phone IS NOT NULL;
+
+    CREATE TABLE timeline (
+        id        INTEGER PRIMARY KEY,
+        issue_id  INTEGER NOT NULL REFERENCES issues (id),
+        at        TEXT NOT NULL,
+        event     TEXT NOT NULL,
+        actor     TEXT NOT NULL,
+        detail    TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX timeline_by_issue ON timeline (issue_id, id);
+
+    -- Append-only: the timeline is history, not state (SPEC §5.2).
+    CREATE TRIGGER timeline_no_update BEFORE UPDATE ON timeline
+        BEGIN SELECT RAISE(ABORT, 'the timeline is append-only'); END;
+    CREATE TRIGGER timeline_no_delete BEFORE DELETE ON timeline
+        BEGIN SELECT RAISE(ABORT, 'the timeline is append-only'); END;
+
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        purpose         TEXT NOT NULL,
+        contact_id      TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        expires_at      TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        sent_at         TEXT,
+        last_error      TEXT,
+        -- never sent twice for the same purpose (SPEC §8)
+        UNIQUE (purpose, contact_id)
+    );
+    CREATE INDEX outbox_unsent ON outbox (next_attempt_at) WHERE sent_at IS NULL;
+
+    CREATE TABLE spam_phones (
+        phone       TEXT PRIMARY KEY,
+        created_at  TEXT NOT NULL
+    );
+
+    -- The last staff reply known per party key (conversation, contact or phone).
+    CREATE TABLE staff_replies (
+        party_key   TEXT PRIMARY KEY,
+        replied_at  TEXT NOT NULL,
+        message_id  TEXT
+    );
+
+    CREATE TABLE kv (
+        key    TEXT PRIMARY KEY,
+        value  TEXT NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this binary writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Opens (creating if needed) the database at `path`, checks it and migrates it.
+pub fn open(path: &Path) -> anyhow::Result<Connection> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut conn = Connection::open(path).with_context(|| format!("opening the database {}", path.display()))?;
+    configure(&conn)?;
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |row| row.get(0))
+        .context("running quick_check")?;
+    if check != "ok" {
+        anyhow::bail!("the database {} failed quick_check: {check}", path.display());
+    }
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// An in-memory database at the current version (tests).
+pub fn open_in_memory() -> anyhow::Result<Connection> {
+    let mut conn = Connection::open_in_memory()?;
+    configure(&conn)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> anyhow::Result<()> {
+    // WAL + FULL: a commit is on disk when it returns, and the 2xx to GHL is a promise
+    // (SPEC §2, APPLIANCE §5.2). busy_timeout covers readers such as `sentinel status`.
+    conn.pragma_update(None, "journal_mode", "WAL").context("enabling WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "busy_timeout", 5000)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "journal_size_limit", 8 * 1024 * 1024)?;
+    Ok(())
+}
+
+/// Applies every migration newer than the file's version.
+pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > VERSION {
+        anyhow::bail!("the database is at schema version {current}, newer than this binary's {VERSION}; upgrade sentinel");
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = index as i64 + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("migrating the database to version {version}"))?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_file_is_at_the_current_version() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let conn = open(&dir.path().join("nested/sentinel.db"))?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        assert_eq!(version, VERSION);
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+        assert_eq!(mode, "wal");
+        Ok(())
+    }
+
+    #[test]
+    fn reopening_does_not_migrate_again() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("sentinel.db");
+        open(&path)?.execute("INSERT INTO kv (key, value) VALUES ('k', 'v')", [])?;
+        let conn = open(&path)?;
+        let value: String = conn.query_row("SELECT value FROM kv WHERE key = 'k'", [], |row| row.get(0))?;
+        assert_eq!(value, "v");
+        Ok(())
+    }
+
+    #[test]
+    fn a_newer_file_is_refused() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("sentinel.db");
+        open(&path)?.pragma_update(None, "user_version", VERSION + 1)?;
+        let err = open(&path).err().map(|e| format!("{e:#}")).unwrap_or_default();
+        assert!(err.contains("newer than this binary"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("sentinel.db");
+        std::fs::write(&path, b"this is not sqlite, just some text that is long enough")?;
+        assert!(open(&path).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn the_timeline_is_append_only() -> anyhow::Result<()> {
+        let conn = open_in_memory()?;
+        conn.execute_batch(
+            "INSERT INTO issues (kind, status, party_key, created_at, first_inbound_at, last_inbound_at, due_at)
+             VALUES ('SMS', 'PENDING', 'contact:c', 'a', 'a', 'a', 'b');
+             INSERT INTO timeline (issue_id, at, event, actor) VALUES (1, 'a', 'created', 'intake');",
+        )?;
+        assert!(conn.execute("UPDATE timeline SET event = 'x'", []).is_err());
+        assert!(conn.execute("DELETE FROM timeline", []).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn one_live_issue_per_party_and_kind() -> anyhow::Result<()> {
+        let conn = open_in_memory()?;
+        let insert = "INSERT INTO issues (kind, status, party_key, created_at, first_inbound_at, last_inbound_at, due_at)
+                      VALUES (?1, ?2, 'contact:c', 'a', 'a', 'a', 'b')";
+        conn.execute(insert, ["SMS", "PENDING"])?;
+        assert!(conn.execute(insert, ["SMS", "OPEN"]).is_err());
+        conn.execute(insert, ["CALL", "OPEN"])?;
+        conn.execute(insert, ["SMS", "RESOLVED"])?;
+        Ok(())
+    }
+}
