@@ -32,57 +32,213 @@ pub struct VarDef {
 }
 
 const fn var(name: &'static str, default: &'static str, doc: &'static str) -> VarDef {
-    VarDef { name, default, secret: false, doc }
+    VarDef {
+        name,
+        default,
+        secret: false,
+        doc,
+    }
 }
 
 const fn secret(name: &'static str, doc: &'static str) -> VarDef {
-    VarDef { name, default: "", secret: true, doc }
+    VarDef {
+        name,
+        default: "",
+        secret: true,
+        doc,
+    }
 }
 
 /// Every variable Sentinel reads, in the order `check-config` prints them.
 pub const VARS: &[VarDef] = &[
-    secret("WEBHOOK_SECRET", "shared secret for X-NTPP-Secret or ?secret=; generated once into the data directory when unset"),
-    var("LISTEN_ADDR", "127.0.0.1:8000", "webhook listener (the only one the tunnel exposes)"),
-    var("ADMIN_LISTEN_ADDR", "127.0.0.1:8001", "admin listener: jobs, status page, API, metrics"),
-    var("DB_PATH", "", "SQLite file; default $STATE_DIRECTORY/sentinel.db under systemd, else ./sentinel-data/sentinel.db"),
-    var("MAX_BODY_BYTES", "262144", "largest accepted request body in bytes"),
-    secret("GHL_TOKEN", "GHL private integration or OAuth token; unset means nothing is sent to GHL"),
+    secret(
+        "WEBHOOK_SECRET",
+        "shared secret for X-NTPP-Secret or ?secret=; generated once into the data directory when unset",
+    ),
+    var(
+        "LISTEN_ADDR",
+        "127.0.0.1:8000",
+        "webhook listener (the only one the tunnel exposes)",
+    ),
+    var(
+        "ADMIN_LISTEN_ADDR",
+        "127.0.0.1:8001",
+        "admin listener: jobs, status page, API, metrics",
+    ),
+    var(
+        "DB_PATH",
+        "",
+        "SQLite file; default $STATE_DIRECTORY/sentinel.db under systemd, else ./sentinel-data/sentinel.db",
+    ),
+    var(
+        "MAX_BODY_BYTES",
+        "262144",
+        "largest accepted request body in bytes",
+    ),
+    secret(
+        "GHL_TOKEN",
+        "GHL private integration or OAuth token; unset means nothing is sent to GHL",
+    ),
     var("GHL_VERSION", "2021-07-28", "GHL API Version header"),
-    var("GHL_BASE_URL", "https://services.leadconnectorhq.com", "GHL API base URL"),
-    var("GHL_LOCATION_ID", "", "GHL location (sub-account); events for other locations are stored and ignored"),
-    var("GHL_APP_BASE", "https://app.gohighlevel.com", "GHL web app base for conversation deep links"),
-    var("GHL_REQUIRE_SIGNATURE", "0", "1 rejects Marketplace events without a valid GHL signature"),
-    var("GHL_WEBHOOK_ED25519_KEY", "", "replaces GHL's published Ed25519 webhook key (PEM or base64)"),
-    var("GHL_WEBHOOK_RSA_KEY", "", "replaces GHL's published RSA webhook key (PEM or base64)"),
-    var("GHL_RATE_LIMIT_PER_10S", "60", "client-side limit of GHL requests in any 10-second window"),
-    var("GHL_DAILY_BUDGET", "20000", "most GHL requests per local day"),
-    var("MANAGER_CONTACT_IDS", "", "GHL contact ids of managers who get alerts and digests, in order"),
-    var("INTERNAL_CONTACT_IDS", "", "GHL contact ids of staff: their texts are commands, never issues"),
-    var("INTERNAL_USER_IDS", "", "when set, only these GHL user ids count as staff replies"),
+    var(
+        "GHL_BASE_URL",
+        "https://services.leadconnectorhq.com",
+        "GHL API base URL",
+    ),
+    var(
+        "GHL_LOCATION_ID",
+        "",
+        "GHL location (sub-account); events for other locations are stored and ignored",
+    ),
+    var(
+        "GHL_APP_BASE",
+        "https://app.gohighlevel.com",
+        "GHL web app base for conversation deep links",
+    ),
+    var(
+        "GHL_REQUIRE_SIGNATURE",
+        "0",
+        "1 rejects Marketplace events without a valid GHL signature",
+    ),
+    var(
+        "GHL_WEBHOOK_ED25519_KEY",
+        "",
+        "replaces GHL's published Ed25519 webhook key (PEM or base64)",
+    ),
+    var(
+        "GHL_WEBHOOK_RSA_KEY",
+        "",
+        "replaces GHL's published RSA webhook key (PEM or base64)",
+    ),
+    var(
+        "GHL_RATE_LIMIT_PER_10S",
+        "60",
+        "client-side limit of GHL requests in any 10-second window",
+    ),
+    var(
+        "GHL_DAILY_BUDGET",
+        "20000",
+        "most GHL requests per local day",
+    ),
+    var(
+        "MANAGER_CONTACT_IDS",
+        "",
+        "GHL contact ids of managers who get alerts and digests, in order",
+    ),
+    var(
+        "INTERNAL_CONTACT_IDS",
+        "",
+        "GHL contact ids of staff: their texts are commands, never issues",
+    ),
+    var(
+        "INTERNAL_USER_IDS",
+        "",
+        "when set, only these GHL user ids count as staff replies",
+    ),
     var("TIMEZONE", "America/Chicago", "IANA zone of the business"),
-    var("BUSINESS_HOURS_START", "08:00", "opening time Monday to Friday"),
-    var("BUSINESS_HOURS_END", "17:00", "closing time Monday to Friday"),
-    var("BUSINESS_SCHEDULE", "", "weekly schedule, e.g. \"mon-fri 08:00-12:00,13:00-17:00; sat 09:00-12:00\"; wins over the two above"),
-    var("HOLIDAYS", "", "closed dates, optionally with special hours: 2026-11-26,2026-12-24=08:00-12:00"),
+    var(
+        "BUSINESS_HOURS_START",
+        "08:00",
+        "opening time Monday to Friday",
+    ),
+    var(
+        "BUSINESS_HOURS_END",
+        "17:00",
+        "closing time Monday to Friday",
+    ),
+    var(
+        "BUSINESS_SCHEDULE",
+        "",
+        "weekly schedule, e.g. \"mon-fri 08:00-12:00,13:00-17:00; sat 09:00-12:00\"; wins over the two above",
+    ),
+    var(
+        "HOLIDAYS",
+        "",
+        "closed dates, optionally with special hours: 2026-11-26,2026-12-24=08:00-12:00",
+    ),
     var("SMS_SLA_HOURS", "2", "business hours to answer a text"),
-    var("CALL_SLA_HOURS", "2", "business hours to return a missed call"),
-    var("ESCALATION_BUSINESS_HOURS", "24", "business hours after which an OPEN issue is escalated"),
-    var("SUMMARY_SLOTS", "morning=08:00,midday=11:00,afternoon=15:00", "digest slots on business days"),
-    var("SUMMARY_MAX_ITEMS_PER_SECTION", "8", "lines per digest section before +N more"),
-    var("RAW_EVENTS_RETENTION_DAYS", "30", "days raw webhook events are kept"),
-    var("CALL_DEDUPE_WINDOW_MINUTES", "10", "minutes in which a repeated missed-call webhook counts as the same call"),
-    var("CALL_RESOLVE_LOOKBACK_MINUTES", "15", "a callback this long before the CALL issue was created still resolves it"),
-    var("CALL_REQUIRE_MISSED_MARKER", "1", "0 drops the missed-call marker requirement on /webhook/ghl/unanswered_call"),
-    var("CALL_MISSED_MARKER_KEYS", "sentinel_missed_call,missed_call,is_missed_call", "keys that mark a missed call, at any depth"),
-    var("ACK_CLOSE_ENABLED", "1", "1 lets a thank-you after a staff reply open no issue"),
-    var("ACK_CLOSE_MAX_LEN", "60", "longest text, in characters, that can be an acknowledgement"),
-    var("RESOLVER_INTERVAL_MINUTES", "15", "how often OPEN issues are re-checked against GHL in business hours"),
-    var("LED_PATH", "/sys/class/leds/ACT", "status LED sysfs directory; a missing LED is not an error"),
-    var("AI_GATE_ENABLED", "0", "1 lets an AI check suppress PENDING texts that need no answer"),
+    var(
+        "CALL_SLA_HOURS",
+        "2",
+        "business hours to return a missed call",
+    ),
+    var(
+        "ESCALATION_BUSINESS_HOURS",
+        "24",
+        "business hours after which an OPEN issue is escalated",
+    ),
+    var(
+        "SUMMARY_SLOTS",
+        "morning=08:00,midday=11:00,afternoon=15:00",
+        "digest slots on business days",
+    ),
+    var(
+        "SUMMARY_MAX_ITEMS_PER_SECTION",
+        "8",
+        "lines per digest section before +N more",
+    ),
+    var(
+        "RAW_EVENTS_RETENTION_DAYS",
+        "30",
+        "days raw webhook events are kept",
+    ),
+    var(
+        "CALL_DEDUPE_WINDOW_MINUTES",
+        "10",
+        "minutes in which a repeated missed-call webhook counts as the same call",
+    ),
+    var(
+        "CALL_RESOLVE_LOOKBACK_MINUTES",
+        "15",
+        "a callback this long before the CALL issue was created still resolves it",
+    ),
+    var(
+        "CALL_REQUIRE_MISSED_MARKER",
+        "1",
+        "0 drops the missed-call marker requirement on /webhook/ghl/unanswered_call",
+    ),
+    var(
+        "CALL_MISSED_MARKER_KEYS",
+        "sentinel_missed_call,missed_call,is_missed_call",
+        "keys that mark a missed call, at any depth",
+    ),
+    var(
+        "ACK_CLOSE_ENABLED",
+        "1",
+        "1 lets a thank-you after a staff reply open no issue",
+    ),
+    var(
+        "ACK_CLOSE_MAX_LEN",
+        "60",
+        "longest text, in characters, that can be an acknowledgement",
+    ),
+    var(
+        "RESOLVER_INTERVAL_MINUTES",
+        "15",
+        "how often OPEN issues are re-checked against GHL in business hours",
+    ),
+    var(
+        "LED_PATH",
+        "/sys/class/leds/ACT",
+        "status LED sysfs directory; a missing LED is not an error",
+    ),
+    var(
+        "AI_GATE_ENABLED",
+        "0",
+        "1 lets an AI check suppress PENDING texts that need no answer",
+    ),
     secret("OPENAI_API_KEY", "key for the AI check"),
-    var("OPENAI_BASE_URL", "https://api.openai.com/v1", "OpenAI-compatible endpoint for the AI check"),
+    var(
+        "OPENAI_BASE_URL",
+        "https://api.openai.com/v1",
+        "OpenAI-compatible endpoint for the AI check",
+    ),
     var("AI_GATE_MODEL", "gpt-4o-mini", "model for the AI check"),
-    var("AI_GATE_MAX_PER_RUN", "20", "most AI checks in one settling run"),
+    var(
+        "AI_GATE_MAX_PER_RUN",
+        "20",
+        "most AI checks in one settling run",
+    ),
 ];
 
 /// Prefix of the original's schedule variables (`CRON_*`): hours of the day, mapped onto the
@@ -385,16 +541,26 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn parse<T>(&mut self, name: &str, expected: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+    fn parse<T>(
+        &mut self,
+        name: &str,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
         let value = self.source.value(name);
         let parsed = parse(value);
         if parsed.is_none() {
-            self.errors.push(format!("{name}={value:?}: expected {expected}"));
+            self.errors
+                .push(format!("{name}={value:?}: expected {expected}"));
         }
         parsed
     }
 
-    fn try_parse<T>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+    fn try_parse<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let value = self.source.value(name);
         match parse(value) {
             Ok(parsed) => Some(parsed),
@@ -406,7 +572,9 @@ impl<'a> Reader<'a> {
     }
 
     fn addr(&mut self, name: &str) -> Option<SocketAddr> {
-        self.parse(name, "an address and port, e.g. 127.0.0.1:8000", |v| v.parse().ok())
+        self.parse(name, "an address and port, e.g. 127.0.0.1:8000", |v| {
+            v.parse().ok()
+        })
     }
 
     fn flag(&mut self, name: &str) -> Option<bool> {
@@ -428,8 +596,14 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn count<T: std::str::FromStr + PartialOrd + From<u8>>(&mut self, name: &str, expected: &str) -> Option<T> {
-        self.parse(name, expected, |v| v.parse::<T>().ok().filter(|n| *n >= T::from(1)))
+    fn count<T: std::str::FromStr + PartialOrd + From<u8>>(
+        &mut self,
+        name: &str,
+        expected: &str,
+    ) -> Option<T> {
+        self.parse(name, expected, |v| {
+            v.parse::<T>().ok().filter(|n| *n >= T::from(1))
+        })
     }
 
     fn text(&self, name: &str) -> String {
@@ -446,7 +620,8 @@ impl<'a> Reader<'a> {
 
     fn url(&mut self, name: &str) -> Option<String> {
         self.parse(name, "an http:// or https:// URL", |v| {
-            (v.starts_with("http://") || v.starts_with("https://")).then(|| v.trim_end_matches('/').to_string())
+            (v.starts_with("http://") || v.starts_with("https://"))
+                .then(|| v.trim_end_matches('/').to_string())
         })
     }
 }
@@ -470,7 +645,8 @@ fn parse_flag(value: &str) -> Option<bool> {
 
 /// Parses `morning=08:00,midday=11:00,afternoon=15:00`.
 fn parse_slots(value: &str) -> Result<Vec<SummarySlot>, String> {
-    const EXPECTED: &str = "expected name=HH:MM pairs, e.g. morning=08:00,midday=11:00,afternoon=15:00";
+    const EXPECTED: &str =
+        "expected name=HH:MM pairs, e.g. morning=08:00,midday=11:00,afternoon=15:00";
     let mut slots = Vec::new();
     for item in split_list(value) {
         let (name, at) = item.split_once('=').ok_or_else(|| EXPECTED.to_string())?;
@@ -528,19 +704,30 @@ fn default_db_path() -> PathBuf {
 impl Config {
     /// Reads and validates every variable; on failure the error lists every bad value.
     pub fn from_source(source: &Source) -> anyhow::Result<Config> {
-        let mut r = Reader { source, errors: Vec::new() };
+        let mut r = Reader {
+            source,
+            errors: Vec::new(),
+        };
 
         let listen_addr = r.addr("LISTEN_ADDR");
         let admin_listen_addr = r.addr("ADMIN_LISTEN_ADDR");
         let max_body_bytes = r.count::<usize>("MAX_BODY_BYTES", "a number of bytes, e.g. 262144");
-        let zone = r.parse("TIMEZONE", "an IANA zone name, e.g. America/Chicago", |v| TimeZone::get(v).ok());
+        let zone = r.parse("TIMEZONE", "an IANA zone name, e.g. America/Chicago", |v| {
+            TimeZone::get(v).ok()
+        });
         let weekly = if source.raw("BUSINESS_SCHEDULE").is_some() {
             r.try_parse("BUSINESS_SCHEDULE", WeeklySchedule::parse)
         } else {
-            let start = r.parse("BUSINESS_HOURS_START", "a time HH:MM, e.g. 08:00", parse_clock);
-            let end = r.parse("BUSINESS_HOURS_END", "a time HH:MM after the start, e.g. 17:00", |v| {
-                (v == "24:00").then(|| Time::MAX).or_else(|| parse_clock(v))
-            });
+            let start = r.parse(
+                "BUSINESS_HOURS_START",
+                "a time HH:MM, e.g. 08:00",
+                parse_clock,
+            );
+            let end = r.parse(
+                "BUSINESS_HOURS_END",
+                "a time HH:MM after the start, e.g. 17:00",
+                |v| (v == "24:00").then(|| Time::MAX).or_else(|| parse_clock(v)),
+            );
             match (start, end) {
                 (Some(_), Some(_)) => r.try_parse("BUSINESS_HOURS_END", |end| {
                     WeeklySchedule::weekdays(source.value("BUSINESS_HOURS_START"), end)
@@ -553,21 +740,34 @@ impl Config {
         let call_sla = r.hours("CALL_SLA_HOURS");
         let escalation = r.hours("ESCALATION_BUSINESS_HOURS");
         let summary_slots = r.try_parse("SUMMARY_SLOTS", parse_slots);
-        let summary_max_items = r.count::<usize>("SUMMARY_MAX_ITEMS_PER_SECTION", "a whole number of lines, at least 1");
-        let raw_events_retention_days = r.count::<u32>("RAW_EVENTS_RETENTION_DAYS", "a whole number of days, at least 1");
+        let summary_max_items = r.count::<usize>(
+            "SUMMARY_MAX_ITEMS_PER_SECTION",
+            "a whole number of lines, at least 1",
+        );
+        let raw_events_retention_days = r.count::<u32>(
+            "RAW_EVENTS_RETENTION_DAYS",
+            "a whole number of days, at least 1",
+        );
         let call_dedupe_window = r.minutes("CALL_DEDUPE_WINDOW_MINUTES");
         let call_resolve_lookback = r.minutes("CALL_RESOLVE_LOOKBACK_MINUTES");
         let call_require_missed_marker = r.flag("CALL_REQUIRE_MISSED_MARKER");
         let ack_close_enabled = r.flag("ACK_CLOSE_ENABLED");
-        let ack_close_max_len = r.count::<usize>("ACK_CLOSE_MAX_LEN", "a number of characters, at least 1");
-        let resolver_interval = r.parse("RESOLVER_INTERVAL_MINUTES", "whole minutes, at least 1", |v| {
-            let minutes: u32 = v.parse().ok().filter(|m| *m >= 1)?;
-            Some(SignedDuration::from_mins(i64::from(minutes)))
-        });
+        let ack_close_max_len =
+            r.count::<usize>("ACK_CLOSE_MAX_LEN", "a number of characters, at least 1");
+        let resolver_interval = r.parse(
+            "RESOLVER_INTERVAL_MINUTES",
+            "whole minutes, at least 1",
+            |v| {
+                let minutes: u32 = v.parse().ok().filter(|m| *m >= 1)?;
+                Some(SignedDuration::from_mins(i64::from(minutes)))
+            },
+        );
         let require_signature = r.flag("GHL_REQUIRE_SIGNATURE");
-        let rate_limit_per_10s = r.parse("GHL_RATE_LIMIT_PER_10S", "requests per 10 s, 1 to 100 (GHL allows 100)", |v| {
-            v.parse::<u32>().ok().filter(|n| (1..=100).contains(n))
-        });
+        let rate_limit_per_10s = r.parse(
+            "GHL_RATE_LIMIT_PER_10S",
+            "requests per 10 s, 1 to 100 (GHL allows 100)",
+            |v| v.parse::<u32>().ok().filter(|n| (1..=100).contains(n)),
+        );
         let daily_budget = r.count::<u32>("GHL_DAILY_BUDGET", "requests per day, at least 1");
         let base_url = r.url("GHL_BASE_URL");
         let app_base = r.url("GHL_APP_BASE");
@@ -575,10 +775,15 @@ impl Config {
         let ai_base_url = r.url("OPENAI_BASE_URL");
         let ai_max = r.count::<u32>("AI_GATE_MAX_PER_RUN", "a whole number, at least 1");
         if ai_enabled == Some(true) && source.raw("OPENAI_API_KEY").is_none() {
-            r.errors.push("AI_GATE_ENABLED=\"1\": expected OPENAI_API_KEY to be set as well".to_string());
+            r.errors.push(
+                "AI_GATE_ENABLED=\"1\": expected OPENAI_API_KEY to be set as well".to_string(),
+            );
         }
         let ghl_version = r.text("GHL_VERSION");
-        let db_path = r.optional("DB_PATH").map(PathBuf::from).unwrap_or_else(default_db_path);
+        let db_path = r
+            .optional("DB_PATH")
+            .map(PathBuf::from)
+            .unwrap_or_else(default_db_path);
         let mut cron = Vec::new();
         for (name, value) in source.cron() {
             match parse_hours_list(value) {
@@ -668,11 +873,18 @@ pub fn describe(source: &Source, config: &Config) -> String {
         };
         let value = source.value(def.name);
         let shown = if def.secret {
-            if value.is_empty() { "(unset)".to_string() } else { mask(value) }
+            if value.is_empty() {
+                "(unset)".to_string()
+            } else {
+                mask(value)
+            }
         } else {
             value.to_string()
         };
-        out.push_str(&format!("{}={}    # {}; {}\n", def.name, shown, origin, def.doc));
+        out.push_str(&format!(
+            "{}={}    # {}; {}\n",
+            def.name, shown, origin, def.doc
+        ));
     }
     for (name, hours) in &config.cron {
         let hours: Vec<String> = hours.iter().map(|h| format!("{h:02}:00")).collect();
@@ -689,7 +901,9 @@ pub fn describe(source: &Source, config: &Config) -> String {
         .collect();
     out.push_str(&format!("# digests: {}\n", slots.join(", ")));
     for name in &source.unknown {
-        out.push_str(&format!("# warning: {name} in the env file is not a Sentinel variable and is ignored\n"));
+        out.push_str(&format!(
+            "# warning: {name} in the env file is not a Sentinel variable and is ignored\n"
+        ));
     }
     out
 }
@@ -753,7 +967,10 @@ mod tests {
     #[test]
     fn every_bad_value_is_reported_at_once() {
         let message = error_of(&[("SMS_SLA_HOURS", "x"), ("TIMEZONE", "Nowhere")]);
-        assert!(message.contains("SMS_SLA_HOURS") && message.contains("TIMEZONE"), "{message}");
+        assert!(
+            message.contains("SMS_SLA_HOURS") && message.contains("TIMEZONE"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -772,7 +989,10 @@ mod tests {
         ])?;
         assert_eq!(config.sms_sla, SignedDuration::from_mins(15));
         assert_eq!(config.manager_contact_ids, ["abc", "def"]);
-        assert_eq!(config.cron, [("CRON_SUMMARY_HOURS".to_string(), vec![8, 11, 15])]);
+        assert_eq!(
+            config.cron,
+            [("CRON_SUMMARY_HOURS".to_string(), vec![8, 11, 15])]
+        );
         Ok(())
     }
 
@@ -786,8 +1006,17 @@ mod tests {
     fn env_file_syntax() -> anyhow::Result<()> {
         let text = "# comment\n\nexport A=1\nB=\"two words\"\nC='x#y'\nD=plain # trailing\nE=\n";
         let pairs = parse_env_file(text)?;
-        let expected = [("A", "1"), ("B", "two words"), ("C", "x#y"), ("D", "plain"), ("E", "")];
-        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let expected = [
+            ("A", "1"),
+            ("B", "two words"),
+            ("C", "x#y"),
+            ("D", "plain"),
+            ("E", ""),
+        ];
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         assert_eq!(pairs, expected);
         assert!(parse_env_file("NOT A LINE").is_err());
         Ok(())
@@ -796,9 +1025,15 @@ mod tests {
     #[test]
     fn secrets_are_masked() -> anyhow::Result<()> {
         let token = "pit-1234567890abcdef";
-        let config = load(&[("GHL_TOKEN", token), ("WEBHOOK_SECRET", "s3cret-value-long")])?;
+        let config = load(&[
+            ("GHL_TOKEN", token),
+            ("WEBHOOK_SECRET", "s3cret-value-long"),
+        ])?;
         let debug = format!("{config:?}");
-        assert!(!debug.contains(token) && !debug.contains("s3cret"), "{debug}");
+        assert!(
+            !debug.contains(token) && !debug.contains("s3cret"),
+            "{debug}"
+        );
         let source = Source::from_pairs([("GHL_TOKEN", token)]);
         let report = describe(&source, &config);
         assert!(!report.contains(token), "{report}");

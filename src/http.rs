@@ -51,7 +51,12 @@ const INGEST_TIMEOUT: Duration = Duration::from_secs(30);
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Starts `workers` threads serving `server`; they return when the server is unblocked.
-pub fn serve(server: Arc<Server>, listener: Listener, http: HttpContext, workers: usize) -> Vec<JoinHandle<()>> {
+pub fn serve(
+    server: Arc<Server>,
+    listener: Listener,
+    http: HttpContext,
+    workers: usize,
+) -> Vec<JoinHandle<()>> {
     (0..workers)
         .map(|index| {
             let server = server.clone();
@@ -77,22 +82,36 @@ struct Reply {
 
 impl Reply {
     fn ok(body: Value) -> Reply {
-        Reply { status: 200, body, allow: None }
+        Reply {
+            status: 200,
+            body,
+            allow: None,
+        }
     }
 
     fn error(status: u16, detail: impl Into<String>) -> Reply {
-        Reply { status, body: json!({ "detail": detail.into() }), allow: None }
+        Reply {
+            status,
+            body: json!({ "detail": detail.into() }),
+            allow: None,
+        }
     }
 
     fn method_not_allowed(allow: &'static str) -> Reply {
-        Reply { status: 405, body: json!({ "detail": "Method Not Allowed" }), allow: Some(allow) }
+        Reply {
+            status: 405,
+            body: json!({ "detail": "Method Not Allowed" }),
+            allow: Some(allow),
+        }
     }
 }
 
 fn handle(mut request: Request, listener: Listener, http: &HttpContext) {
     let url = request.url().to_string();
     let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
-    let query: HashMap<String, String> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let query: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     let reply = route(&mut request, listener, http, path, &query);
     let mut response = Response::from_string(reply.body.to_string())
         .with_status_code(reply.status)
@@ -107,19 +126,31 @@ fn handle(mut request: Request, listener: Listener, http: &HttpContext) {
 
 fn header(name: &str, value: &str) -> Header {
     // Both are ASCII constants, which tiny_http always accepts.
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap_or_else(|()| unreachable!("ASCII header"))
+    Header::from_bytes(name.as_bytes(), value.as_bytes())
+        .unwrap_or_else(|()| unreachable!("ASCII header"))
 }
 
-fn route(request: &mut Request, listener: Listener, http: &HttpContext, path: &str, query: &HashMap<String, String>) -> Reply {
+fn route(
+    request: &mut Request,
+    listener: Listener,
+    http: &HttpContext,
+    path: &str,
+    query: &HashMap<String, String>,
+) -> Reply {
     let method = request.method().clone();
-    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     if path == "/health" {
         return match method {
             Method::Get | Method::Head => health(http),
             _ => Reply::method_not_allowed("GET"),
         };
     }
-    let admin_only = path.starts_with("/jobs/") || path.starts_with("/api/") || path.starts_with("/debug/");
+    let admin_only =
+        path.starts_with("/jobs/") || path.starts_with("/api/") || path.starts_with("/debug/");
     let known = Route::from_path(path).is_some() || admin_only;
     if !known || (admin_only && listener == Listener::Webhook) {
         return Reply::error(404, "Not Found");
@@ -142,7 +173,9 @@ fn route(request: &mut Request, listener: Listener, http: &HttpContext, path: &s
         (_, _) if id.is_some() => Reply::method_not_allowed("GET"),
         (Method::Post, "/jobs/verify_pending") => verify_pending(http, query),
         (Method::Post, "/jobs/cleanup_raw_events") => cleanup_raw_events(http, query),
-        (_, "/jobs/verify_pending" | "/jobs/cleanup_raw_events") => Reply::method_not_allowed("POST"),
+        (_, "/jobs/verify_pending" | "/jobs/cleanup_raw_events") => {
+            Reply::method_not_allowed("POST")
+        }
         (Method::Post, "/debug/fail") if http.ctx.time.is_manual() => inject_failure(query),
         (Method::Post, "/debug/clock") if http.ctx.time.is_manual() => set_clock(http, query),
         _ => Reply::error(404, "Not Found"),
@@ -192,7 +225,15 @@ fn content_type(request: &Request) -> String {
         .headers()
         .iter()
         .find(|h| h.field.equiv("Content-Type"))
-        .map(|h| h.value.as_str().split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .map(|h| {
+            h.value
+                .as_str()
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default()
 }
 
@@ -201,7 +242,8 @@ fn decode(content_type: &str, body: &[u8]) -> Result<(Map<String, Value>, String
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Reply::error(400, "empty body"));
     }
-    let text = std::str::from_utf8(body).map_err(|_| Reply::error(400, "the body is not valid UTF-8"))?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| Reply::error(400, "the body is not valid UTF-8"))?;
     // Some senders label JSON as a form (curl's default); a body that opens like JSON is JSON.
     let looks_like_json = text.trim_start().starts_with(['{', '[']);
     match content_type {
@@ -212,7 +254,8 @@ fn decode(content_type: &str, body: &[u8]) -> Result<(Map<String, Value>, String
             Ok((object, stored))
         }
         "" | "application/json" | "text/json" | "text/plain" => {
-            let value: Value = serde_json::from_str(text).map_err(|err| Reply::error(400, format!("malformed JSON: {err}")))?;
+            let value: Value = serde_json::from_str(text)
+                .map_err(|err| Reply::error(400, format!("malformed JSON: {err}")))?;
             match value {
                 Value::Object(object) => Ok((object, text.to_string())),
                 _ => Err(Reply::error(400, "expected a JSON object")),
@@ -221,7 +264,9 @@ fn decode(content_type: &str, body: &[u8]) -> Result<(Map<String, Value>, String
         other if other.ends_with("+json") => decode("application/json", body),
         other => Err(Reply::error(
             415,
-            format!("unsupported content type {other}; send application/json or application/x-www-form-urlencoded"),
+            format!(
+                "unsupported content type {other}; send application/json or application/x-www-form-urlencoded"
+            ),
         )),
     }
 }
@@ -234,7 +279,9 @@ fn form_to_object(text: &str) -> Map<String, Value> {
         match key.split_once('[').filter(|(_, rest)| rest.ends_with(']')) {
             Some((outer, inner)) => {
                 let inner = inner.trim_end_matches(']').to_string();
-                let slot = object.entry(outer.to_string()).or_insert_with(|| Value::Object(Map::new()));
+                let slot = object
+                    .entry(outer.to_string())
+                    .or_insert_with(|| Value::Object(Map::new()));
                 if let Value::Object(nested) = slot {
                     nested.insert(inner, value);
                 }
@@ -258,7 +305,12 @@ fn webhook(request: &mut Request, route: Route, http: &HttpContext) -> Reply {
     };
     let answer = http.runtime.block_on(call(
         names::INTAKE,
-        |reply| IntakeMsg::Webhook { route, body: object, text, reply },
+        |reply| IntakeMsg::Webhook {
+            route,
+            body: object,
+            text,
+            reply,
+        },
         INGEST_TIMEOUT,
     ));
     match answer {
@@ -279,10 +331,14 @@ fn webhook_answer(route: Route, outcome: &Outcome) -> Value {
     match outcome {
         Outcome::Duplicate => json!({ "received": true, "duplicate": true }),
         Outcome::Ignored(reason) => json!({ "received": true, "ignored": reason }),
-        Outcome::Outbound { resolved } => json!({ "received": true, "ignored": "outbound", "resolved": resolved }),
+        Outcome::Outbound { resolved } => {
+            json!({ "received": true, "ignored": "outbound", "resolved": resolved })
+        }
         Outcome::Created { issue_id, kind } | Outcome::Repeat { issue_id, kind, .. } => {
             let created = matches!(outcome, Outcome::Created { .. });
-            if route == Route::UnansweredCall || (route == Route::Events && *kind == IssueKind::Call) {
+            if route == Route::UnansweredCall
+                || (route == Route::Events && *kind == IssueKind::Call)
+            {
                 json!({ "received": true, "issue_created": created, "issue_id": issue_id })
             } else {
                 json!({ "received": true, "issue_created_or_updated": true, "issue_id": issue_id })
@@ -295,8 +351,17 @@ fn health(http: &HttpContext) -> Reply {
     let actors = http.runtime.block_on(probe_all(HEALTH_TIMEOUT));
     let ok = actors.iter().all(|actor| actor.ok);
     let config = &http.ctx.config;
-    let ghl = if config.ghl.token.is_some() { "ok" } else { "not configured" };
-    let uptime = http.ctx.time.now().duration_since(http.ctx.started_at).as_secs();
+    let ghl = if config.ghl.token.is_some() {
+        "ok"
+    } else {
+        "not configured"
+    };
+    let uptime = http
+        .ctx
+        .time
+        .now()
+        .duration_since(http.ctx.started_at)
+        .as_secs();
     let mut body = json!({
         "ok": ok,
         "version": env!("CARGO_PKG_VERSION"),
@@ -309,21 +374,39 @@ fn health(http: &HttpContext) -> Reply {
         let failing: Vec<&str> = actors.iter().filter(|a| !a.ok).map(|a| a.name).collect();
         body["reason"] = json!(format!("not answering: {}", failing.join(", ")));
     }
-    Reply { status: if ok { 200 } else { 503 }, body, allow: None }
+    Reply {
+        status: if ok { 200 } else { 503 },
+        body,
+        allow: None,
+    }
 }
 
 fn list_issues(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
     let mut statuses = Vec::new();
-    for name in query.get("status").map(String::as_str).unwrap_or_default().split(',') {
+    for name in query
+        .get("status")
+        .map(String::as_str)
+        .unwrap_or_default()
+        .split(',')
+    {
         if name.trim().is_empty() {
             continue;
         }
         match Status::parse(name) {
             Some(status) => statuses.push(status),
-            None => return Reply::error(400, format!("unknown status {name:?}; expected PENDING, OPEN, RESOLVED or SPAM")),
+            None => {
+                return Reply::error(
+                    400,
+                    format!("unknown status {name:?}; expected PENDING, OPEN, RESOLVED or SPAM"),
+                );
+            }
         }
     }
-    let answer = http.runtime.block_on(call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT));
+    let answer = http.runtime.block_on(call(
+        names::STORE,
+        |reply| StoreMsg::ListIssues { statuses, reply },
+        CALL_TIMEOUT,
+    ));
     match flatten(answer) {
         Ok(issues) => Reply::ok(json!({ "issues": issues })),
         Err(err) => Reply::error(503, err),
@@ -334,7 +417,11 @@ fn get_issue(http: &HttpContext, id: &str) -> Reply {
     let Ok(id) = id.trim_start_matches('#').parse::<i64>() else {
         return Reply::error(400, format!("{id:?} is not an issue number"));
     };
-    let answer = http.runtime.block_on(call(names::STORE, |reply| StoreMsg::GetIssue { id, reply }, CALL_TIMEOUT));
+    let answer = http.runtime.block_on(call(
+        names::STORE,
+        |reply| StoreMsg::GetIssue { id, reply },
+        CALL_TIMEOUT,
+    ));
     match flatten(answer) {
         Ok(Some((issue, timeline))) => {
             let mut body = json!({ "issue": issue, "timeline": timeline });
@@ -353,7 +440,12 @@ fn limit_param(query: &HashMap<String, String>, default: usize) -> Result<usize,
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=10_000).contains(n))
-            .ok_or_else(|| Reply::error(400, format!("limit={text:?}: expected a whole number from 1 to 10000"))),
+            .ok_or_else(|| {
+                Reply::error(
+                    400,
+                    format!("limit={text:?}: expected a whole number from 1 to 10000"),
+                )
+            }),
     }
 }
 
@@ -371,7 +463,11 @@ fn verify_pending(http: &HttpContext, query: &HashMap<String, String>) -> Reply 
         Ok(limit) => limit,
         Err(reply) => return reply,
     };
-    let answer = http.runtime.block_on(call(names::CLOCK, |reply| ClockMsg::SettleNow { limit, reply }, CALL_TIMEOUT));
+    let answer = http.runtime.block_on(call(
+        names::CLOCK,
+        |reply| ClockMsg::SettleNow { limit, reply },
+        CALL_TIMEOUT,
+    ));
     match flatten(answer) {
         Ok(report) => Reply::ok(json!({
             "job": "verify_pending",
@@ -381,7 +477,9 @@ fn verify_pending(http: &HttpContext, query: &HashMap<String, String>) -> Reply 
             "opened_ids": report.promoted_open,
             "resolved_ids": report.auto_resolved,
         })),
-        Err(err) => Reply::ok(json!({ "job": "verify_pending", "checked": 0, "promoted_open": 0, "auto_resolved": 0, "errors": [err] })),
+        Err(err) => Reply::ok(
+            json!({ "job": "verify_pending", "checked": 0, "promoted_open": 0, "auto_resolved": 0, "errors": [err] }),
+        ),
     }
 }
 
@@ -390,7 +488,12 @@ fn cleanup_raw_events(http: &HttpContext, query: &HashMap<String, String>) -> Re
         None => http.ctx.config.raw_events_retention_days,
         Some(text) => match text.parse::<u32>() {
             Ok(days) if days >= 1 => days,
-            _ => return Reply::error(400, format!("days={text:?}: expected a whole number of days, at least 1")),
+            _ => {
+                return Reply::error(
+                    400,
+                    format!("days={text:?}: expected a whole number of days, at least 1"),
+                );
+            }
         },
     };
     let dry_run = match flag_param(query, "dry_run", true) {
@@ -398,8 +501,15 @@ fn cleanup_raw_events(http: &HttpContext, query: &HashMap<String, String>) -> Re
         Err(reply) => return reply,
     };
     let before = http.ctx.time.now() - jiff::SignedDuration::from_hours(24 * i64::from(days));
-    let answer =
-        http.runtime.block_on(call(names::STORE, |reply| StoreMsg::PruneRawEvents { before, dry_run, reply }, CALL_TIMEOUT));
+    let answer = http.runtime.block_on(call(
+        names::STORE,
+        |reply| StoreMsg::PruneRawEvents {
+            before,
+            dry_run,
+            reply,
+        },
+        CALL_TIMEOUT,
+    ));
     match flatten(answer) {
         Ok(count) => Reply::ok(json!({
             "job": "cleanup_raw_events",
@@ -418,13 +528,22 @@ fn inject_failure(query: &HashMap<String, String>) -> Reply {
             child.inject_failure();
             Reply::ok(json!({ "failed": child.name() }))
         }
-        None => Reply::error(400, "actor: expected store, intake, clock, resolver or summary"),
+        None => Reply::error(
+            400,
+            "actor: expected store, intake, clock, resolver or summary",
+        ),
     }
 }
 
 fn set_clock(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
-    let Some(to) = query.get("set").and_then(|text| text.parse::<jiff::Timestamp>().ok()) else {
-        return Reply::error(400, "set: expected an RFC 3339 instant, e.g. 2026-03-02T15:00:00Z");
+    let Some(to) = query
+        .get("set")
+        .and_then(|text| text.parse::<jiff::Timestamp>().ok())
+    else {
+        return Reply::error(
+            400,
+            "set: expected an RFC 3339 instant, e.g. 2026-03-02T15:00:00Z",
+        );
     };
     http.ctx.time.set(to);
     // The clock sleeps on real time; moving the test clock must wake it.
@@ -454,7 +573,9 @@ mod tests {
 
     #[test]
     fn form_bodies_read_like_json() {
-        let object = form_to_object("contact_id=c1&message%5Bbody%5D=hi+there&customData[voicemail_route]=tech_sentinel");
+        let object = form_to_object(
+            "contact_id=c1&message%5Bbody%5D=hi+there&customData[voicemail_route]=tech_sentinel",
+        );
         assert_eq!(object["contact_id"], "c1");
         assert_eq!(object["message"]["body"], "hi there");
         assert_eq!(object["customData"]["voicemail_route"], "tech_sentinel");

@@ -38,7 +38,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--config" | "-c" => {
                 config = Some(PathBuf::from(args.next().ok_or("--config needs a path")?));
             }
-            _ if arg.starts_with("--config=") => config = Some(PathBuf::from(&arg["--config=".len()..])),
+            _ if arg.starts_with("--config=") => {
+                config = Some(PathBuf::from(&arg["--config=".len()..]))
+            }
             "--version" | "-V" | "version" => command = Some(Command::Version),
             "--help" | "-h" | "help" => command = Some(Command::Help),
             "run" if command.is_none() => command = Some(Command::Run),
@@ -46,11 +48,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Args { command: command.unwrap_or(Command::Run), config })
+    Ok(Args {
+        command: command.unwrap_or(Command::Run),
+        config,
+    })
 }
 
 fn run() -> anyhow::Result<()> {
-    let args = parse_args(std::env::args().skip(1)).map_err(|err| anyhow::format_err!("{err}\n\n{USAGE}"))?;
+    let args = parse_args(std::env::args().skip(1))
+        .map_err(|err| anyhow::format_err!("{err}\n\n{USAGE}"))?;
     match args.command {
         Command::Version => {
             println!("sentinel {}", env!("CARGO_PKG_VERSION"));

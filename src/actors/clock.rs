@@ -52,20 +52,37 @@ impl Actor for Clock {
     type State = ClockState;
     type Arguments = Ctx;
 
-    async fn pre_start(&self, myself: ActorRef<ClockMsg>, ctx: Ctx) -> Result<ClockState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ClockMsg>,
+        ctx: Ctx,
+    ) -> Result<ClockState, ActorProcessingErr> {
         // Deadlines live in the database: after a (re)start, look there first.
         let _ = myself.cast(ClockMsg::Rescheduled);
-        Ok(ClockState { ctx, generation: 0, timer: None })
+        Ok(ClockState {
+            ctx,
+            generation: 0,
+            timer: None,
+        })
     }
 
-    async fn post_stop(&self, _myself: ActorRef<ClockMsg>, state: &mut ClockState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<ClockMsg>,
+        state: &mut ClockState,
+    ) -> Result<(), ActorProcessingErr> {
         if let Some(timer) = state.timer.take() {
             timer.abort();
         }
         Ok(())
     }
 
-    async fn handle(&self, myself: ActorRef<ClockMsg>, msg: ClockMsg, state: &mut ClockState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<ClockMsg>,
+        msg: ClockMsg,
+        state: &mut ClockState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             ClockMsg::Rescheduled => schedule(&myself, state).await,
             ClockMsg::Wake { generation } if generation == state.generation => {
@@ -93,12 +110,19 @@ impl Actor for Clock {
 /// Settles what is due now and reports new breaches to the summary sender.
 async fn settle(state: &ClockState, limit: usize) -> anyhow::Result<SettleReport> {
     let now = state.ctx.time.now();
-    let report = super::call(names::STORE, |reply| StoreMsg::SettleDue { now, limit, reply }, CALL_TIMEOUT)
-        .await?
-        .map_err(anyhow::Error::msg)?;
+    let report = super::call(
+        names::STORE,
+        |reply| StoreMsg::SettleDue { now, limit, reply },
+        CALL_TIMEOUT,
+    )
+    .await?
+    .map_err(anyhow::Error::msg)?;
     if !report.promoted_open.is_empty() {
         tracing::info!(issues = ?report.promoted_open, "issues overdue");
-        super::cast(names::SUMMARY, SummaryMsg::Breached(report.promoted_open.clone()));
+        super::cast(
+            names::SUMMARY,
+            SummaryMsg::Breached(report.promoted_open.clone()),
+        );
     }
     Ok(report)
 }
@@ -109,7 +133,12 @@ async fn schedule(myself: &ActorRef<ClockMsg>, state: &mut ClockState) {
         timer.abort();
     }
     state.generation += 1;
-    let next = super::call(names::STORE, |reply| StoreMsg::NextPendingDue { reply }, CALL_TIMEOUT).await;
+    let next = super::call(
+        names::STORE,
+        |reply| StoreMsg::NextPendingDue { reply },
+        CALL_TIMEOUT,
+    )
+    .await;
     let due_at = match next {
         Ok(Ok(Some(due_at))) => due_at,
         Ok(Ok(None)) => return,

@@ -22,11 +22,20 @@ impl Actor for Resolver {
     type State = Ctx;
     type Arguments = Ctx;
 
-    async fn pre_start(&self, _myself: ActorRef<ResolverMsg>, ctx: Ctx) -> Result<Ctx, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<ResolverMsg>,
+        ctx: Ctx,
+    ) -> Result<Ctx, ActorProcessingErr> {
         Ok(ctx)
     }
 
-    async fn handle(&self, _myself: ActorRef<ResolverMsg>, msg: ResolverMsg, _ctx: &mut Ctx) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _myself: ActorRef<ResolverMsg>,
+        msg: ResolverMsg,
+        _ctx: &mut Ctx,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             ResolverMsg::Ping(reply) => {
                 let _ = reply.send(());

@@ -126,12 +126,25 @@ impl Actor for Store {
     type State = StoreState;
     type Arguments = Ctx;
 
-    async fn pre_start(&self, _myself: ActorRef<StoreMsg>, ctx: Ctx) -> Result<StoreState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<StoreMsg>,
+        ctx: Ctx,
+    ) -> Result<StoreState, ActorProcessingErr> {
         let conn = tokio::task::block_in_place(|| crate::store::schema::open(&ctx.config.db_path))?;
-        Ok(StoreState { ctx, conn, queued: Vec::new() })
+        Ok(StoreState {
+            ctx,
+            conn,
+            queued: Vec::new(),
+        })
     }
 
-    async fn handle(&self, myself: ActorRef<StoreMsg>, msg: StoreMsg, state: &mut StoreState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<StoreMsg>,
+        msg: StoreMsg,
+        state: &mut StoreState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             StoreMsg::Ingest { webhook, reply } => {
                 if state.queued.is_empty() && myself.cast(StoreMsg::Flush).is_err() {
@@ -142,7 +155,8 @@ impl Actor for Store {
             StoreMsg::Flush => tokio::task::block_in_place(|| flush(state)),
             StoreMsg::Heartbeat { reply } => {
                 let now = state.ctx.time.now();
-                let result = tokio::task::block_in_place(|| kv_set(&state.conn, "heartbeat_at", &ts(now)));
+                let result =
+                    tokio::task::block_in_place(|| kv_set(&state.conn, "heartbeat_at", &ts(now)));
                 let _ = reply.send(result.map_err(|err| format!("database write failed: {err}")));
             }
             StoreMsg::ListIssues { statuses, reply } => {
@@ -159,11 +173,17 @@ impl Actor for Store {
                 let _ = reply.send(text_err(issues::next_pending_due(&state.conn)));
             }
             StoreMsg::SettleDue { now, limit, reply } => {
-                let report = tokio::task::block_in_place(|| settle_due(&mut state.conn, now, limit));
+                let report =
+                    tokio::task::block_in_place(|| settle_due(&mut state.conn, now, limit));
                 let _ = reply.send(text_err(report));
             }
-            StoreMsg::PruneRawEvents { before, dry_run, reply } => {
-                let pruned = tokio::task::block_in_place(|| events::prune(&state.conn, before, dry_run));
+            StoreMsg::PruneRawEvents {
+                before,
+                dry_run,
+                reply,
+            } => {
+                let pruned =
+                    tokio::task::block_in_place(|| events::prune(&state.conn, before, dry_run));
                 let _ = reply.send(text_err(pruned));
             }
             StoreMsg::Stats { reply } => {
@@ -217,20 +237,44 @@ fn flush(state: &mut StoreState) {
     }
 }
 
-fn settle_due(conn: &mut Connection, now: Timestamp, limit: usize) -> rusqlite::Result<SettleReport> {
+fn settle_due(
+    conn: &mut Connection,
+    now: Timestamp,
+    limit: usize,
+) -> rusqlite::Result<SettleReport> {
     let tx = conn.transaction()?;
     let due = issues::pending_due(&tx, now, limit)?;
-    let mut report = SettleReport { checked: due.len(), ..SettleReport::default() };
+    let mut report = SettleReport {
+        checked: due.len(),
+        ..SettleReport::default()
+    };
     for issue in due {
         let party = crate::domain::event::Party {
             conversation_id: issue.conversation_id.clone(),
             contact_id: issue.contact_id.clone(),
-            phone: issue.phone.as_deref().and_then(crate::domain::phone::Phone::parse),
+            phone: issue
+                .phone
+                .as_deref()
+                .and_then(crate::domain::phone::Phone::parse),
         };
-        let replied = issues::last_staff_reply(&tx, &party)?.is_some_and(|at| at > issue.first_inbound_at);
-        if replied && issues::resolve(&tx, issue.id, now, "staff_reply:known", "a staff reply was already recorded")? {
+        let replied =
+            issues::last_staff_reply(&tx, &party)?.is_some_and(|at| at > issue.first_inbound_at);
+        if replied
+            && issues::resolve(
+                &tx,
+                issue.id,
+                now,
+                "staff_reply:known",
+                "a staff reply was already recorded",
+            )?
+        {
             report.auto_resolved.push(issue.id);
-        } else if issues::open(&tx, issue.id, now, "response target passed without a staff reply")? {
+        } else if issues::open(
+            &tx,
+            issue.id,
+            now,
+            "response target passed without a staff reply",
+        )? {
             report.promoted_open.push(issue.id);
         }
     }

@@ -25,14 +25,26 @@ impl Actor for Summary {
     type State = Ctx;
     type Arguments = Ctx;
 
-    async fn pre_start(&self, _myself: ActorRef<SummaryMsg>, ctx: Ctx) -> Result<Ctx, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<SummaryMsg>,
+        ctx: Ctx,
+    ) -> Result<Ctx, ActorProcessingErr> {
         Ok(ctx)
     }
 
-    async fn handle(&self, _myself: ActorRef<SummaryMsg>, msg: SummaryMsg, _ctx: &mut Ctx) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _myself: ActorRef<SummaryMsg>,
+        msg: SummaryMsg,
+        _ctx: &mut Ctx,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             SummaryMsg::Breached(issues) => {
-                tracing::info!(?issues, "breach recorded; managers see it in /api/issues?status=OPEN");
+                tracing::info!(
+                    ?issues,
+                    "breach recorded; managers see it in /api/issues?status=OPEN"
+                );
             }
             SummaryMsg::Ping(reply) => {
                 let _ = reply.send(());

@@ -1,2 +1,4 @@
 //! TEMPORARY compile shim; replaced by the real classifier.
-pub fn is_acknowledgement(text: &str, _max: usize) -> bool { text == "ok" }
+pub fn is_acknowledgement(text: &str, _max: usize) -> bool {
+    text == "ok"
+}

@@ -57,7 +57,13 @@ pub fn mask_digits(text: &str) -> String {
         return "***".to_string();
     }
     let tail: String = digits[digits.len() - 4..].iter().collect();
-    let prefix = if text.starts_with("+1") { "+1" } else if text.starts_with('+') { "+" } else { "" };
+    let prefix = if text.starts_with("+1") {
+        "+1"
+    } else if text.starts_with('+') {
+        "+"
+    } else {
+        ""
+    };
     format!("{prefix}***{tail}")
 }
 
@@ -67,7 +73,11 @@ mod tests {
 
     #[track_caller]
     fn check(raw: &str, expected: Option<&str>) {
-        assert_eq!(Phone::parse(raw).as_ref().map(Phone::as_str), expected, "{raw:?}");
+        assert_eq!(
+            Phone::parse(raw).as_ref().map(Phone::as_str),
+            expected,
+            "{raw:?}"
+        );
     }
 
     #[test]

@@ -112,13 +112,17 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut conn = Connection::open(path).with_context(|| format!("opening the database {}", path.display()))?;
+    let mut conn = Connection::open(path)
+        .with_context(|| format!("opening the database {}", path.display()))?;
     configure(&conn)?;
     let check: String = conn
         .query_row("PRAGMA quick_check", [], |row| row.get(0))
         .context("running quick_check")?;
     if check != "ok" {
-        anyhow::bail!("the database {} failed quick_check: {check}", path.display());
+        anyhow::bail!(
+            "the database {} failed quick_check: {check}",
+            path.display()
+        );
     }
     migrate(&mut conn)?;
     Ok(conn)
@@ -135,7 +139,8 @@ pub fn open_in_memory() -> anyhow::Result<Connection> {
 fn configure(conn: &Connection) -> anyhow::Result<()> {
     // WAL + FULL: a commit is on disk when it returns, and the 2xx to GHL is a promise
     // (SPEC §2, APPLIANCE §5.2). busy_timeout covers readers such as `sentinel status`.
-    conn.pragma_update(None, "journal_mode", "WAL").context("enabling WAL")?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .context("enabling WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -147,7 +152,9 @@ fn configure(conn: &Connection) -> anyhow::Result<()> {
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if current > VERSION {
-        anyhow::bail!("the database is at schema version {current}, newer than this binary's {VERSION}; upgrade sentinel");
+        anyhow::bail!(
+            "the database is at schema version {current}, newer than this binary's {VERSION}; upgrade sentinel"
+        );
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = index as i64 + 1;
@@ -181,7 +188,8 @@ mod tests {
         let path = dir.path().join("sentinel.db");
         open(&path)?.execute("INSERT INTO kv (key, value) VALUES ('k', 'v')", [])?;
         let conn = open(&path)?;
-        let value: String = conn.query_row("SELECT value FROM kv WHERE key = 'k'", [], |row| row.get(0))?;
+        let value: String =
+            conn.query_row("SELECT value FROM kv WHERE key = 'k'", [], |row| row.get(0))?;
         assert_eq!(value, "v");
         Ok(())
     }
@@ -191,7 +199,10 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("sentinel.db");
         open(&path)?.pragma_update(None, "user_version", VERSION + 1)?;
-        let err = open(&path).err().map(|e| format!("{e:#}")).unwrap_or_default();
+        let err = open(&path)
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
         assert!(err.contains("newer than this binary"), "{err}");
         Ok(())
     }
@@ -200,7 +211,10 @@ mod tests {
     fn a_file_that_is_not_a_database_is_refused() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("sentinel.db");
-        std::fs::write(&path, b"this is not sqlite, just some text that is long enough")?;
+        std::fs::write(
+            &path,
+            b"this is not sqlite, just some text that is long enough",
+        )?;
         assert!(open(&path).is_err());
         Ok(())
     }

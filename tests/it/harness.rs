@@ -1,0 +1,307 @@
+//! Starts the real `sentinel` binary on free loopback ports with a temporary data directory,
+//! and talks to it over real HTTP and its real SQLite file.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use serde_json::Value;
+
+/// The secret every test instance uses unless a test says otherwise.
+pub const SECRET: &str = "test-secret-0123456789";
+
+/// A running Sentinel.
+pub struct Sentinel {
+    child: Child,
+    dir: tempfile::TempDir,
+    /// `127.0.0.1:port` of the webhook listener.
+    pub webhook_addr: String,
+    /// `127.0.0.1:port` of the admin listener.
+    pub admin_addr: String,
+    /// What it printed at start.
+    pub banner: String,
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Body parsed as JSON (`Null` when it is not JSON).
+    pub json: Value,
+    /// Raw body.
+    pub text: String,
+}
+
+/// The path of a payload in `tests/fixtures/payloads`.
+pub fn payload(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/payloads")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// Environment for a test instance: loopback ports chosen by the OS, the test secret.
+pub fn base_env() -> Vec<(String, String)> {
+    [
+        ("LISTEN_ADDR", "127.0.0.1:0"),
+        ("ADMIN_LISTEN_ADDR", "127.0.0.1:0"),
+        ("WEBHOOK_SECRET", SECRET),
+        ("LED_PATH", "/nonexistent/led"),
+        ("RUST_LOG", "info"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+impl Sentinel {
+    /// Starts with the base environment plus `extra`.
+    pub fn start(extra: &[(&str, &str)]) -> anyhow::Result<Sentinel> {
+        Sentinel::start_in(tempfile::tempdir()?, extra)
+    }
+
+    /// Starts with the database in `dir` (to restart on the same data).
+    pub fn start_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> anyhow::Result<Sentinel> {
+        let mut env = base_env();
+        env.push((
+            "DB_PATH".into(),
+            dir.path().join("sentinel.db").display().to_string(),
+        ));
+        for (name, value) in extra {
+            env.retain(|(n, _)| n != name);
+            env.push((name.to_string(), value.to_string()));
+        }
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("stderr.log"))?;
+        let mut child = command()
+            .env_clear()
+            .envs(env)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .context("starting sentinel")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (lines_tx, lines_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut banner = String::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let (mut webhook_addr, mut admin_addr) = (None, None);
+        while webhook_addr.is_none() || admin_addr.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines_rx.recv_timeout(left) {
+                Ok(line) => {
+                    if line.contains("webhook listener:") {
+                        webhook_addr = address_in(&line);
+                    }
+                    if line.contains("admin listener:") {
+                        admin_addr = address_in(&line);
+                    }
+                    banner.push_str(&line);
+                    banner.push('\n');
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let log =
+                        std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+                    bail!("sentinel did not start:\n{banner}\n{log}");
+                }
+            }
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || while lines_rx.recv().is_ok() {});
+        Ok(Sentinel {
+            child,
+            dir,
+            webhook_addr: webhook_addr.unwrap_or_default(),
+            admin_addr: admin_addr.unwrap_or_default(),
+            banner,
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("sentinel.db")
+    }
+
+    /// A read connection to the real database file.
+    pub fn db(&self) -> anyhow::Result<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.db_path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        Ok(conn)
+    }
+
+    /// One number from the database.
+    pub fn count(&self, sql: &str) -> anyhow::Result<i64> {
+        Ok(self.db()?.query_row(sql, [], |row| row.get(0))?)
+    }
+
+    /// POSTs a JSON webhook with the secret header.
+    pub fn webhook(&self, route: &str, body: &str) -> anyhow::Result<Answer> {
+        let path = if route.is_empty() {
+            "/webhook/ghl".to_string()
+        } else {
+            format!("/webhook/ghl/{route}")
+        };
+        request(
+            &self.webhook_addr,
+            "POST",
+            &path,
+            &[
+                ("X-NTPP-Secret", SECRET),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        )
+    }
+
+    /// A request to the admin listener with the secret in the header.
+    pub fn admin(&self, method: &str, path: &str) -> anyhow::Result<Answer> {
+        request(
+            &self.admin_addr,
+            method,
+            path,
+            &[("X-NTPP-Secret", SECRET)],
+            b"",
+        )
+    }
+
+    /// Sets the manual test clock (needs `SENTINEL_TEST_NOW`).
+    pub fn set_clock(&self, at: &str) -> anyhow::Result<()> {
+        let answer = self.admin("POST", &format!("/debug/clock?set={at}"))?;
+        anyhow::ensure!(answer.status == 200, "setting the clock: {answer:?}");
+        Ok(())
+    }
+
+    /// Polls `check` until it holds or 10 s pass: for effects an actor applies after
+    /// answering (the SLA clock after the test moved time). Not a timing assertion.
+    pub fn eventually(
+        &self,
+        what: &str,
+        mut check: impl FnMut() -> anyhow::Result<bool>,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if check()? {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("{what} did not happen; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// What the service logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the data directory for a restart.
+    pub fn stop(mut self) -> anyhow::Result<(ExitStatus, tempfile::TempDir)> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let status = wait_with_timeout(&mut self.child, Duration::from_secs(20))?;
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
+        Ok((status, dir))
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The binary under test.
+pub fn command() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sentinel"))
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> anyhow::Result<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            bail!("sentinel did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn address_in(line: &str) -> Option<String> {
+    let start = line.find("http://")? + "http://".len();
+    let rest = &line[start..];
+    let end = rest.find('/').unwrap_or(rest.len());
+    Some(rest[..end].to_string())
+}
+
+/// A minimal HTTP/1.1 client: one request per connection, so tests can also send what a
+/// well-behaved client library would refuse to.
+pub fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> anyhow::Result<Answer> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    raw_request(addr, head.as_bytes(), body)
+}
+
+/// Sends bytes as they are and parses the answer.
+pub fn raw_request(addr: &str, head: &[u8], body: &[u8]) -> anyhow::Result<Answer> {
+    let mut stream = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream.write_all(head)?;
+    // The server may answer (413) and close before reading a large body; that is fine.
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .with_context(|| format!("no status line in {text:?}"))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+    Ok(Answer {
+        status,
+        json,
+        text: body,
+    })
+}
