@@ -726,7 +726,11 @@ impl Config {
             let end = r.parse(
                 "BUSINESS_HOURS_END",
                 "a time HH:MM after the start, e.g. 17:00",
-                |v| (v == "24:00").then(|| Time::MAX).or_else(|| parse_clock(v)),
+                |v| {
+                    (v == "24:00")
+                        .then_some(Time::MAX)
+                        .or_else(|| parse_clock(v))
+                },
             );
             match (start, end) {
                 (Some(_), Some(_)) => r.try_parse("BUSINESS_HOURS_END", |end| {

@@ -86,7 +86,7 @@ impl Actor for Intake {
                     body_hash: body_hash(route.as_str(), text.as_bytes()),
                     body: text,
                 };
-                let webhook = Webhook { raw, parsed };
+                let webhook = Box::new(Webhook { raw, parsed });
                 match super::find::<StoreMsg>(names::STORE) {
                     Ok(store) => {
                         if let Err(err) = store.cast(StoreMsg::Ingest { webhook, reply }) {

@@ -24,10 +24,10 @@ use crate::store::{kv_set, ts};
 pub enum StoreMsg {
     /// Store and apply a webhook; answered after the commit that contains it.
     Ingest {
-        /// The webhook as received and as parsed.
-        webhook: Webhook,
+        /// The webhook as received and as parsed (boxed: it dwarfs every other message).
+        webhook: Box<Webhook>,
         /// Answered with what became of it.
-        reply: RpcReplyPort<Result<Outcome, String>>,
+        reply: IngestReply,
     },
     /// Commit every queued ingest (cast by the store to itself).
     Flush,
@@ -48,7 +48,7 @@ pub enum StoreMsg {
         /// Issue number.
         id: i64,
         /// The issue and its timeline, or `None`.
-        reply: RpcReplyPort<Result<Option<(Issue, Vec<TimelineEntry>)>, String>>,
+        reply: RpcReplyPort<Result<Option<IssueWithTimeline>, String>>,
     },
     /// The earliest PENDING due time.
     NextPendingDue {
@@ -81,6 +81,12 @@ pub enum StoreMsg {
     /// Test hook: panic, to prove the supervisor restarts the store.
     Fail,
 }
+
+/// Where the store answers an ingest: with the outcome after the commit, or why it failed.
+pub type IngestReply = RpcReplyPort<Result<Outcome, String>>;
+
+/// An issue and its timeline, oldest entry first.
+pub type IssueWithTimeline = (Issue, Vec<TimelineEntry>);
 
 /// A webhook on its way into the database.
 #[derive(Debug)]
@@ -118,7 +124,7 @@ pub struct Store;
 pub struct StoreState {
     ctx: Ctx,
     conn: Connection,
-    queued: Vec<(Webhook, RpcReplyPort<Result<Outcome, String>>)>,
+    queued: Vec<(Box<Webhook>, IngestReply)>,
 }
 
 impl Actor for Store {

@@ -146,7 +146,7 @@ impl Sentinel {
     /// A read connection to the real database file.
     pub fn db(&self) -> anyhow::Result<rusqlite::Connection> {
         let conn = rusqlite::Connection::open_with_flags(
-            &self.db_path(),
+            self.db_path(),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )?;
         conn.busy_timeout(Duration::from_secs(5))?;

@@ -234,7 +234,17 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() -> anyhow::Result<()> {
         "x".repeat(5000)
     );
     let deep = format!("{}{}", "[".repeat(2_000), "]".repeat(2_000));
-    let cases: Vec<(&str, &str, &str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    // (what, method, path, headers, body, expected status, words in the detail)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Vec<u8>,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "wrong secret",
             "POST",
