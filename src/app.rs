@@ -11,6 +11,7 @@ use tiny_http::Server;
 
 use crate::actors::{Ctx, Shared};
 use crate::config::Config;
+use crate::ghl::signature::Verifier;
 use crate::http::{self, HttpContext, Listener};
 use crate::secret::{SecretOrigin, ensure_webhook_secret, secret_path};
 use crate::supervisor::{Supervisor, probe_all};
@@ -89,10 +90,16 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         |addr| Server::http(addr).map_err(|err| anyhow::format_err!("binding {addr}: {err}"));
     let webhook_server = Arc::new(bind(ctx.config.listen_addr)?);
     let admin_server = Arc::new(bind(ctx.config.admin_listen_addr)?);
+    let verifier = Verifier::new(
+        ctx.config.ghl.ed25519_key.as_deref(),
+        ctx.config.ghl.rsa_key.as_deref(),
+    )
+    .map_err(anyhow::Error::msg)?;
     let http = HttpContext {
         ctx: ctx.clone(),
         runtime: runtime.handle().clone(),
         secret: secret.clone(),
+        verifier,
     };
     let mut workers = http::serve(
         webhook_server.clone(),

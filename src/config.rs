@@ -875,7 +875,12 @@ pub fn describe(source: &Source, config: &Config) -> String {
             Origin::File => "env file",
             Origin::Environment => "environment",
         };
-        let value = source.value(def.name);
+        let db_path = config.db_path.display().to_string();
+        let value = if def.name == "DB_PATH" {
+            db_path.as_str()
+        } else {
+            source.value(def.name)
+        };
         let shown = if def.secret {
             if value.is_empty() {
                 "(unset)".to_string()
@@ -897,7 +902,6 @@ pub fn describe(source: &Source, config: &Config) -> String {
             hours.join(", ")
         ));
     }
-    out.push_str(&format!("# database: {}\n", config.db_path.display()));
     let slots: Vec<String> = config
         .summary_slots
         .iter()

@@ -21,7 +21,9 @@ use crate::actors::store::StoreMsg;
 use crate::actors::{CALL_TIMEOUT, Ctx, call, names};
 use crate::config::Secret;
 use crate::domain::event::{IssueKind, Status};
+use crate::domain::phone::Phone;
 use crate::ghl::payload::Route;
+use crate::ghl::signature::{SignatureCheck, Verifier};
 use crate::store::apply::Outcome;
 use crate::supervisor::{Child, probe_all};
 
@@ -43,6 +45,8 @@ pub struct HttpContext {
     pub runtime: Handle,
     /// The webhook secret.
     pub secret: Secret,
+    /// GHL's webhook signature keys.
+    pub verifier: Verifier,
 }
 
 /// How long a worker waits for the store's commit before answering 503 (GHL retries).
@@ -155,15 +159,14 @@ fn route(
     if !known || (admin_only && listener == Listener::Webhook) {
         return Reply::error(404, "Not Found");
     }
+    if let Some(route) = Route::from_path(path) {
+        // Marketplace events may prove themselves by signature instead of the secret, so
+        // webhooks read the body before deciding (SPEC §2, §3.3).
+        return webhook(request, route, http, query);
+    }
     if !authorised(request, &http.secret, query) {
         tracing::warn!(path, "request with a wrong or missing secret");
         return Reply::error(401, "Unauthorized");
-    }
-    if let Some(route) = Route::from_path(path) {
-        if method != Method::Post {
-            return Reply::method_not_allowed("POST");
-        }
-        return webhook(request, route, http);
     }
     let id = path.strip_prefix("/api/issues/");
     match (method, path) {
@@ -171,6 +174,8 @@ fn route(
         (_, "/api/issues") => Reply::method_not_allowed("GET"),
         (Method::Get, _) if id.is_some() => get_issue(http, id.unwrap_or_default()),
         (_, _) if id.is_some() => Reply::method_not_allowed("GET"),
+        (Method::Post, "/api/spam") => mark_spam(http, query),
+        (_, "/api/spam") => Reply::method_not_allowed("POST"),
         (Method::Post, "/jobs/verify_pending") => verify_pending(http, query),
         (Method::Post, "/jobs/cleanup_raw_events") => cleanup_raw_events(http, query),
         (_, "/jobs/verify_pending" | "/jobs/cleanup_raw_events") => {
@@ -294,11 +299,73 @@ fn form_to_object(text: &str) -> Map<String, Value> {
     object
 }
 
-fn webhook(request: &mut Request, route: Route, http: &HttpContext) -> Reply {
+fn header_value<'a>(request: &'a Request, name: &'static str) -> Option<&'a str> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.as_str())
+}
+
+/// Secret or signature, as SPEC §2 and §3.3 allow: workflow routes need the secret; the
+/// events route also takes a valid GHL signature, and with `GHL_REQUIRE_SIGNATURE=1` needs one.
+fn webhook_auth(
+    request: &Request,
+    route: Route,
+    http: &HttpContext,
+    query: &HashMap<String, String>,
+    body: &[u8],
+) -> Result<(), Reply> {
+    let secret_ok = authorised(request, &http.secret, query);
+    if route != Route::Events {
+        return if secret_ok {
+            Ok(())
+        } else {
+            Err(Reply::error(401, "Unauthorized"))
+        };
+    }
+    let check = http.verifier.check(
+        header_value(request, "X-GHL-Signature"),
+        header_value(request, "X-WH-Signature"),
+        body,
+    );
+    match check {
+        SignatureCheck::Invalid(why) => Err(Reply::error(401, format!("invalid signature: {why}"))),
+        SignatureCheck::Valid => Ok(()),
+        SignatureCheck::Missing if http.ctx.config.ghl.require_signature => Err(Reply::error(
+            401,
+            "signature required: GHL_REQUIRE_SIGNATURE=1",
+        )),
+        SignatureCheck::Missing if secret_ok => Ok(()),
+        SignatureCheck::Missing => Err(Reply::error(401, "Unauthorized")),
+    }
+}
+
+fn webhook(
+    request: &mut Request,
+    route: Route,
+    http: &HttpContext,
+    query: &HashMap<String, String>,
+) -> Reply {
+    if *request.method() != Method::Post {
+        // Answer 401 before 405 to a caller without the secret, so routes are not probed.
+        if !authorised(request, &http.secret, query) {
+            return Reply::error(401, "Unauthorized");
+        }
+        return Reply::method_not_allowed("POST");
+    }
     let body = match read_body(request, http.ctx.config.max_body_bytes) {
         Ok(body) => body,
         Err(reply) => return reply,
     };
+    if let Err(reply) = webhook_auth(request, route, http, query, &body) {
+        tracing::warn!(
+            route = route.as_str(),
+            "webhook refused: {}",
+            reply.body["detail"]
+        );
+        return reply;
+    }
     let (object, text) = match decode(&content_type(request), &body) {
         Ok(decoded) => decoded,
         Err(reply) => return reply,
@@ -429,6 +496,27 @@ fn get_issue(http: &HttpContext, id: &str) -> Reply {
             Reply::ok(body)
         }
         Ok(None) => Reply::error(404, format!("no issue #{id}")),
+        Err(err) => Reply::error(503, err),
+    }
+}
+
+fn mark_spam(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
+    let given = query.get("phone").map(String::as_str).unwrap_or_default();
+    let Some(phone) = Phone::parse(given) else {
+        return Reply::error(
+            400,
+            format!("phone={given:?}: expected a phone number, e.g. +12145550199"),
+        );
+    };
+    let by = "admin".to_string();
+    let shown = phone.masked();
+    let answer = http.runtime.block_on(call(
+        names::STORE,
+        |reply| StoreMsg::MarkSpam { phone, by, reply },
+        CALL_TIMEOUT,
+    ));
+    match flatten(answer) {
+        Ok(marked) => Reply::ok(json!({ "spam": shown, "marked_spam": marked })),
         Err(err) => Reply::error(503, err),
     }
 }

@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use super::clock::ClockMsg;
 use super::{Ctx, names};
-use crate::domain::event::Status;
+use crate::domain::event::{Party, Status};
+use crate::domain::phone::Phone;
 use crate::ghl::payload::Parsed;
 use crate::store::apply::{self, Outcome};
 use crate::store::events::{self, RawEvent};
@@ -72,6 +73,15 @@ pub enum StoreMsg {
         dry_run: bool,
         /// How many were (or would be) deleted.
         reply: RpcReplyPort<Result<usize, String>>,
+    },
+    /// Put a phone on the spam list and mark its live issues SPAM (SPEC §5.1, §7).
+    MarkSpam {
+        /// The normalised phone.
+        phone: Phone,
+        /// Who asked, for the timeline (`admin`, `manual:<contact>`).
+        by: String,
+        /// The issues marked SPAM.
+        reply: RpcReplyPort<Result<Vec<i64>, String>>,
     },
     /// Figures for `/health` and the status page.
     Stats {
@@ -192,6 +202,15 @@ impl Actor for Store {
                     tokio::task::block_in_place(|| events::prune(&state.conn, before, dry_run));
                 let _ = reply.send(text_err(pruned));
             }
+            StoreMsg::MarkSpam { phone, by, reply } => {
+                let now = state.ctx.time.now();
+                let marked =
+                    tokio::task::block_in_place(|| mark_spam(&mut state.conn, &phone, &by, now));
+                if marked.as_ref().is_ok_and(|ids| !ids.is_empty()) {
+                    super::cast(names::CLOCK, ClockMsg::Rescheduled);
+                }
+                let _ = reply.send(text_err(marked));
+            }
             StoreMsg::Stats { reply } => {
                 let _ = reply.send(text_err(stats(&state.conn)));
             }
@@ -286,6 +305,28 @@ fn settle_due(
     }
     tx.commit()?;
     Ok(report)
+}
+
+fn mark_spam(
+    conn: &mut Connection,
+    phone: &Phone,
+    by: &str,
+    now: Timestamp,
+) -> rusqlite::Result<Vec<i64>> {
+    let tx = conn.transaction()?;
+    issues::add_spam(&tx, phone, now)?;
+    let party = Party {
+        phone: Some(phone.clone()),
+        ..Party::default()
+    };
+    let mut marked = Vec::new();
+    for issue in issues::live_for_party(&tx, &party)? {
+        if issues::mark_spam(&tx, issue.id, now, by)? {
+            marked.push(issue.id);
+        }
+    }
+    tx.commit()?;
+    Ok(marked)
 }
 
 fn stats(conn: &Connection) -> rusqlite::Result<StoreStats> {

@@ -252,6 +252,19 @@ pub fn resolve(
     Ok(changed > 0)
 }
 
+/// Marks a live issue SPAM; returns false when it was no longer live.
+pub fn mark_spam(conn: &Connection, id: i64, at: Timestamp, by: &str) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "UPDATE issues SET status = 'SPAM', resolved_at = ?2, resolved_by = ?3
+         WHERE id = ?1 AND status IN ('PENDING', 'OPEN')",
+        params![id, ts(at), by],
+    )?;
+    if changed > 0 {
+        add_timeline(conn, id, at, "spam", by, "phone added to the spam list")?;
+    }
+    Ok(changed > 0)
+}
+
 /// Moves a PENDING issue to OPEN (overdue); returns false when it was not PENDING.
 pub fn open(conn: &Connection, id: i64, at: Timestamp, detail: &str) -> rusqlite::Result<bool> {
     let changed = conn.execute(

@@ -3,4 +3,5 @@
 mod config;
 mod harness;
 mod intake;
+mod lifecycle;
 mod supervision;

@@ -1,0 +1,728 @@
+//! The GHL API client: the only code that makes requests to GHL (SPEC §8, CONTRACT §3–§5).
+//!
+//! Blocking (ureq + rustls); callers run it in `spawn_blocking`. Every request passes one
+//! shared rate limiter (a sliding 10-second window and a daily budget) and a circuit breaker,
+//! retries 429/5xx/timeouts with exponential backoff and jitter (honouring `Retry-After` and
+//! `X-RateLimit-*`), and never retries other 4xx. Failures come back classified as
+//! [`GhlError`] so callers can act on the cause; an outage is a value, not a crash.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::config::{GhlConfig, Secret};
+use crate::domain::event::{Outbound, Party};
+
+/// Why a GHL request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GhlError {
+    /// No `GHL_TOKEN` is configured.
+    NotConfigured,
+    /// The token was refused (401).
+    Auth(String),
+    /// The token lacks a scope or the location (401 scope / 403).
+    Scope(String),
+    /// The resource does not exist (404).
+    NotFound(String),
+    /// GHL kept answering 429 after our retries.
+    RateLimited(String),
+    /// GHL is down, slow or answering garbage (5xx, timeouts, bad JSON).
+    Unavailable(String),
+    /// Another 4xx: our request was wrong; retrying will not help.
+    Rejected(u16, String),
+    /// The circuit breaker is open after repeated failures.
+    CircuitOpen,
+    /// The daily request budget is spent.
+    BudgetExhausted,
+}
+
+impl GhlError {
+    /// Worth trying again later (as opposed to a request or token problem).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            GhlError::RateLimited(_)
+                | GhlError::Unavailable(_)
+                | GhlError::CircuitOpen
+                | GhlError::BudgetExhausted
+        )
+    }
+}
+
+impl std::fmt::Display for GhlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GhlError::NotConfigured => write!(f, "not sent: no GHL_TOKEN"),
+            GhlError::Auth(m) => write!(f, "GHL refused the token: {m}"),
+            GhlError::Scope(m) => write!(f, "GHL token lacks access: {m}"),
+            GhlError::NotFound(m) => write!(f, "not found in GHL: {m}"),
+            GhlError::RateLimited(m) => write!(f, "GHL rate limit: {m}"),
+            GhlError::Unavailable(m) => write!(f, "GHL unavailable: {m}"),
+            GhlError::Rejected(status, m) => write!(f, "GHL rejected the request ({status}): {m}"),
+            GhlError::CircuitOpen => write!(f, "GHL circuit open after repeated failures"),
+            GhlError::BudgetExhausted => write!(f, "daily GHL request budget spent"),
+        }
+    }
+}
+
+impl std::error::Error for GhlError {}
+
+/// One message of a conversation, in our terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// GHL message id.
+    pub id: String,
+    /// `inbound` or `outbound`.
+    pub outbound: bool,
+    /// `TYPE_SMS`, `SMS`, `TYPE_CALL`, `InternalComment`, ...
+    pub message_type: String,
+    /// The GHL user who sent it.
+    pub user_id: Option<String>,
+    /// `app`, `workflow`, `api`, ...
+    pub source: Option<String>,
+    /// When GHL recorded it.
+    pub date_added: Timestamp,
+    /// Call status, from `meta.call.status` or `meta.callStatus`.
+    pub call_status: Option<String>,
+}
+
+impl Message {
+    /// This message as an outbound candidate for the staff-reply rule.
+    pub fn as_outbound(&self, party: &Party) -> Option<Outbound> {
+        self.outbound.then(|| Outbound {
+            party: party.clone(),
+            message_type: normalise_type(&self.message_type),
+            user_id: self.user_id.clone(),
+            source: self.source.clone(),
+            message_id: Some(self.id.clone()),
+            sent_at: Some(self.date_added),
+        })
+    }
+}
+
+/// `TYPE_SMS` → `SMS`, `TYPE_CALL` → `CALL`, `TYPE_INTERNAL_COMMENT(S)` → `InternalComment`.
+fn normalise_type(message_type: &str) -> String {
+    match message_type {
+        "TYPE_SMS" => "SMS".into(),
+        "TYPE_CALL" | "TYPE_VOICEMAIL" => "CALL".into(),
+        "TYPE_INTERNAL_COMMENT" | "TYPE_INTERNAL_COMMENTS" => "InternalComment".into(),
+        other => other.into(),
+    }
+}
+
+/// What `/health` shows about GHL.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GhlStatus {
+    /// `ok`, `degraded` or `not configured`.
+    pub state: &'static str,
+    /// `closed` or `open`.
+    pub circuit: &'static str,
+    /// Requests sent since start.
+    pub requests: u64,
+    /// 429 answers seen since start.
+    pub rate_limited: u64,
+    /// Last successful request.
+    pub last_success_at: Option<Timestamp>,
+    /// Last failure, classified.
+    pub last_error: Option<String>,
+    /// Whether the token was refused (managers should be told).
+    pub token_refused: bool,
+}
+
+/// Attempts per request, the first included.
+const MAX_ATTEMPTS: u32 = 4;
+/// First retry delay; doubles per attempt, with up to 50 % jitter.
+const BASE_BACKOFF: Duration = Duration::from_millis(400);
+/// Longest wait honoured from `Retry-After` or the rate-limit headers.
+const MAX_SERVER_WAIT: Duration = Duration::from_secs(60);
+/// Consecutive failed requests that open the circuit.
+const BREAKER_THRESHOLD: u32 = 5;
+/// How long the circuit first stays open; doubles while GHL stays down, up to 5 minutes.
+const BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
+/// Pages of messages read at most while looking back for a staff reply.
+const MAX_PAGES: usize = 10;
+/// Messages per page.
+const PAGE_SIZE: &str = "50";
+
+/// The GHL client; cheap to clone, shared by every actor.
+#[derive(Clone)]
+pub struct GhlClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    agent: ureq::Agent,
+    base_url: String,
+    token: Option<Secret>,
+    version: String,
+    location_id: Option<String>,
+    limiter: RateLimiter,
+    state: Mutex<ClientState>,
+}
+
+#[derive(Default)]
+struct ClientState {
+    consecutive_failures: u32,
+    open_until: Option<Instant>,
+    open_for: Duration,
+    status: GhlStatus,
+}
+
+impl GhlClient {
+    /// A client for the configured account.
+    pub fn new(config: &GhlConfig) -> GhlClient {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .timeout_global(Some(Duration::from_secs(20)))
+            .user_agent(concat!("sentinel/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        GhlClient {
+            inner: Arc::new(Inner {
+                agent,
+                base_url: config.base_url.clone(),
+                token: config.token.clone(),
+                version: config.version.clone(),
+                location_id: config.location_id.clone(),
+                limiter: RateLimiter::new(
+                    config.rate_limit_per_10s as usize,
+                    Duration::from_secs(10),
+                    config.daily_budget,
+                ),
+                state: Mutex::new(ClientState {
+                    open_for: BREAKER_OPEN_FOR,
+                    ..ClientState::default()
+                }),
+            }),
+        }
+    }
+
+    /// Whether a token is configured.
+    pub fn is_configured(&self) -> bool {
+        self.inner.token.is_some()
+    }
+
+    /// The state for `/health` and the LED.
+    pub fn status(&self) -> GhlStatus {
+        let state = self.lock();
+        let mut status = state.status.clone();
+        let open = state.open_until.is_some_and(|until| until > Instant::now());
+        status.circuit = if open { "open" } else { "closed" };
+        status.state = if self.inner.token.is_none() {
+            "not configured"
+        } else if open || status.token_refused || state.consecutive_failures > 0 {
+            "degraded"
+        } else {
+            "ok"
+        };
+        status
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ClientState> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The messages of a conversation newer than `since`, newest first, reading pages until
+    /// one reaches back past `since` (SPEC §5.2).
+    pub fn messages_since(
+        &self,
+        conversation_id: &str,
+        since: Timestamp,
+    ) -> Result<Vec<Message>, GhlError> {
+        let mut messages = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut query = vec![("limit", PAGE_SIZE.to_string())];
+            if let Some(cursor) = &cursor {
+                query.push(("lastMessageId", cursor.clone()));
+            }
+            let page = self.get(
+                &format!("/conversations/{conversation_id}/messages"),
+                &query,
+            )?;
+            let (items, next_page, last_id) = messages_page(&page);
+            let mut reached_back = items.is_empty();
+            for item in items {
+                if let Some(message) = parse_message(item) {
+                    reached_back |= message.date_added < since;
+                    if message.date_added >= since {
+                        messages.push(message);
+                    }
+                }
+            }
+            match (next_page, last_id) {
+                (true, Some(last)) if !reached_back => cursor = Some(last),
+                _ => break,
+            }
+        }
+        Ok(messages)
+    }
+
+    /// The id of the contact's conversation, if GHL has one.
+    pub fn find_conversation(&self, contact_id: &str) -> Result<Option<String>, GhlError> {
+        let mut query = vec![
+            ("contactId", contact_id.to_string()),
+            ("limit", "1".to_string()),
+        ];
+        if let Some(location) = &self.inner.location_id {
+            query.push(("locationId", location.clone()));
+        }
+        let found = self.get("/conversations/search", &query)?;
+        Ok(found["conversations"]
+            .as_array()
+            .and_then(|list| list.first())
+            .and_then(|conversation| conversation["id"].as_str())
+            .map(str::to_string))
+    }
+
+    /// The contact's display name: `contactName`, `name`, first + last (CONTRACT §4.1).
+    pub fn contact_name(&self, contact_id: &str) -> Result<Option<String>, GhlError> {
+        let found = self.get(&format!("/contacts/{contact_id}"), &[])?;
+        let contact = &found["contact"];
+        let text = |key: &str| {
+            contact[key]
+                .as_str()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        Ok(text("contactName").or_else(|| text("name")).or_else(|| {
+            let full = format!(
+                "{} {}",
+                text("firstName").unwrap_or_default(),
+                text("lastName").unwrap_or_default()
+            );
+            Some(full.trim().to_string()).filter(|s| !s.is_empty())
+        }))
+    }
+
+    /// Sends an SMS to a contact; returns GHL's message id.
+    pub fn send_sms(&self, contact_id: &str, text: &str) -> Result<Option<String>, GhlError> {
+        let body = json!({ "type": "SMS", "contactId": contact_id, "message": text });
+        let sent = self.request("POST", "/conversations/messages", &[], Some(&body))?;
+        Ok(sent["messageId"].as_str().map(str::to_string))
+    }
+
+    fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, GhlError> {
+        self.request("GET", path, query, None)
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, GhlError> {
+        let Some(token) = &self.inner.token else {
+            return Err(GhlError::NotConfigured);
+        };
+        let mut last_error = GhlError::Unavailable("no attempt made".into());
+        for attempt in 0..MAX_ATTEMPTS {
+            self.check_circuit()?;
+            self.inner.limiter.acquire()?;
+            let outcome = self.send_once(method, path, query, body, token);
+            let (error, wait) = match outcome {
+                Ok(value) => {
+                    self.record_success();
+                    return Ok(value);
+                }
+                Err(failure) => failure,
+            };
+            tracing::debug!(path, attempt, error = %error, "GHL request failed");
+            if !error.is_transient() {
+                self.record_failure(&error, false);
+                return Err(error);
+            }
+            last_error = error;
+            if attempt + 1 < MAX_ATTEMPTS {
+                std::thread::sleep(wait.unwrap_or_else(|| backoff(attempt)));
+            }
+        }
+        self.record_failure(&last_error, true);
+        Err(last_error)
+    }
+
+    /// One HTTP exchange; on failure, the classified error and any wait the server asked for.
+    fn send_once(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        token: &Secret,
+    ) -> Result<Value, (GhlError, Option<Duration>)> {
+        let url = format!("{}{}", self.inner.base_url, path);
+        let auth = format!("Bearer {}", token.expose());
+        let sent = match (method, body) {
+            ("POST", Some(body)) => {
+                let mut request = self.inner.agent.post(&url);
+                for (key, value) in query {
+                    request = request.query(*key, value);
+                }
+                request
+                    .header("Authorization", &auth)
+                    .header("Version", &self.inner.version)
+                    .header("Accept", "application/json")
+                    .send_json(body)
+            }
+            _ => {
+                let mut request = self.inner.agent.get(&url);
+                for (key, value) in query {
+                    request = request.query(*key, value);
+                }
+                request
+                    .header("Authorization", &auth)
+                    .header("Version", &self.inner.version)
+                    .header("Accept", "application/json")
+                    .call()
+            }
+        };
+        self.lock().status.requests += 1;
+        let mut response =
+            sent.map_err(|err| (GhlError::Unavailable(transport_error(&err)), None))?;
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let remaining = header("x-ratelimit-remaining").and_then(|v| v.parse::<u64>().ok());
+        let interval = header("x-ratelimit-interval-milliseconds")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_millis);
+        let retry_after = header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        if remaining == Some(0) {
+            // GHL says the window is spent: hold every caller until it resets.
+            self.inner.limiter.pause(
+                interval
+                    .unwrap_or(Duration::from_secs(10))
+                    .min(MAX_SERVER_WAIT),
+            );
+        }
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(8 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|err| {
+                (
+                    GhlError::Unavailable(format!("reading the answer: {err}")),
+                    None,
+                )
+            })?;
+        let message = || error_message(&text);
+        match status {
+            200..=299 => serde_json::from_str(&text).map_err(|_| {
+                (
+                    GhlError::Unavailable(format!("answer is not JSON ({} bytes)", text.len())),
+                    None,
+                )
+            }),
+            429 => {
+                self.lock().status.rate_limited += 1;
+                let wait = retry_after.or(interval).map(|w| w.min(MAX_SERVER_WAIT));
+                Err((GhlError::RateLimited(message()), wait))
+            }
+            401 if message().to_ascii_lowercase().contains("scope") => {
+                Err((GhlError::Scope(message()), None))
+            }
+            401 => Err((GhlError::Auth(message()), None)),
+            403 => Err((GhlError::Scope(message()), None)),
+            404 => Err((GhlError::NotFound(message()), None)),
+            408 | 500..=599 => Err((
+                GhlError::Unavailable(format!("{status}: {}", message())),
+                retry_after,
+            )),
+            _ => Err((GhlError::Rejected(status, message()), None)),
+        }
+    }
+
+    fn check_circuit(&self) -> Result<(), GhlError> {
+        let state = self.lock();
+        match state.open_until {
+            Some(until) if until > Instant::now() => Err(GhlError::CircuitOpen),
+            _ => Ok(()),
+        }
+    }
+
+    fn record_success(&self) {
+        let mut state = self.lock();
+        state.consecutive_failures = 0;
+        state.open_until = None;
+        state.open_for = BREAKER_OPEN_FOR;
+        state.status.last_success_at = Some(Timestamp::now());
+        state.status.last_error = None;
+        state.status.token_refused = false;
+    }
+
+    fn record_failure(&self, error: &GhlError, counts_for_breaker: bool) {
+        let mut state = self.lock();
+        state.status.last_error = Some(error.to_string());
+        state.status.token_refused = matches!(error, GhlError::Auth(_));
+        if counts_for_breaker {
+            state.consecutive_failures += 1;
+            if state.consecutive_failures >= BREAKER_THRESHOLD {
+                let open_for = state.open_for;
+                state.open_until = Some(Instant::now() + open_for);
+                state.open_for = (open_for * 2).min(Duration::from_secs(300));
+                tracing::warn!(?open_for, "GHL circuit opened after repeated failures");
+            }
+        }
+    }
+}
+
+fn transport_error(err: &ureq::Error) -> String {
+    match err {
+        ureq::Error::Timeout(_) => "timed out".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// GHL's error text: `message` (a string or a list), else the body's start.
+fn error_message(text: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    let message = parsed.as_ref().map(|v| &v["message"]);
+    match message {
+        Some(Value::String(m)) => m.clone(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => text.chars().take(120).collect(),
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let base = BASE_BACKOFF.saturating_mul(1 << attempt.min(6));
+    // Jitter from the clock's low bits: enough to spread retries, no RNG crate needed.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = base.mul_f64(f64::from(nanos % 500) / 1000.0);
+    (base + jitter).min(Duration::from_secs(20))
+}
+
+/// Both documented shapes: `{"messages":[...]}` and `{"messages":{"messages":[...],
+/// "nextPage":…,"lastMessageId":…}}` (CONTRACT §3.3).
+fn messages_page(page: &Value) -> (&[Value], bool, Option<String>) {
+    let (holder, items) = match &page["messages"] {
+        Value::Array(items) => (page, items.as_slice()),
+        Value::Object(inner) => match inner.get("messages") {
+            Some(Value::Array(items)) => (&page["messages"], items.as_slice()),
+            _ => (page, &[][..]),
+        },
+        _ => (page, &[][..]),
+    };
+    let next_page = holder["nextPage"].as_bool().unwrap_or(false);
+    let last_id = holder["lastMessageId"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| {
+            items
+                .last()
+                .and_then(|m| m["id"].as_str())
+                .map(str::to_string)
+        });
+    (items, next_page, last_id)
+}
+
+fn parse_message(item: &Value) -> Option<Message> {
+    let text = |value: &Value| value.as_str().map(str::to_string).filter(|s| !s.is_empty());
+    let meta = &item["meta"];
+    Some(Message {
+        id: text(&item["id"])?,
+        outbound: item["direction"].as_str() == Some("outbound"),
+        message_type: text(&item["messageType"]).unwrap_or_default(),
+        user_id: text(&item["userId"]),
+        source: text(&item["source"]),
+        date_added: item["dateAdded"].as_str()?.parse().ok()?,
+        call_status: text(&meta["call"]["status"]).or_else(|| text(&meta["callStatus"])),
+    })
+}
+
+/// One limiter for every caller: at most `max` requests in any `window`, and a daily budget.
+pub struct RateLimiter {
+    max: usize,
+    window: Duration,
+    daily_budget: u32,
+    state: Mutex<LimiterState>,
+}
+
+struct LimiterState {
+    sent: VecDeque<Instant>,
+    paused_until: Option<Instant>,
+    day_started: Instant,
+    used_today: u32,
+}
+
+impl RateLimiter {
+    /// A limiter allowing `max` requests per `window` and `daily_budget` per 24 hours.
+    pub fn new(max: usize, window: Duration, daily_budget: u32) -> RateLimiter {
+        RateLimiter {
+            max: max.max(1),
+            window,
+            daily_budget,
+            state: Mutex::new(LimiterState {
+                sent: VecDeque::new(),
+                paused_until: None,
+                day_started: Instant::now(),
+                used_today: 0,
+            }),
+        }
+    }
+
+    /// Waits for a slot, then takes it.
+    pub fn acquire(&self) -> Result<(), GhlError> {
+        loop {
+            let wait = {
+                let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                let now = Instant::now();
+                if now.duration_since(state.day_started) >= Duration::from_secs(86_400) {
+                    state.day_started = now;
+                    state.used_today = 0;
+                }
+                if state.used_today >= self.daily_budget {
+                    return Err(GhlError::BudgetExhausted);
+                }
+                while state
+                    .sent
+                    .front()
+                    .is_some_and(|at| now.duration_since(*at) >= self.window)
+                {
+                    state.sent.pop_front();
+                }
+                match state.paused_until {
+                    Some(until) if until > now => until - now,
+                    _ if state.sent.len() < self.max => {
+                        state.sent.push_back(now);
+                        state.used_today += 1;
+                        return Ok(());
+                    }
+                    _ => state.sent.front().map_or(Duration::ZERO, |first| {
+                        (*first + self.window).saturating_duration_since(now)
+                    }),
+                }
+            };
+            std::thread::sleep(wait.max(Duration::from_millis(1)));
+        }
+    }
+
+    /// Holds every caller for `period` (GHL said the window is spent).
+    pub fn pause(&self, period: Duration) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.paused_until = Some(Instant::now() + period);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_message_shapes_are_read() {
+        let flat = json!({ "messages": [{ "id": "m1", "direction": "outbound", "messageType": "TYPE_SMS",
+            "userId": "u1", "source": "app", "dateAdded": "2026-03-02T15:05:00.000Z" }], "nextPage": false });
+        let nested = json!({ "messages": { "lastMessageId": "m1", "nextPage": true, "messages": [{ "id": "m1",
+            "direction": "inbound", "messageType": "TYPE_CALL", "dateAdded": "2026-03-02T15:05:00Z",
+            "meta": { "call": { "status": "no-answer" } } }] } });
+        let (items, next, _) = messages_page(&flat);
+        assert_eq!((items.len(), next), (1, false));
+        let message = parse_message(&items[0]).expect("a message");
+        assert!(message.outbound);
+        assert_eq!(
+            message
+                .as_outbound(&Party::default())
+                .map(|o| o.message_type),
+            Some("SMS".to_string())
+        );
+        let (items, next, last) = messages_page(&nested);
+        assert_eq!((items.len(), next, last.as_deref()), (1, true, Some("m1")));
+        assert_eq!(
+            parse_message(&items[0])
+                .and_then(|m| m.call_status)
+                .as_deref(),
+            Some("no-answer")
+        );
+        let spec_meta = json!({ "id": "m2", "dateAdded": "2026-03-02T15:05:00Z", "meta": { "callStatus": "voicemail" } });
+        assert_eq!(
+            parse_message(&spec_meta)
+                .and_then(|m| m.call_status)
+                .as_deref(),
+            Some("voicemail")
+        );
+    }
+
+    #[test]
+    fn error_messages_may_be_lists() {
+        assert_eq!(
+            error_message(r#"{"statusCode":422,"message":["a","b"]}"#),
+            "a; b"
+        );
+        assert_eq!(
+            error_message(r#"{"statusCode":401,"message":"Invalid JWT"}"#),
+            "Invalid JWT"
+        );
+        assert_eq!(error_message("<html>"), "<html>");
+    }
+
+    #[test]
+    fn the_limiter_never_exceeds_its_window() -> Result<(), GhlError> {
+        let limiter = RateLimiter::new(5, Duration::from_millis(200), 1000);
+        let start = Instant::now();
+        let mut taken = Vec::new();
+        for _ in 0..12 {
+            limiter.acquire()?;
+            taken.push(start.elapsed());
+        }
+        for (index, at) in taken.iter().enumerate().skip(5) {
+            let window_start = taken[index - 5];
+            assert!(
+                *at - window_start >= Duration::from_millis(200),
+                "request {index} came too soon"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_daily_budget_is_a_hard_stop() {
+        let limiter = RateLimiter::new(100, Duration::from_secs(10), 2);
+        assert!(limiter.acquire().is_ok() && limiter.acquire().is_ok());
+        assert_eq!(limiter.acquire(), Err(GhlError::BudgetExhausted));
+    }
+
+    #[test]
+    fn no_token_means_not_configured_and_no_request() {
+        let config = GhlConfig {
+            token: None,
+            version: "2021-07-28".into(),
+            base_url: "http://127.0.0.1:9".into(),
+            location_id: None,
+            app_base: String::new(),
+            require_signature: false,
+            ed25519_key: None,
+            rsa_key: None,
+            rate_limit_per_10s: 60,
+            daily_budget: 100,
+        };
+        let client = GhlClient::new(&config);
+        assert_eq!(client.send_sms("c", "hi"), Err(GhlError::NotConfigured));
+        assert_eq!(client.status().state, "not configured");
+        assert_eq!(client.status().requests, 0);
+    }
+}
