@@ -11,6 +11,7 @@ use tiny_http::Server;
 
 use crate::actors::{Ctx, Shared};
 use crate::config::Config;
+use crate::ghl::client::GhlClient;
 use crate::ghl::signature::Verifier;
 use crate::http::{self, HttpContext, Listener};
 use crate::secret::{SecretOrigin, ensure_webhook_secret, secret_path};
@@ -71,10 +72,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         ensure_webhook_secret(config.webhook_secret.as_ref(), &config.data_dir())?;
     let time = time_source()?;
     let started_at = time.now();
+    let ghl = GhlClient::new(&config.ghl);
     let ctx: Ctx = Arc::new(Shared {
         config,
         time,
         started_at,
+        ghl,
     });
 
     let (supervisor, supervisor_done) = runtime

@@ -508,6 +508,8 @@ pub struct GhlConfig {
     pub rate_limit_per_10s: u32,
     /// Requests per local day.
     pub daily_budget: u32,
+    /// Longest wait for one answer.
+    pub timeout: std::time::Duration,
 }
 
 /// One digest slot: `morning=08:00`.
@@ -773,6 +775,7 @@ impl Config {
             |v| v.parse::<u32>().ok().filter(|n| (1..=100).contains(n)),
         );
         let daily_budget = r.count::<u32>("GHL_DAILY_BUDGET", "requests per day, at least 1");
+        let ghl_timeout = r.count::<u64>("GHL_TIMEOUT_SECONDS", "whole seconds, at least 1");
         let base_url = r.url("GHL_BASE_URL");
         let app_base = r.url("GHL_APP_BASE");
         let ai_enabled = r.flag("AI_GATE_ENABLED");
@@ -818,6 +821,7 @@ impl Config {
                 rsa_key: r.optional("GHL_WEBHOOK_RSA_KEY"),
                 rate_limit_per_10s: rate_limit_per_10s.ok_or_else(missing)?,
                 daily_budget: daily_budget.ok_or_else(missing)?,
+                timeout: std::time::Duration::from_secs(ghl_timeout.ok_or_else(missing)?),
             },
             manager_contact_ids: r.list("MANAGER_CONTACT_IDS"),
             internal_contact_ids: r.list("INTERNAL_CONTACT_IDS"),

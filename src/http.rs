@@ -17,6 +17,7 @@ use tokio::runtime::Handle;
 
 use crate::actors::clock::ClockMsg;
 use crate::actors::intake::IntakeMsg;
+use crate::actors::resolver::ResolverMsg;
 use crate::actors::store::StoreMsg;
 use crate::actors::{CALL_TIMEOUT, Ctx, call, names};
 use crate::config::Secret;
@@ -177,6 +178,7 @@ fn route(
         (Method::Post, "/api/spam") => mark_spam(http, query),
         (_, "/api/spam") => Reply::method_not_allowed("POST"),
         (Method::Post, "/jobs/verify_pending") => verify_pending(http, query),
+        (Method::Post, "/jobs/poll_resolver") => poll_resolver(http, query),
         (Method::Post, "/jobs/cleanup_raw_events") => cleanup_raw_events(http, query),
         (_, "/jobs/verify_pending" | "/jobs/cleanup_raw_events") => {
             Reply::method_not_allowed("POST")
@@ -417,12 +419,7 @@ fn webhook_answer(route: Route, outcome: &Outcome) -> Value {
 fn health(http: &HttpContext) -> Reply {
     let actors = http.runtime.block_on(probe_all(HEALTH_TIMEOUT));
     let ok = actors.iter().all(|actor| actor.ok);
-    let config = &http.ctx.config;
-    let ghl = if config.ghl.token.is_some() {
-        "ok"
-    } else {
-        "not configured"
-    };
+    let ghl = http.ctx.ghl.status();
     let uptime = http
         .ctx
         .time
@@ -434,7 +431,8 @@ fn health(http: &HttpContext) -> Reply {
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": uptime,
         "actors": actors,
-        "ghl": ghl,
+        "ghl": ghl.state,
+        "ghl_detail": ghl,
         "tunnel": "not monitored",
     });
     if !ok {
@@ -568,6 +566,30 @@ fn verify_pending(http: &HttpContext, query: &HashMap<String, String>) -> Reply 
         Err(err) => Reply::ok(
             json!({ "job": "verify_pending", "checked": 0, "promoted_open": 0, "auto_resolved": 0, "errors": [err] }),
         ),
+    }
+}
+
+/// How long `/jobs/poll_resolver` waits for a pass (GHL may be slow or rate-limiting).
+const POLL_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn poll_resolver(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
+    let limit = match limit_param(query, 500) {
+        Ok(limit) => limit,
+        Err(reply) => return reply,
+    };
+    let answer = http.runtime.block_on(call(names::RESOLVER, |reply| ResolverMsg::PollNow { limit, reply }, POLL_TIMEOUT));
+    match answer {
+        Ok(report) => Reply::ok(json!({
+            "job": "poll_resolver",
+            "checked": report.checked,
+            "resolved": report.resolved.len(),
+            "resolved_ids": report.resolved,
+            "conversations_fetched": report.conversations_fetched,
+            "errors": report.errors,
+            "ghl": http.ctx.ghl.status().state,
+        })),
+        // A GHL outage never turns a job into a 500 (SPEC §2).
+        Err(err) => Reply::ok(json!({ "job": "poll_resolver", "checked": 0, "resolved": 0, "errors": [format!("{err:#}")] })),
     }
 }
 

@@ -17,6 +17,7 @@ use jiff::Timestamp;
 use ractor::{ActorRef, Message, RpcReplyPort};
 
 use crate::config::Config;
+use crate::ghl::client::GhlClient;
 use crate::time::TimeSource;
 
 /// How long a caller waits for an actor's answer before calling it unhealthy.
@@ -31,6 +32,8 @@ pub struct Shared {
     pub time: TimeSource,
     /// When the process started.
     pub started_at: Timestamp,
+    /// The one GHL client, whose rate limiter every actor shares.
+    pub ghl: GhlClient,
 }
 
 /// The shared context, cheap to clone into actors and HTTP workers.

@@ -1,47 +1,290 @@
 //! The resolver poller: the safety net that checks live issues against GHL for staff replies
-//! (SPEC §5.2). Replies arriving as `OutboundMessage` webhooks are applied by the store at
-//! once; this actor is where polling of GHL conversations lives.
+//! (SPEC §5.2).
+//!
+//! `OutboundMessage` webhooks resolve issues at once in the store; this actor covers what
+//! webhooks miss. It checks each PENDING issue once at its due time (asked by the SLA clock),
+//! OPEN issues on a gentle cadence in business hours, and everything live on
+//! `POST /jobs/poll_resolver`. A pass fetches each conversation at most once. GHL calls block,
+//! so a pass runs on a blocking thread in its own task; the mailbox stays free for pings.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::Serialize;
 
-use super::Ctx;
+use super::store::StoreMsg;
+use super::{CALL_TIMEOUT, Ctx, names};
+use crate::config::Config;
+use crate::domain::event::{IssueKind, Party, Status};
+use crate::domain::phone::Phone;
+use crate::ghl::client::{GhlClient, GhlError, Message};
+use crate::store::issues::Issue;
 
 /// The resolver's protocol.
 pub enum ResolverMsg {
+    /// `POST /jobs/poll_resolver`: check up to `limit` live issues now.
+    PollNow {
+        /// Most issues to check.
+        limit: usize,
+        /// What the pass found and did.
+        reply: RpcReplyPort<PollReport>,
+    },
+    /// The SLA clock: check these due issues once more before they open.
+    CheckDue {
+        /// The due PENDING issues.
+        issues: Vec<Issue>,
+        /// One finding per issue.
+        reply: RpcReplyPort<Vec<Finding>>,
+    },
+    /// An issue was created without a contact name: look it up once in GHL.
+    LookupName {
+        /// The issue.
+        issue_id: i64,
+        /// Its contact.
+        contact_id: String,
+    },
+    /// The cadence timer: check OPEN issues if the business is open.
+    Tick,
     /// Health ping.
     Ping(RpcReplyPort<()>),
     /// Test hook: panic, to prove the supervisor restarts the resolver.
     Fail,
 }
 
+/// What GHL says about one issue.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// The issue.
+    pub issue_id: i64,
+    /// The staff reply that answers it, if one was found.
+    pub reply: Option<FoundReply>,
+    /// The conversation found for an issue that had none.
+    pub conversation_id: Option<String>,
+    /// Why GHL could not be asked.
+    pub error: Option<String>,
+}
+
+/// A staff reply found in GHL.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoundReply {
+    /// GHL's message id.
+    pub message_id: String,
+    /// When it was sent.
+    pub at: Timestamp,
+}
+
+/// What a poll pass did, for `/jobs/poll_resolver`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PollReport {
+    /// Issues checked.
+    pub checked: usize,
+    /// Issues resolved by a staff reply found in GHL.
+    pub resolved: Vec<i64>,
+    /// Conversations fetched.
+    pub conversations_fetched: usize,
+    /// What failed, in words.
+    pub errors: Vec<String>,
+}
+
 /// The resolver actor.
 pub struct Resolver;
 
+/// The context and the lock that keeps passes one at a time.
+pub struct ResolverState {
+    ctx: Ctx,
+    pass: Arc<tokio::sync::Mutex<()>>,
+}
+
 impl Actor for Resolver {
     type Msg = ResolverMsg;
-    type State = Ctx;
+    type State = ResolverState;
     type Arguments = Ctx;
 
-    async fn pre_start(
-        &self,
-        _myself: ActorRef<ResolverMsg>,
-        ctx: Ctx,
-    ) -> Result<Ctx, ActorProcessingErr> {
-        Ok(ctx)
+    async fn pre_start(&self, myself: ActorRef<ResolverMsg>, ctx: Ctx) -> Result<ResolverState, ActorProcessingErr> {
+        if ctx.ghl.is_configured() {
+            let every = std::time::Duration::try_from(ctx.config.resolver_interval).unwrap_or_default();
+            myself.send_interval(every, || ResolverMsg::Tick);
+        }
+        Ok(ResolverState { ctx, pass: Arc::new(tokio::sync::Mutex::new(())) })
     }
 
-    async fn handle(
-        &self,
-        _myself: ActorRef<ResolverMsg>,
-        msg: ResolverMsg,
-        _ctx: &mut Ctx,
-    ) -> Result<(), ActorProcessingErr> {
+    async fn handle(&self, _myself: ActorRef<ResolverMsg>, msg: ResolverMsg, state: &mut ResolverState) -> Result<(), ActorProcessingErr> {
         match msg {
+            ResolverMsg::PollNow { limit, reply } => {
+                let (ctx, pass) = (state.ctx.clone(), state.pass.clone());
+                tokio::spawn(async move {
+                    let _one_at_a_time = pass.lock().await;
+                    let _ = reply.send(poll(ctx, vec![Status::Open, Status::Pending], limit).await);
+                });
+            }
+            ResolverMsg::Tick => {
+                let (ctx, pass) = (state.ctx.clone(), state.pass.clone());
+                if ctx.config.calendar.is_open(ctx.time.now()) {
+                    tokio::spawn(async move {
+                        let _one_at_a_time = pass.lock().await;
+                        let report = poll(ctx, vec![Status::Open], 500).await;
+                        if !report.resolved.is_empty() || !report.errors.is_empty() {
+                            tracing::info!(resolved = ?report.resolved, errors = ?report.errors, "resolver pass");
+                        }
+                    });
+                }
+            }
+            ResolverMsg::CheckDue { issues, reply } => {
+                let (ctx, pass) = (state.ctx.clone(), state.pass.clone());
+                tokio::spawn(async move {
+                    let _one_at_a_time = pass.lock().await;
+                    let (findings, _) = check_blocking(&ctx, issues).await;
+                    let _ = reply.send(findings);
+                });
+            }
+            ResolverMsg::LookupName { issue_id, contact_id } => {
+                let ctx = state.ctx.clone();
+                tokio::spawn(async move { lookup_name(ctx, issue_id, contact_id).await });
+            }
             ResolverMsg::Ping(reply) => {
                 let _ = reply.send(());
             }
             ResolverMsg::Fail => panic!("resolver: failure injected by a test"),
         }
         Ok(())
+    }
+}
+
+/// One pass over live issues with the given statuses.
+async fn poll(ctx: Ctx, statuses: Vec<Status>, limit: usize) -> PollReport {
+    let listed = super::call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT).await;
+    let issues = match listed {
+        Ok(Ok(mut issues)) => {
+            issues.truncate(limit);
+            issues
+        }
+        Ok(Err(err)) => return PollReport { errors: vec![err], ..PollReport::default() },
+        Err(err) => return PollReport { errors: vec![format!("{err:#}")], ..PollReport::default() },
+    };
+    let mut report = PollReport { checked: issues.len(), ..PollReport::default() };
+    if issues.is_empty() {
+        return report;
+    }
+    let (findings, fetched) = check_blocking(&ctx, issues).await;
+    report.conversations_fetched = fetched;
+    report.errors = findings.iter().filter_map(|f| f.error.clone()).collect();
+    report.errors.dedup();
+    let applied = super::call(names::STORE, |reply| StoreMsg::ApplyFindings { findings, reply }, CALL_TIMEOUT).await;
+    match applied {
+        Ok(Ok(resolved)) => report.resolved = resolved,
+        Ok(Err(err)) => report.errors.push(err),
+        Err(err) => report.errors.push(format!("{err:#}")),
+    }
+    report
+}
+
+/// Runs [`check`] on a blocking thread.
+async fn check_blocking(ctx: &Ctx, issues: Vec<Issue>) -> (Vec<Finding>, usize) {
+    let ctx = ctx.clone();
+    let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
+    match tokio::task::spawn_blocking(move || check(&ctx.ghl, &ctx.config, &issues)).await {
+        Ok(result) => result,
+        Err(err) => {
+            let error = Some(format!("the GHL check failed: {err}"));
+            let findings = ids
+                .into_iter()
+                .map(|issue_id| Finding { issue_id, reply: None, conversation_id: None, error: error.clone() })
+                .collect();
+            (findings, 0)
+        }
+    }
+}
+
+/// Looks for a staff reply to each issue, fetching each conversation at most once.
+/// Returns the findings and how many conversations were fetched.
+pub fn check(client: &GhlClient, config: &Config, issues: &[Issue]) -> (Vec<Finding>, usize) {
+    let mut conversations: HashMap<String, Result<Vec<Message>, GhlError>> = HashMap::new();
+    let mut by_contact: HashMap<String, Result<Option<String>, GhlError>> = HashMap::new();
+    // The oldest instant any issue of a conversation needs, so one fetch serves them all.
+    let mut since: HashMap<String, Timestamp> = HashMap::new();
+    let mut resolved_conversation: Vec<Option<String>> = Vec::with_capacity(issues.len());
+    let mut errors: Vec<Option<String>> = vec![None; issues.len()];
+    for (index, issue) in issues.iter().enumerate() {
+        let conversation = match (&issue.conversation_id, &issue.contact_id) {
+            (Some(id), _) => Some(id.clone()),
+            (None, Some(contact)) => {
+                match by_contact.entry(contact.clone()).or_insert_with(|| client.find_conversation(contact)) {
+                    Ok(found) => found.clone(),
+                    Err(err) => {
+                        errors[index] = Some(err.to_string());
+                        None
+                    }
+                }
+            }
+            (None, None) => None,
+        };
+        if let Some(id) = &conversation {
+            let needed = threshold(issue, config);
+            since.entry(id.clone()).and_modify(|at| *at = (*at).min(needed)).or_insert(needed);
+        }
+        resolved_conversation.push(conversation);
+    }
+    let mut findings = Vec::with_capacity(issues.len());
+    for ((issue, conversation), error) in issues.iter().zip(resolved_conversation).zip(errors) {
+        let mut finding = Finding {
+            issue_id: issue.id,
+            reply: None,
+            conversation_id: conversation.clone().filter(|_| issue.conversation_id.is_none()),
+            error,
+        };
+        if let Some(id) = conversation {
+            let oldest = since.get(&id).copied().unwrap_or(issue.created_at);
+            let messages = conversations.entry(id.clone()).or_insert_with(|| client.messages_since(&id, oldest));
+            match messages {
+                Ok(messages) => finding.reply = staff_reply_in(messages, issue, config),
+                Err(err) => finding.error = Some(err.to_string()),
+            }
+        } else if finding.error.is_none() {
+            finding.error = Some(format!("issue {} has no GHL conversation to check", issue.id));
+        }
+        findings.push(finding);
+    }
+    (findings, conversations.len())
+}
+
+/// A reply must be later than this to answer the issue (SPEC §5.2): the first inbound for a
+/// text; for a call, the creation minus the lookback, for callbacks placed before the webhook.
+pub fn threshold(issue: &Issue, config: &Config) -> Timestamp {
+    match issue.kind {
+        IssueKind::Sms => issue.first_inbound_at,
+        IssueKind::Call => issue.created_at - config.call_resolve_lookback,
+    }
+}
+
+/// The earliest message that is a staff reply answering the issue.
+pub fn staff_reply_in(messages: &[Message], issue: &Issue, config: &Config) -> Option<FoundReply> {
+    let party = Party {
+        conversation_id: issue.conversation_id.clone(),
+        contact_id: issue.contact_id.clone(),
+        phone: issue.phone.as_deref().and_then(Phone::parse),
+    };
+    let after = threshold(issue, config);
+    messages
+        .iter()
+        .filter(|message| message.date_added > after)
+        .filter_map(|message| {
+            let reply = message.as_outbound(&party)?.staff_reply(&config.internal_user_ids, message.date_added)?;
+            reply.answers(issue.kind).then(|| FoundReply { message_id: message.id.clone(), at: message.date_added })
+        })
+        .min_by_key(|found| found.at)
+}
+
+async fn lookup_name(ctx: Ctx, issue_id: i64, contact_id: String) {
+    let client = ctx.ghl.clone();
+    let found = tokio::task::spawn_blocking(move || client.contact_name(&contact_id)).await;
+    match found {
+        Ok(Ok(Some(name))) => {
+            super::cast(names::STORE, StoreMsg::SetContactName { issue_id, name });
+        }
+        Ok(Ok(None)) => {}
+        Ok(Err(err)) => tracing::info!(issue = issue_id, "contact name lookup failed: {err}"),
+        Err(err) => tracing::warn!(issue = issue_id, "contact name lookup failed: {err}"),
     }
 }

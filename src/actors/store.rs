@@ -12,8 +12,9 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::clock::ClockMsg;
+use super::resolver::{Finding, ResolverMsg};
 use super::{Ctx, names};
-use crate::domain::event::{Party, Status};
+use crate::domain::event::{Event, Party, Status};
 use crate::domain::phone::Phone;
 use crate::ghl::payload::Parsed;
 use crate::store::apply::{self, Outcome};
@@ -56,14 +57,40 @@ pub enum StoreMsg {
         /// The due time, if any issue is PENDING.
         reply: RpcReplyPort<Result<Option<Timestamp>, String>>,
     },
-    /// Settle PENDING issues due at `now`: each becomes OPEN (SPEC §5.2).
+    /// PENDING issues whose due time has come, oldest first.
+    PendingDue {
+        /// The clock's now.
+        now: Timestamp,
+        /// Most issues to return.
+        limit: usize,
+        /// The due issues.
+        reply: RpcReplyPort<Result<Vec<Issue>, String>>,
+    },
+    /// Settle these due issues: resolved when GHL (or a known reply) shows a staff reply,
+    /// else OPEN (SPEC §5.2). Issues no longer PENDING are left alone.
     SettleDue {
         /// The clock's now.
         now: Timestamp,
-        /// Most issues to settle.
-        limit: usize,
+        /// The issues to settle.
+        issue_ids: Vec<i64>,
+        /// What the resolver found in GHL for them (may be empty).
+        findings: Vec<Finding>,
         /// What was done.
         reply: RpcReplyPort<Result<SettleReport, String>>,
+    },
+    /// Apply what a resolver pass found: resolve answered issues, remember conversations.
+    ApplyFindings {
+        /// The findings.
+        findings: Vec<Finding>,
+        /// The issues resolved.
+        reply: RpcReplyPort<Result<Vec<i64>, String>>,
+    },
+    /// Keep a contact name looked up in GHL.
+    SetContactName {
+        /// The issue.
+        issue_id: i64,
+        /// The name.
+        name: String,
     },
     /// Prune raw events received before `before`.
     PruneRawEvents {
@@ -188,10 +215,25 @@ impl Actor for Store {
             StoreMsg::NextPendingDue { reply } => {
                 let _ = reply.send(text_err(issues::next_pending_due(&state.conn)));
             }
-            StoreMsg::SettleDue { now, limit, reply } => {
-                let report =
-                    tokio::task::block_in_place(|| settle_due(&mut state.conn, now, limit));
+            StoreMsg::PendingDue { now, limit, reply } => {
+                let _ = reply.send(text_err(issues::pending_due(&state.conn, now, limit)));
+            }
+            StoreMsg::SettleDue { now, issue_ids, findings, reply } => {
+                let report = tokio::task::block_in_place(|| settle_due(&mut state.conn, now, &issue_ids, &findings));
                 let _ = reply.send(text_err(report));
+            }
+            StoreMsg::ApplyFindings { findings, reply } => {
+                let now = state.ctx.time.now();
+                let resolved = tokio::task::block_in_place(|| apply_findings(&mut state.conn, now, &findings));
+                if resolved.as_ref().is_ok_and(|ids| !ids.is_empty()) {
+                    super::cast(names::CLOCK, ClockMsg::Rescheduled);
+                }
+                let _ = reply.send(text_err(resolved));
+            }
+            StoreMsg::SetContactName { issue_id, name } => {
+                if let Err(err) = issues::set_contact_name(&state.conn, issue_id, &name) {
+                    tracing::warn!(issue = issue_id, "keeping the contact name failed: {err}");
+                }
             }
             StoreMsg::PruneRawEvents {
                 before,
@@ -244,12 +286,18 @@ fn flush(state: &mut StoreState) {
     match committed {
         Ok(outcomes) => {
             let reschedule = outcomes.iter().any(Outcome::changes_deadlines);
+            let nameless = nameless_issues(&queued, &outcomes);
             tracing::debug!(batch = outcomes.len(), "webhooks committed");
             for ((_, reply), outcome) in queued.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
             }
             if reschedule {
                 super::cast(names::CLOCK, ClockMsg::Rescheduled);
+            }
+            if state.ctx.ghl.is_configured() {
+                for (issue_id, contact_id) in nameless {
+                    super::cast(names::RESOLVER, ResolverMsg::LookupName { issue_id, contact_id });
+                }
             }
         }
         Err(err) => {
@@ -262,49 +310,80 @@ fn flush(state: &mut StoreState) {
     }
 }
 
-fn settle_due(
-    conn: &mut Connection,
-    now: Timestamp,
-    limit: usize,
-) -> rusqlite::Result<SettleReport> {
+/// New issues whose payload had no contact name but a contact id (SPEC §3.4).
+fn nameless_issues(queued: &[(Box<Webhook>, IngestReply)], outcomes: &[Outcome]) -> Vec<(i64, String)> {
+    queued
+        .iter()
+        .zip(outcomes)
+        .filter_map(|((webhook, _), outcome)| match (outcome, &webhook.parsed.event) {
+            (Outcome::Created { issue_id, .. }, Event::Inbound(inbound)) if inbound.contact_name.is_none() => {
+                inbound.party.contact_id.clone().map(|contact| (*issue_id, contact))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn settle_due(conn: &mut Connection, now: Timestamp, issue_ids: &[i64], findings: &[Finding]) -> rusqlite::Result<SettleReport> {
     let tx = conn.transaction()?;
-    let due = issues::pending_due(&tx, now, limit)?;
-    let mut report = SettleReport {
-        checked: due.len(),
-        ..SettleReport::default()
-    };
-    for issue in due {
-        let party = crate::domain::event::Party {
+    let mut report = SettleReport::default();
+    for &id in issue_ids {
+        let Some(issue) = issues::get(&tx, id)? else { continue };
+        if issue.status != Status::Pending || issue.due_at > now {
+            continue;
+        }
+        report.checked += 1;
+        let finding = findings.iter().find(|f| f.issue_id == id);
+        if let Some(conversation) = finding.and_then(|f| f.conversation_id.as_deref()) {
+            issues::set_conversation(&tx, id, conversation)?;
+        }
+        if let Some(reply) = finding.and_then(|f| f.reply.as_ref()) {
+            let detail = format!("staff reply found in GHL, message {}", reply.message_id);
+            if issues::resolve(&tx, id, now, "staff_reply:poll", &detail)? {
+                report.auto_resolved.push(id);
+            }
+            continue;
+        }
+        let party = Party {
             conversation_id: issue.conversation_id.clone(),
             contact_id: issue.contact_id.clone(),
-            phone: issue
-                .phone
-                .as_deref()
-                .and_then(crate::domain::phone::Phone::parse),
+            phone: issue.phone.as_deref().and_then(Phone::parse),
         };
-        let replied =
-            issues::last_staff_reply(&tx, &party)?.is_some_and(|at| at > issue.first_inbound_at);
-        if replied
-            && issues::resolve(
-                &tx,
-                issue.id,
-                now,
-                "staff_reply:known",
-                "a staff reply was already recorded",
-            )?
-        {
-            report.auto_resolved.push(issue.id);
-        } else if issues::open(
-            &tx,
-            issue.id,
-            now,
-            "response target passed without a staff reply",
-        )? {
-            report.promoted_open.push(issue.id);
+        let replied = issues::last_staff_reply(&tx, &party)?.is_some_and(|at| at > issue.first_inbound_at);
+        if replied && issues::resolve(&tx, id, now, "staff_reply:known", "a staff reply was already recorded")? {
+            report.auto_resolved.push(id);
+            continue;
+        }
+        // Fail towards telling managers: an unreachable GHL opens the issue (SPEC §5.2); the
+        // resolver's cadence checks OPEN issues again later.
+        let detail = match finding.and_then(|f| f.error.as_deref()) {
+            Some(error) => format!("response target passed; GHL could not be checked ({error})"),
+            None => "response target passed without a staff reply".to_string(),
+        };
+        if issues::open(&tx, id, now, &detail)? {
+            report.promoted_open.push(id);
         }
     }
     tx.commit()?;
     Ok(report)
+}
+
+fn apply_findings(conn: &mut Connection, now: Timestamp, findings: &[Finding]) -> rusqlite::Result<Vec<i64>> {
+    let tx = conn.transaction()?;
+    let mut resolved = Vec::new();
+    for finding in findings {
+        if let Some(conversation) = &finding.conversation_id {
+            issues::set_conversation(&tx, finding.issue_id, conversation)?;
+        }
+        if let Some(reply) = &finding.reply {
+            let detail = format!("staff reply found in GHL, message {}", reply.message_id);
+            if issues::resolve(&tx, finding.issue_id, now, "staff_reply:poll", &detail)? {
+                resolved.push(finding.issue_id);
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(resolved)
 }
 
 fn mark_spam(

@@ -23,6 +23,9 @@ impl Calendar {
     pub fn new(zone: TimeZone, _w: WeeklySchedule, _h: Holidays) -> Calendar {
         Calendar { zone }
     }
+    pub fn is_open(&self, _at: Timestamp) -> bool {
+        true
+    }
     pub fn zone(&self) -> &TimeZone {
         &self.zone
     }

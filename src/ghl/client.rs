@@ -172,13 +172,19 @@ struct ClientState {
     status: GhlStatus,
 }
 
+impl std::fmt::Debug for GhlClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GhlClient").field("base_url", &self.inner.base_url).finish_non_exhaustive()
+    }
+}
+
 impl GhlClient {
     /// A client for the configured account.
     pub fn new(config: &GhlConfig) -> GhlClient {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(5)))
-            .timeout_global(Some(Duration::from_secs(20)))
+            .timeout_global(Some(config.timeout))
             .user_agent(concat!("sentinel/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
@@ -719,6 +725,7 @@ mod tests {
             rsa_key: None,
             rate_limit_per_10s: 60,
             daily_budget: 100,
+            timeout: Duration::from_secs(1),
         };
         let client = GhlClient::new(&config);
         assert_eq!(client.send_sms("c", "hi"), Err(GhlError::NotConfigured));

@@ -277,6 +277,24 @@ pub fn open(conn: &Connection, id: i64, at: Timestamp, detail: &str) -> rusqlite
     Ok(changed > 0)
 }
 
+/// Remembers the GHL conversation of an issue that had none.
+pub fn set_conversation(conn: &Connection, id: i64, conversation_id: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE issues SET conversation_id = ?2 WHERE id = ?1 AND conversation_id IS NULL",
+        params![id, conversation_id],
+    )?;
+    Ok(())
+}
+
+/// Keeps a contact name looked up in GHL, unless the issue has one by now.
+pub fn set_contact_name(conn: &Connection, id: i64, name: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE issues SET contact_name = ?2 WHERE id = ?1 AND contact_name IS NULL",
+        params![id, name],
+    )?;
+    Ok(())
+}
+
 /// Appends to an issue's timeline.
 pub fn add_timeline(
     conn: &Connection,
