@@ -577,7 +577,11 @@ fn poll_resolver(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
         Ok(limit) => limit,
         Err(reply) => return reply,
     };
-    let answer = http.runtime.block_on(call(names::RESOLVER, |reply| ResolverMsg::PollNow { limit, reply }, POLL_TIMEOUT));
+    let answer = http.runtime.block_on(call(
+        names::RESOLVER,
+        |reply| ResolverMsg::PollNow { limit, reply },
+        POLL_TIMEOUT,
+    ));
     match answer {
         Ok(report) => Reply::ok(json!({
             "job": "poll_resolver",
@@ -589,7 +593,9 @@ fn poll_resolver(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
             "ghl": http.ctx.ghl.status().state,
         })),
         // A GHL outage never turns a job into a 500 (SPEC §2).
-        Err(err) => Reply::ok(json!({ "job": "poll_resolver", "checked": 0, "resolved": 0, "errors": [format!("{err:#}")] })),
+        Err(err) => Reply::ok(
+            json!({ "job": "poll_resolver", "checked": 0, "resolved": 0, "errors": [format!("{err:#}")] }),
+        ),
     }
 }
 

@@ -218,13 +218,21 @@ impl Actor for Store {
             StoreMsg::PendingDue { now, limit, reply } => {
                 let _ = reply.send(text_err(issues::pending_due(&state.conn, now, limit)));
             }
-            StoreMsg::SettleDue { now, issue_ids, findings, reply } => {
-                let report = tokio::task::block_in_place(|| settle_due(&mut state.conn, now, &issue_ids, &findings));
+            StoreMsg::SettleDue {
+                now,
+                issue_ids,
+                findings,
+                reply,
+            } => {
+                let report = tokio::task::block_in_place(|| {
+                    settle_due(&mut state.conn, now, &issue_ids, &findings)
+                });
                 let _ = reply.send(text_err(report));
             }
             StoreMsg::ApplyFindings { findings, reply } => {
                 let now = state.ctx.time.now();
-                let resolved = tokio::task::block_in_place(|| apply_findings(&mut state.conn, now, &findings));
+                let resolved =
+                    tokio::task::block_in_place(|| apply_findings(&mut state.conn, now, &findings));
                 if resolved.as_ref().is_ok_and(|ids| !ids.is_empty()) {
                     super::cast(names::CLOCK, ClockMsg::Rescheduled);
                 }
@@ -296,7 +304,13 @@ fn flush(state: &mut StoreState) {
             }
             if state.ctx.ghl.is_configured() {
                 for (issue_id, contact_id) in nameless {
-                    super::cast(names::RESOLVER, ResolverMsg::LookupName { issue_id, contact_id });
+                    super::cast(
+                        names::RESOLVER,
+                        ResolverMsg::LookupName {
+                            issue_id,
+                            contact_id,
+                        },
+                    );
                 }
             }
         }
@@ -311,24 +325,42 @@ fn flush(state: &mut StoreState) {
 }
 
 /// New issues whose payload had no contact name but a contact id (SPEC §3.4).
-fn nameless_issues(queued: &[(Box<Webhook>, IngestReply)], outcomes: &[Outcome]) -> Vec<(i64, String)> {
+fn nameless_issues(
+    queued: &[(Box<Webhook>, IngestReply)],
+    outcomes: &[Outcome],
+) -> Vec<(i64, String)> {
     queued
         .iter()
         .zip(outcomes)
-        .filter_map(|((webhook, _), outcome)| match (outcome, &webhook.parsed.event) {
-            (Outcome::Created { issue_id, .. }, Event::Inbound(inbound)) if inbound.contact_name.is_none() => {
-                inbound.party.contact_id.clone().map(|contact| (*issue_id, contact))
-            }
-            _ => None,
-        })
+        .filter_map(
+            |((webhook, _), outcome)| match (outcome, &webhook.parsed.event) {
+                (Outcome::Created { issue_id, .. }, Event::Inbound(inbound))
+                    if inbound.contact_name.is_none() =>
+                {
+                    inbound
+                        .party
+                        .contact_id
+                        .clone()
+                        .map(|contact| (*issue_id, contact))
+                }
+                _ => None,
+            },
+        )
         .collect()
 }
 
-fn settle_due(conn: &mut Connection, now: Timestamp, issue_ids: &[i64], findings: &[Finding]) -> rusqlite::Result<SettleReport> {
+fn settle_due(
+    conn: &mut Connection,
+    now: Timestamp,
+    issue_ids: &[i64],
+    findings: &[Finding],
+) -> rusqlite::Result<SettleReport> {
     let tx = conn.transaction()?;
     let mut report = SettleReport::default();
     for &id in issue_ids {
-        let Some(issue) = issues::get(&tx, id)? else { continue };
+        let Some(issue) = issues::get(&tx, id)? else {
+            continue;
+        };
         if issue.status != Status::Pending || issue.due_at > now {
             continue;
         }
@@ -349,8 +381,17 @@ fn settle_due(conn: &mut Connection, now: Timestamp, issue_ids: &[i64], findings
             contact_id: issue.contact_id.clone(),
             phone: issue.phone.as_deref().and_then(Phone::parse),
         };
-        let replied = issues::last_staff_reply(&tx, &party)?.is_some_and(|at| at > issue.first_inbound_at);
-        if replied && issues::resolve(&tx, id, now, "staff_reply:known", "a staff reply was already recorded")? {
+        let replied =
+            issues::last_staff_reply(&tx, &party)?.is_some_and(|at| at > issue.first_inbound_at);
+        if replied
+            && issues::resolve(
+                &tx,
+                id,
+                now,
+                "staff_reply:known",
+                "a staff reply was already recorded",
+            )?
+        {
             report.auto_resolved.push(id);
             continue;
         }
@@ -368,7 +409,11 @@ fn settle_due(conn: &mut Connection, now: Timestamp, issue_ids: &[i64], findings
     Ok(report)
 }
 
-fn apply_findings(conn: &mut Connection, now: Timestamp, findings: &[Finding]) -> rusqlite::Result<Vec<i64>> {
+fn apply_findings(
+    conn: &mut Connection,
+    now: Timestamp,
+    findings: &[Finding],
+) -> rusqlite::Result<Vec<i64>> {
     let tx = conn.transaction()?;
     let mut resolved = Vec::new();
     for finding in findings {

@@ -174,7 +174,9 @@ struct ClientState {
 
 impl std::fmt::Debug for GhlClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GhlClient").field("base_url", &self.inner.base_url).finish_non_exhaustive()
+        f.debug_struct("GhlClient")
+            .field("base_url", &self.inner.base_url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -195,9 +197,10 @@ impl GhlClient {
                 token: config.token.clone(),
                 version: config.version.clone(),
                 location_id: config.location_id.clone(),
+                // A quarter second over GHL's 10 s: latency can bunch requests at GHL's end.
                 limiter: RateLimiter::new(
                     config.rate_limit_per_10s as usize,
-                    Duration::from_secs(10),
+                    Duration::from_millis(10_250),
                     config.daily_budget,
                 ),
                 state: Mutex::new(ClientState {

@@ -1,7 +1,10 @@
-//! Black-box tests: the real binary, real HTTP on 127.0.0.1, a real SQLite file.
+//! Black-box tests: the real binary, real HTTP on 127.0.0.1, a real SQLite file, and a fake
+//! GHL server as the only stand-in.
 
 mod config;
+mod fake_ghl;
 mod harness;
 mod intake;
 mod lifecycle;
+mod resolver;
 mod supervision;
