@@ -7,4 +7,5 @@ mod harness;
 mod intake;
 mod lifecycle;
 mod resolver;
+mod signatures;
 mod supervision;
