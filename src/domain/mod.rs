@@ -3,4 +3,5 @@
 pub mod calendar;
 pub mod classify;
 pub mod event;
+pub mod format;
 pub mod phone;
