@@ -19,6 +19,7 @@ use crate::actors::clock::ClockMsg;
 use crate::actors::intake::IntakeMsg;
 use crate::actors::resolver::ResolverMsg;
 use crate::actors::store::StoreMsg;
+use crate::actors::summary::SummaryMsg;
 use crate::actors::{CALL_TIMEOUT, Ctx, call, names};
 use crate::config::Secret;
 use crate::domain::event::{IssueKind, Status};
@@ -26,6 +27,7 @@ use crate::domain::phone::Phone;
 use crate::ghl::payload::Route;
 use crate::ghl::signature::{SignatureCheck, Verifier};
 use crate::store::apply::Outcome;
+use crate::store::summary::Delivery;
 use crate::supervisor::{Child, probe_all};
 
 /// Which listener a request came to.
@@ -179,6 +181,8 @@ fn route(
         (_, "/api/spam") => Reply::method_not_allowed("POST"),
         (Method::Post, "/jobs/verify_pending") => verify_pending(http, query),
         (Method::Post, "/jobs/poll_resolver") => poll_resolver(http, query),
+        (Method::Post, "/jobs/send_summary") => send_summary(http, query),
+        (Method::Post, "/jobs/escalations") => escalations(http, query),
         (Method::Post, "/jobs/cleanup_raw_events") => cleanup_raw_events(http, query),
         (_, "/jobs/verify_pending" | "/jobs/cleanup_raw_events") => {
             Reply::method_not_allowed("POST")
@@ -599,6 +603,77 @@ fn poll_resolver(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
     }
 }
 
+fn delivery(query: &HashMap<String, String>) -> Result<Delivery, Reply> {
+    Ok(if flag_param(query, "dry_run", false)? {
+        Delivery::DryRun
+    } else {
+        Delivery::Queue
+    })
+}
+
+fn send_summary(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
+    let delivery = match delivery(query) {
+        Ok(delivery) => delivery,
+        Err(reply) => return reply,
+    };
+    let Some(slot) = query.get("slot").cloned() else {
+        return Reply::error(
+            400,
+            "slot: expected one of the SUMMARY_SLOTS names, e.g. morning",
+        );
+    };
+    let answer = http.runtime.block_on(call(
+        names::SUMMARY,
+        |reply| SummaryMsg::SendDigest {
+            slot: slot.clone(),
+            delivery,
+            reply,
+        },
+        CALL_TIMEOUT,
+    ));
+    match flatten(answer) {
+        Ok(report) => Reply::ok(json!({
+            "job": "send_summary",
+            "slot": report.slot,
+            "overdue_sms": report.overdue_sms,
+            "overdue_calls": report.overdue_calls,
+            "resolved_since": report.resolved_since,
+            "dry_run": delivery == Delivery::DryRun,
+            "body": report.body,
+            "sent": report.queued,
+            "sent_to": report.sent_to,
+            "errors": if report.already_sent { vec!["this slot was already sent today"] } else { vec![] },
+        })),
+        Err(err) if err.starts_with("unknown slot") => Reply::error(400, err),
+        Err(err) => Reply::ok(
+            json!({ "job": "send_summary", "slot": slot, "sent": false, "errors": [err] }),
+        ),
+    }
+}
+
+fn escalations(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
+    let delivery = match delivery(query) {
+        Ok(delivery) => delivery,
+        Err(reply) => return reply,
+    };
+    let answer = http.runtime.block_on(call(
+        names::SUMMARY,
+        |reply| SummaryMsg::SendAlert { delivery, reply },
+        CALL_TIMEOUT,
+    ));
+    match flatten(answer) {
+        Ok(report) => Reply::ok(json!({
+            "job": "escalations",
+            "new_breaches": report.new_breaches,
+            "dry_run": delivery == Delivery::DryRun,
+            "body": report.body,
+            "sent": report.queued,
+            "sent_to": report.sent_to,
+        })),
+        Err(err) => Reply::ok(json!({ "job": "escalations", "sent": false, "errors": [err] })),
+    }
+}
+
 fn cleanup_raw_events(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
     let days = match query.get("days") {
         None => http.ctx.config.raw_events_retention_days,
@@ -662,8 +737,9 @@ fn set_clock(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
         );
     };
     http.ctx.time.set(to);
-    // The clock sleeps on real time; moving the test clock must wake it.
+    // The clock and the summary sender sleep on real time; moving the test clock must wake them.
     crate::actors::cast(names::CLOCK, ClockMsg::Rescheduled);
+    crate::actors::cast(names::SUMMARY, SummaryMsg::Wake);
     Reply::ok(json!({ "now": to }))
 }
 

@@ -20,7 +20,8 @@ use crate::ghl::payload::Parsed;
 use crate::store::apply::{self, Outcome};
 use crate::store::events::{self, RawEvent};
 use crate::store::issues::{self, Issue, TimelineEntry};
-use crate::store::{kv_set, ts};
+use crate::store::summary::{self, AlertReport, Delivery, DigestReport};
+use crate::store::{kv_set, outbox, ts};
 
 /// The store's protocol. Errors travel as text: the caller reports them, it cannot fix them.
 pub enum StoreMsg {
@@ -101,6 +102,54 @@ pub enum StoreMsg {
         /// How many were (or would be) deleted.
         reply: RpcReplyPort<Result<usize, String>>,
     },
+    /// What the summary sender needs to plan; records that the appliance is running now.
+    SummaryFacts {
+        /// The sender's now.
+        now: Timestamp,
+        /// The facts, read before `now` is recorded as last seen.
+        reply: RpcReplyPort<Result<SummaryFacts, String>>,
+    },
+    /// Build a slot's digest and, unless a dry run, claim the slot and queue it.
+    BuildDigest {
+        /// The slot's name.
+        slot: String,
+        /// The sender's now.
+        now: Timestamp,
+        /// Queue or only show.
+        delivery: Delivery,
+        /// What was built.
+        reply: RpcReplyPort<Result<DigestReport, String>>,
+    },
+    /// Build the alert for OPEN issues not alerted yet and, unless a dry run, queue it.
+    BuildAlert {
+        /// The sender's now.
+        now: Timestamp,
+        /// Queue or only show.
+        delivery: Delivery,
+        /// What was built.
+        reply: RpcReplyPort<Result<AlertReport, String>>,
+    },
+    /// Outbox rows due for sending.
+    DueOutbox {
+        /// The sender's now.
+        now: Timestamp,
+        /// Most rows.
+        limit: usize,
+        /// The rows.
+        reply: RpcReplyPort<Result<Vec<outbox::Entry>, String>>,
+    },
+    /// The result of sending one outbox row: GHL's message id, or the error and whether the
+    /// row can never be sent (no token).
+    OutboxResult {
+        /// The row.
+        id: i64,
+        /// When.
+        now: Timestamp,
+        /// What happened.
+        outcome: Result<Option<String>, (String, bool)>,
+        /// Answered after the commit.
+        reply: RpcReplyPort<Result<(), String>>,
+    },
     /// Put a phone on the spam list and mark its live issues SPAM (SPEC §5.1, §7).
     MarkSpam {
         /// The normalised phone.
@@ -143,6 +192,19 @@ pub struct SettleReport {
     pub promoted_open: Vec<i64>,
     /// Those resolved by a known staff reply.
     pub auto_resolved: Vec<i64>,
+}
+
+/// What the summary sender plans with.
+#[derive(Debug, Clone, Default)]
+pub struct SummaryFacts {
+    /// When the appliance was last seen running (before this call).
+    pub last_seen_at: Option<Timestamp>,
+    /// Slots already claimed today.
+    pub claimed_today: Vec<String>,
+    /// When the next outbox row is due.
+    pub next_outbox_at: Option<Timestamp>,
+    /// OPEN issues neither alerted nor queued in an alert.
+    pub unalerted_open: usize,
 }
 
 /// Figures about the database.
@@ -260,6 +322,72 @@ impl Actor for Store {
                     super::cast(names::CLOCK, ClockMsg::Rescheduled);
                 }
                 let _ = reply.send(text_err(marked));
+            }
+            StoreMsg::SummaryFacts { now, reply } => {
+                let facts = tokio::task::block_in_place(|| {
+                    summary_facts(&state.conn, &state.ctx.config, now)
+                });
+                let _ = reply.send(text_err(facts));
+            }
+            StoreMsg::BuildDigest {
+                slot,
+                now,
+                delivery,
+                reply,
+            } => {
+                let config = &state.ctx.config;
+                if !config.summary_slots.iter().any(|s| s.name == slot) {
+                    let names: Vec<&str> = config
+                        .summary_slots
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect();
+                    let _ = reply.send(Err(format!(
+                        "unknown slot {slot:?}; expected one of {}",
+                        names.join(", ")
+                    )));
+                } else {
+                    let built = tokio::task::block_in_place(|| {
+                        in_transaction(&mut state.conn, |tx| {
+                            summary::build_digest(tx, config, &slot, now, delivery)
+                        })
+                    });
+                    let _ = reply.send(text_err(built));
+                }
+            }
+            StoreMsg::BuildAlert {
+                now,
+                delivery,
+                reply,
+            } => {
+                let config = &state.ctx.config;
+                let built = tokio::task::block_in_place(|| {
+                    in_transaction(&mut state.conn, |tx| {
+                        summary::build_alert(tx, config, now, delivery)
+                    })
+                });
+                let _ = reply.send(text_err(built));
+            }
+            StoreMsg::DueOutbox { now, limit, reply } => {
+                let due = tokio::task::block_in_place(|| {
+                    in_transaction(&mut state.conn, |tx| outbox::due(tx, now, limit))
+                });
+                let _ = reply.send(text_err(due));
+            }
+            StoreMsg::OutboxResult {
+                id,
+                now,
+                outcome,
+                reply,
+            } => {
+                let done = tokio::task::block_in_place(|| {
+                    in_transaction(&mut state.conn, |tx| match &outcome {
+                        Ok(message_id) => outbox::mark_sent(tx, id, now, message_id.as_deref()),
+                        Err((reason, true)) => outbox::mark_skipped(tx, id, reason),
+                        Err((error, false)) => outbox::mark_failed(tx, id, now, error),
+                    })
+                });
+                let _ = reply.send(text_err(done));
             }
             StoreMsg::Stats { reply } => {
                 let _ = reply.send(text_err(stats(&state.conn)));
@@ -451,6 +579,50 @@ fn mark_spam(
     }
     tx.commit()?;
     Ok(marked)
+}
+
+/// Runs `work` in one transaction, committed only when it succeeds.
+fn in_transaction<T>(
+    conn: &mut Connection,
+    work: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let tx = conn.transaction()?;
+    let result = work(&tx)?;
+    tx.commit()?;
+    Ok(result)
+}
+
+fn summary_facts(
+    conn: &Connection,
+    config: &crate::config::Config,
+    now: Timestamp,
+) -> rusqlite::Result<SummaryFacts> {
+    let parse = |key: &str| -> rusqlite::Result<Option<Timestamp>> {
+        crate::store::kv_get(conn, key)?
+            .map(|text| crate::store::parse_ts(&text))
+            .transpose()
+    };
+    let last_seen_at = parse("last_seen_at")?.max(parse("heartbeat_at")?);
+    let date = now.to_zoned(config.calendar.zone().clone()).date();
+    let mut claimed_today = Vec::new();
+    for slot in &config.summary_slots {
+        if summary::digest_claimed(conn, date, &slot.name)? {
+            claimed_today.push(slot.name.clone());
+        }
+    }
+    let unalerted_open = conn.query_row(
+        "SELECT COUNT(*) FROM issues WHERE status = 'OPEN' AND alerted_at IS NULL AND alert_purpose IS NULL",
+        [],
+        |row| row.get::<_, i64>(0),
+    )? as usize;
+    let facts = SummaryFacts {
+        last_seen_at,
+        claimed_today,
+        next_outbox_at: outbox::next_attempt(conn)?,
+        unalerted_open,
+    };
+    kv_set(conn, "last_seen_at", &ts(now))?;
+    Ok(facts)
 }
 
 fn stats(conn: &Connection) -> rusqlite::Result<StoreStats> {

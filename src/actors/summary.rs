@@ -1,50 +1,161 @@
-//! The summary sender: managers' breach alerts and digests (SPEC §6).
+//! The summary sender: managers' breach alerts and digests, and the outbox that carries them
+//! (SPEC §6, §8).
 //!
-//! Today it receives breaches from the SLA clock and logs them; the durable outbox, alert
-//! bundling and the digest slots build on this protocol.
+//! It keeps one timer for its next duty: the end of an alert's one-minute bundling window,
+//! the next digest slot on a business day, or the next outbox retry. At each wake it asks
+//! the store to build and queue what is due (the store claims slots and batches atomically),
+//! then sends pending outbox rows through the GHL client and reports each result back. A
+//! digest slot is queued once per local date; a slot missed while the appliance was off is
+//! queued on return if before the next slot and if the appliance ran earlier that day.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use ractor::concurrency::JoinHandle;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::Ctx;
+use super::store::{StoreMsg, SummaryFacts};
+use super::{CALL_TIMEOUT, Ctx, names};
+use crate::ghl::client::GhlError;
+use crate::store::summary::{AlertReport, Delivery, DigestReport};
 
 /// The summary sender's protocol.
 pub enum SummaryMsg {
-    /// These issues just became OPEN.
+    /// These issues just became OPEN: alert within a minute, bundled.
     Breached(Vec<i64>),
+    /// Something may be due (timer, a moved test clock, a queued outbox row).
+    Wake,
+    /// `POST /jobs/send_summary`: build (and unless a dry run, queue) a slot's digest now.
+    SendDigest {
+        /// The slot's name.
+        slot: String,
+        /// Queue or only show.
+        delivery: Delivery,
+        /// What was built.
+        reply: RpcReplyPort<Result<DigestReport, String>>,
+    },
+    /// `POST /jobs/escalations`: alert about OPEN issues not alerted yet, now.
+    SendAlert {
+        /// Queue or only show.
+        delivery: Delivery,
+        /// What was built.
+        reply: RpcReplyPort<Result<AlertReport, String>>,
+    },
     /// Health ping.
     Ping(RpcReplyPort<()>),
     /// Test hook: panic, to prove the supervisor restarts the summary sender.
     Fail,
 }
 
+/// Breaches within this window share one alert (SPEC §6).
+const BUNDLE_WINDOW: SignedDuration = SignedDuration::from_mins(1);
+/// A slot this late still counts as on time, even on a fresh install.
+const ON_TIME: SignedDuration = SignedDuration::from_mins(2);
+/// Outbox rows sent per pass before looking again.
+const SEND_BATCH: usize = 20;
+
 /// The summary sender actor.
 pub struct Summary;
 
+/// Timers and what the store said at start.
+pub struct SummaryState {
+    ctx: Ctx,
+    /// When the open alert bundle is due, if one is open.
+    alert_due: Option<Timestamp>,
+    /// When the appliance was last seen before this start (for late digests).
+    seen_before_start: Option<Timestamp>,
+    timer: Option<JoinHandle<()>>,
+    sending: Arc<tokio::sync::Mutex<()>>,
+}
+
 impl Actor for Summary {
     type Msg = SummaryMsg;
-    type State = Ctx;
+    type State = SummaryState;
     type Arguments = Ctx;
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<SummaryMsg>,
+        myself: ActorRef<SummaryMsg>,
         ctx: Ctx,
-    ) -> Result<Ctx, ActorProcessingErr> {
-        Ok(ctx)
+    ) -> Result<SummaryState, ActorProcessingErr> {
+        let facts = facts(&ctx).await.map_err(|err| format!("{err:#}"))?;
+        let _ = myself.cast(SummaryMsg::Wake);
+        // Issues that broke their target while we were down, or before a restart, are still
+        // waiting for their alert: open a bundle at once.
+        let alert_due = (facts.unalerted_open > 0).then(|| ctx.time.now());
+        Ok(SummaryState {
+            ctx,
+            alert_due,
+            seen_before_start: facts.last_seen_at,
+            timer: None,
+            sending: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<SummaryMsg>,
+        state: &mut SummaryState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(timer) = state.timer.take() {
+            timer.abort();
+        }
+        Ok(())
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<SummaryMsg>,
+        myself: ActorRef<SummaryMsg>,
         msg: SummaryMsg,
-        _ctx: &mut Ctx,
+        state: &mut SummaryState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             SummaryMsg::Breached(issues) => {
-                tracing::info!(
-                    ?issues,
-                    "breach recorded; managers see it in /api/issues?status=OPEN"
-                );
+                tracing::info!(?issues, "breach: alert bundled within a minute");
+                if state.alert_due.is_none() {
+                    state.alert_due = Some(state.ctx.time.now() + BUNDLE_WINDOW);
+                }
+                wake(&myself, state).await;
+            }
+            SummaryMsg::Wake => wake(&myself, state).await,
+            SummaryMsg::SendDigest {
+                slot,
+                delivery,
+                reply,
+            } => {
+                let now = state.ctx.time.now();
+                let built = super::call(
+                    names::STORE,
+                    |reply| StoreMsg::BuildDigest {
+                        slot,
+                        now,
+                        delivery,
+                        reply,
+                    },
+                    CALL_TIMEOUT,
+                )
+                .await;
+                let _ = reply.send(flatten(built));
+                send_pending(&myself, state);
+            }
+            SummaryMsg::SendAlert { delivery, reply } => {
+                let now = state.ctx.time.now();
+                let built = super::call(
+                    names::STORE,
+                    |reply| StoreMsg::BuildAlert {
+                        now,
+                        delivery,
+                        reply,
+                    },
+                    CALL_TIMEOUT,
+                )
+                .await;
+                if delivery == Delivery::Queue {
+                    state.alert_due = None;
+                }
+                let _ = reply.send(flatten(built));
+                send_pending(&myself, state);
             }
             SummaryMsg::Ping(reply) => {
                 let _ = reply.send(());
@@ -53,4 +164,205 @@ impl Actor for Summary {
         }
         Ok(())
     }
+}
+
+fn flatten<T>(answer: anyhow::Result<Result<T, String>>) -> Result<T, String> {
+    answer
+        .map_err(|err| format!("{err:#}"))
+        .and_then(|inner| inner)
+}
+
+async fn facts(ctx: &Ctx) -> anyhow::Result<SummaryFacts> {
+    let now = ctx.time.now();
+    super::call(
+        names::STORE,
+        |reply| StoreMsg::SummaryFacts { now, reply },
+        CALL_TIMEOUT,
+    )
+    .await?
+    .map_err(anyhow::Error::msg)
+}
+
+/// Does what is due, starts sending, and arms the timer for the next duty.
+async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
+    let ctx = state.ctx.clone();
+    let now = ctx.time.now();
+    if state.alert_due.is_some_and(|due| due <= now) {
+        state.alert_due = None;
+        let delivery = Delivery::Queue;
+        match super::call(
+            names::STORE,
+            |reply| StoreMsg::BuildAlert {
+                now,
+                delivery,
+                reply,
+            },
+            CALL_TIMEOUT,
+        )
+        .await
+        {
+            Ok(Ok(report)) if report.queued => {
+                tracing::info!(breaches = report.new_breaches, "breach alert queued")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!("building the breach alert failed: {err}"),
+            Err(err) => tracing::warn!("building the breach alert failed: {err:#}"),
+        }
+    }
+    if let Some(slot) = due_slot(&ctx, now, state.seen_before_start).await {
+        let delivery = Delivery::Queue;
+        match super::call(
+            names::STORE,
+            |reply| StoreMsg::BuildDigest {
+                slot: slot.clone(),
+                now,
+                delivery,
+                reply,
+            },
+            CALL_TIMEOUT,
+        )
+        .await
+        {
+            Ok(Ok(report)) if report.queued => tracing::info!(slot, "digest queued"),
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(slot, "building the digest failed: {err}"),
+            Err(err) => tracing::warn!(slot, "building the digest failed: {err:#}"),
+        }
+    }
+    send_pending(myself, state);
+    schedule(myself, state, now).await;
+}
+
+/// The slot to send now: the latest slot of today that has passed, on a business day, not
+/// yet claimed, before the next slot, and either on time or after a restart on a day the
+/// appliance had already run (a fresh install never sends a late digest).
+async fn due_slot(
+    ctx: &Ctx,
+    now: Timestamp,
+    seen_before_start: Option<Timestamp>,
+) -> Option<String> {
+    let zone = ctx.config.calendar.zone().clone();
+    let local = now.to_zoned(zone.clone());
+    let date = local.date();
+    if !ctx.config.calendar.is_business_day(date) {
+        return None;
+    }
+    let slots = &ctx.config.summary_slots;
+    let index = slots.iter().rposition(|slot| slot.at <= local.time())?;
+    let slot = &slots[index];
+    let slot_at = date
+        .to_datetime(slot.at)
+        .to_zoned(zone.clone())
+        .ok()?
+        .timestamp();
+    let on_time = now.duration_since(slot_at) <= ON_TIME;
+    let ran_today =
+        seen_before_start.is_some_and(|seen| seen.to_zoned(zone.clone()).date() == date);
+    if !(on_time || ran_today) {
+        return None;
+    }
+    let facts = facts(ctx).await.ok()?;
+    (!facts.claimed_today.contains(&slot.name)).then(|| slot.name.clone())
+}
+
+/// The next instant a digest slot starts, on a business day within two weeks.
+fn next_slot_at(ctx: &Ctx, now: Timestamp) -> Option<Timestamp> {
+    let zone = ctx.config.calendar.zone().clone();
+    let today = now.to_zoned(zone.clone()).date();
+    (0..15)
+        .filter_map(|offset| today.checked_add(jiff::Span::new().days(offset)).ok())
+        .find_map(|date| {
+            if !ctx.config.calendar.is_business_day(date) {
+                return None;
+            }
+            ctx.config
+                .summary_slots
+                .iter()
+                .filter_map(|slot| {
+                    date.to_datetime(slot.at)
+                        .to_zoned(zone.clone())
+                        .ok()
+                        .map(|z| z.timestamp())
+                })
+                .find(|at| *at > now)
+        })
+}
+
+async fn schedule(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState, now: Timestamp) {
+    if let Some(timer) = state.timer.take() {
+        timer.abort();
+    }
+    let next_outbox = facts(&state.ctx).await.ok().and_then(|f| f.next_outbox_at);
+    let next = [state.alert_due, next_slot_at(&state.ctx, now), next_outbox]
+        .into_iter()
+        .flatten()
+        .min();
+    let Some(next) = next else { return };
+    let delay = state.ctx.time.until(next).max(Duration::from_millis(10));
+    let me = myself.clone();
+    state.timer = Some(tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let _ = me.cast(SummaryMsg::Wake);
+    }));
+}
+
+/// Sends due outbox rows on a blocking thread, one pass at a time; the store learns each
+/// result at once, so a crash repeats at most the send in flight.
+fn send_pending(myself: &ActorRef<SummaryMsg>, state: &SummaryState) {
+    let Ok(guard) = state.sending.clone().try_lock_owned() else {
+        return; // A pass is running; it looks again before it ends.
+    };
+    let (ctx, me) = (state.ctx.clone(), myself.clone());
+    tokio::spawn(async move {
+        let _one_at_a_time = guard;
+        let mut sent_any = false;
+        loop {
+            let now = ctx.time.now();
+            let limit = SEND_BATCH;
+            let due = match super::call(
+                names::STORE,
+                |reply| StoreMsg::DueOutbox { now, limit, reply },
+                CALL_TIMEOUT,
+            )
+            .await
+            {
+                Ok(Ok(due)) => due,
+                _ => break,
+            };
+            if due.is_empty() {
+                break;
+            }
+            sent_any = true;
+            for entry in due {
+                let client = ctx.ghl.clone();
+                let (contact, body) = (entry.contact_id.clone(), entry.body.clone());
+                let result = tokio::task::spawn_blocking(move || client.send_sms(&contact, &body))
+                    .await
+                    .unwrap_or_else(|err| {
+                        Err(GhlError::Unavailable(format!("send task failed: {err}")))
+                    });
+                if let Err(err) = &result {
+                    tracing::warn!(purpose = %entry.purpose, "manager SMS not sent: {err}");
+                }
+                let now = ctx.time.now();
+                let outcome =
+                    result.map_err(|err| (err.to_string(), err == GhlError::NotConfigured));
+                let _ = super::call(
+                    names::STORE,
+                    |reply| StoreMsg::OutboxResult {
+                        id: entry.id,
+                        now,
+                        outcome,
+                        reply,
+                    },
+                    CALL_TIMEOUT,
+                )
+                .await;
+            }
+        }
+        if sent_any {
+            // Failed rows wait for a retry time: look again to arm the timer for it.
+            let _ = me.cast(SummaryMsg::Wake);
+        }
+    });
 }

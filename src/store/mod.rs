@@ -7,7 +7,9 @@
 pub mod apply;
 pub mod events;
 pub mod issues;
+pub mod outbox;
 pub mod schema;
+pub mod summary;
 
 use jiff::Timestamp;
 

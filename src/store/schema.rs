@@ -102,6 +102,19 @@ const MIGRATIONS: &[&str] = &[
         value  TEXT NOT NULL
     );
     "#,
+    // v2: what the outbox needs to keep its promises to managers (SPEC §6).
+    r#"
+    -- The alert batch an OPEN issue is queued in; alerted_at is set only after a send succeeded.
+    ALTER TABLE issues ADD COLUMN alert_purpose TEXT;
+    -- pending | sent | expired | skipped (no GHL_TOKEN)
+    ALTER TABLE outbox ADD COLUMN status TEXT NOT NULL DEFAULT 'pending';
+    -- An alert's issues, marked alerted when one manager got it.
+    ALTER TABLE outbox ADD COLUMN issue_ids TEXT;
+    -- A digest's resolved-since watermark, moved when one manager got it.
+    ALTER TABLE outbox ADD COLUMN watermark TEXT;
+    ALTER TABLE outbox ADD COLUMN message_id TEXT;
+    CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE status = 'pending';
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -191,6 +204,33 @@ mod tests {
         let value: String =
             conn.query_row("SELECT value FROM kv WHERE key = 'k'", [], |row| row.get(0))?;
         assert_eq!(value, "v");
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_left_at_version_1_upgrades_in_place() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("sentinel.db");
+        {
+            let mut conn = Connection::open(&path)?;
+            let tx = conn.transaction()?;
+            tx.execute_batch(MIGRATIONS[0])?;
+            tx.pragma_update(None, "user_version", 1)?;
+            tx.execute(
+                "INSERT INTO issues (kind, status, party_key, created_at, first_inbound_at, last_inbound_at, due_at)
+                 VALUES ('SMS', 'OPEN', 'contact:c', 'a', 'a', 'a', 'b')",
+                [],
+            )?;
+            tx.commit()?;
+        }
+        let conn = open(&path)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        assert_eq!(version, VERSION);
+        let kept: (String, Option<String>) =
+            conn.query_row("SELECT status, alert_purpose FROM issues", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+        assert_eq!(kept, ("OPEN".to_string(), None));
         Ok(())
     }
 

@@ -60,6 +60,8 @@ struct State {
     /// Alternate between the flat and the nested messages shape.
     nested_shape: bool,
     requests: Vec<Recorded>,
+    /// Bodies of accepted sends.
+    sent: Vec<Value>,
     next_id: u64,
 }
 
@@ -185,6 +187,11 @@ impl FakeGhl {
     /// Every request so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.lock().requests.clone()
+    }
+
+    /// The SMS sends GHL accepted so far, as JSON bodies (failed attempts are not sends).
+    pub fn sends(&self) -> Vec<Value> {
+        self.lock().sent.clone()
     }
 
     /// The most requests that arrived within any `window`.
@@ -380,6 +387,7 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String, Vec<(&'stat
                 );
             }
             state.next_id += 1;
+            state.sent.push(sent.clone());
             let id = format!("sent{}", state.next_id);
             (201, json!({ "conversationId": "conv-manager", "messageId": id, "msg": "Message queued successfully." }).to_string(), vec![])
         }

@@ -6,6 +6,7 @@ mod fake_ghl;
 mod harness;
 mod intake;
 mod lifecycle;
+mod managers;
 mod resolver;
 mod signatures;
 mod supervision;

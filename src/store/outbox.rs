@@ -1,0 +1,285 @@
+//! The outbox: every SMS to a manager is a row here before it is sent (SPEC §8).
+//!
+//! A row is unique per purpose and recipient, so a digest slot, an alert batch or a command
+//! reply can never be queued twice. The summary sender takes due rows, sends them and
+//! reports back; what a successful send means (an alert's issues are alerted, a digest's
+//! watermark moves) is applied here in the same transaction that marks the row sent.
+
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use super::{kv_get, kv_set, parse_ts, ts};
+
+/// The key of the "resolved since last summary" watermark.
+pub const WATERMARK_KEY: &str = "digest_watermark";
+
+/// One queued SMS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// Row id.
+    pub id: i64,
+    /// `digest:2026-11-23:morning`, `alert:…`, `reply:…`.
+    pub purpose: String,
+    /// The recipient's GHL contact id.
+    pub contact_id: String,
+    /// The text.
+    pub body: String,
+    /// Attempts so far.
+    pub attempts: i64,
+}
+
+/// What to queue.
+#[derive(Debug, Clone)]
+pub struct NewEntry<'a> {
+    /// Purpose; with the recipient, unique forever.
+    pub purpose: &'a str,
+    /// Recipient.
+    pub contact_id: &'a str,
+    /// Text.
+    pub body: &'a str,
+    /// Given up after this.
+    pub expires_at: Timestamp,
+    /// An alert's issue ids, comma-separated.
+    pub issue_ids: Option<&'a str>,
+    /// A digest's watermark.
+    pub watermark: Option<Timestamp>,
+}
+
+/// Queues an SMS; false when the same purpose and recipient was queued before.
+pub fn enqueue(conn: &Connection, entry: &NewEntry, now: Timestamp) -> rusqlite::Result<bool> {
+    let inserted = conn.execute(
+        "INSERT INTO outbox (purpose, contact_id, body, created_at, expires_at, next_attempt_at, issue_ids, watermark)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7) ON CONFLICT (purpose, contact_id) DO NOTHING",
+        params![
+            entry.purpose,
+            entry.contact_id,
+            entry.body,
+            ts(now),
+            ts(entry.expires_at),
+            entry.issue_ids,
+            entry.watermark.map(ts),
+        ],
+    )?;
+    Ok(inserted > 0)
+}
+
+/// Expires what is past its time, then returns pending rows due by `now`.
+pub fn due(conn: &Connection, now: Timestamp, limit: usize) -> rusqlite::Result<Vec<Entry>> {
+    expire(conn, now)?;
+    let mut stmt = conn.prepare(
+        "SELECT id, purpose, contact_id, body, attempts FROM outbox
+         WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![ts(now), limit as i64], |row| {
+        Ok(Entry {
+            id: row.get(0)?,
+            purpose: row.get(1)?,
+            contact_id: row.get(2)?,
+            body: row.get(3)?,
+            attempts: row.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// When the next pending row is due.
+pub fn next_attempt(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
+    let text: Option<String> = conn.query_row(
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'",
+        [],
+        |row| row.get(0),
+    )?;
+    text.map(|t| parse_ts(&t)).transpose()
+}
+
+/// Pending rows.
+pub fn backlog(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE status = 'pending'",
+        [],
+        |row| row.get(0),
+    )
+}
+
+/// Marks a row sent and applies what that means: an alert's issues are alerted, a digest's
+/// watermark moves forward (never back).
+pub fn mark_sent(
+    conn: &Connection,
+    id: i64,
+    now: Timestamp,
+    message_id: Option<&str>,
+) -> rusqlite::Result<()> {
+    let changed = conn.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?2, message_id = ?3, attempts = attempts + 1, last_error = NULL
+         WHERE id = ?1 AND status = 'pending'",
+        params![id, ts(now), message_id],
+    )?;
+    if changed == 0 {
+        return Ok(());
+    }
+    let (issue_ids, watermark): (Option<String>, Option<String>) = conn.query_row(
+        "SELECT issue_ids, watermark FROM outbox WHERE id = ?1",
+        [id],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    for issue in issue_ids
+        .iter()
+        .flat_map(|ids| ids.split(','))
+        .filter_map(|id| id.parse::<i64>().ok())
+    {
+        conn.execute(
+            "UPDATE issues SET alerted_at = ?2 WHERE id = ?1 AND alerted_at IS NULL",
+            params![issue, ts(now)],
+        )?;
+    }
+    if let Some(watermark) = watermark {
+        let current = kv_get(conn, WATERMARK_KEY)?;
+        if current
+            .as_deref()
+            .is_none_or(|current| current < watermark.as_str())
+        {
+            kv_set(conn, WATERMARK_KEY, &watermark)?;
+        }
+    }
+    Ok(())
+}
+
+/// Records a failed attempt; the row is tried again after a backoff.
+pub fn mark_failed(
+    conn: &Connection,
+    id: i64,
+    now: Timestamp,
+    error: &str,
+) -> rusqlite::Result<()> {
+    let attempts: i64 =
+        conn.query_row("SELECT attempts FROM outbox WHERE id = ?1", [id], |row| {
+            row.get(0)
+        })?;
+    // 30 s, 1 min, 2 min … up to 30 min between attempts.
+    let backoff = SignedDuration::from_secs(30 * (1i64 << attempts.clamp(0, 6)))
+        .min(SignedDuration::from_mins(30));
+    conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1 AND status = 'pending'",
+        params![id, error, ts(now + backoff)],
+    )?;
+    Ok(())
+}
+
+/// Records a row that will never be sent (no GHL token), with the reason.
+pub fn mark_skipped(conn: &Connection, id: i64, reason: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE outbox SET status = 'skipped', last_error = ?2 WHERE id = ?1 AND status = 'pending'",
+        params![id, reason],
+    )?;
+    release_unsent_alerts(conn)
+}
+
+/// Gives up on rows past their expiry. An alert nobody received frees its issues, so the
+/// next alert includes them again.
+fn expire(conn: &Connection, now: Timestamp) -> rusqlite::Result<()> {
+    let expired = conn.execute(
+        "UPDATE outbox SET status = 'expired' WHERE status = 'pending' AND expires_at <= ?1",
+        [ts(now)],
+    )?;
+    if expired > 0 {
+        tracing::warn!(expired, "outbox entries expired unsent");
+        release_unsent_alerts(conn)?;
+    }
+    Ok(())
+}
+
+fn release_unsent_alerts(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE issues SET alert_purpose = NULL
+         WHERE alerted_at IS NULL AND alert_purpose IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.purpose = issues.alert_purpose AND status IN ('pending', 'sent'))",
+        [],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema::open_in_memory;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("instant")
+    }
+
+    fn entry<'a>(purpose: &'a str, contact: &'a str, watermark: Option<Timestamp>) -> NewEntry<'a> {
+        NewEntry {
+            purpose,
+            contact_id: contact,
+            body: "hi",
+            expires_at: at("2026-03-02T20:00:00Z"),
+            issue_ids: None,
+            watermark,
+        }
+    }
+
+    #[test]
+    fn the_same_purpose_is_queued_once_per_recipient() -> anyhow::Result<()> {
+        let conn = open_in_memory()?;
+        let now = at("2026-03-02T14:00:00Z");
+        assert!(enqueue(
+            &conn,
+            &entry("digest:2026-03-02:morning", "m1", None),
+            now
+        )?);
+        assert!(!enqueue(
+            &conn,
+            &entry("digest:2026-03-02:morning", "m1", None),
+            now
+        )?);
+        assert!(enqueue(
+            &conn,
+            &entry("digest:2026-03-02:morning", "m2", None),
+            now
+        )?);
+        assert_eq!(due(&conn, now, 10)?.len(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn a_failed_send_waits_and_the_watermark_moves_only_on_success() -> anyhow::Result<()> {
+        let conn = open_in_memory()?;
+        let now = at("2026-03-02T14:00:00Z");
+        enqueue(
+            &conn,
+            &entry("digest:2026-03-02:morning", "m1", Some(now)),
+            now,
+        )?;
+        let id = due(&conn, now, 10)?[0].id;
+        mark_failed(&conn, id, now, "GHL unavailable")?;
+        assert!(due(&conn, now, 10)?.is_empty(), "backing off");
+        assert_eq!(
+            kv_get(&conn, WATERMARK_KEY)?,
+            None,
+            "not moved by a failure"
+        );
+        let later = now + SignedDuration::from_secs(31);
+        assert_eq!(due(&conn, later, 10)?.len(), 1);
+        mark_sent(&conn, id, later, Some("msg1"))?;
+        assert_eq!(kv_get(&conn, WATERMARK_KEY)?, Some(ts(now)));
+        assert!(
+            due(&conn, later, 10)?.is_empty(),
+            "sent rows are never sent again"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn expired_rows_are_not_sent() -> anyhow::Result<()> {
+        let conn = open_in_memory()?;
+        enqueue(
+            &conn,
+            &entry("reply:1", "m1", None),
+            at("2026-03-02T14:00:00Z"),
+        )?;
+        assert!(due(&conn, at("2026-03-02T21:00:00Z"), 10)?.is_empty());
+        assert_eq!(backlog(&conn)?, 0);
+        Ok(())
+    }
+}

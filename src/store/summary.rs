@@ -1,0 +1,282 @@
+//! Building managers' digests and breach alerts inside one transaction (SPEC §6).
+//!
+//! The text comes from `domain::format`; this file chooses the issues, claims the slot and
+//! queues one outbox row per manager (and per SMS part) in the same commit, so a digest
+//! slot or an alert batch is queued exactly once however often the process restarts.
+
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use super::issues::{self, Issue};
+use super::outbox::{self, NewEntry, WATERMARK_KEY};
+use super::{kv_get, kv_set, parse_ts, ts};
+use crate::config::Config;
+use crate::domain::event::{IssueKind, Status};
+use crate::domain::format::{self, Digest, Item, Resolved};
+use crate::domain::phone::mask_digits;
+
+/// Whether to queue the message or only show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Build the text and change nothing (`dry_run=1`).
+    DryRun,
+    /// Queue it for every manager.
+    Queue,
+}
+
+/// What building a digest did, for `/jobs/send_summary`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DigestReport {
+    /// The slot's name.
+    pub slot: String,
+    /// OPEN texts.
+    pub overdue_sms: usize,
+    /// OPEN calls.
+    pub overdue_calls: usize,
+    /// Resolutions listed.
+    pub resolved_since: usize,
+    /// The text.
+    pub body: String,
+    /// Whether it was queued now.
+    pub queued: bool,
+    /// Whether this slot was already sent today (nothing was queued again).
+    pub already_sent: bool,
+    /// Managers it was queued for.
+    pub sent_to: Vec<String>,
+}
+
+/// What building an alert did, for `/jobs/escalations`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AlertReport {
+    /// OPEN issues not alerted yet.
+    pub new_breaches: usize,
+    /// The text (empty when there is nothing to say).
+    pub body: String,
+    /// Whether it was queued.
+    pub queued: bool,
+    /// Managers it was queued for.
+    pub sent_to: Vec<String>,
+}
+
+/// How long a digest may wait for GHL before it is stale.
+const DIGEST_EXPIRY: SignedDuration = SignedDuration::from_hours(4);
+/// How long an alert may wait for GHL.
+const ALERT_EXPIRY: SignedDuration = SignedDuration::from_hours(12);
+
+fn claim_key(date: jiff::civil::Date, slot: &str) -> String {
+    format!("digest_claimed:{date}:{slot}")
+}
+
+/// Whether the slot was claimed (queued) on that local date.
+pub fn digest_claimed(
+    conn: &Connection,
+    date: jiff::civil::Date,
+    slot: &str,
+) -> rusqlite::Result<bool> {
+    Ok(kv_get(conn, &claim_key(date, slot))?.is_some())
+}
+
+/// Who an issue is to a manager: the name, else the masked phone.
+fn who(issue: &Issue) -> String {
+    issue
+        .contact_name
+        .clone()
+        .or_else(|| issue.phone.as_deref().map(mask_digits))
+        .unwrap_or_else(|| format!("contact {}", issue.contact_id.as_deref().unwrap_or("?")))
+}
+
+fn item(issue: &Issue) -> Item {
+    Item {
+        id: issue.id,
+        kind: issue.kind,
+        who: who(issue),
+        first_inbound_at: issue.first_inbound_at,
+        due_at: issue.due_at,
+        count: issue.inbound_count,
+    }
+}
+
+/// Builds the digest for `slot` at `now` and, with [`Delivery::Queue`], claims the slot for
+/// today and queues it for every manager.
+pub fn build_digest(
+    conn: &Connection,
+    config: &Config,
+    slot: &str,
+    now: Timestamp,
+    delivery: Delivery,
+) -> rusqlite::Result<DigestReport> {
+    let zone = config.calendar.zone();
+    let date = now.to_zoned(zone.clone()).date();
+    let mut report = DigestReport {
+        slot: slot.to_string(),
+        ..DigestReport::default()
+    };
+    if delivery == Delivery::Queue && digest_claimed(conn, date, slot)? {
+        report.already_sent = true;
+        return Ok(report);
+    }
+    let open = issues::list(conn, &[Status::Open])?;
+    let (escalated, overdue): (Vec<&Issue>, Vec<&Issue>) = open.iter().partition(|issue| {
+        config
+            .calendar
+            .business_time_between(issue.first_inbound_at, now)
+            >= config.escalation
+    });
+    let watermark = kv_get(conn, WATERMARK_KEY)?
+        .map(|text| parse_ts(&text))
+        .transpose()?;
+    let resolved = match watermark {
+        None => None,
+        Some(since) => Some(resolved_since(conn, since, now)?),
+    };
+    report.overdue_sms = open.iter().filter(|i| i.kind == IssueKind::Sms).count();
+    report.overdue_calls = open.iter().filter(|i| i.kind == IssueKind::Call).count();
+    report.resolved_since = resolved.as_ref().map_or(0, Vec::len);
+    report.body = format::digest(&Digest {
+        slot,
+        now,
+        zone,
+        overdue: overdue.into_iter().map(item).collect(),
+        escalated: escalated.into_iter().map(item).collect(),
+        resolved,
+        max_items: config.summary_max_items,
+    });
+    if delivery == Delivery::Queue {
+        kv_set(conn, &claim_key(date, slot), &ts(now))?;
+        let purpose = format!("digest:{date}:{slot}");
+        report.sent_to = queue(
+            conn,
+            config,
+            &purpose,
+            &report.body,
+            now,
+            DIGEST_EXPIRY,
+            None,
+            Some(now),
+        )?;
+        report.queued = true;
+    }
+    Ok(report)
+}
+
+fn resolved_since(
+    conn: &Connection,
+    since: Timestamp,
+    now: Timestamp,
+) -> rusqlite::Result<Vec<Resolved>> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM issues WHERE status = 'RESOLVED' AND resolved_at > ?1 AND resolved_at <= ?2 ORDER BY resolved_at, id",
+    )?;
+    let ids: Vec<i64> = stmt
+        .query_map(params![ts(since), ts(now)], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut resolved = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(issue) = issues::get(conn, id)? {
+            resolved.push(Resolved {
+                id,
+                kind: issue.kind,
+                who: who(&issue),
+                resolved_at: issue.resolved_at.unwrap_or(now),
+            });
+        }
+    }
+    Ok(resolved)
+}
+
+/// Builds one alert for every OPEN issue not alerted or queued yet and, with
+/// [`Delivery::Queue`], queues it and ties those issues to it.
+pub fn build_alert(
+    conn: &Connection,
+    config: &Config,
+    now: Timestamp,
+    delivery: Delivery,
+) -> rusqlite::Result<AlertReport> {
+    let fresh: Vec<Issue> = issues::list(conn, &[Status::Open])?
+        .into_iter()
+        .filter(|issue| {
+            issue.alerted_at.is_none() && !has_alert_purpose(conn, issue.id).unwrap_or(true)
+        })
+        .collect();
+    let mut report = AlertReport {
+        new_breaches: fresh.len(),
+        ..AlertReport::default()
+    };
+    if fresh.is_empty() {
+        return Ok(report);
+    }
+    let items: Vec<Item> = fresh.iter().map(item).collect();
+    report.body = format::alert(
+        &items,
+        now,
+        config.calendar.zone(),
+        config.summary_max_items,
+    );
+    if delivery == Delivery::Queue && !config.manager_contact_ids.is_empty() {
+        let ids: Vec<String> = fresh.iter().map(|i| i.id.to_string()).collect();
+        let ids = ids.join(",");
+        let purpose = format!("alert:{}", ts(now));
+        report.sent_to = queue(
+            conn,
+            config,
+            &purpose,
+            &report.body,
+            now,
+            ALERT_EXPIRY,
+            Some(&ids),
+            None,
+        )?;
+        for issue in &fresh {
+            conn.execute(
+                "UPDATE issues SET alert_purpose = ?2 WHERE id = ?1",
+                params![issue.id, purpose],
+            )?;
+        }
+        report.queued = true;
+    }
+    Ok(report)
+}
+
+fn has_alert_purpose(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT alert_purpose IS NOT NULL FROM issues WHERE id = ?1",
+        [id],
+        |row| row.get(0),
+    )
+}
+
+/// Queues a text for every manager, split into SMS parts; returns the recipients.
+#[allow(clippy::too_many_arguments)]
+fn queue(
+    conn: &Connection,
+    config: &Config,
+    purpose: &str,
+    body: &str,
+    now: Timestamp,
+    expiry: SignedDuration,
+    issue_ids: Option<&str>,
+    watermark: Option<Timestamp>,
+) -> rusqlite::Result<Vec<String>> {
+    let parts = format::split_sms(body);
+    let total = parts.len();
+    for manager in &config.manager_contact_ids {
+        for (index, part) in parts.iter().enumerate() {
+            let purpose = if total == 1 {
+                purpose.to_string()
+            } else {
+                format!("{purpose}:{}/{total}", index + 1)
+            };
+            let entry = NewEntry {
+                purpose: &purpose,
+                contact_id: manager,
+                body: part,
+                expires_at: now + expiry,
+                issue_ids,
+                watermark,
+            };
+            outbox::enqueue(conn, &entry, now)?;
+        }
+    }
+    Ok(config.manager_contact_ids.clone())
+}
