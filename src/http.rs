@@ -189,6 +189,7 @@ fn route(
         }
         (Method::Post, "/debug/fail") if http.ctx.time.is_manual() => inject_failure(query),
         (Method::Post, "/debug/clock") if http.ctx.time.is_manual() => set_clock(http, query),
+        (Method::Post, "/debug/wedge") if http.ctx.time.is_manual() => wedge(query),
         _ => Reply::error(404, "Not Found"),
     }
 }
@@ -724,6 +725,18 @@ fn inject_failure(query: &HashMap<String, String>) -> Reply {
             "actor: expected store, intake, clock, resolver or summary",
         ),
     }
+}
+
+fn wedge(query: &HashMap<String, String>) -> Reply {
+    let Some(seconds) = query
+        .get("seconds")
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s <= 600)
+    else {
+        return Reply::error(400, "seconds: expected a whole number up to 600");
+    };
+    crate::actors::cast(names::STORE, StoreMsg::Wedge(Duration::from_secs(seconds)));
+    Reply::ok(json!({ "wedged": "store", "seconds": seconds }))
 }
 
 fn set_clock(http: &HttpContext, query: &HashMap<String, String>) -> Reply {

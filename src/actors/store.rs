@@ -166,6 +166,9 @@ pub enum StoreMsg {
     },
     /// Test hook: panic, to prove the supervisor restarts the store.
     Fail,
+    /// Test hook: hold the mailbox this long, as a stuck disk would, to prove the watchdog
+    /// stops being fed.
+    Wedge(std::time::Duration),
 }
 
 /// Where the store answers an ingest: with the outcome after the commit, or why it failed.
@@ -393,6 +396,7 @@ impl Actor for Store {
                 let _ = reply.send(text_err(stats(&state.conn)));
             }
             StoreMsg::Fail => panic!("store: failure injected by a test"),
+            StoreMsg::Wedge(period) => tokio::task::block_in_place(|| std::thread::sleep(period)),
         }
         Ok(())
     }

@@ -10,3 +10,4 @@ mod managers;
 mod resolver;
 mod signatures;
 mod supervision;
+mod watchdog;
