@@ -29,30 +29,22 @@ pub fn init_logging() {
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let journald = std::env::var_os("JOURNAL_STREAM")
-        .is_some()
-        .then(|| tracing_journald::layer().ok())
-        .flatten();
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some().then(|| tracing_journald::layer().ok()).flatten();
     let stderr = journald.is_none().then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(false)
     });
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(journald)
-        .with(stderr)
-        .try_init();
+    let _ = tracing_subscriber::registry().with(filter).with(journald).with(stderr).try_init();
 }
 
 /// The clock: the system's, or a manual one when `SENTINEL_TEST_NOW` is set (tests only).
 fn time_source() -> anyhow::Result<TimeSource> {
     match std::env::var("SENTINEL_TEST_NOW") {
         Ok(text) if !text.is_empty() => {
-            let at = text.parse().with_context(|| {
-                format!("SENTINEL_TEST_NOW={text:?}: expected an RFC 3339 instant")
-            })?;
+            let at =
+                text.parse().with_context(|| format!("SENTINEL_TEST_NOW={text:?}: expected an RFC 3339 instant"))?;
             tracing::warn!("running on a manual test clock starting at {at}");
             Ok(TimeSource::manual(at))
         }
@@ -68,62 +60,27 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .thread_name("sentinel-rt")
         .build()
         .context("starting the async runtime")?;
-    let (secret, origin) =
-        ensure_webhook_secret(config.webhook_secret.as_ref(), &config.data_dir())?;
+    let (secret, origin) = ensure_webhook_secret(config.webhook_secret.as_ref(), &config.data_dir())?;
     let time = time_source()?;
     let started_at = time.now();
     let ghl = GhlClient::new(&config.ghl);
-    let ctx: Ctx = Arc::new(Shared {
-        config,
-        time,
-        started_at,
-        ghl,
-    });
+    let ctx: Ctx = Arc::new(Shared { config, time, started_at, ghl });
 
     let (supervisor, supervisor_done) = runtime
-        .block_on(Actor::spawn(
-            Some("supervisor".to_string()),
-            Supervisor,
-            ctx.clone(),
-        ))
+        .block_on(Actor::spawn(Some("supervisor".to_string()), Supervisor, ctx.clone()))
         .map_err(|err| anyhow::format_err!("{err}"))
         .context("starting the actors")?;
 
-    let bind =
-        |addr| Server::http(addr).map_err(|err| anyhow::format_err!("binding {addr}: {err}"));
+    let bind = |addr| Server::http(addr).map_err(|err| anyhow::format_err!("binding {addr}: {err}"));
     let webhook_server = Arc::new(bind(ctx.config.listen_addr)?);
     let admin_server = Arc::new(bind(ctx.config.admin_listen_addr)?);
-    let verifier = Verifier::new(
-        ctx.config.ghl.ed25519_key.as_deref(),
-        ctx.config.ghl.rsa_key.as_deref(),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let http = HttpContext {
-        ctx: ctx.clone(),
-        runtime: runtime.handle().clone(),
-        secret: secret.clone(),
-        verifier,
-    };
-    let mut workers = http::serve(
-        webhook_server.clone(),
-        Listener::Webhook,
-        http.clone(),
-        WEBHOOK_WORKERS,
-    );
-    workers.extend(http::serve(
-        admin_server.clone(),
-        Listener::Admin,
-        http,
-        ADMIN_WORKERS,
-    ));
+    let verifier = Verifier::new(ctx.config.ghl.ed25519_key.as_deref(), ctx.config.ghl.rsa_key.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let http = HttpContext { ctx: ctx.clone(), runtime: runtime.handle().clone(), secret: secret.clone(), verifier };
+    let mut workers = http::serve(webhook_server.clone(), Listener::Webhook, http.clone(), WEBHOOK_WORKERS);
+    workers.extend(http::serve(admin_server.clone(), Listener::Admin, http, ADMIN_WORKERS));
 
-    announce(
-        &ctx,
-        &webhook_server,
-        &admin_server,
-        secret.expose(),
-        origin,
-    );
+    announce(&ctx, &webhook_server, &admin_server, secret.expose(), origin);
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
     let watchdog = sd_notify::watchdog_enabled().map(|period| runtime.spawn(feed_watchdog(period)));
 
@@ -152,36 +109,21 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 
 /// Prints where to point GHL, once per start; the secret itself only when it was just made.
 fn announce(ctx: &Ctx, webhook: &Server, admin: &Server, secret: &str, origin: SecretOrigin) {
-    let webhook_addr = webhook
-        .server_addr()
-        .to_ip()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let admin_addr = admin
-        .server_addr()
-        .to_ip()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let webhook_addr = webhook.server_addr().to_ip().map(|a| a.to_string()).unwrap_or_default();
+    let admin_addr = admin.server_addr().to_ip().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(webhook = %webhook_addr, admin = %admin_addr, db = %ctx.config.db_path.display(), "listening");
     println!("Sentinel {} is running.", env!("CARGO_PKG_VERSION"));
     println!("  database:         {}", ctx.config.db_path.display());
     match origin {
         SecretOrigin::Generated => {
             println!("  webhook secret (generated now, shown once): {secret}");
-            println!(
-                "  GHL workflows post to: http://{webhook_addr}/webhook/ghl/inbound_sms?secret={secret}"
-            );
+            println!("  GHL workflows post to: http://{webhook_addr}/webhook/ghl/inbound_sms?secret={secret}");
         }
-        SecretOrigin::Stored => println!(
-            "  webhook secret: in {}",
-            secret_path(&ctx.config.data_dir()).display()
-        ),
+        SecretOrigin::Stored => println!("  webhook secret: in {}", secret_path(&ctx.config.data_dir()).display()),
         SecretOrigin::Configured => println!("  webhook secret: WEBHOOK_SECRET"),
     }
     // The listener lines come last: scripts and tests read up to them.
-    println!(
-        "  webhook listener: http://{webhook_addr}/webhook/ghl/inbound_sms (also /unanswered_call, /webhook/ghl)"
-    );
+    println!("  webhook listener: http://{webhook_addr}/webhook/ghl/inbound_sms (also /unanswered_call, /webhook/ghl)");
     println!("  admin listener:   http://{admin_addr}/health");
 }
 
@@ -197,10 +139,7 @@ async fn feed_watchdog(period: Duration) {
         } else {
             let failing: Vec<&str> = health.iter().filter(|a| !a.ok).map(|a| a.name).collect();
             tracing::error!(?failing, "watchdog not fed: actors are not answering");
-            let _ = sd_notify::notify(&[NotifyState::Status(&format!(
-                "failing: {}",
-                failing.join(", ")
-            ))]);
+            let _ = sd_notify::notify(&[NotifyState::Status(&format!("failing: {}", failing.join(", ")))]);
         }
     }
 }

@@ -32,21 +32,11 @@ pub struct VarDef {
 }
 
 const fn var(name: &'static str, default: &'static str, doc: &'static str) -> VarDef {
-    VarDef {
-        name,
-        default,
-        secret: false,
-        doc,
-    }
+    VarDef { name, default, secret: false, doc }
 }
 
 const fn secret(name: &'static str, doc: &'static str) -> VarDef {
-    VarDef {
-        name,
-        default: "",
-        secret: true,
-        doc,
-    }
+    VarDef { name, default: "", secret: true, doc }
 }
 
 /// Every variable Sentinel reads, in the order `check-config` prints them.
@@ -171,10 +161,10 @@ impl Source {
             None => None,
         };
         if let Some(path) = &file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the env file {}", path.display()))?;
-            for (name, value) in parse_env_file(&text)
-                .with_context(|| format!("reading the env file {}", path.display()))?
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading the env file {}", path.display()))?;
+            for (name, value) in
+                parse_env_file(&text).with_context(|| format!("reading the env file {}", path.display()))?
             {
                 if !is_known(&name) {
                     source.unknown.push(name.clone());
@@ -195,19 +185,14 @@ impl Source {
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Source {
         let mut source = Source::default();
         for (name, value) in pairs {
-            source
-                .values
-                .insert(name.to_string(), (value.to_string(), Origin::Environment));
+            source.values.insert(name.to_string(), (value.to_string(), Origin::Environment));
         }
         source
     }
 
     /// The raw value of a variable, with empty values treated as unset (as the original did).
     pub fn raw(&self, name: &str) -> Option<&str> {
-        self.values
-            .get(name)
-            .map(|(value, _)| value.trim())
-            .filter(|value| !value.is_empty())
+        self.values.get(name).map(|(value, _)| value.trim()).filter(|value| !value.is_empty())
     }
 
     /// Where a variable's value comes from.
@@ -233,16 +218,11 @@ impl Source {
 }
 
 fn is_known(name: &str) -> bool {
-    VARS.iter().any(|def| def.name == name)
-        || name.starts_with(CRON_PREFIX)
-        || name == TEST_CLOCK_VAR
+    VARS.iter().any(|def| def.name == name) || name.starts_with(CRON_PREFIX) || name == TEST_CLOCK_VAR
 }
 
 fn default_of(name: &str) -> &'static str {
-    VARS.iter()
-        .find(|def| def.name == name)
-        .map(|def| def.default)
-        .unwrap_or("")
+    VARS.iter().find(|def| def.name == name).map(|def| def.default).unwrap_or("")
 }
 
 /// Parses a dotenv file: `KEY=VALUE` lines, optional `export `, single or double quotes,
@@ -264,14 +244,10 @@ pub fn parse_env_file(text: &str) -> anyhow::Result<Vec<(String, String)>> {
         }
         let value = value.trim();
         let value = if let Some(rest) = value.strip_prefix('"') {
-            let end = rest
-                .rfind('"')
-                .with_context(|| format!("line {}: unterminated double quote", index + 1))?;
+            let end = rest.rfind('"').with_context(|| format!("line {}: unterminated double quote", index + 1))?;
             rest[..end].replace("\\n", "\n").replace("\\\"", "\"")
         } else if let Some(rest) = value.strip_prefix('\'') {
-            let end = rest
-                .rfind('\'')
-                .with_context(|| format!("line {}: unterminated single quote", index + 1))?;
+            let end = rest.rfind('\'').with_context(|| format!("line {}: unterminated single quote", index + 1))?;
             rest[..end].to_string()
         } else {
             match value.find(" #") {
@@ -399,26 +375,16 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn parse<T>(
-        &mut self,
-        name: &str,
-        expected: &str,
-        parse: impl FnOnce(&str) -> Option<T>,
-    ) -> Option<T> {
+    fn parse<T>(&mut self, name: &str, expected: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
         let value = self.source.value(name);
         let parsed = parse(value);
         if parsed.is_none() {
-            self.errors
-                .push(format!("{name}={value:?}: expected {expected}"));
+            self.errors.push(format!("{name}={value:?}: expected {expected}"));
         }
         parsed
     }
 
-    fn try_parse<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Option<T> {
+    fn try_parse<T>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
         let value = self.source.value(name);
         match parse(value) {
             Ok(parsed) => Some(parsed),
@@ -430,9 +396,7 @@ impl<'a> Reader<'a> {
     }
 
     fn addr(&mut self, name: &str) -> Option<SocketAddr> {
-        self.parse(name, "an address and port, e.g. 127.0.0.1:8000", |v| {
-            v.parse().ok()
-        })
+        self.parse(name, "an address and port, e.g. 127.0.0.1:8000", |v| v.parse().ok())
     }
 
     fn flag(&mut self, name: &str) -> Option<bool> {
@@ -454,14 +418,8 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn count<T: std::str::FromStr + PartialOrd + From<u8>>(
-        &mut self,
-        name: &str,
-        expected: &str,
-    ) -> Option<T> {
-        self.parse(name, expected, |v| {
-            v.parse::<T>().ok().filter(|n| *n >= T::from(1))
-        })
+    fn count<T: std::str::FromStr + PartialOrd + From<u8>>(&mut self, name: &str, expected: &str) -> Option<T> {
+        self.parse(name, expected, |v| v.parse::<T>().ok().filter(|n| *n >= T::from(1)))
     }
 
     fn text(&self, name: &str) -> String {
@@ -478,19 +436,13 @@ impl<'a> Reader<'a> {
 
     fn url(&mut self, name: &str) -> Option<String> {
         self.parse(name, "an http:// or https:// URL", |v| {
-            (v.starts_with("http://") || v.starts_with("https://"))
-                .then(|| v.trim_end_matches('/').to_string())
+            (v.starts_with("http://") || v.starts_with("https://")).then(|| v.trim_end_matches('/').to_string())
         })
     }
 }
 
 fn split_list(value: &str) -> Vec<String> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .map(str::to_string)
-        .collect()
+    value.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_string).collect()
 }
 
 fn parse_flag(value: &str) -> Option<bool> {
@@ -503,8 +455,7 @@ fn parse_flag(value: &str) -> Option<bool> {
 
 /// Parses `morning=08:00,midday=11:00,afternoon=15:00`.
 fn parse_slots(value: &str) -> Result<Vec<SummarySlot>, String> {
-    const EXPECTED: &str =
-        "expected name=HH:MM pairs, e.g. morning=08:00,midday=11:00,afternoon=15:00";
+    const EXPECTED: &str = "expected name=HH:MM pairs, e.g. morning=08:00,midday=11:00,afternoon=15:00";
     let mut slots = Vec::new();
     for item in split_list(value) {
         let (name, at) = item.split_once('=').ok_or_else(|| EXPECTED.to_string())?;
@@ -536,10 +487,8 @@ pub fn parse_clock(value: &str) -> Option<Time> {
 
 /// Parses the original's `CRON_*` hours: `8,11,15` or `*/2`-free plain lists of 0–23.
 fn parse_hours_list(value: &str) -> Result<Vec<u8>, String> {
-    let hours: Option<Vec<u8>> = split_list(value)
-        .iter()
-        .map(|hour| hour.parse::<u8>().ok().filter(|h| *h < 24))
-        .collect();
+    let hours: Option<Vec<u8>> =
+        split_list(value).iter().map(|hour| hour.parse::<u8>().ok().filter(|h| *h < 24)).collect();
     match hours {
         Some(hours) if !hours.is_empty() => Ok(hours),
         _ => Err("expected hours of the day 0-23 separated by commas, e.g. 8,11,15".to_string()),
@@ -562,34 +511,19 @@ fn default_db_path() -> PathBuf {
 impl Config {
     /// Reads and validates every variable; on failure the error lists every bad value.
     pub fn from_source(source: &Source) -> anyhow::Result<Config> {
-        let mut r = Reader {
-            source,
-            errors: Vec::new(),
-        };
+        let mut r = Reader { source, errors: Vec::new() };
 
         let listen_addr = r.addr("LISTEN_ADDR");
         let admin_listen_addr = r.addr("ADMIN_LISTEN_ADDR");
         let max_body_bytes = r.count::<usize>("MAX_BODY_BYTES", "a number of bytes, e.g. 262144");
-        let zone = r.parse("TIMEZONE", "an IANA zone name, e.g. America/Chicago", |v| {
-            TimeZone::get(v).ok()
-        });
+        let zone = r.parse("TIMEZONE", "an IANA zone name, e.g. America/Chicago", |v| TimeZone::get(v).ok());
         let weekly = if source.raw("BUSINESS_SCHEDULE").is_some() {
             r.try_parse("BUSINESS_SCHEDULE", WeeklySchedule::parse)
         } else {
-            let start = r.parse(
-                "BUSINESS_HOURS_START",
-                "a time HH:MM, e.g. 08:00",
-                parse_clock,
-            );
-            let end = r.parse(
-                "BUSINESS_HOURS_END",
-                "a time HH:MM after the start, e.g. 17:00",
-                |v| {
-                    (v == "24:00")
-                        .then_some(Time::MAX)
-                        .or_else(|| parse_clock(v))
-                },
-            );
+            let start = r.parse("BUSINESS_HOURS_START", "a time HH:MM, e.g. 08:00", parse_clock);
+            let end = r.parse("BUSINESS_HOURS_END", "a time HH:MM after the start, e.g. 17:00", |v| {
+                (v == "24:00").then_some(Time::MAX).or_else(|| parse_clock(v))
+            });
             match (start, end) {
                 (Some(_), Some(_)) => r.try_parse("BUSINESS_HOURS_END", |end| {
                     WeeklySchedule::weekdays(source.value("BUSINESS_HOURS_START"), end)
@@ -602,34 +536,24 @@ impl Config {
         let call_sla = r.hours("CALL_SLA_HOURS");
         let escalation = r.hours("ESCALATION_BUSINESS_HOURS");
         let summary_slots = r.try_parse("SUMMARY_SLOTS", parse_slots);
-        let summary_max_items = r.count::<usize>(
-            "SUMMARY_MAX_ITEMS_PER_SECTION",
-            "a whole number of lines, at least 1",
-        );
-        let raw_events_retention_days = r.count::<u32>(
-            "RAW_EVENTS_RETENTION_DAYS",
-            "a whole number of days, at least 1",
-        );
+        let summary_max_items =
+            r.count::<usize>("SUMMARY_MAX_ITEMS_PER_SECTION", "a whole number of lines, at least 1");
+        let raw_events_retention_days =
+            r.count::<u32>("RAW_EVENTS_RETENTION_DAYS", "a whole number of days, at least 1");
         let call_dedupe_window = r.minutes("CALL_DEDUPE_WINDOW_MINUTES");
         let call_resolve_lookback = r.minutes("CALL_RESOLVE_LOOKBACK_MINUTES");
         let call_require_missed_marker = r.flag("CALL_REQUIRE_MISSED_MARKER");
         let ack_close_enabled = r.flag("ACK_CLOSE_ENABLED");
-        let ack_close_max_len =
-            r.count::<usize>("ACK_CLOSE_MAX_LEN", "a number of characters, at least 1");
-        let resolver_interval = r.parse(
-            "RESOLVER_INTERVAL_MINUTES",
-            "whole minutes, at least 1",
-            |v| {
-                let minutes: u32 = v.parse().ok().filter(|m| *m >= 1)?;
-                Some(SignedDuration::from_mins(i64::from(minutes)))
-            },
-        );
+        let ack_close_max_len = r.count::<usize>("ACK_CLOSE_MAX_LEN", "a number of characters, at least 1");
+        let resolver_interval = r.parse("RESOLVER_INTERVAL_MINUTES", "whole minutes, at least 1", |v| {
+            let minutes: u32 = v.parse().ok().filter(|m| *m >= 1)?;
+            Some(SignedDuration::from_mins(i64::from(minutes)))
+        });
         let require_signature = r.flag("GHL_REQUIRE_SIGNATURE");
-        let rate_limit_per_10s = r.parse(
-            "GHL_RATE_LIMIT_PER_10S",
-            "requests per 10 s, 1 to 100 (GHL allows 100)",
-            |v| v.parse::<u32>().ok().filter(|n| (1..=100).contains(n)),
-        );
+        let rate_limit_per_10s =
+            r.parse("GHL_RATE_LIMIT_PER_10S", "requests per 10 s, 1 to 100 (GHL allows 100)", |v| {
+                v.parse::<u32>().ok().filter(|n| (1..=100).contains(n))
+            });
         let daily_budget = r.count::<u32>("GHL_DAILY_BUDGET", "requests per day, at least 1");
         let ghl_timeout = r.count::<u64>("GHL_TIMEOUT_SECONDS", "whole seconds, at least 1");
         let base_url = r.url("GHL_BASE_URL");
@@ -638,15 +562,10 @@ impl Config {
         let ai_base_url = r.url("OPENAI_BASE_URL");
         let ai_max = r.count::<u32>("AI_GATE_MAX_PER_RUN", "a whole number, at least 1");
         if ai_enabled == Some(true) && source.raw("OPENAI_API_KEY").is_none() {
-            r.errors.push(
-                "AI_GATE_ENABLED=\"1\": expected OPENAI_API_KEY to be set as well".to_string(),
-            );
+            r.errors.push("AI_GATE_ENABLED=\"1\": expected OPENAI_API_KEY to be set as well".to_string());
         }
         let ghl_version = r.text("GHL_VERSION");
-        let db_path = r
-            .optional("DB_PATH")
-            .map(PathBuf::from)
-            .unwrap_or_else(default_db_path);
+        let db_path = r.optional("DB_PATH").map(PathBuf::from).unwrap_or_else(default_db_path);
         let mut cron = Vec::new();
         for (name, value) in source.cron() {
             match parse_hours_list(value) {
@@ -736,24 +655,13 @@ pub fn describe(source: &Source, config: &Config) -> String {
             Origin::Environment => "environment",
         };
         let db_path = config.db_path.display().to_string();
-        let value = if def.name == "DB_PATH" {
-            db_path.as_str()
-        } else {
-            source.value(def.name)
-        };
+        let value = if def.name == "DB_PATH" { db_path.as_str() } else { source.value(def.name) };
         let shown = if def.secret {
-            if value.is_empty() {
-                "(unset)".to_string()
-            } else {
-                mask(value)
-            }
+            if value.is_empty() { "(unset)".to_string() } else { mask(value) }
         } else {
             value.to_string()
         };
-        out.push_str(&format!(
-            "{}={}    # {}; {}\n",
-            def.name, shown, origin, def.doc
-        ));
+        out.push_str(&format!("{}={}    # {}; {}\n", def.name, shown, origin, def.doc));
     }
     for (name, hours) in &config.cron {
         let hours: Vec<String> = hours.iter().map(|h| format!("{h:02}:00")).collect();
@@ -762,16 +670,11 @@ pub fn describe(source: &Source, config: &Config) -> String {
             hours.join(", ")
         ));
     }
-    let slots: Vec<String> = config
-        .summary_slots
-        .iter()
-        .map(|slot| format!("{} at {}", slot.name, slot.at.strftime("%H:%M")))
-        .collect();
+    let slots: Vec<String> =
+        config.summary_slots.iter().map(|slot| format!("{} at {}", slot.name, slot.at.strftime("%H:%M"))).collect();
     out.push_str(&format!("# digests: {}\n", slots.join(", ")));
     for name in &source.unknown {
-        out.push_str(&format!(
-            "# warning: {name} in the env file is not a Sentinel variable and is ignored\n"
-        ));
+        out.push_str(&format!("# warning: {name} in the env file is not a Sentinel variable and is ignored\n"));
     }
     out
 }
@@ -835,10 +738,7 @@ mod tests {
     #[test]
     fn every_bad_value_is_reported_at_once() {
         let message = error_of(&[("SMS_SLA_HOURS", "x"), ("TIMEZONE", "Nowhere")]);
-        assert!(
-            message.contains("SMS_SLA_HOURS") && message.contains("TIMEZONE"),
-            "{message}"
-        );
+        assert!(message.contains("SMS_SLA_HOURS") && message.contains("TIMEZONE"), "{message}");
     }
 
     #[test]
@@ -857,10 +757,7 @@ mod tests {
         ])?;
         assert_eq!(config.sms_sla, SignedDuration::from_mins(15));
         assert_eq!(config.manager_contact_ids, ["abc", "def"]);
-        assert_eq!(
-            config.cron,
-            [("CRON_SUMMARY_HOURS".to_string(), vec![8, 11, 15])]
-        );
+        assert_eq!(config.cron, [("CRON_SUMMARY_HOURS".to_string(), vec![8, 11, 15])]);
         Ok(())
     }
 
@@ -874,17 +771,8 @@ mod tests {
     fn env_file_syntax() -> anyhow::Result<()> {
         let text = "# comment\n\nexport A=1\nB=\"two words\"\nC='x#y'\nD=plain # trailing\nE=\n";
         let pairs = parse_env_file(text)?;
-        let expected = [
-            ("A", "1"),
-            ("B", "two words"),
-            ("C", "x#y"),
-            ("D", "plain"),
-            ("E", ""),
-        ];
-        let pairs: Vec<(&str, &str)> = pairs
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
+        let expected = [("A", "1"), ("B", "two words"), ("C", "x#y"), ("D", "plain"), ("E", "")];
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         assert_eq!(pairs, expected);
         assert!(parse_env_file("NOT A LINE").is_err());
         Ok(())
@@ -893,15 +781,9 @@ mod tests {
     #[test]
     fn secrets_are_masked() -> anyhow::Result<()> {
         let token = "pit-1234567890abcdef";
-        let config = load(&[
-            ("GHL_TOKEN", token),
-            ("WEBHOOK_SECRET", "s3cret-value-long"),
-        ])?;
+        let config = load(&[("GHL_TOKEN", token), ("WEBHOOK_SECRET", "s3cret-value-long")])?;
         let debug = format!("{config:?}");
-        assert!(
-            !debug.contains(token) && !debug.contains("s3cret"),
-            "{debug}"
-        );
+        assert!(!debug.contains(token) && !debug.contains("s3cret"), "{debug}");
         let source = Source::from_pairs([("GHL_TOKEN", token)]);
         let report = describe(&source, &config);
         assert!(!report.contains(token), "{report}");

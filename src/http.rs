@@ -26,6 +26,7 @@ use crate::domain::event::{IssueKind, Status};
 use crate::domain::phone::Phone;
 use crate::ghl::payload::Route;
 use crate::ghl::signature::{SignatureCheck, Verifier};
+use crate::status;
 use crate::store::apply::Outcome;
 use crate::store::summary::Delivery;
 use crate::supervisor::{Child, probe_all};
@@ -58,12 +59,7 @@ const INGEST_TIMEOUT: Duration = Duration::from_secs(30);
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Starts `workers` threads serving `server`; they return when the server is unblocked.
-pub fn serve(
-    server: Arc<Server>,
-    listener: Listener,
-    http: HttpContext,
-    workers: usize,
-) -> Vec<JoinHandle<()>> {
+pub fn serve(server: Arc<Server>, listener: Listener, http: HttpContext, workers: usize) -> Vec<JoinHandle<()>> {
     (0..workers)
         .map(|index| {
             let server = server.clone();
@@ -80,49 +76,47 @@ pub fn serve(
         .collect()
 }
 
-/// A JSON answer.
+/// A JSON answer (or, for the status page, HTML).
 struct Reply {
     status: u16,
     body: Value,
     allow: Option<&'static str>,
+    html: Option<(String, &'static str)>,
 }
 
 impl Reply {
     fn ok(body: Value) -> Reply {
-        Reply {
-            status: 200,
-            body,
-            allow: None,
-        }
+        Reply { status: 200, body, allow: None, html: None }
+    }
+
+    fn html(page: String) -> Reply {
+        Reply { status: 200, body: Value::Null, allow: None, html: Some((page, "text/html; charset=utf-8")) }
+    }
+
+    fn text(text: String) -> Reply {
+        Reply { status: 200, body: Value::Null, allow: None, html: Some((text, "text/plain; version=0.0.4")) }
     }
 
     fn error(status: u16, detail: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            body: json!({ "detail": detail.into() }),
-            allow: None,
-        }
+        Reply { status, body: json!({ "detail": detail.into() }), allow: None, html: None }
     }
 
     fn method_not_allowed(allow: &'static str) -> Reply {
-        Reply {
-            status: 405,
-            body: json!({ "detail": "Method Not Allowed" }),
-            allow: Some(allow),
-        }
+        Reply { status: 405, body: json!({ "detail": "Method Not Allowed" }), allow: Some(allow), html: None }
     }
 }
 
 fn handle(mut request: Request, listener: Listener, http: &HttpContext) {
     let url = request.url().to_string();
     let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
-    let query: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
+    let query: HashMap<String, String> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     let reply = route(&mut request, listener, http, path, &query);
-    let mut response = Response::from_string(reply.body.to_string())
-        .with_status_code(reply.status)
-        .with_header(header("Content-Type", "application/json"));
+    let (body, content_type) = match reply.html {
+        Some((text, content_type)) => (text, content_type),
+        None => (reply.body.to_string(), "application/json"),
+    };
+    let mut response =
+        Response::from_string(body).with_status_code(reply.status).with_header(header("Content-Type", content_type));
     if let Some(allow) = reply.allow {
         response = response.with_header(header("Allow", allow));
     }
@@ -133,8 +127,7 @@ fn handle(mut request: Request, listener: Listener, http: &HttpContext) {
 
 fn header(name: &str, value: &str) -> Header {
     // Both are ASCII constants, which tiny_http always accepts.
-    Header::from_bytes(name.as_bytes(), value.as_bytes())
-        .unwrap_or_else(|()| unreachable!("ASCII header"))
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap_or_else(|()| unreachable!("ASCII header"))
 }
 
 fn route(
@@ -145,19 +138,18 @@ fn route(
     query: &HashMap<String, String>,
 ) -> Reply {
     let method = request.method().clone();
-    let path = if path.len() > 1 {
-        path.trim_end_matches('/')
-    } else {
-        path
-    };
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
     if path == "/health" {
         return match method {
             Method::Get | Method::Head => health(http),
             _ => Reply::method_not_allowed("GET"),
         };
     }
-    let admin_only =
-        path.starts_with("/jobs/") || path.starts_with("/api/") || path.starts_with("/debug/");
+    let admin_only = path.starts_with("/jobs/")
+        || path.starts_with("/api/")
+        || path.starts_with("/debug/")
+        || path == "/status"
+        || path == "/metrics";
     let known = Route::from_path(path).is_some() || admin_only;
     if !known || (admin_only && listener == Listener::Webhook) {
         return Reply::error(404, "Not Found");
@@ -174,6 +166,9 @@ fn route(
     let id = path.strip_prefix("/api/issues/");
     match (method, path) {
         (Method::Get, "/api/issues") => list_issues(http, query),
+        (Method::Get, "/api/status") => status_json(http),
+        (Method::Get, "/status") => status_page(http),
+        (Method::Get, "/metrics") => metrics(http),
         (_, "/api/issues") => Reply::method_not_allowed("GET"),
         (Method::Get, _) if id.is_some() => get_issue(http, id.unwrap_or_default()),
         (_, _) if id.is_some() => Reply::method_not_allowed("GET"),
@@ -184,9 +179,7 @@ fn route(
         (Method::Post, "/jobs/send_summary") => send_summary(http, query),
         (Method::Post, "/jobs/escalations") => escalations(http, query),
         (Method::Post, "/jobs/cleanup_raw_events") => cleanup_raw_events(http, query),
-        (_, "/jobs/verify_pending" | "/jobs/cleanup_raw_events") => {
-            Reply::method_not_allowed("POST")
-        }
+        (_, "/jobs/verify_pending" | "/jobs/cleanup_raw_events") => Reply::method_not_allowed("POST"),
         (Method::Post, "/debug/fail") if http.ctx.time.is_manual() => inject_failure(query),
         (Method::Post, "/debug/clock") if http.ctx.time.is_manual() => set_clock(http, query),
         (Method::Post, "/debug/wedge") if http.ctx.time.is_manual() => wedge(query),
@@ -237,15 +230,7 @@ fn content_type(request: &Request) -> String {
         .headers()
         .iter()
         .find(|h| h.field.equiv("Content-Type"))
-        .map(|h| {
-            h.value
-                .as_str()
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
+        .map(|h| h.value.as_str().split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
         .unwrap_or_default()
 }
 
@@ -254,8 +239,7 @@ fn decode(content_type: &str, body: &[u8]) -> Result<(Map<String, Value>, String
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Reply::error(400, "empty body"));
     }
-    let text =
-        std::str::from_utf8(body).map_err(|_| Reply::error(400, "the body is not valid UTF-8"))?;
+    let text = std::str::from_utf8(body).map_err(|_| Reply::error(400, "the body is not valid UTF-8"))?;
     // Some senders label JSON as a form (curl's default); a body that opens like JSON is JSON.
     let looks_like_json = text.trim_start().starts_with(['{', '[']);
     match content_type {
@@ -266,8 +250,8 @@ fn decode(content_type: &str, body: &[u8]) -> Result<(Map<String, Value>, String
             Ok((object, stored))
         }
         "" | "application/json" | "text/json" | "text/plain" => {
-            let value: Value = serde_json::from_str(text)
-                .map_err(|err| Reply::error(400, format!("malformed JSON: {err}")))?;
+            let value: Value =
+                serde_json::from_str(text).map_err(|err| Reply::error(400, format!("malformed JSON: {err}")))?;
             match value {
                 Value::Object(object) => Ok((object, text.to_string())),
                 _ => Err(Reply::error(400, "expected a JSON object")),
@@ -276,9 +260,7 @@ fn decode(content_type: &str, body: &[u8]) -> Result<(Map<String, Value>, String
         other if other.ends_with("+json") => decode("application/json", body),
         other => Err(Reply::error(
             415,
-            format!(
-                "unsupported content type {other}; send application/json or application/x-www-form-urlencoded"
-            ),
+            format!("unsupported content type {other}; send application/json or application/x-www-form-urlencoded"),
         )),
     }
 }
@@ -291,9 +273,7 @@ fn form_to_object(text: &str) -> Map<String, Value> {
         match key.split_once('[').filter(|(_, rest)| rest.ends_with(']')) {
             Some((outer, inner)) => {
                 let inner = inner.trim_end_matches(']').to_string();
-                let slot = object
-                    .entry(outer.to_string())
-                    .or_insert_with(|| Value::Object(Map::new()));
+                let slot = object.entry(outer.to_string()).or_insert_with(|| Value::Object(Map::new()));
                 if let Value::Object(nested) = slot {
                     nested.insert(inner, value);
                 }
@@ -307,11 +287,7 @@ fn form_to_object(text: &str) -> Map<String, Value> {
 }
 
 fn header_value<'a>(request: &'a Request, name: &'static str) -> Option<&'a str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str())
+    request.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str())
 }
 
 /// Secret or signature, as SPEC §2 and §3.3 allow: workflow routes need the secret; the
@@ -325,35 +301,22 @@ fn webhook_auth(
 ) -> Result<(), Reply> {
     let secret_ok = authorised(request, &http.secret, query);
     if route != Route::Events {
-        return if secret_ok {
-            Ok(())
-        } else {
-            Err(Reply::error(401, "Unauthorized"))
-        };
+        return if secret_ok { Ok(()) } else { Err(Reply::error(401, "Unauthorized")) };
     }
-    let check = http.verifier.check(
-        header_value(request, "X-GHL-Signature"),
-        header_value(request, "X-WH-Signature"),
-        body,
-    );
+    let check =
+        http.verifier.check(header_value(request, "X-GHL-Signature"), header_value(request, "X-WH-Signature"), body);
     match check {
         SignatureCheck::Invalid(why) => Err(Reply::error(401, format!("invalid signature: {why}"))),
         SignatureCheck::Valid => Ok(()),
-        SignatureCheck::Missing if http.ctx.config.ghl.require_signature => Err(Reply::error(
-            401,
-            "signature required: GHL_REQUIRE_SIGNATURE=1",
-        )),
+        SignatureCheck::Missing if http.ctx.config.ghl.require_signature => {
+            Err(Reply::error(401, "signature required: GHL_REQUIRE_SIGNATURE=1"))
+        }
         SignatureCheck::Missing if secret_ok => Ok(()),
         SignatureCheck::Missing => Err(Reply::error(401, "Unauthorized")),
     }
 }
 
-fn webhook(
-    request: &mut Request,
-    route: Route,
-    http: &HttpContext,
-    query: &HashMap<String, String>,
-) -> Reply {
+fn webhook(request: &mut Request, route: Route, http: &HttpContext, query: &HashMap<String, String>) -> Reply {
     if *request.method() != Method::Post {
         // Answer 401 before 405 to a caller without the secret, so routes are not probed.
         if !authorised(request, &http.secret, query) {
@@ -366,11 +329,7 @@ fn webhook(
         Err(reply) => return reply,
     };
     if let Err(reply) = webhook_auth(request, route, http, query, &body) {
-        tracing::warn!(
-            route = route.as_str(),
-            "webhook refused: {}",
-            reply.body["detail"]
-        );
+        tracing::warn!(route = route.as_str(), "webhook refused: {}", reply.body["detail"]);
         return reply;
     }
     let (object, text) = match decode(&content_type(request), &body) {
@@ -379,12 +338,7 @@ fn webhook(
     };
     let answer = http.runtime.block_on(call(
         names::INTAKE,
-        |reply| IntakeMsg::Webhook {
-            route,
-            body: object,
-            text,
-            reply,
-        },
+        |reply| IntakeMsg::Webhook { route, body: object, text, reply },
         INGEST_TIMEOUT,
     ));
     match answer {
@@ -410,9 +364,7 @@ fn webhook_answer(route: Route, outcome: &Outcome) -> Value {
         }
         Outcome::Created { issue_id, kind } | Outcome::Repeat { issue_id, kind, .. } => {
             let created = matches!(outcome, Outcome::Created { .. });
-            if route == Route::UnansweredCall
-                || (route == Route::Events && *kind == IssueKind::Call)
-            {
+            if route == Route::UnansweredCall || (route == Route::Events && *kind == IssueKind::Call) {
                 json!({ "received": true, "issue_created": created, "issue_id": issue_id })
             } else {
                 json!({ "received": true, "issue_created_or_updated": true, "issue_id": issue_id })
@@ -425,12 +377,7 @@ fn health(http: &HttpContext) -> Reply {
     let actors = http.runtime.block_on(probe_all(HEALTH_TIMEOUT));
     let ok = actors.iter().all(|actor| actor.ok);
     let ghl = http.ctx.ghl.status();
-    let uptime = http
-        .ctx
-        .time
-        .now()
-        .duration_since(http.ctx.started_at)
-        .as_secs();
+    let uptime = http.ctx.time.now().duration_since(http.ctx.started_at).as_secs();
     let mut body = json!({
         "ok": ok,
         "version": env!("CARGO_PKG_VERSION"),
@@ -444,39 +391,48 @@ fn health(http: &HttpContext) -> Reply {
         let failing: Vec<&str> = actors.iter().filter(|a| !a.ok).map(|a| a.name).collect();
         body["reason"] = json!(format!("not answering: {}", failing.join(", ")));
     }
-    Reply {
-        status: if ok { 200 } else { 503 },
-        body,
-        allow: None,
+    Reply { status: if ok { 200 } else { 503 }, body, allow: None, html: None }
+}
+
+fn status_json(http: &HttpContext) -> Reply {
+    match http.runtime.block_on(status::gather(&http.ctx)) {
+        Ok((snapshot, _)) => Reply::ok(json!(snapshot)),
+        Err(err) => Reply::error(503, format!("{err:#}")),
+    }
+}
+
+fn metrics(http: &HttpContext) -> Reply {
+    match http.runtime.block_on(status::gather(&http.ctx)) {
+        Ok((snapshot, _)) => Reply::text(status::metrics(&snapshot, &http.ctx.ghl.status())),
+        Err(err) => Reply::error(503, format!("{err:#}")),
+    }
+}
+
+fn status_page(http: &HttpContext) -> Reply {
+    match http.runtime.block_on(status::gather(&http.ctx)) {
+        Ok((snapshot, live)) => {
+            let now = http.ctx.time.now();
+            Reply::html(status::html(&snapshot, &live, now, http.ctx.config.calendar.zone()))
+        }
+        Err(err) => Reply::error(503, format!("{err:#}")),
     }
 }
 
 fn list_issues(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
     let mut statuses = Vec::new();
-    for name in query
-        .get("status")
-        .map(String::as_str)
-        .unwrap_or_default()
-        .split(',')
-    {
+    for name in query.get("status").map(String::as_str).unwrap_or_default().split(',') {
         if name.trim().is_empty() {
             continue;
         }
         match Status::parse(name) {
             Some(status) => statuses.push(status),
             None => {
-                return Reply::error(
-                    400,
-                    format!("unknown status {name:?}; expected PENDING, OPEN, RESOLVED or SPAM"),
-                );
+                return Reply::error(400, format!("unknown status {name:?}; expected PENDING, OPEN, RESOLVED or SPAM"));
             }
         }
     }
-    let answer = http.runtime.block_on(call(
-        names::STORE,
-        |reply| StoreMsg::ListIssues { statuses, reply },
-        CALL_TIMEOUT,
-    ));
+    let answer =
+        http.runtime.block_on(call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT));
     match flatten(answer) {
         Ok(issues) => Reply::ok(json!({ "issues": issues })),
         Err(err) => Reply::error(503, err),
@@ -487,11 +443,7 @@ fn get_issue(http: &HttpContext, id: &str) -> Reply {
     let Ok(id) = id.trim_start_matches('#').parse::<i64>() else {
         return Reply::error(400, format!("{id:?} is not an issue number"));
     };
-    let answer = http.runtime.block_on(call(
-        names::STORE,
-        |reply| StoreMsg::GetIssue { id, reply },
-        CALL_TIMEOUT,
-    ));
+    let answer = http.runtime.block_on(call(names::STORE, |reply| StoreMsg::GetIssue { id, reply }, CALL_TIMEOUT));
     match flatten(answer) {
         Ok(Some((issue, timeline))) => {
             let mut body = json!({ "issue": issue, "timeline": timeline });
@@ -506,18 +458,12 @@ fn get_issue(http: &HttpContext, id: &str) -> Reply {
 fn mark_spam(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
     let given = query.get("phone").map(String::as_str).unwrap_or_default();
     let Some(phone) = Phone::parse(given) else {
-        return Reply::error(
-            400,
-            format!("phone={given:?}: expected a phone number, e.g. +12145550199"),
-        );
+        return Reply::error(400, format!("phone={given:?}: expected a phone number, e.g. +12145550199"));
     };
     let by = "admin".to_string();
     let shown = phone.masked();
-    let answer = http.runtime.block_on(call(
-        names::STORE,
-        |reply| StoreMsg::MarkSpam { phone, by, reply },
-        CALL_TIMEOUT,
-    ));
+    let answer =
+        http.runtime.block_on(call(names::STORE, |reply| StoreMsg::MarkSpam { phone, by, reply }, CALL_TIMEOUT));
     match flatten(answer) {
         Ok(marked) => Reply::ok(json!({ "spam": shown, "marked_spam": marked })),
         Err(err) => Reply::error(503, err),
@@ -531,12 +477,7 @@ fn limit_param(query: &HashMap<String, String>, default: usize) -> Result<usize,
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=10_000).contains(n))
-            .ok_or_else(|| {
-                Reply::error(
-                    400,
-                    format!("limit={text:?}: expected a whole number from 1 to 10000"),
-                )
-            }),
+            .ok_or_else(|| Reply::error(400, format!("limit={text:?}: expected a whole number from 1 to 10000"))),
     }
 }
 
@@ -554,11 +495,7 @@ fn verify_pending(http: &HttpContext, query: &HashMap<String, String>) -> Reply 
         Ok(limit) => limit,
         Err(reply) => return reply,
     };
-    let answer = http.runtime.block_on(call(
-        names::CLOCK,
-        |reply| ClockMsg::SettleNow { limit, reply },
-        CALL_TIMEOUT,
-    ));
+    let answer = http.runtime.block_on(call(names::CLOCK, |reply| ClockMsg::SettleNow { limit, reply }, CALL_TIMEOUT));
     match flatten(answer) {
         Ok(report) => Reply::ok(json!({
             "job": "verify_pending",
@@ -582,11 +519,8 @@ fn poll_resolver(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
         Ok(limit) => limit,
         Err(reply) => return reply,
     };
-    let answer = http.runtime.block_on(call(
-        names::RESOLVER,
-        |reply| ResolverMsg::PollNow { limit, reply },
-        POLL_TIMEOUT,
-    ));
+    let answer =
+        http.runtime.block_on(call(names::RESOLVER, |reply| ResolverMsg::PollNow { limit, reply }, POLL_TIMEOUT));
     match answer {
         Ok(report) => Reply::ok(json!({
             "job": "poll_resolver",
@@ -598,18 +532,14 @@ fn poll_resolver(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
             "ghl": http.ctx.ghl.status().state,
         })),
         // A GHL outage never turns a job into a 500 (SPEC §2).
-        Err(err) => Reply::ok(
-            json!({ "job": "poll_resolver", "checked": 0, "resolved": 0, "errors": [format!("{err:#}")] }),
-        ),
+        Err(err) => {
+            Reply::ok(json!({ "job": "poll_resolver", "checked": 0, "resolved": 0, "errors": [format!("{err:#}")] }))
+        }
     }
 }
 
 fn delivery(query: &HashMap<String, String>) -> Result<Delivery, Reply> {
-    Ok(if flag_param(query, "dry_run", false)? {
-        Delivery::DryRun
-    } else {
-        Delivery::Queue
-    })
+    Ok(if flag_param(query, "dry_run", false)? { Delivery::DryRun } else { Delivery::Queue })
 }
 
 fn send_summary(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
@@ -618,18 +548,11 @@ fn send_summary(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
         Err(reply) => return reply,
     };
     let Some(slot) = query.get("slot").cloned() else {
-        return Reply::error(
-            400,
-            "slot: expected one of the SUMMARY_SLOTS names, e.g. morning",
-        );
+        return Reply::error(400, "slot: expected one of the SUMMARY_SLOTS names, e.g. morning");
     };
     let answer = http.runtime.block_on(call(
         names::SUMMARY,
-        |reply| SummaryMsg::SendDigest {
-            slot: slot.clone(),
-            delivery,
-            reply,
-        },
+        |reply| SummaryMsg::SendDigest { slot: slot.clone(), delivery, reply },
         CALL_TIMEOUT,
     ));
     match flatten(answer) {
@@ -646,9 +569,7 @@ fn send_summary(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
             "errors": if report.already_sent { vec!["this slot was already sent today"] } else { vec![] },
         })),
         Err(err) if err.starts_with("unknown slot") => Reply::error(400, err),
-        Err(err) => Reply::ok(
-            json!({ "job": "send_summary", "slot": slot, "sent": false, "errors": [err] }),
-        ),
+        Err(err) => Reply::ok(json!({ "job": "send_summary", "slot": slot, "sent": false, "errors": [err] })),
     }
 }
 
@@ -657,11 +578,8 @@ fn escalations(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
         Ok(delivery) => delivery,
         Err(reply) => return reply,
     };
-    let answer = http.runtime.block_on(call(
-        names::SUMMARY,
-        |reply| SummaryMsg::SendAlert { delivery, reply },
-        CALL_TIMEOUT,
-    ));
+    let answer =
+        http.runtime.block_on(call(names::SUMMARY, |reply| SummaryMsg::SendAlert { delivery, reply }, CALL_TIMEOUT));
     match flatten(answer) {
         Ok(report) => Reply::ok(json!({
             "job": "escalations",
@@ -681,10 +599,7 @@ fn cleanup_raw_events(http: &HttpContext, query: &HashMap<String, String>) -> Re
         Some(text) => match text.parse::<u32>() {
             Ok(days) if days >= 1 => days,
             _ => {
-                return Reply::error(
-                    400,
-                    format!("days={text:?}: expected a whole number of days, at least 1"),
-                );
+                return Reply::error(400, format!("days={text:?}: expected a whole number of days, at least 1"));
             }
         },
     };
@@ -695,11 +610,7 @@ fn cleanup_raw_events(http: &HttpContext, query: &HashMap<String, String>) -> Re
     let before = http.ctx.time.now() - jiff::SignedDuration::from_hours(24 * i64::from(days));
     let answer = http.runtime.block_on(call(
         names::STORE,
-        |reply| StoreMsg::PruneRawEvents {
-            before,
-            dry_run,
-            reply,
-        },
+        |reply| StoreMsg::PruneRawEvents { before, dry_run, reply },
         CALL_TIMEOUT,
     ));
     match flatten(answer) {
@@ -720,19 +631,12 @@ fn inject_failure(query: &HashMap<String, String>) -> Reply {
             child.inject_failure();
             Reply::ok(json!({ "failed": child.name() }))
         }
-        None => Reply::error(
-            400,
-            "actor: expected store, intake, clock, resolver or summary",
-        ),
+        None => Reply::error(400, "actor: expected store, intake, clock, resolver or summary"),
     }
 }
 
 fn wedge(query: &HashMap<String, String>) -> Reply {
-    let Some(seconds) = query
-        .get("seconds")
-        .and_then(|s| s.parse::<u64>().ok())
-        .filter(|s| *s <= 600)
-    else {
+    let Some(seconds) = query.get("seconds").and_then(|s| s.parse::<u64>().ok()).filter(|s| *s <= 600) else {
         return Reply::error(400, "seconds: expected a whole number up to 600");
     };
     crate::actors::cast(names::STORE, StoreMsg::Wedge(Duration::from_secs(seconds)));
@@ -740,14 +644,8 @@ fn wedge(query: &HashMap<String, String>) -> Reply {
 }
 
 fn set_clock(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
-    let Some(to) = query
-        .get("set")
-        .and_then(|text| text.parse::<jiff::Timestamp>().ok())
-    else {
-        return Reply::error(
-            400,
-            "set: expected an RFC 3339 instant, e.g. 2026-03-02T15:00:00Z",
-        );
+    let Some(to) = query.get("set").and_then(|text| text.parse::<jiff::Timestamp>().ok()) else {
+        return Reply::error(400, "set: expected an RFC 3339 instant, e.g. 2026-03-02T15:00:00Z");
     };
     http.ctx.time.set(to);
     // The clock and the summary sender sleep on real time; moving the test clock must wake them.
@@ -778,9 +676,8 @@ mod tests {
 
     #[test]
     fn form_bodies_read_like_json() {
-        let object = form_to_object(
-            "contact_id=c1&message%5Bbody%5D=hi+there&customData[voicemail_route]=tech_sentinel",
-        );
+        let object =
+            form_to_object("contact_id=c1&message%5Bbody%5D=hi+there&customData[voicemail_route]=tech_sentinel");
         assert_eq!(object["contact_id"], "c1");
         assert_eq!(object["message"]["body"], "hi there");
         assert_eq!(object["customData"]["voicemail_route"], "tech_sentinel");

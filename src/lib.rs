@@ -22,6 +22,7 @@ pub mod domain;
 pub mod ghl;
 pub mod http;
 pub mod secret;
+pub mod status;
 pub mod store;
 pub mod supervisor;
 pub mod time;

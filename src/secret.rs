@@ -24,10 +24,7 @@ pub enum SecretOrigin {
 }
 
 /// The configured secret, else the stored one, else a new one written with mode 0600.
-pub fn ensure_webhook_secret(
-    configured: Option<&Secret>,
-    data_dir: &Path,
-) -> anyhow::Result<(Secret, SecretOrigin)> {
+pub fn ensure_webhook_secret(configured: Option<&Secret>, data_dir: &Path) -> anyhow::Result<(Secret, SecretOrigin)> {
     if let Some(secret) = configured {
         return Ok((secret.clone(), SecretOrigin::Configured));
     }
@@ -38,8 +35,7 @@ pub fn ensure_webhook_secret(
             return Ok((Secret::new(text), SecretOrigin::Stored));
         }
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let mut bytes = [0u8; 24];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut random| random.read_exact(&mut bytes))
@@ -49,9 +45,7 @@ pub fn ensure_webhook_secret(
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options.open(&path).with_context(|| format!("creating {}", path.display()))?;
     file.write_all(secret.as_bytes())?;
     file.sync_all()?;
     Ok((Secret::new(secret), SecretOrigin::Generated))
@@ -71,16 +65,11 @@ mod tests {
         assert_eq!(origin, SecretOrigin::Stored);
         assert_eq!(first, second);
         let configured = Secret::new("configured");
-        assert_eq!(
-            ensure_webhook_secret(Some(&configured), dir.path())?.0,
-            configured
-        );
+        assert_eq!(ensure_webhook_secret(Some(&configured), dir.path())?.0, configured);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(secret_path(dir.path()))?
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(secret_path(dir.path()))?.permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         Ok(())

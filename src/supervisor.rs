@@ -43,13 +43,7 @@ pub enum Child {
 
 impl Child {
     /// Every child, in start order.
-    pub const ALL: [Child; 5] = [
-        Child::Store,
-        Child::Intake,
-        Child::Clock,
-        Child::Resolver,
-        Child::Summary,
-    ];
+    pub const ALL: [Child; 5] = [Child::Store, Child::Intake, Child::Clock, Child::Resolver, Child::Summary];
 
     /// The registered name.
     pub fn name(self) -> &'static str {
@@ -70,21 +64,11 @@ impl Child {
     async fn spawn(self, ctx: Ctx, supervisor: ActorCell) -> Result<(), ActorProcessingErr> {
         let name = Some(self.name().to_string());
         match self {
-            Child::Store => Actor::spawn_linked(name, Store, ctx, supervisor)
-                .await
-                .map(drop)?,
-            Child::Intake => Actor::spawn_linked(name, Intake, ctx, supervisor)
-                .await
-                .map(drop)?,
-            Child::Clock => Actor::spawn_linked(name, Clock, ctx, supervisor)
-                .await
-                .map(drop)?,
-            Child::Resolver => Actor::spawn_linked(name, Resolver, ctx, supervisor)
-                .await
-                .map(drop)?,
-            Child::Summary => Actor::spawn_linked(name, Summary, ctx, supervisor)
-                .await
-                .map(drop)?,
+            Child::Store => Actor::spawn_linked(name, Store, ctx, supervisor).await.map(drop)?,
+            Child::Intake => Actor::spawn_linked(name, Intake, ctx, supervisor).await.map(drop)?,
+            Child::Clock => Actor::spawn_linked(name, Clock, ctx, supervisor).await.map(drop)?,
+            Child::Resolver => Actor::spawn_linked(name, Resolver, ctx, supervisor).await.map(drop)?,
+            Child::Summary => Actor::spawn_linked(name, Summary, ctx, supervisor).await.map(drop)?,
         }
         Ok(())
     }
@@ -132,14 +116,8 @@ pub async fn probe_all(timeout: Duration) -> Vec<ActorHealth> {
     let probes = Child::ALL.map(|child| tokio::spawn(async move { child.probe(timeout).await }));
     let mut health = Vec::with_capacity(probes.len());
     for (child, probe) in Child::ALL.into_iter().zip(probes) {
-        let result = probe
-            .await
-            .unwrap_or_else(|err| Err(format!("probe failed: {err}")));
-        health.push(ActorHealth {
-            name: child.name(),
-            ok: result.is_ok(),
-            error: result.err(),
-        });
+        let result = probe.await.unwrap_or_else(|err| Err(format!("probe failed: {err}")));
+        health.push(ActorHealth { name: child.name(), ok: result.is_ok(), error: result.err() });
     }
     health
 }
@@ -174,11 +152,7 @@ impl Actor for Supervisor {
         for child in Child::ALL {
             child.spawn(ctx.clone(), myself.get_cell()).await?;
         }
-        Ok(SupervisorState {
-            ctx,
-            failures: HashMap::new(),
-            restarts: HashMap::new(),
-        })
+        Ok(SupervisorState { ctx, failures: HashMap::new(), restarts: HashMap::new() })
     }
 
     async fn handle(
@@ -212,13 +186,9 @@ impl Actor for Supervisor {
     ) -> Result<(), ActorProcessingErr> {
         let (cell, why) = match event {
             SupervisionEvent::ActorFailed(cell, err) => (cell, format!("failed: {err}")),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => (
-                cell,
-                format!(
-                    "stopped: {}",
-                    reason.unwrap_or_else(|| "no reason given".to_string())
-                ),
-            ),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, format!("stopped: {}", reason.unwrap_or_else(|| "no reason given".to_string())))
+            }
             _ => return Ok(()),
         };
         let Some(child) = cell.get_name().as_deref().and_then(Child::from_name) else {
@@ -236,9 +206,7 @@ fn schedule_restart(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorStat
     if now.duration_since(entry.1) > STABLE_AFTER {
         entry.0 = 0;
     }
-    let backoff = FIRST_BACKOFF
-        .saturating_mul(1 << entry.0.min(8))
-        .min(MAX_BACKOFF);
+    let backoff = FIRST_BACKOFF.saturating_mul(1 << entry.0.min(8)).min(MAX_BACKOFF);
     *entry = (entry.0 + 1, now);
     myself.send_after(backoff, move || SupervisorMsg::Restart(child));
 }

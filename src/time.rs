@@ -52,9 +52,7 @@ impl TimeSource {
     /// How long to sleep until `deadline` in real time. A manual clock never reaches a
     /// deadline by itself, so the sleep is bounded and the caller is woken when it moves.
     pub fn until(&self, deadline: Timestamp) -> std::time::Duration {
-        let left = deadline
-            .duration_since(self.now())
-            .max(SignedDuration::ZERO);
+        let left = deadline.duration_since(self.now()).max(SignedDuration::ZERO);
         let left = std::time::Duration::try_from(left).unwrap_or_default();
         match self {
             TimeSource::System => left,

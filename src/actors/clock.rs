@@ -57,26 +57,13 @@ impl Actor for Clock {
     type State = ClockState;
     type Arguments = Ctx;
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<ClockMsg>,
-        ctx: Ctx,
-    ) -> Result<ClockState, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<ClockMsg>, ctx: Ctx) -> Result<ClockState, ActorProcessingErr> {
         // Deadlines live in the database: after a (re)start, look there first.
         let _ = myself.cast(ClockMsg::Rescheduled);
-        Ok(ClockState {
-            ctx,
-            generation: 0,
-            timer: None,
-            settling: Arc::new(tokio::sync::Mutex::new(())),
-        })
+        Ok(ClockState { ctx, generation: 0, timer: None, settling: Arc::new(tokio::sync::Mutex::new(())) })
     }
 
-    async fn post_stop(
-        &self,
-        _myself: ActorRef<ClockMsg>,
-        state: &mut ClockState,
-    ) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(&self, _myself: ActorRef<ClockMsg>, state: &mut ClockState) -> Result<(), ActorProcessingErr> {
         if let Some(timer) = state.timer.take() {
             timer.abort();
         }
@@ -130,25 +117,15 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(300);
 /// summary sender.
 async fn settle(ctx: &Ctx, limit: usize) -> anyhow::Result<SettleReport> {
     let now = ctx.time.now();
-    let due = super::call(
-        names::STORE,
-        |reply| StoreMsg::PendingDue { now, limit, reply },
-        CALL_TIMEOUT,
-    )
-    .await?
-    .map_err(anyhow::Error::msg)?;
+    let due = super::call(names::STORE, |reply| StoreMsg::PendingDue { now, limit, reply }, CALL_TIMEOUT)
+        .await?
+        .map_err(anyhow::Error::msg)?;
     if due.is_empty() {
         return Ok(SettleReport::default());
     }
     let issue_ids: Vec<i64> = due.iter().map(|issue| issue.id).collect();
     let findings = if ctx.ghl.is_configured() {
-        match super::call(
-            names::RESOLVER,
-            |reply| ResolverMsg::CheckDue { issues: due, reply },
-            CHECK_TIMEOUT,
-        )
-        .await
-        {
+        match super::call(names::RESOLVER, |reply| ResolverMsg::CheckDue { issues: due, reply }, CHECK_TIMEOUT).await {
             Ok(findings) => findings,
             Err(err) => {
                 tracing::warn!("the due-time GHL check failed, opening to be safe: {err:#}");
@@ -158,24 +135,13 @@ async fn settle(ctx: &Ctx, limit: usize) -> anyhow::Result<SettleReport> {
     } else {
         Vec::new()
     };
-    let report = super::call(
-        names::STORE,
-        |reply| StoreMsg::SettleDue {
-            now,
-            issue_ids,
-            findings,
-            reply,
-        },
-        CALL_TIMEOUT,
-    )
-    .await?
-    .map_err(anyhow::Error::msg)?;
+    let report =
+        super::call(names::STORE, |reply| StoreMsg::SettleDue { now, issue_ids, findings, reply }, CALL_TIMEOUT)
+            .await?
+            .map_err(anyhow::Error::msg)?;
     if !report.promoted_open.is_empty() {
         tracing::info!(issues = ?report.promoted_open, "issues overdue");
-        super::cast(
-            names::SUMMARY,
-            SummaryMsg::Breached(report.promoted_open.clone()),
-        );
+        super::cast(names::SUMMARY, SummaryMsg::Breached(report.promoted_open.clone()));
     }
     Ok(report)
 }
@@ -186,12 +152,7 @@ async fn schedule(myself: &ActorRef<ClockMsg>, state: &mut ClockState) {
         timer.abort();
     }
     state.generation += 1;
-    let next = super::call(
-        names::STORE,
-        |reply| StoreMsg::NextPendingDue { reply },
-        CALL_TIMEOUT,
-    )
-    .await;
+    let next = super::call(names::STORE, |reply| StoreMsg::NextPendingDue { reply }, CALL_TIMEOUT).await;
     let due_at = match next {
         Ok(Ok(Some(due_at))) => due_at,
         Ok(Ok(None)) => return,

@@ -48,11 +48,7 @@ impl Actor for Intake {
     type State = IntakeState;
     type Arguments = Ctx;
 
-    async fn pre_start(
-        &self,
-        _myself: ActorRef<IntakeMsg>,
-        ctx: Ctx,
-    ) -> Result<IntakeState, ActorProcessingErr> {
+    async fn pre_start(&self, _myself: ActorRef<IntakeMsg>, ctx: Ctx) -> Result<IntakeState, ActorProcessingErr> {
         let options = ParseOptions {
             missed_marker_keys: ctx.config.call_missed_marker_keys.clone(),
             require_missed_marker: ctx.config.call_require_missed_marker,
@@ -67,12 +63,7 @@ impl Actor for Intake {
         state: &mut IntakeState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            IntakeMsg::Webhook {
-                route,
-                body,
-                text,
-                reply,
-            } => {
+            IntakeMsg::Webhook { route, body, text, reply } => {
                 let parsed = payload::parse(route, &body, &state.options);
                 let idem_key = parsed
                     .webhook_id

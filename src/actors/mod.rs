@@ -41,16 +41,11 @@ pub type Ctx = Arc<Shared>;
 
 /// Finds the current incarnation of a registered actor.
 pub fn find<M: Message>(name: &str) -> anyhow::Result<ActorRef<M>> {
-    ActorRef::<M>::where_is(name)
-        .ok_or_else(|| anyhow::format_err!("the {name} actor is not running"))
+    ActorRef::<M>::where_is(name).ok_or_else(|| anyhow::format_err!("the {name} actor is not running"))
 }
 
 /// Calls a registered actor and waits for its answer.
-pub async fn call<M, R>(
-    name: &str,
-    build: impl FnOnce(RpcReplyPort<R>) -> M,
-    timeout: Duration,
-) -> anyhow::Result<R>
+pub async fn call<M, R>(name: &str, build: impl FnOnce(RpcReplyPort<R>) -> M, timeout: Duration) -> anyhow::Result<R>
 where
     M: Message,
     R: Send + 'static,
@@ -60,9 +55,7 @@ where
         .call(build, Some(timeout))
         .await
         .map_err(|err| anyhow::format_err!("the {name} actor did not take the message: {err}"))?;
-    answer.success_or_else(|| {
-        anyhow::format_err!("the {name} actor did not answer within {timeout:?}")
-    })
+    answer.success_or_else(|| anyhow::format_err!("the {name} actor did not answer within {timeout:?}"))
 }
 
 /// Tells a registered actor that something changed; a missing actor is logged, not fatal,

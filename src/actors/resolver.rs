@@ -102,20 +102,12 @@ impl Actor for Resolver {
     type State = ResolverState;
     type Arguments = Ctx;
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<ResolverMsg>,
-        ctx: Ctx,
-    ) -> Result<ResolverState, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<ResolverMsg>, ctx: Ctx) -> Result<ResolverState, ActorProcessingErr> {
         if ctx.ghl.is_configured() {
-            let every =
-                std::time::Duration::try_from(ctx.config.resolver_interval).unwrap_or_default();
+            let every = std::time::Duration::try_from(ctx.config.resolver_interval).unwrap_or_default();
             myself.send_interval(every, || ResolverMsg::Tick);
         }
-        Ok(ResolverState {
-            ctx,
-            pass: Arc::new(tokio::sync::Mutex::new(())),
-        })
+        Ok(ResolverState { ctx, pass: Arc::new(tokio::sync::Mutex::new(())) })
     }
 
     async fn handle(
@@ -152,10 +144,7 @@ impl Actor for Resolver {
                     let _ = reply.send(findings);
                 });
             }
-            ResolverMsg::LookupName {
-                issue_id,
-                contact_id,
-            } => {
+            ResolverMsg::LookupName { issue_id, contact_id } => {
                 let ctx = state.ctx.clone();
                 tokio::spawn(async move { lookup_name(ctx, issue_id, contact_id).await });
             }
@@ -170,34 +159,20 @@ impl Actor for Resolver {
 
 /// One pass over live issues with the given statuses.
 async fn poll(ctx: Ctx, statuses: Vec<Status>, limit: usize) -> PollReport {
-    let listed = super::call(
-        names::STORE,
-        |reply| StoreMsg::ListIssues { statuses, reply },
-        CALL_TIMEOUT,
-    )
-    .await;
+    let listed = super::call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT).await;
     let issues = match listed {
         Ok(Ok(mut issues)) => {
             issues.truncate(limit);
             issues
         }
         Ok(Err(err)) => {
-            return PollReport {
-                errors: vec![err],
-                ..PollReport::default()
-            };
+            return PollReport { errors: vec![err], ..PollReport::default() };
         }
         Err(err) => {
-            return PollReport {
-                errors: vec![format!("{err:#}")],
-                ..PollReport::default()
-            };
+            return PollReport { errors: vec![format!("{err:#}")], ..PollReport::default() };
         }
     };
-    let mut report = PollReport {
-        checked: issues.len(),
-        ..PollReport::default()
-    };
+    let mut report = PollReport { checked: issues.len(), ..PollReport::default() };
     if issues.is_empty() {
         return report;
     }
@@ -205,12 +180,7 @@ async fn poll(ctx: Ctx, statuses: Vec<Status>, limit: usize) -> PollReport {
     report.conversations_fetched = fetched;
     report.errors = findings.iter().filter_map(|f| f.error.clone()).collect();
     report.errors.dedup();
-    let applied = super::call(
-        names::STORE,
-        |reply| StoreMsg::ApplyFindings { findings, reply },
-        CALL_TIMEOUT,
-    )
-    .await;
+    let applied = super::call(names::STORE, |reply| StoreMsg::ApplyFindings { findings, reply }, CALL_TIMEOUT).await;
     match applied {
         Ok(Ok(resolved)) => report.resolved = resolved,
         Ok(Err(err)) => report.errors.push(err),
@@ -229,12 +199,7 @@ async fn check_blocking(ctx: &Ctx, issues: Vec<Issue>) -> (Vec<Finding>, usize) 
             let error = Some(format!("the GHL check failed: {err}"));
             let findings = ids
                 .into_iter()
-                .map(|issue_id| Finding {
-                    issue_id,
-                    reply: None,
-                    conversation_id: None,
-                    error: error.clone(),
-                })
+                .map(|issue_id| Finding { issue_id, reply: None, conversation_id: None, error: error.clone() })
                 .collect();
             (findings, 0)
         }
@@ -254,10 +219,7 @@ pub fn check(client: &GhlClient, config: &Config, issues: &[Issue]) -> (Vec<Find
         let conversation = match (&issue.conversation_id, &issue.contact_id) {
             (Some(id), _) => Some(id.clone()),
             (None, Some(contact)) => {
-                match by_contact
-                    .entry(contact.clone())
-                    .or_insert_with(|| client.find_conversation(contact))
-                {
+                match by_contact.entry(contact.clone()).or_insert_with(|| client.find_conversation(contact)) {
                     Ok(found) => found.clone(),
                     Err(err) => {
                         errors[index] = Some(err.to_string());
@@ -269,10 +231,7 @@ pub fn check(client: &GhlClient, config: &Config, issues: &[Issue]) -> (Vec<Find
         };
         if let Some(id) = &conversation {
             let needed = threshold(issue, config);
-            since
-                .entry(id.clone())
-                .and_modify(|at| *at = (*at).min(needed))
-                .or_insert(needed);
+            since.entry(id.clone()).and_modify(|at| *at = (*at).min(needed)).or_insert(needed);
         }
         resolved_conversation.push(conversation);
     }
@@ -281,25 +240,18 @@ pub fn check(client: &GhlClient, config: &Config, issues: &[Issue]) -> (Vec<Find
         let mut finding = Finding {
             issue_id: issue.id,
             reply: None,
-            conversation_id: conversation
-                .clone()
-                .filter(|_| issue.conversation_id.is_none()),
+            conversation_id: conversation.clone().filter(|_| issue.conversation_id.is_none()),
             error,
         };
         if let Some(id) = conversation {
             let oldest = since.get(&id).copied().unwrap_or(issue.created_at);
-            let messages = conversations
-                .entry(id.clone())
-                .or_insert_with(|| client.messages_since(&id, oldest));
+            let messages = conversations.entry(id.clone()).or_insert_with(|| client.messages_since(&id, oldest));
             match messages {
                 Ok(messages) => finding.reply = staff_reply_in(messages, issue, config),
                 Err(err) => finding.error = Some(err.to_string()),
             }
         } else if finding.error.is_none() {
-            finding.error = Some(format!(
-                "issue {} has no GHL conversation to check",
-                issue.id
-            ));
+            finding.error = Some(format!("issue {} has no GHL conversation to check", issue.id));
         }
         findings.push(finding);
     }
@@ -327,13 +279,8 @@ pub fn staff_reply_in(messages: &[Message], issue: &Issue, config: &Config) -> O
         .iter()
         .filter(|message| message.date_added > after)
         .filter_map(|message| {
-            let reply = message
-                .as_outbound(&party)?
-                .staff_reply(&config.internal_user_ids, message.date_added)?;
-            reply.answers(issue.kind).then(|| FoundReply {
-                message_id: message.id.clone(),
-                at: message.date_added,
-            })
+            let reply = message.as_outbound(&party)?.staff_reply(&config.internal_user_ids, message.date_added)?;
+            reply.answers(issue.kind).then(|| FoundReply { message_id: message.id.clone(), at: message.date_added })
         })
         .min_by_key(|found| found.at)
 }

@@ -217,6 +217,8 @@ pub struct StoreStats {
     pub issues: std::collections::BTreeMap<String, i64>,
     /// When the last webhook was received.
     pub last_webhook_at: Option<Timestamp>,
+    /// Outbox rows waiting to be sent.
+    pub outbox_backlog: i64,
 }
 
 /// The store actor; its state is built in `pre_start`.
@@ -234,17 +236,9 @@ impl Actor for Store {
     type State = StoreState;
     type Arguments = Ctx;
 
-    async fn pre_start(
-        &self,
-        _myself: ActorRef<StoreMsg>,
-        ctx: Ctx,
-    ) -> Result<StoreState, ActorProcessingErr> {
+    async fn pre_start(&self, _myself: ActorRef<StoreMsg>, ctx: Ctx) -> Result<StoreState, ActorProcessingErr> {
         let conn = tokio::task::block_in_place(|| crate::store::schema::open(&ctx.config.db_path))?;
-        Ok(StoreState {
-            ctx,
-            conn,
-            queued: Vec::new(),
-        })
+        Ok(StoreState { ctx, conn, queued: Vec::new() })
     }
 
     async fn handle(
@@ -263,8 +257,7 @@ impl Actor for Store {
             StoreMsg::Flush => tokio::task::block_in_place(|| flush(state)),
             StoreMsg::Heartbeat { reply } => {
                 let now = state.ctx.time.now();
-                let result =
-                    tokio::task::block_in_place(|| kv_set(&state.conn, "heartbeat_at", &ts(now)));
+                let result = tokio::task::block_in_place(|| kv_set(&state.conn, "heartbeat_at", &ts(now)));
                 let _ = reply.send(result.map_err(|err| format!("database write failed: {err}")));
             }
             StoreMsg::ListIssues { statuses, reply } => {
@@ -283,21 +276,13 @@ impl Actor for Store {
             StoreMsg::PendingDue { now, limit, reply } => {
                 let _ = reply.send(text_err(issues::pending_due(&state.conn, now, limit)));
             }
-            StoreMsg::SettleDue {
-                now,
-                issue_ids,
-                findings,
-                reply,
-            } => {
-                let report = tokio::task::block_in_place(|| {
-                    settle_due(&mut state.conn, now, &issue_ids, &findings)
-                });
+            StoreMsg::SettleDue { now, issue_ids, findings, reply } => {
+                let report = tokio::task::block_in_place(|| settle_due(&mut state.conn, now, &issue_ids, &findings));
                 let _ = reply.send(text_err(report));
             }
             StoreMsg::ApplyFindings { findings, reply } => {
                 let now = state.ctx.time.now();
-                let resolved =
-                    tokio::task::block_in_place(|| apply_findings(&mut state.conn, now, &findings));
+                let resolved = tokio::task::block_in_place(|| apply_findings(&mut state.conn, now, &findings));
                 if resolved.as_ref().is_ok_and(|ids| !ids.is_empty()) {
                     super::cast(names::CLOCK, ClockMsg::Rescheduled);
                 }
@@ -308,81 +293,47 @@ impl Actor for Store {
                     tracing::warn!(issue = issue_id, "keeping the contact name failed: {err}");
                 }
             }
-            StoreMsg::PruneRawEvents {
-                before,
-                dry_run,
-                reply,
-            } => {
-                let pruned =
-                    tokio::task::block_in_place(|| events::prune(&state.conn, before, dry_run));
+            StoreMsg::PruneRawEvents { before, dry_run, reply } => {
+                let pruned = tokio::task::block_in_place(|| events::prune(&state.conn, before, dry_run));
                 let _ = reply.send(text_err(pruned));
             }
             StoreMsg::MarkSpam { phone, by, reply } => {
                 let now = state.ctx.time.now();
-                let marked =
-                    tokio::task::block_in_place(|| mark_spam(&mut state.conn, &phone, &by, now));
+                let marked = tokio::task::block_in_place(|| mark_spam(&mut state.conn, &phone, &by, now));
                 if marked.as_ref().is_ok_and(|ids| !ids.is_empty()) {
                     super::cast(names::CLOCK, ClockMsg::Rescheduled);
                 }
                 let _ = reply.send(text_err(marked));
             }
             StoreMsg::SummaryFacts { now, reply } => {
-                let facts = tokio::task::block_in_place(|| {
-                    summary_facts(&state.conn, &state.ctx.config, now)
-                });
+                let facts = tokio::task::block_in_place(|| summary_facts(&state.conn, &state.ctx.config, now));
                 let _ = reply.send(text_err(facts));
             }
-            StoreMsg::BuildDigest {
-                slot,
-                now,
-                delivery,
-                reply,
-            } => {
+            StoreMsg::BuildDigest { slot, now, delivery, reply } => {
                 let config = &state.ctx.config;
                 if !config.summary_slots.iter().any(|s| s.name == slot) {
-                    let names: Vec<&str> = config
-                        .summary_slots
-                        .iter()
-                        .map(|s| s.name.as_str())
-                        .collect();
-                    let _ = reply.send(Err(format!(
-                        "unknown slot {slot:?}; expected one of {}",
-                        names.join(", ")
-                    )));
+                    let names: Vec<&str> = config.summary_slots.iter().map(|s| s.name.as_str()).collect();
+                    let _ = reply.send(Err(format!("unknown slot {slot:?}; expected one of {}", names.join(", "))));
                 } else {
                     let built = tokio::task::block_in_place(|| {
-                        in_transaction(&mut state.conn, |tx| {
-                            summary::build_digest(tx, config, &slot, now, delivery)
-                        })
+                        in_transaction(&mut state.conn, |tx| summary::build_digest(tx, config, &slot, now, delivery))
                     });
                     let _ = reply.send(text_err(built));
                 }
             }
-            StoreMsg::BuildAlert {
-                now,
-                delivery,
-                reply,
-            } => {
+            StoreMsg::BuildAlert { now, delivery, reply } => {
                 let config = &state.ctx.config;
                 let built = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| {
-                        summary::build_alert(tx, config, now, delivery)
-                    })
+                    in_transaction(&mut state.conn, |tx| summary::build_alert(tx, config, now, delivery))
                 });
                 let _ = reply.send(text_err(built));
             }
             StoreMsg::DueOutbox { now, limit, reply } => {
-                let due = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| outbox::due(tx, now, limit))
-                });
+                let due =
+                    tokio::task::block_in_place(|| in_transaction(&mut state.conn, |tx| outbox::due(tx, now, limit)));
                 let _ = reply.send(text_err(due));
             }
-            StoreMsg::OutboxResult {
-                id,
-                now,
-                outcome,
-                reply,
-            } => {
+            StoreMsg::OutboxResult { id, now, outcome, reply } => {
                 let done = tokio::task::block_in_place(|| {
                     in_transaction(&mut state.conn, |tx| match &outcome {
                         Ok(message_id) => outbox::mark_sent(tx, id, now, message_id.as_deref()),
@@ -436,13 +387,7 @@ fn flush(state: &mut StoreState) {
             }
             if state.ctx.ghl.is_configured() {
                 for (issue_id, contact_id) in nameless {
-                    super::cast(
-                        names::RESOLVER,
-                        ResolverMsg::LookupName {
-                            issue_id,
-                            contact_id,
-                        },
-                    );
+                    super::cast(names::RESOLVER, ResolverMsg::LookupName { issue_id, contact_id });
                 }
             }
         }
@@ -457,27 +402,16 @@ fn flush(state: &mut StoreState) {
 }
 
 /// New issues whose payload had no contact name but a contact id (SPEC §3.4).
-fn nameless_issues(
-    queued: &[(Box<Webhook>, IngestReply)],
-    outcomes: &[Outcome],
-) -> Vec<(i64, String)> {
+fn nameless_issues(queued: &[(Box<Webhook>, IngestReply)], outcomes: &[Outcome]) -> Vec<(i64, String)> {
     queued
         .iter()
         .zip(outcomes)
-        .filter_map(
-            |((webhook, _), outcome)| match (outcome, &webhook.parsed.event) {
-                (Outcome::Created { issue_id, .. }, Event::Inbound(inbound))
-                    if inbound.contact_name.is_none() =>
-                {
-                    inbound
-                        .party
-                        .contact_id
-                        .clone()
-                        .map(|contact| (*issue_id, contact))
-                }
-                _ => None,
-            },
-        )
+        .filter_map(|((webhook, _), outcome)| match (outcome, &webhook.parsed.event) {
+            (Outcome::Created { issue_id, .. }, Event::Inbound(inbound)) if inbound.contact_name.is_none() => {
+                inbound.party.contact_id.clone().map(|contact| (*issue_id, contact))
+            }
+            _ => None,
+        })
         .collect()
 }
 
@@ -513,17 +447,8 @@ fn settle_due(
             contact_id: issue.contact_id.clone(),
             phone: issue.phone.as_deref().and_then(Phone::parse),
         };
-        let replied =
-            issues::last_staff_reply(&tx, &party)?.is_some_and(|at| at > issue.first_inbound_at);
-        if replied
-            && issues::resolve(
-                &tx,
-                id,
-                now,
-                "staff_reply:known",
-                "a staff reply was already recorded",
-            )?
-        {
+        let replied = issues::last_staff_reply(&tx, &party)?.is_some_and(|at| at > issue.first_inbound_at);
+        if replied && issues::resolve(&tx, id, now, "staff_reply:known", "a staff reply was already recorded")? {
             report.auto_resolved.push(id);
             continue;
         }
@@ -541,11 +466,7 @@ fn settle_due(
     Ok(report)
 }
 
-fn apply_findings(
-    conn: &mut Connection,
-    now: Timestamp,
-    findings: &[Finding],
-) -> rusqlite::Result<Vec<i64>> {
+fn apply_findings(conn: &mut Connection, now: Timestamp, findings: &[Finding]) -> rusqlite::Result<Vec<i64>> {
     let tx = conn.transaction()?;
     let mut resolved = Vec::new();
     for finding in findings {
@@ -563,18 +484,10 @@ fn apply_findings(
     Ok(resolved)
 }
 
-fn mark_spam(
-    conn: &mut Connection,
-    phone: &Phone,
-    by: &str,
-    now: Timestamp,
-) -> rusqlite::Result<Vec<i64>> {
+fn mark_spam(conn: &mut Connection, phone: &Phone, by: &str, now: Timestamp) -> rusqlite::Result<Vec<i64>> {
     let tx = conn.transaction()?;
     issues::add_spam(&tx, phone, now)?;
-    let party = Party {
-        phone: Some(phone.clone()),
-        ..Party::default()
-    };
+    let party = Party { phone: Some(phone.clone()), ..Party::default() };
     let mut marked = Vec::new();
     for issue in issues::live_for_party(&tx, &party)? {
         if issues::mark_spam(&tx, issue.id, now, by)? {
@@ -596,15 +509,9 @@ fn in_transaction<T>(
     Ok(result)
 }
 
-fn summary_facts(
-    conn: &Connection,
-    config: &crate::config::Config,
-    now: Timestamp,
-) -> rusqlite::Result<SummaryFacts> {
+fn summary_facts(conn: &Connection, config: &crate::config::Config, now: Timestamp) -> rusqlite::Result<SummaryFacts> {
     let parse = |key: &str| -> rusqlite::Result<Option<Timestamp>> {
-        crate::store::kv_get(conn, key)?
-            .map(|text| crate::store::parse_ts(&text))
-            .transpose()
+        crate::store::kv_get(conn, key)?.map(|text| crate::store::parse_ts(&text)).transpose()
     };
     let last_seen_at = parse("last_seen_at")?.max(parse("heartbeat_at")?);
     let date = now.to_zoned(config.calendar.zone().clone()).date();
@@ -619,12 +526,8 @@ fn summary_facts(
         [],
         |row| row.get::<_, i64>(0),
     )? as usize;
-    let facts = SummaryFacts {
-        last_seen_at,
-        claimed_today,
-        next_outbox_at: outbox::next_attempt(conn)?,
-        unalerted_open,
-    };
+    let facts =
+        SummaryFacts { last_seen_at, claimed_today, next_outbox_at: outbox::next_attempt(conn)?, unalerted_open };
     kv_set(conn, "last_seen_at", &ts(now))?;
     Ok(facts)
 }
@@ -633,5 +536,6 @@ fn stats(conn: &Connection) -> rusqlite::Result<StoreStats> {
     Ok(StoreStats {
         issues: issues::counts(conn)?.into_iter().collect(),
         last_webhook_at: events::last_received_at(conn)?,
+        outbox_backlog: outbox::backlog(conn)?,
     })
 }

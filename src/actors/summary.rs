@@ -74,11 +74,7 @@ impl Actor for Summary {
     type State = SummaryState;
     type Arguments = Ctx;
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<SummaryMsg>,
-        ctx: Ctx,
-    ) -> Result<SummaryState, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<SummaryMsg>, ctx: Ctx) -> Result<SummaryState, ActorProcessingErr> {
         let facts = facts(&ctx).await.map_err(|err| format!("{err:#}"))?;
         let _ = myself.cast(SummaryMsg::Wake);
         // Issues that broke their target while we were down, or before a restart, are still
@@ -119,20 +115,11 @@ impl Actor for Summary {
                 wake(&myself, state).await;
             }
             SummaryMsg::Wake => wake(&myself, state).await,
-            SummaryMsg::SendDigest {
-                slot,
-                delivery,
-                reply,
-            } => {
+            SummaryMsg::SendDigest { slot, delivery, reply } => {
                 let now = state.ctx.time.now();
                 let built = super::call(
                     names::STORE,
-                    |reply| StoreMsg::BuildDigest {
-                        slot,
-                        now,
-                        delivery,
-                        reply,
-                    },
+                    |reply| StoreMsg::BuildDigest { slot, now, delivery, reply },
                     CALL_TIMEOUT,
                 )
                 .await;
@@ -141,16 +128,9 @@ impl Actor for Summary {
             }
             SummaryMsg::SendAlert { delivery, reply } => {
                 let now = state.ctx.time.now();
-                let built = super::call(
-                    names::STORE,
-                    |reply| StoreMsg::BuildAlert {
-                        now,
-                        delivery,
-                        reply,
-                    },
-                    CALL_TIMEOUT,
-                )
-                .await;
+                let built =
+                    super::call(names::STORE, |reply| StoreMsg::BuildAlert { now, delivery, reply }, CALL_TIMEOUT)
+                        .await;
                 if delivery == Delivery::Queue {
                     state.alert_due = None;
                 }
@@ -167,20 +147,14 @@ impl Actor for Summary {
 }
 
 fn flatten<T>(answer: anyhow::Result<Result<T, String>>) -> Result<T, String> {
-    answer
-        .map_err(|err| format!("{err:#}"))
-        .and_then(|inner| inner)
+    answer.map_err(|err| format!("{err:#}")).and_then(|inner| inner)
 }
 
 async fn facts(ctx: &Ctx) -> anyhow::Result<SummaryFacts> {
     let now = ctx.time.now();
-    super::call(
-        names::STORE,
-        |reply| StoreMsg::SummaryFacts { now, reply },
-        CALL_TIMEOUT,
-    )
-    .await?
-    .map_err(anyhow::Error::msg)
+    super::call(names::STORE, |reply| StoreMsg::SummaryFacts { now, reply }, CALL_TIMEOUT)
+        .await?
+        .map_err(anyhow::Error::msg)
 }
 
 /// Does what is due, starts sending, and arms the timer for the next duty.
@@ -190,17 +164,7 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
     if state.alert_due.is_some_and(|due| due <= now) {
         state.alert_due = None;
         let delivery = Delivery::Queue;
-        match super::call(
-            names::STORE,
-            |reply| StoreMsg::BuildAlert {
-                now,
-                delivery,
-                reply,
-            },
-            CALL_TIMEOUT,
-        )
-        .await
-        {
+        match super::call(names::STORE, |reply| StoreMsg::BuildAlert { now, delivery, reply }, CALL_TIMEOUT).await {
             Ok(Ok(report)) if report.queued => {
                 tracing::info!(breaches = report.new_breaches, "breach alert queued")
             }
@@ -213,12 +177,7 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
         let delivery = Delivery::Queue;
         match super::call(
             names::STORE,
-            |reply| StoreMsg::BuildDigest {
-                slot: slot.clone(),
-                now,
-                delivery,
-                reply,
-            },
+            |reply| StoreMsg::BuildDigest { slot: slot.clone(), now, delivery, reply },
             CALL_TIMEOUT,
         )
         .await
@@ -236,11 +195,7 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
 /// The slot to send now: the latest slot of today that has passed, on a business day, not
 /// yet claimed, before the next slot, and either on time or after a restart on a day the
 /// appliance had already run (a fresh install never sends a late digest).
-async fn due_slot(
-    ctx: &Ctx,
-    now: Timestamp,
-    seen_before_start: Option<Timestamp>,
-) -> Option<String> {
+async fn due_slot(ctx: &Ctx, now: Timestamp, seen_before_start: Option<Timestamp>) -> Option<String> {
     let zone = ctx.config.calendar.zone().clone();
     let local = now.to_zoned(zone.clone());
     let date = local.date();
@@ -250,14 +205,9 @@ async fn due_slot(
     let slots = &ctx.config.summary_slots;
     let index = slots.iter().rposition(|slot| slot.at <= local.time())?;
     let slot = &slots[index];
-    let slot_at = date
-        .to_datetime(slot.at)
-        .to_zoned(zone.clone())
-        .ok()?
-        .timestamp();
+    let slot_at = date.to_datetime(slot.at).to_zoned(zone.clone()).ok()?.timestamp();
     let on_time = now.duration_since(slot_at) <= ON_TIME;
-    let ran_today =
-        seen_before_start.is_some_and(|seen| seen.to_zoned(zone.clone()).date() == date);
+    let ran_today = seen_before_start.is_some_and(|seen| seen.to_zoned(zone.clone()).date() == date);
     if !(on_time || ran_today) {
         return None;
     }
@@ -265,27 +215,23 @@ async fn due_slot(
     (!facts.claimed_today.contains(&slot.name)).then(|| slot.name.clone())
 }
 
-/// The next instant a digest slot starts, on a business day within two weeks.
-fn next_slot_at(ctx: &Ctx, now: Timestamp) -> Option<Timestamp> {
-    let zone = ctx.config.calendar.zone().clone();
+/// The next instant a digest slot starts, on a business day within two weeks, and its name.
+pub fn next_digest(config: &crate::config::Config, now: Timestamp) -> Option<(Timestamp, String)> {
+    let zone = config.calendar.zone().clone();
     let today = now.to_zoned(zone.clone()).date();
-    (0..15)
-        .filter_map(|offset| today.checked_add(jiff::Span::new().days(offset)).ok())
-        .find_map(|date| {
-            if !ctx.config.calendar.is_business_day(date) {
-                return None;
-            }
-            ctx.config
-                .summary_slots
-                .iter()
-                .filter_map(|slot| {
-                    date.to_datetime(slot.at)
-                        .to_zoned(zone.clone())
-                        .ok()
-                        .map(|z| z.timestamp())
-                })
-                .find(|at| *at > now)
+    (0..15).filter_map(|offset| today.checked_add(jiff::Span::new().days(offset)).ok()).find_map(|date| {
+        if !config.calendar.is_business_day(date) {
+            return None;
+        }
+        config.summary_slots.iter().find_map(|slot| {
+            let at = date.to_datetime(slot.at).to_zoned(zone.clone()).ok()?.timestamp();
+            (at > now).then(|| (at, slot.name.clone()))
         })
+    })
+}
+
+fn next_slot_at(ctx: &Ctx, now: Timestamp) -> Option<Timestamp> {
+    next_digest(&ctx.config, now).map(|(at, _)| at)
 }
 
 async fn schedule(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState, now: Timestamp) {
@@ -293,10 +239,7 @@ async fn schedule(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState, now: 
         timer.abort();
     }
     let next_outbox = facts(&state.ctx).await.ok().and_then(|f| f.next_outbox_at);
-    let next = [state.alert_due, next_slot_at(&state.ctx, now), next_outbox]
-        .into_iter()
-        .flatten()
-        .min();
+    let next = [state.alert_due, next_slot_at(&state.ctx, now), next_outbox].into_iter().flatten().min();
     let Some(next) = next else { return };
     let delay = state.ctx.time.until(next).max(Duration::from_millis(10));
     let me = myself.clone();
@@ -319,12 +262,8 @@ fn send_pending(myself: &ActorRef<SummaryMsg>, state: &SummaryState) {
         loop {
             let now = ctx.time.now();
             let limit = SEND_BATCH;
-            let due = match super::call(
-                names::STORE,
-                |reply| StoreMsg::DueOutbox { now, limit, reply },
-                CALL_TIMEOUT,
-            )
-            .await
+            let due = match super::call(names::STORE, |reply| StoreMsg::DueOutbox { now, limit, reply }, CALL_TIMEOUT)
+                .await
             {
                 Ok(Ok(due)) => due,
                 _ => break,
@@ -338,23 +277,15 @@ fn send_pending(myself: &ActorRef<SummaryMsg>, state: &SummaryState) {
                 let (contact, body) = (entry.contact_id.clone(), entry.body.clone());
                 let result = tokio::task::spawn_blocking(move || client.send_sms(&contact, &body))
                     .await
-                    .unwrap_or_else(|err| {
-                        Err(GhlError::Unavailable(format!("send task failed: {err}")))
-                    });
+                    .unwrap_or_else(|err| Err(GhlError::Unavailable(format!("send task failed: {err}"))));
                 if let Err(err) = &result {
                     tracing::warn!(purpose = %entry.purpose, "manager SMS not sent: {err}");
                 }
                 let now = ctx.time.now();
-                let outcome =
-                    result.map_err(|err| (err.to_string(), err == GhlError::NotConfigured));
+                let outcome = result.map_err(|err| (err.to_string(), err == GhlError::NotConfigured));
                 let _ = super::call(
                     names::STORE,
-                    |reply| StoreMsg::OutboxResult {
-                        id: entry.id,
-                        now,
-                        outcome,
-                        reply,
-                    },
+                    |reply| StoreMsg::OutboxResult { id: entry.id, now, outcome, reply },
                     CALL_TIMEOUT,
                 )
                 .await;

@@ -180,23 +180,18 @@ impl Outbound {
     /// Applies SPEC §5.2: a human sent it (a `userId`, not an automation, not an internal
     /// comment; in `INTERNAL_USER_IDS` when that list is set), or it is a call placed to the
     /// party, which counts even without a `userId`. `received_at` stands in for a missing time.
-    pub fn staff_reply(
-        &self,
-        internal_user_ids: &[String],
-        received_at: Timestamp,
-    ) -> Option<StaffReply> {
+    pub fn staff_reply(&self, internal_user_ids: &[String], received_at: Timestamp) -> Option<StaffReply> {
         let message_type = self.message_type.to_ascii_uppercase();
         if message_type == "INTERNALCOMMENT" {
             return None;
         }
         let is_call = message_type == "CALL" || message_type == "TYPE_CALL";
-        let automated = self.source.as_deref().is_some_and(|source| {
-            AUTOMATED_SOURCES.contains(&source.to_ascii_lowercase().as_str())
-        });
+        let automated = self
+            .source
+            .as_deref()
+            .is_some_and(|source| AUTOMATED_SOURCES.contains(&source.to_ascii_lowercase().as_str()));
         let human = match &self.user_id {
-            Some(user) => {
-                internal_user_ids.is_empty() || internal_user_ids.iter().any(|id| id == user)
-            }
+            Some(user) => internal_user_ids.is_empty() || internal_user_ids.iter().any(|id| id == user),
             None => false,
         };
         if !(is_call || (human && !automated)) {
@@ -228,10 +223,7 @@ mod tests {
 
     fn outbound(message_type: &str, user_id: Option<&str>, source: Option<&str>) -> Outbound {
         Outbound {
-            party: Party {
-                contact_id: Some("c1".into()),
-                ..Party::default()
-            },
+            party: Party { contact_id: Some("c1".into()), ..Party::default() },
             message_type: message_type.into(),
             user_id: user_id.map(Into::into),
             source: source.map(Into::into),
@@ -244,62 +236,21 @@ mod tests {
     fn staff_reply_rule() {
         let now = Timestamp::UNIX_EPOCH;
         let none: &[String] = &[];
-        assert!(
-            outbound("SMS", Some("u1"), Some("app"))
-                .staff_reply(none, now)
-                .is_some()
-        );
-        assert!(
-            outbound("SMS", Some("u1"), None)
-                .staff_reply(none, now)
-                .is_some()
-        );
-        assert!(
-            outbound("SMS", None, Some("app"))
-                .staff_reply(none, now)
-                .is_none(),
-            "no user"
-        );
-        assert!(
-            outbound("SMS", Some("u1"), Some("workflow"))
-                .staff_reply(none, now)
-                .is_none()
-        );
-        assert!(
-            outbound("SMS", Some("u1"), Some("api"))
-                .staff_reply(none, now)
-                .is_none()
-        );
-        assert!(
-            outbound("InternalComment", Some("u1"), Some("app"))
-                .staff_reply(none, now)
-                .is_none()
-        );
-        assert!(
-            outbound("CALL", None, None)
-                .staff_reply(none, now)
-                .is_some(),
-            "callbacks count"
-        );
+        assert!(outbound("SMS", Some("u1"), Some("app")).staff_reply(none, now).is_some());
+        assert!(outbound("SMS", Some("u1"), None).staff_reply(none, now).is_some());
+        assert!(outbound("SMS", None, Some("app")).staff_reply(none, now).is_none(), "no user");
+        assert!(outbound("SMS", Some("u1"), Some("workflow")).staff_reply(none, now).is_none());
+        assert!(outbound("SMS", Some("u1"), Some("api")).staff_reply(none, now).is_none());
+        assert!(outbound("InternalComment", Some("u1"), Some("app")).staff_reply(none, now).is_none());
+        assert!(outbound("CALL", None, None).staff_reply(none, now).is_some(), "callbacks count");
         let allow = ["u2".to_string()];
-        assert!(
-            outbound("SMS", Some("u1"), Some("app"))
-                .staff_reply(&allow, now)
-                .is_none()
-        );
-        assert!(
-            outbound("SMS", Some("u2"), Some("app"))
-                .staff_reply(&allow, now)
-                .is_some()
-        );
+        assert!(outbound("SMS", Some("u1"), Some("app")).staff_reply(&allow, now).is_none());
+        assert!(outbound("SMS", Some("u2"), Some("app")).staff_reply(&allow, now).is_some());
     }
 
     #[test]
     fn party_key_prefers_conversation_then_contact_then_phone() {
-        let mut party = Party {
-            phone: Phone::parse("2145550199"),
-            ..Party::default()
-        };
+        let mut party = Party { phone: Phone::parse("2145550199"), ..Party::default() };
         assert_eq!(party.key().as_deref(), Some("phone:+12145550199"));
         party.contact_id = Some("c".into());
         assert_eq!(party.key().as_deref(), Some("contact:c"));

@@ -65,89 +65,45 @@ pub struct Digest<'a> {
 
 /// The digest text, before splitting.
 pub fn digest(d: &Digest) -> String {
-    let mut out = format!(
-        "{BRAND} — {} ({}) • as of {}\n",
-        title_case(d.slot),
-        short_date(d.now, d.zone),
-        clock(d.now, d.zone)
-    );
-    let calls = d
-        .overdue
-        .iter()
-        .chain(&d.escalated)
-        .filter(|i| i.kind == IssueKind::Call)
-        .count();
-    let texts = d
-        .overdue
-        .iter()
-        .chain(&d.escalated)
-        .filter(|i| i.kind == IssueKind::Sms)
-        .count();
+    let mut out =
+        format!("{BRAND} — {} ({}) • as of {}\n", title_case(d.slot), short_date(d.now, d.zone), clock(d.now, d.zone));
+    let calls = d.overdue.iter().chain(&d.escalated).filter(|i| i.kind == IssueKind::Call).count();
+    let texts = d.overdue.iter().chain(&d.escalated).filter(|i| i.kind == IssueKind::Sms).count();
     out.push_str(&format!("Overdue: Calls {calls} | Texts {texts}\n"));
     let mut body = String::new();
     for (kind, heading) in [(IssueKind::Call, "Calls"), (IssueKind::Sms, "Texts")] {
         let items: Vec<&Item> = d.overdue.iter().filter(|i| i.kind == kind).collect();
-        section(
-            &mut body,
-            &format!("{heading} ({}):", items.len()),
-            &items,
-            d.max_items,
-            |i| item_line(i, d.now, d.zone),
-        );
+        section(&mut body, &format!("{heading} ({}):", items.len()), &items, d.max_items, |i| {
+            item_line(i, d.now, d.zone)
+        });
     }
     let escalated: Vec<&Item> = d.escalated.iter().collect();
-    section(
-        &mut body,
-        "⚠️ Escalated (24+ business hrs):",
-        &escalated,
-        d.max_items,
-        |i| item_line(i, d.now, d.zone),
-    );
+    section(&mut body, "⚠️ Escalated (24+ business hrs):", &escalated, d.max_items, |i| {
+        item_line(i, d.now, d.zone)
+    });
     if let Some(resolved) = &d.resolved {
         let items: Vec<&Resolved> = resolved.iter().collect();
-        section(
-            &mut body,
-            &format!("✅ Resolved since last summary ({}):", items.len()),
-            &items,
-            d.max_items,
-            |r| {
-                format!(
-                    "#{} {} {} at {}",
-                    r.id,
-                    r.kind,
-                    r.who,
-                    when(r.resolved_at, d.now, d.zone)
-                )
-            },
-        );
+        section(&mut body, &format!("✅ Resolved since last summary ({}):", items.len()), &items, d.max_items, |r| {
+            format!("#{} {} {} at {}", r.id, r.kind, r.who, when(r.resolved_at, d.now, d.zone))
+        });
     }
     if !body.is_empty() {
         out.push('\n');
         out.push_str(&body);
     }
-    out.push_str(&reply_hint(
-        d.overdue.iter().chain(&d.escalated).map(|i| i.id),
-    ));
+    out.push_str(&reply_hint(d.overdue.iter().chain(&d.escalated).map(|i| i.id)));
     out
 }
 
 /// The breach alert for issues that just became OPEN.
 pub fn alert(items: &[Item], now: Timestamp, zone: &TimeZone, max_items: usize) -> String {
-    let mut out = format!(
-        "{BRAND} — SLA Breach Alert ({}) • as of {}\n",
-        short_date(now, zone),
-        clock(now, zone)
-    );
+    let mut out = format!("{BRAND} — SLA Breach Alert ({}) • as of {}\n", short_date(now, zone), clock(now, zone));
     out.push_str(&format!("New breaches: {}\n", items.len()));
     for (kind, heading) in [(IssueKind::Call, "Calls"), (IssueKind::Sms, "Texts")] {
         let section_items: Vec<&Item> = items.iter().filter(|i| i.kind == kind).collect();
-        section(
-            &mut out,
-            &format!("{heading} ({}):", section_items.len()),
-            &section_items,
-            max_items,
-            |i| item_line(i, now, zone),
-        );
+        section(&mut out, &format!("{heading} ({}):", section_items.len()), &section_items, max_items, |i| {
+            item_line(i, now, zone)
+        });
     }
     out.push_str(&reply_hint(items.iter().map(|i| i.id)));
     out
@@ -184,22 +140,12 @@ pub fn split_sms(text: &str) -> Vec<String> {
         parts.push(current);
     }
     let total = parts.len();
-    parts
-        .into_iter()
-        .enumerate()
-        .map(|(index, part)| format!("({}/{total}) {part}", index + 1))
-        .collect()
+    parts.into_iter().enumerate().map(|(index, part)| format!("({}/{total}) {part}", index + 1)).collect()
 }
 
 /// Writes a section: heading, up to `max` lines, then `+N more`; nothing when empty, so a
 /// heading is never left without lines.
-fn section<T>(
-    out: &mut String,
-    heading: &str,
-    items: &[&T],
-    max: usize,
-    line: impl Fn(&T) -> String,
-) {
+fn section<T>(out: &mut String, heading: &str, items: &[&T], max: usize, line: impl Fn(&T) -> String) {
     if items.is_empty() {
         return;
     }
@@ -249,21 +195,13 @@ pub fn when(at: Timestamp, now: Timestamp, zone: &TimeZone) -> String {
     let local = at.to_zoned(zone.clone());
     let today = now.to_zoned(zone.clone()).date();
     let time = twelve_hour(local.hour(), local.minute());
-    if local.date() == today {
-        time
-    } else {
-        format!("{} {time}", local.strftime("%a"))
-    }
+    if local.date() == today { time } else { format!("{} {time}", local.strftime("%a")) }
 }
 
 /// `8:00am CST`: the clock time with the zone's real abbreviation for that instant.
 pub fn clock(at: Timestamp, zone: &TimeZone) -> String {
     let local = at.to_zoned(zone.clone());
-    format!(
-        "{} {}",
-        twelve_hour(local.hour(), local.minute()),
-        local.strftime("%Z")
-    )
+    format!("{} {}", twelve_hour(local.hour(), local.minute()), local.strftime("%Z"))
 }
 
 /// `Nov 23`.

@@ -73,11 +73,7 @@ mod tests {
 
     #[track_caller]
     fn check(raw: &str, expected: Option<&str>) {
-        assert_eq!(
-            Phone::parse(raw).as_ref().map(Phone::as_str),
-            expected,
-            "{raw:?}"
-        );
+        assert_eq!(Phone::parse(raw).as_ref().map(Phone::as_str), expected, "{raw:?}");
     }
 
     #[test]

@@ -45,10 +45,7 @@ impl GhlError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            GhlError::RateLimited(_)
-                | GhlError::Unavailable(_)
-                | GhlError::CircuitOpen
-                | GhlError::BudgetExhausted
+            GhlError::RateLimited(_) | GhlError::Unavailable(_) | GhlError::CircuitOpen | GhlError::BudgetExhausted
         )
     }
 }
@@ -174,9 +171,7 @@ struct ClientState {
 
 impl std::fmt::Debug for GhlClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GhlClient")
-            .field("base_url", &self.inner.base_url)
-            .finish_non_exhaustive()
+        f.debug_struct("GhlClient").field("base_url", &self.inner.base_url).finish_non_exhaustive()
     }
 }
 
@@ -203,10 +198,7 @@ impl GhlClient {
                     Duration::from_millis(10_250),
                     config.daily_budget,
                 ),
-                state: Mutex::new(ClientState {
-                    open_for: BREAKER_OPEN_FOR,
-                    ..ClientState::default()
-                }),
+                state: Mutex::new(ClientState { open_for: BREAKER_OPEN_FOR, ..ClientState::default() }),
             }),
         }
     }
@@ -233,19 +225,12 @@ impl GhlClient {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ClientState> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The messages of a conversation newer than `since`, newest first, reading pages until
     /// one reaches back past `since` (SPEC §5.2).
-    pub fn messages_since(
-        &self,
-        conversation_id: &str,
-        since: Timestamp,
-    ) -> Result<Vec<Message>, GhlError> {
+    pub fn messages_since(&self, conversation_id: &str, since: Timestamp) -> Result<Vec<Message>, GhlError> {
         let mut messages = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
@@ -253,10 +238,7 @@ impl GhlClient {
             if let Some(cursor) = &cursor {
                 query.push(("lastMessageId", cursor.clone()));
             }
-            let page = self.get(
-                &format!("/conversations/{conversation_id}/messages"),
-                &query,
-            )?;
+            let page = self.get(&format!("/conversations/{conversation_id}/messages"), &query)?;
             let (items, next_page, last_id) = messages_page(&page);
             let mut reached_back = items.is_empty();
             for item in items {
@@ -277,10 +259,7 @@ impl GhlClient {
 
     /// The id of the contact's conversation, if GHL has one.
     pub fn find_conversation(&self, contact_id: &str) -> Result<Option<String>, GhlError> {
-        let mut query = vec![
-            ("contactId", contact_id.to_string()),
-            ("limit", "1".to_string()),
-        ];
+        let mut query = vec![("contactId", contact_id.to_string()), ("limit", "1".to_string())];
         if let Some(location) = &self.inner.location_id {
             query.push(("locationId", location.clone()));
         }
@@ -296,19 +275,9 @@ impl GhlClient {
     pub fn contact_name(&self, contact_id: &str) -> Result<Option<String>, GhlError> {
         let found = self.get(&format!("/contacts/{contact_id}"), &[])?;
         let contact = &found["contact"];
-        let text = |key: &str| {
-            contact[key]
-                .as_str()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
+        let text = |key: &str| contact[key].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         Ok(text("contactName").or_else(|| text("name")).or_else(|| {
-            let full = format!(
-                "{} {}",
-                text("firstName").unwrap_or_default(),
-                text("lastName").unwrap_or_default()
-            );
+            let full = format!("{} {}", text("firstName").unwrap_or_default(), text("lastName").unwrap_or_default());
             Some(full.trim().to_string()).filter(|s| !s.is_empty())
         }))
     }
@@ -396,65 +365,37 @@ impl GhlClient {
             }
         };
         self.lock().status.requests += 1;
-        let mut response =
-            sent.map_err(|err| (GhlError::Unavailable(transport_error(&err)), None))?;
+        let mut response = sent.map_err(|err| (GhlError::Unavailable(transport_error(&err)), None))?;
         let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let remaining = header("x-ratelimit-remaining").and_then(|v| v.parse::<u64>().ok());
-        let interval = header("x-ratelimit-interval-milliseconds")
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(Duration::from_millis);
-        let retry_after = header("retry-after")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let interval =
+            header("x-ratelimit-interval-milliseconds").and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
+        let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
         if remaining == Some(0) {
             // GHL says the window is spent: hold every caller until it resets.
-            self.inner.limiter.pause(
-                interval
-                    .unwrap_or(Duration::from_secs(10))
-                    .min(MAX_SERVER_WAIT),
-            );
+            self.inner.limiter.pause(interval.unwrap_or(Duration::from_secs(10)).min(MAX_SERVER_WAIT));
         }
         let text = response
             .body_mut()
             .with_config()
             .limit(8 * 1024 * 1024)
             .read_to_string()
-            .map_err(|err| {
-                (
-                    GhlError::Unavailable(format!("reading the answer: {err}")),
-                    None,
-                )
-            })?;
+            .map_err(|err| (GhlError::Unavailable(format!("reading the answer: {err}")), None))?;
         let message = || error_message(&text);
         match status {
-            200..=299 => serde_json::from_str(&text).map_err(|_| {
-                (
-                    GhlError::Unavailable(format!("answer is not JSON ({} bytes)", text.len())),
-                    None,
-                )
-            }),
+            200..=299 => serde_json::from_str(&text)
+                .map_err(|_| (GhlError::Unavailable(format!("answer is not JSON ({} bytes)", text.len())), None)),
             429 => {
                 self.lock().status.rate_limited += 1;
                 let wait = retry_after.or(interval).map(|w| w.min(MAX_SERVER_WAIT));
                 Err((GhlError::RateLimited(message()), wait))
             }
-            401 if message().to_ascii_lowercase().contains("scope") => {
-                Err((GhlError::Scope(message()), None))
-            }
+            401 if message().to_ascii_lowercase().contains("scope") => Err((GhlError::Scope(message()), None)),
             401 => Err((GhlError::Auth(message()), None)),
             403 => Err((GhlError::Scope(message()), None)),
             404 => Err((GhlError::NotFound(message()), None)),
-            408 | 500..=599 => Err((
-                GhlError::Unavailable(format!("{status}: {}", message())),
-                retry_after,
-            )),
+            408 | 500..=599 => Err((GhlError::Unavailable(format!("{status}: {}", message())), retry_after)),
             _ => Err((GhlError::Rejected(status, message()), None)),
         }
     }
@@ -506,11 +447,7 @@ fn error_message(text: &str) -> String {
     let message = parsed.as_ref().map(|v| &v["message"]);
     match message {
         Some(Value::String(m)) => m.clone(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join("; "),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "),
         _ => text.chars().take(120).collect(),
     }
 }
@@ -518,10 +455,8 @@ fn error_message(text: &str) -> String {
 fn backoff(attempt: u32) -> Duration {
     let base = BASE_BACKOFF.saturating_mul(1 << attempt.min(6));
     // Jitter from the clock's low bits: enough to spread retries, no RNG crate needed.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let jitter = base.mul_f64(f64::from(nanos % 500) / 1000.0);
     (base + jitter).min(Duration::from_secs(20))
 }
@@ -541,12 +476,7 @@ fn messages_page(page: &Value) -> (&[Value], bool, Option<String>) {
     let last_id = holder["lastMessageId"]
         .as_str()
         .map(str::to_string)
-        .or_else(|| {
-            items
-                .last()
-                .and_then(|m| m["id"].as_str())
-                .map(str::to_string)
-        });
+        .or_else(|| items.last().and_then(|m| m["id"].as_str()).map(str::to_string));
     (items, next_page, last_id)
 }
 
@@ -608,11 +538,7 @@ impl RateLimiter {
                 if state.used_today >= self.daily_budget {
                     return Err(GhlError::BudgetExhausted);
                 }
-                while state
-                    .sent
-                    .front()
-                    .is_some_and(|at| now.duration_since(*at) >= self.window)
-                {
+                while state.sent.front().is_some_and(|at| now.duration_since(*at) >= self.window) {
                     state.sent.pop_front();
                 }
                 match state.paused_until {
@@ -622,9 +548,10 @@ impl RateLimiter {
                         state.used_today += 1;
                         return Ok(());
                     }
-                    _ => state.sent.front().map_or(Duration::ZERO, |first| {
-                        (*first + self.window).saturating_duration_since(now)
-                    }),
+                    _ => state
+                        .sent
+                        .front()
+                        .map_or(Duration::ZERO, |first| (*first + self.window).saturating_duration_since(now)),
                 }
             };
             std::thread::sleep(wait.max(Duration::from_millis(1)));
@@ -653,39 +580,19 @@ mod tests {
         assert_eq!((items.len(), next), (1, false));
         let message = parse_message(&items[0]).expect("a message");
         assert!(message.outbound);
-        assert_eq!(
-            message
-                .as_outbound(&Party::default())
-                .map(|o| o.message_type),
-            Some("SMS".to_string())
-        );
+        assert_eq!(message.as_outbound(&Party::default()).map(|o| o.message_type), Some("SMS".to_string()));
         let (items, next, last) = messages_page(&nested);
         assert_eq!((items.len(), next, last.as_deref()), (1, true, Some("m1")));
-        assert_eq!(
-            parse_message(&items[0])
-                .and_then(|m| m.call_status)
-                .as_deref(),
-            Some("no-answer")
-        );
-        let spec_meta = json!({ "id": "m2", "dateAdded": "2026-03-02T15:05:00Z", "meta": { "callStatus": "voicemail" } });
-        assert_eq!(
-            parse_message(&spec_meta)
-                .and_then(|m| m.call_status)
-                .as_deref(),
-            Some("voicemail")
-        );
+        assert_eq!(parse_message(&items[0]).and_then(|m| m.call_status).as_deref(), Some("no-answer"));
+        let spec_meta =
+            json!({ "id": "m2", "dateAdded": "2026-03-02T15:05:00Z", "meta": { "callStatus": "voicemail" } });
+        assert_eq!(parse_message(&spec_meta).and_then(|m| m.call_status).as_deref(), Some("voicemail"));
     }
 
     #[test]
     fn error_messages_may_be_lists() {
-        assert_eq!(
-            error_message(r#"{"statusCode":422,"message":["a","b"]}"#),
-            "a; b"
-        );
-        assert_eq!(
-            error_message(r#"{"statusCode":401,"message":"Invalid JWT"}"#),
-            "Invalid JWT"
-        );
+        assert_eq!(error_message(r#"{"statusCode":422,"message":["a","b"]}"#), "a; b");
+        assert_eq!(error_message(r#"{"statusCode":401,"message":"Invalid JWT"}"#), "Invalid JWT");
         assert_eq!(error_message("<html>"), "<html>");
     }
 
@@ -700,10 +607,7 @@ mod tests {
         }
         for (index, at) in taken.iter().enumerate().skip(5) {
             let window_start = taken[index - 5];
-            assert!(
-                *at - window_start >= Duration::from_millis(200),
-                "request {index} came too soon"
-            );
+            assert!(*at - window_start >= Duration::from_millis(200), "request {index} came too soon");
         }
         Ok(())
     }

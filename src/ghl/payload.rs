@@ -67,31 +67,12 @@ pub struct Parsed {
 }
 
 /// Values that mark a missed call (SPEC §3.2).
-const TRUTHY: &[&str] = &[
-    "1",
-    "true",
-    "yes",
-    "on",
-    "missed",
-    "no-answer",
-    "no answer",
-    "busy",
-    "canceled",
-    "cancelled",
-];
+const TRUTHY: &[&str] =
+    &["1", "true", "yes", "on", "missed", "no-answer", "no answer", "busy", "canceled", "cancelled"];
 
 /// Call statuses of an `InboundMessage` CALL that mean nobody answered.
-const MISSED_STATUSES: &[&str] = &[
-    "voicemail",
-    "no-answer",
-    "no answer",
-    "noanswer",
-    "busy",
-    "missed",
-    "canceled",
-    "cancelled",
-    "failed",
-];
+const MISSED_STATUSES: &[&str] =
+    &["voicemail", "no-answer", "no answer", "noanswer", "busy", "missed", "canceled", "cancelled", "failed"];
 
 /// The voicemail route that sends calls to Sentinel.
 const SENTINEL_VOICEMAIL_ROUTE: &str = "tech_sentinel";
@@ -114,9 +95,7 @@ pub fn parse(route: Route, body: &Map<String, Value>, options: &ParseOptions) ->
         message_id: fields
             .text(&["messageId", "message_id"])
             .or_else(|| fields.nested_text("message", &["id", "messageId"])),
-        location_id: fields
-            .text(&["locationId", "location_id"])
-            .or_else(|| fields.nested_text("location", &["id"])),
+        location_id: fields.text(&["locationId", "location_id"]).or_else(|| fields.nested_text("location", &["id"])),
     }
 }
 
@@ -135,11 +114,9 @@ fn unanswered_call(fields: &Fields, body: &Map<String, Value>, options: &ParseOp
     if options.require_missed_marker && !has_missed_marker(body, &options.missed_marker_keys) {
         return Event::Ignored("no missed-call marker".to_string());
     }
-    let route = fields.get("voicemail_route").or_else(|| {
-        fields
-            .nested("customData")
-            .and_then(|data| data.get("voicemail_route"))
-    });
+    let route = fields
+        .get("voicemail_route")
+        .or_else(|| fields.nested("customData").and_then(|data| data.get("voicemail_route")));
     if !route.is_some_and(names_sentinel_route) {
         return Event::Ignored(format!("voicemail_route is not {SENTINEL_VOICEMAIL_ROUTE}"));
     }
@@ -152,21 +129,13 @@ fn marketplace_event(fields: &Fields) -> Event {
     };
     match kind.as_str() {
         "InboundMessage" => {
-            let message_type = fields
-                .message_type()
-                .unwrap_or_default()
-                .to_ascii_uppercase();
+            let message_type = fields.message_type().unwrap_or_default().to_ascii_uppercase();
             let type_id = fields.get("messageTypeId").and_then(Value::as_i64);
             match message_type.as_str() {
                 "SMS" | "TYPE_SMS" => fields.inbound(IssueKind::Sms),
                 "CALL" | "TYPE_CALL" | "VOICEMAIL" | "TYPE_VOICEMAIL" => {
-                    let status = fields
-                        .text(&["status", "callStatus"])
-                        .unwrap_or_default()
-                        .to_ascii_lowercase();
-                    if MISSED_STATUSES.contains(&status.as_str())
-                        || type_id == Some(MESSAGE_TYPE_ID_VOICEMAIL)
-                    {
+                    let status = fields.text(&["status", "callStatus"]).unwrap_or_default().to_ascii_lowercase();
+                    if MISSED_STATUSES.contains(&status.as_str()) || type_id == Some(MESSAGE_TYPE_ID_VOICEMAIL) {
                         fields.inbound(IssueKind::Call)
                     } else {
                         Event::Ignored("answered call".to_string())
@@ -176,9 +145,7 @@ fn marketplace_event(fields: &Fields) -> Event {
                 other => Event::Ignored(format!("inbound {}", other.to_ascii_lowercase())),
             }
         }
-        "OutboundMessage" => {
-            fields.outbound(fields.message_type().unwrap_or_else(|| "SMS".to_string()))
-        }
+        "OutboundMessage" => fields.outbound(fields.message_type().unwrap_or_else(|| "SMS".to_string())),
         other => Event::Ignored(format!("event {other}")),
     }
 }
@@ -198,9 +165,7 @@ fn has_missed_marker(value: &Map<String, Value>, keys: &[String]) -> bool {
             _ => false,
         }
     }
-    value.iter().any(|(key, inner)| {
-        (keys.iter().any(|k| k == key) && is_truthy(inner)) || walk(inner, keys, 1)
-    })
+    value.iter().any(|(key, inner)| (keys.iter().any(|k| k == key) && is_truthy(inner)) || walk(inner, keys, 1))
 }
 
 fn is_truthy(value: &Value) -> bool {
@@ -214,9 +179,7 @@ fn is_truthy(value: &Value) -> bool {
 
 fn names_sentinel_route(value: &Value) -> bool {
     match value {
-        Value::String(text) => text
-            .split(',')
-            .any(|part| part.trim().eq_ignore_ascii_case(SENTINEL_VOICEMAIL_ROUTE)),
+        Value::String(text) => text.split(',').any(|part| part.trim().eq_ignore_ascii_case(SENTINEL_VOICEMAIL_ROUTE)),
         Value::Array(items) => items.iter().any(names_sentinel_route),
         _ => false,
     }
@@ -230,13 +193,7 @@ impl<'a> Fields<'a> {
         self.0
             .get(name)
             .filter(|value| !value.is_null())
-            .or_else(|| {
-                self.0
-                    .get("data")?
-                    .as_object()?
-                    .get(name)
-                    .filter(|value| !value.is_null())
-            })
+            .or_else(|| self.0.get("data")?.as_object()?.get(name).filter(|value| !value.is_null()))
     }
 
     fn nested(&self, name: &str) -> Option<&'a Map<String, Value>> {
@@ -255,8 +212,7 @@ impl<'a> Fields<'a> {
 
     /// An id given flat (`contactId`, `contact_id`) or as an object (`contact: {id}`).
     fn id(&self, flat: &[&str], object: &str) -> Option<String> {
-        self.text(flat)
-            .or_else(|| self.nested_text(object, &["id"]))
+        self.text(flat).or_else(|| self.nested_text(object, &["id"]))
     }
 
     fn is_outbound(&self) -> bool {
@@ -265,9 +221,7 @@ impl<'a> Fields<'a> {
             .or_else(|| self.nested_text("message", &["direction"]))
             .unwrap_or_default()
             .to_ascii_lowercase();
-        direction == "outbound"
-            || direction == "outgoing"
-            || self.text(&["type"]).as_deref() == Some("OutboundMessage")
+        direction == "outbound" || direction == "outgoing" || self.text(&["type"]).as_deref() == Some("OutboundMessage")
     }
 
     fn message_type(&self) -> Option<String> {
@@ -279,9 +233,9 @@ impl<'a> Fields<'a> {
     fn message_text(&self) -> Option<String> {
         let text = match self.get("message") {
             Some(Value::String(text)) => Some(text.clone()),
-            Some(Value::Object(message)) => ["body", "text", "content"]
-                .iter()
-                .find_map(|name| as_text(message.get(*name)?)),
+            Some(Value::Object(message)) => {
+                ["body", "text", "content"].iter().find_map(|name| as_text(message.get(*name)?))
+            }
             _ => None,
         };
         text.or_else(|| self.text(&["body", "text", "content", "message_body", "messageBody"]))
@@ -290,13 +244,7 @@ impl<'a> Fields<'a> {
     }
 
     fn contact_name(&self) -> Option<String> {
-        if let Some(name) = self.text(&[
-            "full_name",
-            "fullName",
-            "contact_name",
-            "contactName",
-            "name",
-        ]) {
+        if let Some(name) = self.text(&["full_name", "fullName", "contact_name", "contactName", "name"]) {
             return Some(name);
         }
         if let Some(name) = self.nested_text("contact", &["name", "full_name", "fullName"]) {
@@ -337,9 +285,7 @@ impl<'a> Fields<'a> {
             kind,
             party,
             contact_name: self.contact_name(),
-            text: (kind == IssueKind::Sms)
-                .then(|| self.message_text())
-                .flatten(),
+            text: (kind == IssueKind::Sms).then(|| self.message_text()).flatten(),
             sent_at: self.sent_at(),
             from_internal_contact: contact_type.eq_ignore_ascii_case("internal"),
         })
@@ -353,9 +299,7 @@ impl<'a> Fields<'a> {
         Event::Outbound(Outbound {
             party,
             message_type,
-            user_id: self
-                .text(&["userId", "user_id"])
-                .or_else(|| self.nested_text("user", &["id"])),
+            user_id: self.text(&["userId", "user_id"]).or_else(|| self.nested_text("user", &["id"])),
             source: self.text(&["source"]),
             message_id: self.text(&["messageId", "message_id"]),
             sent_at: self.sent_at(),

@@ -47,24 +47,17 @@ pub struct Verifier {
 impl Verifier {
     /// Keys from the configuration, else GHL's published ones.
     pub fn new(ed25519: Option<&str>, rsa: Option<&str>) -> Result<Verifier, String> {
-        let ed_spki = decode_key(ed25519.unwrap_or(GHL_ED25519_KEY))
-            .map_err(|e| format!("GHL_WEBHOOK_ED25519_KEY: {e}"))?;
-        let rsa_spki = decode_key(rsa.unwrap_or(GHL_RSA_KEY))
-            .map_err(|e| format!("GHL_WEBHOOK_RSA_KEY: {e}"))?;
+        let ed_spki =
+            decode_key(ed25519.unwrap_or(GHL_ED25519_KEY)).map_err(|e| format!("GHL_WEBHOOK_ED25519_KEY: {e}"))?;
+        let rsa_spki = decode_key(rsa.unwrap_or(GHL_RSA_KEY)).map_err(|e| format!("GHL_WEBHOOK_RSA_KEY: {e}"))?;
         Ok(Verifier {
-            ed25519: spki_key_bits(&ed_spki)
-                .map_err(|e| format!("GHL_WEBHOOK_ED25519_KEY: {e}"))?,
+            ed25519: spki_key_bits(&ed_spki).map_err(|e| format!("GHL_WEBHOOK_ED25519_KEY: {e}"))?,
             rsa: spki_key_bits(&rsa_spki).map_err(|e| format!("GHL_WEBHOOK_RSA_KEY: {e}"))?,
         })
     }
 
     /// Checks `X-GHL-Signature` (preferred) or `X-WH-Signature` over the raw body.
-    pub fn check(
-        &self,
-        ghl_signature: Option<&str>,
-        wh_signature: Option<&str>,
-        body: &[u8],
-    ) -> SignatureCheck {
+    pub fn check(&self, ghl_signature: Option<&str>, wh_signature: Option<&str>, body: &[u8]) -> SignatureCheck {
         let (signature, key, algorithm): (_, _, &dyn ring::signature::VerificationAlgorithm) =
             match (present(ghl_signature), present(wh_signature)) {
                 (Some(signature), _) => (signature, &self.ed25519, &ED25519),
@@ -83,21 +76,14 @@ impl Verifier {
 
 /// A header's value, unless it is absent, empty or GHL's `N/A`.
 fn present(header: Option<&str>) -> Option<&str> {
-    header
-        .map(str::trim)
-        .filter(|value| !value.is_empty() && *value != "N/A")
+    header.map(str::trim).filter(|value| !value.is_empty() && *value != "N/A")
 }
 
 /// PEM (`-----BEGIN PUBLIC KEY-----`) or bare base64 → DER.
 fn decode_key(text: &str) -> Result<Vec<u8>, String> {
-    let body: String = text
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .flat_map(|line| line.split_whitespace())
-        .collect();
-    STANDARD
-        .decode(body)
-        .map_err(|_| "expected a PEM public key or its base64".to_string())
+    let body: String =
+        text.lines().filter(|line| !line.starts_with("-----")).flat_map(|line| line.split_whitespace()).collect();
+    STANDARD.decode(body).map_err(|_| "expected a PEM public key or its base64".to_string())
 }
 
 /// The key inside a SubjectPublicKeyInfo: SEQUENCE { algorithm SEQUENCE, BIT STRING key }.
@@ -130,9 +116,7 @@ fn der_item(der: &[u8]) -> Result<(u8, &[u8], &[u8]), String> {
         if count == 0 || count > 4 || rest.len() < count {
             return Err(short());
         }
-        let length = rest[..count]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        let length = rest[..count].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         (length, &rest[count..])
     };
     if rest.len() < length {
@@ -149,9 +133,7 @@ mod tests {
 
     /// An SPKI for a raw Ed25519 key: the fixed 12-byte prefix, then the key.
     fn ed25519_spki_base64(public: &[u8]) -> String {
-        let mut der = vec![
-            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-        ];
+        let mut der = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
         der.extend_from_slice(public);
         STANDARD.encode(der)
     }
@@ -174,28 +156,13 @@ mod tests {
         let verifier = Verifier::new(Some(&pem), None)?;
         let body = br#"{"type":"InboundMessage","body":"hi"}"#;
         let signature = STANDARD.encode(pair.sign(body));
-        assert_eq!(
-            verifier.check(Some(&signature), None, body),
-            SignatureCheck::Valid
-        );
-        assert!(matches!(
-            verifier.check(Some(&signature), None, b"{\"type\":\"x\"}"),
-            SignatureCheck::Invalid(_)
-        ));
+        assert_eq!(verifier.check(Some(&signature), None, body), SignatureCheck::Valid);
+        assert!(matches!(verifier.check(Some(&signature), None, b"{\"type\":\"x\"}"), SignatureCheck::Invalid(_)));
         let published = Verifier::new(None, None)?;
-        assert!(matches!(
-            published.check(Some(&signature), None, body),
-            SignatureCheck::Invalid(_)
-        ));
+        assert!(matches!(published.check(Some(&signature), None, body), SignatureCheck::Invalid(_)));
         assert_eq!(verifier.check(None, None, body), SignatureCheck::Missing);
-        assert_eq!(
-            verifier.check(Some("N/A"), None, body),
-            SignatureCheck::Missing
-        );
-        assert!(matches!(
-            verifier.check(Some("%%%"), None, body),
-            SignatureCheck::Invalid(_)
-        ));
+        assert_eq!(verifier.check(Some("N/A"), None, body), SignatureCheck::Missing);
+        assert!(matches!(verifier.check(Some("%%%"), None, body), SignatureCheck::Invalid(_)));
         Ok(())
     }
 }

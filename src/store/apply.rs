@@ -58,9 +58,7 @@ impl Outcome {
     fn describe(&self) -> String {
         match self {
             Outcome::Created { issue_id, .. } => format!("issue {issue_id} created"),
-            Outcome::Repeat {
-                issue_id, count, ..
-            } => format!("issue {issue_id} repeat {count}"),
+            Outcome::Repeat { issue_id, count, .. } => format!("issue {issue_id} repeat {count}"),
             Outcome::Outbound { resolved } if resolved.is_empty() => "outbound".to_string(),
             Outcome::Outbound { resolved } => format!("staff reply resolved {resolved:?}"),
             Outcome::Ignored(reason) => format!("ignored: {reason}"),
@@ -93,25 +91,16 @@ pub fn apply(
             conn.execute_batch("ROLLBACK TO apply_event; RELEASE apply_event")?;
             tracing::error!(raw_event = id, error = %err, "applying a webhook failed; the raw event is kept");
             events::set_outcome(conn, id, &format!("error: {err}"))?;
-            Ok(Outcome::Ignored(
-                "could not be applied; kept for review".to_string(),
-            ))
+            Ok(Outcome::Ignored("could not be applied; kept for review".to_string()))
         }
     }
 }
 
-fn decide(
-    conn: &Connection,
-    config: &Config,
-    parsed: &Parsed,
-    now: Timestamp,
-) -> rusqlite::Result<Outcome> {
+fn decide(conn: &Connection, config: &Config, parsed: &Parsed, now: Timestamp) -> rusqlite::Result<Outcome> {
     if let (Some(expected), Some(actual)) = (&config.ghl.location_id, &parsed.location_id)
         && expected != actual
     {
-        return Ok(Outcome::Ignored(format!(
-            "location {actual} is not GHL_LOCATION_ID"
-        )));
+        return Ok(Outcome::Ignored(format!("location {actual} is not GHL_LOCATION_ID")));
     }
     match &parsed.event {
         Event::Ignored(reason) => Ok(Outcome::Ignored(reason.clone())),
@@ -120,17 +109,13 @@ fn decide(
     }
 }
 
-fn inbound_message(
-    conn: &Connection,
-    config: &Config,
-    inbound: &Inbound,
-    now: Timestamp,
-) -> rusqlite::Result<Outcome> {
+fn inbound_message(conn: &Connection, config: &Config, inbound: &Inbound, now: Timestamp) -> rusqlite::Result<Outcome> {
     let party = &inbound.party;
     let internal = inbound.from_internal_contact
-        || party.contact_id.as_ref().is_some_and(|id| {
-            config.internal_contact_ids.contains(id) || config.manager_contact_ids.contains(id)
-        });
+        || party
+            .contact_id
+            .as_ref()
+            .is_some_and(|id| config.internal_contact_ids.contains(id) || config.manager_contact_ids.contains(id));
     if internal {
         // SPEC §5.1: staff texts are commands (§7), never issues.
         return Ok(Outcome::Ignored("internal contact".to_string()));
@@ -142,29 +127,12 @@ fn inbound_message(
     }
     let kind = inbound.kind;
     if let Some(issue) = issues::find_live(conn, kind, party)? {
-        if kind == IssueKind::Call
-            && now.duration_since(issue.last_inbound_at) < config.call_dedupe_window
-        {
-            return Ok(Outcome::Repeat {
-                issue_id: issue.id,
-                kind,
-                count: issue.inbound_count,
-            });
+        if kind == IssueKind::Call && now.duration_since(issue.last_inbound_at) < config.call_dedupe_window {
+            return Ok(Outcome::Repeat { issue_id: issue.id, kind, count: issue.inbound_count });
         }
         let text = inbound.text.as_deref();
-        let count = issues::record_repeat(
-            conn,
-            &issue,
-            party,
-            inbound.contact_name.as_deref(),
-            now,
-            text,
-        )?;
-        return Ok(Outcome::Repeat {
-            issue_id: issue.id,
-            kind,
-            count,
-        });
+        let count = issues::record_repeat(conn, &issue, party, inbound.contact_name.as_deref(), now, text)?;
+        return Ok(Outcome::Repeat { issue_id: issue.id, kind, count });
     }
     if kind == IssueKind::Sms
         && config.ack_close_enabled
@@ -172,9 +140,7 @@ fn inbound_message(
         && classify::is_acknowledgement(text, config.ack_close_max_len)
         && issues::last_staff_reply(conn, party)?.is_some()
     {
-        return Ok(Outcome::Ignored(
-            "acknowledgement after a staff reply".to_string(),
-        ));
+        return Ok(Outcome::Ignored("acknowledgement after a staff reply".to_string()));
     }
     let sla = match kind {
         IssueKind::Sms => config.sms_sla,
@@ -202,16 +168,9 @@ fn outbound_message(
     now: Timestamp,
 ) -> rusqlite::Result<Outcome> {
     let Some(reply) = outbound.staff_reply(&config.internal_user_ids, now) else {
-        return Ok(Outcome::Outbound {
-            resolved: Vec::new(),
-        });
+        return Ok(Outcome::Outbound { resolved: Vec::new() });
     };
-    issues::record_staff_reply(
-        conn,
-        &reply.party,
-        reply.sent_at,
-        reply.message_id.as_deref(),
-    )?;
+    issues::record_staff_reply(conn, &reply.party, reply.sent_at, reply.message_id.as_deref())?;
     let mut resolved = Vec::new();
     for issue in issues::live_for_party(conn, &reply.party)? {
         let since = match issue.kind {

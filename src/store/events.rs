@@ -52,44 +52,29 @@ pub fn record(conn: &Connection, event: &RawEvent) -> rusqlite::Result<Recorded>
          ON CONFLICT (idem_key) DO NOTHING",
         params![ts(event.received_at), event.route, event.idem_key, event.body_hash, event.body],
     )?;
-    Ok(if inserted == 0 {
-        Recorded::Duplicate
-    } else {
-        Recorded::New(conn.last_insert_rowid())
-    })
+    Ok(if inserted == 0 { Recorded::Duplicate } else { Recorded::New(conn.last_insert_rowid()) })
 }
 
 /// Records what became of an event (`issue 12 created`, `ignored: spam`, ...).
 pub fn set_outcome(conn: &Connection, id: i64, outcome: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE raw_events SET outcome = ?2 WHERE id = ?1",
-        params![id, outcome],
-    )?;
+    conn.execute("UPDATE raw_events SET outcome = ?2 WHERE id = ?1", params![id, outcome])?;
     Ok(())
 }
 
 /// Counts (and unless `dry_run`, deletes) raw events received before `before`.
 pub fn prune(conn: &Connection, before: Timestamp, dry_run: bool) -> rusqlite::Result<usize> {
     if dry_run {
-        conn.query_row(
-            "SELECT COUNT(*) FROM raw_events WHERE received_at < ?1",
-            [ts(before)],
-            |row| row.get::<_, i64>(0).map(|n| n as usize),
-        )
+        conn.query_row("SELECT COUNT(*) FROM raw_events WHERE received_at < ?1", [ts(before)], |row| {
+            row.get::<_, i64>(0).map(|n| n as usize)
+        })
     } else {
-        conn.execute(
-            "DELETE FROM raw_events WHERE received_at < ?1",
-            [ts(before)],
-        )
+        conn.execute("DELETE FROM raw_events WHERE received_at < ?1", [ts(before)])
     }
 }
 
 /// The time of the newest raw event.
 pub fn last_received_at(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
-    let text: Option<String> =
-        conn.query_row("SELECT MAX(received_at) FROM raw_events", [], |row| {
-            row.get(0)
-        })?;
+    let text: Option<String> = conn.query_row("SELECT MAX(received_at) FROM raw_events", [], |row| row.get(0))?;
     text.map(|t| super::parse_ts(&t)).transpose()
 }
 
@@ -121,47 +106,20 @@ mod tests {
     #[test]
     fn ids_deduplicate_forever_bodies_for_two_minutes() -> anyhow::Result<()> {
         let conn = open_in_memory()?;
-        assert!(matches!(
-            record(
-                &conn,
-                &event("2026-03-02T15:00:00Z", Some("webhook:a"), "{}")?
-            )?,
-            Recorded::New(_)
-        ));
-        assert_eq!(
-            record(
-                &conn,
-                &event("2026-03-09T15:00:00Z", Some("webhook:a"), "{}")?
-            )?,
-            Recorded::Duplicate
-        );
+        assert!(matches!(record(&conn, &event("2026-03-02T15:00:00Z", Some("webhook:a"), "{}")?)?, Recorded::New(_)));
+        assert_eq!(record(&conn, &event("2026-03-09T15:00:00Z", Some("webhook:a"), "{}")?)?, Recorded::Duplicate);
         let body = r#"{"contact_id":"c"}"#;
-        assert!(matches!(
-            record(&conn, &event("2026-03-02T15:00:00Z", None, body)?)?,
-            Recorded::New(_)
-        ));
-        assert_eq!(
-            record(&conn, &event("2026-03-02T15:01:59Z", None, body)?)?,
-            Recorded::Duplicate
-        );
-        assert!(matches!(
-            record(&conn, &event("2026-03-02T15:04:00Z", None, body)?)?,
-            Recorded::New(_)
-        ));
+        assert!(matches!(record(&conn, &event("2026-03-02T15:00:00Z", None, body)?)?, Recorded::New(_)));
+        assert_eq!(record(&conn, &event("2026-03-02T15:01:59Z", None, body)?)?, Recorded::Duplicate);
+        assert!(matches!(record(&conn, &event("2026-03-02T15:04:00Z", None, body)?)?, Recorded::New(_)));
         Ok(())
     }
 
     #[test]
     fn prune_counts_then_deletes() -> anyhow::Result<()> {
         let conn = open_in_memory()?;
-        record(
-            &conn,
-            &event("2026-01-01T00:00:00Z", Some("webhook:old"), "{}")?,
-        )?;
-        record(
-            &conn,
-            &event("2026-03-01T00:00:00Z", Some("webhook:new"), "{}")?,
-        )?;
+        record(&conn, &event("2026-01-01T00:00:00Z", Some("webhook:old"), "{}")?)?;
+        record(&conn, &event("2026-03-01T00:00:00Z", Some("webhook:new"), "{}")?)?;
         let cutoff = "2026-02-01T00:00:00Z".parse()?;
         assert_eq!(prune(&conn, cutoff, true)?, 1);
         assert_eq!(prune(&conn, cutoff, true)?, 1, "a dry run changes nothing");

@@ -93,9 +93,7 @@ const COLUMNS: &str = "id, kind, status, party_key, conversation_id, contact_id,
      first_inbound_at, last_inbound_at, due_at, inbound_count, last_text, opened_at, resolved_at, resolved_by, alerted_at";
 
 fn opt_ts(row: &Row, index: usize) -> rusqlite::Result<Option<Timestamp>> {
-    row.get::<_, Option<String>>(index)?
-        .map(|text| parse_ts(&text))
-        .transpose()
+    row.get::<_, Option<String>>(index)?.map(|text| parse_ts(&text)).transpose()
 }
 
 fn conversion_error(index: usize, what: String) -> rusqlite::Error {
@@ -107,10 +105,8 @@ fn from_row(row: &Row) -> rusqlite::Result<Issue> {
     let status: String = row.get(2)?;
     Ok(Issue {
         id: row.get(0)?,
-        kind: IssueKind::parse(&kind)
-            .ok_or_else(|| conversion_error(1, format!("unknown kind {kind}")))?,
-        status: Status::parse(&status)
-            .ok_or_else(|| conversion_error(2, format!("unknown status {status}")))?,
+        kind: IssueKind::parse(&kind).ok_or_else(|| conversion_error(1, format!("unknown kind {kind}")))?,
+        status: Status::parse(&status).ok_or_else(|| conversion_error(2, format!("unknown status {status}")))?,
         party: row.get(3)?,
         conversation_id: row.get(4)?,
         contact_id: row.get(5)?,
@@ -135,11 +131,7 @@ fn clip(text: &str) -> String {
 }
 
 /// The live issue of `kind` for the party, matching by conversation, then contact, then phone.
-pub fn find_live(
-    conn: &Connection,
-    kind: IssueKind,
-    party: &Party,
-) -> rusqlite::Result<Option<Issue>> {
+pub fn find_live(conn: &Connection, kind: IssueKind, party: &Party) -> rusqlite::Result<Option<Issue>> {
     let candidates = [
         ("conversation_id", party.conversation_id.as_deref()),
         ("contact_id", party.contact_id.as_deref()),
@@ -150,10 +142,7 @@ pub fn find_live(
         let sql = format!(
             "SELECT {COLUMNS} FROM issues WHERE kind = ?1 AND status IN ('PENDING', 'OPEN') AND {column} = ?2 LIMIT 1"
         );
-        if let Some(issue) = conn
-            .query_row(&sql, params![kind.as_str(), value], from_row)
-            .optional()?
-        {
+        if let Some(issue) = conn.query_row(&sql, params![kind.as_str(), value], from_row).optional()? {
             return Ok(Some(issue));
         }
     }
@@ -171,10 +160,7 @@ pub fn live_for_party(conn: &Connection, party: &Party) -> rusqlite::Result<Vec<
 
 /// Creates a PENDING issue and its `created` timeline entry; returns its id.
 pub fn create(conn: &Connection, new: &NewIssue, explanation: &str) -> rusqlite::Result<i64> {
-    let key = new
-        .party
-        .key()
-        .ok_or_else(|| conversion_error(0, "a party without any id".into()))?;
+    let key = new.party.key().ok_or_else(|| conversion_error(0, "a party without any id".into()))?;
     conn.execute(
         "INSERT INTO issues (kind, status, party_key, conversation_id, contact_id, phone, contact_name,
                              created_at, first_inbound_at, last_inbound_at, due_at, inbound_count, last_text)
@@ -234,13 +220,7 @@ pub fn record_repeat(
 }
 
 /// Resolves a live issue; returns false when it was no longer live.
-pub fn resolve(
-    conn: &Connection,
-    id: i64,
-    at: Timestamp,
-    by: &str,
-    detail: &str,
-) -> rusqlite::Result<bool> {
+pub fn resolve(conn: &Connection, id: i64, at: Timestamp, by: &str, detail: &str) -> rusqlite::Result<bool> {
     let changed = conn.execute(
         "UPDATE issues SET status = 'RESOLVED', resolved_at = ?2, resolved_by = ?3
          WHERE id = ?1 AND status IN ('PENDING', 'OPEN')",
@@ -288,10 +268,7 @@ pub fn set_conversation(conn: &Connection, id: i64, conversation_id: &str) -> ru
 
 /// Keeps a contact name looked up in GHL, unless the issue has one by now.
 pub fn set_contact_name(conn: &Connection, id: i64, name: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE issues SET contact_name = ?2 WHERE id = ?1 AND contact_name IS NULL",
-        params![id, name],
-    )?;
+    conn.execute("UPDATE issues SET contact_name = ?2 WHERE id = ?1 AND contact_name IS NULL", params![id, name])?;
     Ok(())
 }
 
@@ -313,18 +290,12 @@ pub fn add_timeline(
 
 /// One issue by id.
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Issue>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM issues WHERE id = ?1"),
-        [id],
-        from_row,
-    )
-    .optional()
+    conn.query_row(&format!("SELECT {COLUMNS} FROM issues WHERE id = ?1"), [id], from_row).optional()
 }
 
 /// An issue's timeline, oldest first.
 pub fn timeline(conn: &Connection, id: i64) -> rusqlite::Result<Vec<TimelineEntry>> {
-    let mut stmt = conn
-        .prepare("SELECT at, event, actor, detail FROM timeline WHERE issue_id = ?1 ORDER BY id")?;
+    let mut stmt = conn.prepare("SELECT at, event, actor, detail FROM timeline WHERE issue_id = ?1 ORDER BY id")?;
     let rows = stmt.query_map([id], |row| {
         Ok(TimelineEntry {
             at: parse_ts(&row.get::<_, String>(0)?)?,
@@ -344,29 +315,21 @@ pub fn list(conn: &Connection, statuses: &[Status]) -> rusqlite::Result<Vec<Issu
         statuses.iter().map(|s| s.as_str()).collect()
     };
     let placeholders = vec!["?"; names.len()].join(", ");
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM issues WHERE status IN ({placeholders}) ORDER BY due_at, id"
-    ))?;
+    let mut stmt =
+        conn.prepare(&format!("SELECT {COLUMNS} FROM issues WHERE status IN ({placeholders}) ORDER BY due_at, id"))?;
     let rows = stmt.query_map(rusqlite::params_from_iter(names), from_row)?;
     rows.collect()
 }
 
 /// The earliest due time of a PENDING issue: when the SLA clock must wake next.
 pub fn next_pending_due(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
-    let text: Option<String> = conn.query_row(
-        "SELECT MIN(due_at) FROM issues WHERE status = 'PENDING'",
-        [],
-        |row| row.get(0),
-    )?;
+    let text: Option<String> =
+        conn.query_row("SELECT MIN(due_at) FROM issues WHERE status = 'PENDING'", [], |row| row.get(0))?;
     text.map(|t| parse_ts(&t)).transpose()
 }
 
 /// PENDING issues whose due time is at or before `now`, oldest due first.
-pub fn pending_due(
-    conn: &Connection,
-    now: Timestamp,
-    limit: usize,
-) -> rusqlite::Result<Vec<Issue>> {
+pub fn pending_due(conn: &Connection, now: Timestamp, limit: usize) -> rusqlite::Result<Vec<Issue>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM issues WHERE status = 'PENDING' AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2"
     ))?;
@@ -376,19 +339,14 @@ pub fn pending_due(
 
 /// Counts of issues by status.
 pub fn counts(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
-    let mut stmt =
-        conn.prepare("SELECT status, COUNT(*) FROM issues GROUP BY status ORDER BY status")?;
+    let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM issues GROUP BY status ORDER BY status")?;
     let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     rows.collect()
 }
 
 /// Whether a phone is on the spam list.
 pub fn is_spam(conn: &Connection, phone: &Phone) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM spam_phones WHERE phone = ?1)",
-        [phone.as_str()],
-        |row| row.get(0),
-    )
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM spam_phones WHERE phone = ?1)", [phone.as_str()], |row| row.get(0))
 }
 
 /// Adds a phone to the spam list.
@@ -438,11 +396,7 @@ pub fn last_staff_reply(conn: &Connection, party: &Party) -> rusqlite::Result<Op
     let mut latest: Option<Timestamp> = None;
     for key in party_keys(party) {
         let found: Option<String> = conn
-            .query_row(
-                "SELECT replied_at FROM staff_replies WHERE party_key = ?1",
-                [&key],
-                |row| row.get(0),
-            )
+            .query_row("SELECT replied_at FROM staff_replies WHERE party_key = ?1", [&key], |row| row.get(0))
             .optional()?;
         if let Some(text) = found {
             let at = parse_ts(&text)?;

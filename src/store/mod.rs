@@ -28,10 +28,7 @@ pub fn parse_ts(text: &str) -> rusqlite::Result<Timestamp> {
 /// Reads a stored key-value entry.
 pub fn kv_get(conn: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<String>> {
     use rusqlite::OptionalExtension as _;
-    conn.query_row("SELECT value FROM kv WHERE key = ?1", [key], |row| {
-        row.get(0)
-    })
-    .optional()
+    conn.query_row("SELECT value FROM kv WHERE key = ?1", [key], |row| row.get(0)).optional()
 }
 
 /// Writes a key-value entry.

@@ -85,31 +85,19 @@ pub fn due(conn: &Connection, now: Timestamp, limit: usize) -> rusqlite::Result<
 
 /// When the next pending row is due.
 pub fn next_attempt(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
-    let text: Option<String> = conn.query_row(
-        "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'",
-        [],
-        |row| row.get(0),
-    )?;
+    let text: Option<String> =
+        conn.query_row("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'", [], |row| row.get(0))?;
     text.map(|t| parse_ts(&t)).transpose()
 }
 
 /// Pending rows.
 pub fn backlog(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT COUNT(*) FROM outbox WHERE status = 'pending'",
-        [],
-        |row| row.get(0),
-    )
+    conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'pending'", [], |row| row.get(0))
 }
 
 /// Marks a row sent and applies what that means: an alert's issues are alerted, a digest's
 /// watermark moves forward (never back).
-pub fn mark_sent(
-    conn: &Connection,
-    id: i64,
-    now: Timestamp,
-    message_id: Option<&str>,
-) -> rusqlite::Result<()> {
+pub fn mark_sent(conn: &Connection, id: i64, now: Timestamp, message_id: Option<&str>) -> rusqlite::Result<()> {
     let changed = conn.execute(
         "UPDATE outbox SET status = 'sent', sent_at = ?2, message_id = ?3, attempts = attempts + 1, last_error = NULL
          WHERE id = ?1 AND status = 'pending'",
@@ -118,16 +106,11 @@ pub fn mark_sent(
     if changed == 0 {
         return Ok(());
     }
-    let (issue_ids, watermark): (Option<String>, Option<String>) = conn.query_row(
-        "SELECT issue_ids, watermark FROM outbox WHERE id = ?1",
-        [id],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
-    for issue in issue_ids
-        .iter()
-        .flat_map(|ids| ids.split(','))
-        .filter_map(|id| id.parse::<i64>().ok())
-    {
+    let (issue_ids, watermark): (Option<String>, Option<String>) =
+        conn.query_row("SELECT issue_ids, watermark FROM outbox WHERE id = ?1", [id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    for issue in issue_ids.iter().flat_map(|ids| ids.split(',')).filter_map(|id| id.parse::<i64>().ok()) {
         conn.execute(
             "UPDATE issues SET alerted_at = ?2 WHERE id = ?1 AND alerted_at IS NULL",
             params![issue, ts(now)],
@@ -135,10 +118,7 @@ pub fn mark_sent(
     }
     if let Some(watermark) = watermark {
         let current = kv_get(conn, WATERMARK_KEY)?;
-        if current
-            .as_deref()
-            .is_none_or(|current| current < watermark.as_str())
-        {
+        if current.as_deref().is_none_or(|current| current < watermark.as_str()) {
             kv_set(conn, WATERMARK_KEY, &watermark)?;
         }
     }
@@ -146,19 +126,10 @@ pub fn mark_sent(
 }
 
 /// Records a failed attempt; the row is tried again after a backoff.
-pub fn mark_failed(
-    conn: &Connection,
-    id: i64,
-    now: Timestamp,
-    error: &str,
-) -> rusqlite::Result<()> {
-    let attempts: i64 =
-        conn.query_row("SELECT attempts FROM outbox WHERE id = ?1", [id], |row| {
-            row.get(0)
-        })?;
+pub fn mark_failed(conn: &Connection, id: i64, now: Timestamp, error: &str) -> rusqlite::Result<()> {
+    let attempts: i64 = conn.query_row("SELECT attempts FROM outbox WHERE id = ?1", [id], |row| row.get(0))?;
     // 30 s, 1 min, 2 min … up to 30 min between attempts.
-    let backoff = SignedDuration::from_secs(30 * (1i64 << attempts.clamp(0, 6)))
-        .min(SignedDuration::from_mins(30));
+    let backoff = SignedDuration::from_secs(30 * (1i64 << attempts.clamp(0, 6))).min(SignedDuration::from_mins(30));
     conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1 AND status = 'pending'",
         params![id, error, ts(now + backoff)],
@@ -178,10 +149,8 @@ pub fn mark_skipped(conn: &Connection, id: i64, reason: &str) -> rusqlite::Resul
 /// Gives up on rows past their expiry. An alert nobody received frees its issues, so the
 /// next alert includes them again.
 fn expire(conn: &Connection, now: Timestamp) -> rusqlite::Result<()> {
-    let expired = conn.execute(
-        "UPDATE outbox SET status = 'expired' WHERE status = 'pending' AND expires_at <= ?1",
-        [ts(now)],
-    )?;
+    let expired =
+        conn.execute("UPDATE outbox SET status = 'expired' WHERE status = 'pending' AND expires_at <= ?1", [ts(now)])?;
     if expired > 0 {
         tracing::warn!(expired, "outbox entries expired unsent");
         release_unsent_alerts(conn)?;
@@ -223,21 +192,9 @@ mod tests {
     fn the_same_purpose_is_queued_once_per_recipient() -> anyhow::Result<()> {
         let conn = open_in_memory()?;
         let now = at("2026-03-02T14:00:00Z");
-        assert!(enqueue(
-            &conn,
-            &entry("digest:2026-03-02:morning", "m1", None),
-            now
-        )?);
-        assert!(!enqueue(
-            &conn,
-            &entry("digest:2026-03-02:morning", "m1", None),
-            now
-        )?);
-        assert!(enqueue(
-            &conn,
-            &entry("digest:2026-03-02:morning", "m2", None),
-            now
-        )?);
+        assert!(enqueue(&conn, &entry("digest:2026-03-02:morning", "m1", None), now)?);
+        assert!(!enqueue(&conn, &entry("digest:2026-03-02:morning", "m1", None), now)?);
+        assert!(enqueue(&conn, &entry("digest:2026-03-02:morning", "m2", None), now)?);
         assert_eq!(due(&conn, now, 10)?.len(), 2);
         Ok(())
     }
@@ -246,38 +203,23 @@ mod tests {
     fn a_failed_send_waits_and_the_watermark_moves_only_on_success() -> anyhow::Result<()> {
         let conn = open_in_memory()?;
         let now = at("2026-03-02T14:00:00Z");
-        enqueue(
-            &conn,
-            &entry("digest:2026-03-02:morning", "m1", Some(now)),
-            now,
-        )?;
+        enqueue(&conn, &entry("digest:2026-03-02:morning", "m1", Some(now)), now)?;
         let id = due(&conn, now, 10)?[0].id;
         mark_failed(&conn, id, now, "GHL unavailable")?;
         assert!(due(&conn, now, 10)?.is_empty(), "backing off");
-        assert_eq!(
-            kv_get(&conn, WATERMARK_KEY)?,
-            None,
-            "not moved by a failure"
-        );
+        assert_eq!(kv_get(&conn, WATERMARK_KEY)?, None, "not moved by a failure");
         let later = now + SignedDuration::from_secs(31);
         assert_eq!(due(&conn, later, 10)?.len(), 1);
         mark_sent(&conn, id, later, Some("msg1"))?;
         assert_eq!(kv_get(&conn, WATERMARK_KEY)?, Some(ts(now)));
-        assert!(
-            due(&conn, later, 10)?.is_empty(),
-            "sent rows are never sent again"
-        );
+        assert!(due(&conn, later, 10)?.is_empty(), "sent rows are never sent again");
         Ok(())
     }
 
     #[test]
     fn expired_rows_are_not_sent() -> anyhow::Result<()> {
         let conn = open_in_memory()?;
-        enqueue(
-            &conn,
-            &entry("reply:1", "m1", None),
-            at("2026-03-02T14:00:00Z"),
-        )?;
+        enqueue(&conn, &entry("reply:1", "m1", None), at("2026-03-02T14:00:00Z"))?;
         assert!(due(&conn, at("2026-03-02T21:00:00Z"), 10)?.is_empty());
         assert_eq!(backlog(&conn)?, 0);
         Ok(())

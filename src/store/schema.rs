@@ -125,17 +125,11 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut conn = Connection::open(path)
-        .with_context(|| format!("opening the database {}", path.display()))?;
+    let mut conn = Connection::open(path).with_context(|| format!("opening the database {}", path.display()))?;
     configure(&conn)?;
-    let check: String = conn
-        .query_row("PRAGMA quick_check", [], |row| row.get(0))
-        .context("running quick_check")?;
+    let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0)).context("running quick_check")?;
     if check != "ok" {
-        anyhow::bail!(
-            "the database {} failed quick_check: {check}",
-            path.display()
-        );
+        anyhow::bail!("the database {} failed quick_check: {check}", path.display());
     }
     migrate(&mut conn)?;
     Ok(conn)
@@ -152,8 +146,7 @@ pub fn open_in_memory() -> anyhow::Result<Connection> {
 fn configure(conn: &Connection) -> anyhow::Result<()> {
     // WAL + FULL: a commit is on disk when it returns, and the 2xx to GHL is a promise
     // (SPEC §2, APPLIANCE §5.2). busy_timeout covers readers such as `sentinel status`.
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .context("enabling WAL")?;
+    conn.pragma_update(None, "journal_mode", "WAL").context("enabling WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -172,8 +165,7 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = index as i64 + 1;
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)
-            .with_context(|| format!("migrating the database to version {version}"))?;
+        tx.execute_batch(sql).with_context(|| format!("migrating the database to version {version}"))?;
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
     }
@@ -201,8 +193,7 @@ mod tests {
         let path = dir.path().join("sentinel.db");
         open(&path)?.execute("INSERT INTO kv (key, value) VALUES ('k', 'v')", [])?;
         let conn = open(&path)?;
-        let value: String =
-            conn.query_row("SELECT value FROM kv WHERE key = 'k'", [], |row| row.get(0))?;
+        let value: String = conn.query_row("SELECT value FROM kv WHERE key = 'k'", [], |row| row.get(0))?;
         assert_eq!(value, "v");
         Ok(())
     }
@@ -227,9 +218,7 @@ mod tests {
         let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
         assert_eq!(version, VERSION);
         let kept: (String, Option<String>) =
-            conn.query_row("SELECT status, alert_purpose FROM issues", [], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?;
+            conn.query_row("SELECT status, alert_purpose FROM issues", [], |row| Ok((row.get(0)?, row.get(1)?)))?;
         assert_eq!(kept, ("OPEN".to_string(), None));
         Ok(())
     }
@@ -239,10 +228,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("sentinel.db");
         open(&path)?.pragma_update(None, "user_version", VERSION + 1)?;
-        let err = open(&path)
-            .err()
-            .map(|e| format!("{e:#}"))
-            .unwrap_or_default();
+        let err = open(&path).err().map(|e| format!("{e:#}")).unwrap_or_default();
         assert!(err.contains("newer than this binary"), "{err}");
         Ok(())
     }
@@ -251,10 +237,7 @@ mod tests {
     fn a_file_that_is_not_a_database_is_refused() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("sentinel.db");
-        std::fs::write(
-            &path,
-            b"this is not sqlite, just some text that is long enough",
-        )?;
+        std::fs::write(&path, b"this is not sqlite, just some text that is long enough")?;
         assert!(open(&path).is_err());
         Ok(())
     }
@@ -275,7 +258,8 @@ mod tests {
     #[test]
     fn one_live_issue_per_party_and_kind() -> anyhow::Result<()> {
         let conn = open_in_memory()?;
-        let insert = "INSERT INTO issues (kind, status, party_key, created_at, first_inbound_at, last_inbound_at, due_at)
+        let insert =
+            "INSERT INTO issues (kind, status, party_key, created_at, first_inbound_at, last_inbound_at, due_at)
                       VALUES (?1, ?2, 'contact:c', 'a', 'a', 'a', 'b')";
         conn.execute(insert, ["SMS", "PENDING"])?;
         assert!(conn.execute(insert, ["SMS", "OPEN"]).is_err());

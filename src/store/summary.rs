@@ -69,11 +69,7 @@ fn claim_key(date: jiff::civil::Date, slot: &str) -> String {
 }
 
 /// Whether the slot was claimed (queued) on that local date.
-pub fn digest_claimed(
-    conn: &Connection,
-    date: jiff::civil::Date,
-    slot: &str,
-) -> rusqlite::Result<bool> {
+pub fn digest_claimed(conn: &Connection, date: jiff::civil::Date, slot: &str) -> rusqlite::Result<bool> {
     Ok(kv_get(conn, &claim_key(date, slot))?.is_some())
 }
 
@@ -108,24 +104,16 @@ pub fn build_digest(
 ) -> rusqlite::Result<DigestReport> {
     let zone = config.calendar.zone();
     let date = now.to_zoned(zone.clone()).date();
-    let mut report = DigestReport {
-        slot: slot.to_string(),
-        ..DigestReport::default()
-    };
+    let mut report = DigestReport { slot: slot.to_string(), ..DigestReport::default() };
     if delivery == Delivery::Queue && digest_claimed(conn, date, slot)? {
         report.already_sent = true;
         return Ok(report);
     }
     let open = issues::list(conn, &[Status::Open])?;
-    let (escalated, overdue): (Vec<&Issue>, Vec<&Issue>) = open.iter().partition(|issue| {
-        config
-            .calendar
-            .business_time_between(issue.first_inbound_at, now)
-            >= config.escalation
-    });
-    let watermark = kv_get(conn, WATERMARK_KEY)?
-        .map(|text| parse_ts(&text))
-        .transpose()?;
+    let (escalated, overdue): (Vec<&Issue>, Vec<&Issue>) = open
+        .iter()
+        .partition(|issue| config.calendar.business_time_between(issue.first_inbound_at, now) >= config.escalation);
+    let watermark = kv_get(conn, WATERMARK_KEY)?.map(|text| parse_ts(&text)).transpose()?;
     let resolved = match watermark {
         None => None,
         Some(since) => Some(resolved_since(conn, since, now)?),
@@ -145,32 +133,17 @@ pub fn build_digest(
     if delivery == Delivery::Queue {
         kv_set(conn, &claim_key(date, slot), &ts(now))?;
         let purpose = format!("digest:{date}:{slot}");
-        report.sent_to = queue(
-            conn,
-            config,
-            &purpose,
-            &report.body,
-            now,
-            DIGEST_EXPIRY,
-            None,
-            Some(now),
-        )?;
+        report.sent_to = queue(conn, config, &purpose, &report.body, now, DIGEST_EXPIRY, None, Some(now))?;
         report.queued = true;
     }
     Ok(report)
 }
 
-fn resolved_since(
-    conn: &Connection,
-    since: Timestamp,
-    now: Timestamp,
-) -> rusqlite::Result<Vec<Resolved>> {
+fn resolved_since(conn: &Connection, since: Timestamp, now: Timestamp) -> rusqlite::Result<Vec<Resolved>> {
     let mut stmt = conn.prepare(
         "SELECT id FROM issues WHERE status = 'RESOLVED' AND resolved_at > ?1 AND resolved_at <= ?2 ORDER BY resolved_at, id",
     )?;
-    let ids: Vec<i64> = stmt
-        .query_map(params![ts(since), ts(now)], |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
+    let ids: Vec<i64> = stmt.query_map(params![ts(since), ts(now)], |row| row.get(0))?.collect::<Result<_, _>>()?;
     let mut resolved = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(issue) = issues::get(conn, id)? {
@@ -195,43 +168,21 @@ pub fn build_alert(
 ) -> rusqlite::Result<AlertReport> {
     let fresh: Vec<Issue> = issues::list(conn, &[Status::Open])?
         .into_iter()
-        .filter(|issue| {
-            issue.alerted_at.is_none() && !has_alert_purpose(conn, issue.id).unwrap_or(true)
-        })
+        .filter(|issue| issue.alerted_at.is_none() && !has_alert_purpose(conn, issue.id).unwrap_or(true))
         .collect();
-    let mut report = AlertReport {
-        new_breaches: fresh.len(),
-        ..AlertReport::default()
-    };
+    let mut report = AlertReport { new_breaches: fresh.len(), ..AlertReport::default() };
     if fresh.is_empty() {
         return Ok(report);
     }
     let items: Vec<Item> = fresh.iter().map(item).collect();
-    report.body = format::alert(
-        &items,
-        now,
-        config.calendar.zone(),
-        config.summary_max_items,
-    );
+    report.body = format::alert(&items, now, config.calendar.zone(), config.summary_max_items);
     if delivery == Delivery::Queue && !config.manager_contact_ids.is_empty() {
         let ids: Vec<String> = fresh.iter().map(|i| i.id.to_string()).collect();
         let ids = ids.join(",");
         let purpose = format!("alert:{}", ts(now));
-        report.sent_to = queue(
-            conn,
-            config,
-            &purpose,
-            &report.body,
-            now,
-            ALERT_EXPIRY,
-            Some(&ids),
-            None,
-        )?;
+        report.sent_to = queue(conn, config, &purpose, &report.body, now, ALERT_EXPIRY, Some(&ids), None)?;
         for issue in &fresh {
-            conn.execute(
-                "UPDATE issues SET alert_purpose = ?2 WHERE id = ?1",
-                params![issue.id, purpose],
-            )?;
+            conn.execute("UPDATE issues SET alert_purpose = ?2 WHERE id = ?1", params![issue.id, purpose])?;
         }
         report.queued = true;
     }
@@ -239,11 +190,7 @@ pub fn build_alert(
 }
 
 fn has_alert_purpose(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT alert_purpose IS NOT NULL FROM issues WHERE id = ?1",
-        [id],
-        |row| row.get(0),
-    )
+    conn.query_row("SELECT alert_purpose IS NOT NULL FROM issues WHERE id = ?1", [id], |row| row.get(0))
 }
 
 /// Queues a text for every manager, split into SMS parts; returns the recipients.
@@ -262,11 +209,7 @@ fn queue(
     let total = parts.len();
     for manager in &config.manager_contact_ids {
         for (index, part) in parts.iter().enumerate() {
-            let purpose = if total == 1 {
-                purpose.to_string()
-            } else {
-                format!("{purpose}:{}/{total}", index + 1)
-            };
+            let purpose = if total == 1 { purpose.to_string() } else { format!("{purpose}:{}/{total}", index + 1) };
             let entry = NewEntry {
                 purpose: &purpose,
                 contact_id: manager,

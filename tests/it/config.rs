@@ -29,15 +29,9 @@ fn each_bad_value_stops_the_start_naming_the_variable() -> anyhow::Result<()> {
         ("SUMMARY_SLOTS", "morning"),
         ("CALL_REQUIRE_MISSED_MARKER", "perhaps"),
     ] {
-        let (ok, _, stderr) = run(
-            &["run"],
-            &[(name, value), ("LISTEN_ADDR", "127.0.0.1:0"), (name, value)],
-        )?;
+        let (ok, _, stderr) = run(&["run"], &[(name, value), ("LISTEN_ADDR", "127.0.0.1:0"), (name, value)])?;
         assert!(!ok, "{name}={value} was accepted");
-        assert!(
-            stderr.contains(name) && stderr.contains(value),
-            "{name}: {stderr}"
-        );
+        assert!(stderr.contains(name) && stderr.contains(value), "{name}: {stderr}");
         assert!(stderr.contains("expected"), "{name}: {stderr}");
     }
     Ok(())
@@ -52,30 +46,15 @@ fn the_env_file_is_read_and_the_environment_wins() -> anyhow::Result<()> {
         "# the original's .env\nSMS_SLA_HOURS=3\nCALL_SLA_HOURS=4\nGHL_TOKEN=pit-abcdef0123456789\nCRON_SUMMARY_HOURS=8,11,15\nCOMPOSE_PROJECT_NAME=sentinel\n",
     )?;
     let path = file.display().to_string();
-    let (ok, stdout, stderr) = run(
-        &["check-config", "--config", &path],
-        &[("CALL_SLA_HOURS", "5")],
-    )?;
+    let (ok, stdout, stderr) = run(&["check-config", "--config", &path], &[("CALL_SLA_HOURS", "5")])?;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("SMS_SLA_HOURS=3    # env file"), "{stdout}");
-    assert!(
-        stdout.contains("CALL_SLA_HOURS=5    # environment"),
-        "{stdout}"
-    );
-    assert!(
-        !stdout.contains("pit-abcdef0123456789"),
-        "secrets are masked: {stdout}"
-    );
+    assert!(stdout.contains("CALL_SLA_HOURS=5    # environment"), "{stdout}");
+    assert!(!stdout.contains("pit-abcdef0123456789"), "secrets are masked: {stdout}");
     assert!(stdout.contains("CRON_SUMMARY_HOURS"), "{stdout}");
     assert!(stdout.contains("warning: COMPOSE_PROJECT_NAME"), "{stdout}");
-    let (ok, _, stderr) = run(
-        &["check-config", "--config", "/nonexistent/sentinel.env"],
-        &[],
-    )?;
-    assert!(
-        !ok && stderr.contains("/nonexistent/sentinel.env"),
-        "{stderr}"
-    );
+    let (ok, _, stderr) = run(&["check-config", "--config", "/nonexistent/sentinel.env"], &[])?;
+    assert!(!ok && stderr.contains("/nonexistent/sentinel.env"), "{stderr}");
     Ok(())
 }
 

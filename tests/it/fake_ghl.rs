@@ -81,18 +81,8 @@ impl FakeGhl {
     /// Starts on a free loopback port.
     pub fn start() -> anyhow::Result<FakeGhl> {
         let server = Arc::new(Server::http("127.0.0.1:0").map_err(|e| anyhow::format_err!("{e}"))?);
-        let url = format!(
-            "http://{}",
-            server
-                .server_addr()
-                .to_ip()
-                .map(|a| a.to_string())
-                .unwrap_or_default()
-        );
-        let state = Arc::new(Mutex::new(State {
-            nested_shape: true,
-            ..State::default()
-        }));
+        let url = format!("http://{}", server.server_addr().to_ip().map(|a| a.to_string()).unwrap_or_default());
+        let state = Arc::new(Mutex::new(State { nested_shape: true, ..State::default() }));
         let workers = (0..4)
             .map(|_| {
                 let (server, state) = (server.clone(), state.clone());
@@ -103,12 +93,7 @@ impl FakeGhl {
                 })
             })
             .collect();
-        Ok(FakeGhl {
-            url,
-            server,
-            state,
-            workers,
-        })
+        Ok(FakeGhl { url, server, state, workers })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -130,14 +115,8 @@ impl FakeGhl {
         if let (Value::Object(message), Value::Object(fields)) = (&mut message, fields) {
             message.extend(fields);
         }
-        state
-            .by_contact
-            .insert(contact.to_string(), conversation.to_string());
-        state
-            .conversations
-            .entry(conversation.to_string())
-            .or_default()
-            .push(message);
+        state.by_contact.insert(contact.to_string(), conversation.to_string());
+        state.conversations.entry(conversation.to_string()).or_default().push(message);
     }
 
     /// A staff SMS reply from user `user` at `at`.
@@ -152,18 +131,14 @@ impl FakeGhl {
     /// Links a contact to a conversation without messages.
     pub fn add_conversation(&self, conversation: &str, contact: &str) {
         let mut state = self.lock();
-        state
-            .by_contact
-            .insert(contact.to_string(), conversation.to_string());
-        state
-            .conversations
-            .entry(conversation.to_string())
-            .or_default();
+        state.by_contact.insert(contact.to_string(), conversation.to_string());
+        state.conversations.entry(conversation.to_string()).or_default();
     }
 
     /// Adds a contact record.
     pub fn add_contact(&self, id: &str, first: &str, last: &str) {
-        let contact = json!({ "id": id, "firstName": first, "lastName": last, "contactName": format!("{first} {last}") });
+        let contact =
+            json!({ "id": id, "firstName": first, "lastName": last, "contactName": format!("{first} {last}") });
         self.lock().contacts.insert(id.to_string(), contact);
     }
 
@@ -198,12 +173,7 @@ impl FakeGhl {
     pub fn max_in_window(&self, window: Duration) -> usize {
         let times: Vec<Instant> = self.requests().iter().map(|r| r.at).collect();
         (0..times.len())
-            .map(|start| {
-                times[start..]
-                    .iter()
-                    .take_while(|at| at.duration_since(times[start]) < window)
-                    .count()
-            })
+            .map(|start| times[start..].iter().take_while(|at| at.duration_since(times[start]) < window).count())
             .max()
             .unwrap_or(0)
     }
@@ -221,23 +191,15 @@ impl Drop for FakeGhl {
 }
 
 fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes())
-        .unwrap_or_else(|()| panic!("bad header {name}"))
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap_or_else(|()| panic!("bad header {name}"))
 }
 
 fn serve(mut request: tiny_http::Request, state: &Mutex<State>) {
     let url = request.url().to_string();
-    let (path, query) = url
-        .split_once('?')
-        .map_or((url.clone(), String::new()), |(p, q)| {
-            (p.to_string(), q.to_string())
-        });
+    let (path, query) =
+        url.split_once('?').map_or((url.clone(), String::new()), |(p, q)| (p.to_string(), q.to_string()));
     let find = |request: &tiny_http::Request, name: &'static str| {
-        request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv(name))
-            .map(|h| h.value.as_str().to_string())
+        request.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str().to_string())
     };
     let authorization = find(&request, "Authorization");
     let version = find(&request, "Version");
@@ -261,21 +223,12 @@ fn serve(mut request: tiny_http::Request, state: &Mutex<State>) {
         Some(Fault::RateLimited(seconds)) => (
             429,
             json!({ "statusCode": 429, "message": "Too Many Requests" }).to_string(),
-            vec![
-                ("Retry-After", seconds.to_string()),
-                ("X-RateLimit-Remaining", "0".to_string()),
-            ],
+            vec![("Retry-After", seconds.to_string()), ("X-RateLimit-Remaining", "0".to_string())],
         ),
-        Some(Fault::ServerError) => (
-            500,
-            json!({ "statusCode": 500, "message": "Internal server error" }).to_string(),
-            vec![],
-        ),
-        Some(Fault::Unauthorized) => (
-            401,
-            json!({ "statusCode": 401, "message": "Invalid JWT" }).to_string(),
-            vec![],
-        ),
+        Some(Fault::ServerError) => {
+            (500, json!({ "statusCode": 500, "message": "Internal server error" }).to_string(), vec![])
+        }
+        Some(Fault::Unauthorized) => (401, json!({ "statusCode": 401, "message": "Invalid JWT" }).to_string(), vec![]),
         Some(Fault::Garbage) => (200, "<html>gateway hiccup</html>".to_string(), vec![]),
         Some(Fault::Slow(wait)) => {
             std::thread::sleep(wait);
@@ -290,9 +243,7 @@ fn serve(mut request: tiny_http::Request, state: &Mutex<State>) {
         .with_header(header("X-RateLimit-Interval-Milliseconds", "10000"))
         .with_header(header("X-RateLimit-Limit-Daily", "200000"))
         .with_header(header("X-RateLimit-Daily-Remaining", "199000"));
-    let has_remaining = extra
-        .iter()
-        .any(|(name, _)| *name == "X-RateLimit-Remaining");
+    let has_remaining = extra.iter().any(|(name, _)| *name == "X-RateLimit-Remaining");
     for (name, value) in extra {
         response = response.with_header(header(name, &value));
     }
@@ -311,13 +262,7 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String, Vec<(&'stat
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let not_found = || {
-        (
-            404,
-            json!({ "statusCode": 404, "message": "Not Found" }).to_string(),
-            vec![],
-        )
-    };
+    let not_found = || (404, json!({ "statusCode": 404, "message": "Not Found" }).to_string(), vec![]);
     let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
     match (request.method.as_str(), segments.as_slice()) {
         ("GET", ["conversations", "search"]) => {
@@ -327,36 +272,22 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String, Vec<(&'stat
                 .map(|id| json!({ "id": id, "contactId": query.get("contactId"), "locationId": "loc1" }))
                 .into_iter()
                 .collect();
-            (
-                200,
-                json!({ "conversations": found, "total": found.len() }).to_string(),
-                vec![],
-            )
+            (200, json!({ "conversations": found, "total": found.len() }).to_string(), vec![])
         }
         ("GET", ["conversations", id, "messages"]) => {
             let Some(all) = state.conversations.get(*id).cloned() else {
                 return not_found();
             };
-            let limit = query
-                .get("limit")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(PAGE)
-                .min(PAGE);
+            let limit = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(PAGE).min(PAGE);
             // Newest first, as GHL answers; `lastMessageId` continues after that message.
             let newest_first: Vec<Value> = all.into_iter().rev().collect();
             let start = match query.get("lastMessageId") {
-                Some(last) => newest_first
-                    .iter()
-                    .position(|m| m["id"] == last.as_str())
-                    .map_or(newest_first.len(), |p| p + 1),
+                Some(last) => {
+                    newest_first.iter().position(|m| m["id"] == last.as_str()).map_or(newest_first.len(), |p| p + 1)
+                }
                 None => 0,
             };
-            let page: Vec<Value> = newest_first
-                .iter()
-                .skip(start)
-                .take(limit)
-                .cloned()
-                .collect();
+            let page: Vec<Value> = newest_first.iter().skip(start).take(limit).cloned().collect();
             let next_page = start + page.len() < newest_first.len();
             let last_id = page.last().map(|m| m["id"].clone()).unwrap_or(Value::Null);
             // Both documented shapes, alternating, so the client must read each (CONTRACT §3.3).
@@ -370,26 +301,26 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String, Vec<(&'stat
         }
         ("GET", ["contacts", id]) => match state.contacts.get(*id) {
             Some(contact) => (200, json!({ "contact": contact }).to_string(), vec![]),
-            None => (
-                400,
-                json!({ "statusCode": 400, "message": "Contact not found" }).to_string(),
-                vec![],
-            ),
+            None => (400, json!({ "statusCode": 400, "message": "Contact not found" }).to_string(), vec![]),
         },
         ("POST", ["conversations", "messages"]) => {
             let sent: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
             if sent["type"] != "SMS" || !sent["contactId"].is_string() {
                 return (
                     422,
-                    json!({ "statusCode": 422, "message": ["type and contactId are required"] })
-                        .to_string(),
+                    json!({ "statusCode": 422, "message": ["type and contactId are required"] }).to_string(),
                     vec![],
                 );
             }
             state.next_id += 1;
             state.sent.push(sent.clone());
             let id = format!("sent{}", state.next_id);
-            (201, json!({ "conversationId": "conv-manager", "messageId": id, "msg": "Message queued successfully." }).to_string(), vec![])
+            (
+                201,
+                json!({ "conversationId": "conv-manager", "messageId": id, "msg": "Message queued successfully." })
+                    .to_string(),
+                vec![],
+            )
         }
         _ => not_found(),
     }

@@ -39,9 +39,7 @@ pub struct Answer {
 
 /// The path of a payload in `tests/fixtures/payloads`.
 pub fn payload(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/payloads")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/payloads").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
@@ -68,18 +66,12 @@ impl Sentinel {
     /// Starts with the database in `dir` (to restart on the same data).
     pub fn start_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> anyhow::Result<Sentinel> {
         let mut env = base_env();
-        env.push((
-            "DB_PATH".into(),
-            dir.path().join("sentinel.db").display().to_string(),
-        ));
+        env.push(("DB_PATH".into(), dir.path().join("sentinel.db").display().to_string()));
         for (name, value) in extra {
             env.retain(|(n, _)| n != name);
             env.push((name.to_string(), value.to_string()));
         }
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.path().join("stderr.log"))?;
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("stderr.log"))?;
         let mut child = command()
             .env_clear()
             .envs(env)
@@ -116,8 +108,7 @@ impl Sentinel {
                 }
                 Err(_) => {
                     let _ = child.kill();
-                    let log =
-                        std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+                    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
                     bail!("sentinel did not start:\n{banner}\n{log}");
                 }
             }
@@ -145,10 +136,7 @@ impl Sentinel {
 
     /// A read connection to the real database file.
     pub fn db(&self) -> anyhow::Result<rusqlite::Connection> {
-        let conn = rusqlite::Connection::open_with_flags(
-            self.db_path(),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
+        let conn = rusqlite::Connection::open_with_flags(self.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         Ok(conn)
     }
@@ -160,32 +148,19 @@ impl Sentinel {
 
     /// POSTs a JSON webhook with the secret header.
     pub fn webhook(&self, route: &str, body: &str) -> anyhow::Result<Answer> {
-        let path = if route.is_empty() {
-            "/webhook/ghl".to_string()
-        } else {
-            format!("/webhook/ghl/{route}")
-        };
+        let path = if route.is_empty() { "/webhook/ghl".to_string() } else { format!("/webhook/ghl/{route}") };
         request(
             &self.webhook_addr,
             "POST",
             &path,
-            &[
-                ("X-NTPP-Secret", SECRET),
-                ("Content-Type", "application/json"),
-            ],
+            &[("X-NTPP-Secret", SECRET), ("Content-Type", "application/json")],
             body.as_bytes(),
         )
     }
 
     /// A request to the admin listener with the secret in the header.
     pub fn admin(&self, method: &str, path: &str) -> anyhow::Result<Answer> {
-        request(
-            &self.admin_addr,
-            method,
-            path,
-            &[("X-NTPP-Secret", SECRET)],
-            b"",
-        )
+        request(&self.admin_addr, method, path, &[("X-NTPP-Secret", SECRET)], b"")
     }
 
     /// Sets the manual test clock (needs `SENTINEL_TEST_NOW`).
@@ -197,11 +172,7 @@ impl Sentinel {
 
     /// Polls `check` until it holds or 10 s pass: for effects an actor applies after
     /// answering (the SLA clock after the test moved time). Not a timing assertion.
-    pub fn eventually(
-        &self,
-        what: &str,
-        mut check: impl FnMut() -> anyhow::Result<bool>,
-    ) -> anyhow::Result<()> {
+    pub fn eventually(&self, what: &str, mut check: impl FnMut() -> anyhow::Result<bool>) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if check()? {
@@ -264,13 +235,7 @@ fn address_in(line: &str) -> Option<String> {
 
 /// A minimal HTTP/1.1 client: one request per connection, so tests can also send what a
 /// well-behaved client library would refuse to.
-pub fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> anyhow::Result<Answer> {
+pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> anyhow::Result<Answer> {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -294,14 +259,7 @@ pub fn raw_request(addr: &str, head: &[u8], body: &[u8]) -> anyhow::Result<Answe
         .nth(1)
         .and_then(|code| code.parse().ok())
         .with_context(|| format!("no status line in {text:?}"))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default();
+    let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
     let json = serde_json::from_str(&body).unwrap_or(Value::Null);
-    Ok(Answer {
-        status,
-        json,
-        text: body,
-    })
+    Ok(Answer { status, json, text: body })
 }

@@ -11,60 +11,31 @@ fn a_workflow_text_opens_one_pending_issue() -> anyhow::Result<()> {
     assert_eq!(answer.json["received"], true);
     assert_eq!(answer.json["issue_created_or_updated"], true);
     let (kind, status, phone, name, text): (String, String, String, String, String) =
-        app.db()?.query_row(
-            "SELECT kind, status, phone, contact_name, last_text FROM issues",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )?;
+        app.db()?.query_row("SELECT kind, status, phone, contact_name, last_text FROM issues", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
     assert_eq!(
-        (
-            kind.as_str(),
-            status.as_str(),
-            phone.as_str(),
-            name.as_str(),
-            text.as_str()
-        ),
-        (
-            "SMS",
-            "PENDING",
-            "+12145550104",
-            "Carl Jones",
-            "The pool looks pretty cloudy"
-        )
+        (kind.as_str(), status.as_str(), phone.as_str(), name.as_str(), text.as_str()),
+        ("SMS", "PENDING", "+12145550104", "Carl Jones", "The pool looks pretty cloudy")
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1);
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM timeline WHERE event = 'created'")?,
-        1
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM timeline WHERE event = 'created'")?, 1);
     Ok(())
 }
 
 #[test]
 fn a_repeat_text_counts_but_keeps_the_due_time() -> anyhow::Result<()> {
     let app = Sentinel::start(&[])?;
-    let first = app.webhook(
-        "inbound_sms",
-        r#"{"contact_id":"c1","message":{"body":"hello"}}"#,
-    )?;
-    let due: String = app
-        .db()?
-        .query_row("SELECT due_at FROM issues", [], |r| r.get(0))?;
+    let first = app.webhook("inbound_sms", r#"{"contact_id":"c1","message":{"body":"hello"}}"#)?;
+    let due: String = app.db()?.query_row("SELECT due_at FROM issues", [], |r| r.get(0))?;
     std::thread::sleep(std::time::Duration::from_millis(5));
-    let second = app.webhook(
-        "inbound_sms",
-        r#"{"contact_id":"c1","message":{"body":"are you there?"}}"#,
-    )?;
+    let second = app.webhook("inbound_sms", r#"{"contact_id":"c1","message":{"body":"are you there?"}}"#)?;
     assert_eq!(first.json["issue_id"], second.json["issue_id"]);
-    let (count, due_after, text): (i64, String, String) = app.db()?.query_row(
-        "SELECT inbound_count, due_at, last_text FROM issues",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
-    assert_eq!(
-        (count, due_after.as_str(), text.as_str()),
-        (2, due.as_str(), "are you there?")
-    );
+    let (count, due_after, text): (i64, String, String) =
+        app.db()?.query_row("SELECT inbound_count, due_at, last_text FROM issues", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    assert_eq!((count, due_after.as_str(), text.as_str()), (2, due.as_str(), "are you there?"));
     Ok(())
 }
 
@@ -76,39 +47,18 @@ fn documented_marketplace_payloads() -> anyhow::Result<()> {
         ("inbound_voicemail_1.json", "issue_created", "true"),
         ("inbound_call_1.json", "ignored", "\"answered call\""),
         ("inbound_email_1.json", "ignored", "\"inbound email\""),
-        (
-            "outbound_internal_comment_1.json",
-            "ignored",
-            "\"outbound\"",
-        ),
-        (
-            "opportunity_create_logs_dashboard_1.json",
-            "ignored",
-            "\"event OpportunityCreate\"",
-        ),
-        (
-            "workflow_webhook_contact_tag_1.json",
-            "ignored",
-            "\"no event type\"",
-        ),
+        ("outbound_internal_comment_1.json", "ignored", "\"outbound\""),
+        ("opportunity_create_logs_dashboard_1.json", "ignored", "\"event OpportunityCreate\""),
+        ("workflow_webhook_contact_tag_1.json", "ignored", "\"no event type\""),
     ];
     for (name, key, expected) in cases {
         let answer = app.webhook("", &payload(name))?;
         assert_eq!(answer.status, 200, "{name}: {answer:?}");
         assert_eq!(answer.json[key].to_string(), expected, "{name}: {answer:?}");
     }
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM raw_events")?,
-        cases.len() as i64
-    );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM issues WHERE kind = 'SMS'")?,
-        1
-    );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM issues WHERE kind = 'CALL'")?,
-        1
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, cases.len() as i64);
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues WHERE kind = 'SMS'")?, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues WHERE kind = 'CALL'")?, 1);
     Ok(())
 }
 
@@ -116,50 +66,25 @@ fn documented_marketplace_payloads() -> anyhow::Result<()> {
 fn a_staff_reply_webhook_resolves_the_text() -> anyhow::Result<()> {
     let app = Sentinel::start(&[])?;
     let inbound = payload("inbound_sms_2_legacy_doc.json");
-    assert_eq!(
-        app.webhook("", &inbound)?.json["issue_created_or_updated"],
-        true
-    );
+    assert_eq!(app.webhook("", &inbound)?.json["issue_created_or_updated"], true);
     // The documented reply carries a 2021 date, so send one dated after our inbound.
     let reply = r#"{"type":"OutboundMessage","conversationId":"fcanlLgpbQgQhderivVs","contactId":"cI08i1Bls3iTB9bKgFJh",
         "messageType":"SMS","direction":"outbound","source":"app","userId":"staff1","messageId":"reply1","dateAdded":"2099-01-01T00:00:00Z"}"#;
     let answer = app.webhook("", reply)?;
     assert_eq!(answer.json["ignored"], "outbound", "{answer:?}");
-    assert_eq!(
-        answer.json["resolved"].as_array().map(Vec::len),
-        Some(1),
-        "{answer:?}"
-    );
+    assert_eq!(answer.json["resolved"].as_array().map(Vec::len), Some(1), "{answer:?}");
     let (status, by): (String, String) =
-        app.db()?
-            .query_row("SELECT status, resolved_by FROM issues", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
-    assert_eq!(
-        (status.as_str(), by.as_str()),
-        ("RESOLVED", "staff_reply:webhook")
-    );
-    let detail: String = app.db()?.query_row(
-        "SELECT detail FROM timeline WHERE event = 'resolved'",
-        [],
-        |r| r.get(0),
-    )?;
+        app.db()?.query_row("SELECT status, resolved_by FROM issues", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    assert_eq!((status.as_str(), by.as_str()), ("RESOLVED", "staff_reply:webhook"));
+    let detail: String =
+        app.db()?.query_row("SELECT detail FROM timeline WHERE event = 'resolved'", [], |r| r.get(0))?;
     assert!(detail.contains("reply1"), "{detail}");
     // An automated text (e.g. the missed-call text-back) resolves nothing.
-    app.webhook(
-        "",
-        &payload("inbound_sms_1.json").replace("fcanlLgpbQgQhderivVs", "conv2"),
-    )?;
+    app.webhook("", &payload("inbound_sms_1.json").replace("fcanlLgpbQgQhderivVs", "conv2"))?;
     let automated = r#"{"type":"OutboundMessage","conversationId":"conv2","messageType":"SMS","source":"workflow",
         "userId":"staff1","messageId":"auto1","dateAdded":"2099-01-01T00:00:00Z"}"#;
-    assert_eq!(
-        app.webhook("", automated)?.json["resolved"],
-        serde_json::json!([])
-    );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM issues WHERE status = 'PENDING'")?,
-        1
-    );
+    assert_eq!(app.webhook("", automated)?.json["resolved"], serde_json::json!([]));
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues WHERE status = 'PENDING'")?, 1);
     Ok(())
 }
 
@@ -168,16 +93,10 @@ fn missed_calls_need_the_marker_and_the_voicemail_route() -> anyhow::Result<()> 
     let app = Sentinel::start(&[])?;
     let answer = app.webhook("unanswered_call", &payload("workflow_unanswered_call.json"))?;
     assert_eq!(answer.json["issue_created"], true, "{answer:?}");
-    let no_marker = app.webhook(
-        "unanswered_call",
-        r#"{"contact_id":"c2","voicemail_route":"tech_sentinel"}"#,
-    )?;
+    let no_marker = app.webhook("unanswered_call", r#"{"contact_id":"c2","voicemail_route":"tech_sentinel"}"#)?;
     assert_eq!(no_marker.json["ignored"], "no missed-call marker");
     let repeat = app.webhook("unanswered_call", &payload("workflow_unanswered_call.json"))?;
-    assert_eq!(
-        repeat.json["duplicate"], true,
-        "an identical body within 2 minutes is a retry"
-    );
+    assert_eq!(repeat.json["duplicate"], true, "an identical body within 2 minutes is a retry");
     assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 1);
     Ok(())
 }
@@ -190,22 +109,13 @@ fn form_encoded_bodies_are_read_like_json() -> anyhow::Result<()> {
         &app.webhook_addr,
         "POST",
         "/webhook/ghl/inbound_sms",
-        &[
-            ("X-NTPP-Secret", SECRET),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
+        &[("X-NTPP-Secret", SECRET), ("Content-Type", "application/x-www-form-urlencoded")],
         body.as_bytes(),
     )?;
     assert_eq!(answer.json["issue_created_or_updated"], true, "{answer:?}");
     let (phone, text): (String, String) =
-        app.db()?
-            .query_row("SELECT phone, last_text FROM issues", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
-    assert_eq!(
-        (phone.as_str(), text.as_str()),
-        ("+12145550111", "Pump is loud")
-    );
+        app.db()?.query_row("SELECT phone, last_text FROM issues", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    assert_eq!((phone.as_str(), text.as_str()), ("+12145550111", "Pump is loud"));
     Ok(())
 }
 
@@ -229,49 +139,14 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() -> anyhow::Result<()> {
     let sms = "/webhook/ghl/inbound_sms";
     let json = ("Content-Type", "application/json");
     let good = br#"{"contact_id":"bad1","message":{"body":"hi"}}"#.to_vec();
-    let huge = format!(
-        r#"{{"contact_id":"big","message":{{"body":"{}"}}}}"#,
-        "x".repeat(5000)
-    );
+    let huge = format!(r#"{{"contact_id":"big","message":{{"body":"{}"}}}}"#, "x".repeat(5000));
     let deep = format!("{}{}", "[".repeat(2_000), "]".repeat(2_000));
     // (what, method, path, headers, body, expected status, words in the detail)
-    type Case<'a> = (
-        &'a str,
-        &'a str,
-        &'a str,
-        Vec<(&'a str, &'a str)>,
-        Vec<u8>,
-        u16,
-        &'a str,
-    );
+    type Case<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
     let cases: Vec<Case> = vec![
-        (
-            "wrong secret",
-            "POST",
-            sms,
-            vec![("X-NTPP-Secret", "nope"), json],
-            good.clone(),
-            401,
-            "Unauthorized",
-        ),
-        (
-            "missing secret",
-            "POST",
-            sms,
-            vec![json],
-            good.clone(),
-            401,
-            "Unauthorized",
-        ),
-        (
-            "empty body",
-            "POST",
-            sms,
-            vec![("X-NTPP-Secret", SECRET), json],
-            Vec::new(),
-            400,
-            "empty body",
-        ),
+        ("wrong secret", "POST", sms, vec![("X-NTPP-Secret", "nope"), json], good.clone(), 401, "Unauthorized"),
+        ("missing secret", "POST", sms, vec![json], good.clone(), 401, "Unauthorized"),
+        ("empty body", "POST", sms, vec![("X-NTPP-Secret", SECRET), json], Vec::new(), 400, "empty body"),
         (
             "malformed JSON",
             "POST",
@@ -290,33 +165,9 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() -> anyhow::Result<()> {
             400,
             "JSON object",
         ),
-        (
-            "JSON string",
-            "POST",
-            sms,
-            vec![("X-NTPP-Secret", SECRET), json],
-            b"\"hello\"".to_vec(),
-            400,
-            "JSON object",
-        ),
-        (
-            "deep nesting",
-            "POST",
-            sms,
-            vec![("X-NTPP-Secret", SECRET), json],
-            deep.into_bytes(),
-            400,
-            "malformed JSON",
-        ),
-        (
-            "oversized body",
-            "POST",
-            sms,
-            vec![("X-NTPP-Secret", SECRET), json],
-            huge.into_bytes(),
-            413,
-            "limit",
-        ),
+        ("JSON string", "POST", sms, vec![("X-NTPP-Secret", SECRET), json], b"\"hello\"".to_vec(), 400, "JSON object"),
+        ("deep nesting", "POST", sms, vec![("X-NTPP-Secret", SECRET), json], deep.into_bytes(), 400, "malformed JSON"),
+        ("oversized body", "POST", sms, vec![("X-NTPP-Secret", SECRET), json], huge.into_bytes(), 413, "limit"),
         (
             "invalid UTF-8",
             "POST",
@@ -330,23 +181,12 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() -> anyhow::Result<()> {
             "XML",
             "POST",
             sms,
-            vec![
-                ("X-NTPP-Secret", SECRET),
-                ("Content-Type", "application/xml"),
-            ],
+            vec![("X-NTPP-Secret", SECRET), ("Content-Type", "application/xml")],
             b"<a/>".to_vec(),
             415,
             "content type",
         ),
-        (
-            "wrong method",
-            "GET",
-            sms,
-            vec![("X-NTPP-Secret", SECRET)],
-            Vec::new(),
-            405,
-            "Method Not Allowed",
-        ),
+        ("wrong method", "GET", sms, vec![("X-NTPP-Secret", SECRET)], Vec::new(), 405, "Method Not Allowed"),
         (
             "unknown route",
             "POST",
@@ -387,16 +227,9 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() -> anyhow::Result<()> {
     let head = format!(
         "POST {sms} HTTP/1.1\r\nHost: x\r\nX-NTPP-Secret: {SECRET}\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\nConnection: close\r\n\r\n"
     );
-    assert_eq!(
-        raw_request(&app.webhook_addr, head.as_bytes(), b"{")?.status,
-        413
-    );
+    assert_eq!(raw_request(&app.webhook_addr, head.as_bytes(), b"{")?.status, 413);
     // The service still works afterwards.
-    assert_eq!(
-        app.webhook("inbound_sms", std::str::from_utf8(&good)?)?
-            .status,
-        200
-    );
+    assert_eq!(app.webhook("inbound_sms", std::str::from_utf8(&good)?)?.status, 200);
     Ok(())
 }
 
@@ -416,16 +249,10 @@ fn duplicate_deliveries_are_answered_and_stored_once() -> anyhow::Result<()> {
     assert_eq!(app.webhook("", &retried)?.json["duplicate"], true);
     let workflow = payload("workflow_inbound_sms.json");
     app.webhook("inbound_sms", &workflow)?;
-    assert_eq!(
-        app.webhook("inbound_sms", &workflow)?.json["duplicate"],
-        true
-    );
+    assert_eq!(app.webhook("inbound_sms", &workflow)?.json["duplicate"], true);
     assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 3);
     assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 2);
-    assert_eq!(
-        app.count("SELECT inbound_count FROM issues WHERE kind = 'SMS'")?,
-        1
-    );
+    assert_eq!(app.count("SELECT inbound_count FROM issues WHERE kind = 'SMS'")?, 1);
     Ok(())
 }
 
@@ -434,16 +261,8 @@ fn concurrent_deliveries_of_one_webhook_store_one_event() -> anyhow::Result<()> 
     let app = Sentinel::start(&[])?;
     let body = payload("inbound_voicemail_1.json");
     let answers: Vec<anyhow::Result<u16>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..20)
-            .map(|_| scope.spawn(|| app.webhook("", &body).map(|a| a.status)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::format_err!("panicked")))
-            })
-            .collect()
+        let handles: Vec<_> = (0..20).map(|_| scope.spawn(|| app.webhook("", &body).map(|a| a.status))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow::format_err!("panicked")))).collect()
     });
     for answer in answers {
         assert_eq!(answer?, 200);
@@ -457,13 +276,7 @@ fn concurrent_deliveries_of_one_webhook_store_one_event() -> anyhow::Result<()> 
 fn events_for_another_location_are_stored_and_ignored() -> anyhow::Result<()> {
     let app = Sentinel::start(&[("GHL_LOCATION_ID", "ours")])?;
     let answer = app.webhook("", &payload("inbound_sms_1.json"))?;
-    assert!(
-        answer.json["ignored"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("GHL_LOCATION_ID"),
-        "{answer:?}"
-    );
+    assert!(answer.json["ignored"].as_str().unwrap_or_default().contains("GHL_LOCATION_ID"), "{answer:?}");
     assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 0);
     Ok(())
@@ -490,28 +303,18 @@ fn the_issue_api_lists_and_shows_with_the_timeline() -> anyhow::Result<()> {
     let app = Sentinel::start(&[])?;
     app.webhook("inbound_sms", &payload("workflow_inbound_sms.json"))?;
     let list = app.admin("GET", "/api/issues?status=OPEN,PENDING")?;
-    assert_eq!(
-        list.json["issues"].as_array().map(Vec::len),
-        Some(1),
-        "{list:?}"
-    );
+    assert_eq!(list.json["issues"].as_array().map(Vec::len), Some(1), "{list:?}");
     let issue = &list.json["issues"][0];
     for key in ["id", "kind", "status", "party", "due_at"] {
         assert!(!issue[key].is_null(), "{key} missing: {issue}");
     }
-    assert_eq!(
-        app.admin("GET", "/api/issues?status=RESOLVED")?.json["issues"],
-        serde_json::json!([])
-    );
+    assert_eq!(app.admin("GET", "/api/issues?status=RESOLVED")?.json["issues"], serde_json::json!([]));
     assert_eq!(app.admin("GET", "/api/issues?status=bogus")?.status, 400);
     let one = app.admin("GET", &format!("/api/issues/{}", issue["id"]))?;
     assert_eq!(one.json["timeline"][0]["event"], "created", "{one:?}");
     assert_eq!(app.admin("GET", "/api/issues/999")?.status, 404);
     assert_eq!(app.admin("GET", "/api/issues/abc")?.status, 400);
-    assert_eq!(
-        request(&app.admin_addr, "GET", "/api/issues", &[], b"")?.status,
-        401
-    );
+    assert_eq!(request(&app.admin_addr, "GET", "/api/issues", &[], b"")?.status, 401);
     Ok(())
 }
 
@@ -521,20 +324,12 @@ fn raw_event_cleanup_is_a_dry_run_by_default() -> anyhow::Result<()> {
     app.webhook("inbound_sms", &payload("workflow_inbound_sms.json"))?;
     app.set_clock("2026-04-15T15:00:00Z")?;
     let dry = app.admin("POST", "/jobs/cleanup_raw_events")?;
-    assert_eq!(
-        (dry.json["eligible"].as_i64(), dry.json["deleted"].as_i64()),
-        (Some(1), Some(0)),
-        "{dry:?}"
-    );
+    assert_eq!((dry.json["eligible"].as_i64(), dry.json["deleted"].as_i64()), (Some(1), Some(0)), "{dry:?}");
     assert_eq!(dry.json["retention_days"], 30);
     assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1);
     let real = app.admin("POST", "/jobs/cleanup_raw_events?dry_run=0")?;
     assert_eq!(real.json["deleted"], 1, "{real:?}");
     assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 0);
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM issues")?,
-        1,
-        "issues outlive raw events"
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 1, "issues outlive raw events");
     Ok(())
 }

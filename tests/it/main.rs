@@ -9,5 +9,6 @@ mod lifecycle;
 mod managers;
 mod resolver;
 mod signatures;
+mod status;
 mod supervision;
 mod watchdog;

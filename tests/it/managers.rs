@@ -22,16 +22,11 @@ fn start(ghl: &FakeGhl, now: &str, dir: Option<tempfile::TempDir>) -> anyhow::Re
 fn text(app: &Sentinel, contact: &str) -> anyhow::Result<i64> {
     let body = json!({ "contact_id": contact, "full_name": format!("Customer {contact}"), "message": { "body": "pool is green" } });
     let answer = app.webhook("inbound_sms", &body.to_string())?;
-    answer.json["issue_id"]
-        .as_i64()
-        .ok_or_else(|| anyhow::format_err!("{answer:?}"))
+    answer.json["issue_id"].as_i64().ok_or_else(|| anyhow::format_err!("{answer:?}"))
 }
 
 fn sends_with(ghl: &FakeGhl, words: &str) -> Vec<Value> {
-    ghl.sends()
-        .into_iter()
-        .filter(|s| s["message"].as_str().unwrap_or_default().contains(words))
-        .collect()
+    ghl.sends().into_iter().filter(|s| s["message"].as_str().unwrap_or_default().contains(words)).collect()
 }
 
 #[test]
@@ -42,35 +37,20 @@ fn a_breach_alerts_each_manager_once_within_a_minute() -> anyhow::Result<()> {
     text(&app, "c1")?;
     text(&app, "c2")?;
     app.set_clock("2026-11-23T17:00:00Z")?;
-    app.eventually("both open", || {
-        Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 2)
-    })?;
-    assert!(
-        sends_with(&ghl, "Breach").is_empty(),
-        "bundled for a minute first"
-    );
+    app.eventually("both open", || Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 2))?;
+    assert!(sends_with(&ghl, "Breach").is_empty(), "bundled for a minute first");
     app.set_clock("2026-11-23T17:01:00Z")?;
-    app.eventually("alert sent to both managers", || {
-        Ok(sends_with(&ghl, "SLA Breach Alert").len() == 2)
-    })?;
+    app.eventually("alert sent to both managers", || Ok(sends_with(&ghl, "SLA Breach Alert").len() == 2))?;
     let alert = &sends_with(&ghl, "SLA Breach Alert")[0];
     let message = alert["message"].as_str().unwrap_or_default();
     assert!(
-        message.starts_with(
-            "NTPP Sentinel — SLA Breach Alert (Nov 23) • as of 11:01am CST\nNew breaches: 2"
-        ),
+        message.starts_with("NTPP Sentinel — SLA Breach Alert (Nov 23) • as of 11:01am CST\nNew breaches: 2"),
         "{message}"
     );
-    assert!(
-        message.contains("#1 Customer c1") && message.contains("#2 Customer c2"),
-        "{message}"
-    );
+    assert!(message.contains("#1 Customer c1") && message.contains("#2 Customer c2"), "{message}");
     assert_eq!(alert["type"], "SMS");
     let alerts = sends_with(&ghl, "Breach");
-    let managers: Vec<&str> = alerts
-        .iter()
-        .filter_map(|s| s["contactId"].as_str())
-        .collect();
+    let managers: Vec<&str> = alerts.iter().filter_map(|s| s["contactId"].as_str()).collect();
     assert_eq!(managers, ["m1", "m2"]);
     app.eventually("marked alerted", || {
         Ok(app.count("SELECT COUNT(*) FROM issues WHERE alerted_at IS NOT NULL")? == 2)
@@ -79,21 +59,11 @@ fn a_breach_alerts_each_manager_once_within_a_minute() -> anyhow::Result<()> {
     app.set_clock("2026-11-23T17:30:00Z")?;
     text(&app, "c3")?;
     app.set_clock("2026-11-23T19:30:00Z")?;
-    app.eventually("c3 opens", || {
-        Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 3)
-    })?;
+    app.eventually("c3 opens", || Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 3))?;
     app.set_clock("2026-11-23T19:31:00Z")?;
-    app.eventually("second alert", || {
-        Ok(sends_with(&ghl, "SLA Breach Alert").len() == 4)
-    })?;
-    let second = sends_with(&ghl, "SLA Breach Alert")[2]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        second.contains("New breaches: 1") && second.contains("#3 ") && !second.contains("#1 "),
-        "{second}"
-    );
+    app.eventually("second alert", || Ok(sends_with(&ghl, "SLA Breach Alert").len() == 4))?;
+    let second = sends_with(&ghl, "SLA Breach Alert")[2]["message"].as_str().unwrap_or_default().to_string();
+    assert!(second.contains("New breaches: 1") && second.contains("#3 ") && !second.contains("#1 "), "{second}");
     Ok(())
 }
 
@@ -103,9 +73,7 @@ fn each_digest_slot_is_sent_once_per_day_across_restarts() -> anyhow::Result<()>
     // Monday 2026-11-23 07:59 CST.
     let app = start(&ghl, "2026-11-23T13:59:00Z", None)?;
     app.set_clock("2026-11-23T14:00:00Z")?;
-    app.eventually("morning digest", || {
-        Ok(sends_with(&ghl, "Morning (Nov 23)").len() == 2)
-    })?;
+    app.eventually("morning digest", || Ok(sends_with(&ghl, "Morning (Nov 23)").len() == 2))?;
     let (_, dir) = app.stop()?;
     // Back one minute later: the morning slot is not sent again.
     let app = start(&ghl, "2026-11-23T14:01:00Z", Some(dir))?;
@@ -118,9 +86,7 @@ fn each_digest_slot_is_sent_once_per_day_across_restarts() -> anyhow::Result<()>
     assert_eq!(sends_with(&ghl, "Morning").len(), 2, "once per manager");
     // Off across the midday slot, back at 11:05: sent late, once.
     let app = start(&ghl, "2026-11-23T17:05:00Z", Some(dir))?;
-    app.eventually("late midday digest", || {
-        Ok(sends_with(&ghl, "Midday (Nov 23)").len() == 2)
-    })?;
+    app.eventually("late midday digest", || Ok(sends_with(&ghl, "Midday (Nov 23)").len() == 2))?;
     let (_, dir) = app.stop()?;
     let app = start(&ghl, "2026-11-23T17:06:00Z", Some(dir))?;
     app.set_clock("2026-11-23T17:07:00Z")?;
@@ -140,9 +106,7 @@ fn a_fresh_install_sends_no_late_digest() -> anyhow::Result<()> {
     assert!(sends_with(&ghl, "Midday").is_empty());
     // The next slot arrives on time.
     app.set_clock("2026-11-23T21:00:00Z")?;
-    app.eventually("afternoon digest", || {
-        Ok(sends_with(&ghl, "Afternoon (Nov 23)").len() == 2)
-    })?;
+    app.eventually("afternoon digest", || Ok(sends_with(&ghl, "Afternoon (Nov 23)").len() == 2))?;
     Ok(())
 }
 
@@ -161,44 +125,23 @@ fn a_failed_digest_is_retried_and_resolutions_appear_once() -> anyhow::Result<()
     ghl.outage(Fault::ServerError);
     app.set_clock("2026-11-23T17:00:00Z")?;
     app.eventually("midday attempted", || {
-        Ok(app
-            .count("SELECT COUNT(*) FROM outbox WHERE attempts > 0 AND purpose LIKE '%midday'")?
-            == 2)
+        Ok(app.count("SELECT COUNT(*) FROM outbox WHERE attempts > 0 AND purpose LIKE '%midday'")? == 2)
     })?;
-    let watermark: String = app.db()?.query_row(
-        "SELECT value FROM kv WHERE key = 'digest_watermark'",
-        [],
-        |r| r.get(0),
-    )?;
-    assert_eq!(
-        watermark, "2026-11-23T14:00:00.000Z",
-        "the watermark waits for a successful send"
-    );
+    let watermark: String =
+        app.db()?.query_row("SELECT value FROM kv WHERE key = 'digest_watermark'", [], |r| r.get(0))?;
+    assert_eq!(watermark, "2026-11-23T14:00:00.000Z", "the watermark waits for a successful send");
     ghl.recover();
     app.set_clock("2026-11-23T17:10:00Z")?;
-    app.eventually("midday delivered after the retry", || {
-        Ok(sends_with(&ghl, "Midday").len() == 2)
-    })?;
-    let midday = sends_with(&ghl, "Midday")[0]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    app.eventually("midday delivered after the retry", || Ok(sends_with(&ghl, "Midday").len() == 2))?;
+    let midday = sends_with(&ghl, "Midday")[0]["message"].as_str().unwrap_or_default().to_string();
     assert!(
-        midday.contains(&format!(
-            "✅ Resolved since last summary (1):\n#{id} SMS Customer c1 at 9:30am"
-        )),
+        midday.contains(&format!("✅ Resolved since last summary (1):\n#{id} SMS Customer c1 at 9:30am")),
         "{midday}"
     );
     app.set_clock("2026-11-23T21:00:00Z")?;
     app.eventually("afternoon", || Ok(sends_with(&ghl, "Afternoon").len() == 2))?;
-    let afternoon = sends_with(&ghl, "Afternoon")[0]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        !afternoon.contains("Resolved since"),
-        "listed once across slots: {afternoon}"
-    );
+    let afternoon = sends_with(&ghl, "Afternoon")[0]["message"].as_str().unwrap_or_default().to_string();
+    assert!(!afternoon.contains("Resolved since"), "listed once across slots: {afternoon}");
     Ok(())
 }
 
@@ -209,46 +152,28 @@ fn dry_runs_show_the_text_and_change_nothing() -> anyhow::Result<()> {
     let app = start(&ghl, "2026-11-23T14:30:00Z", None)?;
     text(&app, "c1")?;
     app.set_clock("2026-11-23T16:30:00Z")?;
-    app.eventually("open", || {
-        Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 1)
-    })?;
+    app.eventually("open", || Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 1))?;
     let digest = app.admin("POST", "/jobs/send_summary?slot=midday&dry_run=1")?;
     assert_eq!(digest.json["dry_run"], true);
     assert_eq!(digest.json["overdue_sms"], 1, "{digest:?}");
     assert!(
-        digest.json["body"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("NTPP Sentinel — Midday (Nov 23)"),
+        digest.json["body"].as_str().unwrap_or_default().starts_with("NTPP Sentinel — Midday (Nov 23)"),
         "{digest:?}"
     );
     let alert = app.admin("POST", "/jobs/escalations?dry_run=1")?;
     assert_eq!(alert.json["new_breaches"], 1, "{alert:?}");
     assert_eq!(app.count("SELECT COUNT(*) FROM outbox")?, 0);
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM kv WHERE key LIKE 'digest_claimed%'")?,
-        0
-    );
-    assert_eq!(
-        app.admin("POST", "/jobs/send_summary?slot=brunch")?.status,
-        400
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM kv WHERE key LIKE 'digest_claimed%'")?, 0);
+    assert_eq!(app.admin("POST", "/jobs/send_summary?slot=brunch")?.status, 400);
     Ok(())
 }
 
 #[test]
 fn without_a_token_sends_are_recorded_as_not_sent() -> anyhow::Result<()> {
-    let app = Sentinel::start(&[
-        ("MANAGER_CONTACT_IDS", "m1"),
-        ("SENTINEL_TEST_NOW", "2026-11-23T13:59:00Z"),
-    ])?;
+    let app = Sentinel::start(&[("MANAGER_CONTACT_IDS", "m1"), ("SENTINEL_TEST_NOW", "2026-11-23T13:59:00Z")])?;
     app.set_clock("2026-11-23T14:00:00Z")?;
-    app.eventually("recorded", || {
-        Ok(app.count("SELECT COUNT(*) FROM outbox WHERE status = 'skipped'")? == 1)
-    })?;
-    let why: String = app
-        .db()?
-        .query_row("SELECT last_error FROM outbox", [], |r| r.get(0))?;
+    app.eventually("recorded", || Ok(app.count("SELECT COUNT(*) FROM outbox WHERE status = 'skipped'")? == 1))?;
+    let why: String = app.db()?.query_row("SELECT last_error FROM outbox", [], |r| r.get(0))?;
     assert_eq!(why, "not sent: no GHL_TOKEN");
     Ok(())
 }

@@ -27,26 +27,18 @@ fn inbound_sms(app: &Sentinel, conversation: &str, contact: &str) -> anyhow::Res
     let body = json!({ "type": "InboundMessage", "locationId": "loc1", "conversationId": conversation, "contactId": contact,
         "messageType": "SMS", "direction": "inbound", "body": "Is anyone coming today?", "contactName": "Pat" });
     let answer = app.webhook("", &body.to_string())?;
-    answer.json["issue_id"]
-        .as_i64()
-        .ok_or_else(|| anyhow::format_err!("no issue: {answer:?}"))
+    answer.json["issue_id"].as_i64().ok_or_else(|| anyhow::format_err!("no issue: {answer:?}"))
 }
 
 fn status_of(app: &Sentinel, id: i64) -> anyhow::Result<(String, Option<String>)> {
-    Ok(app.db()?.query_row(
-        "SELECT status, resolved_by FROM issues WHERE id = ?1",
-        [id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?)
+    Ok(app
+        .db()?
+        .query_row("SELECT status, resolved_by FROM issues WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
 fn poll(app: &Sentinel) -> anyhow::Result<serde_json::Value> {
     let answer = app.admin("POST", "/jobs/poll_resolver")?;
-    anyhow::ensure!(
-        answer.status == 200,
-        "a job never answers {}: {answer:?}",
-        answer.status
-    );
+    anyhow::ensure!(answer.status == 200, "a job never answers {}: {answer:?}", answer.status);
     Ok(answer.json)
 }
 
@@ -59,21 +51,11 @@ fn a_staff_reply_found_by_polling_resolves_the_issue() -> anyhow::Result<()> {
     app.set_clock("2026-03-02T15:10:00Z")?;
     let job = poll(&app)?;
     assert_eq!(job["resolved"], 1, "{job}");
-    assert_eq!(
-        status_of(&app, id)?,
-        ("RESOLVED".into(), Some("staff_reply:poll".into()))
-    );
-    let detail: String = app.db()?.query_row(
-        "SELECT detail FROM timeline WHERE event = 'resolved'",
-        [],
-        |r| r.get(0),
-    )?;
+    assert_eq!(status_of(&app, id)?, ("RESOLVED".into(), Some("staff_reply:poll".into())));
+    let detail: String =
+        app.db()?.query_row("SELECT detail FROM timeline WHERE event = 'resolved'", [], |r| r.get(0))?;
     assert!(detail.contains("msg1"), "{detail}");
-    let request = ghl
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/conversations/conv1/messages")
-        .expect("fetched");
+    let request = ghl.requests().into_iter().find(|r| r.path == "/conversations/conv1/messages").expect("fetched");
     assert_eq!(request.authorization.as_deref(), Some("Bearer test-token"));
     assert_eq!(request.version.as_deref(), Some("2021-07-28"));
     Ok(())
@@ -104,10 +86,7 @@ fn messages_that_are_not_staff_replies_resolve_nothing() -> anyhow::Result<()> {
             "other-user",
             json!({ "direction": "outbound", "messageType": "TYPE_SMS", "userId": "u2", "source": "app", "dateAdded": "2026-03-02T15:05:00Z" }),
         ),
-        (
-            "inbound",
-            json!({ "direction": "inbound", "messageType": "TYPE_SMS", "dateAdded": "2026-03-02T15:05:00Z" }),
-        ),
+        ("inbound", json!({ "direction": "inbound", "messageType": "TYPE_SMS", "dateAdded": "2026-03-02T15:05:00Z" })),
     ];
     for (name, message) in &cases {
         inbound_sms(&app, name, &format!("contact-{name}"))?;
@@ -115,15 +94,8 @@ fn messages_that_are_not_staff_replies_resolve_nothing() -> anyhow::Result<()> {
     }
     app.set_clock("2026-03-02T15:10:00Z")?;
     let job = poll(&app)?;
-    assert_eq!(
-        (job["checked"].as_u64(), job["resolved"].as_u64()),
-        (Some(cases.len() as u64), Some(0)),
-        "{job}"
-    );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM issues WHERE status = 'PENDING'")?,
-        cases.len() as i64
-    );
+    assert_eq!((job["checked"].as_u64(), job["resolved"].as_u64()), (Some(cases.len() as u64), Some(0)), "{job}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues WHERE status = 'PENDING'")?, cases.len() as i64);
     Ok(())
 }
 
@@ -131,29 +103,23 @@ fn messages_that_are_not_staff_replies_resolve_nothing() -> anyhow::Result<()> {
 fn a_callback_logged_before_the_webhook_resolves_the_call() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
     let app = start(&ghl, &[])?;
-    let call = |contact: &str| json!({ "contact_id": contact, "missed_call": true, "voicemail_route": "tech_sentinel" });
-    let called_back = app
-        .webhook("unanswered_call", &call("c9").to_string())?
-        .json["issue_id"]
-        .as_i64()
-        .unwrap_or(-1);
-    let texted_back = app
-        .webhook("unanswered_call", &call("c8").to_string())?
-        .json["issue_id"]
-        .as_i64()
-        .unwrap_or(-1);
+    let call =
+        |contact: &str| json!({ "contact_id": contact, "missed_call": true, "voicemail_route": "tech_sentinel" });
+    let called_back = app.webhook("unanswered_call", &call("c9").to_string())?.json["issue_id"].as_i64().unwrap_or(-1);
+    let texted_back = app.webhook("unanswered_call", &call("c8").to_string())?.json["issue_id"].as_i64().unwrap_or(-1);
     // Staff returned c9's call 10 minutes before the webhook arrived, from the phone system (no user).
-    ghl.add_message("conv9", "c9", json!({ "direction": "outbound", "messageType": "TYPE_CALL", "dateAdded": "2026-03-02T14:50:00Z" }));
+    ghl.add_message(
+        "conv9",
+        "c9",
+        json!({ "direction": "outbound", "messageType": "TYPE_CALL", "dateAdded": "2026-03-02T14:50:00Z" }),
+    );
     // c8 only got GHL's automated missed-call text-back.
     ghl.add_message("conv8", "c8", json!({ "direction": "outbound", "messageType": "TYPE_SMS", "source": "workflow", "dateAdded": "2026-03-02T15:00:30Z", "body": "Sorry we missed your call" }));
     let job = poll(&app)?;
     assert_eq!(job["resolved_ids"], json!([called_back]), "{job}");
     assert_eq!(status_of(&app, texted_back)?.0, "PENDING");
-    let conversation: String = app.db()?.query_row(
-        "SELECT conversation_id FROM issues WHERE id = ?1",
-        [called_back],
-        |r| r.get(0),
-    )?;
+    let conversation: String =
+        app.db()?.query_row("SELECT conversation_id FROM issues WHERE id = ?1", [called_back], |r| r.get(0))?;
     assert_eq!(conversation, "conv9", "found by contact search and kept");
     Ok(())
 }
@@ -166,13 +132,8 @@ fn at_the_due_time_ghl_is_asked_once_more_before_opening() -> anyhow::Result<()>
     let ignored = inbound_sms(&app, "conv2", "c2")?;
     ghl.staff_reply("conv1", "c1", "u1", "2026-03-02T15:30:00Z");
     app.set_clock("2026-03-02T17:00:00Z")?;
-    app.eventually("both settle", || {
-        Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'PENDING'")? == 0)
-    })?;
-    assert_eq!(
-        status_of(&app, answered)?,
-        ("RESOLVED".into(), Some("staff_reply:poll".into()))
-    );
+    app.eventually("both settle", || Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'PENDING'")? == 0))?;
+    assert_eq!(status_of(&app, answered)?, ("RESOLVED".into(), Some("staff_reply:poll".into())));
     assert_eq!(status_of(&app, ignored)?.0, "OPEN");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM timeline WHERE issue_id = 1 AND event = 'opened'")?,
@@ -190,23 +151,13 @@ fn when_ghl_is_down_at_the_due_time_the_issue_opens_and_resolves_later() -> anyh
     ghl.outage(Fault::ServerError);
     app.set_clock("2026-03-02T17:00:00Z")?;
     app.eventually("the issue opens", || Ok(status_of(&app, id)?.0 == "OPEN"))?;
-    let detail: String = app.db()?.query_row(
-        "SELECT detail FROM timeline WHERE event = 'opened'",
-        [],
-        |r| r.get(0),
-    )?;
+    let detail: String = app.db()?.query_row("SELECT detail FROM timeline WHERE event = 'opened'", [], |r| r.get(0))?;
     assert!(detail.contains("GHL could not be checked"), "{detail}");
     let job = poll(&app)?;
-    assert!(
-        !job["errors"].as_array().map(Vec::is_empty).unwrap_or(true),
-        "{job}"
-    );
+    assert!(!job["errors"].as_array().map(Vec::is_empty).unwrap_or(true), "{job}");
     let health = app.admin("GET", "/health")?;
     assert_eq!(health.json["ghl"], "degraded", "{health:?}");
-    assert_eq!(
-        health.status, 200,
-        "an outside outage is degraded, not failing"
-    );
+    assert_eq!(health.status, 200, "an outside outage is degraded, not failing");
     ghl.recover();
     ghl.staff_reply("conv1", "c1", "u1", "2026-03-02T17:05:00Z");
     app.set_clock("2026-03-02T17:40:00Z")?;
@@ -221,21 +172,11 @@ fn when_ghl_is_down_at_the_due_time_the_issue_opens_and_resolves_later() -> anyh
 fn rate_limits_server_errors_slow_answers_and_garbage_are_retried() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
     let app = start(&ghl, &[("GHL_TIMEOUT_SECONDS", "1")])?;
-    let faults = [
-        Fault::RateLimited(1),
-        Fault::ServerError,
-        Fault::Slow(Duration::from_millis(2500)),
-        Fault::Garbage,
-    ];
+    let faults = [Fault::RateLimited(1), Fault::ServerError, Fault::Slow(Duration::from_millis(2500)), Fault::Garbage];
     for (index, fault) in faults.iter().enumerate() {
         let conversation = format!("conv{index}");
         let id = inbound_sms(&app, &conversation, &format!("c{index}"))?;
-        ghl.staff_reply(
-            &conversation,
-            &format!("c{index}"),
-            "u1",
-            "2026-03-02T15:05:00Z",
-        );
+        ghl.staff_reply(&conversation, &format!("c{index}"), "u1", "2026-03-02T15:05:00Z");
         ghl.fail_next(std::slice::from_ref(fault));
         let job = poll(&app)?;
         assert_eq!(job["resolved_ids"], json!([id]), "{fault:?}: {job}");
@@ -253,17 +194,10 @@ fn a_refused_token_is_not_retried_and_shows_in_health() -> anyhow::Result<()> {
     let job = poll(&app)?;
     let errors = job["errors"].to_string();
     assert!(errors.contains("refused the token"), "{job}");
-    let fetches = ghl
-        .requests()
-        .iter()
-        .filter(|r| r.path.contains("/messages"))
-        .count();
+    let fetches = ghl.requests().iter().filter(|r| r.path.contains("/messages")).count();
     assert_eq!(fetches, 1, "401 is not retried");
     let health = app.admin("GET", "/health")?;
-    assert_eq!(
-        health.json["ghl_detail"]["token_refused"], true,
-        "{health:?}"
-    );
+    assert_eq!(health.json["ghl_detail"]["token_refused"], true, "{health:?}");
     assert!(!health.text.contains("test-token"), "no token in health");
     assert!(!app.log().contains("test-token"), "no token in logs");
     Ok(())
@@ -279,16 +213,9 @@ fn the_rate_limiter_never_exceeds_its_budget() -> anyhow::Result<()> {
     }
     let job = poll(&app)?;
     assert_eq!(job["checked"], 5, "{job}");
-    assert_eq!(
-        job["conversations_fetched"], 5,
-        "one fetch per conversation: {job}"
-    );
+    assert_eq!(job["conversations_fetched"], 5, "one fetch per conversation: {job}");
     assert_eq!(ghl.requests().len(), 5);
-    assert!(
-        ghl.max_in_window(Duration::from_secs(10)) <= 3,
-        "{} in 10 s",
-        ghl.max_in_window(Duration::from_secs(10))
-    );
+    assert!(ghl.max_in_window(Duration::from_secs(10)) <= 3, "{} in 10 s", ghl.max_in_window(Duration::from_secs(10)));
     Ok(())
 }
 
@@ -301,10 +228,7 @@ fn nothing_live_means_no_ghl_requests() -> anyhow::Result<()> {
     let reply = json!({ "type": "OutboundMessage", "locationId": "loc1", "conversationId": "conv1", "contactId": "c1",
         "messageType": "SMS", "userId": "u1", "source": "app", "messageId": "w1", "dateAdded": "2026-03-02T15:01:00Z" });
     app.webhook("", &reply.to_string())?;
-    assert_eq!(
-        status_of(&app, id)?,
-        ("RESOLVED".into(), Some("staff_reply:webhook".into()))
-    );
+    assert_eq!(status_of(&app, id)?, ("RESOLVED".into(), Some("staff_reply:webhook".into())));
     assert_eq!(poll(&app)?["checked"], 0);
     app.set_clock("2026-03-02T23:00:00Z")?;
     app.admin("POST", "/jobs/verify_pending")?;
@@ -317,25 +241,11 @@ fn a_missing_contact_name_is_looked_up_once() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
     ghl.add_contact("c5", "Pat", "Doe");
     let app = start(&ghl, &[])?;
-    app.webhook(
-        "inbound_sms",
-        r#"{"contact_id":"c5","message":{"body":"hello"}}"#,
-    )?;
+    app.webhook("inbound_sms", r#"{"contact_id":"c5","message":{"body":"hello"}}"#)?;
     app.eventually("the name arrives", || {
-        Ok(app
-            .db()?
-            .query_row("SELECT contact_name FROM issues", [], |r| {
-                r.get::<_, Option<String>>(0)
-            })?
-            .as_deref()
+        Ok(app.db()?.query_row("SELECT contact_name FROM issues", [], |r| r.get::<_, Option<String>>(0))?.as_deref()
             == Some("Pat Doe"))
     })?;
-    assert_eq!(
-        ghl.requests()
-            .iter()
-            .filter(|r| r.path == "/contacts/c5")
-            .count(),
-        1
-    );
+    assert_eq!(ghl.requests().iter().filter(|r| r.path == "/contacts/c5").count(), 1);
     Ok(())
 }

@@ -19,81 +19,36 @@ struct Keys {
 }
 
 fn keys() -> anyhow::Result<Keys> {
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-        .map_err(|e| anyhow::format_err!("{e}"))?;
-    let ed25519 =
-        Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| anyhow::format_err!("{e}"))?;
-    let mut spki = vec![
-        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-    ];
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|e| anyhow::format_err!("{e}"))?;
+    let ed25519 = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| anyhow::format_err!("{e}"))?;
+    let mut spki = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
     spki.extend_from_slice(ed25519.public_key().as_ref());
-    let ed25519_pem = format!(
-        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-        STANDARD.encode(spki)
-    );
+    let ed25519_pem = format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", STANDARD.encode(spki));
     let dir = tempfile::tempdir()?;
     let rsa_key_path = dir.path().join("rsa.pem");
     let generated = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
         .arg(&rsa_key_path)
         .output()?;
-    anyhow::ensure!(
-        generated.status.success(),
-        "openssl genpkey: {}",
-        String::from_utf8_lossy(&generated.stderr)
-    );
-    let public = Command::new("openssl")
-        .args(["pkey", "-pubout", "-in"])
-        .arg(&rsa_key_path)
-        .output()?;
-    anyhow::ensure!(
-        public.status.success(),
-        "openssl pkey: {}",
-        String::from_utf8_lossy(&public.stderr)
-    );
-    Ok(Keys {
-        ed25519,
-        ed25519_pem,
-        rsa_key_path,
-        rsa_pem: String::from_utf8(public.stdout)?,
-        _dir: dir,
-    })
+    anyhow::ensure!(generated.status.success(), "openssl genpkey: {}", String::from_utf8_lossy(&generated.stderr));
+    let public = Command::new("openssl").args(["pkey", "-pubout", "-in"]).arg(&rsa_key_path).output()?;
+    anyhow::ensure!(public.status.success(), "openssl pkey: {}", String::from_utf8_lossy(&public.stderr));
+    Ok(Keys { ed25519, ed25519_pem, rsa_key_path, rsa_pem: String::from_utf8(public.stdout)?, _dir: dir })
 }
 
 fn rsa_sign(keys: &Keys, body: &[u8]) -> anyhow::Result<String> {
     let body_path = keys._dir.path().join("body");
     std::fs::write(&body_path, body)?;
-    let signed = Command::new("openssl")
-        .args(["dgst", "-sha256", "-sign"])
-        .arg(&keys.rsa_key_path)
-        .arg(&body_path)
-        .output()?;
-    anyhow::ensure!(
-        signed.status.success(),
-        "openssl dgst: {}",
-        String::from_utf8_lossy(&signed.stderr)
-    );
+    let signed =
+        Command::new("openssl").args(["dgst", "-sha256", "-sign"]).arg(&keys.rsa_key_path).arg(&body_path).output()?;
+    anyhow::ensure!(signed.status.success(), "openssl dgst: {}", String::from_utf8_lossy(&signed.stderr));
     Ok(STANDARD.encode(signed.stdout))
 }
 
 fn post(app: &Sentinel, headers: &[(&str, &str)], body: &str) -> anyhow::Result<u16> {
     let mut all = vec![("Content-Type", "application/json")];
     all.extend_from_slice(headers);
-    Ok(request(
-        &app.webhook_addr,
-        "POST",
-        "/webhook/ghl",
-        &all,
-        body.as_bytes(),
-    )?
-    .status)
+    Ok(request(&app.webhook_addr, "POST", "/webhook/ghl", &all, body.as_bytes())?.status)
 }
 
 #[test]
@@ -106,29 +61,15 @@ fn signed_events_are_accepted_without_the_secret_and_bad_ones_refused() -> anyho
     ])?;
     let body = payload("inbound_sms_1.json");
     let ed = STANDARD.encode(keys.ed25519.sign(body.as_bytes()));
-    assert_eq!(
-        post(&app, &[("X-GHL-Signature", &ed)], &body)?,
-        200,
-        "valid Ed25519"
-    );
+    assert_eq!(post(&app, &[("X-GHL-Signature", &ed)], &body)?, 200, "valid Ed25519");
     let tampered = body.replace("This is a test message", "This is a tampered message");
-    assert_eq!(
-        post(&app, &[("X-GHL-Signature", &ed)], &tampered)?,
-        401,
-        "tampered body"
-    );
+    assert_eq!(post(&app, &[("X-GHL-Signature", &ed)], &tampered)?, 401, "tampered body");
     let other = Ed25519KeyPair::from_pkcs8(
-        Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-            .map_err(|e| anyhow::format_err!("{e}"))?
-            .as_ref(),
+        Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|e| anyhow::format_err!("{e}"))?.as_ref(),
     )
     .map_err(|e| anyhow::format_err!("{e}"))?;
     let wrong = STANDARD.encode(other.sign(body.as_bytes()));
-    assert_eq!(
-        post(&app, &[("X-GHL-Signature", &wrong)], &body)?,
-        401,
-        "wrong key"
-    );
+    assert_eq!(post(&app, &[("X-GHL-Signature", &wrong)], &body)?, 401, "wrong key");
     assert_eq!(
         post(&app, &[("X-NTPP-Secret", crate::harness::SECRET)], &body)?,
         401,
@@ -136,22 +77,10 @@ fn signed_events_are_accepted_without_the_secret_and_bad_ones_refused() -> anyho
     );
     let voicemail = payload("inbound_voicemail_1.json");
     let rsa = rsa_sign(&keys, voicemail.as_bytes())?;
-    assert_eq!(
-        post(&app, &[("X-WH-Signature", &rsa)], &voicemail)?,
-        200,
-        "valid legacy RSA"
-    );
+    assert_eq!(post(&app, &[("X-WH-Signature", &rsa)], &voicemail)?, 200, "valid legacy RSA");
     let rsa_tampered = voicemail.replace("voicemail\"", "completed\"");
-    assert_eq!(
-        post(&app, &[("X-WH-Signature", &rsa)], &rsa_tampered)?,
-        401,
-        "tampered RSA body"
-    );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM raw_events")?,
-        2,
-        "only the two valid events are stored"
-    );
+    assert_eq!(post(&app, &[("X-WH-Signature", &rsa)], &rsa_tampered)?, 401, "tampered RSA body");
+    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 2, "only the two valid events are stored");
     Ok(())
 }
 
@@ -161,21 +90,8 @@ fn without_the_requirement_unsigned_events_need_the_secret() -> anyhow::Result<(
     let app = Sentinel::start(&[("GHL_WEBHOOK_ED25519_KEY", keys.ed25519_pem.as_str())])?;
     let body = payload("inbound_sms_1.json");
     assert_eq!(post(&app, &[], &body)?, 401);
-    assert_eq!(
-        post(&app, &[("X-NTPP-Secret", crate::harness::SECRET)], &body)?,
-        200
-    );
+    assert_eq!(post(&app, &[("X-NTPP-Secret", crate::harness::SECRET)], &body)?, 200);
     // A bad signature is refused even with the secret: the body claims GHL sent it.
-    assert_eq!(
-        post(
-            &app,
-            &[
-                ("X-NTPP-Secret", crate::harness::SECRET),
-                ("X-GHL-Signature", "AAAA")
-            ],
-            &body
-        )?,
-        401
-    );
+    assert_eq!(post(&app, &[("X-NTPP-Secret", crate::harness::SECRET), ("X-GHL-Signature", "AAAA")], &body)?, 401);
     Ok(())
 }

@@ -11,8 +11,7 @@ fn a_panicking_actor_is_restarted_and_the_service_keeps_answering() -> anyhow::R
         let answer = app.admin("POST", &format!("/debug/fail?actor={actor}"))?;
         assert_eq!(answer.status, 200, "{answer:?}");
         app.eventually(&format!("{actor} restarted"), || {
-            Ok(app.log().contains(&format!("actor=\"{actor}\""))
-                && app.log().contains("actor restarted"))
+            Ok(app.log().contains(&format!("actor=\"{actor}\"")) && app.log().contains("actor restarted"))
         })?;
         app.eventually("healthy again", || {
             Ok(request(&app.webhook_addr, "GET", "/health", &[], b"")?.json["ok"] == true)
@@ -20,10 +19,7 @@ fn a_panicking_actor_is_restarted_and_the_service_keeps_answering() -> anyhow::R
     }
     let answer = app.webhook("inbound_sms", &payload("workflow_inbound_sms.json"))?;
     assert_eq!(answer.json["issue_created_or_updated"], true, "{answer:?}");
-    assert!(
-        app.log().contains("failure injected by a test"),
-        "the log says why"
-    );
+    assert!(app.log().contains("failure injected by a test"), "the log says why");
     Ok(())
 }
 
@@ -31,11 +27,7 @@ fn a_panicking_actor_is_restarted_and_the_service_keeps_answering() -> anyhow::R
 fn the_fault_hook_does_not_exist_in_production() -> anyhow::Result<()> {
     let app = Sentinel::start(&[])?;
     assert_eq!(app.admin("POST", "/debug/fail?actor=store")?.status, 404);
-    assert_eq!(
-        app.admin("POST", "/debug/clock?set=2026-01-01T00:00:00Z")?
-            .status,
-        404
-    );
+    assert_eq!(app.admin("POST", "/debug/clock?set=2026-01-01T00:00:00Z")?.status, 404);
     Ok(())
 }
 
@@ -47,9 +39,7 @@ fn sigterm_stops_cleanly_and_data_survives_a_restart() -> anyhow::Result<()> {
     assert!(status.success(), "{status:?}");
     let app = Sentinel::start_in(dir, &[])?;
     assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 1);
-    let check: String = app
-        .db()?
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    let check: String = app.db()?.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     assert_eq!(check, "ok");
     Ok(())
 }
@@ -57,12 +47,7 @@ fn sigterm_stops_cleanly_and_data_survives_a_restart() -> anyhow::Result<()> {
 #[test]
 fn a_missing_secret_is_generated_once_and_kept() -> anyhow::Result<()> {
     let app = Sentinel::start(&[("WEBHOOK_SECRET", "")])?;
-    let line = app
-        .banner
-        .lines()
-        .find(|l| l.contains("generated now"))
-        .unwrap_or_default()
-        .to_string();
+    let line = app.banner.lines().find(|l| l.contains("generated now")).unwrap_or_default().to_string();
     let secret = line.rsplit(' ').next().unwrap_or_default().to_string();
     assert_eq!(secret.len(), 48, "{}", app.banner);
     assert_ne!(secret, SECRET);
@@ -70,26 +55,13 @@ fn a_missing_secret_is_generated_once_and_kept() -> anyhow::Result<()> {
     assert_eq!(stored, secret);
     let body = br#"{"contact_id":"g1","message":{"body":"hi"}}"#;
     let post = |app: &Sentinel, secret: &str| {
-        request(
-            &app.webhook_addr,
-            "POST",
-            "/webhook/ghl/inbound_sms",
-            &[("X-NTPP-Secret", secret)],
-            body,
-        )
+        request(&app.webhook_addr, "POST", "/webhook/ghl/inbound_sms", &[("X-NTPP-Secret", secret)], body)
     };
     assert_eq!(post(&app, &secret)?.status, 200);
-    assert!(
-        !app.log().contains(&secret),
-        "the secret is printed once, never logged"
-    );
+    assert!(!app.log().contains(&secret), "the secret is printed once, never logged");
     let (_, dir) = app.stop()?;
     let app = Sentinel::start_in(dir, &[("WEBHOOK_SECRET", "")])?;
-    assert!(
-        !app.banner.contains(&secret),
-        "shown only when generated:\n{}",
-        app.banner
-    );
+    assert!(!app.banner.contains(&secret), "shown only when generated:\n{}", app.banner);
     assert_eq!(post(&app, &secret)?.status, 200);
     assert_eq!(post(&app, SECRET)?.status, 401);
     Ok(())

@@ -11,14 +11,7 @@ fn at(text: &str) -> Timestamp {
 }
 
 fn item(id: i64, kind: IssueKind, who: &str, first: &str, due: &str, count: i64) -> Item {
-    Item {
-        id,
-        kind,
-        who: who.to_string(),
-        first_inbound_at: at(first),
-        due_at: at(due),
-        count,
-    }
+    Item { id, kind, who: who.to_string(), first_inbound_at: at(first), due_at: at(due), count }
 }
 
 #[test]
@@ -31,39 +24,11 @@ fn digest_in_winter_with_every_section() {
         now,
         zone: &zone,
         overdue: vec![
-            item(
-                4,
-                IssueKind::Call,
-                "Carl",
-                "2026-11-23T13:41:00Z",
-                "2026-11-23T15:41:00Z",
-                1,
-            ),
-            item(
-                6,
-                IssueKind::Call,
-                "+1***0104",
-                "2026-11-20T22:10:00Z",
-                "2026-11-23T14:10:00Z",
-                3,
-            ),
-            item(
-                2,
-                IssueKind::Sms,
-                "Beth",
-                "2026-11-23T13:55:00Z",
-                "2026-11-23T15:55:00Z",
-                2,
-            ),
+            item(4, IssueKind::Call, "Carl", "2026-11-23T13:41:00Z", "2026-11-23T15:41:00Z", 1),
+            item(6, IssueKind::Call, "+1***0104", "2026-11-20T22:10:00Z", "2026-11-23T14:10:00Z", 3),
+            item(2, IssueKind::Sms, "Beth", "2026-11-23T13:55:00Z", "2026-11-23T15:55:00Z", 2),
         ],
-        escalated: vec![item(
-            1,
-            IssueKind::Sms,
-            "Dana",
-            "2026-11-18T15:12:00Z",
-            "2026-11-18T17:12:00Z",
-            4,
-        )],
+        escalated: vec![item(1, IssueKind::Sms, "Dana", "2026-11-18T15:12:00Z", "2026-11-18T17:12:00Z", 4)],
         resolved: Some(vec![Resolved {
             id: 5,
             kind: IssueKind::Sms,
@@ -118,10 +83,7 @@ Reply: List | More | Help"
         resolved: Some(vec![]),
         max_items: 8,
     });
-    assert!(
-        !empty_resolved.contains("Resolved since"),
-        "{empty_resolved}"
-    );
+    assert!(!empty_resolved.contains("Resolved since"), "{empty_resolved}");
 }
 
 #[test]
@@ -129,14 +91,7 @@ fn more_than_eight_items_end_with_a_count() {
     let zone = zone();
     let overdue: Vec<Item> = (1..=11)
         .map(|id| {
-            item(
-                id,
-                IssueKind::Sms,
-                &format!("Customer {id}"),
-                "2026-11-23T14:00:00Z",
-                "2026-11-23T16:00:00Z",
-                1,
-            )
+            item(id, IssueKind::Sms, &format!("Customer {id}"), "2026-11-23T14:00:00Z", "2026-11-23T16:00:00Z", 1)
         })
         .collect();
     let text = digest(&Digest {
@@ -149,10 +104,7 @@ fn more_than_eight_items_end_with_a_count() {
         max_items: 8,
     });
     assert!(text.contains("Texts (11):\n#1 Customer 1"), "{text}");
-    assert!(
-        text.contains("#8 Customer 8 — 8:00am | due 10:00am\n+3 more\n"),
-        "{text}"
-    );
+    assert!(text.contains("#8 Customer 8 — 8:00am | due 10:00am\n+3 more\n"), "{text}");
     assert!(!text.contains("#9 "), "{text}");
 }
 
@@ -161,22 +113,8 @@ fn breach_alert() {
     let zone = zone();
     let text = alert(
         &[
-            item(
-                7,
-                IssueKind::Sms,
-                "Gus",
-                "2026-11-23T14:02:00Z",
-                "2026-11-23T16:02:00Z",
-                1,
-            ),
-            item(
-                8,
-                IssueKind::Call,
-                "+1***0199",
-                "2026-11-23T14:01:00Z",
-                "2026-11-23T16:01:00Z",
-                2,
-            ),
+            item(7, IssueKind::Sms, "Gus", "2026-11-23T14:02:00Z", "2026-11-23T16:02:00Z", 1),
+            item(8, IssueKind::Call, "+1***0199", "2026-11-23T14:01:00Z", "2026-11-23T16:01:00Z", 2),
         ],
         at("2026-11-23T16:02:00Z"),
         &zone,
@@ -221,15 +159,8 @@ fn a_long_digest_splits_into_numbered_parts() {
     let parts = split_sms(&text);
     assert!(parts.len() >= 2, "{} chars", text.len());
     for (index, part) in parts.iter().enumerate() {
-        assert!(
-            part.chars().count() <= SMS_LIMIT,
-            "part {index} is {} chars",
-            part.chars().count()
-        );
-        assert!(
-            part.starts_with(&format!("({}/{}) ", index + 1, parts.len())),
-            "{part}"
-        );
+        assert!(part.chars().count() <= SMS_LIMIT, "part {index} is {} chars", part.chars().count());
+        assert!(part.starts_with(&format!("({}/{}) ", index + 1, parts.len())), "{part}");
     }
     let joined: String = parts
         .iter()

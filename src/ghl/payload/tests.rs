@@ -5,20 +5,13 @@ use crate::domain::event::Status;
 
 fn options() -> ParseOptions {
     ParseOptions {
-        missed_marker_keys: vec![
-            "sentinel_missed_call".into(),
-            "missed_call".into(),
-            "is_missed_call".into(),
-        ],
+        missed_marker_keys: vec!["sentinel_missed_call".into(), "missed_call".into(), "is_missed_call".into()],
         require_missed_marker: true,
     }
 }
 
 fn fixture(name: &str) -> Map<String, Value> {
-    let path = format!(
-        "{}/tests/fixtures/payloads/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/fixtures/payloads/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"));
     serde_json::from_str(&text).unwrap_or_else(|err| panic!("{path}: {err}"))
 }
@@ -48,34 +41,18 @@ fn marketplace_inbound_sms() {
         let sms = inbound(&parsed);
         assert_eq!(sms.kind, IssueKind::Sms);
         assert_eq!(sms.text.as_deref(), Some("This is a test message"));
-        assert_eq!(
-            sms.party.conversation_id.as_deref(),
-            Some("fcanlLgpbQgQhderivVs")
-        );
-        assert_eq!(
-            sms.party.contact_id.as_deref(),
-            Some("cI08i1Bls3iTB9bKgFJh")
-        );
-        assert_eq!(
-            sms.sent_at.map(|t| t.to_string()).as_deref(),
-            Some("2021-04-21T11:31:45.75Z")
-        );
+        assert_eq!(sms.party.conversation_id.as_deref(), Some("fcanlLgpbQgQhderivVs"));
+        assert_eq!(sms.party.contact_id.as_deref(), Some("cI08i1Bls3iTB9bKgFJh"));
+        assert_eq!(sms.sent_at.map(|t| t.to_string()).as_deref(), Some("2021-04-21T11:31:45.75Z"));
         assert_eq!(parsed.location_id.as_deref(), Some("l1C08ntBrFjLS0elLIYU"));
     }
     let parsed = parse(Route::Events, &fixture("inbound_sms_1.json"), &options());
-    assert_eq!(
-        inbound(&parsed).party.phone.as_ref().map(|p| p.as_str()),
-        Some("+15551234567")
-    );
+    assert_eq!(inbound(&parsed).party.phone.as_ref().map(|p| p.as_str()), Some("+15551234567"));
 }
 
 #[test]
 fn marketplace_calls_open_issues_only_when_missed() {
-    let parsed = parse(
-        Route::Events,
-        &fixture("inbound_voicemail_1.json"),
-        &options(),
-    );
+    let parsed = parse(Route::Events, &fixture("inbound_voicemail_1.json"), &options());
     assert_eq!(inbound(&parsed).kind, IssueKind::Call);
     assert_eq!(parsed.message_id.as_deref(), Some("QkNS0DNje0FjoLQdD5O3"));
     let parsed = parse(Route::Events, &fixture("inbound_call_1.json"), &options());
@@ -86,21 +63,10 @@ fn marketplace_calls_open_issues_only_when_missed() {
 fn marketplace_other_events_are_ignored_with_a_reason() {
     let parsed = parse(Route::Events, &fixture("inbound_email_1.json"), &options());
     assert_eq!(ignored(&parsed), "inbound email");
-    let parsed = parse(
-        Route::Events,
-        &fixture("opportunity_create_logs_dashboard_1.json"),
-        &options(),
-    );
+    let parsed = parse(Route::Events, &fixture("opportunity_create_logs_dashboard_1.json"), &options());
     assert_eq!(ignored(&parsed), "event OpportunityCreate");
-    assert_eq!(
-        parsed.webhook_id.as_deref(),
-        Some("881b9415-5d35-4ff1-a667-0545b80b96c0")
-    );
-    let parsed = parse(
-        Route::Events,
-        &fixture("workflow_webhook_contact_tag_1.json"),
-        &options(),
-    );
+    assert_eq!(parsed.webhook_id.as_deref(), Some("881b9415-5d35-4ff1-a667-0545b80b96c0"));
+    let parsed = parse(Route::Events, &fixture("workflow_webhook_contact_tag_1.json"), &options());
     assert_eq!(ignored(&parsed), "no event type");
 }
 
@@ -112,37 +78,20 @@ fn outbound_messages_become_staff_reply_candidates() {
         ("outbound_internal_comment_1.json", "InternalComment"),
     ] {
         let parsed = parse(Route::Events, &fixture(name), &options());
-        let Event::Outbound(outbound) = &parsed.event else {
-            panic!("{name}: {:?}", parsed.event)
-        };
+        let Event::Outbound(outbound) = &parsed.event else { panic!("{name}: {:?}", parsed.event) };
         assert_eq!(outbound.message_type, kind, "{name}");
     }
     // The same outbound SMS posted to the workflow route is never an issue either.
-    let parsed = parse(
-        Route::InboundSms,
-        &fixture("outbound_sms_1.json"),
-        &options(),
-    );
-    assert!(
-        matches!(parsed.event, Event::Outbound(_)),
-        "{:?}",
-        parsed.event
-    );
+    let parsed = parse(Route::InboundSms, &fixture("outbound_sms_1.json"), &options());
+    assert!(matches!(parsed.event, Event::Outbound(_)), "{:?}", parsed.event);
 }
 
 #[test]
 fn workflow_inbound_sms() {
-    let parsed = parse(
-        Route::InboundSms,
-        &fixture("workflow_inbound_sms.json"),
-        &options(),
-    );
+    let parsed = parse(Route::InboundSms, &fixture("workflow_inbound_sms.json"), &options());
     let sms = inbound(&parsed);
     assert_eq!(sms.party.contact_id.as_deref(), Some("wfC0ntact0001"));
-    assert_eq!(
-        sms.party.phone.as_ref().map(|p| p.as_str()),
-        Some("+12145550104")
-    );
+    assert_eq!(sms.party.phone.as_ref().map(|p| p.as_str()), Some("+12145550104"));
     assert_eq!(sms.contact_name.as_deref(), Some("Carl Jones"));
     assert_eq!(sms.text.as_deref(), Some("The pool looks pretty cloudy"));
     assert_eq!(parsed.location_id.as_deref(), Some("ntppLocation01"));
@@ -151,49 +100,25 @@ fn workflow_inbound_sms() {
 
 #[test]
 fn workflow_missed_call_needs_marker_and_route() {
-    let parsed = parse(
-        Route::UnansweredCall,
-        &fixture("workflow_unanswered_call.json"),
-        &options(),
-    );
+    let parsed = parse(Route::UnansweredCall, &fixture("workflow_unanswered_call.json"), &options());
     assert_eq!(inbound(&parsed).kind, IssueKind::Call);
 
     let no_marker = json(r#"{"contact_id":"c","customData":{"voicemail_route":"tech_sentinel"}}"#);
-    assert_eq!(
-        ignored(&parse(Route::UnansweredCall, &no_marker, &options())),
-        "no missed-call marker"
-    );
-    let relaxed = ParseOptions {
-        require_missed_marker: false,
-        ..options()
-    };
-    assert_eq!(
-        inbound(&parse(Route::UnansweredCall, &no_marker, &relaxed)).kind,
-        IssueKind::Call
-    );
+    assert_eq!(ignored(&parse(Route::UnansweredCall, &no_marker, &options())), "no missed-call marker");
+    let relaxed = ParseOptions { require_missed_marker: false, ..options() };
+    assert_eq!(inbound(&parse(Route::UnansweredCall, &no_marker, &relaxed)).kind, IssueKind::Call);
 
     let wrong_route = json(r#"{"contact_id":"c","missed_call":"yes","voicemail_route":"office"}"#);
-    assert!(
-        ignored(&parse(Route::UnansweredCall, &wrong_route, &options())).contains("tech_sentinel")
-    );
+    assert!(ignored(&parse(Route::UnansweredCall, &wrong_route, &options())).contains("tech_sentinel"));
 
     let deep_and_list = json(
         r#"{"contact_id":"c","a":{"b":[{"is_missed_call":"no answer"}]},"voicemail_route":["x","tech_sentinel"]}"#,
     );
-    assert_eq!(
-        inbound(&parse(Route::UnansweredCall, &deep_and_list, &options())).kind,
-        IssueKind::Call
-    );
+    assert_eq!(inbound(&parse(Route::UnansweredCall, &deep_and_list, &options())).kind, IssueKind::Call);
 
     for falsy in [r#""false""#, "0", "false", r#""nope""#, "null"] {
-        let body = json(&format!(
-            r#"{{"contact_id":"c","missed_call":{falsy},"voicemail_route":"tech_sentinel"}}"#
-        ));
-        assert_eq!(
-            ignored(&parse(Route::UnansweredCall, &body, &options())),
-            "no missed-call marker",
-            "{falsy}"
-        );
+        let body = json(&format!(r#"{{"contact_id":"c","missed_call":{falsy},"voicemail_route":"tech_sentinel"}}"#));
+        assert_eq!(ignored(&parse(Route::UnansweredCall, &body, &options())), "no missed-call marker", "{falsy}");
     }
 }
 

@@ -1,0 +1,301 @@
+//! What staff see (SPEC §11): one snapshot of the appliance, shown as JSON (`/api/status`),
+//! as a plain HTML page readable on a phone (`/status`), and as one screen by
+//! `sentinel status`, which reads the admin listener.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::actors::store::StoreMsg;
+use crate::actors::summary::next_digest;
+use crate::actors::{CALL_TIMEOUT, Ctx, call, names};
+use crate::domain::event::Status;
+use crate::domain::format::{clock, when};
+use crate::domain::phone::mask_digits;
+use crate::store::issues::Issue;
+use crate::supervisor::{ActorHealth, probe_all};
+
+/// The snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Version of the binary.
+    pub version: String,
+    /// Seconds since start.
+    pub uptime_seconds: i64,
+    /// Every actor's answer.
+    pub actors: Vec<ActorState>,
+    /// GHL: `ok`, `degraded`, `not configured`.
+    pub ghl: String,
+    /// The last GHL failure, if GHL is degraded.
+    pub ghl_error: Option<String>,
+    /// Last successful GHL request.
+    pub last_ghl_success_at: Option<Timestamp>,
+    /// Last webhook received.
+    pub last_webhook_at: Option<Timestamp>,
+    /// Outbox rows waiting.
+    pub outbox_backlog: i64,
+    /// OPEN issues.
+    pub open: usize,
+    /// PENDING issues.
+    pub pending: usize,
+    /// The next digest: slot name and time.
+    pub next_digest: Option<(String, Timestamp)>,
+}
+
+/// One actor's state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActorState {
+    /// Name.
+    pub name: String,
+    /// Whether it answered.
+    pub ok: bool,
+}
+
+impl From<ActorHealth> for ActorState {
+    fn from(health: ActorHealth) -> ActorState {
+        ActorState { name: health.name.to_string(), ok: health.ok }
+    }
+}
+
+/// Takes the snapshot and the live issues (by due time).
+pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
+    let actors = probe_all(Duration::from_secs(3)).await;
+    let stats =
+        call(names::STORE, |reply| StoreMsg::Stats { reply }, CALL_TIMEOUT).await?.map_err(anyhow::Error::msg)?;
+    let statuses = vec![Status::Open, Status::Pending];
+    let live = call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT)
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    let now = ctx.time.now();
+    let ghl = ctx.ghl.status();
+    let snapshot = Snapshot {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        uptime_seconds: now.duration_since(ctx.started_at).as_secs(),
+        actors: actors.into_iter().map(ActorState::from).collect(),
+        ghl: ghl.state.to_string(),
+        ghl_error: ghl.last_error,
+        last_ghl_success_at: ghl.last_success_at,
+        last_webhook_at: stats.last_webhook_at,
+        outbox_backlog: stats.outbox_backlog,
+        open: live.iter().filter(|i| i.status == Status::Open).count(),
+        pending: live.iter().filter(|i| i.status == Status::Pending).count(),
+        next_digest: next_digest(&ctx.config, now).map(|(at, slot)| (slot, at)),
+    };
+    Ok((snapshot, live))
+}
+
+/// `2h 05m`, `45m`, `overdue 1h 10m`.
+pub fn countdown(due_at: Timestamp, now: Timestamp) -> String {
+    let seconds = due_at.duration_since(now).as_secs();
+    let (prefix, seconds) = if seconds < 0 { ("overdue ", -seconds) } else { ("in ", seconds) };
+    let (hours, minutes) = (seconds / 3600, (seconds % 3600) / 60);
+    if hours > 0 { format!("{prefix}{hours}h {minutes:02}m") } else { format!("{prefix}{minutes}m") }
+}
+
+/// `3d 4h 05m`.
+pub fn uptime(seconds: i64) -> String {
+    let (days, hours, minutes) = (seconds / 86_400, (seconds % 86_400) / 3600, (seconds % 3600) / 60);
+    if days > 0 { format!("{days}d {hours}h {minutes:02}m") } else { format!("{hours}h {minutes:02}m") }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn or_never(at: Option<Timestamp>, now: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    at.map_or_else(|| "never".to_string(), |at| when(at, now, zone))
+}
+
+/// The status page: plain HTML, no script, readable on a phone.
+pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    let healthy = snapshot.actors.iter().all(|a| a.ok);
+    let mut page = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <meta http-equiv=\"refresh\" content=\"60\"><title>Sentinel</title><style>\
+         body{font-family:sans-serif;margin:1em;max-width:40em}td,th{padding:.2em .5em;text-align:left}\
+         .bad{color:#b00}.ok{color:#070}</style></head><body>",
+    );
+    let _ = write!(
+        page,
+        "<h1>Sentinel</h1><p class=\"{}\">{}</p><ul>",
+        if healthy { "ok" } else { "bad" },
+        if healthy { "All parts answering" } else { "Some parts are not answering" }
+    );
+    let _ = write!(page, "<li>As of {}</li>", escape(&clock(now, zone)));
+    let _ = write!(page, "<li>GHL: {}</li>", escape(&snapshot.ghl));
+    let _ = write!(page, "<li>Last webhook: {}</li>", escape(&or_never(snapshot.last_webhook_at, now, zone)));
+    let _ = write!(page, "<li>Outbox backlog: {}</li>", snapshot.outbox_backlog);
+    if let Some((slot, at)) = &snapshot.next_digest {
+        let _ = write!(page, "<li>Next digest: {} at {}</li>", escape(slot), escape(&when(*at, now, zone)));
+    }
+    page.push_str("</ul>");
+    let _ = write!(page, "<h2>Open and pending ({} open, {} pending)</h2>", snapshot.open, snapshot.pending);
+    if live.is_empty() {
+        page.push_str("<p>Nothing is waiting for a reply.</p>");
+    } else {
+        page.push_str("<table><tr><th>#</th><th>Who</th><th>Kind</th><th>Status</th><th>Due</th></tr>");
+        for issue in live {
+            let who =
+                issue.contact_name.clone().or_else(|| issue.phone.as_deref().map(mask_digits)).unwrap_or_default();
+            let _ = write!(
+                page,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td></tr>",
+                issue.id,
+                escape(&who),
+                issue.kind,
+                issue.status.as_str(),
+                escape(&when(issue.due_at, now, zone)),
+                escape(&countdown(issue.due_at, now)),
+            );
+        }
+        page.push_str("</table>");
+    }
+    page.push_str("<h2>Parts</h2><ul>");
+    for actor in &snapshot.actors {
+        let _ = write!(
+            page,
+            "<li class=\"{}\">{}: {}</li>",
+            if actor.ok { "ok" } else { "bad" },
+            escape(&actor.name),
+            if actor.ok { "answering" } else { "NOT answering" }
+        );
+    }
+    page.push_str("</ul></body></html>");
+    page
+}
+
+/// One screen for `sentinel status`.
+pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    let mut out = String::new();
+    let healthy = snapshot.actors.iter().all(|a| a.ok);
+    let _ = writeln!(out, "Sentinel {} — {}", snapshot.version, if healthy { "healthy" } else { "FAILING" });
+    let _ = writeln!(out, "  up:            {}", uptime(snapshot.uptime_seconds));
+    for actor in &snapshot.actors {
+        let _ = writeln!(out, "  {:<14} {}", format!("{}:", actor.name), if actor.ok { "ok" } else { "NOT ANSWERING" });
+    }
+    let _ = writeln!(out, "  last webhook:  {}", or_never(snapshot.last_webhook_at, now, zone));
+    let ghl = match &snapshot.ghl_error {
+        Some(error) if snapshot.ghl != "ok" => format!("{} ({error})", snapshot.ghl),
+        _ => snapshot.ghl.clone(),
+    };
+    let _ = writeln!(out, "  GHL:           {ghl}; last success {}", or_never(snapshot.last_ghl_success_at, now, zone));
+    let _ = writeln!(out, "  issues:        {} open, {} pending", snapshot.open, snapshot.pending);
+    let _ = writeln!(out, "  outbox:        {} waiting", snapshot.outbox_backlog);
+    if let Some((slot, at)) = &snapshot.next_digest {
+        let _ = writeln!(out, "  next digest:   {slot} at {}", when(*at, now, zone));
+    }
+    out
+}
+
+/// The Prometheus text exposition of the snapshot and the GHL client's counters.
+pub fn metrics(snapshot: &Snapshot, ghl: &crate::ghl::client::GhlStatus) -> String {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, value: String| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    };
+    gauge("sentinel_uptime_seconds", "Seconds since the service started.", snapshot.uptime_seconds.to_string());
+    gauge("sentinel_issues_open", "OPEN issues (overdue).", snapshot.open.to_string());
+    gauge("sentinel_issues_pending", "PENDING issues (inside their window).", snapshot.pending.to_string());
+    gauge("sentinel_outbox_backlog", "Manager SMS waiting to be sent.", snapshot.outbox_backlog.to_string());
+    let last = snapshot.last_webhook_at.map_or(0, |at| at.as_second());
+    gauge("sentinel_last_webhook_timestamp_seconds", "Unix time of the last webhook.", last.to_string());
+    gauge("sentinel_ghl_up", "1 when GHL answers normally.", u8::from(snapshot.ghl == "ok").to_string());
+    let _ = writeln!(
+        out,
+        "# HELP sentinel_ghl_requests_total GHL requests sent.\n# TYPE sentinel_ghl_requests_total counter"
+    );
+    let _ = writeln!(out, "sentinel_ghl_requests_total {}", ghl.requests);
+    let _ = writeln!(
+        out,
+        "# HELP sentinel_ghl_rate_limited_total 429 answers from GHL.\n# TYPE sentinel_ghl_rate_limited_total counter"
+    );
+    let _ = writeln!(out, "sentinel_ghl_rate_limited_total {}", ghl.rate_limited);
+    let _ = writeln!(out, "# HELP sentinel_actor_up 1 when the actor answers.\n# TYPE sentinel_actor_up gauge");
+    for actor in &snapshot.actors {
+        let _ = writeln!(out, "sentinel_actor_up{{actor=\"{}\"}} {}", actor.name, u8::from(actor.ok));
+    }
+    out
+}
+
+/// `sentinel status`: asks the running service's admin listener and prints one screen.
+pub fn print(config: &crate::config::Config) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let secret = match &config.webhook_secret {
+        Some(secret) => secret.expose().to_string(),
+        None => std::fs::read_to_string(crate::secret::secret_path(&config.data_dir()))
+            .context("reading the webhook secret (is WEBHOOK_SECRET set, or has the service run once?)")?
+            .trim()
+            .to_string(),
+    };
+    let url = format!("http://{}/api/status", config.admin_listen_addr);
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
+    let snapshot: Snapshot = agent
+        .get(&url)
+        .header("X-NTPP-Secret", &secret)
+        .call()
+        .with_context(|| format!("asking the service at {url} (is it running?)"))?
+        .body_mut()
+        .read_json()
+        .context("reading the service's answer")?;
+    let zone = config.calendar.zone();
+    Ok(screen(&snapshot, Timestamp::now(), zone))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn countdowns_read_naturally() -> anyhow::Result<()> {
+        let now: Timestamp = "2026-03-02T15:00:00Z".parse()?;
+        assert_eq!(countdown("2026-03-02T17:05:00Z".parse()?, now), "in 2h 05m");
+        assert_eq!(countdown("2026-03-02T15:45:00Z".parse()?, now), "in 45m");
+        assert_eq!(countdown("2026-03-02T13:50:00Z".parse()?, now), "overdue 1h 10m");
+        assert_eq!(uptime(3 * 86_400 + 4 * 3600 + 5 * 60), "3d 4h 05m");
+        Ok(())
+    }
+
+    #[test]
+    fn names_are_escaped_on_the_page() -> anyhow::Result<()> {
+        let zone = jiff::tz::TimeZone::get("America/Chicago")?;
+        let now: Timestamp = "2026-03-02T15:00:00Z".parse()?;
+        let snapshot = Snapshot {
+            version: "0".into(),
+            uptime_seconds: 1,
+            actors: vec![],
+            ghl: "ok".into(),
+            ghl_error: None,
+            last_ghl_success_at: None,
+            last_webhook_at: None,
+            outbox_backlog: 0,
+            open: 1,
+            pending: 0,
+            next_digest: None,
+        };
+        let issue = Issue {
+            id: 1,
+            kind: crate::domain::event::IssueKind::Sms,
+            status: Status::Open,
+            party: "contact:c".into(),
+            conversation_id: None,
+            contact_id: Some("c".into()),
+            phone: None,
+            contact_name: Some("<script>alert(1)</script>".into()),
+            created_at: now,
+            first_inbound_at: now,
+            last_inbound_at: now,
+            due_at: now,
+            inbound_count: 1,
+            last_text: None,
+            opened_at: None,
+            resolved_at: None,
+            resolved_by: None,
+            alerted_at: None,
+        };
+        let page = html(&snapshot, &[issue], now, &zone);
+        assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"), "{page}");
+        Ok(())
+    }
+}
