@@ -200,6 +200,15 @@ impl Sentinel {
     }
 }
 
+impl Sentinel {
+    /// SIGKILL, as a power cut would: no chance to drain or flush. Returns the data directory.
+    pub fn kill(mut self) -> anyhow::Result<tempfile::TempDir> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(std::mem::replace(&mut self.dir, tempfile::tempdir()?))
+    }
+}
+
 impl Drop for Sentinel {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -177,3 +177,24 @@ fn without_a_token_sends_are_recorded_as_not_sent() -> anyhow::Result<()> {
     assert_eq!(why, "not sent: no GHL_TOKEN");
     Ok(())
 }
+
+#[test]
+fn a_queued_sms_survives_a_kill_and_is_sent_exactly_once() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    ghl.outage(Fault::ServerError);
+    let app = start(&ghl, "2026-11-23T13:59:00Z", None)?;
+    app.set_clock("2026-11-23T14:00:00Z")?;
+    app.eventually("queued and tried", || Ok(app.count("SELECT COUNT(*) FROM outbox WHERE attempts > 0")? == 2))?;
+    let dir = app.kill()?;
+    assert!(ghl.sends().is_empty());
+    ghl.recover();
+    let app = start(&ghl, "2026-11-23T14:05:00Z", Some(dir))?;
+    app.eventually("sent after the restart", || Ok(sends_with(&ghl, "Morning").len() == 2))?;
+    app.set_clock("2026-11-23T14:30:00Z")?;
+    let (_, dir) = app.stop()?;
+    let app = start(&ghl, "2026-11-23T14:40:00Z", Some(dir))?;
+    app.set_clock("2026-11-23T14:41:00Z")?;
+    assert_eq!(sends_with(&ghl, "Morning").len(), 2, "exactly once per manager");
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'")?, 2);
+    Ok(())
+}
