@@ -129,6 +129,20 @@ pub enum StoreMsg {
         /// What was built.
         reply: RpcReplyPort<Result<AlertReport, String>>,
     },
+    /// Queue a one-off notice to managers (the appliance cannot see GHL); `quiet_since`
+    /// makes it conditional on no webhook having arrived since then.
+    QueueNotice {
+        /// Unique purpose, e.g. `notice:quiet:2026-11-23`.
+        purpose: String,
+        /// The text.
+        body: String,
+        /// Only when no webhook arrived since this instant.
+        quiet_since: Option<Timestamp>,
+        /// The sender's now.
+        now: Timestamp,
+        /// Whether it was queued.
+        reply: RpcReplyPort<Result<bool, String>>,
+    },
     /// Outbox rows due for sending.
     DueOutbox {
         /// The sender's now.
@@ -327,6 +341,20 @@ impl Actor for Store {
                     in_transaction(&mut state.conn, |tx| summary::build_alert(tx, config, now, delivery))
                 });
                 let _ = reply.send(text_err(built));
+            }
+            StoreMsg::QueueNotice { purpose, body, quiet_since, now, reply } => {
+                let config = &state.ctx.config;
+                let queued = tokio::task::block_in_place(|| {
+                    in_transaction(&mut state.conn, |tx| {
+                        if let Some(since) = quiet_since
+                            && summary::webhook_since(tx, since)?
+                        {
+                            return Ok(false);
+                        }
+                        summary::queue_notice(tx, config, &purpose, &body, now)
+                    })
+                });
+                let _ = reply.send(text_err(queued));
             }
             StoreMsg::DueOutbox { now, limit, reply } => {
                 let due =

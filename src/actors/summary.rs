@@ -174,6 +174,9 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
         }
     }
     if let Some(slot) = due_slot(&ctx, now, state.seen_before_start).await {
+        if ctx.config.summary_slots.last().is_some_and(|last| last.name == slot) {
+            quiet_day_notice(&ctx, now).await;
+        }
         let delivery = Delivery::Queue;
         match super::call(
             names::STORE,
@@ -188,8 +191,44 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
             Err(err) => tracing::warn!(slot, "building the digest failed: {err:#}"),
         }
     }
+    if ctx.ghl.status().token_refused {
+        let date = now.to_zoned(ctx.config.calendar.zone().clone()).date();
+        let body = format!(
+            "{} — GHL refused the access token, so the appliance cannot see GHL. Replies are not being checked. Please renew GHL_TOKEN.",
+            crate::domain::format::BRAND
+        );
+        notice(format!("notice:token:{date}"), body, None, now).await;
+    }
     send_pending(myself, state);
     schedule(myself, state, now).await;
+}
+
+/// At the day's last digest: if no webhook arrived since the day began, GHL is probably not
+/// reaching the appliance (tunnel or workflow broken); tell managers once.
+async fn quiet_day_notice(ctx: &Ctx, now: Timestamp) {
+    let zone = ctx.config.calendar.zone().clone();
+    let today = now.to_zoned(zone.clone()).date();
+    let Ok(start) = today.to_zoned(zone) else { return };
+    let body = format!(
+        "{} — no webhook from GHL arrived today. The appliance cannot see GHL: check the tunnel and the GHL workflows.",
+        crate::domain::format::BRAND
+    );
+    notice(format!("notice:quiet:{today}"), body, Some(start.timestamp()), now).await;
+}
+
+async fn notice(purpose: String, body: String, quiet_since: Option<Timestamp>, now: Timestamp) {
+    let queued = super::call(
+        names::STORE,
+        |reply| StoreMsg::QueueNotice { purpose: purpose.clone(), body, quiet_since, now, reply },
+        CALL_TIMEOUT,
+    )
+    .await;
+    match queued {
+        Ok(Ok(true)) => tracing::warn!(purpose, "notice to managers queued"),
+        Ok(Ok(false)) => {}
+        Ok(Err(err)) => tracing::warn!(purpose, "queueing a notice failed: {err}"),
+        Err(err) => tracing::warn!(purpose, "queueing a notice failed: {err:#}"),
+    }
 }
 
 /// The slot to send now: the latest slot of today that has passed, on a business day, not

@@ -189,6 +189,28 @@ pub fn build_alert(
     Ok(report)
 }
 
+/// Queues a one-off notice for every manager under `purpose`; false when it was queued before.
+pub fn queue_notice(
+    conn: &Connection,
+    config: &Config,
+    purpose: &str,
+    body: &str,
+    now: Timestamp,
+) -> rusqlite::Result<bool> {
+    let exists: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM outbox WHERE purpose = ?1)", [purpose], |row| row.get(0))?;
+    if exists || config.manager_contact_ids.is_empty() {
+        return Ok(false);
+    }
+    queue(conn, config, purpose, body, now, ALERT_EXPIRY, None, None)?;
+    Ok(true)
+}
+
+/// Whether any webhook arrived at or after `since`.
+pub fn webhook_since(conn: &Connection, since: Timestamp) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM raw_events WHERE received_at >= ?1)", [ts(since)], |row| row.get(0))
+}
+
 fn has_alert_purpose(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
     conn.query_row("SELECT alert_purpose IS NOT NULL FROM issues WHERE id = ?1", [id], |row| row.get(0))
 }

@@ -198,3 +198,29 @@ fn a_queued_sms_survives_a_kill_and_is_sent_exactly_once() -> anyhow::Result<()>
     assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'")?, 2);
     Ok(())
 }
+
+#[test]
+fn managers_hear_once_when_the_appliance_cannot_see_ghl() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    // A whole business day without a webhook: told at the last digest, once.
+    let app = start(&ghl, "2026-11-23T20:59:00Z", None)?;
+    app.set_clock("2026-11-23T21:00:00Z")?;
+    app.eventually("quiet-day notice", || Ok(sends_with(&ghl, "no webhook from GHL arrived today").len() == 2))?;
+    // A refused token: told once that day, however many failures follow.
+    text(&app, "c1")?;
+    ghl.outage(Fault::Unauthorized);
+    app.admin("POST", "/jobs/poll_resolver")?;
+    app.set_clock("2026-11-23T21:05:00Z")?;
+    app.admin("POST", "/jobs/poll_resolver")?;
+    app.set_clock("2026-11-23T21:10:00Z")?;
+    let told = || sends_with(&ghl, "refused the access token").len();
+    // The notice itself goes through GHL, which is refusing: it waits in the outbox.
+    app.eventually("token notice queued", || {
+        Ok(app.count("SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'notice:token:%'")? == 2)
+    })?;
+    ghl.recover();
+    app.set_clock("2026-11-23T21:30:00Z")?;
+    app.eventually("token notice sent", || Ok(told() == 2))?;
+    assert_eq!(sends_with(&ghl, "no webhook from GHL").len(), 2, "the quiet notice is not repeated");
+    Ok(())
+}
