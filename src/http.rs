@@ -359,6 +359,7 @@ fn webhook_answer(route: Route, outcome: &Outcome) -> Value {
     match outcome {
         Outcome::Duplicate => json!({ "received": true, "duplicate": true }),
         Outcome::Ignored(reason) => json!({ "received": true, "ignored": reason }),
+        Outcome::Command { .. } => json!({ "received": true, "command": true }),
         Outcome::Outbound { resolved } => {
             json!({ "received": true, "ignored": "outbound", "resolved": resolved })
         }

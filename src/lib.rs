@@ -21,6 +21,7 @@ pub mod config;
 pub mod domain;
 pub mod ghl;
 pub mod http;
+pub mod import;
 pub mod secret;
 pub mod status;
 pub mod store;

@@ -12,6 +12,8 @@ Usage:
   sentinel [run] [--config PATH]       run the service (the default)
   sentinel check-config [--config PATH] print the effective configuration, secrets masked
   sentinel status [--config PATH]       one screen: actors, last webhook, GHL, issues, next digest
+  sentinel import-original FILE [--dry-run] [--config PATH]
+                                        import the original service's sentinel.db (idempotent)
   sentinel --version                    print the version
   sentinel --help                       print this help
 
@@ -23,6 +25,7 @@ enum Command {
     Run,
     CheckConfig,
     Status,
+    ImportOriginal,
     Version,
     Help,
 }
@@ -30,11 +33,16 @@ enum Command {
 struct Args {
     command: Command,
     config: Option<PathBuf>,
+    /// `import-original`'s file.
+    file: Option<PathBuf>,
+    dry_run: bool,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut command = None;
     let mut config = None;
+    let mut file = None;
+    let mut dry_run = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" | "-c" => {
@@ -46,10 +54,18 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "run" if command.is_none() => command = Some(Command::Run),
             "check-config" if command.is_none() => command = Some(Command::CheckConfig),
             "status" if command.is_none() => command = Some(Command::Status),
+            "import-original" if command.is_none() => command = Some(Command::ImportOriginal),
+            "--dry-run" => dry_run = true,
+            _ if matches!(command, Some(Command::ImportOriginal)) && file.is_none() && !arg.starts_with('-') => {
+                file = Some(PathBuf::from(&arg));
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Args { command: command.unwrap_or(Command::Run), config })
+    if matches!(command, Some(Command::ImportOriginal)) && file.is_none() {
+        return Err("import-original needs the original's sentinel.db".to_string());
+    }
+    Ok(Args { command: command.unwrap_or(Command::Run), config, file, dry_run })
 }
 
 fn run() -> anyhow::Result<()> {
@@ -63,13 +79,23 @@ fn run() -> anyhow::Result<()> {
             println!("{USAGE}");
             return Ok(());
         }
-        Command::Run | Command::CheckConfig | Command::Status => {}
+        Command::Run | Command::CheckConfig | Command::Status | Command::ImportOriginal => {}
     }
     let source = Source::load(args.config.as_deref())?;
     let config = Config::from_source(&source)?;
     match args.command {
         Command::CheckConfig => print!("{}", config::describe(&source, &config)),
         Command::Status => print!("{}", sentinel::status::print(&config)?),
+        Command::ImportOriginal => {
+            let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
+            let mode = if args.dry_run { sentinel::import::Mode::DryRun } else { sentinel::import::Mode::Write };
+            let mut db = sentinel::store::schema::open(&config.db_path)?;
+            let report = sentinel::import::import(file, &mut db, &config, mode)?;
+            if args.dry_run {
+                println!("dry run: nothing was written");
+            }
+            print!("{report}");
+        }
         _ => {
             sentinel::app::init_logging();
             for name in &source.unknown {

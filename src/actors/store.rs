@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::clock::ClockMsg;
 use super::resolver::{Finding, ResolverMsg};
+use super::summary::SummaryMsg;
 use super::{Ctx, names};
 use crate::domain::event::{Event, Party, Status};
 use crate::domain::phone::Phone;
@@ -392,12 +393,12 @@ fn flush(state: &mut StoreState) {
         return;
     }
     let now = state.ctx.time.now();
-    let config = &state.ctx.config;
+    let ctx = &state.ctx;
     let committed = (|| -> rusqlite::Result<Vec<Outcome>> {
         let tx = state.conn.transaction()?;
         let outcomes = queued
             .iter()
-            .map(|(webhook, _)| apply::apply(&tx, config, &webhook.raw, &webhook.parsed, now))
+            .map(|(webhook, _)| apply::apply(&tx, ctx, &webhook.raw, &webhook.parsed, now))
             .collect::<rusqlite::Result<Vec<_>>>()?;
         tx.commit()?;
         Ok(outcomes)
@@ -406,12 +407,16 @@ fn flush(state: &mut StoreState) {
         Ok(outcomes) => {
             let reschedule = outcomes.iter().any(Outcome::changes_deadlines);
             let nameless = nameless_issues(&queued, &outcomes);
+            let replies = outcomes.iter().any(|o| matches!(o, Outcome::Command { .. }));
             tracing::debug!(batch = outcomes.len(), "webhooks committed");
             for ((_, reply), outcome) in queued.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
             }
             if reschedule {
                 super::cast(names::CLOCK, ClockMsg::Rescheduled);
+            }
+            if replies {
+                super::cast(names::SUMMARY, SummaryMsg::Wake);
             }
             if state.ctx.ghl.is_configured() {
                 for (issue_id, contact_id) in nameless {

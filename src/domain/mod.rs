@@ -2,6 +2,7 @@
 
 pub mod calendar;
 pub mod classify;
+pub mod command;
 pub mod event;
 pub mod format;
 pub mod phone;

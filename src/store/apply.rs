@@ -8,8 +8,10 @@
 use jiff::Timestamp;
 use rusqlite::Connection;
 
+use super::commands;
 use super::events::{self, RawEvent, Recorded};
 use super::issues::{self, NewIssue};
+use crate::actors::Shared;
 use crate::config::Config;
 use crate::domain::classify;
 use crate::domain::event::{Event, Inbound, IssueKind, Outbound};
@@ -39,6 +41,11 @@ pub enum Outcome {
         /// Issues resolved by it.
         resolved: Vec<i64>,
     },
+    /// A manager's command, carried out; the reply is queued in the outbox.
+    Command {
+        /// The reply queued.
+        reply: String,
+    },
     /// Stored and ignored.
     Ignored(String),
     /// Seen before: nothing changed.
@@ -49,7 +56,7 @@ impl Outcome {
     /// Whether live issues or due times changed, so the SLA clock must look again.
     pub fn changes_deadlines(&self) -> bool {
         match self {
-            Outcome::Created { .. } => true,
+            Outcome::Created { .. } | Outcome::Command { .. } => true,
             Outcome::Outbound { resolved } => !resolved.is_empty(),
             _ => false,
         }
@@ -61,6 +68,7 @@ impl Outcome {
             Outcome::Repeat { issue_id, count, .. } => format!("issue {issue_id} repeat {count}"),
             Outcome::Outbound { resolved } if resolved.is_empty() => "outbound".to_string(),
             Outcome::Outbound { resolved } => format!("staff reply resolved {resolved:?}"),
+            Outcome::Command { .. } => "command".to_string(),
             Outcome::Ignored(reason) => format!("ignored: {reason}"),
             Outcome::Duplicate => "duplicate".to_string(),
         }
@@ -71,7 +79,7 @@ impl Outcome {
 /// disk, not the event); the caller then answers non-2xx so that GHL retries.
 pub fn apply(
     conn: &Connection,
-    config: &Config,
+    ctx: &Shared,
     raw: &RawEvent,
     parsed: &Parsed,
     now: Timestamp,
@@ -81,7 +89,7 @@ pub fn apply(
         Recorded::New(id) => id,
     };
     conn.execute_batch("SAVEPOINT apply_event")?;
-    match decide(conn, config, parsed, now) {
+    match decide(conn, ctx, id, parsed, now) {
         Ok(outcome) => {
             conn.execute_batch("RELEASE apply_event")?;
             events::set_outcome(conn, id, &outcome.describe())?;
@@ -96,7 +104,8 @@ pub fn apply(
     }
 }
 
-fn decide(conn: &Connection, config: &Config, parsed: &Parsed, now: Timestamp) -> rusqlite::Result<Outcome> {
+fn decide(conn: &Connection, ctx: &Shared, raw_id: i64, parsed: &Parsed, now: Timestamp) -> rusqlite::Result<Outcome> {
+    let config = &ctx.config;
     if let (Some(expected), Some(actual)) = (&config.ghl.location_id, &parsed.location_id)
         && expected != actual
     {
@@ -104,12 +113,19 @@ fn decide(conn: &Connection, config: &Config, parsed: &Parsed, now: Timestamp) -
     }
     match &parsed.event {
         Event::Ignored(reason) => Ok(Outcome::Ignored(reason.clone())),
-        Event::Inbound(inbound) => inbound_message(conn, config, inbound, now),
+        Event::Inbound(inbound) => inbound_message(conn, ctx, raw_id, inbound, now),
         Event::Outbound(outbound) => outbound_message(conn, config, outbound, now),
     }
 }
 
-fn inbound_message(conn: &Connection, config: &Config, inbound: &Inbound, now: Timestamp) -> rusqlite::Result<Outcome> {
+fn inbound_message(
+    conn: &Connection,
+    ctx: &Shared,
+    raw_id: i64,
+    inbound: &Inbound,
+    now: Timestamp,
+) -> rusqlite::Result<Outcome> {
+    let config = &ctx.config;
     let party = &inbound.party;
     let internal = inbound.from_internal_contact
         || party
@@ -117,8 +133,15 @@ fn inbound_message(conn: &Connection, config: &Config, inbound: &Inbound, now: T
             .as_ref()
             .is_some_and(|id| config.internal_contact_ids.contains(id) || config.manager_contact_ids.contains(id));
     if internal {
-        // SPEC §5.1: staff texts are commands (§7), never issues.
-        return Ok(Outcome::Ignored("internal contact".to_string()));
+        // SPEC §5.1: staff texts are commands (§7), never issues. The reply's purpose is this
+        // event, so a retried delivery (a duplicate) is never answered twice.
+        return match (inbound.kind, &inbound.text, &party.contact_id) {
+            (IssueKind::Sms, Some(text), Some(contact)) => {
+                let reply = commands::run(conn, ctx, contact, text, &format!("reply:{raw_id}"), now)?;
+                Ok(Outcome::Command { reply })
+            }
+            _ => Ok(Outcome::Ignored("internal contact".to_string())),
+        };
     }
     if let Some(phone) = &party.phone
         && issues::is_spam(conn, phone)?

@@ -5,6 +5,7 @@
 //! (`2026-03-02T15:00:00.000Z`), so text order is time order and the file stays readable.
 
 pub mod apply;
+pub mod commands;
 pub mod events;
 pub mod issues;
 pub mod outbox;

@@ -115,6 +115,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbox ADD COLUMN message_id TEXT;
     CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE status = 'pending';
     "#,
+    // v3: issues imported from the original service, by their original id (idempotent import).
+    r#"
+    CREATE TABLE imported (
+        source    TEXT PRIMARY KEY,
+        issue_id  INTEGER NOT NULL REFERENCES issues (id)
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -74,6 +74,7 @@ impl Sentinel {
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("stderr.log"))?;
         let mut child = command()
             .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .envs(env)
             .current_dir(dir.path())
             .stdin(Stdio::null())
@@ -216,9 +217,19 @@ impl Drop for Sentinel {
     }
 }
 
-/// The binary under test.
+/// The binary under test: the one cargo built, or `SENTINEL_BIN` (e.g. the aarch64 build),
+/// run through `SENTINEL_BIN_RUNNER` (e.g. `qemu-aarch64-static`) when set. The tests stay
+/// native; only the program under test is emulated.
 pub fn command() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sentinel"))
+    let binary = std::env::var("SENTINEL_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sentinel").to_string());
+    match std::env::var("SENTINEL_BIN_RUNNER") {
+        Ok(runner) if !runner.is_empty() => {
+            let mut command = Command::new(runner);
+            command.arg(binary);
+            command
+        }
+        _ => Command::new(binary),
+    }
 }
 
 fn wait_with_timeout(child: &mut Child, limit: Duration) -> anyhow::Result<ExitStatus> {

@@ -1,0 +1,258 @@
+//! Carrying out managers' SMS commands (SPEC §7) inside the intake transaction.
+//!
+//! The command text is parsed by `domain::command`; this file reads and changes issues and
+//! queues the reply in the outbox under the inbound message's own purpose, all in the same
+//! commit as the raw event, so a command is applied once and answered once.
+
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::Connection;
+
+use super::issues::{self, Issue};
+use super::outbox::{self, NewEntry};
+use super::{kv_get, kv_set};
+use crate::actors::Shared;
+use crate::domain::command::{self, Command, Target};
+use crate::domain::event::{IssueKind, Party, Status};
+use crate::domain::format::{self, clock, when};
+use crate::domain::phone::{Phone, mask_digits};
+
+/// Issues per `List` page.
+const PAGE_SIZE: usize = 5;
+/// How long a reply may wait for GHL.
+const REPLY_EXPIRY: SignedDuration = SignedDuration::from_hours(2);
+
+/// Parses and carries out `text` from manager `contact_id`, queues the reply under
+/// `purpose`, and returns the reply.
+pub fn run(
+    conn: &Connection,
+    ctx: &Shared,
+    contact_id: &str,
+    text: &str,
+    purpose: &str,
+    now: Timestamp,
+) -> rusqlite::Result<String> {
+    let reply = match command::parse(text) {
+        Ok(command) => execute(conn, ctx, contact_id, command, now)?,
+        Err(err) => err.to_string(),
+    };
+    for (index, part) in format::split_sms(&reply).iter().enumerate() {
+        let purpose = if index == 0 { purpose.to_string() } else { format!("{purpose}:{}", index + 1) };
+        let entry = NewEntry {
+            purpose: &purpose,
+            contact_id,
+            body: part,
+            expires_at: now + REPLY_EXPIRY,
+            issue_ids: None,
+            watermark: None,
+        };
+        outbox::enqueue(conn, &entry, now)?;
+    }
+    Ok(reply)
+}
+
+fn execute(
+    conn: &Connection,
+    ctx: &Shared,
+    manager: &str,
+    command: Command,
+    now: Timestamp,
+) -> rusqlite::Result<String> {
+    let by = format!("manual:{manager}");
+    let zone = ctx.config.calendar.zone();
+    match command {
+        Command::List => page(conn, ctx, manager, 0, now),
+        Command::More => {
+            let next = kv_get(conn, &page_key(manager))?.and_then(|p| p.parse::<usize>().ok()).map_or(0, |p| p + 1);
+            page(conn, ctx, manager, next, now)
+        }
+        Command::Open(id) => Ok(match issues::get(conn, id)? {
+            None => not_found(id),
+            Some(issue) => {
+                let who = describe(&issue);
+                match (&issue.conversation_id, &ctx.config.ghl.location_id) {
+                    (Some(conversation), Some(location)) => format!(
+                        "#{id} {who}: {}/v2/location/{location}/conversations/conversations/{conversation}",
+                        ctx.config.ghl.app_base
+                    ),
+                    (None, _) => format!("#{id} {who}: no GHL conversation is known for it yet"),
+                    (_, None) => format!("#{id} {who}: set GHL_LOCATION_ID for a link"),
+                }
+            }
+        }),
+        Command::Resolve(Target::Ids(ids)) => {
+            let mut lines = Vec::new();
+            for id in ids {
+                lines.push(match issues::get(conn, id)? {
+                    None => not_found(id),
+                    Some(issue) if !is_live(&issue) => {
+                        format!("#{id} was already {}", issue.status.as_str().to_lowercase())
+                    }
+                    Some(_) => {
+                        issues::resolve(conn, id, now, &by, "resolved by a manager's SMS")?;
+                        format!("Resolved #{id}.")
+                    }
+                });
+            }
+            Ok(lines.join("\n"))
+        }
+        Command::Resolve(Target::Phone(phone)) => {
+            let live = live_for_phone(conn, &phone)?;
+            if live.is_empty() {
+                return Ok(format!("No open issue for {}.", phone.masked()));
+            }
+            resolve_all(conn, &live, now, &by)
+        }
+        Command::Resolve(Target::Name(name)) => {
+            let wanted = name.to_lowercase();
+            let live: Vec<Issue> = issues::list(conn, &[Status::Open, Status::Pending])?
+                .into_iter()
+                .filter(|i| i.contact_name.as_deref().is_some_and(|n| n.to_lowercase().contains(&wanted)))
+                .collect();
+            let mut parties: Vec<&str> = live.iter().map(|i| i.party.as_str()).collect();
+            parties.sort_unstable();
+            parties.dedup();
+            match parties.len() {
+                0 => Ok(format!("No open issue for \"{name}\".")),
+                1 => resolve_all(conn, &live, now, &by),
+                _ => {
+                    let choices: Vec<String> = live.iter().map(|i| format!("#{} {}", i.id, describe(i))).collect();
+                    Ok(format!("Several match \"{name}\": {}. Reply Resolve with the number.", choices.join(", ")))
+                }
+            }
+        }
+        Command::Spam(Target::Ids(ids)) => {
+            let mut lines = Vec::new();
+            for id in ids {
+                lines.push(match issues::get(conn, id)? {
+                    None => not_found(id),
+                    Some(issue) => {
+                        let phone = issue.phone.as_deref().and_then(Phone::parse);
+                        if let Some(phone) = &phone {
+                            issues::add_spam(conn, phone, now)?;
+                            for other in live_for_phone(conn, phone)? {
+                                issues::mark_spam(conn, other.id, now, &by)?;
+                            }
+                        }
+                        issues::mark_spam(conn, id, now, &by)?;
+                        match phone {
+                            Some(phone) => format!("#{id} marked spam; {} will open no more issues.", phone.masked()),
+                            None => format!("#{id} marked spam (no phone known to block)."),
+                        }
+                    }
+                });
+            }
+            Ok(lines.join("\n"))
+        }
+        Command::Spam(Target::Phone(phone)) => {
+            issues::add_spam(conn, &phone, now)?;
+            let live = live_for_phone(conn, &phone)?;
+            for issue in &live {
+                issues::mark_spam(conn, issue.id, now, &by)?;
+            }
+            Ok(format!("{} is on the spam list; {} open issue(s) marked spam.", phone.masked(), live.len()))
+        }
+        Command::Spam(Target::Name(_)) => {
+            Ok("Spam takes issue numbers or a phone. Usage: Spam 12 | Spam <phone>".to_string())
+        }
+        Command::Note { id, text } => Ok(match issues::get(conn, id)? {
+            None => not_found(id),
+            Some(_) => {
+                issues::add_timeline(conn, id, now, "note", &by, &text)?;
+                format!("Noted on #{id}.")
+            }
+        }),
+        Command::Why(id) => Ok(match issues::get(conn, id)? {
+            None => not_found(id),
+            Some(issue) => {
+                let sla = match issue.kind {
+                    IssueKind::Sms => ctx.config.sms_sla,
+                    IssueKind::Call => ctx.config.call_sla,
+                };
+                let mut reply =
+                    format!("#{id}: {}.", ctx.config.calendar.explain_due(issue.kind.verb(), issue.created_at, sla));
+                for entry in issues::timeline(conn, id)? {
+                    let detail = if entry.detail.is_empty() { String::new() } else { format!(": {}", entry.detail) };
+                    reply.push_str(&format!("\n{} {}{detail}", when(entry.at, now, zone), entry.event));
+                }
+                reply
+            }
+        }),
+        Command::Status => {
+            let open = issues::list(conn, &[Status::Open])?.len();
+            let pending = issues::list(conn, &[Status::Pending])?.len();
+            let last =
+                super::events::last_received_at(conn)?.map_or_else(|| "never".to_string(), |at| when(at, now, zone));
+            let up = crate::status::uptime(now.duration_since(ctx.started_at).as_secs());
+            Ok(format!(
+                "Sentinel up {up} as of {}; last webhook {last}; GHL {}; {open} open, {pending} pending.",
+                clock(now, zone),
+                ctx.ghl.status().state
+            ))
+        }
+        Command::Help => Ok(command::HELP.to_string()),
+    }
+}
+
+fn page_key(manager: &str) -> String {
+    format!("list_page:{manager}")
+}
+
+/// One page of OPEN issues by due time; the page number is kept per manager.
+fn page(conn: &Connection, ctx: &Shared, manager: &str, number: usize, now: Timestamp) -> rusqlite::Result<String> {
+    let open = issues::list(conn, &[Status::Open])?;
+    if open.is_empty() {
+        return Ok("No open issues.".to_string());
+    }
+    let pages = open.len().div_ceil(PAGE_SIZE);
+    if number >= pages {
+        return Ok("No more open issues. Reply List to start over.".to_string());
+    }
+    kv_set(conn, &page_key(manager), &number.to_string())?;
+    let zone = ctx.config.calendar.zone();
+    let mut reply = format!("Open issues ({}), page {}/{pages}:", open.len(), number + 1);
+    for issue in open.iter().skip(number * PAGE_SIZE).take(PAGE_SIZE) {
+        reply.push_str(&format!(
+            "\n#{} {} {} — due {}",
+            issue.id,
+            issue.kind,
+            describe(issue),
+            when(issue.due_at, now, zone)
+        ));
+    }
+    if number + 1 < pages {
+        reply.push_str("\nReply More for the next page.");
+    }
+    Ok(reply)
+}
+
+fn resolve_all(conn: &Connection, live: &[Issue], now: Timestamp, by: &str) -> rusqlite::Result<String> {
+    let mut done = Vec::new();
+    for issue in live {
+        if issues::resolve(conn, issue.id, now, by, "resolved by a manager's SMS")? {
+            done.push(format!("#{}", issue.id));
+        }
+    }
+    Ok(format!("Resolved {}.", done.join(", ")))
+}
+
+fn live_for_phone(conn: &Connection, phone: &Phone) -> rusqlite::Result<Vec<Issue>> {
+    issues::live_for_party(conn, &Party { phone: Some(phone.clone()), ..Party::default() })
+}
+
+fn is_live(issue: &Issue) -> bool {
+    matches!(issue.status, Status::Pending | Status::Open)
+}
+
+fn not_found(id: i64) -> String {
+    format!("There is no issue #{id}.")
+}
+
+/// Name and phone for managers, who need the number to call back.
+fn describe(issue: &Issue) -> String {
+    match (&issue.contact_name, &issue.phone) {
+        (Some(name), Some(phone)) => format!("{name} ({phone})"),
+        (Some(name), None) => name.clone(),
+        (None, Some(phone)) => phone.clone(),
+        (None, None) => issue.contact_id.as_deref().map(mask_digits).unwrap_or_else(|| "unknown contact".to_string()),
+    }
+}

@@ -1,0 +1,167 @@
+//! Managers' SMS commands (SPEC §7), end to end: an inbound text from a manager, the change
+//! in the database, and the reply sent through the fake GHL.
+
+use serde_json::json;
+
+use crate::fake_ghl::FakeGhl;
+use crate::harness::Sentinel;
+
+struct Office {
+    ghl: FakeGhl,
+    app: Sentinel,
+    sent: std::cell::Cell<usize>,
+}
+
+impl Office {
+    fn open() -> anyhow::Result<Office> {
+        let ghl = FakeGhl::start()?;
+        let app = Sentinel::start(&[
+            ("GHL_BASE_URL", ghl.url.as_str()),
+            ("GHL_TOKEN", "test-token"),
+            ("GHL_LOCATION_ID", "loc1"),
+            ("MANAGER_CONTACT_IDS", "boss"),
+            ("INTERNAL_CONTACT_IDS", "tech"),
+            // Digests and alerts go to managers too; keep them out of these conversations.
+            ("SUMMARY_SLOTS", "night=23:30"),
+            // Monday 2026-11-23 09:00 CST.
+            ("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z"),
+        ])?;
+        Ok(Office { ghl, app, sent: std::cell::Cell::new(0) })
+    }
+
+    /// A customer texts; returns the issue number.
+    fn customer(&self, contact: &str, name: &str, phone: &str) -> anyhow::Result<i64> {
+        let body = json!({ "type": "InboundMessage", "locationId": "loc1", "contactId": contact, "conversationId": format!("conv-{contact}"),
+            "contactName": name, "phone": phone, "messageType": "SMS", "body": "help, the pool is green" });
+        let answer = self.app.webhook("", &body.to_string())?;
+        answer.json["issue_id"].as_i64().ok_or_else(|| anyhow::format_err!("{answer:?}"))
+    }
+
+    /// `from` texts `command`; returns the reply GHL was asked to send back to `from`.
+    fn say(&self, from: &str, command: &str) -> anyhow::Result<String> {
+        let body = json!({ "contact_id": from, "message": { "type": "SMS", "body": command } });
+        let answer = self.app.webhook("inbound_sms", &body.to_string())?;
+        anyhow::ensure!(answer.json["command"] == true, "not taken as a command: {answer:?}");
+        let replies = || -> Vec<serde_json::Value> {
+            let sends = self.ghl.sends();
+            sends
+                .into_iter()
+                .filter(|s| !s["message"].as_str().unwrap_or_default().starts_with("NTPP Sentinel"))
+                .collect()
+        };
+        let expected = self.sent.get() + 1;
+        self.app.eventually("the reply is sent", || Ok(replies().len() >= expected))?;
+        let replies = replies();
+        self.sent.set(replies.len());
+        let reply = &replies[expected - 1];
+        anyhow::ensure!(reply["contactId"] == from, "reply went to {}", reply["contactId"]);
+        Ok(reply["message"].as_str().unwrap_or_default().to_string())
+    }
+
+    fn status(&self, id: i64) -> anyhow::Result<(String, Option<String>)> {
+        Ok(self
+            .app
+            .db()?
+            .query_row("SELECT status, resolved_by FROM issues WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    }
+}
+
+#[test]
+fn list_more_and_open() -> anyhow::Result<()> {
+    let office = Office::open()?;
+    for n in 0..7 {
+        office.customer(&format!("c{n}"), &format!("Customer {n}"), &format!("+1214555010{n}"))?;
+    }
+    assert_eq!(office.say("boss", "List")?, "No open issues.");
+    office.app.set_clock("2026-11-23T17:00:00Z")?;
+    office
+        .app
+        .eventually("all open", || Ok(office.app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 7))?;
+    let first = office.say("boss", "Sentinel list")?;
+    assert!(first.starts_with("Open issues (7), page 1/2:\n#1 SMS Customer 0 (+12145550100) — due 11:00am"), "{first}");
+    assert!(first.ends_with("Reply More for the next page."), "{first}");
+    let second = office.say("boss", "MORE")?;
+    assert!(second.contains("page 2/2") && second.contains("#7 "), "{second}");
+    assert_eq!(office.say("boss", "more")?, "No more open issues. Reply List to start over.");
+    // Paging is kept per manager.
+    assert!(office.say("tech", "More")?.contains("page 1/2"));
+    let link = office.say("boss", "Open #3")?;
+    assert_eq!(
+        link,
+        "#3 Customer 2 (+12145550102): https://app.gohighlevel.com/v2/location/loc1/conversations/conversations/conv-c2"
+    );
+    assert_eq!(office.say("boss", "Open 99")?, "There is no issue #99.");
+    Ok(())
+}
+
+#[test]
+fn resolve_by_ids_phone_and_name() -> anyhow::Result<()> {
+    let office = Office::open()?;
+    let a = office.customer("ca", "Carl Jones", "+12145550199")?;
+    let b = office.customer("cb", "Beth Moss", "+12145550111")?;
+    let c = office.customer("cc", "Carla Smith", "+12145550122")?;
+    let d = office.customer("cd", "Dana White", "+12145550133")?;
+    assert_eq!(office.say("boss", "Resolve 2145550111")?, format!("Resolved #{b}."), "a phone, not an id");
+    assert_eq!(office.status(b)?, ("RESOLVED".into(), Some("manual:boss".into())));
+    assert_eq!(office.say("boss", "Resolve 2")?, format!("#{b} was already resolved"));
+    let ambiguous = office.say("boss", "Resolve carl")?;
+    assert!(ambiguous.starts_with("Several match \"carl\""), "{ambiguous}");
+    assert_eq!((office.status(a)?.0, office.status(c)?.0), ("PENDING".into(), "PENDING".into()), "nothing resolved");
+    assert_eq!(office.say("boss", &format!("resolve #{a}, 99"))?, format!("Resolved #{a}.\nThere is no issue #99."));
+    assert_eq!(office.say("boss", "Resolve Dana")?, format!("Resolved #{d}."));
+    assert_eq!(office.say("boss", "Resolve +1 (214) 555-0000")?, "No open issue for +1***0000.");
+    Ok(())
+}
+
+#[test]
+fn spam_by_id_and_by_the_whole_phone() -> anyhow::Result<()> {
+    let office = Office::open()?;
+    let spammer = office.customer("cs", "WIN BIG", "+12145550199")?;
+    let reply = office.say("boss", "Spam +1 (214) 555-0199")?;
+    assert_eq!(reply, "+1***0199 is on the spam list; 1 open issue(s) marked spam.");
+    assert_eq!(office.status(spammer)?.0, "SPAM");
+    let again = json!({ "type": "InboundMessage", "locationId": "loc1", "contactId": "cs2", "phone": "214-555-0199", "messageType": "SMS", "body": "WIN" });
+    assert_eq!(office.app.webhook("", &again.to_string())?.json["ignored"], "spam");
+    let other = office.customer("co", "Other", "+12145550177")?;
+    assert_eq!(
+        office.say("boss", &format!("spam {other}"))?,
+        format!("#{other} marked spam; +1***0177 will open no more issues.")
+    );
+    assert!(office.say("boss", "Spam Carl")?.contains("Usage: Spam"), "names are not spam targets");
+    Ok(())
+}
+
+#[test]
+fn note_why_status_help_and_mistakes() -> anyhow::Result<()> {
+    let office = Office::open()?;
+    let id = office.customer("c1", "Carl Jones", "+12145550199")?;
+    assert_eq!(office.say("boss", &format!("Note {id} keep, commas,  and spaces"))?, format!("Noted on #{id}."));
+    let note: String =
+        office.app.db()?.query_row("SELECT detail FROM timeline WHERE event = 'note'", [], |r| r.get(0))?;
+    assert_eq!(note, "keep, commas,  and spaces", "kept verbatim");
+    let why = office.say("boss", &format!("why {id}"))?;
+    assert!(why.starts_with(&format!("#{id}: texted Mon 9:00am CST")) && why.contains("due Mon 11:00am CST"), "{why}");
+    assert!(why.contains("note: keep, commas,  and spaces"), "{why}");
+    let status = office.say("boss", "Status")?;
+    assert!(status.contains("0 open, 1 pending") && status.contains("GHL ok"), "{status}");
+    assert!(office.say("boss", "help")?.contains("Resolve"));
+    let mistake = office.say("boss", "Frobnicate 3")?;
+    assert!(mistake.contains("unknown command") && mistake.contains("Usage"), "{mistake}");
+    assert!(office.say("boss", "Open")?.contains("Usage: Open 12"));
+    Ok(())
+}
+
+#[test]
+fn only_managers_and_staff_command() -> anyhow::Result<()> {
+    let office = Office::open()?;
+    let body = json!({ "contact_id": "customer9", "message": { "body": "List" } });
+    let answer = office.app.webhook("inbound_sms", &body.to_string())?;
+    assert_eq!(answer.json["issue_created_or_updated"], true, "a customer's 'List' is a text to answer: {answer:?}");
+    assert!(office.ghl.sends().is_empty());
+    // A manager's command delivered twice is carried out and answered once.
+    let command = json!({ "contact_id": "boss", "message": { "body": "Status" } }).to_string();
+    office.app.webhook("inbound_sms", &command)?;
+    assert_eq!(office.app.webhook("inbound_sms", &command)?.json["duplicate"], true);
+    office.app.eventually("one reply", || Ok(office.ghl.sends().len() == 1))?;
+    Ok(())
+}
