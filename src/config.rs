@@ -476,6 +476,55 @@ fn parse_slots(value: &str) -> Result<Vec<SummarySlot>, String> {
     Ok(slots)
 }
 
+/// What one of the original's `CRON_*` variables scheduled, judged by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CronJob {
+    Digest,
+    Resolver,
+    Verify,
+    Escalation,
+    Cleanup,
+    Other,
+}
+
+fn cron_job(name: &str) -> CronJob {
+    let name = name.to_ascii_uppercase();
+    let has = |words: &[&str]| words.iter().any(|w| name.contains(w));
+    if has(&["SUMMARY", "DIGEST"]) {
+        CronJob::Digest
+    } else if has(&["POLL", "RESOLVER"]) {
+        CronJob::Resolver
+    } else if has(&["VERIFY", "PENDING"]) {
+        CronJob::Verify
+    } else if has(&["ESCALAT", "BREACH"]) {
+        CronJob::Escalation
+    } else if has(&["CLEANUP", "RETENTION"]) {
+        CronJob::Cleanup
+    } else {
+        CronJob::Other
+    }
+}
+
+/// Digest slots from the original's cron hours, named by time of day like the defaults.
+fn slots_from_hours(hours: &[u8]) -> Vec<SummarySlot> {
+    let mut sorted = hours.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut slots: Vec<SummarySlot> = Vec::new();
+    for hour in sorted {
+        let base = match hour {
+            0..=10 => "morning",
+            11..=13 => "midday",
+            14..=17 => "afternoon",
+            _ => "evening",
+        };
+        let taken = slots.iter().filter(|s| s.name.starts_with(base)).count();
+        let name = if taken == 0 { base.to_string() } else { format!("{base}{}", taken + 1) };
+        slots.push(SummarySlot { name, at: Time::new(hour as i8, 0, 0, 0).unwrap_or(Time::midnight()) });
+    }
+    slots
+}
+
 /// Parses `HH:MM` (24-hour clock).
 pub fn parse_clock(value: &str) -> Option<Time> {
     let (hour, minute) = value.split_once(':')?;
@@ -535,7 +584,12 @@ impl Config {
         let sms_sla = r.hours("SMS_SLA_HOURS");
         let call_sla = r.hours("CALL_SLA_HOURS");
         let escalation = r.hours("ESCALATION_BUSINESS_HOURS");
-        let summary_slots = r.try_parse("SUMMARY_SLOTS", parse_slots);
+        // The original scheduled digests by cron hours; without SUMMARY_SLOTS they become the slots.
+        let cron_digest_hours = source.cron().find(|(name, _)| cron_job(name) == CronJob::Digest).map(|(_, v)| v);
+        let summary_slots = match (source.raw("SUMMARY_SLOTS"), cron_digest_hours) {
+            (None, Some(hours)) => parse_hours_list(hours).ok().map(|hours| slots_from_hours(&hours)),
+            _ => r.try_parse("SUMMARY_SLOTS", parse_slots),
+        };
         let summary_max_items =
             r.count::<usize>("SUMMARY_MAX_ITEMS_PER_SECTION", "a whole number of lines, at least 1");
         let raw_events_retention_days =
@@ -665,10 +719,18 @@ pub fn describe(source: &Source, config: &Config) -> String {
     }
     for (name, hours) in &config.cron {
         let hours: Vec<String> = hours.iter().map(|h| format!("{h:02}:00")).collect();
-        out.push_str(&format!(
-            "{name}: original schedule hours {}; Sentinel runs its jobs on its own schedule (digests at SUMMARY_SLOTS)\n",
-            hours.join(", ")
-        ));
+        let meaning = match cron_job(name) {
+            CronJob::Digest if source.raw("SUMMARY_SLOTS").is_some() => "digest hours; SUMMARY_SLOTS is set and wins",
+            CronJob::Digest => "digest hours; they are the digest slots below",
+            CronJob::Resolver => {
+                "resolver polling; Sentinel checks OPEN issues every RESOLVER_INTERVAL_MINUTES in business hours"
+            }
+            CronJob::Verify => "pending checks; Sentinel's SLA clock wakes at each due time instead",
+            CronJob::Escalation => "breach alerts; Sentinel alerts within a minute of each breach instead",
+            CronJob::Cleanup => "raw event cleanup; Sentinel prunes on POST /jobs/cleanup_raw_events",
+            CronJob::Other => "not used: Sentinel runs its jobs on its own schedule",
+        };
+        out.push_str(&format!("{name}={}    # {meaning}\n", hours.join(",")));
     }
     let slots: Vec<String> =
         config.summary_slots.iter().map(|slot| format!("{} at {}", slot.name, slot.at.strftime("%H:%M"))).collect();
@@ -758,6 +820,24 @@ mod tests {
         assert_eq!(config.sms_sla, SignedDuration::from_mins(15));
         assert_eq!(config.manager_contact_ids, ["abc", "def"]);
         assert_eq!(config.cron, [("CRON_SUMMARY_HOURS".to_string(), vec![8, 11, 15])]);
+        Ok(())
+    }
+
+    #[test]
+    fn the_originals_cron_hours_become_digest_slots() -> anyhow::Result<()> {
+        let config = load(&[("CRON_SUMMARY_HOURS", "8,12,16"), ("CRON_POLL_MINUTES", "15")])?;
+        let slots: Vec<(String, String)> =
+            config.summary_slots.iter().map(|s| (s.name.clone(), s.at.strftime("%H:%M").to_string())).collect();
+        let expected = [("morning", "08:00"), ("midday", "12:00"), ("afternoon", "16:00")];
+        assert_eq!(slots, expected.map(|(n, t)| (n.to_string(), t.to_string())));
+        let explicit = load(&[("CRON_SUMMARY_HOURS", "8,12,16"), ("SUMMARY_SLOTS", "am=07:30")])?;
+        assert_eq!(explicit.summary_slots.len(), 1, "SUMMARY_SLOTS wins");
+        let source = Source::from_pairs([("CRON_SUMMARY_HOURS", "8,12,16")]);
+        let report = describe(&source, &Config::from_source(&source)?);
+        assert!(
+            report.contains("CRON_SUMMARY_HOURS=08:00,12:00,16:00    # digest hours; they are the digest slots"),
+            "{report}"
+        );
         Ok(())
     }
 

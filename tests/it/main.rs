@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod fake_ghl;
 mod harness;
+mod import;
 mod intake;
 mod lifecycle;
 mod managers;
