@@ -127,10 +127,13 @@ fn staff_texts_are_never_issues() -> anyhow::Result<()> {
     let app = Sentinel::start(&[("INTERNAL_CONTACT_IDS", "staff1"), ("MANAGER_CONTACT_IDS", "boss1")])?;
     for contact in ["staff1", "boss1"] {
         let answer = app.webhook("inbound_sms", &text(contact, "List"))?;
-        assert_eq!(answer.json["ignored"], "internal contact", "{answer:?}");
+        assert_eq!(answer.json["command"], true, "{answer:?}");
     }
     let typed = r#"{"contact_id":"x9","contact_type":"internal","message":{"body":"Status"}}"#;
-    assert_eq!(app.webhook("inbound_sms", typed)?.json["ignored"], "internal contact");
+    assert_eq!(app.webhook("inbound_sms", typed)?.json["command"], true);
+    // A staff missed call is neither a command nor an issue.
+    let call = r#"{"contact_id":"staff1","missed_call":true,"voicemail_route":"tech_sentinel"}"#;
+    assert_eq!(app.webhook("unanswered_call", call)?.json["ignored"], "internal contact");
     assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 0);
     Ok(())
 }
