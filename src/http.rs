@@ -652,6 +652,7 @@ fn set_clock(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
     // The clock and the summary sender sleep on real time; moving the test clock must wake them.
     crate::actors::cast(names::CLOCK, ClockMsg::Rescheduled);
     crate::actors::cast(names::SUMMARY, SummaryMsg::Wake);
+    crate::actors::cast(names::RESOLVER, ResolverMsg::Tick);
     Reply::ok(json!({ "now": to }))
 }
 

@@ -95,6 +95,9 @@ pub struct Resolver;
 pub struct ResolverState {
     ctx: Ctx,
     pass: Arc<tokio::sync::Mutex<()>>,
+    /// When the next cadence pass is due (on the injected clock).
+    next_pass_at: Timestamp,
+    timer: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Actor for Resolver {
@@ -103,16 +106,26 @@ impl Actor for Resolver {
     type Arguments = Ctx;
 
     async fn pre_start(&self, myself: ActorRef<ResolverMsg>, ctx: Ctx) -> Result<ResolverState, ActorProcessingErr> {
-        if ctx.ghl.is_configured() {
-            let every = std::time::Duration::try_from(ctx.config.resolver_interval).unwrap_or_default();
-            myself.send_interval(every, || ResolverMsg::Tick);
+        let next_pass_at = ctx.time.now() + ctx.config.resolver_interval;
+        let mut state = ResolverState { ctx, pass: Arc::new(tokio::sync::Mutex::new(())), next_pass_at, timer: None };
+        arm(&myself, &mut state);
+        Ok(state)
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<ResolverMsg>,
+        state: &mut ResolverState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(timer) = state.timer.take() {
+            timer.abort();
         }
-        Ok(ResolverState { ctx, pass: Arc::new(tokio::sync::Mutex::new(())) })
+        Ok(())
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<ResolverMsg>,
+        myself: ActorRef<ResolverMsg>,
         msg: ResolverMsg,
         state: &mut ResolverState,
     ) -> Result<(), ActorProcessingErr> {
@@ -126,7 +139,15 @@ impl Actor for Resolver {
             }
             ResolverMsg::Tick => {
                 let (ctx, pass) = (state.ctx.clone(), state.pass.clone());
-                if ctx.config.calendar.is_open(ctx.time.now()) {
+                let now = ctx.time.now();
+                if now < state.next_pass_at {
+                    // Woken early (the test clock moved, or a restart): just re-arm.
+                    arm(&myself, state);
+                    return Ok(());
+                }
+                state.next_pass_at = now + ctx.config.resolver_interval;
+                arm(&myself, state);
+                if ctx.config.calendar.is_open(now) {
                     tokio::spawn(async move {
                         let _one_at_a_time = pass.lock().await;
                         let report = poll(ctx, vec![Status::Open], 500).await;
@@ -155,6 +176,23 @@ impl Actor for Resolver {
         }
         Ok(())
     }
+}
+
+/// Arms the cadence timer for `next_pass_at`; only with a GHL token, so an appliance without
+/// one never wakes for nothing.
+fn arm(myself: &ActorRef<ResolverMsg>, state: &mut ResolverState) {
+    if let Some(timer) = state.timer.take() {
+        timer.abort();
+    }
+    if !state.ctx.ghl.is_configured() {
+        return;
+    }
+    let delay = state.ctx.time.until(state.next_pass_at);
+    let me = myself.clone();
+    state.timer = Some(tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let _ = me.cast(ResolverMsg::Tick);
+    }));
 }
 
 /// One pass over live issues with the given statuses.

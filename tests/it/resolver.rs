@@ -249,3 +249,27 @@ fn a_missing_contact_name_is_looked_up_once() -> anyhow::Result<()> {
     assert_eq!(ghl.requests().iter().filter(|r| r.path == "/contacts/c5").count(), 1);
     Ok(())
 }
+
+#[test]
+fn open_issues_are_rechecked_on_a_gentle_cadence_in_business_hours() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    let app = start(&ghl, &[])?;
+    let id = inbound_sms(&app, "conv1", "c1")?;
+    app.set_clock("2026-03-02T17:00:00Z")?;
+    app.eventually("opens", || Ok(status_of(&app, id)?.0 == "OPEN"))?;
+    // Staff answered from the GHL app, but the OutboundMessage webhook never came.
+    ghl.staff_reply("conv1", "c1", "u1", "2026-03-02T17:03:00Z");
+    let before = ghl.requests().len();
+    app.set_clock("2026-03-02T17:05:00Z")?;
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(ghl.requests().len(), before, "no pass before the cadence is due");
+    app.set_clock("2026-03-02T17:16:00Z")?;
+    app.eventually("resolved by the cadence pass", || Ok(status_of(&app, id)?.0 == "RESOLVED"))?;
+    // Evening: nothing live, nothing asked.
+    let after = ghl.requests().len();
+    app.set_clock("2026-03-02T23:00:00Z")?;
+    app.set_clock("2026-03-03T02:00:00Z")?;
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(ghl.requests().len(), after);
+    Ok(())
+}
