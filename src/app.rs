@@ -20,7 +20,7 @@ use crate::time::TimeSource;
 
 /// Worker threads on the webhook listener: requests wait here for the group commit, so more
 /// workers mean larger commit batches under load.
-const WEBHOOK_WORKERS: usize = 16;
+const WEBHOOK_WORKERS: usize = 64;
 /// Worker threads on the admin listener.
 const ADMIN_WORKERS: usize = 4;
 

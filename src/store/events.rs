@@ -3,7 +3,7 @@
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use super::ts;
+use super::{exec, one, ts};
 
 /// A webhook as received, ready to be stored.
 #[derive(Debug, Clone)]
@@ -47,7 +47,8 @@ pub fn record(conn: &Connection, event: &RawEvent) -> rusqlite::Result<Recorded>
             return Ok(Recorded::Duplicate);
         }
     }
-    let inserted = conn.execute(
+    let inserted = exec(
+        conn,
         "INSERT INTO raw_events (received_at, route, idem_key, body_hash, body) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (idem_key) DO NOTHING",
         params![ts(event.received_at), event.route, event.idem_key, event.body_hash, event.body],
@@ -57,24 +58,24 @@ pub fn record(conn: &Connection, event: &RawEvent) -> rusqlite::Result<Recorded>
 
 /// Records what became of an event (`issue 12 created`, `ignored: spam`, ...).
 pub fn set_outcome(conn: &Connection, id: i64, outcome: &str) -> rusqlite::Result<()> {
-    conn.execute("UPDATE raw_events SET outcome = ?2 WHERE id = ?1", params![id, outcome])?;
+    exec(conn, "UPDATE raw_events SET outcome = ?2 WHERE id = ?1", params![id, outcome])?;
     Ok(())
 }
 
 /// Counts (and unless `dry_run`, deletes) raw events received before `before`.
 pub fn prune(conn: &Connection, before: Timestamp, dry_run: bool) -> rusqlite::Result<usize> {
     if dry_run {
-        conn.query_row("SELECT COUNT(*) FROM raw_events WHERE received_at < ?1", [ts(before)], |row| {
+        one(conn, "SELECT COUNT(*) FROM raw_events WHERE received_at < ?1", [ts(before)], |row| {
             row.get::<_, i64>(0).map(|n| n as usize)
         })
     } else {
-        conn.execute("DELETE FROM raw_events WHERE received_at < ?1", [ts(before)])
+        exec(conn, "DELETE FROM raw_events WHERE received_at < ?1", [ts(before)])
     }
 }
 
 /// The time of the newest raw event.
 pub fn last_received_at(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
-    let text: Option<String> = conn.query_row("SELECT MAX(received_at) FROM raw_events", [], |row| row.get(0))?;
+    let text: Option<String> = one(conn, "SELECT MAX(received_at) FROM raw_events", [], |row| row.get(0))?;
     text.map(|t| super::parse_ts(&t)).transpose()
 }
 

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use serde::Serialize;
 
-use super::{parse_ts, ts};
+use super::{exec, one, parse_ts, ts};
 use crate::domain::event::{IssueKind, Party, Status};
 use crate::domain::phone::Phone;
 
@@ -142,7 +142,7 @@ pub fn find_live(conn: &Connection, kind: IssueKind, party: &Party) -> rusqlite:
         let sql = format!(
             "SELECT {COLUMNS} FROM issues WHERE kind = ?1 AND status IN ('PENDING', 'OPEN') AND {column} = ?2 LIMIT 1"
         );
-        if let Some(issue) = conn.query_row(&sql, params![kind.as_str(), value], from_row).optional()? {
+        if let Some(issue) = one(conn, &sql, params![kind.as_str(), value], from_row).optional()? {
             return Ok(Some(issue));
         }
     }
@@ -161,7 +161,8 @@ pub fn live_for_party(conn: &Connection, party: &Party) -> rusqlite::Result<Vec<
 /// Creates a PENDING issue and its `created` timeline entry; returns its id.
 pub fn create(conn: &Connection, new: &NewIssue, explanation: &str) -> rusqlite::Result<i64> {
     let key = new.party.key().ok_or_else(|| conversion_error(0, "a party without any id".into()))?;
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO issues (kind, status, party_key, conversation_id, contact_id, phone, contact_name,
                              created_at, first_inbound_at, last_inbound_at, due_at, inbound_count, last_text)
          VALUES (?1, 'PENDING', ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8, 1, ?9)",
@@ -192,7 +193,8 @@ pub fn record_repeat(
     at: Timestamp,
     text: Option<&str>,
 ) -> rusqlite::Result<i64> {
-    conn.execute(
+    exec(
+        conn,
         "UPDATE issues SET inbound_count = inbound_count + 1,
                            last_inbound_at = MAX(last_inbound_at, ?2),
                            last_text = COALESCE(?3, last_text),
@@ -221,7 +223,8 @@ pub fn record_repeat(
 
 /// Resolves a live issue; returns false when it was no longer live.
 pub fn resolve(conn: &Connection, id: i64, at: Timestamp, by: &str, detail: &str) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
+    let changed = exec(
+        conn,
         "UPDATE issues SET status = 'RESOLVED', resolved_at = ?2, resolved_by = ?3
          WHERE id = ?1 AND status IN ('PENDING', 'OPEN')",
         params![id, ts(at), by],
@@ -234,7 +237,8 @@ pub fn resolve(conn: &Connection, id: i64, at: Timestamp, by: &str, detail: &str
 
 /// Marks a live issue SPAM; returns false when it was no longer live.
 pub fn mark_spam(conn: &Connection, id: i64, at: Timestamp, by: &str) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
+    let changed = exec(
+        conn,
         "UPDATE issues SET status = 'SPAM', resolved_at = ?2, resolved_by = ?3
          WHERE id = ?1 AND status IN ('PENDING', 'OPEN')",
         params![id, ts(at), by],
@@ -247,7 +251,8 @@ pub fn mark_spam(conn: &Connection, id: i64, at: Timestamp, by: &str) -> rusqlit
 
 /// Moves a PENDING issue to OPEN (overdue); returns false when it was not PENDING.
 pub fn open(conn: &Connection, id: i64, at: Timestamp, detail: &str) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
+    let changed = exec(
+        conn,
         "UPDATE issues SET status = 'OPEN', opened_at = ?2 WHERE id = ?1 AND status = 'PENDING'",
         params![id, ts(at)],
     )?;
@@ -259,7 +264,8 @@ pub fn open(conn: &Connection, id: i64, at: Timestamp, detail: &str) -> rusqlite
 
 /// Remembers the GHL conversation of an issue that had none.
 pub fn set_conversation(conn: &Connection, id: i64, conversation_id: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    exec(
+        conn,
         "UPDATE issues SET conversation_id = ?2 WHERE id = ?1 AND conversation_id IS NULL",
         params![id, conversation_id],
     )?;
@@ -268,7 +274,7 @@ pub fn set_conversation(conn: &Connection, id: i64, conversation_id: &str) -> ru
 
 /// Keeps a contact name looked up in GHL, unless the issue has one by now.
 pub fn set_contact_name(conn: &Connection, id: i64, name: &str) -> rusqlite::Result<()> {
-    conn.execute("UPDATE issues SET contact_name = ?2 WHERE id = ?1 AND contact_name IS NULL", params![id, name])?;
+    exec(conn, "UPDATE issues SET contact_name = ?2 WHERE id = ?1 AND contact_name IS NULL", params![id, name])?;
     Ok(())
 }
 
@@ -281,7 +287,8 @@ pub fn add_timeline(
     actor: &str,
     detail: &str,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO timeline (issue_id, at, event, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id, ts(at), event, actor, detail],
     )?;
@@ -290,7 +297,7 @@ pub fn add_timeline(
 
 /// One issue by id.
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Issue>> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM issues WHERE id = ?1"), [id], from_row).optional()
+    one(conn, &format!("SELECT {COLUMNS} FROM issues WHERE id = ?1"), [id], from_row).optional()
 }
 
 /// An issue's timeline, oldest first.
@@ -324,7 +331,7 @@ pub fn list(conn: &Connection, statuses: &[Status]) -> rusqlite::Result<Vec<Issu
 /// The earliest due time of a PENDING issue: when the SLA clock must wake next.
 pub fn next_pending_due(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
     let text: Option<String> =
-        conn.query_row("SELECT MIN(due_at) FROM issues WHERE status = 'PENDING'", [], |row| row.get(0))?;
+        one(conn, "SELECT MIN(due_at) FROM issues WHERE status = 'PENDING'", [], |row| row.get(0))?;
     text.map(|t| parse_ts(&t)).transpose()
 }
 
@@ -346,12 +353,13 @@ pub fn counts(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
 
 /// Whether a phone is on the spam list.
 pub fn is_spam(conn: &Connection, phone: &Phone) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT EXISTS (SELECT 1 FROM spam_phones WHERE phone = ?1)", [phone.as_str()], |row| row.get(0))
+    one(conn, "SELECT EXISTS (SELECT 1 FROM spam_phones WHERE phone = ?1)", [phone.as_str()], |row| row.get(0))
 }
 
 /// Adds a phone to the spam list.
 pub fn add_spam(conn: &Connection, phone: &Phone, at: Timestamp) -> rusqlite::Result<()> {
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO spam_phones (phone, created_at) VALUES (?1, ?2) ON CONFLICT (phone) DO NOTHING",
         params![phone.as_str(), ts(at)],
     )?;
@@ -381,7 +389,8 @@ pub fn record_staff_reply(
     message_id: Option<&str>,
 ) -> rusqlite::Result<()> {
     for key in party_keys(party) {
-        conn.execute(
+        exec(
+            conn,
             "INSERT INTO staff_replies (party_key, replied_at, message_id) VALUES (?1, ?2, ?3)
              ON CONFLICT (party_key) DO UPDATE SET replied_at = excluded.replied_at, message_id = excluded.message_id
              WHERE excluded.replied_at > staff_replies.replied_at",

@@ -125,6 +125,11 @@ impl Sentinel {
         })
     }
 
+    /// The process id (of the runner, when one is used).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -1,0 +1,334 @@
+//! Figures for the real binary (issue 8): intake throughput and latency with durable
+//! commits, memory, start time, idle CPU, GHL requests for a simulated business day, and the
+//! size of the Pi binary. It prints; it asserts nothing about speed.
+//!
+//! `cargo bench --bench appliance` runs everything; `cargo bench --bench appliance -- intake`
+//! (or `start`, `idle`, `day`, `size`) runs one part. `BENCH_IDLE_SECONDS` shortens the idle
+//! measurement (default 60).
+
+#[allow(dead_code)]
+#[path = "../tests/it/fake_ghl.rs"]
+mod fake_ghl;
+#[allow(dead_code)]
+#[path = "../tests/it/harness.rs"]
+mod harness;
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use fake_ghl::FakeGhl;
+use harness::{SECRET, Sentinel};
+
+fn main() -> anyhow::Result<()> {
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let wanted = |part: &str| only.is_empty() || only.iter().any(|o| o == part);
+    if wanted("start") {
+        start_time()?;
+    }
+    if wanted("intake") {
+        intake()?;
+    }
+    if wanted("idle") {
+        idle()?;
+    }
+    if wanted("day") {
+        business_day()?;
+    }
+    if wanted("size") {
+        size();
+    }
+    Ok(())
+}
+
+/// A keep-alive HTTP/1.1 connection, as GHL's senders and a tunnel keep them.
+struct Connection {
+    reader: BufReader<TcpStream>,
+}
+
+impl Connection {
+    fn open(addr: &str) -> anyhow::Result<Connection> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        Ok(Connection { reader: BufReader::new(stream) })
+    }
+
+    fn post(&mut self, path: &str, body: &str) -> anyhow::Result<u16> {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: bench\r\nX-NTPP-Secret: {SECRET}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.reader.get_mut().write_all(request.as_bytes())?;
+        let mut status_line = String::new();
+        self.reader.read_line(&mut status_line)?;
+        let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line)?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.reader.read_exact(&mut body)?;
+        Ok(status)
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Resident memory now and at its peak, from /proc.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU time used so far (user + system), in clock ticks of 10 ms.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which may contain spaces, closed by ')'.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
+
+fn start_time() -> anyhow::Result<()> {
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let began = Instant::now();
+        let app = Sentinel::start(&[])?;
+        loop {
+            let healthy = harness::request(&app.webhook_addr, "GET", "/health", &[], b"")
+                .map(|a| a.status == 200)
+                .unwrap_or(false);
+            if healthy {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        times.push(began.elapsed());
+    }
+    times.sort();
+    println!(
+        "start: spawn to first healthy /health, median of 5: {:.1} ms (min {:.1}, max {:.1})",
+        ms(times[2]),
+        ms(times[0]),
+        ms(times[4])
+    );
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn intake() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[("RUST_LOG", "warn")])?;
+    let pid = app.pid();
+    let (idle_rss, _) = memory(pid);
+    println!("intake: idle RSS {:.1} MB", idle_rss as f64 / 1024.0);
+    let mut serial = 0u64;
+    for (concurrency, total) in [(1usize, 2_000usize), (16, 20_000), (64, 20_000)] {
+        let per_worker = total / concurrency;
+        let base = serial;
+        serial += (per_worker * concurrency) as u64;
+        let began = Instant::now();
+        let results: Vec<anyhow::Result<Vec<Duration>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..concurrency)
+                .map(|worker| {
+                    let addr = app.webhook_addr.clone();
+                    scope.spawn(move || -> anyhow::Result<Vec<Duration>> {
+                        let mut connection = Connection::open(&addr)?;
+                        let mut latencies = Vec::with_capacity(per_worker);
+                        for n in 0..per_worker {
+                            let id = base + (worker * per_worker + n) as u64;
+                            // Unique message ids (every event is new and durable); 500 parties,
+                            // so texts both open issues and repeat on live ones.
+                            let body = json!({ "type": "InboundMessage", "messageId": format!("bench-{id}"),
+                                "contactId": format!("party-{}", id % 500), "conversationId": format!("conv-{}", id % 500),
+                                "messageType": "SMS", "direction": "inbound", "body": "The pool is green again" })
+                            .to_string();
+                            let sent = Instant::now();
+                            let status = connection.post("/webhook/ghl", &body)?;
+                            latencies.push(sent.elapsed());
+                            anyhow::ensure!(status == 200, "status {status}");
+                        }
+                        Ok(latencies)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|_| Err(anyhow::format_err!("worker panicked"))))
+                .collect()
+        });
+        let elapsed = began.elapsed();
+        let mut latencies = Vec::new();
+        let mut first_requests = Vec::new();
+        for result in results {
+            let result = result?;
+            first_requests.extend(result.first().copied());
+            latencies.extend(result);
+        }
+        let slowest_first = first_requests.iter().max().copied().unwrap_or_default();
+        if std::env::var_os("BENCH_VERBOSE").is_some() {
+            println!("intake: slowest first request on a new connection {:.1} ms", ms(slowest_first));
+        }
+        latencies.sort();
+        let (rss, peak) = memory(pid);
+        println!(
+            "intake: concurrency {concurrency:>2}: {} webhooks in {:.2} s = {:.0}/s; p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; RSS {:.1} MB (peak {:.1} MB)",
+            latencies.len(),
+            elapsed.as_secs_f64(),
+            latencies.len() as f64 / elapsed.as_secs_f64(),
+            ms(percentile(&latencies, 0.5)),
+            ms(percentile(&latencies, 0.99)),
+            ms(percentile(&latencies, 1.0)),
+            rss as f64 / 1024.0,
+            peak as f64 / 1024.0,
+        );
+    }
+    let stored = app.count("SELECT COUNT(*) FROM raw_events")?;
+    println!("intake: {stored} events stored (every 200 was committed with synchronous=FULL)");
+    Ok(())
+}
+
+fn idle() -> anyhow::Result<()> {
+    let seconds: u64 = std::env::var("BENCH_IDLE_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let ghl = FakeGhl::start()?;
+    let app =
+        Sentinel::start(&[("GHL_BASE_URL", ghl.url.as_str()), ("GHL_TOKEN", "bench"), ("MANAGER_CONTACT_IDS", "m1")])?;
+    let pid = app.pid();
+    std::thread::sleep(Duration::from_secs(1));
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(seconds));
+    let used = cpu_ticks(pid) - before;
+    let (rss, _) = memory(pid);
+    println!(
+        "idle: {seconds} s idle used {} ms of CPU ({:.3} %); RSS {:.1} MB; {} GHL requests",
+        used * 10,
+        used as f64 * 10.0 / (seconds as f64 * 1000.0) * 100.0,
+        rss as f64 / 1024.0,
+        ghl.requests().len()
+    );
+    Ok(())
+}
+
+/// A business day on the injected clock: 120 texts and 25 missed calls between 08:00 and
+/// 17:00, staff answering most (some answers seen only in GHL), three digests.
+fn business_day() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    let app = Sentinel::start(&[
+        ("GHL_BASE_URL", ghl.url.as_str()),
+        ("GHL_TOKEN", "bench"),
+        ("GHL_LOCATION_ID", "loc1"),
+        ("MANAGER_CONTACT_IDS", "m1,m2"),
+        // Monday 2026-11-23 07:55 CST.
+        ("SENTINEL_TEST_NOW", "2026-11-23T13:55:00Z"),
+        ("RUST_LOG", "warn"),
+    ])?;
+    let start: jiff::Timestamp = "2026-11-23T14:00:00Z".parse()?;
+    let at = |minutes: i64| start + jiff::SignedDuration::from_mins(minutes);
+    let mut events: Vec<(i64, usize)> = (0..145).map(|n| ((n as i64 * 540) / 145, n)).collect();
+    events.sort();
+    let mut issues = 0;
+    let mut minute = 0;
+    for (event_minute, n) in events {
+        while minute < event_minute {
+            minute += 5;
+            app.set_clock(&at(minute).to_string())?;
+        }
+        let contact = format!("c{n}");
+        let conversation = format!("conv{n}");
+        let now = at(minute);
+        ghl.add_message(
+            &conversation,
+            &contact,
+            json!({ "direction": "inbound", "messageType": "TYPE_SMS", "dateAdded": now.to_string() }),
+        );
+        let body = if n % 6 == 5 {
+            json!({ "contact_id": contact, "missed_call": true, "voicemail_route": "tech_sentinel", "full_name": format!("Caller {n}") })
+        } else {
+            json!({ "type": "InboundMessage", "locationId": "loc1", "contactId": contact, "conversationId": conversation,
+                "messageType": "SMS", "body": "Can someone look at the pump?", "contactName": format!("Customer {n}") })
+        };
+        let route = if n % 6 == 5 { "unanswered_call" } else { "" };
+        if app.webhook(route, &body.to_string())?.json["issue_id"].is_i64() {
+            issues += 1;
+        }
+        let reply_at = now + jiff::SignedDuration::from_mins(20);
+        match n % 10 {
+            // Most replies arrive as OutboundMessage webhooks.
+            0..=5 => {
+                let reply = json!({ "type": "OutboundMessage", "locationId": "loc1", "contactId": contact, "conversationId": conversation,
+                    "messageType": if n % 6 == 5 { "CALL" } else { "SMS" }, "userId": "staff", "source": "app",
+                    "messageId": format!("r{n}"), "dateAdded": reply_at.to_string() });
+                app.webhook("", &reply.to_string())?;
+            }
+            // Some only show in GHL (the webhook was lost): the resolver finds them.
+            6..=7 => ghl.staff_reply(&conversation, &contact, "staff", &reply_at.to_string()),
+            // The rest go unanswered and breach.
+            _ => {}
+        }
+    }
+    let busy = ghl.requests().len();
+    while minute < 13 * 60 {
+        minute += 5;
+        app.set_clock(&at(minute).to_string())?;
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let total = ghl.requests().len();
+    let sends = ghl.sends().len();
+    let reads = total - sends;
+    let live = app.count("SELECT COUNT(*) FROM issues WHERE status IN ('PENDING', 'OPEN')")?;
+    // Night: advance twelve hours with only OPEN leftovers; the resolver rests outside hours.
+    let night_start = ghl.requests().len();
+    for hour in 1..=10 {
+        app.set_clock(&at(13 * 60 + hour * 60).to_string())?;
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let night = ghl.requests().len() - night_start;
+    println!(
+        "day: {issues} issues; {total} GHL requests ({reads} reads, {sends} SMS sends), {:.2} per issue ({:.2} reads per issue); {busy} during intake hours",
+        total as f64 / issues as f64,
+        reads as f64 / issues as f64,
+    );
+    println!("day: {live} issues still live at 21:00; {night} GHL requests overnight");
+    Ok(())
+}
+
+fn size() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/aarch64-unknown-linux-musl/release/sentinel");
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            println!("size: stripped static aarch64 binary {:.2} MB ({} bytes)", meta.len() as f64 / 1e6, meta.len())
+        }
+        Err(_) => println!("size: no aarch64 binary yet; run cross/build.sh first"),
+    }
+    let native = env!("CARGO_BIN_EXE_sentinel");
+    if let Ok(meta) = std::fs::metadata(native) {
+        println!("size: native binary under test {:.2} MB", meta.len() as f64 / 1e6);
+    }
+}
