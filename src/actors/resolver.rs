@@ -150,7 +150,7 @@ impl Actor for Resolver {
                 if ctx.config.calendar.is_open(now) {
                     tokio::spawn(async move {
                         let _one_at_a_time = pass.lock().await;
-                        let report = poll(ctx, vec![Status::Open], 500).await;
+                        let report = poll_changed(ctx).await;
                         if !report.resolved.is_empty() || !report.errors.is_empty() {
                             tracing::info!(resolved = ?report.resolved, errors = ?report.errors, "resolver pass");
                         }
@@ -225,6 +225,59 @@ async fn poll(ctx: Ctx, statuses: Vec<Status>, limit: usize) -> PollReport {
         Err(err) => report.errors.push(format!("{err:#}")),
     }
     report
+}
+
+/// The cadence pass: one search for recently active conversations, then a full check only of
+/// OPEN issues whose conversation's last message is outbound and newer than the issue.
+async fn poll_changed(ctx: Ctx) -> PollReport {
+    let statuses = vec![Status::Open];
+    let open = match super::call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT).await {
+        Ok(Ok(open)) => open,
+        Ok(Err(err)) => return PollReport { errors: vec![err], ..PollReport::default() },
+        Err(err) => return PollReport { errors: vec![format!("{err:#}")], ..PollReport::default() },
+    };
+    if open.is_empty() {
+        return PollReport::default();
+    }
+    let client = ctx.ghl.clone();
+    let recent = match tokio::task::spawn_blocking(move || client.recent_conversations(RECENT_CONVERSATIONS)).await {
+        Ok(Ok(recent)) => recent,
+        Ok(Err(err)) => {
+            return PollReport { checked: open.len(), errors: vec![err.to_string()], ..PollReport::default() };
+        }
+        Err(err) => return PollReport { errors: vec![err.to_string()], ..PollReport::default() },
+    };
+    let changed: Vec<Issue> = open.into_iter().filter(|issue| answered_lately(issue, &recent, &ctx.config)).collect();
+    let mut report = PollReport { checked: changed.len(), ..PollReport::default() };
+    if changed.is_empty() {
+        return report;
+    }
+    let (findings, fetched) = check_blocking(&ctx, changed).await;
+    report.conversations_fetched = fetched;
+    report.errors = findings.iter().filter_map(|f| f.error.clone()).collect();
+    match super::call(names::STORE, |reply| StoreMsg::ApplyFindings { findings, reply }, CALL_TIMEOUT).await {
+        Ok(Ok(resolved)) => report.resolved = resolved,
+        Ok(Err(err)) => report.errors.push(err),
+        Err(err) => report.errors.push(format!("{err:#}")),
+    }
+    report
+}
+
+/// Conversations the cadence pass looks at: more than an office has active in 15 minutes.
+const RECENT_CONVERSATIONS: usize = 100;
+
+/// Whether the issue's conversation, among the recently active ones, last saw an outbound
+/// message after the issue began (only then can a staff reply be waiting to be found).
+fn answered_lately(issue: &Issue, recent: &[crate::ghl::client::ConversationSummary], config: &Config) -> bool {
+    let after = threshold(issue, config);
+    recent.iter().any(|conversation| {
+        let ours = issue.conversation_id.as_deref() == Some(conversation.id.as_str())
+            || (issue.conversation_id.is_none()
+                && issue.contact_id.is_some()
+                && issue.contact_id == conversation.contact_id);
+        ours && conversation.last_direction.as_deref() == Some("outbound")
+            && conversation.last_message_at.is_some_and(|at| at > after)
+    })
 }
 
 /// Runs [`check`] on a blocking thread.

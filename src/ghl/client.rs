@@ -111,6 +111,34 @@ fn normalise_type(message_type: &str) -> String {
     }
 }
 
+/// A conversation as the search lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationSummary {
+    /// Conversation id.
+    pub id: String,
+    /// Its contact.
+    pub contact_id: Option<String>,
+    /// When its last message was added.
+    pub last_message_at: Option<Timestamp>,
+    /// `inbound` or `outbound`.
+    pub last_direction: Option<String>,
+}
+
+/// `lastMessageDate` is epoch milliseconds live, sometimes an ISO string (CONTRACT §3.1).
+fn parse_conversation(item: &Value) -> Option<ConversationSummary> {
+    let last_message_at = match &item["lastMessageDate"] {
+        Value::Number(ms) => ms.as_i64().and_then(|ms| Timestamp::from_millisecond(ms).ok()),
+        Value::String(text) => text.parse().ok(),
+        _ => None,
+    };
+    Some(ConversationSummary {
+        id: item["id"].as_str()?.to_string(),
+        contact_id: item["contactId"].as_str().map(str::to_string),
+        last_message_at,
+        last_direction: item["lastMessageDirection"].as_str().map(str::to_string),
+    })
+}
+
 /// What `/health` shows about GHL.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct GhlStatus {
@@ -269,6 +297,22 @@ impl GhlClient {
             .and_then(|list| list.first())
             .and_then(|conversation| conversation["id"].as_str())
             .map(str::to_string))
+    }
+
+    /// The location's most recently active conversations, newest first: one request that
+    /// tells the resolver which conversations changed since it last looked (CONTRACT §3.1).
+    pub fn recent_conversations(&self, limit: usize) -> Result<Vec<ConversationSummary>, GhlError> {
+        let mut query = vec![
+            ("limit", limit.to_string()),
+            ("sortBy", "last_message_date".to_string()),
+            ("sort", "desc".to_string()),
+        ];
+        if let Some(location) = &self.inner.location_id {
+            query.push(("locationId", location.clone()));
+        }
+        let found = self.get("/conversations/search", &query)?;
+        let list = found["conversations"].as_array().map(Vec::as_slice).unwrap_or_default();
+        Ok(list.iter().filter_map(parse_conversation).collect())
     }
 
     /// The contact's display name: `contactName`, `name`, first + last (CONTRACT §4.1).

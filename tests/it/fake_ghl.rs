@@ -265,6 +265,25 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String, Vec<(&'stat
     let not_found = || (404, json!({ "statusCode": 404, "message": "Not Found" }).to_string(), vec![]);
     let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
     match (request.method.as_str(), segments.as_slice()) {
+        ("GET", ["conversations", "search"]) if !query.contains_key("contactId") => {
+            // The location's conversations, most recent message first.
+            let mut listed: Vec<(i64, Value)> = state
+                .conversations
+                .iter()
+                .filter_map(|(id, messages)| {
+                    let last =
+                        messages.iter().max_by_key(|m| m["dateAdded"].as_str().unwrap_or_default().to_string())?;
+                    let at: jiff::Timestamp = last["dateAdded"].as_str()?.parse().ok()?;
+                    let summary = json!({ "id": id, "contactId": last["contactId"], "locationId": "loc1",
+                        "lastMessageDate": at.as_millisecond(), "lastMessageDirection": last["direction"] });
+                    Some((at.as_millisecond(), summary))
+                })
+                .collect();
+            listed.sort_by_key(|(at, _)| -at);
+            let limit = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
+            let page: Vec<Value> = listed.into_iter().take(limit).map(|(_, v)| v).collect();
+            (200, json!({ "conversations": page, "total": page.len() }).to_string(), vec![])
+        }
         ("GET", ["conversations", "search"]) => {
             let found: Vec<Value> = query
                 .get("contactId")
