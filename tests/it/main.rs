@@ -3,6 +3,7 @@
 
 mod commands;
 mod config;
+mod crash;
 mod fake_ghl;
 mod harness;
 mod import;
