@@ -333,3 +333,32 @@ fn raw_event_cleanup_is_a_dry_run_by_default() -> anyhow::Result<()> {
     assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 1, "issues outlive raw events");
     Ok(())
 }
+
+#[test]
+fn hostile_but_well_formed_bodies_are_handled_and_change_nothing_else() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[])?;
+    let long = "x".repeat(200_000);
+    let cases = [
+        // Wrong types where ids and texts belong: no party, so no issue.
+        (r#"{"contact_id":{"nested":true},"message":{"body":["a"]}}"#.to_string(), "ignored"),
+        (r#"{"contact_id":null,"phone":12,"message":null}"#.to_string(), "ignored"),
+        (r#"{"type":"InboundMessage","messageType":7,"contactId":[1,2]}"#.to_string(), "ignored"),
+        // NUL bytes and a huge text are stored as they came; the issue keeps 500 characters.
+        (
+            "{\"contact_id\":\"nul\\u0000id\",\"message\":{\"body\":\"a\\u0000b\"}}".to_string(),
+            "issue_created_or_updated",
+        ),
+        (format!(r#"{{"contact_id":"long","message":{{"body":"{long}"}}}}"#), "issue_created_or_updated"),
+    ];
+    for (body, key) in &cases {
+        let answer = app.webhook("inbound_sms", body)?;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(!answer.json[*key].is_null(), "{key}: {answer:?}");
+    }
+    let kept: i64 =
+        app.db()?.query_row("SELECT LENGTH(last_text) FROM issues WHERE contact_id = 'long'", [], |r| r.get(0))?;
+    assert_eq!(kept, 500);
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 2);
+    assert_eq!(request(&app.webhook_addr, "GET", "/health", &[], b"")?.json["ok"], true);
+    Ok(())
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Lints the unit files with systemd-analyze. `verify` exits 0 even on parse errors, so any
+# output is a failure (../shared/BUILD.md §6). The units point at installed binaries; the
+# check points them at stand-ins so only the unit syntax and settings are judged.
+set -euo pipefail
+cd "$(dirname "$0")"
+command -v systemd-analyze >/dev/null || { echo "systemd-analyze is missing (apt-get install systemd)"; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for unit in sentinel.service cloudflared.service; do
+  sed -e "s|/usr/local/bin/sentinel|/bin/true|; s|/usr/local/bin/cloudflared|/bin/true|" "$unit" > "$work/$unit"
+done
+out=$(systemd-analyze verify "$work"/*.service 2>&1 || true)
+# Users and environment files exist only on the Pi.
+out=$(printf '%s\n' "$out" | grep -v -e "Failed to resolve user" -e "EnvironmentFile" -e "^$" || true)
+if [ -n "$out" ]; then
+  printf '%s\n' "$out"
+  exit 1
+fi
+echo "systemd units: ok"
