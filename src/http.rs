@@ -363,7 +363,7 @@ fn webhook_answer(route: Route, outcome: &Outcome) -> Value {
         Outcome::Outbound { resolved } => {
             json!({ "received": true, "ignored": "outbound", "resolved": resolved })
         }
-        Outcome::Created { issue_id, kind } | Outcome::Repeat { issue_id, kind, .. } => {
+        Outcome::Created { issue_id, kind, .. } | Outcome::Repeat { issue_id, kind, .. } => {
             let created = matches!(outcome, Outcome::Created { .. });
             if route == Route::UnansweredCall || (route == Route::Events && *kind == IssueKind::Call) {
                 json!({ "received": true, "issue_created": created, "issue_id": issue_id })

@@ -45,6 +45,12 @@ pub enum ResolverMsg {
         /// Its contact.
         contact_id: String,
     },
+    /// A text that only acknowledges opened an issue because no staff reply was known: ask
+    /// GHL whether staff had answered just before it (SPEC §5.3).
+    AckCheck {
+        /// The issue.
+        issue_id: i64,
+    },
     /// The cadence timer: check OPEN issues if the business is open.
     Tick,
     /// Health ping.
@@ -73,6 +79,8 @@ pub struct FoundReply {
     pub message_id: String,
     /// When it was sent.
     pub at: Timestamp,
+    /// The reply came before the issue's text, which only thanked it.
+    pub acknowledged: bool,
 }
 
 /// What a poll pass did, for `/jobs/poll_resolver`.
@@ -163,6 +171,13 @@ impl Actor for Resolver {
                     let _one_at_a_time = pass.lock().await;
                     let (findings, _) = check_blocking(&ctx, issues).await;
                     let _ = reply.send(findings);
+                });
+            }
+            ResolverMsg::AckCheck { issue_id } => {
+                let (ctx, pass) = (state.ctx.clone(), state.pass.clone());
+                tokio::spawn(async move {
+                    let _one_at_a_time = pass.lock().await;
+                    ack_check(ctx, issue_id).await;
                 });
             }
             ResolverMsg::LookupName { issue_id, contact_id } => {
@@ -371,9 +386,69 @@ pub fn staff_reply_in(messages: &[Message], issue: &Issue, config: &Config) -> O
         .filter(|message| message.date_added > after)
         .filter_map(|message| {
             let reply = message.as_outbound(&party)?.staff_reply(&config.internal_user_ids, message.date_added)?;
-            reply.answers(issue.kind).then(|| FoundReply { message_id: message.id.clone(), at: message.date_added })
+            reply.answers(issue.kind).then(|| FoundReply {
+                message_id: message.id.clone(),
+                at: message.date_added,
+                acknowledged: false,
+            })
         })
         .min_by_key(|found| found.at)
+}
+
+/// How far back an acknowledged staff reply may be (SPEC §5.3 speaks of "recent").
+const ACK_LOOKBACK: jiff::SignedDuration = jiff::SignedDuration::from_hours(72);
+
+async fn ack_check(ctx: Ctx, issue_id: i64) {
+    let Ok(Ok(Some((issue, _)))) =
+        super::call(names::STORE, |reply| StoreMsg::GetIssue { id: issue_id, reply }, CALL_TIMEOUT).await
+    else {
+        return;
+    };
+    let task_ctx = ctx.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let client = &task_ctx.ghl;
+        let conversation = match (&issue.conversation_id, &issue.contact_id) {
+            (Some(id), _) => Some(id.clone()),
+            (None, Some(contact)) => client.find_conversation(contact)?,
+            (None, None) => None,
+        };
+        let Some(conversation) = conversation else { return Ok(None) };
+        let party = Party {
+            conversation_id: Some(conversation.clone()),
+            contact_id: issue.contact_id.clone(),
+            phone: issue.phone.as_deref().and_then(Phone::parse),
+        };
+        let messages = client.messages_since(&conversation, issue.first_inbound_at - ACK_LOOKBACK)?;
+        // The newest human reply before the thanks (GHL's clock may lead ours by a little).
+        let before = issue.first_inbound_at + jiff::SignedDuration::from_secs(60);
+        Ok::<_, GhlError>(
+            messages
+                .iter()
+                .filter(|m| m.date_added <= before)
+                .filter(|m| {
+                    m.as_outbound(&party)
+                        .and_then(|o| o.staff_reply(&task_ctx.config.internal_user_ids, m.date_added))
+                        .is_some_and(|r| r.by_human)
+                })
+                .max_by_key(|m| m.date_added)
+                .map(|m| FoundReply { message_id: m.id.clone(), at: m.date_added, acknowledged: true }),
+        )
+    })
+    .await;
+    let reply = match found {
+        Ok(Ok(Some(reply))) => reply,
+        Ok(Ok(None)) => return,
+        Ok(Err(err)) => {
+            tracing::info!(issue = issue_id, "acknowledgement check failed, the issue stays: {err}");
+            return;
+        }
+        Err(err) => {
+            tracing::warn!(issue = issue_id, "acknowledgement check failed: {err}");
+            return;
+        }
+    };
+    let findings = vec![Finding { issue_id, reply: Some(reply), conversation_id: None, error: None }];
+    let _ = super::call(names::STORE, |reply| StoreMsg::ApplyFindings { findings, reply }, CALL_TIMEOUT).await;
 }
 
 async fn lookup_name(ctx: Ctx, issue_id: i64, contact_id: String) {

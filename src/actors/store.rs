@@ -407,6 +407,7 @@ fn flush(state: &mut StoreState) {
         Ok(outcomes) => {
             let reschedule = outcomes.iter().any(Outcome::changes_deadlines);
             let nameless = nameless_issues(&queued, &outcomes);
+            let outcomes_copy = outcomes.clone();
             let replies = outcomes.iter().any(|o| matches!(o, Outcome::Command { .. }));
             tracing::debug!(batch = outcomes.len(), "webhooks committed");
             for ((_, reply), outcome) in queued.into_iter().zip(outcomes) {
@@ -421,6 +422,11 @@ fn flush(state: &mut StoreState) {
             if state.ctx.ghl.is_configured() {
                 for (issue_id, contact_id) in nameless {
                     super::cast(names::RESOLVER, ResolverMsg::LookupName { issue_id, contact_id });
+                }
+                for outcome in &outcomes_copy {
+                    if let Outcome::Created { issue_id, unconfirmed_ack: true, .. } = outcome {
+                        super::cast(names::RESOLVER, ResolverMsg::AckCheck { issue_id: *issue_id });
+                    }
                 }
             }
         }
@@ -507,8 +513,15 @@ fn apply_findings(conn: &mut Connection, now: Timestamp, findings: &[Finding]) -
             issues::set_conversation(&tx, finding.issue_id, conversation)?;
         }
         if let Some(reply) = &finding.reply {
-            let detail = format!("staff reply found in GHL, message {}", reply.message_id);
-            if issues::resolve(&tx, finding.issue_id, now, "staff_reply:poll", &detail)? {
+            let (by, detail) = if reply.acknowledged {
+                (
+                    "acknowledgement:ghl",
+                    format!("only thanks the staff reply found in GHL, message {}", reply.message_id),
+                )
+            } else {
+                ("staff_reply:poll", format!("staff reply found in GHL, message {}", reply.message_id))
+            };
+            if issues::resolve(&tx, finding.issue_id, now, by, &detail)? {
                 resolved.push(finding.issue_id);
             }
         }

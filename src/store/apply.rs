@@ -26,6 +26,9 @@ pub enum Outcome {
         issue_id: i64,
         /// Its kind.
         kind: IssueKind,
+        /// The text only acknowledges, but no staff reply was known: GHL should be asked
+        /// whether one came before it (SPEC §5.3).
+        unconfirmed_ack: bool,
     },
     /// A live issue counted a repeat text or call.
     Repeat {
@@ -157,12 +160,10 @@ fn inbound_message(
         let count = issues::record_repeat(conn, &issue, party, inbound.contact_name.as_deref(), now, text)?;
         return Ok(Outcome::Repeat { issue_id: issue.id, kind, count });
     }
-    if kind == IssueKind::Sms
+    let acknowledges = kind == IssueKind::Sms
         && config.ack_close_enabled
-        && let Some(text) = &inbound.text
-        && classify::is_acknowledgement(text, config.ack_close_max_len)
-        && issues::last_staff_reply(conn, party)?.is_some()
-    {
+        && inbound.text.as_deref().is_some_and(|text| classify::is_acknowledgement(text, config.ack_close_max_len));
+    if acknowledges && issues::last_staff_reply(conn, party)?.is_some() {
         return Ok(Outcome::Ignored("acknowledgement after a staff reply".to_string()));
     }
     let sla = match kind {
@@ -181,7 +182,7 @@ fn inbound_message(
     };
     let issue_id = issues::create(conn, &new, &explanation)?;
     tracing::info!(issue = issue_id, kind = %kind, due_at = %due_at, "issue created");
-    Ok(Outcome::Created { issue_id, kind })
+    Ok(Outcome::Created { issue_id, kind, unconfirmed_ack: acknowledges })
 }
 
 fn outbound_message(

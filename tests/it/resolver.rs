@@ -273,3 +273,25 @@ fn open_issues_are_rechecked_on_a_gentle_cadence_in_business_hours() -> anyhow::
     assert_eq!(ghl.requests().len(), after);
     Ok(())
 }
+
+#[test]
+fn a_thank_you_after_a_reply_only_ghl_knows_closes_itself() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    let app = start(&ghl, &[])?;
+    // Staff answered in GHL at 08:55; no webhook told us. The customer thanks them at 09:00.
+    ghl.staff_reply("conv1", "c1", "u1", "2026-03-02T14:55:00Z");
+    let thanks = json!({ "type": "InboundMessage", "locationId": "loc1", "conversationId": "conv1", "contactId": "c1",
+        "messageType": "SMS", "body": "Thank you so much! 🙏" });
+    let id = app.webhook("", &thanks.to_string())?.json["issue_id"].as_i64().unwrap_or(-1);
+    app.eventually("closed as an acknowledgement", || {
+        Ok(status_of(&app, id)?.1.as_deref() == Some("acknowledgement:ghl"))
+    })?;
+    // A real question in the same situation stays open.
+    ghl.staff_reply("conv2", "c2", "u1", "2026-03-02T14:55:00Z");
+    let question = json!({ "type": "InboundMessage", "locationId": "loc1", "conversationId": "conv2", "contactId": "c2",
+        "messageType": "SMS", "body": "Thanks, when will the tech come?" });
+    let open = app.webhook("", &question.to_string())?.json["issue_id"].as_i64().unwrap_or(-1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(status_of(&app, open)?.0, "PENDING");
+    Ok(())
+}
