@@ -76,7 +76,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let admin_server = Arc::new(bind(ctx.config.admin_listen_addr)?);
     let verifier = Verifier::new(ctx.config.ghl.ed25519_key.as_deref(), ctx.config.ghl.rsa_key.as_deref())
         .map_err(anyhow::Error::msg)?;
-    let http = HttpContext { ctx: ctx.clone(), runtime: runtime.handle().clone(), secret: secret.clone(), verifier };
+    let http = HttpContext {
+        ctx: ctx.clone(),
+        runtime: runtime.handle().clone(),
+        secret: secret.clone(),
+        verifier,
+        guard: Arc::default(),
+    };
     let mut workers = http::serve(webhook_server.clone(), Listener::Webhook, http.clone(), WEBHOOK_WORKERS);
     workers.extend(http::serve(admin_server.clone(), Listener::Admin, http, ADMIN_WORKERS));
 

@@ -51,6 +51,59 @@ pub struct HttpContext {
     pub secret: Secret,
     /// GHL's webhook signature keys.
     pub verifier: Verifier,
+    /// Failed attempts per client, shared by both listeners.
+    pub guard: Arc<AuthGuard>,
+}
+
+/// Slows down guessing: after [`MAX_FAILURES`] wrong secrets within [`FAILURE_WINDOW`], a
+/// client gets 429 at once, without its request being read, until the window has passed.
+#[derive(Debug, Default)]
+pub struct AuthGuard {
+    failures: std::sync::Mutex<HashMap<std::net::IpAddr, (u32, std::time::Instant)>>,
+}
+
+/// Wrong secrets a client may send within the window.
+const MAX_FAILURES: u32 = 10;
+/// The window, and how long a client that used it up waits.
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+impl AuthGuard {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<std::net::IpAddr, (u32, std::time::Instant)>> {
+        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn blocked(&self, client: std::net::IpAddr) -> bool {
+        let mut failures = self.lock();
+        match failures.get(&client) {
+            Some((count, since)) if since.elapsed() < FAILURE_WINDOW => *count >= MAX_FAILURES,
+            Some(_) => {
+                failures.remove(&client);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn failed(&self, client: std::net::IpAddr) {
+        let mut failures = self.lock();
+        // Forget stale entries so the map cannot grow without bound.
+        failures.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+        let entry = failures.entry(client).or_insert((0, std::time::Instant::now()));
+        entry.0 += 1;
+    }
+}
+
+/// Who is asking: the peer, or behind a local tunnel the address it reports
+/// (`CF-Connecting-IP`, else the first `X-Forwarded-For`), so one guessing client cannot
+/// lock out GHL, which reaches us through the same tunnel.
+fn client_of(request: &Request) -> std::net::IpAddr {
+    let peer = request.remote_addr().map(|a| a.ip()).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    if !peer.is_loopback() {
+        return peer;
+    }
+    let forwarded = header_value(request, "CF-Connecting-IP")
+        .or_else(|| header_value(request, "X-Forwarded-For").and_then(|v| v.split(',').next()));
+    forwarded.and_then(|v| v.trim().parse().ok()).unwrap_or(peer)
 }
 
 /// How long a worker waits for the store's commit before answering 503 (GHL retries).
@@ -145,6 +198,25 @@ fn route(
             _ => Reply::method_not_allowed("GET"),
         };
     }
+    let client = client_of(request);
+    if http.guard.blocked(client) {
+        return Reply::error(429, "too many failed attempts; try again in a minute");
+    }
+    let reply = route_checked(request, listener, http, path, query, method);
+    if reply.status == 401 {
+        http.guard.failed(client);
+    }
+    reply
+}
+
+fn route_checked(
+    request: &mut Request,
+    listener: Listener,
+    http: &HttpContext,
+    path: &str,
+    query: &HashMap<String, String>,
+    method: Method,
+) -> Reply {
     let admin_only = path.starts_with("/jobs/")
         || path.starts_with("/api/")
         || path.starts_with("/debug/")

@@ -362,3 +362,29 @@ fn hostile_but_well_formed_bodies_are_handled_and_change_nothing_else() -> anyho
     assert_eq!(request(&app.webhook_addr, "GET", "/health", &[], b"")?.json["ok"], true);
     Ok(())
 }
+
+#[test]
+fn repeated_wrong_secrets_are_slowed_down_per_client() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[])?;
+    let sms = "/webhook/ghl/inbound_sms";
+    let body = br#"{"contact_id":"g1","message":{"body":"hi"}}"#;
+    let guesser = ("X-Forwarded-For", "203.0.113.9");
+    for guess in 0..10 {
+        let answer =
+            request(&app.webhook_addr, "POST", sms, &[("X-NTPP-Secret", &format!("guess{guess}")), guesser], body)?;
+        assert_eq!(answer.status, 401);
+    }
+    let locked = request(&app.webhook_addr, "POST", sms, &[("X-NTPP-Secret", SECRET), guesser], body)?;
+    assert_eq!(locked.status, 429, "even the right secret waits: {locked:?}");
+    // Another client behind the same tunnel (GHL) is not affected.
+    let ghl = request(
+        &app.webhook_addr,
+        "POST",
+        sms,
+        &[("X-NTPP-Secret", SECRET), ("X-Forwarded-For", "198.51.100.7")],
+        body,
+    )?;
+    assert_eq!(ghl.status, 200, "{ghl:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1);
+    Ok(())
+}

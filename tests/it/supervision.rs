@@ -66,3 +66,26 @@ fn a_missing_secret_is_generated_once_and_kept() -> anyhow::Result<()> {
     assert_eq!(post(&app, SECRET)?.status, 401);
     Ok(())
 }
+
+#[test]
+fn logs_never_hold_secrets_tokens_or_whole_phone_numbers() -> anyhow::Result<()> {
+    let ghl = crate::fake_ghl::FakeGhl::start()?;
+    let app = Sentinel::start(&[
+        ("GHL_BASE_URL", ghl.url.as_str()),
+        ("GHL_TOKEN", "pit-very-secret-token-123"),
+        ("MANAGER_CONTACT_IDS", "m1"),
+        ("RUST_LOG", "debug"),
+        ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),
+    ])?;
+    app.webhook("inbound_sms", &payload("workflow_inbound_sms.json"))?;
+    request(&app.webhook_addr, "POST", "/webhook/ghl/inbound_sms", &[("X-NTPP-Secret", "wrong-secret-guess")], b"{}")?;
+    app.admin("POST", "/jobs/poll_resolver")?;
+    app.set_clock("2026-03-02T17:01:00Z")?;
+    app.eventually("the alert is sent", || Ok(!ghl.sends().is_empty()))?;
+    let log = app.log();
+    assert!(log.contains("issue created"), "the log is there: {log}");
+    for forbidden in [SECRET, "pit-very-secret-token-123", "wrong-secret-guess", "2145550104", "555-0104"] {
+        assert!(!log.contains(forbidden), "{forbidden} appears in the log");
+    }
+    Ok(())
+}
