@@ -328,6 +328,7 @@ mod tests {
             "Questioned “See you Tuesday”", "Reacted 😡 to “see you Tuesday”", "👎", "😢",
             "the water is green", "thanks John", "so much", "...", "ok 🏊", "Liked", "ok need help",
             "tokay", "oktober", "thanks for the help, the pool is still green",
+            "when can you come look at it?", "thanks but the pump is still leaking",
         ];
         for text in not_acks {
             check(text, MAX, false);
