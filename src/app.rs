@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::ghl::client::GhlClient;
 use crate::ghl::signature::Verifier;
 use crate::http::{self, HttpContext, Listener};
+use crate::led::{Led, LedState};
 use crate::secret::{SecretOrigin, ensure_webhook_secret, secret_path};
 use crate::supervisor::{Supervisor, probe_all};
 use crate::time::TimeSource;
@@ -89,12 +90,17 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     announce(&ctx, &webhook_server, &admin_server, secret.expose(), origin);
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
     let watchdog = sd_notify::watchdog_enabled().map(|period| runtime.spawn(feed_watchdog(period)));
+    let led = runtime.spawn(drive_led(ctx.clone()));
 
     runtime.block_on(shutdown_signal());
     tracing::info!("stopping: draining requests");
     let _ = sd_notify::notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
     if let Some(watchdog) = watchdog {
         watchdog.abort();
+    }
+    led.abort();
+    if let Err(err) = Led::new(&ctx.config.led_path).show(LedState::Off) {
+        tracing::warn!("turning the LED off: {err:#}");
     }
     // Unblock every worker; each finishes the request it holds, so in-flight webhooks still
     // get their commit and their answer.
@@ -146,6 +152,35 @@ async fn feed_watchdog(period: Duration) {
             let failing: Vec<&str> = health.iter().filter(|a| !a.ok).map(|a| a.name).collect();
             tracing::error!(?failing, "watchdog not fed: actors are not answering");
             let _ = sd_notify::notify(&[NotifyState::Status(&format!("failing: {}", failing.join(", ")))]);
+        }
+    }
+}
+
+/// How often the LED is brought up to date.
+const LED_EVERY: Duration = Duration::from_secs(2);
+
+/// Shows health on the LED (SPEC §11): failing when an actor does not answer, degraded when
+/// GHL is unreachable or refuses the token, healthy otherwise.
+async fn drive_led(ctx: Ctx) {
+    let mut led = Led::new(&ctx.config.led_path);
+    if !led.is_present() {
+        tracing::info!(path = %ctx.config.led_path.display(), "no status LED; it is not driven");
+        return;
+    }
+    let mut interval = tokio::time::interval(LED_EVERY);
+    loop {
+        interval.tick().await;
+        let health = probe_all(Duration::from_secs(3)).await;
+        let ghl = ctx.ghl.status();
+        let state = if !health.iter().all(|actor| actor.ok) {
+            LedState::Failing
+        } else if ghl.state == "degraded" {
+            LedState::Degraded
+        } else {
+            LedState::Healthy
+        };
+        if let Err(err) = led.show(state) {
+            tracing::warn!("status LED: {err:#}");
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod domain;
 pub mod ghl;
 pub mod http;
 pub mod import;
+pub mod led;
 pub mod secret;
 pub mod status;
 pub mod store;

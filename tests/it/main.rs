@@ -8,6 +8,7 @@ mod fake_ghl;
 mod harness;
 mod import;
 mod intake;
+mod led;
 mod lifecycle;
 mod managers;
 mod resolver;

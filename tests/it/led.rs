@@ -1,0 +1,41 @@
+//! The status LED against a fake sysfs directory (SPEC §11): healthy, degraded, failing, off.
+
+use std::path::Path;
+
+use crate::fake_ghl::{FakeGhl, Fault};
+use crate::harness::Sentinel;
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_default()
+}
+
+#[test]
+fn the_led_shows_healthy_degraded_failing_and_off() -> anyhow::Result<()> {
+    let led = tempfile::tempdir()?;
+    std::fs::write(led.path().join("trigger"), "none [mmc0] timer heartbeat")?;
+    std::fs::write(led.path().join("brightness"), "1")?;
+    let led_path = led.path().display().to_string();
+    let ghl = FakeGhl::start()?;
+    let app = Sentinel::start(&[
+        ("LED_PATH", led_path.as_str()),
+        ("GHL_BASE_URL", ghl.url.as_str()),
+        ("GHL_TOKEN", "t"),
+        ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),
+    ])?;
+    app.eventually("healthy: heartbeat", || Ok(read(led.path(), "trigger") == "heartbeat"))?;
+
+    app.webhook("inbound_sms", r#"{"contact_id":"c1","conversation_id":"conv1","message":{"body":"hi"}}"#)?;
+    ghl.outage(Fault::Unauthorized);
+    app.admin("POST", "/jobs/poll_resolver")?;
+    app.eventually("degraded: slow blink", || {
+        Ok(read(led.path(), "trigger") == "timer" && read(led.path(), "delay_on") == "1000")
+    })?;
+
+    app.admin("POST", "/debug/wedge?seconds=8")?;
+    app.eventually("failing: fast blink", || Ok(read(led.path(), "delay_on") == "100"))?;
+
+    let (status, _dir) = app.stop()?;
+    assert!(status.success());
+    assert_eq!((read(led.path(), "trigger"), read(led.path(), "brightness")), ("none".into(), "0".into()));
+    Ok(())
+}
