@@ -61,6 +61,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .thread_name("sentinel-rt")
         .build()
         .context("starting the async runtime")?;
+    let _held = crate::backup::hold_database(&config.db_path)?;
     let (secret, origin) = ensure_webhook_secret(config.webhook_secret.as_ref(), &config.data_dir())?;
     let time = time_source()?;
     let started_at = time.now();

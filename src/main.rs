@@ -12,6 +12,8 @@ Usage:
   sentinel [run] [--config PATH]       run the service (the default)
   sentinel check-config [--config PATH] print the effective configuration, secrets masked
   sentinel status [--config PATH]       one screen: actors, last webhook, GHL, issues, next digest
+  sentinel backup FILE [--config PATH]  write a consistent copy of the database (safe while running)
+  sentinel restore FILE [--config PATH] replace the database with a backup (stop the service first)
   sentinel import-original FILE [--dry-run] [--config PATH]
                                         import the original service's sentinel.db (idempotent)
   sentinel --version                    print the version
@@ -26,6 +28,8 @@ enum Command {
     CheckConfig,
     Status,
     ImportOriginal,
+    Backup,
+    Restore,
     Version,
     Help,
 }
@@ -55,15 +59,25 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "check-config" if command.is_none() => command = Some(Command::CheckConfig),
             "status" if command.is_none() => command = Some(Command::Status),
             "import-original" if command.is_none() => command = Some(Command::ImportOriginal),
+            "backup" if command.is_none() => command = Some(Command::Backup),
+            "restore" if command.is_none() => command = Some(Command::Restore),
             "--dry-run" => dry_run = true,
-            _ if matches!(command, Some(Command::ImportOriginal)) && file.is_none() && !arg.starts_with('-') => {
+            _ if matches!(command, Some(Command::ImportOriginal | Command::Backup | Command::Restore))
+                && file.is_none()
+                && !arg.starts_with('-') =>
+            {
                 file = Some(PathBuf::from(&arg));
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    if matches!(command, Some(Command::ImportOriginal)) && file.is_none() {
-        return Err("import-original needs the original's sentinel.db".to_string());
+    match command {
+        Some(Command::ImportOriginal) if file.is_none() => {
+            return Err("import-original needs the original's sentinel.db".into());
+        }
+        Some(Command::Backup) if file.is_none() => return Err("backup needs the file to write".into()),
+        Some(Command::Restore) if file.is_none() => return Err("restore needs the backup to restore".into()),
+        _ => {}
     }
     Ok(Args { command: command.unwrap_or(Command::Run), config, file, dry_run })
 }
@@ -79,13 +93,26 @@ fn run() -> anyhow::Result<()> {
             println!("{USAGE}");
             return Ok(());
         }
-        Command::Run | Command::CheckConfig | Command::Status | Command::ImportOriginal => {}
+        _ => {}
     }
     let source = Source::load(args.config.as_deref())?;
     let config = Config::from_source(&source)?;
     match args.command {
         Command::CheckConfig => print!("{}", config::describe(&source, &config)),
         Command::Status => print!("{}", sentinel::status::print(&config)?),
+        Command::Backup => {
+            let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
+            let db =
+                rusqlite::Connection::open_with_flags(&config.db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            db.busy_timeout(std::time::Duration::from_secs(10))?;
+            let bytes = sentinel::backup::backup_to(&db, file)?;
+            println!("backup written: {} ({bytes} bytes)", file.display());
+        }
+        Command::Restore => {
+            let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
+            sentinel::backup::restore(file, &config.db_path)?;
+            println!("restored {} from {}", config.db_path.display(), file.display());
+        }
         Command::ImportOriginal => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
             let mode = if args.dry_run { sentinel::import::Mode::DryRun } else { sentinel::import::Mode::Write };

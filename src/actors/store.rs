@@ -174,6 +174,13 @@ pub enum StoreMsg {
         /// The issues marked SPAM.
         reply: RpcReplyPort<Result<Vec<i64>, String>>,
     },
+    /// The nightly backup for a local date, once (APPLIANCE §5.4).
+    NightlyBackup {
+        /// The local date.
+        date: jiff::civil::Date,
+        /// The file written, if this date had none yet.
+        reply: RpcReplyPort<Result<Option<String>, String>>,
+    },
     /// Figures for `/health` and the status page.
     Stats {
         /// The figures.
@@ -247,6 +254,9 @@ pub struct StoreState {
     /// When the heartbeat last wrote; health checks in between only read.
     last_write: Option<std::time::Instant>,
 }
+
+/// Nightly backups kept.
+const BACKUPS_KEPT: usize = 7;
 
 /// How often a health check proves the disk takes writes (APPLIANCE §2.2's deep probe). Checks
 /// in between read, so the LED's and the watchdog's frequent checks do not wear the SD card.
@@ -387,6 +397,20 @@ impl Actor for Store {
                     })
                 });
                 let _ = reply.send(text_err(done));
+            }
+            StoreMsg::NightlyBackup { date, reply } => {
+                let dir = state.ctx.config.data_dir().join("backups");
+                let written = tokio::task::block_in_place(|| -> anyhow::Result<Option<String>> {
+                    let key = "last_backup_date";
+                    if crate::store::kv_get(&state.conn, key)?.as_deref() == Some(date.to_string().as_str()) {
+                        return Ok(None);
+                    }
+                    std::fs::create_dir_all(&dir)?;
+                    let written = crate::backup::nightly(&state.conn, &dir, date, BACKUPS_KEPT)?;
+                    kv_set(&state.conn, key, &date.to_string())?;
+                    Ok(written.map(|p| p.display().to_string()))
+                });
+                let _ = reply.send(written.map_err(|err| format!("{err:#}")));
             }
             StoreMsg::Stats { reply } => {
                 let _ = reply.send(text_err(stats(&state.conn)));

@@ -191,6 +191,14 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
             Err(err) => tracing::warn!(slot, "building the digest failed: {err:#}"),
         }
     }
+    if let Some(date) = backup_due(&ctx, now) {
+        match super::call(names::STORE, |reply| StoreMsg::NightlyBackup { date, reply }, CALL_TIMEOUT).await {
+            Ok(Ok(Some(path))) => tracing::info!(path, "nightly backup written"),
+            Ok(Ok(None)) => {}
+            Ok(Err(err)) => tracing::error!("nightly backup failed: {err}"),
+            Err(err) => tracing::error!("nightly backup failed: {err:#}"),
+        }
+    }
     if ctx.ghl.status().token_refused {
         let date = now.to_zoned(ctx.config.calendar.zone().clone()).date();
         let body = format!(
@@ -201,6 +209,28 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
     }
     send_pending(myself, state);
     schedule(myself, state, now).await;
+}
+
+/// The local hour of the nightly backup: quiet, and before anyone is at work.
+const BACKUP_HOUR: i8 = 2;
+
+/// Today's date once the backup hour has passed (the store skips a date already backed up).
+fn backup_due(ctx: &Ctx, now: Timestamp) -> Option<jiff::civil::Date> {
+    let local = now.to_zoned(ctx.config.calendar.zone().clone());
+    (local.hour() >= BACKUP_HOUR).then(|| local.date())
+}
+
+/// The next instant the backup hour comes round.
+fn next_backup_at(ctx: &Ctx, now: Timestamp) -> Option<Timestamp> {
+    let zone = ctx.config.calendar.zone().clone();
+    let local = now.to_zoned(zone.clone());
+    let today =
+        local.date().to_datetime(jiff::civil::Time::new(BACKUP_HOUR, 0, 0, 0).ok()?).to_zoned(zone.clone()).ok()?;
+    if today.timestamp() > now {
+        return Some(today.timestamp());
+    }
+    let tomorrow = local.date().tomorrow().ok()?;
+    Some(tomorrow.to_datetime(jiff::civil::Time::new(BACKUP_HOUR, 0, 0, 0).ok()?).to_zoned(zone).ok()?.timestamp())
 }
 
 /// At the day's last digest: if no webhook arrived since the day began, GHL is probably not
@@ -278,7 +308,10 @@ async fn schedule(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState, now: 
         timer.abort();
     }
     let next_outbox = facts(&state.ctx).await.ok().and_then(|f| f.next_outbox_at);
-    let next = [state.alert_due, next_slot_at(&state.ctx, now), next_outbox].into_iter().flatten().min();
+    let next = [state.alert_due, next_slot_at(&state.ctx, now), next_outbox, next_backup_at(&state.ctx, now)]
+        .into_iter()
+        .flatten()
+        .min();
     let Some(next) = next else { return };
     let delay = state.ctx.time.until(next).max(Duration::from_millis(10));
     let me = myself.clone();
