@@ -90,7 +90,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 
     announce(&ctx, &webhook_server, &admin_server, secret.expose(), origin);
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
-    let watchdog = sd_notify::watchdog_enabled().map(|period| runtime.spawn(feed_watchdog(period)));
+    let watchdog = sd_notify::watchdog_enabled().map(|period| runtime.spawn(feed_watchdog(ctx.clone(), period)));
     let led = runtime.spawn(drive_led(ctx.clone()));
 
     runtime.block_on(shutdown_signal());
@@ -142,13 +142,19 @@ fn announce(ctx: &Ctx, webhook: &Server, admin: &Server, secret: &str, origin: S
 
 /// Feeds the systemd watchdog only after every actor answered through its mailbox and the
 /// store committed a write; never from a free-running timer (APPLIANCE §2.2).
-async fn feed_watchdog(period: Duration) {
+async fn feed_watchdog(ctx: Ctx, period: Duration) {
     let mut interval = tokio::time::interval(period / 3);
     loop {
         interval.tick().await;
         let health = probe_all(period / 4).await;
         if health.iter().all(|actor| actor.ok) {
-            let _ = sd_notify::notify(&[NotifyState::Watchdog]);
+            // A failing GHL is "degraded": say so, and keep feeding (a restart cannot fix it).
+            let ghl = ctx.ghl.status();
+            let status = match ghl.last_error {
+                Some(error) if ghl.state == "degraded" => format!("degraded: {error}"),
+                _ => format!("healthy; GHL {}", ghl.state),
+            };
+            let _ = sd_notify::notify(&[NotifyState::Watchdog, NotifyState::Status(&status)]);
         } else {
             let failing: Vec<&str> = health.iter().filter(|a| !a.ok).map(|a| a.name).collect();
             tracing::error!(?failing, "watchdog not fed: actors are not answering");

@@ -43,6 +43,7 @@ fn the_watchdog_is_fed_only_while_every_actor_answers() -> anyhow::Result<()> {
     let first = collect(&socket, Duration::from_secs(3))?;
     assert!(first.iter().any(|m| m.lines().any(|l| l == "READY=1")), "{first:?}");
     assert!(pings(&first) >= 3, "fed about every 0.5 s while healthy: {first:?}");
+    assert!(first.iter().any(|m| m.contains("STATUS=healthy; GHL not configured")), "{first:?}");
 
     // A store stuck for 4 s (as on a failing SD card) must stop the pings.
     app.admin("POST", "/debug/wedge?seconds=4")?;
