@@ -168,9 +168,5 @@ async fn schedule(myself: &ActorRef<ClockMsg>, state: &mut ClockState) {
     let generation = state.generation;
     let delay = state.ctx.time.until(due_at);
     tracing::debug!(%due_at, ?delay, "SLA clock armed");
-    let me = myself.clone();
-    state.timer = Some(tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        let _ = me.cast(ClockMsg::Wake { generation });
-    }));
+    state.timer = Some(super::wake_after(myself, delay, ClockMsg::Wake { generation }));
 }

@@ -71,6 +71,16 @@ pub fn cast<M: Message>(name: &str, message: M) {
     }
 }
 
+/// Casts `message` to `actor` after `delay`. The clock, the summary sender and the resolver
+/// each keep one such timer and abort it when their next duty moves.
+pub fn wake_after<M: Message>(actor: &ActorRef<M>, delay: Duration, message: M) -> tokio::task::JoinHandle<()> {
+    let actor = actor.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let _ = actor.cast(message);
+    })
+}
+
 /// Registered actor names.
 pub mod names {
     /// The webhook intake.

@@ -203,11 +203,7 @@ fn arm(myself: &ActorRef<ResolverMsg>, state: &mut ResolverState) {
         return;
     }
     let delay = state.ctx.time.until(state.next_pass_at);
-    let me = myself.clone();
-    state.timer = Some(tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        let _ = me.cast(ResolverMsg::Tick);
-    }));
+    state.timer = Some(super::wake_after(myself, delay, ResolverMsg::Tick));
 }
 
 /// One pass over live issues with the given statuses.

@@ -314,11 +314,7 @@ async fn schedule(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState, now: 
         .min();
     let Some(next) = next else { return };
     let delay = state.ctx.time.until(next).max(Duration::from_millis(10));
-    let me = myself.clone();
-    state.timer = Some(tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        let _ = me.cast(SummaryMsg::Wake);
-    }));
+    state.timer = Some(super::wake_after(myself, delay, SummaryMsg::Wake));
 }
 
 /// Sends due outbox rows on a blocking thread, one pass at a time; the store learns each

@@ -385,28 +385,8 @@ impl GhlClient {
         let url = format!("{}{}", self.inner.base_url, path);
         let auth = format!("Bearer {}", token.expose());
         let sent = match (method, body) {
-            ("POST", Some(body)) => {
-                let mut request = self.inner.agent.post(&url);
-                for (key, value) in query {
-                    request = request.query(*key, value);
-                }
-                request
-                    .header("Authorization", &auth)
-                    .header("Version", &self.inner.version)
-                    .header("Accept", "application/json")
-                    .send_json(body)
-            }
-            _ => {
-                let mut request = self.inner.agent.get(&url);
-                for (key, value) in query {
-                    request = request.query(*key, value);
-                }
-                request
-                    .header("Authorization", &auth)
-                    .header("Version", &self.inner.version)
-                    .header("Accept", "application/json")
-                    .call()
-            }
+            ("POST", Some(body)) => self.prepare(self.inner.agent.post(&url), query, &auth).send_json(body),
+            _ => self.prepare(self.inner.agent.get(&url), query, &auth).call(),
         };
         self.lock().status.requests += 1;
         let mut response = sent.map_err(|err| (GhlError::Unavailable(transport_error(&err)), None))?;
@@ -442,6 +422,22 @@ impl GhlClient {
             408 | 500..=599 => Err((GhlError::Unavailable(format!("{status}: {}", message())), retry_after)),
             _ => Err((GhlError::Rejected(status, message()), None)),
         }
+    }
+
+    /// The query and the headers every GHL request carries (CONTRACT §3).
+    fn prepare<B>(
+        &self,
+        mut request: ureq::RequestBuilder<B>,
+        query: &[(&str, String)],
+        auth: &str,
+    ) -> ureq::RequestBuilder<B> {
+        for (key, value) in query {
+            request = request.query(*key, value);
+        }
+        request
+            .header("Authorization", auth)
+            .header("Version", &self.inner.version)
+            .header("Accept", "application/json")
     }
 
     fn check_circuit(&self) -> Result<(), GhlError> {
