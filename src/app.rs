@@ -65,7 +65,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let (secret, origin) = ensure_webhook_secret(config.webhook_secret.as_ref(), &config.data_dir())?;
     let time = time_source()?;
     let started_at = time.now();
-    let ghl = GhlClient::new(&config.ghl);
+    let ghl = GhlClient::new(&config.ghl, time.clone());
     let ctx: Ctx = Arc::new(Shared { config, time, started_at, ghl });
 
     let (supervisor, supervisor_done) = runtime

@@ -10,12 +10,13 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::{GhlConfig, Secret};
 use crate::domain::event::{Outbound, Party};
+use crate::time::TimeSource;
 
 /// Why a GHL request failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,12 +188,14 @@ struct Inner {
     location_id: Option<String>,
     limiter: RateLimiter,
     state: Mutex<ClientState>,
+    time: TimeSource,
 }
 
 #[derive(Default)]
 struct ClientState {
     consecutive_failures: u32,
-    open_until: Option<Instant>,
+    /// On the injected clock, so a test can move past an outage.
+    open_until: Option<Timestamp>,
     open_for: Duration,
     status: GhlStatus,
 }
@@ -205,7 +208,7 @@ impl std::fmt::Debug for GhlClient {
 
 impl GhlClient {
     /// A client for the configured account.
-    pub fn new(config: &GhlConfig) -> GhlClient {
+    pub fn new(config: &GhlConfig, time: TimeSource) -> GhlClient {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(5)))
@@ -227,6 +230,7 @@ impl GhlClient {
                     config.daily_budget,
                 ),
                 state: Mutex::new(ClientState { open_for: BREAKER_OPEN_FOR, ..ClientState::default() }),
+                time,
             }),
         }
     }
@@ -240,7 +244,7 @@ impl GhlClient {
     pub fn status(&self) -> GhlStatus {
         let state = self.lock();
         let mut status = state.status.clone();
-        let open = state.open_until.is_some_and(|until| until > Instant::now());
+        let open = state.open_until.is_some_and(|until| until > self.inner.time.now());
         status.circuit = if open { "open" } else { "closed" };
         status.state = if self.inner.token.is_none() {
             "not configured"
@@ -443,7 +447,7 @@ impl GhlClient {
     fn check_circuit(&self) -> Result<(), GhlError> {
         let state = self.lock();
         match state.open_until {
-            Some(until) if until > Instant::now() => Err(GhlError::CircuitOpen),
+            Some(until) if until > self.inner.time.now() => Err(GhlError::CircuitOpen),
             _ => Ok(()),
         }
     }
@@ -453,7 +457,7 @@ impl GhlClient {
         state.consecutive_failures = 0;
         state.open_until = None;
         state.open_for = BREAKER_OPEN_FOR;
-        state.status.last_success_at = Some(Timestamp::now());
+        state.status.last_success_at = Some(self.inner.time.now());
         state.status.last_error = None;
         state.status.token_refused = false;
     }
@@ -466,7 +470,7 @@ impl GhlClient {
             state.consecutive_failures += 1;
             if state.consecutive_failures >= BREAKER_THRESHOLD {
                 let open_for = state.open_for;
-                state.open_until = Some(Instant::now() + open_for);
+                state.open_until = Some(self.inner.time.now() + SignedDuration::try_from(open_for).unwrap_or_default());
                 state.open_for = (open_for * 2).min(Duration::from_secs(300));
                 tracing::warn!(?open_for, "GHL circuit opened after repeated failures");
             }
@@ -674,7 +678,7 @@ mod tests {
             daily_budget: 100,
             timeout: Duration::from_secs(1),
         };
-        let client = GhlClient::new(&config);
+        let client = GhlClient::new(&config, TimeSource::System);
         assert_eq!(client.send_sms("c", "hi"), Err(GhlError::NotConfigured));
         assert_eq!(client.status().state, "not configured");
         assert_eq!(client.status().requests, 0);

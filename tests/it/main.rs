@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod crash;
 mod fake_ghl;
+mod faults;
 mod harness;
 mod import;
 mod intake;
