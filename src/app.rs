@@ -9,7 +9,7 @@ use ractor::Actor;
 use sd_notify::NotifyState;
 use tiny_http::Server;
 
-use crate::actors::{Ctx, Shared};
+use crate::actors::{Ctx, Shared, TunnelState};
 use crate::config::Config;
 use crate::ghl::client::GhlClient;
 use crate::ghl::signature::Verifier;
@@ -66,7 +66,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let time = time_source()?;
     let started_at = time.now();
     let ghl = GhlClient::new(&config.ghl, time.clone());
-    let ctx: Ctx = Arc::new(Shared { config, time, started_at, ghl });
+    let ctx: Ctx = Arc::new(Shared { config, time, started_at, ghl, signals: Default::default() });
 
     let (supervisor, supervisor_done) = runtime
         .block_on(Actor::spawn(Some("supervisor".to_string()), Supervisor, ctx.clone()))
@@ -92,6 +92,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
     let watchdog = sd_notify::watchdog_enabled().map(|period| runtime.spawn(feed_watchdog(ctx.clone(), period)));
     let led = runtime.spawn(drive_led(ctx.clone()));
+    let tunnel = ctx.config.tunnel_ready_url.clone().map(|url| runtime.spawn(watch_tunnel(ctx.clone(), url)));
 
     runtime.block_on(shutdown_signal());
     tracing::info!("stopping: draining requests");
@@ -100,6 +101,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         watchdog.abort();
     }
     led.abort();
+    if let Some(tunnel) = tunnel {
+        tunnel.abort();
+    }
     if let Err(err) = Led::new(&ctx.config.led_path).show(LedState::Off) {
         tracing::warn!("turning the LED off: {err:#}");
     }
@@ -163,6 +167,39 @@ async fn feed_watchdog(ctx: Ctx, period: Duration) {
     }
 }
 
+/// How often the tunnel's readiness is asked.
+const TUNNEL_EVERY: Duration = Duration::from_secs(5);
+
+/// Asks the tunnel's readiness endpoint (cloudflared's `/ready`) and keeps the answer for
+/// `/health` and the LED. A tunnel that is down makes the appliance degraded, not failing.
+async fn watch_tunnel(ctx: Ctx, url: String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(3)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut interval = tokio::time::interval(TUNNEL_EVERY);
+    loop {
+        interval.tick().await;
+        let (agent, url) = (agent.clone(), url.clone());
+        let answer = tokio::task::spawn_blocking(move || agent.get(&url).call().map(|r| r.status().as_u16())).await;
+        let state = match answer {
+            Ok(Ok(200)) => TunnelState::Up,
+            Ok(Ok(status)) => TunnelState::Down(format!("readiness answered {status}")),
+            Ok(Err(err)) => TunnelState::Down(format!("readiness did not answer: {err}")),
+            Err(err) => TunnelState::Down(err.to_string()),
+        };
+        let mut shown = ctx.signals.tunnel.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *shown != state {
+            match &state {
+                TunnelState::Down(why) => tracing::warn!("tunnel down: {why}"),
+                _ => tracing::info!("tunnel up"),
+            }
+            *shown = state;
+        }
+    }
+}
+
 /// How often the LED is brought up to date.
 const LED_EVERY: Duration = Duration::from_secs(2);
 
@@ -181,7 +218,7 @@ async fn drive_led(ctx: Ctx) {
         let ghl = ctx.ghl.status();
         let state = if !health.iter().all(|actor| actor.ok) {
             LedState::Failing
-        } else if ghl.state == "degraded" {
+        } else if ctx.signals.degraded(ghl.state) {
             LedState::Degraded
         } else {
             LedState::Healthy

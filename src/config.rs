@@ -80,6 +80,7 @@ pub const VARS: &[VarDef] = &[
     var("ACK_CLOSE_MAX_LEN", "60", "longest text, in characters, that can be an acknowledgement"),
     var("RESOLVER_INTERVAL_MINUTES", "15", "how often OPEN issues are re-checked against GHL in business hours"),
     var("LED_PATH", "/sys/class/leds/ACT", "status LED sysfs directory; a missing LED is not an error"),
+    var("TUNNEL_READY_URL", "", "the tunnel's readiness URL, e.g. cloudflared's http://127.0.0.1:20241/ready; unset means not monitored"),
     var("AI_GATE_ENABLED", "0", "1 lets an AI check suppress PENDING texts that need no answer"),
     secret("OPENAI_API_KEY", "key for the AI check"),
     var("OPENAI_BASE_URL", "https://api.openai.com/v1", "OpenAI-compatible endpoint for the AI check"),
@@ -311,6 +312,8 @@ pub struct Config {
     pub resolver_interval: SignedDuration,
     /// Status LED directory.
     pub led_path: PathBuf,
+    /// The tunnel's readiness endpoint.
+    pub tunnel_ready_url: Option<String>,
     /// The optional AI check (SPEC §10).
     pub ai_gate: AiGateConfig,
     /// The original's `CRON_*` hours, by variable name.
@@ -619,6 +622,10 @@ impl Config {
             r.errors.push("AI_GATE_ENABLED=\"1\": expected OPENAI_API_KEY to be set as well".to_string());
         }
         let ghl_version = r.text("GHL_VERSION");
+        let tunnel_ready_url = match source.raw("TUNNEL_READY_URL") {
+            None => Some(None),
+            Some(_) => r.url("TUNNEL_READY_URL").map(Some),
+        };
         let db_path = r.optional("DB_PATH").map(PathBuf::from).unwrap_or_else(default_db_path);
         let mut cron = Vec::new();
         for (name, value) in source.cron() {
@@ -674,6 +681,7 @@ impl Config {
             ack_close_max_len: ack_close_max_len.ok_or_else(missing)?,
             resolver_interval: resolver_interval.ok_or_else(missing)?,
             led_path: PathBuf::from(r.text("LED_PATH")),
+            tunnel_ready_url: tunnel_ready_url.ok_or_else(missing)?,
             ai_gate: AiGateConfig {
                 enabled: ai_enabled.ok_or_else(missing)?,
                 api_key: source.raw("OPENAI_API_KEY").map(Secret::new),

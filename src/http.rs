@@ -458,7 +458,8 @@ fn health(http: &HttpContext) -> Reply {
         "actors": actors,
         "ghl": ghl.state,
         "ghl_detail": ghl,
-        "tunnel": "not monitored",
+        "tunnel": http.ctx.signals.tunnel().as_str(),
+        "quiet_day": http.ctx.signals.quiet_day.load(std::sync::atomic::Ordering::Relaxed),
     });
     if !ok {
         let failing: Vec<&str> = actors.iter().filter(|a| !a.ok).map(|a| a.name).collect();

@@ -34,6 +34,55 @@ pub struct Shared {
     pub started_at: Timestamp,
     /// The one GHL client, whose rate limiter every actor shares.
     pub ghl: GhlClient,
+    /// Outside conditions the LED and `/health` show as "degraded".
+    pub signals: Signals,
+}
+
+/// Outside conditions that make the appliance "degraded" (SPEC §11): they are no reason to
+/// restart, but staff should see them.
+#[derive(Debug, Default)]
+pub struct Signals {
+    /// No webhook arrived during the last whole business day; cleared by the next webhook.
+    pub quiet_day: std::sync::atomic::AtomicBool,
+    /// The tunnel's readiness, when `TUNNEL_READY_URL` is set.
+    pub tunnel: std::sync::Mutex<TunnelState>,
+}
+
+/// What the tunnel's readiness endpoint last said.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TunnelState {
+    /// `TUNNEL_READY_URL` is not set.
+    #[default]
+    NotMonitored,
+    /// It answered 200.
+    Up,
+    /// It did not, and why.
+    Down(String),
+}
+
+impl TunnelState {
+    /// `not monitored`, `ok` or `down`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TunnelState::NotMonitored => "not monitored",
+            TunnelState::Up => "ok",
+            TunnelState::Down(_) => "down",
+        }
+    }
+}
+
+impl Signals {
+    /// The tunnel's state now.
+    pub fn tunnel(&self) -> TunnelState {
+        self.tunnel.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Whether anything outside makes the appliance degraded, given GHL's state.
+    pub fn degraded(&self, ghl_state: &str) -> bool {
+        ghl_state == "degraded"
+            || matches!(self.tunnel(), TunnelState::Down(_))
+            || self.quiet_day.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// The shared context, cheap to clone into actors and HTTP workers.

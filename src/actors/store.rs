@@ -446,6 +446,7 @@ fn flush(state: &mut StoreState) {
     match committed {
         Ok(outcomes) => {
             let reschedule = outcomes.iter().any(Outcome::changes_deadlines);
+            state.ctx.signals.quiet_day.store(false, std::sync::atomic::Ordering::Relaxed);
             let nameless = nameless_issues(&queued, &outcomes);
             let outcomes_copy = outcomes.clone();
             let replies = outcomes.iter().any(|o| matches!(o, Outcome::Command { .. }));

@@ -239,11 +239,20 @@ async fn quiet_day_notice(ctx: &Ctx, now: Timestamp) {
     let zone = ctx.config.calendar.zone().clone();
     let today = now.to_zoned(zone.clone()).date();
     let Ok(start) = today.to_zoned(zone) else { return };
+    let start = start.timestamp();
+    let Ok(Ok(stats)) = super::call(names::STORE, |reply| StoreMsg::Stats { reply }, CALL_TIMEOUT).await else {
+        return;
+    };
+    if stats.last_webhook_at.is_some_and(|at| at >= start) {
+        return;
+    }
+    // Degraded until the next webhook arrives (the store clears it).
+    ctx.signals.quiet_day.store(true, std::sync::atomic::Ordering::Relaxed);
     let body = format!(
         "{} — no webhook from GHL arrived today. The appliance cannot see GHL: check the tunnel and the GHL workflows.",
         crate::domain::format::BRAND
     );
-    notice(format!("notice:quiet:{today}"), body, Some(start.timestamp()), now).await;
+    notice(format!("notice:quiet:{today}"), body, Some(start), now).await;
 }
 
 async fn notice(purpose: String, body: String, quiet_since: Option<Timestamp>, now: Timestamp) {

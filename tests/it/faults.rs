@@ -58,3 +58,33 @@ fn slow_clients_do_not_starve_the_listener() -> anyhow::Result<()> {
     drop(idle);
     Ok(())
 }
+
+#[test]
+fn a_tunnel_that_is_not_ready_shows_as_degraded() -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // A stand-in for cloudflared's /ready on loopback.
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").map_err(|e| anyhow::format_err!("{e}"))?);
+    let url = format!("http://{}/ready", server.server_addr().to_ip().map(|a| a.to_string()).unwrap_or_default());
+    let status = Arc::new(AtomicU16::new(200));
+    let ready = {
+        let (server, status) = (server.clone(), status.clone());
+        std::thread::spawn(move || {
+            while let Ok(request) = server.recv() {
+                let code = status.load(Ordering::Relaxed);
+                let _ = request.respond(tiny_http::Response::from_string("{}").with_status_code(code));
+            }
+        })
+    };
+    let app = Sentinel::start(&[("TUNNEL_READY_URL", url.as_str())])?;
+    app.eventually("tunnel ok", || Ok(request(&app.webhook_addr, "GET", "/health", &[], b"")?.json["tunnel"] == "ok"))?;
+    status.store(503, Ordering::Relaxed);
+    app.eventually("tunnel down", || {
+        Ok(request(&app.webhook_addr, "GET", "/health", &[], b"")?.json["tunnel"] == "down")
+    })?;
+    let health = request(&app.webhook_addr, "GET", "/health", &[], b"")?;
+    assert_eq!(health.status, 200, "degraded, not failing: {health:?}");
+    server.unblock();
+    let _ = ready.join();
+    Ok(())
+}

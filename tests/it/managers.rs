@@ -206,8 +206,10 @@ fn managers_hear_once_when_the_appliance_cannot_see_ghl() -> anyhow::Result<()> 
     let app = start(&ghl, "2026-11-23T20:59:00Z", None)?;
     app.set_clock("2026-11-23T21:00:00Z")?;
     app.eventually("quiet-day notice", || Ok(sends_with(&ghl, "no webhook from GHL arrived today").len() == 2))?;
+    assert_eq!(app.admin("GET", "/health")?.json["quiet_day"], true, "degraded until a webhook arrives");
     // A refused token: told once that day, however many failures follow.
     text(&app, "c1")?;
+    assert_eq!(app.admin("GET", "/health")?.json["quiet_day"], false);
     ghl.outage(Fault::Unauthorized);
     app.admin("POST", "/jobs/poll_resolver")?;
     app.set_clock("2026-11-23T21:05:00Z")?;
