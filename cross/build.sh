@@ -18,7 +18,8 @@ install_apt() {
     echo "missing packages: ${need_apt[*]} (run as root, or apt-get install them)" >&2
     exit 1
   fi
-  apt-get update -qq
+  # A mirror mid-sync can fail one index; the install below still says if a package is missing.
+  apt-get update -qq || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 }
 
