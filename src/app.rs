@@ -85,8 +85,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         verifier,
         guard: Arc::default(),
     };
-    let mut workers = http::serve(webhook_server.clone(), Listener::Webhook, http.clone(), WEBHOOK_WORKERS);
-    workers.extend(http::serve(admin_server.clone(), Listener::Admin, http, ADMIN_WORKERS));
+    let mut workers = http::serve(webhook_server.clone(), Listener::Webhook, http.clone(), WEBHOOK_WORKERS)
+        .context("starting the webhook workers")?;
+    workers.extend(
+        http::serve(admin_server.clone(), Listener::Admin, http, ADMIN_WORKERS)
+            .context("starting the admin workers")?,
+    );
 
     announce(&ctx, &webhook_server, &admin_server, secret.expose(), origin);
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);

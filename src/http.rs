@@ -112,19 +112,21 @@ const INGEST_TIMEOUT: Duration = Duration::from_secs(30);
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Starts `workers` threads serving `server`; they return when the server is unblocked.
-pub fn serve(server: Arc<Server>, listener: Listener, http: HttpContext, workers: usize) -> Vec<JoinHandle<()>> {
+pub fn serve(
+    server: Arc<Server>,
+    listener: Listener,
+    http: HttpContext,
+    workers: usize,
+) -> std::io::Result<Vec<JoinHandle<()>>> {
     (0..workers)
         .map(|index| {
             let server = server.clone();
             let http = http.clone();
-            std::thread::Builder::new()
-                .name(format!("http-{listener:?}-{index}").to_lowercase())
-                .spawn(move || {
-                    while let Ok(request) = server.recv() {
-                        handle(request, listener, &http);
-                    }
-                })
-                .expect("spawning an HTTP worker thread")
+            std::thread::Builder::new().name(format!("http-{listener:?}-{index}").to_lowercase()).spawn(move || {
+                while let Ok(request) = server.recv() {
+                    handle(request, listener, &http);
+                }
+            })
         })
         .collect()
 }
