@@ -17,4 +17,5 @@ mod resolver;
 mod signatures;
 mod status;
 mod supervision;
+mod tidy;
 mod watchdog;
