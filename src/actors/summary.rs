@@ -67,6 +67,8 @@ pub struct SummaryState {
     seen_before_start: Option<Timestamp>,
     timer: Option<JoinHandle<()>>,
     sending: Arc<tokio::sync::Mutex<()>>,
+    /// Set when a send pass is asked for; the running pass looks again before it ends.
+    send_again: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Actor for Summary {
@@ -86,6 +88,7 @@ impl Actor for Summary {
             seen_before_start: facts.last_seen_at,
             timer: None,
             sending: Arc::new(tokio::sync::Mutex::new(())),
+            send_again: Arc::default(),
         })
     }
 
@@ -329,13 +332,17 @@ async fn schedule(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState, now: 
 /// Sends due outbox rows on a blocking thread, one pass at a time; the store learns each
 /// result at once, so a crash repeats at most the send in flight.
 fn send_pending(myself: &ActorRef<SummaryMsg>, state: &SummaryState) {
+    // Ask for a pass; a pass already running sees the request before it ends, so a row that
+    // became due meanwhile (the clock moved, a reply was queued) is never left waiting.
+    state.send_again.store(true, std::sync::atomic::Ordering::SeqCst);
     let Ok(guard) = state.sending.clone().try_lock_owned() else {
-        return; // A pass is running; it looks again before it ends.
+        return;
     };
-    let (ctx, me) = (state.ctx.clone(), myself.clone());
+    let (ctx, me, again) = (state.ctx.clone(), myself.clone(), state.send_again.clone());
     tokio::spawn(async move {
-        let _one_at_a_time = guard;
+        let one_at_a_time = guard;
         let mut sent_any = false;
+        again.store(false, std::sync::atomic::Ordering::SeqCst);
         loop {
             let now = ctx.time.now();
             let limit = SEND_BATCH;
@@ -346,6 +353,9 @@ fn send_pending(myself: &ActorRef<SummaryMsg>, state: &SummaryState) {
                 _ => break,
             };
             if due.is_empty() {
+                if again.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
                 break;
             }
             sent_any = true;
@@ -368,8 +378,10 @@ fn send_pending(myself: &ActorRef<SummaryMsg>, state: &SummaryState) {
                 .await;
             }
         }
-        if sent_any {
-            // Failed rows wait for a retry time: look again to arm the timer for it.
+        drop(one_at_a_time);
+        // Failed rows wait for a retry time: look again to arm the timer for it. A request
+        // that came in after the last look but before the lock was released is served too.
+        if sent_any || again.load(std::sync::atomic::Ordering::SeqCst) {
             let _ = me.cast(SummaryMsg::Wake);
         }
     });
