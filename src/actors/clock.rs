@@ -64,9 +64,7 @@ impl Actor for Clock {
     }
 
     async fn post_stop(&self, _myself: ActorRef<ClockMsg>, state: &mut ClockState) -> Result<(), ActorProcessingErr> {
-        if let Some(timer) = state.timer.take() {
-            timer.abort();
-        }
+        super::cancel(&mut state.timer);
         Ok(())
     }
 
@@ -148,9 +146,7 @@ async fn settle(ctx: &Ctx, limit: usize) -> anyhow::Result<SettleReport> {
 
 /// Arms one timer for the earliest PENDING due time; a newer timer replaces an older one.
 async fn schedule(myself: &ActorRef<ClockMsg>, state: &mut ClockState) {
-    if let Some(timer) = state.timer.take() {
-        timer.abort();
-    }
+    super::cancel(&mut state.timer);
     state.generation += 1;
     let next = super::call(names::STORE, |reply| StoreMsg::NextPendingDue { reply }, CALL_TIMEOUT).await;
     let due_at = match next {

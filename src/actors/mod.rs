@@ -130,6 +130,13 @@ pub fn wake_after<M: Message>(actor: &ActorRef<M>, delay: Duration, message: M) 
     })
 }
 
+/// Stops an actor's pending timer, if it has one (on stop, so no stale wake-up survives).
+pub fn cancel(timer: &mut Option<tokio::task::JoinHandle<()>>) {
+    if let Some(timer) = timer.take() {
+        timer.abort();
+    }
+}
+
 /// Registered actor names.
 pub mod names {
     /// The webhook intake.

@@ -125,9 +125,7 @@ impl Actor for Resolver {
         _myself: ActorRef<ResolverMsg>,
         state: &mut ResolverState,
     ) -> Result<(), ActorProcessingErr> {
-        if let Some(timer) = state.timer.take() {
-            timer.abort();
-        }
+        super::cancel(&mut state.timer);
         Ok(())
     }
 
@@ -196,9 +194,7 @@ impl Actor for Resolver {
 /// Arms the cadence timer for `next_pass_at`; only with a GHL token, so an appliance without
 /// one never wakes for nothing.
 fn arm(myself: &ActorRef<ResolverMsg>, state: &mut ResolverState) {
-    if let Some(timer) = state.timer.take() {
-        timer.abort();
-    }
+    super::cancel(&mut state.timer);
     if !state.ctx.ghl.is_configured() {
         return;
     }

@@ -97,9 +97,7 @@ impl Actor for Summary {
         _myself: ActorRef<SummaryMsg>,
         state: &mut SummaryState,
     ) -> Result<(), ActorProcessingErr> {
-        if let Some(timer) = state.timer.take() {
-            timer.abort();
-        }
+        super::cancel(&mut state.timer);
         Ok(())
     }
 
@@ -316,9 +314,7 @@ fn next_slot_at(ctx: &Ctx, now: Timestamp) -> Option<Timestamp> {
 }
 
 async fn schedule(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState, now: Timestamp) {
-    if let Some(timer) = state.timer.take() {
-        timer.abort();
-    }
+    super::cancel(&mut state.timer);
     let next_outbox = facts(&state.ctx).await.ok().and_then(|f| f.next_outbox_at);
     let next = [state.alert_due, next_slot_at(&state.ctx, now), next_outbox, next_backup_at(&state.ctx, now)]
         .into_iter()

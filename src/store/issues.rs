@@ -223,28 +223,31 @@ pub fn record_repeat(
 
 /// Resolves a live issue; returns false when it was no longer live.
 pub fn resolve(conn: &Connection, id: i64, at: Timestamp, by: &str, detail: &str) -> rusqlite::Result<bool> {
-    let changed = exec(
-        conn,
-        "UPDATE issues SET status = 'RESOLVED', resolved_at = ?2, resolved_by = ?3
-         WHERE id = ?1 AND status IN ('PENDING', 'OPEN')",
-        params![id, ts(at), by],
-    )?;
-    if changed > 0 {
-        add_timeline(conn, id, at, "resolved", by, detail)?;
-    }
-    Ok(changed > 0)
+    close(conn, id, Status::Resolved, at, by, ("resolved", detail))
 }
 
 /// Marks a live issue SPAM; returns false when it was no longer live.
 pub fn mark_spam(conn: &Connection, id: i64, at: Timestamp, by: &str) -> rusqlite::Result<bool> {
+    close(conn, id, Status::Spam, at, by, ("spam", "phone added to the spam list"))
+}
+
+/// Ends a live issue with `status`, and records `(event, detail)` in its timeline.
+fn close(
+    conn: &Connection,
+    id: i64,
+    status: Status,
+    at: Timestamp,
+    by: &str,
+    (event, detail): (&str, &str),
+) -> rusqlite::Result<bool> {
     let changed = exec(
         conn,
-        "UPDATE issues SET status = 'SPAM', resolved_at = ?2, resolved_by = ?3
+        "UPDATE issues SET status = ?4, resolved_at = ?2, resolved_by = ?3
          WHERE id = ?1 AND status IN ('PENDING', 'OPEN')",
-        params![id, ts(at), by],
+        params![id, ts(at), by, status.as_str()],
     )?;
     if changed > 0 {
-        add_timeline(conn, id, at, "spam", by, "phone added to the spam list")?;
+        add_timeline(conn, id, at, event, by, detail)?;
     }
     Ok(changed > 0)
 }
