@@ -217,8 +217,12 @@ fn managers_hear_once_when_the_appliance_cannot_see_ghl() -> anyhow::Result<()> 
     app.set_clock("2026-11-23T21:10:00Z")?;
     let told = || sends_with(&ghl, "refused the access token").len();
     // The notice itself goes through GHL, which is refusing: it waits in the outbox.
-    app.eventually("token notice queued", || {
-        Ok(app.count("SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'notice:token:%'")? == 2)
+    // Wait until both attempts have come back refused, so none is still in flight when the clock jumps
+    // (a refusal recorded after the jump would be retried after 22:15, which this test never reaches).
+    app.eventually("token notice queued and refused", || {
+        Ok(app.count(
+            "SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'notice:token:%' AND status = 'pending' AND attempts >= 1",
+        )? == 2)
     })?;
     ghl.recover();
     // Past the longest outbox backoff (30 minutes), however many attempts failed meanwhile.
