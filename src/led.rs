@@ -1,148 +1,245 @@
-//! The status LED (SPEC §11, APPLIANCE §4): what staff see without logging in.
+//! The status LED: what staff see on the box without logging in (SPEC §11, APPLIANCE §4).
 //!
-//! Driven from user space through the kernel's LED class files under `LED_PATH` (default
-//! `/sys/class/leds/ACT`): a steady heartbeat when healthy, a slow blink when degraded, a fast
-//! blink when failing, off when the service stops. A missing LED (a VM, a Pi without access)
-//! is not an error: the LED then does nothing. Only changes are written, so showing the
-//! state every few seconds costs nothing.
+//! `app.rs` decides the state every few seconds and calls [`Led::show`]; this file turns it into
+//! writes to the kernel's LED class files under `LED_PATH` (default `/sys/class/leds/ACT`). The
+//! kernel draws the pattern with a trigger, so only a change of state costs any writes. Write
+//! access comes from the udev rule `systemd/99-sentinel-led.rules`. A missing LED (a VM, a laptop)
+//! is not an error: the LED then does nothing.
 
+use std::collections::BTreeSet;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
 
 /// What the LED shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LedState {
-    /// Every actor answers and GHL is reachable.
+    /// Every actor answers and GHL is reachable: a steady heartbeat.
     Healthy,
-    /// Running, but GHL, the tunnel or the webhooks are not reaching it.
+    /// Running, but GHL, the tunnel or the webhooks are not reaching it: a slow blink.
     Degraded,
-    /// An actor is not answering.
+    /// Needs staff: an actor does not answer, the database fails: a fast blink.
     Failing,
-    /// The service is stopping.
+    /// The service is down: dark.
     Off,
 }
 
-/// The LED at one sysfs directory.
+/// The LED in one sysfs directory, e.g. `/sys/class/leds/ACT`.
 #[derive(Debug)]
 pub struct Led {
     dir: PathBuf,
     present: bool,
-    shown: Option<LedState>,
+    /// The triggers this kernel offers, as its `trigger` file lists them.
+    triggers: BTreeSet<String>,
+    /// What the files show now, so that an unchanged state writes nothing.
+    shown: Option<(LedState, Pattern)>,
 }
 
+/// How the kernel draws a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pattern {
+    Heartbeat,
+    Blink { on_ms: u32, off_ms: u32 },
+    Dark,
+}
+
+/// How long udev gets to open `delay_on`/`delay_off` after the timer trigger creates them.
+const UDEV_GRACE: Duration = Duration::from_millis(200);
+
 impl Led {
-    /// The LED at `dir`; a directory without a `trigger` file means no LED.
+    /// An LED at `dir`; a missing directory is not an error (returns an Led that does nothing
+    /// and says so via [`Led::is_present`]).
     pub fn new(dir: &Path) -> Led {
-        Led { dir: dir.to_path_buf(), present: dir.join("trigger").exists(), shown: None }
+        // Every LED class device has a `trigger` file; without one there is nothing to drive.
+        let triggers = read_triggers(dir);
+        Led { dir: dir.to_path_buf(), present: triggers.is_some(), triggers: triggers.unwrap_or_default(), shown: None }
     }
 
-    /// Whether there is an LED to drive.
+    /// Whether there is an LED at the directory given to [`Led::new`].
     pub fn is_present(&self) -> bool {
         self.present
     }
 
-    /// Shows `state`, writing only when it changed.
+    /// Shows `state`: Healthy is the kernel's heartbeat (or a 1.9 s on, 0.1 s off blink on a
+    /// kernel without it), Degraded blinks 1 s/1 s, Failing 100 ms/100 ms, Off is dark. Writes
+    /// only when the state changed since the last call. Errors only when a write to a present
+    /// LED fails; permission denied names the file and the udev rule that grants access.
     pub fn show(&mut self, state: LedState) -> anyhow::Result<()> {
-        if !self.present || self.shown == Some(state) {
+        if !self.present || self.shown.is_some_and(|(shown, _)| shown == state) {
             return Ok(());
         }
-        match state {
-            LedState::Healthy if self.has_trigger("heartbeat")? => self.write("trigger", "heartbeat")?,
-            // Kernels without the heartbeat trigger get a short blink every second instead.
-            LedState::Healthy => self.blink(100, 900)?,
-            LedState::Degraded => self.blink(1000, 1000)?,
-            LedState::Failing => self.blink(100, 100)?,
-            LedState::Off => {
+        let pattern = match state {
+            LedState::Healthy if self.offers("heartbeat") => Pattern::Heartbeat,
+            // Mostly lit with a short dip: still unlike both blinks (APPLIANCE §4.3).
+            LedState::Healthy => Pattern::Blink { on_ms: 1900, off_ms: 100 },
+            LedState::Degraded => Pattern::Blink { on_ms: 1000, off_ms: 1000 },
+            LedState::Failing => Pattern::Blink { on_ms: 100, off_ms: 100 },
+            LedState::Off => Pattern::Dark,
+        };
+        match pattern {
+            Pattern::Heartbeat => self.write("trigger", "heartbeat")?,
+            Pattern::Blink { on_ms, off_ms } => {
+                // The timer trigger creates delay_on/delay_off, so it goes first. Between two
+                // blinks it stays selected: selecting it again would recreate them root-owned.
+                if !matches!(self.shown, Some((_, Pattern::Blink { .. }))) {
+                    anyhow::ensure!(
+                        self.offers("timer"),
+                        "{} offers no \"timer\" trigger (load the ledtrig-timer module)",
+                        self.dir.join("trigger").display()
+                    );
+                    self.write("trigger", "timer")?;
+                }
+                self.write("delay_on", &on_ms.to_string())?;
+                self.write("delay_off", &off_ms.to_string())?;
+            }
+            Pattern::Dark => {
                 self.write("trigger", "none")?;
                 self.write("brightness", "0")?;
             }
         }
-        self.shown = Some(state);
+        tracing::debug!(?state, ?pattern, "status LED changed");
+        self.shown = Some((state, pattern));
         Ok(())
     }
 
-    /// The timer trigger creates `delay_on`/`delay_off`, so it is written first.
-    fn blink(&self, on_ms: u32, off_ms: u32) -> anyhow::Result<()> {
-        self.write("trigger", "timer")?;
-        self.write("delay_on", &on_ms.to_string())?;
-        self.write("delay_off", &off_ms.to_string())
+    /// Whether the kernel offers `trigger`; asks again when it was missing, because a trigger
+    /// module (Debian builds `ledtrig-timer` as one) may have been loaded since.
+    fn offers(&mut self, trigger: &str) -> bool {
+        if !self.triggers.contains(trigger) {
+            self.triggers.extend(read_triggers(&self.dir).unwrap_or_default());
+        }
+        self.triggers.contains(trigger)
     }
 
-    /// The kernel lists the triggers it has, with the active one in brackets.
-    fn has_trigger(&self, name: &str) -> anyhow::Result<bool> {
-        let path = self.dir.join("trigger");
-        let listed = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        Ok(listed.split_whitespace().any(|t| t.trim_matches(['[', ']']) == name))
-    }
-
+    /// Writes one attribute in a single `write`, which is how sysfs takes a value.
     fn write(&self, file: &str, value: &str) -> anyhow::Result<()> {
         let path = self.dir.join(file);
-        std::fs::write(&path, value).with_context(|| {
-            format!("writing {value:?} to {} (is the sentinel group allowed by the LED udev rule?)", path.display())
-        })
+        let write = || std::fs::write(&path, value);
+        let mut result = write();
+        // The kernel creates the delay files root-owned and udev opens them to the group a
+        // moment later (APPLIANCE §4.2), so a permission error on them is retried for a while.
+        let mut waited = Duration::ZERO;
+        while file.starts_with("delay_")
+            && waited < UDEV_GRACE
+            && matches!(&result, Err(err) if err.kind() == ErrorKind::PermissionDenied)
+        {
+            std::thread::sleep(UDEV_GRACE / 10);
+            waited += UDEV_GRACE / 10;
+            result = write();
+        }
+        match result {
+            Err(err) if err.kind() == ErrorKind::PermissionDenied => Err(err).with_context(|| {
+                format!(
+                    "writing {value:?} to {} (the udev rule 99-sentinel-led.rules lets group sentinel write it)",
+                    path.display()
+                )
+            }),
+            other => other.with_context(|| format!("writing {value:?} to {}", path.display())),
+        }
     }
+}
+
+/// The triggers listed in `dir/trigger`, e.g. `none [mmc0] timer heartbeat`, where the kernel
+/// brackets the active one; `None` when there is no such file.
+fn read_triggers(dir: &Path) -> Option<BTreeSet<String>> {
+    let listed = std::fs::read_to_string(dir.join("trigger")).ok()?;
+    Some(listed.split_whitespace().map(|t| t.trim_matches(['[', ']']).to_owned()).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A fake LED directory. Real sysfs adds the delay files only once the timer is selected;
+    /// here they appear when first written, after `trigger`.
     fn fake(triggers: &str) -> anyhow::Result<tempfile::TempDir> {
         let dir = tempfile::tempdir()?;
-        std::fs::write(dir.path().join("trigger"), triggers)?;
-        std::fs::write(dir.path().join("brightness"), "0")?;
+        for (file, text) in [("trigger", triggers), ("brightness", "1")] {
+            std::fs::write(dir.path().join(file), text)?;
+        }
         Ok(dir)
     }
 
-    fn read(dir: &Path, file: &str) -> String {
-        std::fs::read_to_string(dir.join(file)).unwrap_or_default()
+    /// The contents of `files` in the fake, in order.
+    fn read(dir: &tempfile::TempDir, files: &[&str]) -> anyhow::Result<Vec<String>> {
+        files.iter().map(|file| Ok(std::fs::read_to_string(dir.path().join(file))?)).collect()
     }
 
     #[test]
     fn each_state_writes_its_pattern() -> anyhow::Result<()> {
-        let dir = fake("none [mmc0] timer heartbeat")?;
+        let dir = fake("none [mmc0] timer oneshot heartbeat")?;
         let mut led = Led::new(dir.path());
         assert!(led.is_present());
         led.show(LedState::Healthy)?;
-        assert_eq!(read(dir.path(), "trigger"), "heartbeat");
+        assert_eq!(read(&dir, &["trigger"])?, ["heartbeat"]);
         led.show(LedState::Degraded)?;
-        assert_eq!(
-            (read(dir.path(), "trigger"), read(dir.path(), "delay_on"), read(dir.path(), "delay_off")),
-            ("timer".into(), "1000".into(), "1000".into())
-        );
+        assert_eq!(read(&dir, &["trigger", "delay_on", "delay_off"])?, ["timer", "1000", "1000"]);
         led.show(LedState::Failing)?;
-        assert_eq!((read(dir.path(), "delay_on"), read(dir.path(), "delay_off")), ("100".into(), "100".into()));
+        assert_eq!(read(&dir, &["trigger", "delay_on", "delay_off"])?, ["timer", "100", "100"]);
         led.show(LedState::Off)?;
-        assert_eq!((read(dir.path(), "trigger"), read(dir.path(), "brightness")), ("none".into(), "0".into()));
+        assert_eq!(read(&dir, &["trigger", "brightness"])?, ["none", "0"]);
+        led.show(LedState::Healthy)?;
+        assert_eq!(read(&dir, &["trigger"])?, ["heartbeat"], "the trigger list is remembered");
         Ok(())
     }
 
     #[test]
-    fn an_unchanged_state_writes_nothing() -> anyhow::Result<()> {
+    fn a_repeated_state_writes_nothing() -> anyhow::Result<()> {
         let dir = fake("none [mmc0] timer heartbeat")?;
         let mut led = Led::new(dir.path());
         led.show(LedState::Degraded)?;
-        std::fs::write(dir.path().join("delay_on"), "changed by hand")?;
+        std::fs::write(dir.path().join("delay_on"), "untouched")?;
         led.show(LedState::Degraded)?;
-        assert_eq!(read(dir.path(), "delay_on"), "changed by hand");
+        assert_eq!(read(&dir, &["delay_on"])?, ["untouched"]);
+        // From one blink to another only the delays change.
+        std::fs::write(dir.path().join("trigger"), "untouched")?;
+        led.show(LedState::Failing)?;
+        assert_eq!(read(&dir, &["trigger", "delay_on", "delay_off"])?, ["untouched", "100", "100"]);
         Ok(())
     }
 
     #[test]
-    fn without_a_heartbeat_trigger_healthy_is_a_short_blink() -> anyhow::Result<()> {
+    fn without_heartbeat_healthy_is_a_timer_blink() -> anyhow::Result<()> {
         let dir = fake("none [mmc0] timer")?;
         let mut led = Led::new(dir.path());
         led.show(LedState::Healthy)?;
-        assert_eq!((read(dir.path(), "trigger"), read(dir.path(), "delay_on")), ("timer".into(), "100".into()));
+        assert_eq!(read(&dir, &["trigger", "delay_on", "delay_off"])?, ["timer", "1900", "100"]);
         Ok(())
     }
 
     #[test]
-    fn a_missing_led_is_not_an_error() -> anyhow::Result<()> {
-        let mut led = Led::new(Path::new("/nonexistent/leds/ACT"));
-        assert!(!led.is_present());
+    fn without_timer_a_blink_is_an_error_until_it_appears() -> anyhow::Result<()> {
+        let dir = fake("none [mmc0] heartbeat")?;
+        let mut led = Led::new(dir.path());
+        let err = led.show(LedState::Failing).expect_err("no timer trigger");
+        assert!(format!("{err:#}").contains("ledtrig-timer"), "{err:#}");
+        std::fs::write(dir.path().join("trigger"), "none [mmc0] heartbeat timer")?;
         led.show(LedState::Failing)?;
+        assert_eq!(read(&dir, &["trigger", "delay_on"])?, ["timer", "100"]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_missing_led_does_nothing() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let mut led = Led::new(&dir.path().join("ACT"));
+        assert!(!led.is_present());
+        for state in [LedState::Healthy, LedState::Degraded, LedState::Failing, LedState::Off] {
+            led.show(state)?;
+        }
+        assert_eq!(std::fs::read_dir(dir.path())?.count(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_failed_write_names_the_file() -> anyhow::Result<()> {
+        let dir = fake("none [mmc0] timer heartbeat")?;
+        std::fs::create_dir(dir.path().join("delay_on"))?;
+        let err = Led::new(dir.path()).show(LedState::Degraded).expect_err("delay_on is a directory");
+        assert!(format!("{err:#}").contains("delay_on"), "{err:#}");
+        assert_eq!(read(&dir, &["trigger"])?, ["timer"], "the trigger is written before the delays");
         Ok(())
     }
 }
