@@ -1,203 +1,298 @@
-//! Online backups (APPLIANCE §5.4): a consistent copy while the service runs, kept nightly,
-//! and a restore that refuses while the service holds the database.
+//! Online backups: consistent copies while the service runs, and a restore (APPLIANCE §5.4).
 //!
-//! A backup is `VACUUM INTO` a temporary file beside the destination, fsynced, then renamed
-//! into place, so a crash mid-backup never leaves a half file under the real name.
+//! The store actor calls [`nightly`] on its own connection, `sentinel backup` and `sentinel
+//! restore` call [`backup_to`] and [`restore`], and `app.rs` holds [`hold_database`] for as long
+//! as the service runs. Every file is written under a temporary name beside its destination,
+//! fsynced and renamed, so a power cut leaves either the old file or the whole new one.
 
+use std::fs::{File, TryLockError};
+use std::io::ErrorKind;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, bail, ensure};
 use jiff::civil::Date;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-/// Writes a consistent copy of the open database to `dest`; returns its size in bytes.
+/// How many nightly backups [`nightly`] keeps when the caller has no reason to choose.
+pub const DEFAULT_KEEP: usize = 7;
+
+const RUNNING: &str = "the service is running; stop it first (systemctl stop sentinel)";
+
+/// Writes a consistent copy of the open database to `dest` with `VACUUM INTO` into a temporary
+/// file in the same directory, fsyncs it and its directory, then renames it into place
+/// atomically. Refuses if `dest` exists. Returns the size of the copy in bytes.
 pub fn backup_to(conn: &Connection, dest: &Path) -> anyhow::Result<u64> {
-    if dest.exists() {
-        bail!("{} exists; choose a new file name", dest.display());
-    }
-    let dir = match dest.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = dest.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "backup".into());
-    let temp = dir.join(format!(".{name}.partial"));
-    let _ = std::fs::remove_file(&temp);
-    conn.execute("VACUUM INTO ?1", [temp.to_string_lossy()]).with_context(|| format!("writing {}", temp.display()))?;
-    std::fs::File::open(&temp)?.sync_all()?;
-    std::fs::rename(&temp, dest).with_context(|| format!("renaming into {}", dest.display()))?;
-    // The rename is durable only once the directory is.
-    std::fs::File::open(&dir)?.sync_all()?;
-    Ok(std::fs::metadata(dest)?.len())
+    ensure!(!dest.as_os_str().is_empty(), "no backup file given");
+    ensure!(!dest.exists(), "{} exists; refusing to overwrite it", dest.display());
+    write_then_rename(dest, |temp| {
+        let target = temp.to_str().with_context(|| format!("{} is not UTF-8", temp.display()))?;
+        // VACUUM INTO reads one snapshot, so writers carry on meanwhile, but it never fsyncs.
+        conn.execute("VACUUM INTO ?1", [target]).with_context(|| format!("writing {}", temp.display()))?;
+        // A backup holds customers' phone numbers: readable by its owner only.
+        let owner_only = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(temp, owner_only).with_context(|| format!("restricting {}", temp.display()))
+    })?;
+    Ok(std::fs::metadata(dest).with_context(|| format!("reading {}", dest.display()))?.len())
 }
 
-/// The nightly backup: `<dir>/sentinel-YYYY-MM-DD.db`, unless it exists; keeps the newest
-/// `keep` of those files and deletes older ones. Returns the file written.
+/// Nightly: writes `<dir>/sentinel-YYYY-MM-DD.db` for `date` (skipping if it exists) and deletes
+/// the oldest beyond `keep` (at least one is kept) among files matching that name pattern only.
+/// Returns the path written, or `None` if it already existed.
 pub fn nightly(conn: &Connection, dir: &Path, date: Date, keep: usize) -> anyhow::Result<Option<PathBuf>> {
-    let dest = dir.join(format!("sentinel-{date}.db"));
-    let written = if dest.exists() { None } else { Some(backup_to(conn, &dest).map(|_| dest)?) };
-    let mut backups: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| {
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("sentinel-"))
-                .and_then(|n| n.strip_suffix(".db"))
-                .is_some_and(|date| date.parse::<Date>().is_ok())
-        })
+    let dest = dir.join(nightly_name(date));
+    let written = if dest.exists() { None } else { backup_to(conn, &dest).map(|_| Some(dest))? };
+    let entries = std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?;
+    let mut dated: Vec<(Date, PathBuf)> = entries
+        .flatten()
+        .filter_map(|entry| Some((nightly_date(entry.file_name().to_str()?)?, entry.path())))
         .collect();
-    // The names sort by date.
-    backups.sort();
-    let excess = backups.len().saturating_sub(keep);
-    for old in &backups[..excess] {
+    // The date in the name decides, not the file time: copying files about changes that.
+    dated.sort_by_key(|(date, _)| std::cmp::Reverse(*date));
+    for (_, old) in dated.iter().skip(keep.max(1)) {
         std::fs::remove_file(old).with_context(|| format!("removing {}", old.display()))?;
+        tracing::info!(path = %old.display(), "old nightly backup removed");
     }
     Ok(written)
 }
 
-/// Replaces the database at `db_path` with the backup `src`: refuses a file that is not a
-/// healthy Sentinel database, and refuses while the service holds the database.
+/// Restores `src` over the database at `db_path`. Refuses unless `src` is a SQLite database that
+/// passes `PRAGMA integrity_check` and has an `issues` table, and while the service runs (it
+/// holds [`hold_database`] or a write transaction). The old `-wal` and `-shm` files go; the copy
+/// keeps the old database's owner and mode, since `sentinel restore` may run as root.
 pub fn restore(src: &Path, db_path: &Path) -> anyhow::Result<()> {
-    let backup = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .with_context(|| format!("opening {}", src.display()))?;
-    let check: String = backup
-        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-        .with_context(|| format!("{} is not a SQLite database", src.display()))?;
-    if check != "ok" {
-        bail!("{} is damaged (integrity_check: {check})", src.display());
-    }
-    let has_issues: bool =
-        backup.query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'issues')", [], |row| row.get(0))?;
-    if !has_issues {
-        bail!("{} is not a Sentinel database (no issues table)", src.display());
-    }
-    drop(backup);
-    if db_path.exists() {
-        let live = Connection::open(db_path)?;
-        live.busy_timeout(std::time::Duration::ZERO)?;
-        // The running service holds the database whenever it writes; EXCLUSIVE also waits for
-        // its readers. Failing here means it is running.
-        if live.execute_batch("BEGIN EXCLUSIVE; ROLLBACK;").is_err() || service_listening(db_path) {
-            bail!("the service is running; stop it first (systemctl stop sentinel)");
+    write_then_rename(db_path, |temp| {
+        std::fs::copy(src, temp).with_context(|| format!("copying {}", src.display()))?;
+        // Checking the copy rather than `src` puts exactly what passed into place.
+        check_backup(temp).with_context(|| format!("refusing to restore {}", src.display()))?;
+        if let Ok(old) = std::fs::metadata(db_path) {
+            std::fs::set_permissions(temp, old.permissions())
+                .and_then(|()| std::os::unix::fs::chown(temp, Some(old.uid()), Some(old.gid())))
+                .with_context(|| format!("giving {} the owner of {}", temp.display(), db_path.display()))?;
         }
-    }
-    let dir = db_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let temp = dir.join(".restore.partial");
-    std::fs::copy(src, &temp).with_context(|| format!("copying {}", src.display()))?;
-    std::fs::File::open(&temp)?.sync_all()?;
-    for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db_path.display()));
-    }
-    std::fs::rename(&temp, db_path)?;
-    std::fs::File::open(dir)?.sync_all()?;
+        // Returned to be held past the rename, so a service starting meanwhile stops at
+        // `hold_database`.
+        let lock = refuse_if_running(db_path)?;
+        remove_if_present(&suffixed(db_path, "-wal"))?;
+        remove_if_present(&suffixed(db_path, "-shm"))?;
+        Ok(lock)
+    })?;
+    tracing::info!(from = %src.display(), to = %db_path.display(), "database restored");
     Ok(())
 }
 
-/// The running service holds an exclusive lock on a file beside its database for its whole
-/// life (see [`hold_database`]); the kernel drops it when the process dies, even by SIGKILL.
-fn service_listening(db_path: &Path) -> bool {
-    let Ok(file) =
-        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(lock_path(db_path))
-    else {
-        return false;
-    };
-    file.try_lock().is_err()
-}
-
-fn lock_path(db_path: &Path) -> PathBuf {
-    PathBuf::from(format!("{}.lock", db_path.display()))
-}
-
-/// Takes the service's lock on `db_path`; an error means another Sentinel is running on it.
-/// Keep the returned file open for as long as the service runs.
-pub fn hold_database(db_path: &Path) -> anyhow::Result<std::fs::File> {
-    if let Some(dir) = db_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+/// Takes the lock that says the service runs on `db_path` (the file `<db_path>.lock`, which
+/// [`restore`] checks) and creates the directory. Keep the file open while the service runs;
+/// the kernel drops the lock when the process ends, even by SIGKILL. Errors if it is taken.
+pub fn hold_database(db_path: &Path) -> anyhow::Result<File> {
+    if let Some(dir) = db_path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let path = lock_path(db_path);
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    if file.try_lock().is_err() {
-        bail!("another sentinel is already running on {}", db_path.display());
+    lock(db_path)?.with_context(|| format!("another sentinel is already running on {}", db_path.display()))
+}
+
+/// `<db_path>.lock`, locked, or `None` when another process holds it.
+fn lock(db_path: &Path) -> anyhow::Result<Option<File>> {
+    let path = suffixed(db_path, ".lock");
+    let file = File::options().write(true).create(true).truncate(false).open(&path);
+    let file = file.with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(err)) => Err(err).with_context(|| format!("locking {}", path.display())),
     }
-    Ok(file)
+}
+
+/// Errors while the service runs; the returned lock keeps it from starting until dropped.
+fn refuse_if_running(db_path: &Path) -> anyhow::Result<File> {
+    let lock = lock(db_path)?.context(RUNNING)?;
+    if !db_path.exists() {
+        return Ok(lock);
+    }
+    // The lock file finds the service between writes; an exclusive transaction finds any
+    // writer, such as an older binary or the sqlite3 shell.
+    let probe = Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .with_context(|| format!("opening {}", db_path.display()))?;
+    probe.busy_timeout(Duration::ZERO)?;
+    let Err(err) = probe.execute_batch("BEGIN EXCLUSIVE; ROLLBACK;") else { return Ok(lock) };
+    match err.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => bail!(RUNNING),
+        // A damaged database is what restores are for, and nothing can be writing to it.
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => Ok(lock),
+        _ => Err(err).with_context(|| format!("checking whether the service is using {}", db_path.display())),
+    }
+}
+
+/// Whether the copy at `path` is a whole Sentinel database.
+fn check_backup(path: &Path) -> anyhow::Result<()> {
+    let path = path.to_str().with_context(|| format!("{} is not UTF-8", path.display()))?;
+    // `immutable=1`: no locks and no -wal or -shm beside the copy; only its own bytes are read.
+    let uri = format!("file:{}?immutable=1", path.replace('%', "%25").replace('?', "%3f").replace('#', "%23"));
+    let conn = Connection::open_with_flags(uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
+    let check: String =
+        conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).context("not a SQLite database")?;
+    ensure!(check == "ok", "the database is damaged (integrity_check: {check})");
+    let sql = "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'issues')";
+    let has_issues: bool = conn.query_row(sql, [], |row| row.get(0)).context("reading the schema")?;
+    ensure!(has_issues, "not a Sentinel database (no issues table)");
+    Ok(())
+}
+
+fn nightly_name(date: Date) -> String {
+    format!("sentinel-{date}.db")
+}
+
+/// The date in a name [`nightly`] writes; `None` for any other file.
+fn nightly_date(name: &str) -> Option<Date> {
+    let date: Date = name.strip_prefix("sentinel-")?.strip_suffix(".db")?.parse().ok()?;
+    (nightly_name(date) == name).then_some(date)
+}
+
+/// `path` with `suffix` appended to its file name, as SQLite names `-wal` and `-shm`.
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn remove_if_present(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != ErrorKind::NotFound => {
+            Err(err).with_context(|| format!("removing {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Runs `write` on `<dest>.partial`, fsyncs that, renames it to `dest` and fsyncs the directory
+/// so that the rename survives a power cut too. The partial file goes if anything fails.
+fn write_then_rename<T>(dest: &Path, write: impl FnOnce(&Path) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let temp = suffixed(dest, ".partial");
+    // Left over from a crash: VACUUM INTO refuses to write over it.
+    remove_if_present(&temp)?;
+    let sync = |path: &Path| File::open(path).and_then(|file| file.sync_all());
+    let written = write(&temp).and_then(|value| {
+        sync(&temp).with_context(|| format!("syncing {}", temp.display()))?;
+        std::fs::rename(&temp, dest).with_context(|| format!("renaming into {}", dest.display()))?;
+        Ok(value)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    let value = written?;
+    let dir = dest.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    sync(dir).with_context(|| format!("syncing {}", dir.display()))?;
+    Ok(value)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::store::schema;
+    use std::collections::BTreeSet;
 
-    fn database(dir: &Path) -> anyhow::Result<Connection> {
-        let conn = schema::open(&dir.join("sentinel.db"))?;
-        conn.execute("INSERT INTO kv (key, value) VALUES ('k', 'v')", [])?;
+    use super::*;
+
+    /// A WAL database like the service's with `rows` more issues, the newest still in the WAL.
+    fn database(path: &Path, rows: i64) -> anyhow::Result<Connection> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS issues (id INTEGER PRIMARY KEY, phone TEXT)")?;
+        for id in 0..rows {
+            conn.execute("INSERT INTO issues (phone) VALUES (?1)", [format!("+1555000{id:04}")])?;
+        }
         Ok(conn)
     }
 
+    fn count(path: &Path) -> anyhow::Result<i64> {
+        Ok(Connection::open(path)?.query_row("SELECT count(*) FROM issues", [], |row| row.get(0))?)
+    }
+
+    fn message<T>(result: anyhow::Result<T>) -> String {
+        result.err().map(|err| format!("{err:#}")).unwrap_or_default()
+    }
+
     #[test]
-    fn a_backup_is_a_consistent_copy() -> anyhow::Result<()> {
+    fn a_backup_of_a_live_wal_database_is_whole_and_never_overwrites() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let conn = database(dir.path())?;
-        let dest = dir.path().join("copies/backup.db");
+        let conn = database(&dir.path().join("sentinel.db"), 50)?;
+        let dest = dir.path().join("copy.db");
         assert!(backup_to(&conn, &dest)? > 0);
-        let copy = Connection::open(&dest)?;
-        let value: String = copy.query_row("SELECT value FROM kv WHERE key = 'k'", [], |r| r.get(0))?;
-        assert_eq!(value, "v");
-        let check: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        assert_eq!(count(&dest)?, 50);
+        let check: String = Connection::open(&dest)?.query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
         assert_eq!(check, "ok");
-        assert!(backup_to(&conn, &dest).is_err(), "never overwrites");
+        std::fs::write(&dest, "precious")?;
+        assert!(message(backup_to(&conn, &dest)).contains("exists"));
+        assert_eq!(std::fs::read_to_string(&dest)?, "precious");
+        // `sentinel backup` reads through a read-only connection.
+        let reader = Connection::open_with_flags(dir.path().join("sentinel.db"), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        backup_to(&reader, &dir.path().join("second.db"))?;
+        assert_eq!(count(&dir.path().join("second.db"))?, 50);
         Ok(())
     }
 
     #[test]
-    fn nightly_keeps_the_newest_seven() -> anyhow::Result<()> {
+    fn nightly_keeps_the_newest_seven_and_touches_nothing_else() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let conn = database(dir.path())?;
-        let backups = dir.path().join("backups");
-        std::fs::create_dir_all(&backups)?;
-        std::fs::write(backups.join("notes.txt"), "keep me")?;
-        for day in 1..=9 {
-            nightly(&conn, &backups, Date::new(2026, 11, day)?, 7)?;
+        let conn = database(&dir.path().join("sentinel.db"), 3)?;
+        let others = ["notes.txt", "sentinel-latest.db", "sentinel-2026-3-1.db", "sentinel-2026-02-01.db.bak"];
+        for other in others {
+            std::fs::write(dir.path().join(other), "not a nightly backup")?;
         }
-        assert!(nightly(&conn, &backups, Date::new(2026, 11, 9)?, 7)?.is_none(), "once a night");
-        let mut names: Vec<String> = std::fs::read_dir(&backups)?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .collect();
-        names.sort();
-        assert_eq!(names.len(), 8, "{names:?}");
-        assert_eq!(names[0], "notes.txt");
-        assert_eq!(names[1], "sentinel-2026-11-03.db");
+        for day in 1..=9 {
+            let written = nightly(&conn, dir.path(), Date::new(2026, 3, day)?, DEFAULT_KEEP)?;
+            assert_eq!(written, Some(dir.path().join(format!("sentinel-2026-03-0{day}.db"))));
+        }
+        assert_eq!(nightly(&conn, dir.path(), Date::new(2026, 3, 9)?, DEFAULT_KEEP)?, None, "once a night");
+        drop(conn);
+        let names: BTreeSet<String> =
+            std::fs::read_dir(dir.path())?.flatten().map(|entry| entry.file_name().to_string_lossy().into()).collect();
+        let nightlies = (3..=9).map(|day| format!("sentinel-2026-03-0{day}.db"));
+        let expected: BTreeSet<String> =
+            nightlies.chain(others.map(String::from)).chain(["sentinel.db".into()]).collect();
+        assert_eq!(names, expected);
         Ok(())
     }
 
     #[test]
-    fn restore_refuses_foreign_files_and_a_running_service() -> anyhow::Result<()> {
+    fn restore_refuses_what_is_not_a_sentinel_database() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let conn = database(dir.path())?;
-        let backup = dir.path().join("backup.db");
-        backup_to(&conn, &backup)?;
         let db_path = dir.path().join("sentinel.db");
-        let text = dir.path().join("text.db");
-        std::fs::write(&text, "not a database at all, just text that goes on")?;
-        assert!(restore(&text, &db_path).is_err());
-        let foreign = dir.path().join("foreign.db");
-        Connection::open(&foreign)?.execute_batch("CREATE TABLE other (id INTEGER)")?;
-        assert!(format!("{:#}", restore(&foreign, &db_path).expect_err("foreign")).contains("not a Sentinel database"));
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        let busy = restore(&backup, &db_path).expect_err("busy");
-        assert!(format!("{busy:#}").contains("the service is running"), "{busy:#}");
-        conn.execute_batch("ROLLBACK")?;
-        drop(conn);
+        drop(database(&db_path, 2)?);
+        let text = dir.path().join("notes.db");
+        std::fs::write(&text, "a shopping list, long enough to be taken for a database header")?;
+        assert!(message(restore(&text, &db_path)).contains("not a SQLite database"));
+        let other = dir.path().join("other.db");
+        Connection::open(&other)?.execute_batch("CREATE TABLE contacts (id INTEGER PRIMARY KEY)")?;
+        assert!(message(restore(&other, &db_path)).contains("no issues table"));
+        assert!(restore(&dir.path().join("missing.db"), &db_path).is_err());
+        assert_eq!(count(&db_path)?, 2, "the database is untouched");
+        assert_eq!(std::fs::read_dir(dir.path())?.count(), 3, "no partial file is left");
+        Ok(())
+    }
+
+    #[test]
+    fn restore_refuses_while_the_service_runs_and_succeeds_after() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db_path = dir.path().join("sentinel.db");
+        let backup = dir.path().join("backup.db");
+        backup_to(&database(&db_path, 4)?, &backup)?;
+        let service = database(&db_path, 6)?;
+        service.execute_batch("BEGIN IMMEDIATE")?;
+        assert_eq!(message(restore(&backup, &db_path)), RUNNING);
+        service.execute_batch("ROLLBACK")?;
+        // Between writes the service is known by its lock file.
+        let held = hold_database(&db_path)?;
+        assert_eq!(message(restore(&backup, &db_path)), RUNNING);
+        assert!(hold_database(&db_path).is_err(), "one service per database");
+        drop((held, service));
+        assert_eq!(count(&db_path)?, 10);
         restore(&backup, &db_path)?;
-        let restored = Connection::open(&db_path)?;
-        let value: String = restored.query_row("SELECT value FROM kv WHERE key = 'k'", [], |r| r.get(0))?;
-        assert_eq!(value, "v");
+        assert_eq!(count(&db_path)?, 4);
+        // A damaged database, and a stale WAL beside it, give way to the backup too.
+        std::fs::write(&db_path, vec![0x5a; 8192])?;
+        std::fs::write(dir.path().join("sentinel.db-wal"), "stale")?;
+        restore(&backup, &db_path)?;
+        assert_eq!(count(&db_path)?, 4);
         Ok(())
     }
 }
