@@ -8,22 +8,24 @@ use anyhow::Context as _;
 use ractor::Actor;
 use sd_notify::NotifyState;
 use tiny_http::Server;
+use tokio::sync::Notify;
 
 use crate::actors::{Ctx, Shared, TunnelState};
 use crate::config::Config;
 use crate::ghl::client::GhlClient;
 use crate::ghl::signature::Verifier;
-use crate::http::{self, HttpContext, Listener};
+use crate::http::{self, HttpContext, Listener, Workers};
 use crate::led::{Led, LedState};
 use crate::secret::{SecretOrigin, ensure_webhook_secret, secret_path};
 use crate::supervisor::{Supervisor, probe_all};
 use crate::time::TimeSource;
 
-/// Worker threads on the webhook listener: requests wait here for the group commit, so more
-/// workers mean larger commit batches under load.
-const WEBHOOK_WORKERS: usize = 64;
+/// Worker threads on the webhook listener, always and at most: requests wait here for the group
+/// commit, so more workers mean larger commit batches under load; the extra ones serve bursts
+/// and slow clients.
+const WEBHOOK_WORKERS: (usize, usize) = (64, 1024);
 /// Worker threads on the admin listener.
-const ADMIN_WORKERS: usize = 4;
+const ADMIN_WORKERS: (usize, usize) = (4, 64);
 
 /// Sets up tracing: journald under systemd, readable stderr otherwise (SPEC §11).
 pub fn init_logging() {
@@ -73,9 +75,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .map_err(|err| anyhow::format_err!("{err}"))
         .context("starting the actors")?;
 
-    let bind = |addr| Server::http(addr).map_err(|err| anyhow::format_err!("binding {addr}: {err}"));
-    let webhook_server = Arc::new(bind(ctx.config.listen_addr)?);
-    let admin_server = Arc::new(bind(ctx.config.admin_listen_addr)?);
+    let listener_failed = Arc::new(Notify::new());
+    let bind = |addr| http::bind(addr, ctx.config.http_timeout, listener_failed.clone()).map(Arc::new);
+    let webhook_server = bind(ctx.config.listen_addr)?;
+    let admin_server = bind(ctx.config.admin_listen_addr)?;
     let verifier = Verifier::new(ctx.config.ghl.ed25519_key.as_deref(), ctx.config.ghl.rsa_key.as_deref())
         .map_err(anyhow::Error::msg)?;
     let http = HttpContext {
@@ -85,12 +88,17 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         verifier,
         guard: Arc::default(),
     };
-    let mut workers = http::serve(webhook_server.clone(), Listener::Webhook, http.clone(), WEBHOOK_WORKERS)
-        .context("starting the webhook workers")?;
-    workers.extend(
-        http::serve(admin_server.clone(), Listener::Admin, http, ADMIN_WORKERS)
-            .context("starting the admin workers")?,
-    );
+    let webhook_workers = Workers::start(
+        webhook_server.clone(),
+        Listener::Webhook,
+        http.clone(),
+        WEBHOOK_WORKERS,
+        listener_failed.clone(),
+    )
+    .context("starting the webhook workers")?;
+    let admin_workers =
+        Workers::start(admin_server.clone(), Listener::Admin, http, ADMIN_WORKERS, listener_failed.clone())
+            .context("starting the admin workers")?;
 
     announce(&ctx, &webhook_server, &admin_server, secret.expose(), origin);
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
@@ -98,7 +106,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let led = runtime.spawn(drive_led(ctx.clone()));
     let tunnel = ctx.config.tunnel_ready_url.clone().map(|url| runtime.spawn(watch_tunnel(ctx.clone(), url)));
 
-    runtime.block_on(shutdown_signal());
+    let failed = runtime.block_on(async {
+        tokio::select! {
+            () = shutdown_signal() => false,
+            () = listener_failed.notified() => true,
+        }
+    });
     tracing::info!("stopping: draining requests");
     let _ = sd_notify::notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
     if let Some(watchdog) = watchdog {
@@ -113,18 +126,18 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     }
     // Unblock every worker; each finishes the request it holds, so in-flight webhooks still
     // get their commit and their answer.
-    for _ in 0..workers.len() {
-        webhook_server.unblock();
-        admin_server.unblock();
-    }
-    for worker in workers {
-        let _ = worker.join();
-    }
+    webhook_workers.stop();
+    admin_workers.stop();
     supervisor.stop(Some("shutdown".to_string()));
     runtime.block_on(async {
         let _ = tokio::time::timeout(Duration::from_secs(10), supervisor_done).await;
     });
+    // A GHL request still in flight (up to its timeout and retries) must not hold the stop: its
+    // outbox row is still pending, so it is sent after the restart.
+    runtime.shutdown_timeout(Duration::from_secs(2));
     tracing::info!("stopped");
+    // A non-zero exit makes systemd (Restart=on-failure) start a fresh process that listens again.
+    anyhow::ensure!(!failed, "a listener stopped accepting connections");
     Ok(())
 }
 

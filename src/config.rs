@@ -47,6 +47,7 @@ pub const VARS: &[VarDef] = &[
     var("ADMIN_LISTEN_ADDR", "127.0.0.1:8001", "admin listener: jobs, status page, API, metrics"),
     var("DB_PATH", "", "SQLite file; default $STATE_DIRECTORY/sentinel.db under systemd, else ./sentinel-data/sentinel.db"),
     var("MAX_BODY_BYTES", "262144", "largest accepted request body in bytes"),
+    var("HTTP_TIMEOUT_SECONDS", "30", "longest a client may stall mid-request, and the longest a whole body may take"),
     secret("GHL_TOKEN", "GHL private integration or OAuth token; unset means nothing is sent to GHL"),
     var("GHL_VERSION", "2021-07-28", "GHL API Version header"),
     var("GHL_BASE_URL", "https://services.leadconnectorhq.com", "GHL API base URL"),
@@ -274,6 +275,8 @@ pub struct Config {
     pub db_path: PathBuf,
     /// Largest accepted body.
     pub max_body_bytes: usize,
+    /// Longest a client may stall, and the deadline for a whole body.
+    pub http_timeout: std::time::Duration,
     /// Everything about talking to GHL.
     pub ghl: GhlConfig,
     /// Managers' GHL contact ids, in order.
@@ -568,6 +571,7 @@ impl Config {
         let listen_addr = r.addr("LISTEN_ADDR");
         let admin_listen_addr = r.addr("ADMIN_LISTEN_ADDR");
         let max_body_bytes = r.count::<usize>("MAX_BODY_BYTES", "a number of bytes, e.g. 262144");
+        let http_timeout = r.count::<u64>("HTTP_TIMEOUT_SECONDS", "whole seconds, at least 1");
         let zone = r.parse("TIMEZONE", "an IANA zone name, e.g. America/Chicago", |v| TimeZone::get(v).ok());
         let weekly = if source.raw("BUSINESS_SCHEDULE").is_some() {
             r.try_parse("BUSINESS_SCHEDULE", WeeklySchedule::parse)
@@ -646,6 +650,7 @@ impl Config {
             admin_listen_addr: admin_listen_addr.ok_or_else(missing)?,
             db_path,
             max_body_bytes: max_body_bytes.ok_or_else(missing)?,
+            http_timeout: std::time::Duration::from_secs(http_timeout.ok_or_else(missing)?),
             ghl: GhlConfig {
                 token: source.raw("GHL_TOKEN").map(Secret::new),
                 version: ghl_version,

@@ -6,14 +6,19 @@
 //! only what GHL needs; the admin listener adds jobs, the API and the test hooks.
 
 use std::collections::HashMap;
-use std::io::Read as _;
-use std::sync::Arc;
+use std::io::{ErrorKind, Read as _, Write as _};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
 
 use serde_json::{Map, Value, json};
 use tiny_http::{Header, Method, Request, Response, Server};
 use tokio::runtime::Handle;
+use tokio::sync::Notify;
 
 use crate::actors::clock::ClockMsg;
 use crate::actors::intake::IntakeMsg;
@@ -111,24 +116,221 @@ const INGEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `/health` waits for each actor.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Starts `workers` threads serving `server`; they return when the server is unblocked.
-pub fn serve(
+/// How often [`bind`]'s keeper asks the listener, as a fraction of the timeout.
+const KEEPER_DIVISOR: u32 = 3;
+/// How long an extra worker waits for work before it ends.
+const EXTRA_WORKER_IDLE: Duration = Duration::from_secs(30);
+/// The threads that answer refused requests need almost no stack.
+const DRAIN_STACK: usize = 64 * 1024;
+/// Extra workers run on small stacks: a handler needs little (serde_json limits nesting).
+const EXTRA_WORKER_STACK: usize = 256 * 1024;
+
+/// Binds `addr` for tiny_http so that no connection can stall for longer than `timeout`, and
+/// keeps watch that it still accepts; `failed` is told when it does not.
+///
+/// tiny_http sets no socket timeouts, so a client that stops sending mid-request would hold
+/// its connection, and a worker, for ever. Read and write timeouts set on the listening socket
+/// are inherited by every accepted socket (Linux), which closes that hole and also closes idle
+/// keep-alive connections. But Linux applies the read timeout to `accept` as well, and
+/// tiny_http ends its accept thread on the first accept error (and panics in it when it cannot
+/// duplicate a socket, e.g. out of file descriptors). So a keeper thread asks the listener for
+/// [`KEEPER_PATH`] every third of the timeout: an idle listener never waits long enough to time
+/// out, and a listener that stopped accepting is noticed after two unanswered asks. The service
+/// then stops with an error and systemd starts it again.
+pub fn bind(addr: SocketAddr, timeout: Duration, failed: Arc<Notify>) -> anyhow::Result<Server> {
+    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    let socket = socket2::SockRef::from(&listener);
+    socket.set_read_timeout(Some(timeout)).with_context(|| format!("setting timeouts on {addr}"))?;
+    socket.set_write_timeout(Some(timeout)).with_context(|| format!("setting timeouts on {addr}"))?;
+    let mut local = listener.local_addr().with_context(|| format!("binding {addr}"))?;
+    if local.ip().is_unspecified() {
+        local.set_ip(if local.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
+    }
+    let server = Server::from_listener(listener, None).map_err(|err| anyhow::format_err!("binding {addr}: {err}"))?;
+    std::thread::Builder::new()
+        .name("http-keeper".into())
+        .stack_size(64 * 1024)
+        .spawn(move || keep(local, timeout, &failed))
+        .with_context(|| format!("starting the keeper of {addr}"))?;
+    Ok(server)
+}
+
+/// Where the keeper asks; answered by every listener without a secret.
+const KEEPER_PATH: &str = "/ping";
+
+fn keep(addr: SocketAddr, timeout: Duration, failed: &Notify) {
+    let mut unanswered = 0;
+    loop {
+        std::thread::sleep(timeout / KEEPER_DIVISOR);
+        match ask(addr, timeout) {
+            Ok(()) => unanswered = 0,
+            Err(err) => {
+                unanswered += 1;
+                tracing::warn!(%addr, "the listener did not answer its keeper: {err}");
+                if unanswered >= 2 {
+                    tracing::error!(%addr, "the listener stopped accepting connections; restarting the service");
+                    failed.notify_one();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn ask(addr: SocketAddr, timeout: Duration) -> std::io::Result<()> {
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(format!("GET {KEEPER_PATH} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())?;
+    let mut status = [0u8; 12];
+    stream.read_exact(&mut status)?;
+    if status.starts_with(b"HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("answered {:?}", String::from_utf8_lossy(&status))))
+    }
+}
+
+/// The worker threads of one listener. `base` of them always wait for requests; when all are
+/// busy (a burst, or clients trickling their bodies), one more starts per request taken, up to
+/// `max`, and an extra one ends after [`EXTRA_WORKER_IDLE`] without work. With the socket
+/// timeouts and the body deadline ([`bind`]), slow clients hold a worker for a bounded time and cannot
+/// starve the others.
+pub struct Workers {
+    pool: Arc<Pool>,
+}
+
+struct Pool {
     server: Arc<Server>,
     listener: Listener,
     http: HttpContext,
-    workers: usize,
-) -> std::io::Result<Vec<JoinHandle<()>>> {
-    (0..workers)
-        .map(|index| {
-            let server = server.clone();
-            let http = http.clone();
-            std::thread::Builder::new().name(format!("http-{listener:?}-{index}").to_lowercase()).spawn(move || {
-                while let Ok(request) = server.recv() {
-                    handle(request, listener, &http);
+    max: usize,
+    /// Workers waiting in `recv`.
+    idle: AtomicUsize,
+    /// Workers alive.
+    total: AtomicUsize,
+    stopping: AtomicBool,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+    /// Told when the listener stopped accepting (tiny_http ends its accept thread on the first
+    /// accept error, e.g. out of file descriptors): the service must restart to listen again.
+    failed: Arc<Notify>,
+}
+
+impl Workers {
+    /// Starts `base` workers serving `server`, growing to `max` under load.
+    pub fn start(
+        server: Arc<Server>,
+        listener: Listener,
+        http: HttpContext,
+        (base, max): (usize, usize),
+        failed: Arc<Notify>,
+    ) -> std::io::Result<Workers> {
+        let pool = Arc::new(Pool {
+            server,
+            listener,
+            http,
+            max: max.max(base),
+            idle: AtomicUsize::new(0),
+            total: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+            handles: Mutex::default(),
+            failed,
+        });
+        for _ in 0..base {
+            pool.total.fetch_add(1, Ordering::SeqCst);
+            pool.spawn(false)?;
+        }
+        Ok(Workers { pool })
+    }
+
+    /// Workers alive now (for `/metrics`-style reporting and tests).
+    pub fn alive(&self) -> usize {
+        self.pool.total.load(Ordering::SeqCst)
+    }
+
+    /// Lets every worker finish the request it holds, then joins them all.
+    pub fn stop(self) {
+        let pool = self.pool;
+        pool.stopping.store(true, Ordering::SeqCst);
+        while pool.total.load(Ordering::SeqCst) > 0 {
+            for _ in 0..pool.total.load(Ordering::SeqCst) {
+                pool.server.unblock();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let handles = std::mem::take(&mut *pool.handles.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        for handle in handles {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Pool {
+    /// Starts one worker; `total` already counts it.
+    fn spawn(self: &Arc<Pool>, extra: bool) -> std::io::Result<()> {
+        let pool = self.clone();
+        let mut builder = std::thread::Builder::new().name(format!("http-{:?}", self.listener).to_lowercase());
+        if extra {
+            builder = builder.stack_size(EXTRA_WORKER_STACK);
+        }
+        match builder.spawn(move || pool.work(extra)) {
+            Ok(handle) => {
+                let mut handles = self.handles.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                handles.retain(|handle| !handle.is_finished());
+                handles.push(handle);
+                Ok(())
+            }
+            Err(err) => {
+                self.total.fetch_sub(1, Ordering::SeqCst);
+                Err(err)
+            }
+        }
+    }
+
+    fn work(self: &Arc<Pool>, extra: bool) {
+        loop {
+            self.idle.fetch_add(1, Ordering::SeqCst);
+            let next = if extra { self.server.recv_timeout(EXTRA_WORKER_IDLE) } else { self.server.recv().map(Some) };
+            let idle_left = self.idle.fetch_sub(1, Ordering::SeqCst) - 1;
+            match next {
+                Ok(Some(request)) => {
+                    if idle_left == 0 {
+                        self.grow();
+                    }
+                    handle(request, self.listener, &self.http);
                 }
-            })
-        })
-        .collect()
+                // An extra worker without work, or any worker told to stop.
+                Ok(None) if extra => break,
+                Ok(None) => {}
+                Err(_) if self.stopping.load(Ordering::SeqCst) => break,
+                Err(err) => {
+                    tracing::error!(
+                        listener = ?self.listener,
+                        "the listener stopped accepting connections ({err}); restarting the service"
+                    );
+                    self.failed.notify_one();
+                    break;
+                }
+            }
+            if self.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+        }
+        self.total.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Every worker is busy: start one more, unless at the limit.
+    fn grow(self: &Arc<Pool>) {
+        let below_max = |total: usize| (total < self.max).then_some(total + 1);
+        if self.stopping.load(Ordering::SeqCst)
+            || self.total.fetch_update(Ordering::SeqCst, Ordering::SeqCst, below_max).is_err()
+        {
+            return;
+        }
+        if let Err(err) = self.spawn(true) {
+            tracing::warn!(listener = ?self.listener, "could not start another worker: {err}");
+        }
+    }
 }
 
 /// A JSON answer (or, for the status page, HTML).
@@ -175,6 +377,25 @@ fn handle(mut request: Request, listener: Listener, http: &HttpContext) {
     if let Some(allow) = reply.allow {
         response = response.with_header(header("Allow", allow));
     }
+    if reply.status >= 400 {
+        // A refused request may leave its body unread, and tiny_http reads the rest of it when
+        // the request is dropped (to find the next one on the connection). A client trickling
+        // a long body would hold this worker that long, so the answer goes out, and the rest
+        // is read, on a thread of its own.
+        let spawned = std::thread::Builder::new()
+            .name("http-drain".into())
+            .stack_size(DRAIN_STACK)
+            .spawn(move || answer(request, response));
+        if let Err(err) = spawned {
+            // The request went with the closure; dropping it answers 500 here.
+            tracing::warn!("no thread to answer a refused request: {err}");
+        }
+    } else {
+        answer(request, response);
+    }
+}
+
+fn answer(request: Request, response: Response<std::io::Cursor<Vec<u8>>>) {
     if let Err(err) = request.respond(response) {
         tracing::debug!("client went away before the answer: {err}");
     }
@@ -199,6 +420,10 @@ fn route(
             Method::Get | Method::Head => health(http),
             _ => Reply::method_not_allowed("GET"),
         };
+    }
+    if path == KEEPER_PATH {
+        // Answered without touching the actors: it only shows that the listener still accepts.
+        return Reply::ok(json!({ "ok": true }));
     }
     let client = client_of(request);
     if http.guard.blocked(client) {
@@ -281,18 +506,30 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-/// Reads the body, refusing more than the limit without reading it all.
-fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, Reply> {
+/// Reads the body, refusing more than the limit without reading it all, and a body that does
+/// not arrive within `deadline` (a stall also ends at the socket timeout, see [`bind`]).
+fn read_body(request: &mut Request, limit: usize, deadline: Duration) -> Result<Vec<u8>, Reply> {
     let too_large = || Reply::error(413, format!("body over the limit of {limit} bytes"));
+    let too_slow = || Reply::error(408, format!("the body did not arrive within {} s", deadline.as_secs()));
     if request.body_length().is_some_and(|length| length > limit) {
         return Err(too_large());
     }
-    let mut body = Vec::new();
-    request
-        .as_reader()
-        .take(limit as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|err| Reply::error(400, format!("could not read the body: {err}")))?;
+    let started = Instant::now();
+    let mut body = Vec::with_capacity(request.body_length().unwrap_or(0));
+    let mut reader = request.as_reader().take(limit as u64 + 1);
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => body.extend_from_slice(&chunk[..read]),
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return Err(too_slow()),
+            Err(err) => return Err(Reply::error(400, format!("could not read the body: {err}"))),
+        }
+        if started.elapsed() > deadline {
+            return Err(too_slow());
+        }
+    }
     if body.len() > limit {
         return Err(too_large());
     }
@@ -398,7 +635,7 @@ fn webhook(request: &mut Request, route: Route, http: &HttpContext, query: &Hash
         }
         return Reply::method_not_allowed("POST");
     }
-    let body = match read_body(request, http.ctx.config.max_body_bytes) {
+    let body = match read_body(request, http.ctx.config.max_body_bytes, http.ctx.config.http_timeout) {
         Ok(body) => body,
         Err(reply) => return reply,
     };

@@ -197,6 +197,12 @@ impl Sentinel {
         std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
     }
 
+    /// The exit status if it has exited on its own.
+    #[allow(dead_code)]
+    pub fn try_exit(&mut self) -> anyhow::Result<Option<ExitStatus>> {
+        Ok(self.child.try_wait()?)
+    }
+
     /// Sends SIGTERM and waits for the exit; returns the data directory for a restart.
     pub fn stop(mut self) -> anyhow::Result<(ExitStatus, tempfile::TempDir)> {
         let pid = self.child.id().to_string();

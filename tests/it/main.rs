@@ -8,6 +8,7 @@ mod crash;
 mod fake_ghl;
 mod faults;
 mod harness;
+mod hostile;
 mod import;
 mod intake;
 mod led;
