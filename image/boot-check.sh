@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Boots an SD-card image under qemu-system-aarch64 (-M virt: Debian's kernel and initrd from the
+# image's own boot partition, the image as a virtio disk) and checks, from outside, that
+#   1. the first boot imports sentinel.env from the boot partition and grows the data partition,
+#   2. sentinel.service reaches READY (systemd logs "Started" only after READY=1),
+#   3. it answers /health over the network, and takes a webhook,
+#   4. no unit failed, and the root partition is byte-for-byte unchanged after the boot (so it
+#      really was read-only: even a read-write mount updates the ext4 superblock).
+# It works on a copy; the image is not changed. About 2-4 minutes under software emulation.
+#
+#   image/boot-check.sh target/image/sentinel-<version>-arm64.img
+set -euo pipefail
+img="${1:?usage: image/boot-check.sh IMAGE}"
+command -v qemu-system-aarch64 >/dev/null || {
+  apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-arm
+}
+tmp=$(mktemp -d)
+qemu_pid=""
+cleanup() { [ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  echo "--- console (last 60 lines)" >&2
+  tail -60 "$tmp/console.log" >&2 || true
+  cp "$tmp/console.log" "$(dirname "$img")/boot-check-console.log" 2>/dev/null || true
+  exit 1
+}
+
+# A copy one GiB larger than the image, as a bigger card would be, with test settings.
+cp --sparse=always "$img" "$tmp/disk.img"
+truncate -s +1G "$tmp/disk.img"
+boot_start=$(sfdisk -d "$tmp/disk.img" | sed -n 's|.*1 : start= *\([0-9]*\),.*|\1|p')
+fat="$tmp/disk.img@@$(( boot_start * 512 ))"
+secret=boot-check-$(date +%s)
+cat > "$tmp/sentinel.env" <<EOF
+WEBHOOK_SECRET=$secret
+# Reachable through QEMU's port forward; on a real box the defaults (loopback) stay.
+LISTEN_ADDR=0.0.0.0:8000
+ADMIN_LISTEN_ADDR=0.0.0.0:8001
+EOF
+mcopy -o -i "$fat" "$tmp/sentinel.env" ::sentinel.env
+config=$(mtype -i "$fat" ::config.txt)
+kernel=$(sed -n 's/^kernel=//p' <<<"$config")
+initrd=$(sed -n 's/^initramfs \([^ ]*\).*/\1/p' <<<"$config")
+mcopy -i "$fat" "::$kernel" "$tmp/vmlinuz"
+mcopy -i "$fat" "::$initrd" "$tmp/initrd"
+root_sum() {
+  local start size
+  read -r start size < <(sfdisk -d "$tmp/disk.img" | sed -n 's|.*2 : start= *\([0-9]*\), size= *\([0-9]*\),.*|\1 \2|p')
+  dd if="$tmp/disk.img" bs=512 skip="$start" count="$size" status=none | sha256sum | cut -c1-16
+}
+root_before=$(root_sum)
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+webhook_port=$(port) admin_port=$(port)
+started=$(date +%s)
+qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi \
+  -kernel "$tmp/vmlinuz" -initrd "$tmp/initrd" \
+  -append "root=LABEL=root ro rootwait console=ttyAMA0 net.ifnames=0 systemd.journald.forward_to_console=1" \
+  -drive if=none,id=sd,file="$tmp/disk.img",format=raw -device virtio-blk-pci,drive=sd \
+  -netdev user,id=net,restrict=off,hostfwd=tcp:127.0.0.1:$webhook_port-:8000,hostfwd=tcp:127.0.0.1:$admin_port-:8001 \
+  -device virtio-net-pci,netdev=net,romfile= \
+  -device i6300esb -watchdog-action reset \
+  -display none -serial "file:$tmp/console.log" -monitor "unix:$tmp/monitor,server,nowait" &
+qemu_pid=$!
+
+wait_for() { # what, seconds, command...
+  local what=$1 limit=$2; shift 2
+  local deadline=$(( $(date +%s) + limit ))
+  until "$@" >/dev/null 2>&1; do
+    kill -0 "$qemu_pid" 2>/dev/null || fail "QEMU exited while waiting for $what"
+    [ "$(date +%s)" -lt "$deadline" ] || fail "no $what within $limit s"
+    sleep 2
+  done
+  echo "  ok: $what ($(( $(date +%s) - started )) s after power-on)"
+}
+on_console() { grep -q "$1" "$tmp/console.log"; }
+
+echo "== booting $(basename "$img") under qemu-system-aarch64 -M virt"
+wait_for "kernel" 120 on_console "Linux version"
+wait_for "data partition grown" 400 on_console "data partition grown"
+wait_for "sentinel.env imported" 60 on_console "imported sentinel.env from the boot partition"
+wait_for "sentinel.service READY" 300 on_console "Started sentinel.service\|Started Sentinel missed-contact watchdog"
+wait_for "/health answered" 120 curl -sf "http://127.0.0.1:$admin_port/health"
+health=$(curl -s "http://127.0.0.1:$admin_port/health")
+echo "     $health"
+answer=$(curl -s -X POST -H "X-NTPP-Secret: $secret" -H 'Content-Type: application/json' \
+  --data '{"contact_id":"boot-check","message":{"body":"Is anyone there?"}}' \
+  "http://127.0.0.1:$webhook_port/webhook/ghl/inbound_sms")
+grep -q '"issue_created_or_updated":true' <<<"$answer" || fail "the webhook was not accepted: $answer"
+echo "  ok: webhook through the VM's network: $answer"
+issues=$(curl -s -H "X-NTPP-Secret: $secret" "http://127.0.0.1:$admin_port/api/issues")
+grep -q boot-check <<<"$issues" || fail "the issue is not listed: $issues"
+echo "  ok: the issue is in the appliance's database"
+on_console "Failed to start\|FAILED" && fail "a unit failed during boot"
+echo "  ok: no unit failed"
+on_console "Using hardware watchdog" || fail "PID 1 did not take the hardware watchdog"
+echo "  ok: PID 1 feeds the hardware watchdog ($(grep -o "Using hardware watchdog '[^']*'" "$tmp/console.log" | head -1))"
+
+# Power off through the virt board's power button, then look at the disk.
+echo system_powerdown | python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read()); s.recv(4096)' "$tmp/monitor" || true
+for _ in $(seq 1 60); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 2; done
+if kill -0 "$qemu_pid" 2>/dev/null; then fail "no clean power-off within 120 s"; fi
+qemu_pid=""
+echo "  ok: clean power-off ($(( $(date +%s) - started )) s in all)"
+mdir -b -i "$fat" ::sentinel.env >/dev/null 2>&1 && fail "sentinel.env is still on the boot partition"
+mtype -i "$fat" ::sentinel-imported.txt >/dev/null || fail "no sentinel-imported.txt on the boot partition"
+echo "  ok: no secret left on the boot partition"
+table=$(sfdisk -d "$tmp/disk.img")
+data_size=$(sed -n 's|.*3 : start= *[0-9]*, size= *\([0-9]*\),.*|\1|p' <<<"$table")
+[ "$(( data_size / 2048 ))" -gt 1000 ] || fail "the data partition was not grown: $(( data_size / 2048 )) MiB"
+echo "  ok: data partition is $(( data_size / 2048 )) MiB"
+[ "$(root_sum)" = "$root_before" ] || fail "the root partition changed during the boot: it was not read-only"
+echo "  ok: root partition unchanged by the boot (read-only)"
+cp "$tmp/console.log" "$(dirname "$img")/boot-check-console.log"
+echo "boot check: ok (console: $(dirname "$img")/boot-check-console.log)"

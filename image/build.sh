@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Builds the flashable Raspberry Pi SD-card image (Pi 3, 4, 400, Zero 2 W; 64-bit) from Debian
+# packages only: no Docker, no loop devices, no mounts.
+#
+#   image/build.sh [--binary PATH] [--cloudflared PATH] [--out DIR] [--xz]
+#
+#   --binary       the static aarch64 sentinel (default: cross/build.sh's output, built if missing)
+#   --cloudflared  an arm64 cloudflared binary to bake in (Cloudflare publishes them); without it
+#                  the image has the unit but no tunnel binary
+#   --out          where the image goes (default: target/image)
+#   --xz           also write a compressed copy for downloading and flashing
+#
+# Stage 1, the Debian root filesystem, is image/rootfs.sh under qemu-user: about 15-40 minutes,
+# so its tar is cached in $SENTINEL_IMAGE_CACHE (default /var/cache/sentinel-image) under a key
+# made of rootfs.sh's contents. Stage 2, here, adds Sentinel and assembles the partitions in
+# about a minute, then image/check.sh checks the result.
+#
+# Layout (APPLIANCE §3.3): MBR; p1 FAT32 "GHLBOOT" 256 MiB at 4 MiB (firmware, kernel,
+# sentinel.env); p2 ext4 "root", read-only in use; p3 ext4 "data" for /var/lib/sentinel, 64 MiB,
+# grown to fill the card at first boot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+binary=target/aarch64-unknown-linux-musl/release/sentinel
+cloudflared=""
+out=target/image
+compress=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --binary) binary=$2; shift 2 ;;
+    --cloudflared) cloudflared=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --xz) compress=1; shift ;;
+    *) echo "unknown argument $1 (see the top of image/build.sh)" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" -eq 0 ] || { echo "image/build.sh needs root (mmdebstrap, file ownership in the image)" >&2; exit 1; }
+
+need=()
+for tool in mmdebstrap:mmdebstrap mkfs.vfat:dosfstools mcopy:mtools sfdisk:fdisk mke2fs:e2fsprogs \
+            qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support file:file; do
+  command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+# The chroot runs arm64 programs through binfmt_misc (BUILD.md §7).
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  update-binfmts --enable qemu-aarch64
+fi
+
+[ -x "$binary" ] || bash cross/build.sh aarch64-unknown-linux-musl
+file -L "$binary" | grep -q "ARM aarch64.*statically linked" || { echo "$binary is not a static aarch64 binary" >&2; exit 1; }
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+
+# Stage 1: the cached root filesystem.
+cache=${SENTINEL_IMAGE_CACHE:-/var/cache/sentinel-image}
+key=$(sha256sum image/rootfs.sh | cut -c1-16)
+rootfs_tar=$cache/rootfs-$key.tar
+mkdir -p "$cache"
+if [ -f "$rootfs_tar" ]; then
+  echo "== root filesystem: cached $rootfs_tar"
+else
+  echo "== root filesystem: building $rootfs_tar (slow: arm64 under emulation)"
+  started=$(date +%s)
+  bash image/rootfs.sh "$rootfs_tar.partial"
+  mv "$rootfs_tar.partial" "$rootfs_tar"
+  echo "   built in $(( $(date +%s) - started )) s"
+fi
+
+# Stage 2: Sentinel on top.
+work=$out/work
+rm -rf "$work" && mkdir -p "$work/root" "$work/boot" "$work/data"
+root=$work/root
+tar -C "$root" --numeric-owner -xpf "$rootfs_tar"
+
+install -m 0755 "$binary" "$root/usr/local/bin/sentinel"
+if [ -n "$cloudflared" ]; then
+  file -L "$cloudflared" | grep -q "ARM aarch64" || { echo "$cloudflared is not an arm64 binary" >&2; exit 1; }
+  install -m 0755 "$cloudflared" "$root/usr/local/bin/cloudflared"
+fi
+install -m 0644 systemd/sentinel.service systemd/cloudflared.service "$root/etc/systemd/system/"
+install -D -m 0644 systemd/journald-sentinel.conf "$root/etc/systemd/journald.conf.d/10-sentinel.conf"
+install -D -m 0644 systemd/hw-watchdog.conf "$root/etc/systemd/system.conf.d/10-hw-watchdog.conf"
+install -D -m 0644 systemd/99-sentinel-led.rules "$root/etc/udev/rules.d/99-sentinel-led.rules"
+install -D -m 0644 README.md "$root/usr/share/doc/sentinel/README.md"
+cp -a image/overlay/. "$root/"
+chown -R 0:0 "$root/etc/systemd/system" "$root/usr/local"
+
+# Enabled as `systemctl enable` would, without running anything.
+wants=$root/etc/systemd/system/multi-user.target.wants
+for unit in sentinel.service sentinel-import.service cloudflared.service; do
+  ln -sf "/etc/systemd/system/$unit" "$wants/$unit"
+done
+# Timers that would write to the read-only root (apt, dpkg's database backup) stay off.
+rm -f "$root"/etc/systemd/system/timers.target.wants/{apt-daily.timer,apt-daily-upgrade.timer,dpkg-db-backup.timer}
+
+# Settings live on the data partition; /etc/sentinel points there.
+rm -rf "$root/etc/sentinel" && ln -s /var/lib/sentinel/etc "$root/etc/sentinel"
+mkdir -p "$root/var/lib/sentinel" && chmod 0700 "$root/var/lib/sentinel"
+# An empty machine-id: systemd makes a fresh one per boot in /run (the journal is in RAM anyway).
+: > "$root/etc/machine-id"
+printf 'sentinel %s image, built %s from %s\n' "$version" "$(date -u +%Y-%m-%d)" "$(basename "$rootfs_tar")" \
+  > "$root/etc/sentinel-release"
+
+# The boot partition: what the firmware and Debian's hooks put in /boot/firmware, plus ours.
+cp -a "$root/boot/firmware/." "$work/boot/"
+rm -rf "$root/boot/firmware" && mkdir "$root/boot/firmware"
+install -m 0644 image/boot/sentinel.env image/boot/README.txt "$work/boot/"
+cmdline=$(cat "$work/boot/cmdline.txt")
+case " $cmdline " in *" root=LABEL=root "*" ro "*) ;; *) echo "unexpected cmdline.txt: $cmdline" >&2; exit 1 ;; esac
+
+# Partitions as files, then the disk.
+mib() { echo $(( ($1 + 1048575) / 1048576 )); }
+boot_mib=256
+root_used=$(du -sb "$root" | cut -f1)
+root_mib=$(( ( $(mib "$root_used") * 5 / 4 + 128 + 3 ) / 4 * 4 ))
+data_mib=64
+rm -f "$work/boot.vfat"
+mkfs.vfat -F 32 -n GHLBOOT -C "$work/boot.vfat" $(( boot_mib * 1024 )) >/dev/null
+mcopy -s -p -m -i "$work/boot.vfat" "$work/boot/"* ::/
+mke2fs -q -F -t ext4 -L root -d "$root" "$work/root.ext4" "${root_mib}M"
+mke2fs -q -F -t ext4 -L data -E root_owner=0:0 "$work/data.ext4" "${data_mib}M"
+
+mkdir -p "$out"
+img=$out/sentinel-$version-arm64.img
+rm -f "$img"
+start_boot=4 start_root=$(( 4 + boot_mib )) start_data=$(( 4 + boot_mib + root_mib ))
+truncate -s $(( (start_data + data_mib) ))M "$img"
+sfdisk -q "$img" <<EOF
+label: dos
+start=${start_boot}MiB, size=${boot_mib}MiB, type=c, bootable
+start=${start_root}MiB, size=${root_mib}MiB, type=83
+start=${start_data}MiB, size=${data_mib}MiB, type=83
+EOF
+dd if="$work/boot.vfat" of="$img" bs=1M seek=$start_boot conv=notrunc,sparse status=none
+dd if="$work/root.ext4" of="$img" bs=1M seek=$start_root conv=notrunc,sparse status=none
+dd if="$work/data.ext4" of="$img" bs=1M seek=$start_data conv=notrunc,sparse status=none
+rm -rf "$work"
+
+echo "== image: $img ($(du -h --apparent-size "$img" | cut -f1), root ${root_mib} MiB)"
+bash image/check.sh "$img"
+if [ "$compress" -eq 1 ]; then
+  xz -T0 -6 -k -f "$img" && echo "== compressed: $img.xz ($(du -h "$img.xz" | cut -f1))"
+fi

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Checks an SD-card image's structure without booting it, mounting it or being root: the
+# partition table, the boot files the firmware needs, Sentinel's binary, units and settings on
+# the root, and a clean empty data partition. Prints each check; exits 1 on the first failure.
+#
+#   image/check.sh target/image/sentinel-<version>-arm64.img
+set -euo pipefail
+img="${1:?usage: image/check.sh IMAGE}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { echo "  ok: $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# The partition table: sfdisk -d prints "img1 : start= 8192, size= 524288, type=c, bootable".
+table=$(sfdisk -d "$img")
+field() { sed -n "s|^$img$1 : .*$2= *\([^,]*\).*|\1|p" <<<"$table"; }
+[ "$(grep -c "^$img[0-9] :" <<<"$table")" -eq 3 ] || fail "expected 3 partitions:"$'\n'"$table"
+[ "$(field 1 type)" = c ] && grep -q "^${img}1 :.*bootable" <<<"$table" || fail "p1 is not a bootable FAT32 (LBA) partition"
+[ "$(field 1 start)" -eq 8192 ] || fail "p1 must start at 4 MiB, as Pi images do"
+[ "$(field 2 type)" = 83 ] && [ "$(field 3 type)" = 83 ] || fail "p2 and p3 must be Linux partitions"
+ok "MBR: p1 FAT32 bootable at 4 MiB, p2 and p3 Linux"
+for n in 1 2 3; do
+  dd if="$img" of="$tmp/p$n" bs=512 skip="$(field $n start)" count="$(field $n size)" status=none
+done
+
+# p1: what the Pi firmware reads.
+fat() { mtype -i "$tmp/p1" "::$1"; }
+mlabel -s -i "$tmp/p1" :: | grep -q GHLBOOT || fail "p1 is not labelled GHLBOOT"
+config=$(fat config.txt) || fail "no config.txt"
+grep -q '^arm_64bit=1' <<<"$config" || fail "config.txt does not boot 64-bit"
+kernel=$(sed -n 's/^kernel=//p' <<<"$config")
+initrd=$(sed -n 's/^initramfs \([^ ]*\).*/\1/p' <<<"$config")
+for f in bootcode.bin start4.elf fixup4.dat bcm2711-rpi-4-b.dtb bcm2837-rpi-3-b-plus.dtb bcm2837-rpi-zero-2-w.dtb \
+         "$kernel" "$initrd" sentinel.env README.txt; do
+  [ -n "$f" ] && mdir -b -i "$tmp/p1" "::$f" >/dev/null 2>&1 || fail "boot partition lacks ${f:-the kernel or initrd named in config.txt}"
+done
+cmdline=$(fat cmdline.txt)
+case " $cmdline " in *" root=LABEL=root "*" ro "*) ;; *) fail "cmdline.txt must mount root=LABEL=root read-only: $cmdline" ;; esac
+ok "boot: firmware, $kernel, $initrd, DTBs for Pi 3/4/Zero 2 W, sentinel.env; cmdline: $cmdline"
+
+# p2: the read-only root.
+e2fsck -fn "$tmp/p2" >/dev/null 2>&1 || fail "root filesystem is not clean"
+[ "$(e2label "$tmp/p2")" = root ] || fail "p2 is not labelled root"
+ls_root() { debugfs -R "$1" "$tmp/p2" 2>/dev/null; }
+mode_of() { ls_root "stat $1" | sed -n 's/.*Mode: *\([0-7]*\).*/\1/p'; }
+ls_root "dump /usr/local/bin/sentinel $tmp/sentinel"
+[ -s "$tmp/sentinel" ] || fail "no /usr/local/bin/sentinel"
+[ "$(mode_of /usr/local/bin/sentinel)" = 0755 ] || fail "/usr/local/bin/sentinel is not mode 0755"
+file "$tmp/sentinel" | grep -q "ARM aarch64.*statically linked" || fail "sentinel is not a static aarch64 binary: $(file -b "$tmp/sentinel")"
+ok "root: /usr/local/bin/sentinel, static aarch64, $(stat -c %s "$tmp/sentinel") bytes"
+for f in /etc/systemd/system/sentinel.service /etc/systemd/system/sentinel-import.service \
+         /etc/systemd/system/cloudflared.service /etc/systemd/journald.conf.d/10-sentinel.conf \
+         /etc/systemd/system.conf.d/10-hw-watchdog.conf /etc/udev/rules.d/99-sentinel-led.rules /usr/local/sbin/sentinel-import /etc/systemd/network/20-wired.network; do
+  ls_root "stat $f" | grep -q "Type: regular" || fail "root lacks $f"
+done
+ok "root: units, journald drop-in, hardware watchdog, LED udev rule, import script, network"
+for unit in sentinel.service sentinel-import.service; do
+  target=$(ls_root "stat /etc/systemd/system/multi-user.target.wants/$unit" | sed -n 's/^Fast link dest: "\(.*\)"/\1/p')
+  [ "$target" = "/etc/systemd/system/$unit" ] || fail "$unit is not enabled"
+done
+ok "enabled: sentinel.service, sentinel-import.service"
+fstab=$(ls_root "cat /etc/fstab")
+grep -Eq '^LABEL=root[[:space:]]+/[[:space:]]+ext4[[:space:]]+ro,' <<<"$fstab" || fail "fstab does not mount / read-only"
+grep -Eq '^LABEL=data[[:space:]]+/var/lib/sentinel[[:space:]]' <<<"$fstab" || fail "fstab does not mount the data partition"
+grep -Eq '^LABEL=GHLBOOT[[:space:]]+/boot/firmware[[:space:]]' <<<"$fstab" || fail "fstab does not mount the boot partition"
+ok "fstab: / read-only, data on /var/lib/sentinel, boot on /boot/firmware"
+ls_root "cat /etc/passwd" | grep -q '^sentinel:.*:/var/lib/sentinel:/usr/sbin/nologin$' || fail "no sentinel system user"
+target=$(ls_root "stat /etc/sentinel" | sed -n 's/^Fast link dest: "\(.*\)"/\1/p')
+[ "$target" = /var/lib/sentinel/etc ] || fail "/etc/sentinel does not point at the data partition"
+[ -z "$(ls_root "cat /etc/machine-id")" ] || fail "/etc/machine-id must be empty in an image"
+ok "sentinel user; /etc/sentinel -> /var/lib/sentinel/etc; empty machine-id"
+
+# p3: the data partition, empty until the first boot.
+e2fsck -fn "$tmp/p3" >/dev/null 2>&1 || fail "data filesystem is not clean"
+[ "$(e2label "$tmp/p3")" = data ] || fail "p3 is not labelled data"
+ok "data: clean ext4 labelled data"
+echo "image structure: ok"
