@@ -18,4 +18,5 @@ mod signatures;
 mod status;
 mod supervision;
 mod tidy;
+mod tunnel;
 mod watchdog;
