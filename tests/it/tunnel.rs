@@ -1,5 +1,6 @@
 //! Webhooks through a real tunnel (APPLIANCE §1.3): bore's relay and client on loopback in front
-//! of the real binary, the relay killed mid-way and started again.
+//! of the real binary, the relay killed mid-way (with deliveries under way, one of them
+//! certainly cut off halfway through its body) and started again.
 //!
 //! The relay stands for the public server, the client for the tunnel unit on the Pi. bore's
 //! client exits when its relay goes away and never reconnects, so the test plays systemd's
@@ -9,7 +10,8 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::net::{IpAddr, Ipv4Addr};
+use std::io::{Read as _, Write as _};
+use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
@@ -38,6 +40,7 @@ fn webhooks_through_a_killed_and_restarted_tunnel_are_stored_exactly_once() -> a
     let app = Sentinel::start(&[("RUST_LOG", "warn")])?;
     let origin_port: u16 = app.webhook_addr.rsplit_once(':').map(|(_, port)| port).unwrap_or_default().parse()?;
     let public_port = free_port()?;
+    let public_addr = format!("127.0.0.1:{public_port}");
     let secret = relay_secret();
 
     let mut relay = Relay::start(public_port, &secret)?;
@@ -52,7 +55,7 @@ fn webhooks_through_a_killed_and_restarted_tunnel_are_stored_exactly_once() -> a
     let senders: Vec<JoinHandle<()>> = (0..SENDERS)
         .map(|_| {
             let sender = Sender {
-                public_addr: format!("127.0.0.1:{public_port}"),
+                public_addr: public_addr.clone(),
                 next: next.clone(),
                 phase: phase.clone(),
                 retries: retries.clone(),
@@ -65,16 +68,22 @@ fn webhooks_through_a_killed_and_restarted_tunnel_are_stored_exactly_once() -> a
     drop(acked_tx);
 
     let mut delivered = Vec::new();
-    // Kill the relay once a quarter is through, while the rest of the first half is in flight.
+    // Kill the relay once a quarter is through, while the rest of the first half is under way
+    // and one more delivery has sent its head and half its body into the tunnel.
     while delivered.len() < WEBHOOKS / 4 {
         delivered.push(next_ack(&acked, deadline, &app)?);
     }
+    let cut = CutDelivery::start(&public_addr, CUT)?;
     relay.kill();
+    assert!(!cut.finish(), "a delivery the relay's death cut off was not acknowledged");
     phase.open(1);
     let mut relay = Relay::start(public_port, &secret)?;
     client.wait_until_connected(&mut relay, 2)?;
     phase.open(2);
-    while delivered.len() < WEBHOOKS {
+    // GHL delivers the cut webhook again, through the tunnel that is back.
+    assert!(deliver(&public_addr, CUT, deadline, &retries), "the cut webhook arrived on its retry");
+    delivered.push(CUT);
+    while delivered.len() < WEBHOOKS + 1 {
         delivered.push(next_ack(&acked, deadline, &app)?);
     }
     for sender in senders {
@@ -91,22 +100,56 @@ fn webhooks_through_a_killed_and_restarted_tunnel_are_stored_exactly_once() -> a
         let key = format!("webhook:{}", webhook_id(*id));
         assert_eq!(stored.get(&key), Some(&1), "{key} was acknowledged through the tunnel, so it is stored once");
     }
-    let after_restart = delivered.iter().filter(|id| phase_of(**id) == 2).count();
-    assert_eq!(after_restart, WEBHOOKS / 4, "every webhook sent after the restart arrived");
-    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, WEBHOOKS as i64, "nothing stored twice or extra");
-    let texts = app.count("SELECT SUM(inbound_count) FROM issues")?;
-    assert_eq!(texts, WEBHOOKS as i64, "every stored text counted once");
+    let after_restart: Vec<usize> = (0..WEBHOOKS).filter(|n| phase_of(*n) == 2).collect();
+    assert!(after_restart.iter().all(|n| delivered.contains(n)), "every webhook sent after the restart arrived");
+    let total = WEBHOOKS as i64 + 1;
+    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, total, "nothing stored twice or extra");
+    assert_eq!(app.count("SELECT SUM(inbound_count) FROM issues")?, total, "every stored text counted once");
     println!(
-        "tunnel: {WEBHOOKS} webhooks acknowledged through bore, {} failed attempts retried across the relay restart",
+        "tunnel: {total} webhooks acknowledged through bore, {} failed attempts retried across the relay restart",
         retries.load(Ordering::Relaxed)
     );
     Ok(())
 }
 
+/// The webhook whose delivery the kill cuts off halfway, sent apart from the senders'.
+const CUT: usize = WEBHOOKS;
+
 /// The `webhookId` of webhook `n`; GHL keeps it across retries, so it is the idempotency key.
 fn webhook_id(n: usize) -> String {
     format!("tunnel-{n}")
 }
+
+/// Webhook `n`: an inbound text from one of seven parties.
+fn webhook_body(n: usize) -> String {
+    json!({ "type": "InboundMessage", "webhookId": webhook_id(n), "messageId": format!("m-{n}"),
+        "contactId": format!("party-{}", n % 7), "messageType": "SMS", "body": format!("text {n}") })
+    .to_string()
+}
+
+/// Sends webhook `n` to `addr` until it gets a 2xx, backing off between failures as GHL does;
+/// false when the deadline passed first.
+fn deliver(addr: &str, n: usize, deadline: Instant, retries: &AtomicUsize) -> bool {
+    let body = webhook_body(n);
+    let mut backoff = Duration::from_millis(20);
+    loop {
+        match request(addr, "POST", "/webhook/ghl", &HEADERS, body.as_bytes()) {
+            Ok(answer) if (200..300).contains(&answer.status) => return true,
+            // Refused, reset, cut off or not 2xx: GHL tries again later.
+            _ => {
+                retries.fetch_add(1, Ordering::Relaxed);
+                if Instant::now() + backoff > deadline {
+                    return false;
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_millis(400));
+            }
+        }
+    }
+}
+
+/// How every delivery proves itself: the shared secret (SPEC §2).
+const HEADERS: [(&str, &str); 2] = [("X-NTPP-Secret", SECRET), ("Content-Type", "application/json")];
 
 /// Which phase a webhook belongs to: 0 before the kill, 1 from the kill on, 2 after the restart.
 fn phase_of(n: usize) -> u8 {
@@ -143,29 +186,44 @@ impl Sender {
             if n >= WEBHOOKS || !self.phase.wait_for(phase_of(n), self.deadline) {
                 return;
             }
-            let body = json!({ "type": "InboundMessage", "webhookId": webhook_id(n), "messageId": format!("m-{n}"),
-                "contactId": format!("party-{}", n % 7), "messageType": "SMS", "body": format!("text {n}") })
-            .to_string();
-            let headers = [("X-NTPP-Secret", SECRET), ("Content-Type", "application/json")];
-            let mut backoff = Duration::from_millis(20);
-            loop {
-                match request(&self.public_addr, "POST", "/webhook/ghl", &headers, body.as_bytes()) {
-                    Ok(answer) if (200..300).contains(&answer.status) => {
-                        let _ = self.acked.send(n);
-                        break;
-                    }
-                    // Refused, reset, cut off or not 2xx: GHL tries again later.
-                    _ => {
-                        self.retries.fetch_add(1, Ordering::Relaxed);
-                        if Instant::now() + backoff > self.deadline {
-                            return;
-                        }
-                        std::thread::sleep(backoff);
-                        backoff = (backoff * 2).min(Duration::from_millis(400));
-                    }
-                }
+            if !deliver(&self.public_addr, n, self.deadline, &self.retries) {
+                return;
             }
+            let _ = self.acked.send(n);
         }
+    }
+}
+
+/// A delivery in flight when the relay dies: connected through the tunnel, with the head and
+/// half the body sent.
+struct CutDelivery {
+    stream: TcpStream,
+    rest: Vec<u8>,
+}
+
+impl CutDelivery {
+    fn start(addr: &str, n: usize) -> anyhow::Result<CutDelivery> {
+        let body = webhook_body(n).into_bytes();
+        let mut head = format!("POST /webhook/ghl HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (name, value) in HEADERS {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let (first, rest) = body.split_at(body.len() / 2);
+        let mut stream = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(first)?;
+        Ok(CutDelivery { stream, rest: rest.to_vec() })
+    }
+
+    /// Sends the rest and reads what comes back; true only for a 2xx answer.
+    fn finish(mut self) -> bool {
+        // The relay is gone: writing may fail, and the answer is a reset or nothing at all.
+        let _ = self.stream.write_all(&self.rest);
+        let mut answer = Vec::new();
+        let _ = self.stream.read_to_end(&mut answer);
+        answer.starts_with(b"HTTP/1.1 2") || answer.starts_with(b"HTTP/1.0 2")
     }
 }
 
