@@ -2,11 +2,12 @@
 # Builds the flashable Raspberry Pi SD-card image (Pi 3, 4, 400, Zero 2 W; 64-bit) from Debian
 # packages only: no Docker, no loop devices, no mounts.
 #
-#   image/build.sh [--binary PATH] [--cloudflared PATH] [--out DIR] [--xz]
+#   image/build.sh [--binary PATH] [--cloudflared PATH] [--rathole PATH] [--out DIR] [--xz]
 #
 #   --binary       the static aarch64 sentinel (default: cross/build.sh's output, built if missing)
 #   --cloudflared  an arm64 cloudflared binary to bake in (Cloudflare publishes them); without it
 #                  the image has the unit but no tunnel binary
+#   --rathole      an arm64 rathole binary to bake in, for the self-hosted tunnel instead
 #   --out          where the image goes (default: target/image)
 #   --xz           also write a compressed copy for downloading and flashing
 #
@@ -24,12 +25,14 @@ repo=$PWD
 
 binary=target/aarch64-unknown-linux-musl/release/sentinel
 cloudflared=""
+rathole=""
 out=target/image
 compress=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --binary) binary=$2; shift 2 ;;
     --cloudflared) cloudflared=$2; shift 2 ;;
+    --rathole) rathole=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --xz) compress=1; shift ;;
     *) echo "unknown argument $1 (see the top of image/build.sh)" >&2; exit 2 ;;
@@ -82,7 +85,13 @@ if [ -n "$cloudflared" ]; then
   file -L "$cloudflared" | grep -q "ARM aarch64" || { echo "$cloudflared is not an arm64 binary" >&2; exit 1; }
   install -m 0755 "$cloudflared" "$root/usr/local/bin/cloudflared"
 fi
-install -m 0644 systemd/sentinel.service systemd/cloudflared.service "$root/etc/systemd/system/"
+if [ -n "$rathole" ]; then
+  file -L "$rathole" | grep -q "ARM aarch64" || { echo "$rathole is not an arm64 binary" >&2; exit 1; }
+  install -m 0755 "$rathole" "$root/usr/local/bin/rathole"
+fi
+install -m 0644 systemd/sentinel.service systemd/cloudflared.service systemd/rathole-client.service "$root/etc/systemd/system/"
+# The tunnel's ingress rules (no secret): copied to /etc/sentinel at boot when missing there.
+install -D -m 0644 systemd/cloudflared.yml "$root/usr/share/sentinel/cloudflared.yml"
 install -D -m 0644 systemd/journald-sentinel.conf "$root/etc/systemd/journald.conf.d/10-sentinel.conf"
 install -D -m 0644 systemd/hw-watchdog.conf "$root/etc/systemd/system.conf.d/10-hw-watchdog.conf"
 install -D -m 0644 systemd/99-sentinel-led.rules "$root/etc/udev/rules.d/99-sentinel-led.rules"
@@ -92,7 +101,7 @@ chown -R 0:0 "$root/etc/systemd/system" "$root/usr/local"
 
 # Enabled as `systemctl enable` would, without running anything.
 wants=$root/etc/systemd/system/multi-user.target.wants
-for unit in sentinel.service sentinel-import.service cloudflared.service; do
+for unit in sentinel.service sentinel-import.service cloudflared.service rathole-client.service; do
   ln -sf "/etc/systemd/system/$unit" "$wants/$unit"
 done
 # Timers that would write to the read-only root (apt, dpkg's database backup) stay off.

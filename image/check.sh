@@ -50,11 +50,12 @@ ls_root "dump /usr/local/bin/sentinel $tmp/sentinel"
 file "$tmp/sentinel" | grep -q "ARM aarch64.*statically linked" || fail "sentinel is not a static aarch64 binary: $(file -b "$tmp/sentinel")"
 ok "root: /usr/local/bin/sentinel, static aarch64, $(stat -c %s "$tmp/sentinel") bytes"
 for f in /etc/systemd/system/sentinel.service /etc/systemd/system/sentinel-import.service \
-         /etc/systemd/system/cloudflared.service /etc/systemd/journald.conf.d/10-sentinel.conf \
+         /etc/systemd/system/cloudflared.service /usr/share/sentinel/cloudflared.yml \
+         /etc/systemd/system/rathole-client.service /etc/systemd/journald.conf.d/10-sentinel.conf \
          /etc/systemd/system.conf.d/10-hw-watchdog.conf /etc/udev/rules.d/99-sentinel-led.rules /usr/local/sbin/sentinel-import /etc/systemd/network/20-wired.network; do
   ls_root "stat $f" | grep -q "Type: regular" || fail "root lacks $f"
 done
-ok "root: units, journald drop-in, hardware watchdog, LED udev rule, import script, network"
+ok "root: units (Sentinel, import, cloudflared with its ingress rules, rathole), journald drop-in, hardware watchdog, LED udev rule, import script, network"
 for unit in sentinel.service sentinel-import.service; do
   target=$(ls_root "stat /etc/systemd/system/multi-user.target.wants/$unit" | sed -n 's/^Fast link dest: "\(.*\)"/\1/p')
   [ "$target" = "/etc/systemd/system/$unit" ] || fail "$unit is not enabled"

@@ -7,8 +7,8 @@ cd "$(dirname "$0")"
 command -v systemd-analyze >/dev/null || { echo "systemd-analyze is missing (apt-get install systemd)"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for unit in sentinel.service cloudflared.service; do
-  sed -e "s|/usr/local/bin/sentinel|/bin/true|; s|/usr/local/bin/cloudflared|/bin/true|" "$unit" > "$work/$unit"
+for unit in sentinel.service cloudflared.service rathole-client.service; do
+  sed -e "s|/usr/local/bin/sentinel|/bin/true|; s|/usr/local/bin/cloudflared|/bin/true|; s|/usr/local/bin/rathole|/bin/true|" "$unit" > "$work/$unit"
 done
 out=$(systemd-analyze verify "$work"/*.service 2>&1 || true)
 # Users and environment files exist only on the Pi.

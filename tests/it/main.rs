@@ -19,4 +19,5 @@ mod signatures;
 mod status;
 mod supervision;
 mod tidy;
+mod tunnel;
 mod watchdog;
