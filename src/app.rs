@@ -8,13 +8,12 @@ use anyhow::Context as _;
 use ractor::Actor;
 use sd_notify::NotifyState;
 use tiny_http::Server;
-use tokio::sync::Notify;
 
 use crate::actors::{Ctx, Shared, TunnelState};
 use crate::config::Config;
 use crate::ghl::client::GhlClient;
 use crate::ghl::signature::Verifier;
-use crate::http::{self, HttpContext, Listener, Workers};
+use crate::http::{self, HttpContext, Listener, ListenerWatch, Workers};
 use crate::led::{Led, LedState};
 use crate::secret::{SecretOrigin, ensure_webhook_secret, secret_path};
 use crate::supervisor::{Supervisor, probe_all};
@@ -75,10 +74,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .map_err(|err| anyhow::format_err!("{err}"))
         .context("starting the actors")?;
 
-    let listener_failed = Arc::new(Notify::new());
-    let bind = |addr| http::bind(addr, ctx.config.http_timeout, listener_failed.clone()).map(Arc::new);
-    let webhook_server = bind(ctx.config.listen_addr)?;
-    let admin_server = bind(ctx.config.admin_listen_addr)?;
+    let webhook_watch = ListenerWatch::default();
+    let admin_watch = webhook_watch.sibling();
+    let listener_failed = webhook_watch.failed.clone();
+    let bind = |addr, watch| http::bind(addr, ctx.config.http_timeout, watch).map(Arc::new);
+    let webhook_server = bind(ctx.config.listen_addr, webhook_watch.clone())?;
+    let admin_server = bind(ctx.config.admin_listen_addr, admin_watch.clone())?;
     let verifier = Verifier::new(ctx.config.ghl.ed25519_key.as_deref(), ctx.config.ghl.rsa_key.as_deref())
         .map_err(anyhow::Error::msg)?;
     let http = HttpContext {
@@ -88,17 +89,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         verifier,
         guard: Arc::default(),
     };
-    let webhook_workers = Workers::start(
-        webhook_server.clone(),
-        Listener::Webhook,
-        http.clone(),
-        WEBHOOK_WORKERS,
-        listener_failed.clone(),
-    )
-    .context("starting the webhook workers")?;
-    let admin_workers =
-        Workers::start(admin_server.clone(), Listener::Admin, http, ADMIN_WORKERS, listener_failed.clone())
-            .context("starting the admin workers")?;
+    let webhook_workers =
+        Workers::start(webhook_server.clone(), Listener::Webhook, http.clone(), WEBHOOK_WORKERS, webhook_watch)
+            .context("starting the webhook workers")?;
+    let admin_workers = Workers::start(admin_server.clone(), Listener::Admin, http, ADMIN_WORKERS, admin_watch)
+        .context("starting the admin workers")?;
 
     announce(&ctx, &webhook_server, &admin_server, secret.expose(), origin);
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);

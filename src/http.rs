@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read as _, Write as _};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -137,7 +137,7 @@ const EXTRA_WORKER_STACK: usize = 256 * 1024;
 /// [`KEEPER_PATH`] every third of the timeout: an idle listener never waits long enough to time
 /// out, and a listener that stopped accepting is noticed after two unanswered asks. The service
 /// then stops with an error and systemd starts it again.
-pub fn bind(addr: SocketAddr, timeout: Duration, failed: Arc<Notify>) -> anyhow::Result<Server> {
+pub fn bind(addr: SocketAddr, timeout: Duration, watch: ListenerWatch) -> anyhow::Result<Server> {
     let listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
     let socket = socket2::SockRef::from(&listener);
     socket.set_read_timeout(Some(timeout)).with_context(|| format!("setting timeouts on {addr}"))?;
@@ -150,7 +150,7 @@ pub fn bind(addr: SocketAddr, timeout: Duration, failed: Arc<Notify>) -> anyhow:
     std::thread::Builder::new()
         .name("http-keeper".into())
         .stack_size(64 * 1024)
-        .spawn(move || keep(local, timeout, &failed))
+        .spawn(move || keep(local, timeout, &watch))
         .with_context(|| format!("starting the keeper of {addr}"))?;
     Ok(server)
 }
@@ -158,18 +158,43 @@ pub fn bind(addr: SocketAddr, timeout: Duration, failed: Arc<Notify>) -> anyhow:
 /// Where the keeper asks; answered by every listener without a secret.
 const KEEPER_PATH: &str = "/ping";
 
-fn keep(addr: SocketAddr, timeout: Duration, failed: &Notify) {
+/// What a listener's keeper and its workers share.
+#[derive(Clone, Default)]
+pub struct ListenerWatch {
+    /// Told when the listener stopped accepting; shared by all listeners.
+    pub failed: Arc<Notify>,
+    /// Requests this listener's workers have taken.
+    served: Arc<AtomicU64>,
+}
+
+impl ListenerWatch {
+    /// A watch for another listener, telling the same `failed`.
+    pub fn sibling(&self) -> ListenerWatch {
+        ListenerWatch { failed: self.failed.clone(), served: Arc::default() }
+    }
+}
+
+fn keep(addr: SocketAddr, timeout: Duration, watch: &ListenerWatch) {
     let mut unanswered = 0;
+    let mut served = watch.served.load(Ordering::Relaxed);
     loop {
         std::thread::sleep(timeout / KEEPER_DIVISOR);
-        match ask(addr, timeout) {
+        let answer = ask(addr, timeout);
+        let served_before = std::mem::replace(&mut served, watch.served.load(Ordering::Relaxed));
+        match answer {
             Ok(()) => unanswered = 0,
+            // Requests still arrive (on open connections), so the listener is doing its job: the
+            // ask itself can wait behind busy connections in tiny_http's thread pool.
+            Err(err) if served != served_before => {
+                tracing::debug!(%addr, "the keeper got no answer while requests flow: {err}");
+                unanswered = 0;
+            }
             Err(err) => {
                 unanswered += 1;
                 tracing::warn!(%addr, "the listener did not answer its keeper: {err}");
                 if unanswered >= 2 {
                     tracing::error!(%addr, "the listener stopped accepting connections; restarting the service");
-                    failed.notify_one();
+                    watch.failed.notify_one();
                     return;
                 }
             }
@@ -213,7 +238,7 @@ struct Pool {
     handles: Mutex<Vec<JoinHandle<()>>>,
     /// Told when the listener stopped accepting (tiny_http ends its accept thread on the first
     /// accept error, e.g. out of file descriptors): the service must restart to listen again.
-    failed: Arc<Notify>,
+    watch: ListenerWatch,
 }
 
 impl Workers {
@@ -223,7 +248,7 @@ impl Workers {
         listener: Listener,
         http: HttpContext,
         (base, max): (usize, usize),
-        failed: Arc<Notify>,
+        watch: ListenerWatch,
     ) -> std::io::Result<Workers> {
         let pool = Arc::new(Pool {
             server,
@@ -234,7 +259,7 @@ impl Workers {
             total: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             handles: Mutex::default(),
-            failed,
+            watch,
         });
         for _ in 0..base {
             pool.total.fetch_add(1, Ordering::SeqCst);
@@ -294,6 +319,7 @@ impl Pool {
             let idle_left = self.idle.fetch_sub(1, Ordering::SeqCst) - 1;
             match next {
                 Ok(Some(request)) => {
+                    self.watch.served.fetch_add(1, Ordering::Relaxed);
                     if idle_left == 0 {
                         self.grow();
                     }
@@ -308,7 +334,7 @@ impl Pool {
                         listener = ?self.listener,
                         "the listener stopped accepting connections ({err}); restarting the service"
                     );
-                    self.failed.notify_one();
+                    self.watch.failed.notify_one();
                     break;
                 }
             }
