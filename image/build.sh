@@ -41,8 +41,10 @@ done
 [ "$(id -u)" -eq 0 ] || { echo "image/build.sh needs root (mmdebstrap, file ownership in the image)" >&2; exit 1; }
 
 need=()
-for tool in mmdebstrap:mmdebstrap mkfs.vfat:dosfstools mcopy:mtools sfdisk:fdisk mke2fs:e2fsprogs \
-            qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support file:file; do
+# arch-test is only a recommend of mmdebstrap, but mmdebstrap refuses a foreign architecture
+# without it ("install arch-test for foreign architecture support").
+for tool in mmdebstrap:mmdebstrap arch-test:arch-test mkfs.vfat:dosfstools mcopy:mtools sfdisk:fdisk \
+            mke2fs:e2fsprogs qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support file:file; do
   command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -59,17 +61,24 @@ fi
 file -L "$binary" | grep -q "ARM aarch64.*statically linked" || { echo "$binary is not a static aarch64 binary" >&2; exit 1; }
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-# Stage 1: the cached root filesystem.
+# Stage 1: the cached root filesystem. The key covers everything that shapes the tar: the script
+# that builds it and the version of the tool that writes it. A cache entry that is not a tar
+# (an interrupted or older build) is thrown away and built again.
 cache=${SENTINEL_IMAGE_CACHE:-/var/cache/sentinel-image}
-key=$(sha256sum image/rootfs.sh | cut -c1-16)
+key=$( { cat image/rootfs.sh; mmdebstrap --version; dpkg-query -W -f='${Version}\n' qemu-user-static; } \
+       | sha256sum | cut -c1-16)
 rootfs_tar=$cache/rootfs-$key.tar
 mkdir -p "$cache"
-if [ -f "$rootfs_tar" ]; then
+# (grep -c reads the whole listing: grep -q would end tar with SIGPIPE, a failure under pipefail.)
+is_tar() { [ -f "$1" ] && [ "$(tar -tf "$1" 2>/dev/null | grep -c '^\(\./\)\?etc/os-release$')" -gt 0 ]; }
+if is_tar "$rootfs_tar"; then
   echo "== root filesystem: cached $rootfs_tar"
 else
+  rm -rf "$rootfs_tar" "$rootfs_tar.partial"
   echo "== root filesystem: building $rootfs_tar (slow: arm64 under emulation)"
   started=$(date +%s)
   bash image/rootfs.sh "$rootfs_tar.partial"
+  is_tar "$rootfs_tar.partial" || { echo "image/rootfs.sh did not write a root filesystem tar" >&2; exit 1; }
   mv "$rootfs_tar.partial" "$rootfs_tar"
   echo "   built in $(( $(date +%s) - started )) s"
 fi

@@ -40,7 +40,9 @@ chroot "$1" useradd --system --user-group --home-dir /var/lib/sentinel --no-crea
 chroot "$1" systemctl enable systemd-networkd.service systemd-resolved.service
 rm -f "$1/etc/resolv.conf" && ln -s ../run/systemd/resolve/stub-resolv.conf "$1/etc/resolv.conf"'
 
-mmdebstrap --arch=arm64 --variant=minbase --mode=root --components=main,non-free-firmware \
+# --format=tar: mmdebstrap otherwise guesses the format from OUT's name, and writes a directory
+# for a name it does not know (such as build.sh's OUT.tar.partial).
+mmdebstrap --arch=arm64 --variant=minbase --mode=root --format=tar --components=main,non-free-firmware \
   --include="$(IFS=,; echo "${packages[*]}")" \
   --essential-hook="$essential_hook" \
   --customize-hook="$customize_hook" \
