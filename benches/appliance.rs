@@ -3,7 +3,7 @@
 //! size of the Pi binary. It prints; it asserts nothing about speed.
 //!
 //! `cargo bench --bench appliance` runs everything; `cargo bench --bench appliance -- intake`
-//! (or `start`, `idle`, `day`, `size`) runs one part. `BENCH_IDLE_SECONDS` shortens the idle
+//! (or `start`, `flood`, `idle`, `day`, `size`) runs one part. `BENCH_IDLE_SECONDS` shortens the idle
 //! measurement (default 60).
 
 #[allow(dead_code)]
@@ -30,6 +30,9 @@ fn main() -> anyhow::Result<()> {
     }
     if wanted("intake") {
         intake()?;
+    }
+    if wanted("flood") {
+        flood()?;
     }
     if wanted("idle") {
         idle()?;
@@ -230,6 +233,95 @@ fn intake() -> anyhow::Result<()> {
     }
     let stored = app.count("SELECT COUNT(*) FROM raw_events")?;
     println!("intake: {stored} events stored (every 200 was committed with synchronous=FULL)");
+    Ok(())
+}
+
+/// Real deliveries on 16 keep-alive connections, timed alone and then alongside a flood of
+/// wrong secrets (issue 12): every delivery must get its 200, and the p99 should stay within
+/// 2x of the quiet run. The flood is bounded: 8 guessers, each a new connection per guess,
+/// for as long as the deliveries run.
+fn flood() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[("RUST_LOG", "error")])?;
+    let (concurrency, per_worker) = (16usize, 500usize);
+    let run = |base: u64, flooding: bool| -> anyhow::Result<(Vec<Duration>, u64, u64)> {
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let guesses = std::sync::atomic::AtomicU64::new(0);
+        let slowed = std::sync::atomic::AtomicU64::new(0);
+        let mut connections = Vec::new();
+        for _ in 0..concurrency {
+            connections.push(Connection::open(&app.webhook_addr)?);
+        }
+        let latencies = std::thread::scope(|scope| -> anyhow::Result<Vec<Duration>> {
+            if flooding {
+                for _ in 0..8 {
+                    scope.spawn(|| {
+                        let body = br#"{"contact_id":"guesser","message":{"body":"x"}}"#;
+                        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                            let wrong = format!("wrong-{}", guesses.load(std::sync::atomic::Ordering::Relaxed));
+                            let answer = harness::request(
+                                &app.webhook_addr,
+                                "POST",
+                                "/webhook/ghl/inbound_sms",
+                                &[("X-NTPP-Secret", &wrong)],
+                                body,
+                            );
+                            guesses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if answer.is_ok_and(|a| a.status == 429) {
+                                slowed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                        }
+                    });
+                }
+            }
+            let workers: Vec<_> = connections
+                .into_iter()
+                .enumerate()
+                .map(|(worker, mut connection)| {
+                    scope.spawn(move || -> anyhow::Result<Vec<Duration>> {
+                        let mut latencies = Vec::with_capacity(per_worker);
+                        for n in 0..per_worker {
+                            let body = bench_event(base, worker, n, per_worker);
+                            let sent = Instant::now();
+                            let status = connection.post("/webhook/ghl", &body)?;
+                            latencies.push(sent.elapsed());
+                            anyhow::ensure!(status == 200, "a real delivery got {status}");
+                        }
+                        Ok(latencies)
+                    })
+                })
+                .collect();
+            let mut all = Vec::new();
+            let mut failed = None;
+            for worker in workers {
+                match worker.join().unwrap_or_else(|_| Err(anyhow::format_err!("worker panicked"))) {
+                    Ok(latencies) => all.extend(latencies),
+                    Err(err) => failed = Some(err),
+                }
+            }
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            failed.map_or(Ok(all), Err)
+        })?;
+        let (g, s) = (guesses.into_inner(), slowed.into_inner());
+        Ok((latencies, g, s))
+    };
+    let mut quiet = run(1_000_000, false)?.0;
+    let (mut loud, guesses, slowed) = run(2_000_000, true)?;
+    quiet.sort();
+    loud.sort();
+    let (p99_quiet, p99_loud) = (percentile(&quiet, 0.99), percentile(&loud, 0.99));
+    println!(
+        "flood: {} real deliveries, all 200; p50 {:.2} ms, p99 {:.2} ms without the flood",
+        quiet.len(),
+        ms(percentile(&quiet, 0.5)),
+        ms(p99_quiet)
+    );
+    println!(
+        "flood: {} real deliveries, all 200; p50 {:.2} ms, p99 {:.2} ms alongside {guesses} wrong guesses ({slowed} slowed to 429); p99 ratio {:.2} (target <= 2)",
+        loud.len(),
+        ms(percentile(&loud, 0.5)),
+        ms(p99_loud),
+        p99_loud.as_secs_f64() / p99_quiet.as_secs_f64().max(1e-9)
+    );
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use crate::actors::{Ctx, Shared, TunnelState};
 use crate::config::Config;
 use crate::ghl::client::GhlClient;
 use crate::ghl::signature::Verifier;
+use crate::guard::AuthGuard;
 use crate::http::{self, HttpContext, Listener, ListenerWatch, Workers};
 use crate::led::{Led, LedState};
 use crate::secret::{SecretOrigin, ensure_webhook_secret, secret_path};
@@ -87,7 +88,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         runtime: runtime.handle().clone(),
         secret: secret.clone(),
         verifier,
-        guard: Arc::default(),
+        guard: Arc::new(AuthGuard::new(ctx.config.client_ip_header.clone())),
     };
     let webhook_workers =
         Workers::start(webhook_server.clone(), Listener::Webhook, http.clone(), WEBHOOK_WORKERS, webhook_watch)

@@ -48,6 +48,7 @@ pub const VARS: &[VarDef] = &[
     var("DB_PATH", "", "SQLite file; default $STATE_DIRECTORY/sentinel.db under systemd, else ./sentinel-data/sentinel.db"),
     var("MAX_BODY_BYTES", "262144", "largest accepted request body in bytes"),
     var("HTTP_TIMEOUT_SECONDS", "30", "longest a client may stall mid-request, and the longest a whole body may take"),
+    var("CLIENT_IP_HEADER", "", "header a local tunnel puts the client's address in (e.g. CF-Connecting-IP); believed only from 127.0.0.1, for slowing guessers per source"),
     secret("GHL_TOKEN", "GHL private integration or OAuth token; unset means nothing is sent to GHL"),
     var("GHL_VERSION", "2021-07-28", "GHL API Version header"),
     var("GHL_BASE_URL", "https://services.leadconnectorhq.com", "GHL API base URL"),
@@ -277,6 +278,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Longest a client may stall, and the deadline for a whole body.
     pub http_timeout: std::time::Duration,
+    /// The header a local tunnel reports the client's address in, if it is to be believed.
+    pub client_ip_header: Option<String>,
     /// Everything about talking to GHL.
     pub ghl: GhlConfig,
     /// Managers' GHL contact ids, in order.
@@ -651,6 +654,7 @@ impl Config {
             db_path,
             max_body_bytes: max_body_bytes.ok_or_else(missing)?,
             http_timeout: std::time::Duration::from_secs(http_timeout.ok_or_else(missing)?),
+            client_ip_header: r.optional("CLIENT_IP_HEADER"),
             ghl: GhlConfig {
                 token: source.raw("GHL_TOKEN").map(Secret::new),
                 version: ghl_version,

@@ -31,6 +31,7 @@ use crate::domain::event::{IssueKind, Status};
 use crate::domain::phone::Phone;
 use crate::ghl::payload::Route;
 use crate::ghl::signature::{SignatureCheck, Verifier};
+use crate::guard::{AuthGuard, Held, Verdict};
 use crate::status;
 use crate::store::apply::Outcome;
 use crate::store::summary::Delivery;
@@ -60,55 +61,18 @@ pub struct HttpContext {
     pub guard: Arc<AuthGuard>,
 }
 
-/// Slows down guessing: after [`MAX_FAILURES`] wrong secrets within [`FAILURE_WINDOW`], a
-/// client gets 429 at once, without its request being read, until the window has passed.
-#[derive(Debug, Default)]
-pub struct AuthGuard {
-    failures: std::sync::Mutex<HashMap<std::net::IpAddr, (u32, std::time::Instant)>>,
-}
-
-/// Wrong secrets a client may send within the window.
-const MAX_FAILURES: u32 = 10;
-/// The window, and how long a client that used it up waits.
-const FAILURE_WINDOW: Duration = Duration::from_secs(60);
-
-impl AuthGuard {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<std::net::IpAddr, (u32, std::time::Instant)>> {
-        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn blocked(&self, client: std::net::IpAddr) -> bool {
-        let mut failures = self.lock();
-        match failures.get(&client) {
-            Some((count, since)) if since.elapsed() < FAILURE_WINDOW => *count >= MAX_FAILURES,
-            Some(_) => {
-                failures.remove(&client);
-                false
-            }
-            None => false,
-        }
-    }
-
-    fn failed(&self, client: std::net::IpAddr) {
-        let mut failures = self.lock();
-        // Forget stale entries so the map cannot grow without bound.
-        failures.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
-        let entry = failures.entry(client).or_insert((0, std::time::Instant::now()));
-        entry.0 += 1;
-    }
-}
-
-/// Who is asking: the peer, or behind a local tunnel the address it reports
-/// (`CF-Connecting-IP`, else the first `X-Forwarded-For`), so one guessing client cannot
-/// lock out GHL, which reaches us through the same tunnel.
-fn client_of(request: &Request) -> std::net::IpAddr {
+/// Who is asking: the peer, or behind a local tunnel the address it reports in the
+/// configured client-address header (see [`AuthGuard::source`]).
+fn client_of(request: &Request, guard: &AuthGuard) -> std::net::IpAddr {
     let peer = request.remote_addr().map(|a| a.ip()).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-    if !peer.is_loopback() {
-        return peer;
-    }
-    let forwarded = header_value(request, "CF-Connecting-IP")
-        .or_else(|| header_value(request, "X-Forwarded-For").and_then(|v| v.split(',').next()));
-    forwarded.and_then(|v| v.trim().parse().ok()).unwrap_or(peer)
+    let reported = guard.client_header().and_then(|name| {
+        request
+            .headers()
+            .iter()
+            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    });
+    guard.source(peer, reported)
 }
 
 /// How long a worker waits for the store's commit before answering 503 (GHL retries).
@@ -365,27 +329,39 @@ struct Reply {
     body: Value,
     allow: Option<&'static str>,
     html: Option<(String, &'static str)>,
+    /// A failed authentication over the guessing budget (see [`crate::guard`]).
+    slow: Option<Box<SlowDown>>,
+}
+
+/// How an over-budget failure is answered: 429 with `Retry-After`, held back off the worker.
+struct SlowDown {
+    retry_after: u64,
+    hold: Option<(Duration, Held)>,
 }
 
 impl Reply {
+    fn json(status: u16, body: Value) -> Reply {
+        Reply { status, body, allow: None, html: None, slow: None }
+    }
+
     fn ok(body: Value) -> Reply {
-        Reply { status: 200, body, allow: None, html: None }
+        Reply::json(200, body)
     }
 
     fn html(page: String) -> Reply {
-        Reply { status: 200, body: Value::Null, allow: None, html: Some((page, "text/html; charset=utf-8")) }
+        Reply { html: Some((page, "text/html; charset=utf-8")), ..Reply::json(200, Value::Null) }
     }
 
     fn text(text: String) -> Reply {
-        Reply { status: 200, body: Value::Null, allow: None, html: Some((text, "text/plain; version=0.0.4")) }
+        Reply { html: Some((text, "text/plain; version=0.0.4")), ..Reply::json(200, Value::Null) }
     }
 
     fn error(status: u16, detail: impl Into<String>) -> Reply {
-        Reply { status, body: json!({ "detail": detail.into() }), allow: None, html: None }
+        Reply::json(status, json!({ "detail": detail.into() }))
     }
 
     fn method_not_allowed(allow: &'static str) -> Reply {
-        Reply { status: 405, body: json!({ "detail": "Method Not Allowed" }), allow: Some(allow), html: None }
+        Reply { allow: Some(allow), ..Reply::error(405, "Method Not Allowed") }
     }
 }
 
@@ -403,15 +379,21 @@ fn handle(mut request: Request, listener: Listener, http: &HttpContext) {
     if let Some(allow) = reply.allow {
         response = response.with_header(header("Allow", allow));
     }
+    let hold = reply.slow.and_then(|slow| {
+        response.add_header(header("Retry-After", &slow.retry_after.to_string()));
+        slow.hold
+    });
     if reply.status >= 400 {
         // A refused request may leave its body unread, and tiny_http reads the rest of it when
         // the request is dropped (to find the next one on the connection). A client trickling
         // a long body would hold this worker that long, so the answer goes out, and the rest
         // is read, on a thread of its own.
-        let spawned = std::thread::Builder::new()
-            .name("http-drain".into())
-            .stack_size(DRAIN_STACK)
-            .spawn(move || answer(request, response));
+        let spawned = std::thread::Builder::new().name("http-drain".into()).stack_size(DRAIN_STACK).spawn(move || {
+            if let Some((delay, _held)) = hold {
+                std::thread::sleep(delay);
+            }
+            answer(request, response)
+        });
         if let Err(err) = spawned {
             // The request went with the closure; dropping it answers 500 here.
             tracing::warn!("no thread to answer a refused request: {err}");
@@ -451,15 +433,18 @@ fn route(
         // Answered without touching the actors: it only shows that the listener still accepts.
         return Reply::ok(json!({ "ok": true }));
     }
-    let client = client_of(request);
-    if http.guard.blocked(client) {
-        return Reply::error(429, "too many failed attempts; try again in a minute");
-    }
     let reply = route_checked(request, listener, http, path, query, method);
-    if reply.status == 401 {
-        http.guard.failed(client);
+    if reply.status != 401 {
+        return reply;
     }
-    reply
+    // Only a failed authentication meets the guard: the right secret is always served.
+    match http.guard.failed(client_of(request, &http.guard)) {
+        Verdict::Unauthorized => reply,
+        Verdict::SlowDown { retry_after, delay } => Reply {
+            slow: Some(Box::new(SlowDown { retry_after, hold: http.guard.hold().map(|held| (delay, held)) })),
+            ..Reply::error(429, "too many failed attempts; slow down")
+        },
+    }
 }
 
 fn route_checked(
@@ -730,25 +715,34 @@ fn health(http: &HttpContext) -> Reply {
         let failing: Vec<&str> = actors.iter().filter(|a| !a.ok).map(|a| a.name).collect();
         body["reason"] = json!(format!("not answering: {}", failing.join(", ")));
     }
-    Reply { status: if ok { 200 } else { 503 }, body, allow: None, html: None }
+    Reply::json(if ok { 200 } else { 503 }, body)
+}
+
+/// The status snapshot, with what only the listeners know (the guard's counters).
+fn gather(http: &HttpContext) -> anyhow::Result<(status::Snapshot, Vec<crate::store::issues::Issue>)> {
+    let (mut snapshot, live) = http.runtime.block_on(status::gather(&http.ctx))?;
+    let guard = http.guard.stats();
+    snapshot.auth_failures = guard.failures;
+    snapshot.auth_slowed = guard.slowed;
+    Ok((snapshot, live))
 }
 
 fn status_json(http: &HttpContext) -> Reply {
-    match http.runtime.block_on(status::gather(&http.ctx)) {
+    match gather(http) {
         Ok((snapshot, _)) => Reply::ok(json!(snapshot)),
         Err(err) => Reply::error(503, format!("{err:#}")),
     }
 }
 
 fn metrics(http: &HttpContext) -> Reply {
-    match http.runtime.block_on(status::gather(&http.ctx)) {
+    match gather(http) {
         Ok((snapshot, _)) => Reply::text(status::metrics(&snapshot, &http.ctx.ghl.status())),
         Err(err) => Reply::error(503, format!("{err:#}")),
     }
 }
 
 fn status_page(http: &HttpContext) -> Reply {
-    match http.runtime.block_on(status::gather(&http.ctx)) {
+    match gather(http) {
         Ok((snapshot, live)) => {
             let now = http.ctx.time.now();
             Reply::html(status::html(&snapshot, &live, now, http.ctx.config.calendar.zone()))

@@ -21,6 +21,7 @@ pub mod backup;
 pub mod config;
 pub mod domain;
 pub mod ghl;
+pub mod guard;
 pub mod http;
 pub mod import;
 pub mod led;

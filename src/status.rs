@@ -42,6 +42,12 @@ pub struct Snapshot {
     pub pending: usize,
     /// The next digest: slot name and time.
     pub next_digest: Option<(String, Timestamp)>,
+    /// Requests whose secret or signature was wrong, since start.
+    #[serde(default)]
+    pub auth_failures: u64,
+    /// Of those, the ones slowed down (429) because a guessing budget was used up.
+    #[serde(default)]
+    pub auth_slowed: u64,
 }
 
 /// One actor's state.
@@ -82,6 +88,8 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         open: live.iter().filter(|i| i.status == Status::Open).count(),
         pending: live.iter().filter(|i| i.status == Status::Pending).count(),
         next_digest: next_digest(&ctx.config, now).map(|(at, slot)| (slot, at)),
+        auth_failures: 0,
+        auth_slowed: 0,
     };
     Ok((snapshot, live))
 }
@@ -127,6 +135,11 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
     let _ = write!(page, "<li>GHL: {}</li>", escape(&snapshot.ghl));
     let _ = write!(page, "<li>Last webhook: {}</li>", escape(&or_never(snapshot.last_webhook_at, now, zone)));
     let _ = write!(page, "<li>Outbox backlog: {}</li>", snapshot.outbox_backlog);
+    let _ = write!(
+        page,
+        "<li>Failed authentications: {} since start ({} slowed down)</li>",
+        snapshot.auth_failures, snapshot.auth_slowed
+    );
     if let Some((slot, at)) = &snapshot.next_digest {
         let _ = write!(page, "<li>Next digest: {} at {}</li>", escape(slot), escape(&when(*at, now, zone)));
     }
@@ -183,6 +196,8 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
     let _ = writeln!(out, "  GHL:           {ghl}; last success {}", or_never(snapshot.last_ghl_success_at, now, zone));
     let _ = writeln!(out, "  issues:        {} open, {} pending", snapshot.open, snapshot.pending);
     let _ = writeln!(out, "  outbox:        {} waiting", snapshot.outbox_backlog);
+    let _ =
+        writeln!(out, "  auth failures: {} since start ({} slowed down)", snapshot.auth_failures, snapshot.auth_slowed);
     if let Some((slot, at)) = &snapshot.next_digest {
         let _ = writeln!(out, "  next digest:   {slot} at {}", when(*at, now, zone));
     }
@@ -212,6 +227,16 @@ pub fn metrics(snapshot: &Snapshot, ghl: &crate::ghl::client::GhlStatus) -> Stri
         "# HELP sentinel_ghl_rate_limited_total 429 answers from GHL.\n# TYPE sentinel_ghl_rate_limited_total counter"
     );
     let _ = writeln!(out, "sentinel_ghl_rate_limited_total {}", ghl.rate_limited);
+    let _ = writeln!(
+        out,
+        "# HELP sentinel_auth_failures_total Requests with a wrong or missing secret or signature.\n# TYPE sentinel_auth_failures_total counter\nsentinel_auth_failures_total {}",
+        snapshot.auth_failures
+    );
+    let _ = writeln!(
+        out,
+        "# HELP sentinel_auth_slowed_total Failed authentications answered 429 after a guessing budget ran out.\n# TYPE sentinel_auth_slowed_total counter\nsentinel_auth_slowed_total {}",
+        snapshot.auth_slowed
+    );
     let _ = writeln!(out, "# HELP sentinel_actor_up 1 when the actor answers.\n# TYPE sentinel_actor_up gauge");
     for actor in &snapshot.actors {
         let _ = writeln!(out, "sentinel_actor_up{{actor=\"{}\"}} {}", actor.name, u8::from(actor.ok));
@@ -273,6 +298,8 @@ mod tests {
             open: 1,
             pending: 0,
             next_digest: None,
+            auth_failures: 0,
+            auth_slowed: 0,
         };
         let issue = Issue {
             id: 1,

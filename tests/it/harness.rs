@@ -35,6 +35,18 @@ pub struct Answer {
     pub json: Value,
     /// Raw body.
     pub text: String,
+    /// Status line and headers, as sent.
+    pub head: String,
+}
+
+impl Answer {
+    /// A header's value (case-insensitive name), if the answer had it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (field, value) = line.split_once(':')?;
+            field.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
 }
 
 /// The path of a payload in `tests/fixtures/payloads`.
@@ -291,7 +303,8 @@ pub fn raw_request(addr: &str, head: &[u8], body: &[u8]) -> anyhow::Result<Answe
         .nth(1)
         .and_then(|code| code.parse().ok())
         .with_context(|| format!("no status line in {text:?}"))?;
-    let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
+    let (head, body) =
+        text.split_once("\r\n\r\n").map(|(head, body)| (head.to_string(), body.to_string())).unwrap_or_default();
     let json = serde_json::from_str(&body).unwrap_or(Value::Null);
-    Ok(Answer { status, json, text: body })
+    Ok(Answer { status, json, text: body, head })
 }

@@ -1,7 +1,7 @@
 //! Webhook intake over HTTP (SPEC §2, §3): the original's answers, rows in the database,
 //! bad input refused with nothing changed, duplicates stored once.
 
-use crate::harness::{SECRET, Sentinel, payload, raw_request, request};
+use crate::harness::{Answer, SECRET, Sentinel, payload, raw_request, request};
 
 #[test]
 fn a_workflow_text_opens_one_pending_issue() -> anyhow::Result<()> {
@@ -363,28 +363,76 @@ fn hostile_but_well_formed_bodies_are_handled_and_change_nothing_else() -> anyho
     Ok(())
 }
 
-#[test]
-fn repeated_wrong_secrets_are_slowed_down_per_client() -> anyhow::Result<()> {
-    let app = Sentinel::start(&[])?;
+/// Sends `count` wrong guesses at once, each on its own connection, and returns the answers.
+fn guess_at_once(addr: &str, count: usize, headers: &[(&str, &str)]) -> anyhow::Result<Vec<Answer>> {
     let sms = "/webhook/ghl/inbound_sms";
-    let body = br#"{"contact_id":"g1","message":{"body":"hi"}}"#;
-    let guesser = ("X-Forwarded-For", "203.0.113.9");
-    for guess in 0..10 {
-        let answer =
-            request(&app.webhook_addr, "POST", sms, &[("X-NTPP-Secret", &format!("guess{guess}")), guesser], body)?;
-        assert_eq!(answer.status, 401);
-    }
-    let locked = request(&app.webhook_addr, "POST", sms, &[("X-NTPP-Secret", SECRET), guesser], body)?;
-    assert_eq!(locked.status, 429, "even the right secret waits: {locked:?}");
-    // Another client behind the same tunnel (GHL) is not affected.
-    let ghl = request(
-        &app.webhook_addr,
-        "POST",
-        sms,
-        &[("X-NTPP-Secret", SECRET), ("X-Forwarded-For", "198.51.100.7")],
-        body,
-    )?;
-    assert_eq!(ghl.status, 200, "{ghl:?}");
+    let body = br#"{"contact_id":"guess","message":{"body":"hi"}}"#;
+    std::thread::scope(|scope| {
+        let guesses: Vec<_> = (0..count)
+            .map(|n| {
+                scope.spawn(move || {
+                    let wrong = format!("guess-{n}");
+                    let mut all = vec![("X-NTPP-Secret", wrong.as_str())];
+                    all.extend_from_slice(headers);
+                    request(addr, "POST", sms, &all, body)
+                })
+            })
+            .collect();
+        guesses.into_iter().map(|g| g.join().unwrap_or_else(|_| Err(anyhow::format_err!("guess panicked")))).collect()
+    })
+}
+
+#[test]
+fn wrong_secrets_never_lock_out_the_right_one() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[])?;
+    // Behind the tunnel every client is 127.0.0.1: the guesser and GHL share one address.
+    let answers = guess_at_once(&app.webhook_addr, 30, &[])?;
+    assert!(answers.iter().all(|a| a.status == 401 || a.status == 429), "{answers:?}");
+    let slowed: Vec<&Answer> = answers.iter().filter(|a| a.status == 429).collect();
+    assert_eq!(slowed.len(), 20, "ten wrong guesses a minute get a plain 401, the rest 429: {answers:?}");
+    assert!(slowed.iter().all(|a| a.header("Retry-After").is_some_and(|s| s.parse::<u64>().is_ok())), "{slowed:?}");
+    let right =
+        app.webhook("inbound_sms", r#"{"contact_id":"real-customer","message":{"body":"Is the tech coming?"}}"#)?;
+    assert_eq!(right.status, 200, "the right secret is always served: {right:?}");
+    assert_eq!(right.json["issue_created_or_updated"], true, "{right:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues WHERE contact_id = 'real-customer'")?, 1);
+    // The admin listener, with the right secret, is not locked either; the failures show there.
+    let metrics = app.admin("GET", "/metrics")?;
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.text.contains("sentinel_auth_failures_total 30"), "{}", metrics.text);
+    assert!(metrics.text.contains("sentinel_auth_slowed_total 20"), "{}", metrics.text);
+    let status = app.admin("GET", "/api/status")?;
+    assert_eq!(status.json["auth_failures"], 30, "{status:?}");
+    let page = app.admin("GET", "/status")?;
+    assert!(page.text.contains("Failed authentications: 30"), "{}", page.text);
+    // Nothing a guesser sent was stored.
     assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1);
+    // The log says so, with the address masked.
+    assert!(app.log().contains("authentication failed"), "{}", app.log());
+    assert!(app.log().contains("127.0.0.x"), "{}", app.log());
+    Ok(())
+}
+
+#[test]
+fn a_client_address_header_counts_per_source_only_when_configured() -> anyhow::Result<()> {
+    // Unconfigured: the header is anyone's to forge, so it is ignored and all guesses share
+    // one budget, whatever address they claim.
+    let app = Sentinel::start(&[])?;
+    let claims: Vec<String> = (0..12).map(|n| format!("203.0.113.{n}")).collect();
+    let mut statuses = Vec::new();
+    for claim in &claims {
+        statuses.push(guess_at_once(&app.webhook_addr, 1, &[("CF-Connecting-IP", claim)])?[0].status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2, "{statuses:?}");
+    drop(app);
+
+    // Configured (cloudflared on this box): the guesser's own address is slowed down, and a
+    // wrong secret from another client still gets its plain 401.
+    let app = Sentinel::start(&[("CLIENT_IP_HEADER", "CF-Connecting-IP")])?;
+    let guesser = [("CF-Connecting-IP", "203.0.113.9")];
+    let answers = guess_at_once(&app.webhook_addr, 12, &guesser)?;
+    assert_eq!(answers.iter().filter(|a| a.status == 429).count(), 2, "{answers:?}");
+    let other = guess_at_once(&app.webhook_addr, 1, &[("CF-Connecting-IP", "198.51.100.7")])?;
+    assert_eq!(other[0].status, 401, "{other:?}");
     Ok(())
 }

@@ -95,3 +95,25 @@ fn without_the_requirement_unsigned_events_need_the_secret() -> anyhow::Result<(
     assert_eq!(post(&app, &[("X-NTPP-Secret", crate::harness::SECRET), ("X-GHL-Signature", "AAAA")], &body)?, 401);
     Ok(())
 }
+
+#[test]
+fn a_validly_signed_event_is_served_during_a_flood_of_forged_ones() -> anyhow::Result<()> {
+    let keys = keys()?;
+    let app =
+        Sentinel::start(&[("GHL_WEBHOOK_ED25519_KEY", keys.ed25519_pem.as_str()), ("GHL_REQUIRE_SIGNATURE", "1")])?;
+    let body = payload("inbound_sms_1.json");
+    let forged = STANDARD.encode([7u8; 64]);
+    // Forgeries from the same address as GHL (the tunnel), all at once: past the budget they
+    // are slowed down (429), each on its own connection.
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let posts: Vec<_> =
+            (0..25).map(|_| scope.spawn(|| post(&app, &[("X-GHL-Signature", &forged)], &body).unwrap_or(0))).collect();
+        posts.into_iter().map(|p| p.join().unwrap_or(0)).collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 15, "{statuses:?}");
+    let signed = STANDARD.encode(keys.ed25519.sign(body.as_bytes()));
+    assert_eq!(post(&app, &[("X-GHL-Signature", &signed)], &body)?, 200, "the real event is served");
+    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1);
+    Ok(())
+}
