@@ -474,26 +474,39 @@ fn route_checked(
         return Reply::error(401, "Unauthorized");
     }
     let id = path.strip_prefix("/api/issues/");
-    match (method, path) {
-        (Method::Get, "/api/issues") => list_issues(http, query),
-        (Method::Get, "/api/status") => status_json(http),
-        (Method::Get, "/status") => status_page(http),
-        (Method::Get, "/metrics") => metrics(http),
-        (_, "/api/issues") => Reply::method_not_allowed("GET"),
-        (Method::Get, _) if id.is_some() => get_issue(http, id.unwrap_or_default()),
-        (_, _) if id.is_some() => Reply::method_not_allowed("GET"),
-        (Method::Post, "/api/spam") => mark_spam(http, query),
-        (_, "/api/spam") => Reply::method_not_allowed("POST"),
-        (Method::Post, "/jobs/verify_pending") => verify_pending(http, query),
-        (Method::Post, "/jobs/poll_resolver") => poll_resolver(http, query),
-        (Method::Post, "/jobs/send_summary") => send_summary(http, query),
-        (Method::Post, "/jobs/escalations") => escalations(http, query),
-        (Method::Post, "/jobs/cleanup_raw_events") => cleanup_raw_events(http, query),
-        (_, "/jobs/verify_pending" | "/jobs/cleanup_raw_events") => Reply::method_not_allowed("POST"),
-        (Method::Post, "/debug/fail") if http.ctx.time.is_manual() => inject_failure(query),
-        (Method::Post, "/debug/clock") if http.ctx.time.is_manual() => set_clock(http, query),
-        (Method::Post, "/debug/wedge") if http.ctx.time.is_manual() => wedge(query),
-        _ => Reply::error(404, "Not Found"),
+    let manual = http.ctx.time.is_manual();
+    // Every admin route and its one method: a known route asked with another method gets 405
+    // with `Allow`, as the webhook routes do (SPEC §2); an unknown one 404.
+    let allow = match path {
+        "/api/issues" | "/api/status" | "/status" | "/metrics" => "GET",
+        _ if id.is_some() => "GET",
+        "/api/spam" | "/jobs/verify_pending" | "/jobs/poll_resolver" | "/jobs/send_summary" | "/jobs/escalations"
+        | "/jobs/cleanup_raw_events" => "POST",
+        "/debug/fail" | "/debug/clock" | "/debug/wedge" if manual => "POST",
+        _ => return Reply::error(404, "Not Found"),
+    };
+    let allowed = match allow {
+        "GET" => matches!(method, Method::Get | Method::Head),
+        _ => method == Method::Post,
+    };
+    if !allowed {
+        return Reply::method_not_allowed(allow);
+    }
+    match path {
+        "/api/issues" => list_issues(http, query),
+        "/api/status" => status_json(http),
+        "/status" => status_page(http),
+        "/metrics" => metrics(http),
+        "/api/spam" => mark_spam(http, query),
+        "/jobs/verify_pending" => verify_pending(http, query),
+        "/jobs/poll_resolver" => poll_resolver(http, query),
+        "/jobs/send_summary" => send_summary(http, query),
+        "/jobs/escalations" => escalations(http, query),
+        "/jobs/cleanup_raw_events" => cleanup_raw_events(http, query),
+        "/debug/fail" => inject_failure(query),
+        "/debug/clock" => set_clock(http, query),
+        "/debug/wedge" => wedge(query),
+        _ => get_issue(http, id.unwrap_or_default()),
     }
 }
 

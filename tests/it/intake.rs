@@ -436,3 +436,36 @@ fn a_client_address_header_counts_per_source_only_when_configured() -> anyhow::R
     assert_eq!(other[0].status, 401, "{other:?}");
     Ok(())
 }
+
+#[test]
+fn admin_routes_answer_a_wrong_method_with_405_and_allow() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[])?;
+    let auth = [("X-NTPP-Secret", SECRET)];
+    let cases = [
+        ("GET", "/jobs/poll_resolver", "POST"),
+        ("DELETE", "/jobs/send_summary", "POST"),
+        ("GET", "/jobs/verify_pending", "POST"),
+        ("PUT", "/jobs/escalations", "POST"),
+        ("GET", "/jobs/cleanup_raw_events", "POST"),
+        ("GET", "/api/spam", "POST"),
+        ("POST", "/api/issues", "GET"),
+        ("DELETE", "/api/issues/1", "GET"),
+        ("POST", "/api/status", "GET"),
+        ("POST", "/status", "GET"),
+        ("PUT", "/metrics", "GET"),
+    ];
+    for (method, path, allow) in cases {
+        let answer = request(&app.admin_addr, method, path, &auth, b"")?;
+        assert_eq!(answer.status, 405, "{method} {path}: {answer:?}");
+        assert_eq!(answer.header("Allow"), Some(allow), "{method} {path}: {answer:?}");
+        assert_eq!(answer.json["detail"], "Method Not Allowed", "{method} {path}");
+    }
+    // Without the secret the route is not confirmed: 401 first.
+    assert_eq!(request(&app.admin_addr, "GET", "/jobs/poll_resolver", &[], b"")?.status, 401);
+    // Unknown routes stay 404, and the right method still works.
+    assert_eq!(request(&app.admin_addr, "GET", "/jobs/nothing_here", &auth, b"")?.status, 404);
+    let polled = request(&app.admin_addr, "POST", "/jobs/poll_resolver", &auth, b"")?;
+    assert_eq!(polled.status, 200, "{polled:?}");
+    assert_eq!(polled.json["job"], "poll_resolver");
+    Ok(())
+}
