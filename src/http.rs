@@ -480,7 +480,11 @@ fn route_checked(
     let allow = match path {
         "/api/issues" | "/api/status" | "/status" | "/metrics" => "GET",
         _ if id.is_some() => "GET",
-        "/api/spam" | "/jobs/verify_pending" | "/jobs/poll_resolver" | "/jobs/send_summary" | "/jobs/escalations"
+        "/api/spam"
+        | "/jobs/verify_pending"
+        | "/jobs/poll_resolver"
+        | "/jobs/send_summary"
+        | "/jobs/escalations"
         | "/jobs/cleanup_raw_events" => "POST",
         "/debug/fail" | "/debug/clock" | "/debug/wedge" if manual => "POST",
         _ => return Reply::error(404, "Not Found"),

@@ -12,8 +12,9 @@ pub struct RawEvent {
     pub received_at: Timestamp,
     /// Which route it came to.
     pub route: &'static str,
-    /// `webhook:<id>` or `message:<id>` when the payload carries one.
-    pub idem_key: Option<String>,
+    /// `webhook:<id>` and `message:<id>`, for each id the payload carries; any one seen before
+    /// makes the delivery a duplicate.
+    pub idem_keys: Vec<String>,
     /// Hash of route and body, for deliveries without ids.
     pub body_hash: String,
     /// The body as received (form bodies as their JSON reading).
@@ -32,9 +33,10 @@ pub enum Recorded {
 /// An identical body for the same route within this window is a retried delivery (SPEC §3.2).
 pub const BODY_DEDUPE_WINDOW: SignedDuration = SignedDuration::from_mins(2);
 
-/// Stores the event unless it was seen before.
+/// Stores the event unless it was seen before: by any of its ids, or, without ids, by an
+/// identical body for the same route within [`BODY_DEDUPE_WINDOW`].
 pub fn record(conn: &Connection, event: &RawEvent) -> rusqlite::Result<Recorded> {
-    if event.idem_key.is_none() {
+    if event.idem_keys.is_empty() {
         let since = event.received_at - BODY_DEDUPE_WINDOW;
         let seen: Option<i64> = conn
             .query_row(
@@ -47,13 +49,23 @@ pub fn record(conn: &Connection, event: &RawEvent) -> rusqlite::Result<Recorded>
             return Ok(Recorded::Duplicate);
         }
     }
-    let inserted = exec(
+    for key in &event.idem_keys {
+        let seen: Option<i64> =
+            conn.query_row("SELECT event_id FROM event_keys WHERE key = ?1", [key], |row| row.get(0)).optional()?;
+        if seen.is_some() {
+            return Ok(Recorded::Duplicate);
+        }
+    }
+    exec(
         conn,
-        "INSERT INTO raw_events (received_at, route, idem_key, body_hash, body) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (idem_key) DO NOTHING",
-        params![ts(event.received_at), event.route, event.idem_key, event.body_hash, event.body],
+        "INSERT INTO raw_events (received_at, route, idem_key, body_hash, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![ts(event.received_at), event.route, event.idem_keys.first(), event.body_hash, event.body],
     )?;
-    Ok(if inserted == 0 { Recorded::Duplicate } else { Recorded::New(conn.last_insert_rowid()) })
+    let id = conn.last_insert_rowid();
+    for key in &event.idem_keys {
+        exec(conn, "INSERT OR IGNORE INTO event_keys (key, event_id) VALUES (?1, ?2)", params![key, id])?;
+    }
+    Ok(Recorded::New(id))
 }
 
 /// Records what became of an event (`issue 12 created`, `ignored: spam`, ...).
@@ -69,6 +81,11 @@ pub fn prune(conn: &Connection, before: Timestamp, dry_run: bool) -> rusqlite::R
             row.get::<_, i64>(0).map(|n| n as usize)
         })
     } else {
+        exec(
+            conn,
+            "DELETE FROM event_keys WHERE event_id IN (SELECT id FROM raw_events WHERE received_at < ?1)",
+            [ts(before)],
+        )?;
         exec(conn, "DELETE FROM raw_events WHERE received_at < ?1", [ts(before)])
     }
 }
@@ -95,10 +112,14 @@ mod tests {
     use crate::store::schema::open_in_memory;
 
     fn event(at: &str, idem_key: Option<&str>, body: &str) -> anyhow::Result<RawEvent> {
+        keyed(at, idem_key.into_iter().collect(), body)
+    }
+
+    fn keyed(at: &str, keys: Vec<&str>, body: &str) -> anyhow::Result<RawEvent> {
         Ok(RawEvent {
             received_at: at.parse()?,
             route: "inbound_sms",
-            idem_key: idem_key.map(Into::into),
+            idem_keys: keys.into_iter().map(Into::into).collect(),
             body_hash: body_hash("inbound_sms", body.as_bytes()),
             body: body.into(),
         })
@@ -117,6 +138,20 @@ mod tests {
     }
 
     #[test]
+    fn the_same_message_under_a_new_webhook_id_is_a_duplicate() -> anyhow::Result<()> {
+        let conn = open_in_memory()?;
+        let first = keyed("2026-03-02T15:00:00Z", vec!["webhook:w1", "message:m1"], "{}")?;
+        assert!(matches!(record(&conn, &first)?, Recorded::New(_)));
+        let redelivered = keyed("2026-03-02T15:05:00Z", vec!["webhook:w2", "message:m1"], "{}")?;
+        assert_eq!(record(&conn, &redelivered)?, Recorded::Duplicate);
+        let other_message = keyed("2026-03-02T15:05:00Z", vec!["webhook:w3", "message:m2"], "{}")?;
+        assert!(matches!(record(&conn, &other_message)?, Recorded::New(_)));
+        // The duplicate left no key behind, so w2 is still unknown.
+        assert!(matches!(record(&conn, &keyed("2026-03-02T15:06:00Z", vec!["webhook:w2"], "{}")?)?, Recorded::New(_)));
+        Ok(())
+    }
+
+    #[test]
     fn prune_counts_then_deletes() -> anyhow::Result<()> {
         let conn = open_in_memory()?;
         record(&conn, &event("2026-01-01T00:00:00Z", Some("webhook:old"), "{}")?)?;
@@ -126,6 +161,9 @@ mod tests {
         assert_eq!(prune(&conn, cutoff, true)?, 1, "a dry run changes nothing");
         assert_eq!(prune(&conn, cutoff, false)?, 1);
         assert_eq!(prune(&conn, cutoff, true)?, 0);
+        // The pruned event's id is forgotten with it; the kept one's is not.
+        assert!(matches!(record(&conn, &event("2026-03-02T00:00:00Z", Some("webhook:old"), "{}")?)?, Recorded::New(_)));
+        assert_eq!(record(&conn, &event("2026-03-02T00:00:00Z", Some("webhook:new"), "{}")?)?, Recorded::Duplicate);
         Ok(())
     }
 }

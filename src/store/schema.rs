@@ -122,6 +122,17 @@ const MIGRATIONS: &[&str] = &[
         issue_id  INTEGER NOT NULL REFERENCES issues (id)
     );
     "#,
+    // v4: every id a delivery carries (webhookId and messageId), so the same message under a
+    // new webhookId is a duplicate too (SPEC §3.2). raw_events.idem_key keeps the first.
+    r#"
+    CREATE TABLE event_keys (
+        key       TEXT PRIMARY KEY,
+        event_id  INTEGER NOT NULL
+    );
+    CREATE INDEX event_keys_by_event ON event_keys (event_id);
+    INSERT OR IGNORE INTO event_keys (key, event_id)
+        SELECT idem_key, id FROM raw_events WHERE idem_key IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this binary writes.

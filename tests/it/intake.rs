@@ -257,6 +257,32 @@ fn duplicate_deliveries_are_answered_and_stored_once() -> anyhow::Result<()> {
 }
 
 #[test]
+fn the_same_message_under_a_new_webhook_id_is_a_duplicate() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[])?;
+    let mut event: serde_json::Value = serde_json::from_str(&payload("inbound_sms_1.json"))?;
+    event["messageId"] = "msg-123".into();
+    event["webhookId"] = "wh-first".into();
+    let first = app.webhook("", &event.to_string())?;
+    assert_eq!(first.json["issue_created_or_updated"], true, "{first:?}");
+    // The same message again, through a second installed app or a redelivery: a new webhookId.
+    event["webhookId"] = "wh-second".into();
+    event["timestamp"] = "2021-04-21T11:35:00.000Z".into();
+    let again = app.webhook("", &event.to_string())?;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json, serde_json::json!({ "received": true, "duplicate": true }), "{again:?}");
+    // And the same message without any webhookId.
+    event.as_object_mut().map(|o| o.remove("webhookId"));
+    assert_eq!(app.webhook("", &event.to_string())?.json["duplicate"], true);
+    assert_eq!(app.count("SELECT inbound_count FROM issues")?, 1, "counted once");
+    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1);
+    // A different message from the same customer still counts.
+    event["messageId"] = "msg-124".into();
+    assert_eq!(app.webhook("", &event.to_string())?.json["issue_created_or_updated"], true);
+    assert_eq!(app.count("SELECT inbound_count FROM issues")?, 2);
+    Ok(())
+}
+
+#[test]
 fn concurrent_deliveries_of_one_webhook_store_one_event() -> anyhow::Result<()> {
     let app = Sentinel::start(&[])?;
     let body = payload("inbound_voicemail_1.json");
