@@ -74,7 +74,7 @@ pub const VARS: &[VarDef] = &[
     var("SUMMARY_SLOTS", "morning=08:00,midday=11:00,afternoon=15:00", "digest slots on business days"),
     var("SUMMARY_MAX_ITEMS_PER_SECTION", "8", "lines per digest section before +N more"),
     var("RAW_EVENTS_RETENTION_DAYS", "30", "days raw webhook events are kept"),
-    var("CALL_DEDUPE_WINDOW_MINUTES", "10", "minutes in which a repeated missed-call webhook counts as the same call"),
+    var("CALL_DEDUPE_WINDOW_MINUTES", "240", "accepted from the original, no longer needed: a repeat missed call counts as an attempt on the live issue (SPEC §5.1), and a retried delivery is a duplicate by its ids or body"),
     var("CALL_RESOLVE_LOOKBACK_MINUTES", "15", "a callback this long before the CALL issue was created still resolves it"),
     var("CALL_REQUIRE_MISSED_MARKER", "1", "0 drops the missed-call marker requirement on /webhook/ghl/unanswered_call"),
     var("CALL_MISSED_MARKER_KEYS", "sentinel_missed_call,missed_call,is_missed_call", "keys that mark a missed call, at any depth"),
@@ -302,8 +302,6 @@ pub struct Config {
     pub summary_max_items: usize,
     /// Raw event retention.
     pub raw_events_retention_days: u32,
-    /// Window in which a repeated missed-call webhook is the same call.
-    pub call_dedupe_window: SignedDuration,
     /// How far before a CALL issue a callback still counts.
     pub call_resolve_lookback: SignedDuration,
     /// Whether `/webhook/ghl/unanswered_call` needs a missed-call marker.
@@ -604,7 +602,8 @@ impl Config {
             r.count::<usize>("SUMMARY_MAX_ITEMS_PER_SECTION", "a whole number of lines, at least 1");
         let raw_events_retention_days =
             r.count::<u32>("RAW_EVENTS_RETENTION_DAYS", "a whole number of days, at least 1");
-        let call_dedupe_window = r.minutes("CALL_DEDUPE_WINDOW_MINUTES");
+        // Still validated, so a typo is reported, though nothing reads it any more.
+        let _ = r.minutes("CALL_DEDUPE_WINDOW_MINUTES");
         let call_resolve_lookback = r.minutes("CALL_RESOLVE_LOOKBACK_MINUTES");
         let call_require_missed_marker = r.flag("CALL_REQUIRE_MISSED_MARKER");
         let ack_close_enabled = r.flag("ACK_CLOSE_ENABLED");
@@ -682,7 +681,6 @@ impl Config {
             summary_slots: summary_slots.ok_or_else(missing)?,
             summary_max_items: summary_max_items.ok_or_else(missing)?,
             raw_events_retention_days: raw_events_retention_days.ok_or_else(missing)?,
-            call_dedupe_window: call_dedupe_window.ok_or_else(missing)?,
             call_resolve_lookback: call_resolve_lookback.ok_or_else(missing)?,
             call_require_missed_marker: call_require_missed_marker.ok_or_else(missing)?,
             call_missed_marker_keys: r.list("CALL_MISSED_MARKER_KEYS"),

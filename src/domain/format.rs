@@ -168,12 +168,18 @@ fn item_line(item: &Item, now: Timestamp, zone: &TimeZone) -> String {
         when(item.first_inbound_at, now, zone),
         when(item.due_at, now, zone)
     );
-    match item.kind {
-        IssueKind::Call if item.count > 1 => line.push_str(&format!(" ×{}", item.count)),
-        IssueKind::Sms if item.count > 1 => line.push_str(&format!(" in={}", item.count)),
-        _ => {}
-    }
+    line.push_str(&repeats(item.kind, item.count));
     line
+}
+
+/// How often the customer tried, as digests and `List` show it: ` ×3` for three missed
+/// calls, ` in=2` for two texts, nothing for one (SPEC §6).
+pub fn repeats(kind: IssueKind, count: i64) -> String {
+    match kind {
+        _ if count <= 1 => String::new(),
+        IssueKind::Call => format!(" ×{count}"),
+        IssueKind::Sms => format!(" in={count}"),
+    }
 }
 
 fn reply_hint(ids: impl Iterator<Item = i64>) -> String {

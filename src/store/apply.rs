@@ -153,9 +153,8 @@ fn inbound_message(
     }
     let kind = inbound.kind;
     if let Some(issue) = issues::find_live(conn, kind, party)? {
-        if kind == IssueKind::Call && now.duration_since(issue.last_inbound_at) < config.call_dedupe_window {
-            return Ok(Outcome::Repeat { issue_id: issue.id, kind, count: issue.inbound_count });
-        }
+        // SPEC §5.1: every repeat missed call is an attempt (×N in digests and List). A retried
+        // delivery of the same webhook never gets here: intake's idempotency answered it.
         let text = inbound.text.as_deref();
         let count = issues::record_repeat(conn, &issue, party, inbound.contact_name.as_deref(), now, text)?;
         return Ok(Outcome::Repeat { issue_id: issue.id, kind, count });

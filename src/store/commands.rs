@@ -13,7 +13,7 @@ use super::{kv_get, kv_set};
 use crate::actors::Shared;
 use crate::domain::command::{self, Command, Target};
 use crate::domain::event::{IssueKind, Party, Status};
-use crate::domain::format::{self, clock, when};
+use crate::domain::format::{self, clock, repeats, when};
 use crate::domain::phone::{Phone, mask_digits};
 
 /// Issues per `List` page.
@@ -212,11 +212,12 @@ fn page(conn: &Connection, ctx: &Shared, manager: &str, number: usize, now: Time
     let mut reply = format!("Open issues ({}), page {}/{pages}:", open.len(), number + 1);
     for issue in open.iter().skip(number * PAGE_SIZE).take(PAGE_SIZE) {
         reply.push_str(&format!(
-            "\n#{} {} {} — due {}",
+            "\n#{} {} {} — due {}{}",
             issue.id,
             issue.kind,
             describe(issue),
-            when(issue.due_at, now, zone)
+            when(issue.due_at, now, zone),
+            repeats(issue.kind, issue.inbound_count)
         ));
     }
     if number + 1 < pages {

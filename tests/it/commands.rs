@@ -165,3 +165,29 @@ fn only_managers_and_staff_command() -> anyhow::Result<()> {
     office.app.eventually("one reply", || Ok(office.ghl.sends().len() == 1))?;
     Ok(())
 }
+
+#[test]
+fn repeat_missed_calls_show_their_count_in_digests_and_list() -> anyhow::Result<()> {
+    let office = Office::open()?;
+    let call = crate::harness::payload("workflow_unanswered_call.json").replace("ntppLocation01", "loc1");
+    // Three missed calls from Dana, a few minutes apart (each a new call, not a retry).
+    for (n, at) in ["2026-11-23T15:00:00Z", "2026-11-23T15:03:00Z", "2026-11-23T15:07:00Z"].iter().enumerate() {
+        office.app.set_clock(at)?;
+        let answer = office.app.webhook("unanswered_call", &call)?;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(answer.json["duplicate"].is_null(), "call {} is a new call: {answer:?}", n + 1);
+    }
+    assert_eq!(office.app.count("SELECT COUNT(*) FROM issues")?, 1);
+    assert_eq!(office.app.count("SELECT inbound_count FROM issues")?, 3);
+    // Past the two-hour target it is OPEN, and managers see the attempts.
+    office.app.set_clock("2026-11-23T17:30:00Z")?;
+    office.app.eventually("the call is overdue", || {
+        Ok(office.app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 1)
+    })?;
+    let digest = office.app.admin("POST", "/jobs/send_summary?slot=night&dry_run=1")?;
+    let body = digest.json["body"].as_str().unwrap_or_default().to_string();
+    assert!(body.contains("Dana Smith") && body.contains("×3"), "{body}");
+    let list = office.say("boss", "List")?;
+    assert!(list.contains("×3"), "{list}");
+    Ok(())
+}

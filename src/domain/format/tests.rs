@@ -170,3 +170,11 @@ fn a_long_digest_splits_into_numbered_parts() {
     assert_eq!(joined, text, "nothing lost or reordered");
     assert_eq!(split_sms("short"), vec!["short".to_string()]);
 }
+
+#[test]
+fn repeats_show_as_managers_know_them() {
+    assert_eq!(repeats(IssueKind::Call, 3), " ×3");
+    assert_eq!(repeats(IssueKind::Sms, 2), " in=2");
+    assert_eq!(repeats(IssueKind::Call, 1), "");
+    assert_eq!(repeats(IssueKind::Sms, 0), "");
+}
