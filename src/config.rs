@@ -750,10 +750,25 @@ pub fn describe(source: &Source, config: &Config) -> String {
     let slots: Vec<String> =
         config.summary_slots.iter().map(|slot| format!("{} at {}", slot.name, slot.at.strftime("%H:%M"))).collect();
     out.push_str(&format!("# digests: {}\n", slots.join(", ")));
-    for name in &source.unknown {
-        out.push_str(&format!("# warning: {name} in the env file is not a Sentinel variable and is ignored\n"));
+    for warning in warnings(source, config) {
+        out.push_str(&format!("# warning: {warning}\n"));
     }
     out
+}
+
+/// What a careful reader of the configuration should know before starting: unknown names, and
+/// settings that leave a promise unkept (no token: managers get nothing).
+pub fn warnings(source: &Source, config: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if config.ghl.token.is_none() {
+        warnings.push(
+            "GHL_TOKEN is unset: alerts, digests and command replies are recorded as \"not sent: no GHL_TOKEN\" and no manager gets them".to_string(),
+        );
+    }
+    for name in &source.unknown {
+        warnings.push(format!("{name} in the env file is not a Sentinel variable and is ignored"));
+    }
+    warnings
 }
 
 #[cfg(test)]

@@ -906,20 +906,36 @@ fn send_summary(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
         CALL_TIMEOUT,
     ));
     match flatten(answer) {
-        Ok(report) => Reply::ok(json!({
-            "job": "send_summary",
-            "slot": report.slot,
-            "overdue_sms": report.overdue_sms,
-            "overdue_calls": report.overdue_calls,
-            "resolved_since": report.resolved_since,
-            "dry_run": delivery == Delivery::DryRun,
-            "body": report.body,
-            "sent": report.queued,
-            "sent_to": report.sent_to,
-            "errors": if report.already_sent { vec!["this slot was already sent today"] } else { vec![] },
-        })),
+        Ok(report) => {
+            let (sent, sent_to, mut errors) = sending(http, report.queued, report.sent_to);
+            if report.already_sent {
+                errors.push("this slot was already sent today".to_string());
+            }
+            Reply::ok(json!({
+                "job": "send_summary",
+                "slot": report.slot,
+                "overdue_sms": report.overdue_sms,
+                "overdue_calls": report.overdue_calls,
+                "resolved_since": report.resolved_since,
+                "dry_run": delivery == Delivery::DryRun,
+                "body": report.body,
+                "sent": sent,
+                "sent_to": sent_to,
+                "errors": errors,
+            }))
+        }
         Err(err) if err.starts_with("unknown slot") => Reply::error(400, err),
         Err(err) => Reply::ok(json!({ "job": "send_summary", "slot": slot, "sent": false, "errors": [err] })),
+    }
+}
+
+/// What a job may say of its SMS: queued in the outbox is "sent" (the outbox sends it within
+/// seconds and retries), but without a token nothing will ever go out, and the answer says so.
+fn sending(http: &HttpContext, queued: bool, queued_for: Vec<String>) -> (bool, Vec<String>, Vec<String>) {
+    if queued && http.ctx.config.ghl.token.is_none() {
+        (false, Vec::new(), vec![format!("not sent: no GHL_TOKEN ({} manager(s) would have got it)", queued_for.len())])
+    } else {
+        (queued, queued_for, Vec::new())
     }
 }
 
@@ -931,14 +947,18 @@ fn escalations(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
     let answer =
         http.runtime.block_on(call(names::SUMMARY, |reply| SummaryMsg::SendAlert { delivery, reply }, CALL_TIMEOUT));
     match flatten(answer) {
-        Ok(report) => Reply::ok(json!({
-            "job": "escalations",
-            "new_breaches": report.new_breaches,
-            "dry_run": delivery == Delivery::DryRun,
-            "body": report.body,
-            "sent": report.queued,
-            "sent_to": report.sent_to,
-        })),
+        Ok(report) => {
+            let (sent, sent_to, errors) = sending(http, report.queued, report.sent_to);
+            Reply::ok(json!({
+                "job": "escalations",
+                "new_breaches": report.new_breaches,
+                "dry_run": delivery == Delivery::DryRun,
+                "body": report.body,
+                "sent": sent,
+                "sent_to": sent_to,
+                "errors": errors,
+            }))
+        }
         Err(err) => Reply::ok(json!({ "job": "escalations", "sent": false, "errors": [err] })),
     }
 }

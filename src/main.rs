@@ -125,8 +125,8 @@ fn run() -> anyhow::Result<()> {
         }
         _ => {
             sentinel::app::init_logging();
-            for name in &source.unknown {
-                tracing::warn!("{name} in the env file is not a Sentinel variable and is ignored");
+            for warning in sentinel::config::warnings(&source, &config) {
+                tracing::warn!("{warning}");
             }
             sentinel::app::run(config)?;
         }

@@ -36,6 +36,12 @@ pub struct Snapshot {
     pub last_webhook_at: Option<Timestamp>,
     /// Outbox rows waiting.
     pub outbox_backlog: i64,
+    /// Manager SMS that were never sent.
+    #[serde(default)]
+    pub outbox_not_sent: i64,
+    /// Why the newest of them was not sent (e.g. "not sent: no GHL_TOKEN").
+    #[serde(default)]
+    pub outbox_not_sent_reason: Option<String>,
     /// OPEN issues.
     pub open: usize,
     /// PENDING issues.
@@ -85,6 +91,8 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         last_ghl_success_at: ghl.last_success_at,
         last_webhook_at: stats.last_webhook_at,
         outbox_backlog: stats.outbox_backlog,
+        outbox_not_sent: stats.outbox_not_sent.0,
+        outbox_not_sent_reason: stats.outbox_not_sent.1,
         open: live.iter().filter(|i| i.status == Status::Open).count(),
         pending: live.iter().filter(|i| i.status == Status::Pending).count(),
         next_digest: next_digest(&ctx.config, now).map(|(at, slot)| (slot, at)),
@@ -135,6 +143,14 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
     let _ = write!(page, "<li>GHL: {}</li>", escape(&snapshot.ghl));
     let _ = write!(page, "<li>Last webhook: {}</li>", escape(&or_never(snapshot.last_webhook_at, now, zone)));
     let _ = write!(page, "<li>Outbox backlog: {}</li>", snapshot.outbox_backlog);
+    if snapshot.outbox_not_sent > 0 {
+        let _ = write!(
+            page,
+            "<li class=\"bad\">Manager SMS never sent: {} (last: {})</li>",
+            snapshot.outbox_not_sent,
+            escape(snapshot.outbox_not_sent_reason.as_deref().unwrap_or("unknown"))
+        );
+    }
     let _ = write!(
         page,
         "<li>Failed authentications: {} since start ({} slowed down)</li>",
@@ -196,6 +212,14 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
     let _ = writeln!(out, "  GHL:           {ghl}; last success {}", or_never(snapshot.last_ghl_success_at, now, zone));
     let _ = writeln!(out, "  issues:        {} open, {} pending", snapshot.open, snapshot.pending);
     let _ = writeln!(out, "  outbox:        {} waiting", snapshot.outbox_backlog);
+    if snapshot.outbox_not_sent > 0 {
+        let _ = writeln!(
+            out,
+            "  never sent:    {} manager SMS (last: {})",
+            snapshot.outbox_not_sent,
+            snapshot.outbox_not_sent_reason.as_deref().unwrap_or("unknown")
+        );
+    }
     let _ =
         writeln!(out, "  auth failures: {} since start ({} slowed down)", snapshot.auth_failures, snapshot.auth_slowed);
     if let Some((slot, at)) = &snapshot.next_digest {
@@ -214,6 +238,11 @@ pub fn metrics(snapshot: &Snapshot, ghl: &crate::ghl::client::GhlStatus) -> Stri
     gauge("sentinel_issues_open", "OPEN issues (overdue).", snapshot.open.to_string());
     gauge("sentinel_issues_pending", "PENDING issues (inside their window).", snapshot.pending.to_string());
     gauge("sentinel_outbox_backlog", "Manager SMS waiting to be sent.", snapshot.outbox_backlog.to_string());
+    gauge(
+        "sentinel_outbox_not_sent",
+        "Manager SMS that were never sent (no GHL_TOKEN, expired).",
+        snapshot.outbox_not_sent.to_string(),
+    );
     let last = snapshot.last_webhook_at.map_or(0, |at| at.as_second());
     gauge("sentinel_last_webhook_timestamp_seconds", "Unix time of the last webhook.", last.to_string());
     gauge("sentinel_ghl_up", "1 when GHL answers normally.", u8::from(snapshot.ghl == "ok").to_string());
@@ -295,6 +324,8 @@ mod tests {
             last_ghl_success_at: None,
             last_webhook_at: None,
             outbox_backlog: 0,
+            outbox_not_sent: 0,
+            outbox_not_sent_reason: None,
             open: 1,
             pending: 0,
             next_digest: None,

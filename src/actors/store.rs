@@ -241,6 +241,8 @@ pub struct StoreStats {
     pub last_webhook_at: Option<Timestamp>,
     /// Outbox rows waiting to be sent.
     pub outbox_backlog: i64,
+    /// Outbox rows that will never be sent (no token, expired), and the newest reason.
+    pub outbox_not_sent: (i64, Option<String>),
 }
 
 /// The store actor; its state is built in `pre_start`.
@@ -624,5 +626,6 @@ fn stats(conn: &Connection) -> rusqlite::Result<StoreStats> {
         issues: issues::counts(conn)?.into_iter().collect(),
         last_webhook_at: events::last_received_at(conn)?,
         outbox_backlog: outbox::backlog(conn)?,
+        outbox_not_sent: outbox::not_sent(conn)?,
     })
 }

@@ -95,6 +95,16 @@ pub fn backlog(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'pending'", [], |row| row.get(0))
 }
 
+/// Rows that will never be sent, and the newest reason (e.g. "not sent: no GHL_TOKEN").
+pub fn not_sent(conn: &Connection) -> rusqlite::Result<(i64, Option<String>)> {
+    conn.query_row(
+        "SELECT COUNT(*), (SELECT last_error FROM outbox WHERE status IN ('skipped', 'expired') ORDER BY id DESC LIMIT 1)
+         FROM outbox WHERE status IN ('skipped', 'expired')",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+}
+
 /// Marks a row sent and applies what that means: an alert's issues are alerted, a digest's
 /// watermark moves forward (never back).
 pub fn mark_sent(conn: &Connection, id: i64, now: Timestamp, message_id: Option<&str>) -> rusqlite::Result<()> {

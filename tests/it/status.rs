@@ -47,3 +47,40 @@ fn sentinel_status_prints_one_screen() -> anyhow::Result<()> {
     assert!(String::from_utf8_lossy(&down.stderr).contains("is it running?"));
     Ok(())
 }
+
+#[test]
+fn without_a_token_nothing_claims_to_be_sent() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[("MANAGER_CONTACT_IDS", "m1,m2"), ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z")])?;
+    let answer = app.admin("POST", "/jobs/send_summary?slot=morning")?;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json["sent"], false, "{answer:?}");
+    assert_eq!(answer.json["sent_to"], serde_json::json!([]), "{answer:?}");
+    assert!(answer.json["errors"][0].as_str().unwrap_or_default().contains("not sent: no GHL_TOKEN"), "{answer:?}");
+    // The outbox rows say so, for each manager.
+    app.eventually("both rows settled", || {
+        Ok(app
+            .count("SELECT COUNT(*) FROM outbox WHERE status = 'skipped' AND last_error = 'not sent: no GHL_TOKEN'")?
+            == 2)
+    })?;
+    // The status page, the JSON and `sentinel status` say so.
+    let json = app.admin("GET", "/api/status")?;
+    assert_eq!(json.json["outbox_not_sent"], 2, "{json:?}");
+    assert_eq!(json.json["outbox_not_sent_reason"], "not sent: no GHL_TOKEN", "{json:?}");
+    let page = app.admin("GET", "/status")?;
+    assert!(page.text.contains("Manager SMS never sent: 2 (last: not sent: no GHL_TOKEN)"), "{}", page.text);
+    let output = command()
+        .arg("status")
+        .env_clear()
+        .env("ADMIN_LISTEN_ADDR", &app.admin_addr)
+        .env("WEBHOOK_SECRET", SECRET)
+        .output()?;
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(screen.contains("never sent:    2 manager SMS (last: not sent: no GHL_TOKEN)"), "{screen}");
+    // And check-config warns before anyone relies on it.
+    let config = command().arg("check-config").env_clear().env("MANAGER_CONTACT_IDS", "m1").output()?;
+    let report = String::from_utf8_lossy(&config.stdout);
+    assert!(report.contains("# warning: GHL_TOKEN is unset"), "{report}");
+    let with_token = command().arg("check-config").env_clear().env("GHL_TOKEN", "pit-0123456789abcdef").output()?;
+    assert!(!String::from_utf8_lossy(&with_token.stdout).contains("GHL_TOKEN is unset"));
+    Ok(())
+}
