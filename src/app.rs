@@ -114,6 +114,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         watchdog.abort();
     }
     led.abort();
+    // Wait until the task is gone: its Led stops and joins any blink thread of ours, which
+    // could otherwise light the LED again after it was turned off below.
+    let _ = runtime.block_on(led);
     if let Some(tunnel) = tunnel {
         tunnel.abort();
     }

@@ -2,13 +2,18 @@
 //!
 //! `app.rs` decides the state every few seconds and calls [`Led::show`]; this file turns it into
 //! writes to the kernel's LED class files under `LED_PATH` (default `/sys/class/leds/ACT`). The
-//! kernel draws the pattern with a trigger, so only a change of state costs any writes. Write
-//! access comes from the udev rule `systemd/99-sentinel-led.rules`. A missing LED (a VM, a laptop)
-//! is not an error: the LED then does nothing.
+//! kernel draws the pattern with a trigger, so only a change of state costs any writes. Where
+//! the kernel offers no `timer` trigger (the module is not loaded, another board), the LED is
+//! still driven through `brightness` alone: steady on when healthy, and a blink drawn by a
+//! thread of ours for degraded and failing. Write access comes from the udev rule
+//! `systemd/99-sentinel-led.rules`. A missing LED (a VM, a laptop) is not an error: the LED then
+//! does nothing.
 
 use std::collections::BTreeSet;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -35,14 +40,76 @@ pub struct Led {
     triggers: BTreeSet<String>,
     /// What the files show now, so that an unchanged state writes nothing.
     shown: Option<(LedState, Pattern)>,
+    /// Our own blink, when the kernel has no timer trigger to draw it.
+    blinker: Option<Blinker>,
 }
 
 /// How the kernel draws a state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pattern {
     Heartbeat,
-    Blink { on_ms: u32, off_ms: u32 },
+    /// The kernel's timer trigger blinks.
+    Blink {
+        on_ms: u32,
+        off_ms: u32,
+    },
+    /// Lit, with no trigger.
+    Steady,
+    /// A thread of ours blinks through `brightness`.
+    SoftBlink {
+        on_ms: u32,
+        off_ms: u32,
+    },
     Dark,
+}
+
+/// A thread that blinks the LED through `brightness`; stopped (and joined) when dropped.
+#[derive(Debug)]
+struct Blinker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How often a blinking thread looks whether it should stop.
+const BLINK_STEP: Duration = Duration::from_millis(20);
+
+impl Blinker {
+    fn start(brightness: PathBuf, on: String, on_ms: u32, off_ms: u32) -> std::io::Result<Blinker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let wait = move |ms: u32| {
+            let mut left = Duration::from_millis(u64::from(ms));
+            while !left.is_zero() && !stopped.load(Ordering::Relaxed) {
+                let step = left.min(BLINK_STEP);
+                std::thread::sleep(step);
+                left -= step;
+            }
+            !stopped.load(Ordering::Relaxed)
+        };
+        let thread = std::thread::Builder::new().name("led-blink".into()).stack_size(64 * 1024).spawn(move || {
+            loop {
+                for (value, ms) in [(on.as_str(), on_ms), ("0", off_ms)] {
+                    if let Err(err) = std::fs::write(&brightness, value) {
+                        tracing::warn!("status LED: writing {value:?} to {}: {err}", brightness.display());
+                        return;
+                    }
+                    if !wait(ms) {
+                        return;
+                    }
+                }
+            }
+        })?;
+        Ok(Blinker { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for Blinker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// How long udev gets to open `delay_on`/`delay_off` after the timer trigger creates them.
@@ -54,7 +121,13 @@ impl Led {
     pub fn new(dir: &Path) -> Led {
         // Every LED class device has a `trigger` file; without one there is nothing to drive.
         let triggers = read_triggers(dir);
-        Led { dir: dir.to_path_buf(), present: triggers.is_some(), triggers: triggers.unwrap_or_default(), shown: None }
+        Led {
+            dir: dir.to_path_buf(),
+            present: triggers.is_some(),
+            triggers: triggers.unwrap_or_default(),
+            shown: None,
+            blinker: None,
+        }
     }
 
     /// Whether there is an LED at the directory given to [`Led::new`].
@@ -63,36 +136,54 @@ impl Led {
     }
 
     /// Shows `state`: Healthy is the kernel's heartbeat (or a 1.9 s on, 0.1 s off blink on a
-    /// kernel without it), Degraded blinks 1 s/1 s, Failing 100 ms/100 ms, Off is dark. Writes
-    /// only when the state changed since the last call. Errors only when a write to a present
-    /// LED fails; permission denied names the file and the udev rule that grants access.
+    /// kernel without it, or steady on without the timer trigger either), Degraded blinks
+    /// 1 s/1 s, Failing 100 ms/100 ms (drawn by a thread of ours without the timer trigger),
+    /// Off is dark. Writes only when the state changed since the last call. Errors only when a
+    /// write to a present LED fails; permission denied names the file and the udev rule that
+    /// grants access.
     pub fn show(&mut self, state: LedState) -> anyhow::Result<()> {
         if !self.present || self.shown.is_some_and(|(shown, _)| shown == state) {
             return Ok(());
         }
+        let timer = self.offers("timer");
+        let blink =
+            |on_ms, off_ms| if timer { Pattern::Blink { on_ms, off_ms } } else { Pattern::SoftBlink { on_ms, off_ms } };
         let pattern = match state {
             LedState::Healthy if self.offers("heartbeat") => Pattern::Heartbeat,
             // Mostly lit with a short dip: still unlike both blinks (APPLIANCE §4.3).
-            LedState::Healthy => Pattern::Blink { on_ms: 1900, off_ms: 100 },
-            LedState::Degraded => Pattern::Blink { on_ms: 1000, off_ms: 1000 },
-            LedState::Failing => Pattern::Blink { on_ms: 100, off_ms: 100 },
+            LedState::Healthy if timer => Pattern::Blink { on_ms: 1900, off_ms: 100 },
+            LedState::Healthy => Pattern::Steady,
+            LedState::Degraded => blink(1000, 1000),
+            LedState::Failing => blink(100, 100),
             LedState::Off => Pattern::Dark,
         };
+        // Our own blink stops (and is joined) before anything else writes.
+        self.blinker = None;
+        let previous = self.shown.map(|(_, pattern)| pattern);
+        // Forget what was shown until the new pattern is whole: a failed write is retried.
+        self.shown = None;
         match pattern {
             Pattern::Heartbeat => self.write("trigger", "heartbeat")?,
             Pattern::Blink { on_ms, off_ms } => {
                 // The timer trigger creates delay_on/delay_off, so it goes first. Between two
                 // blinks it stays selected: selecting it again would recreate them root-owned.
-                if !matches!(self.shown, Some((_, Pattern::Blink { .. }))) {
-                    anyhow::ensure!(
-                        self.offers("timer"),
-                        "{} offers no \"timer\" trigger (load the ledtrig-timer module)",
-                        self.dir.join("trigger").display()
-                    );
+                if !matches!(previous, Some(Pattern::Blink { .. })) {
                     self.write("trigger", "timer")?;
                 }
                 self.write("delay_on", &on_ms.to_string())?;
                 self.write("delay_off", &off_ms.to_string())?;
+            }
+            Pattern::Steady => {
+                self.write("trigger", "none")?;
+                self.write("brightness", &self.lit())?;
+            }
+            Pattern::SoftBlink { on_ms, off_ms } => {
+                self.write("trigger", "none")?;
+                // The first write is checked here, so a denied file is reported like any other.
+                self.write("brightness", &self.lit())?;
+                let blinker = Blinker::start(self.dir.join("brightness"), self.lit(), on_ms, off_ms)
+                    .context("starting the LED's blink thread")?;
+                self.blinker = Some(blinker);
             }
             Pattern::Dark => {
                 self.write("trigger", "none")?;
@@ -102,6 +193,15 @@ impl Led {
         tracing::debug!(?state, ?pattern, "status LED changed");
         self.shown = Some((state, pattern));
         Ok(())
+    }
+
+    /// The brightness that means lit: the LED's `max_brightness`, else 1.
+    fn lit(&self) -> String {
+        std::fs::read_to_string(self.dir.join("max_brightness"))
+            .ok()
+            .map(|text| text.trim().to_string())
+            .filter(|text| text.parse::<u32>().is_ok_and(|n| n > 0))
+            .unwrap_or_else(|| "1".to_string())
     }
 
     /// Whether the kernel offers `trigger`; asks again when it was missing, because a trigger
@@ -210,14 +310,29 @@ mod tests {
     }
 
     #[test]
-    fn without_timer_a_blink_is_an_error_until_it_appears() -> anyhow::Result<()> {
-        let dir = fake("none [mmc0] heartbeat")?;
+    fn without_timer_the_led_is_driven_by_brightness_alone() -> anyhow::Result<()> {
+        let dir = fake("none [mmc0]")?;
+        std::fs::write(dir.path().join("max_brightness"), "255")?;
         let mut led = Led::new(dir.path());
-        let err = led.show(LedState::Failing).expect_err("no timer trigger");
-        assert!(format!("{err:#}").contains("ledtrig-timer"), "{err:#}");
-        std::fs::write(dir.path().join("trigger"), "none [mmc0] heartbeat timer")?;
+        led.show(LedState::Healthy)?;
+        assert_eq!(read(&dir, &["trigger", "brightness"])?, ["none", "255"], "steady on");
         led.show(LedState::Failing)?;
-        assert_eq!(read(&dir, &["trigger", "delay_on"])?, ["timer", "100"]);
+        // Our own blink: brightness goes on and off, many times a second.
+        let mut seen = std::collections::BTreeSet::new();
+        let started = std::time::Instant::now();
+        while seen.len() < 2 && started.elapsed() < Duration::from_secs(5) {
+            seen.insert(read(&dir, &["brightness"])?.remove(0));
+            std::thread::sleep(Duration::from_millis(7));
+        }
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["0", "255"]);
+        // Off stops the blink for good: nothing writes after it.
+        led.show(LedState::Off)?;
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(read(&dir, &["trigger", "brightness"])?, ["none", "0"]);
+        // When the timer trigger appears (the module was loaded), the kernel blinks again.
+        std::fs::write(dir.path().join("trigger"), "none [mmc0] timer")?;
+        led.show(LedState::Degraded)?;
+        assert_eq!(read(&dir, &["trigger", "delay_on"])?, ["timer", "1000"]);
         Ok(())
     }
 

@@ -39,3 +39,35 @@ fn the_led_shows_healthy_degraded_failing_and_off() -> anyhow::Result<()> {
     assert_eq!((read(led.path(), "trigger"), read(led.path(), "brightness")), ("none".into(), "0".into()));
     Ok(())
 }
+
+#[test]
+fn without_the_timer_trigger_the_led_still_shows_the_state() -> anyhow::Result<()> {
+    let led = tempfile::tempdir()?;
+    // A kernel without ledtrig-timer (and without heartbeat): only brightness is left.
+    std::fs::write(led.path().join("trigger"), "none [mmc0]")?;
+    std::fs::write(led.path().join("brightness"), "0")?;
+    let led_path = led.path().display().to_string();
+    let ghl = FakeGhl::start()?;
+    let app = Sentinel::start(&[
+        ("LED_PATH", led_path.as_str()),
+        ("GHL_BASE_URL", ghl.url.as_str()),
+        ("GHL_TOKEN", "t"),
+        ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),
+    ])?;
+    app.eventually("healthy: steady on", || {
+        Ok(read(led.path(), "trigger") == "none" && read(led.path(), "brightness") == "1")
+    })?;
+    app.webhook("inbound_sms", r#"{"contact_id":"c1","conversation_id":"conv1","message":{"body":"hi"}}"#)?;
+    ghl.outage(Fault::Unauthorized);
+    app.admin("POST", "/jobs/poll_resolver")?;
+    // Degraded: brightness goes off and on again, a second each.
+    app.eventually("dark for a moment", || Ok(read(led.path(), "brightness") == "0"))?;
+    app.eventually("lit again", || Ok(read(led.path(), "brightness") == "1"))?;
+    app.eventually("dark again", || Ok(read(led.path(), "brightness") == "0"))?;
+    assert!(!app.log().contains("offers no \"timer\""), "{}", app.log());
+    let (status, _dir) = app.stop()?;
+    assert!(status.success());
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_eq!(read(led.path(), "brightness"), "0", "dark once stopped, and nothing blinks on");
+    Ok(())
+}
