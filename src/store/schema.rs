@@ -122,6 +122,21 @@ const MIGRATIONS: &[&str] = &[
         issue_id  INTEGER NOT NULL REFERENCES issues (id)
     );
     "#,
+    // v4: the AI check's verdicts, one per conversation, for the thread state they answer (SPEC §10).
+    r#"
+    CREATE TABLE ai_verdicts (
+        conversation_id    TEXT PRIMARY KEY,
+        -- the thread state: its newest message
+        newest_message_id  TEXT NOT NULL,
+        newest_at          TEXT NOT NULL,
+        needs_follow_up    INTEGER NOT NULL,
+        confidence         REAL NOT NULL,
+        -- a JSON array of short strings
+        evidence           TEXT NOT NULL,
+        model              TEXT NOT NULL,
+        checked_at         TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.
