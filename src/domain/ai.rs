@@ -104,6 +104,18 @@ pub fn thread_state(conversation_id: &str, window: &[&ThreadMessage]) -> Option<
     })
 }
 
+/// Whether the window shows `text` as a customer's message (spacing aside; `text` may be the
+/// first part of it). The text that opened an issue must be in the thread the model reads: a
+/// thread GHL shows without it is an older state, and a verdict about that state says nothing
+/// about the new text.
+pub fn shows_customer_text(window: &[&ThreadMessage], text: &str) -> bool {
+    let wanted = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    window.iter().filter(|message| message.author == Author::Customer).any(|message| {
+        let shown = message.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        !wanted.is_empty() && shown.starts_with(&wanted)
+    })
+}
+
 /// The window as the model reads it: one line per message with text, oldest first,
 /// `[CUSTOMER] text` or `[INTERNAL] text`, each text on one line, masked when asked and cut to
 /// [`MAX_TEXT_CHARS`]. Empty when no message has text.
@@ -432,6 +444,20 @@ mod tests {
         assert_eq!(state.map(|s| (s.newest_message_id, s.newest_at)), Some(("m5".into(), at("2026-03-02T15:06:00Z"))));
         assert!(window(&[], 10, SignedDuration::from_hours(4)).is_empty());
         assert_eq!(thread_state("conv1", &[]), None);
+    }
+
+    #[test]
+    fn the_issues_text_must_be_in_the_thread() {
+        let messages = [
+            message("m1", "2026-03-02T15:00:00Z", Author::Customer, "Is the  tech\ncoming today?"),
+            message("m2", "2026-03-02T15:01:00Z", Author::Internal, "pump is leaking"),
+        ];
+        let picked: Vec<&ThreadMessage> = messages.iter().collect();
+        assert!(shows_customer_text(&picked, "Is the tech coming today?"));
+        assert!(shows_customer_text(&picked, "Is the tech"), "an issue keeps the first 500 characters");
+        assert!(!shows_customer_text(&picked, "pump is leaking"), "not the customer's");
+        assert!(!shows_customer_text(&picked, "Actually, the pump is leaking"));
+        assert!(!shows_customer_text(&picked, " "));
     }
 
     #[test]

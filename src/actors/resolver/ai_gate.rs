@@ -2,8 +2,9 @@
 //! reply answers, just before they would open.
 //!
 //! The resolver hands over each text's conversation as GHL gave it. Here the recent thread is
-//! cut and masked (`domain::ai`), the store is asked for verdicts already given for the same
-//! thread state, and only the rest are sent, one by one, through the `ai` client: at most
+//! cut and masked (`domain::ai`) — a thread that does not show the customer's latest text yet is
+//! not asked about — the store is asked for verdicts already given for the same thread state,
+//! and only the rest are sent, one by one, through the `ai` client: at most
 //! `AI_GATE_MAX_ISSUES_PER_RUN` requests, each within `AI_GATE_TIMEOUT_SECONDS`, the whole run
 //! within `AI_GATE_RUN_BUDGET_SECONDS`. Fresh verdicts go back to the store. The result per issue
 //! is an [`AiCheck`] that the store's settlement reads: only a confident NO resolves; a failure,
@@ -19,7 +20,9 @@ use super::Finding;
 use crate::actors::store::StoreMsg;
 use crate::actors::{CALL_TIMEOUT, Ctx, call, names};
 use crate::ai::{AiError, CheckResult};
-use crate::domain::ai::{Author, ThreadMessage, ThreadState, Verdict, thread_state, transcript, window};
+use crate::domain::ai::{
+    Author, ThreadMessage, ThreadState, Verdict, shows_customer_text, thread_state, transcript, window,
+};
 use crate::domain::event::IssueKind;
 use crate::ghl::client::{GhlError, Message};
 use crate::store::issues::Issue;
@@ -42,11 +45,16 @@ pub struct Thread {
     pub conversation_id: String,
     /// The conversation's messages, in any order.
     pub messages: Vec<ThreadMessage>,
+    /// The issue's latest text, which the thread must show.
+    pub latest_text: Option<String>,
 }
 
 /// How much longer than its own timeout a request is waited for before it is given up: the
 /// client's timeout should end it first; this bound holds even if it does not.
 const GRACE: Duration = Duration::from_millis(250);
+
+/// Less time than this left in the run's budget is not worth a request.
+const MIN_REQUEST_TIME: Duration = Duration::from_millis(100);
 
 /// The threads worth asking about: texts (never calls) for which GHL could be read and showed
 /// no staff reply.
@@ -63,7 +71,7 @@ pub fn threads(
             let conversation_id = issue.conversation_id.clone().or_else(|| finding.conversation_id.clone())?;
             let Some(Ok(messages)) = conversations.get(&conversation_id) else { return None };
             let messages = messages.iter().map(thread_message).collect();
-            Some(Thread { issue_id: issue.id, conversation_id, messages })
+            Some(Thread { issue_id: issue.id, conversation_id, messages, latest_text: issue.last_text.clone() })
         })
         .collect()
 }
@@ -85,13 +93,20 @@ pub async fn screen(ctx: &Ctx, threads: Vec<Thread>) -> HashMap<i64, AiCheck> {
     for thread in threads {
         let recent = window(&thread.messages, config.max_messages, config.gap);
         let text = transcript(&recent, config.redaction);
-        match thread_state(&thread.conversation_id, &recent) {
-            Some(state) if !text.is_empty() => asks.push((thread.issue_id, state, text)),
-            _ => {
-                let check = waiting("AI check skipped: the thread has no text".to_string());
-                checks.insert(thread.issue_id, counted(ctx, CheckResult::Skipped, check));
+        let latest = thread.latest_text.as_deref().filter(|latest| !latest.trim().is_empty());
+        let skipped = match thread_state(&thread.conversation_id, &recent) {
+            _ if text.is_empty() => "the thread has no text",
+            None => "the thread has no messages",
+            Some(_) if latest.is_some_and(|latest| !shows_customer_text(&recent, latest)) => {
+                "GHL does not show the customer's latest text in the thread yet"
             }
-        }
+            Some(state) => {
+                asks.push((thread.issue_id, state, text));
+                continue;
+            }
+        };
+        let check = waiting(format!("AI check skipped: {skipped}"));
+        checks.insert(thread.issue_id, counted(ctx, CheckResult::Skipped, check));
     }
     if asks.is_empty() {
         return checks;
@@ -124,7 +139,7 @@ pub async fn screen(ctx: &Ctx, threads: Vec<Thread>) -> HashMap<i64, AiCheck> {
             continue;
         }
         let left = config.run_budget.saturating_sub(started.elapsed());
-        if sent >= config.max_per_run || left.is_zero() {
+        if sent >= config.max_per_run || left < MIN_REQUEST_TIME {
             let why = if sent >= config.max_per_run {
                 format!("AI check skipped: {} requests already made in this run", config.max_per_run)
             } else {
