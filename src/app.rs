@@ -68,7 +68,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let time = time_source()?;
     let started_at = time.now();
     let ghl = GhlClient::new(&config.ghl, time.clone());
-    let ctx: Ctx = Arc::new(Shared { config, time, started_at, ghl, signals: Default::default() });
+    let ai = crate::ai::AiClient::new(&config.ai_gate);
+    let ctx: Ctx = Arc::new(Shared { config, time, started_at, ghl, ai, signals: Default::default() });
 
     let (supervisor, supervisor_done) = runtime
         .block_on(Actor::spawn(Some("supervisor".to_string()), Supervisor, ctx.clone()))
@@ -154,6 +155,10 @@ fn announce(ctx: &Ctx, webhook: &Server, admin: &Server, secret: &str, origin: S
         }
         SecretOrigin::Stored => println!("  webhook secret: in {}", secret_path(&ctx.config.data_dir()).display()),
         SecretOrigin::Configured => println!("  webhook secret: WEBHOOK_SECRET"),
+    }
+    let ai = &ctx.config.ai_gate;
+    if ai.enabled {
+        println!("  AI check:         on, {} at {} (SPEC §10)", ai.model, ai.base_url);
     }
     // The listener lines come last: scripts and tests read up to them.
     println!("  webhook listener: http://{webhook_addr}/webhook/ghl/inbound_sms (also /unanswered_call, /webhook/ghl)");

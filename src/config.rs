@@ -16,6 +16,7 @@ use jiff::SignedDuration;
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
 
+use crate::domain::ai::Redaction;
 use crate::domain::calendar::{Calendar, WeeklySchedule, parse_holidays};
 
 /// One environment variable: its name, default, whether it is a secret, and what it means.
@@ -83,11 +84,18 @@ pub const VARS: &[VarDef] = &[
     var("RESOLVER_INTERVAL_MINUTES", "15", "how often OPEN issues are re-checked against GHL in business hours"),
     var("LED_PATH", "/sys/class/leds/ACT", "status LED sysfs directory; a missing LED is not an error"),
     var("TUNNEL_READY_URL", "", "the tunnel's readiness URL, e.g. cloudflared's http://127.0.0.1:20241/ready; unset means not monitored"),
-    var("AI_GATE_ENABLED", "0", "1 lets an AI check suppress PENDING texts that need no answer"),
-    secret("OPENAI_API_KEY", "key for the AI check"),
-    var("OPENAI_BASE_URL", "https://api.openai.com/v1", "OpenAI-compatible endpoint for the AI check"),
+    var("AI_GATE_ENABLED", "0", "1 lets an AI check resolve a due text whose customer is not waiting (SPEC §10)"),
+    secret("OPENAI_API_KEY", "key for the AI check; required when AI_GATE_ENABLED=1"),
+    var("OPENAI_BASE_URL", "https://api.openai.com/v1", "OpenAI-compatible endpoint for the AI check; POST {this}/responses"),
     var("AI_GATE_MODEL", "gpt-4o-mini", "model for the AI check"),
-    var("AI_GATE_MAX_PER_RUN", "20", "most AI checks in one settling run"),
+    var("AI_GATE_SUPPRESS_NO_CONFIDENCE", "0.90", "a NO at least this sure (0 to 1) resolves the text; anything else opens it"),
+    var("AI_GATE_MAX_MESSAGES", "10", "most recent messages of the thread sent to the AI check"),
+    var("AI_GATE_GAP_HOURS", "4", "a silence this long ends the thread sent to the AI check"),
+    var("AI_GATE_MAX_ISSUES_PER_RUN", "20", "most AI requests in one settling run; the rest open unchecked"),
+    var("AI_GATE_MAX_PER_RUN", "", "older name of AI_GATE_MAX_ISSUES_PER_RUN, used when that is unset"),
+    var("AI_GATE_RUN_BUDGET_SECONDS", "20", "longest one settling run spends on AI requests"),
+    var("AI_GATE_TIMEOUT_SECONDS", "4", "longest wait for one AI answer; a late answer counts as still waiting"),
+    var("AI_GATE_REDACT_PII", "1", "1 masks phone numbers, e-mails and URLs before the thread is sent"),
 ];
 
 /// Prefix of the original's schedule variables (`CRON_*`): hours of the day, mapped onto the
@@ -360,19 +368,31 @@ pub struct SummarySlot {
     pub at: Time,
 }
 
-/// Settings for the optional AI check.
+/// Settings for the optional AI check (SPEC §10).
 #[derive(Debug, Clone)]
 pub struct AiGateConfig {
     /// Whether the check runs.
     pub enabled: bool,
-    /// API key.
+    /// API key; required when enabled.
     pub api_key: Option<Secret>,
-    /// Endpoint base.
+    /// Endpoint base, without a trailing slash.
     pub base_url: String,
     /// Model name.
     pub model: String,
-    /// Most checks per run.
-    pub max_per_run: u32,
+    /// A NO at least this sure resolves the issue.
+    pub suppress_no_confidence: f64,
+    /// Most recent messages sent.
+    pub max_messages: usize,
+    /// A silence this long ends the thread sent.
+    pub gap: SignedDuration,
+    /// Most AI requests in one settling run.
+    pub max_per_run: usize,
+    /// Longest one settling run spends on AI requests, in real time.
+    pub run_budget: std::time::Duration,
+    /// Longest wait for one answer, in real time.
+    pub timeout: std::time::Duration,
+    /// Whether phones, e-mails and URLs are masked before sending.
+    pub redaction: Redaction,
 }
 
 /// Collects every bad value, so one start reports them all.
@@ -427,6 +447,15 @@ impl<'a> Reader<'a> {
 
     fn count<T: std::str::FromStr + PartialOrd + From<u8>>(&mut self, name: &str, expected: &str) -> Option<T> {
         self.parse(name, expected, |v| v.parse::<T>().ok().filter(|n| *n >= T::from(1)))
+    }
+
+    /// Real-time seconds, fractional allowed, more than 0 and at most an hour.
+    fn seconds(&mut self, name: &str, example: &str) -> Option<std::time::Duration> {
+        self.parse(name, &format!("seconds, more than 0 and at most 3600, e.g. {example}"), |v| {
+            let seconds: f64 = v.parse().ok()?;
+            (seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0)
+                .then(|| std::time::Duration::from_secs_f64(seconds))
+        })
     }
 
     fn text(&self, name: &str) -> String {
@@ -623,7 +652,26 @@ impl Config {
         let app_base = r.url("GHL_APP_BASE");
         let ai_enabled = r.flag("AI_GATE_ENABLED");
         let ai_base_url = r.url("OPENAI_BASE_URL");
-        let ai_max = r.count::<u32>("AI_GATE_MAX_PER_RUN", "a whole number, at least 1");
+        let ai_confidence = r.parse("AI_GATE_SUPPRESS_NO_CONFIDENCE", "a number from 0 to 1, e.g. 0.90", |v| {
+            v.parse::<f64>().ok().filter(|c| (0.0..=1.0).contains(c))
+        });
+        let ai_max_messages = r.parse("AI_GATE_MAX_MESSAGES", "a whole number of messages, 1 to 100", |v| {
+            v.parse::<usize>().ok().filter(|n| (1..=100).contains(n))
+        });
+        let ai_gap = r.parse("AI_GATE_GAP_HOURS", "hours, more than 0, e.g. 4 or 0.5", |v| {
+            let hours: f64 = v.parse().ok()?;
+            (hours.is_finite() && hours > 0.0 && hours <= 10_000.0)
+                .then(|| SignedDuration::from_secs_f64(hours * 3600.0))
+        });
+        // The original's name wins; the older AI_GATE_MAX_PER_RUN is read only when it is unset.
+        let ai_max_name = match (source.raw("AI_GATE_MAX_ISSUES_PER_RUN"), source.raw("AI_GATE_MAX_PER_RUN")) {
+            (None, Some(_)) => "AI_GATE_MAX_PER_RUN",
+            _ => "AI_GATE_MAX_ISSUES_PER_RUN",
+        };
+        let ai_max = r.count::<usize>(ai_max_name, "a whole number of AI requests, at least 1");
+        let ai_budget = r.seconds("AI_GATE_RUN_BUDGET_SECONDS", "20");
+        let ai_timeout = r.seconds("AI_GATE_TIMEOUT_SECONDS", "4");
+        let ai_redact = r.flag("AI_GATE_REDACT_PII");
         if ai_enabled == Some(true) && source.raw("OPENAI_API_KEY").is_none() {
             r.errors.push("AI_GATE_ENABLED=\"1\": expected OPENAI_API_KEY to be set as well".to_string());
         }
@@ -694,7 +742,13 @@ impl Config {
                 api_key: source.raw("OPENAI_API_KEY").map(Secret::new),
                 base_url: ai_base_url.ok_or_else(missing)?,
                 model: r.text("AI_GATE_MODEL"),
+                suppress_no_confidence: ai_confidence.ok_or_else(missing)?,
+                max_messages: ai_max_messages.ok_or_else(missing)?,
+                gap: ai_gap.ok_or_else(missing)?,
                 max_per_run: ai_max.ok_or_else(missing)?,
+                run_budget: ai_budget.ok_or_else(missing)?,
+                timeout: ai_timeout.ok_or_else(missing)?,
+                redaction: if ai_redact.ok_or_else(missing)? { Redaction::Mask } else { Redaction::Keep },
             },
             cron,
         })
@@ -818,6 +872,16 @@ mod tests {
             ("GHL_BASE_URL", "ftp://x", "URL"),
             ("CRON_SUMMARY_HOURS", "8,25", "hours of the day"),
             ("MAX_BODY_BYTES", "lots", "bytes"),
+            ("AI_GATE_ENABLED", "sometimes", "1 or 0"),
+            ("OPENAI_BASE_URL", "api.openai.com", "URL"),
+            ("AI_GATE_SUPPRESS_NO_CONFIDENCE", "90", "0 to 1"),
+            ("AI_GATE_MAX_MESSAGES", "0", "1 to 100"),
+            ("AI_GATE_GAP_HOURS", "0", "more than 0"),
+            ("AI_GATE_MAX_ISSUES_PER_RUN", "none", "at least 1"),
+            ("AI_GATE_MAX_PER_RUN", "-3", "at least 1"),
+            ("AI_GATE_RUN_BUDGET_SECONDS", "forever", "seconds"),
+            ("AI_GATE_TIMEOUT_SECONDS", "0", "more than 0"),
+            ("AI_GATE_REDACT_PII", "maybe", "1 or 0"),
         ];
         for (name, value, expected) in cases {
             let message = error_of(&[(name, value)]);
@@ -875,6 +939,63 @@ mod tests {
     fn ai_gate_needs_a_key() {
         let message = error_of(&[("AI_GATE_ENABLED", "1")]);
         assert!(message.contains("OPENAI_API_KEY"), "{message}");
+        let message = error_of(&[("AI_GATE_ENABLED", "1"), ("OPENAI_API_KEY", " ")]);
+        assert!(message.contains("OPENAI_API_KEY"), "{message}");
+    }
+
+    /// The AI block of the original's `.env.example`, with its empty key, starts as it is.
+    #[test]
+    fn the_originals_ai_settings_are_read() -> anyhow::Result<()> {
+        let config = load(&[
+            ("OPENAI_API_KEY", ""),
+            ("OPENAI_BASE_URL", "https://api.openai.com/v1/"),
+            ("AI_GATE_ENABLED", "0"),
+            ("AI_GATE_MODEL", "gpt-5-mini"),
+            ("AI_GATE_SUPPRESS_NO_CONFIDENCE", "0.90"),
+            ("AI_GATE_MAX_MESSAGES", "10"),
+            ("AI_GATE_GAP_HOURS", "4"),
+            ("AI_GATE_MAX_ISSUES_PER_RUN", "20"),
+            ("AI_GATE_RUN_BUDGET_SECONDS", "20"),
+            ("AI_GATE_TIMEOUT_SECONDS", "4"),
+            ("AI_GATE_REDACT_PII", "1"),
+        ])?;
+        let ai = &config.ai_gate;
+        assert!(!ai.enabled && ai.api_key.is_none());
+        assert_eq!(ai.base_url, "https://api.openai.com/v1");
+        assert_eq!((ai.model.as_str(), ai.suppress_no_confidence, ai.max_messages), ("gpt-5-mini", 0.9, 10));
+        assert_eq!((ai.gap, ai.max_per_run), (SignedDuration::from_hours(4), 20));
+        assert_eq!(
+            (ai.run_budget, ai.timeout),
+            (std::time::Duration::from_secs(20), std::time::Duration::from_secs(4))
+        );
+        assert_eq!(ai.redaction, Redaction::Mask);
+        let defaults = load(&[])?.ai_gate;
+        assert!(!defaults.enabled, "off by default");
+        assert_eq!((defaults.model.as_str(), defaults.max_per_run), ("gpt-4o-mini", 20));
+        Ok(())
+    }
+
+    #[test]
+    fn the_older_per_run_name_is_an_alias() -> anyhow::Result<()> {
+        assert_eq!(load(&[("AI_GATE_MAX_PER_RUN", "3")])?.ai_gate.max_per_run, 3);
+        let both = load(&[("AI_GATE_MAX_PER_RUN", "3"), ("AI_GATE_MAX_ISSUES_PER_RUN", "5")])?;
+        assert_eq!(both.ai_gate.max_per_run, 5, "the original's name wins");
+        let fractional = load(&[("AI_GATE_TIMEOUT_SECONDS", "0.5"), ("AI_GATE_REDACT_PII", "0")])?.ai_gate;
+        assert_eq!(fractional.timeout, std::time::Duration::from_millis(500));
+        assert_eq!(fractional.redaction, Redaction::Keep);
+        Ok(())
+    }
+
+    #[test]
+    fn the_openai_key_is_masked() -> anyhow::Result<()> {
+        let key = "sk-proj-abcdefghijklmnop";
+        let pairs = [("AI_GATE_ENABLED", "1"), ("OPENAI_API_KEY", key)];
+        let config = load(&pairs)?;
+        let source = Source::from_pairs(pairs);
+        let report = describe(&source, &config);
+        assert!(!report.contains(key) && !format!("{config:?}").contains(key), "{report}");
+        assert!(report.contains("OPENAI_API_KEY=****op"), "{report}");
+        Ok(())
     }
 
     #[test]

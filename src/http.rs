@@ -753,7 +753,7 @@ fn status_json(http: &HttpContext) -> Reply {
 
 fn metrics(http: &HttpContext) -> Reply {
     match gather(http) {
-        Ok((snapshot, _)) => Reply::text(status::metrics(&snapshot, &http.ctx.ghl.status())),
+        Ok((snapshot, _)) => Reply::text(status::metrics(&snapshot, &http.ctx.ghl.status(), &http.ctx.ai.status())),
         Err(err) => Reply::error(503, format!("{err:#}")),
     }
 }
@@ -845,13 +845,17 @@ fn verify_pending(http: &HttpContext, query: &HashMap<String, String>) -> Reply 
         Ok(limit) => limit,
         Err(reply) => return reply,
     };
-    let answer = http.runtime.block_on(call(names::CLOCK, |reply| ClockMsg::SettleNow { limit, reply }, CALL_TIMEOUT));
+    // The optional AI check may take up to its run budget before the settlement is known.
+    let ai = &http.ctx.config.ai_gate;
+    let wait = if ai.enabled { CALL_TIMEOUT + ai.run_budget } else { CALL_TIMEOUT };
+    let answer = http.runtime.block_on(call(names::CLOCK, |reply| ClockMsg::SettleNow { limit, reply }, wait));
     match flatten(answer) {
         Ok(report) => Reply::ok(json!({
             "job": "verify_pending",
             "checked": report.checked,
             "promoted_open": report.promoted_open.len(),
             "auto_resolved": report.auto_resolved.len(),
+            "ai_resolved": report.ai_resolved.len(),
             "opened_ids": report.promoted_open,
             "resolved_ids": report.auto_resolved,
         })),

@@ -13,9 +13,11 @@
 //! that deadlines changed. The clock sleeps until the next due time and asks the store to
 //! settle what is due; breaches go to the `summary` sender. `supervisor` restarts any actor
 //! that fails. `domain` holds the pure logic (calendar, classification, phones, events); `store`
-//! holds the SQL.
+//! holds the SQL. `ghl` and `ai` are the only code that talks to GHL and to the optional AI
+//! endpoint.
 
 pub mod actors;
+pub mod ai;
 pub mod app;
 pub mod backup;
 pub mod config;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::actors::store::StoreMsg;
 use crate::actors::summary::next_digest;
 use crate::actors::{CALL_TIMEOUT, Ctx, call, names};
+use crate::ai::{AiGateStatus, CheckResult};
 use crate::domain::event::Status;
 use crate::domain::format::{clock, when};
 use crate::domain::phone::mask_digits;
@@ -54,6 +55,9 @@ pub struct Snapshot {
     /// Of those, the ones slowed down (429) because a guessing budget was used up.
     #[serde(default)]
     pub auth_slowed: u64,
+    /// The optional AI check (SPEC §10): on or off, and what it did since start.
+    #[serde(default)]
+    pub ai_gate: AiGateStatus,
 }
 
 /// One actor's state.
@@ -98,6 +102,7 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         next_digest: next_digest(&ctx.config, now).map(|(at, slot)| (slot, at)),
         auth_failures: 0,
         auth_slowed: 0,
+        ai_gate: ctx.ai.status(),
     };
     Ok((snapshot, live))
 }
@@ -108,6 +113,21 @@ pub fn countdown(due_at: Timestamp, now: Timestamp) -> String {
     let (prefix, seconds) = if seconds < 0 { ("overdue ", -seconds) } else { ("in ", seconds) };
     let (hours, minutes) = (seconds / 3600, (seconds % 3600) / 60);
     if hours > 0 { format!("{prefix}{hours}h {minutes:02}m") } else { format!("{prefix}{minutes}m") }
+}
+
+/// One line about the AI check: `off`, or its model and what it did since start.
+pub fn ai_gate_line(ai: &AiGateStatus) -> String {
+    if !ai.enabled {
+        return "off".to_string();
+    }
+    let mut line = format!(
+        "on ({}): {} resolved, {} still waiting, {} failed, {} from cache, {} skipped since start",
+        ai.model, ai.suppressed, ai.waiting, ai.failed, ai.cached, ai.skipped
+    );
+    if let Some(error) = &ai.last_error {
+        let _ = write!(line, "; last failure: {error}");
+    }
+    line
 }
 
 /// `3d 4h 05m`.
@@ -156,6 +176,7 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
         "<li>Failed authentications: {} since start ({} slowed down)</li>",
         snapshot.auth_failures, snapshot.auth_slowed
     );
+    let _ = write!(page, "<li>AI check: {}</li>", escape(&ai_gate_line(&snapshot.ai_gate)));
     if let Some((slot, at)) = &snapshot.next_digest {
         let _ = write!(page, "<li>Next digest: {} at {}</li>", escape(slot), escape(&when(*at, now, zone)));
     }
@@ -222,14 +243,15 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
     }
     let _ =
         writeln!(out, "  auth failures: {} since start ({} slowed down)", snapshot.auth_failures, snapshot.auth_slowed);
+    let _ = writeln!(out, "  AI check:      {}", ai_gate_line(&snapshot.ai_gate));
     if let Some((slot, at)) = &snapshot.next_digest {
         let _ = writeln!(out, "  next digest:   {slot} at {}", when(*at, now, zone));
     }
     out
 }
 
-/// The Prometheus text exposition of the snapshot and the GHL client's counters.
-pub fn metrics(snapshot: &Snapshot, ghl: &crate::ghl::client::GhlStatus) -> String {
+/// The Prometheus text exposition of the snapshot and the GHL and AI clients' counters.
+pub fn metrics(snapshot: &Snapshot, ghl: &crate::ghl::client::GhlStatus, ai: &AiGateStatus) -> String {
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, value: String| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
@@ -270,6 +292,26 @@ pub fn metrics(snapshot: &Snapshot, ghl: &crate::ghl::client::GhlStatus) -> Stri
     for actor in &snapshot.actors {
         let _ = writeln!(out, "sentinel_actor_up{{actor=\"{}\"}} {}", actor.name, u8::from(actor.ok));
     }
+    let _ = writeln!(
+        out,
+        "# HELP sentinel_ai_gate_enabled 1 when the AI check is on.\n# TYPE sentinel_ai_gate_enabled gauge\n\
+         sentinel_ai_gate_enabled {}",
+        u8::from(ai.enabled)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP sentinel_ai_gate_checks_total AI checks of due texts, by result.\n\
+         # TYPE sentinel_ai_gate_checks_total counter"
+    );
+    for result in CheckResult::ALL {
+        let _ = writeln!(out, "sentinel_ai_gate_checks_total{{result=\"{}\"}} {}", result.as_str(), ai.count(result));
+    }
+    let _ = writeln!(
+        out,
+        "# HELP sentinel_ai_gate_requests_total Requests sent to the AI endpoint.\n\
+         # TYPE sentinel_ai_gate_requests_total counter\nsentinel_ai_gate_requests_total {}",
+        ai.requests
+    );
     out
 }
 
@@ -331,6 +373,7 @@ mod tests {
             next_digest: None,
             auth_failures: 0,
             auth_slowed: 0,
+            ai_gate: AiGateStatus::default(),
         };
         let issue = Issue {
             id: 1,

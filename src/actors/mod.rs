@@ -16,6 +16,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use ractor::{ActorRef, Message, RpcReplyPort};
 
+use crate::ai::AiClient;
 use crate::config::Config;
 use crate::ghl::client::GhlClient;
 use crate::time::TimeSource;
@@ -34,6 +35,8 @@ pub struct Shared {
     pub started_at: Timestamp,
     /// The one GHL client, whose rate limiter every actor shares.
     pub ghl: GhlClient,
+    /// The optional AI check's client and counters (SPEC §10).
+    pub ai: AiClient,
     /// Outside conditions the LED and `/health` show as "degraded".
     pub signals: Signals,
 }

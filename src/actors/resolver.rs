@@ -5,7 +5,9 @@
 //! webhooks miss. It checks each PENDING issue once at its due time (asked by the SLA clock),
 //! OPEN issues on a gentle cadence in business hours, and everything live on
 //! `POST /jobs/poll_resolver`. A pass fetches each conversation at most once. GHL calls block,
-//! so a pass runs on a blocking thread in its own task; the mailbox stays free for pings.
+//! so a pass runs on a blocking thread in its own task; the mailbox stays free for pings. At the
+//! due time, a text that no staff reply answers may also go through the optional AI check
+//! (`ai_gate`, SPEC §10), which can only resolve, never open.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +15,10 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
+
+mod ai_gate;
+
+pub use ai_gate::AiCheck;
 
 use super::store::StoreMsg;
 use super::{CALL_TIMEOUT, Ctx, names};
@@ -70,6 +76,8 @@ pub struct Finding {
     pub conversation_id: Option<String>,
     /// Why GHL could not be asked.
     pub error: Option<String>,
+    /// What the optional AI check decided, for a due text without a staff reply (SPEC §10).
+    pub ai: Option<AiCheck>,
 }
 
 /// A staff reply found in GHL.
@@ -166,8 +174,17 @@ impl Actor for Resolver {
             ResolverMsg::CheckDue { issues, reply } => {
                 let (ctx, pass) = (state.ctx.clone(), state.pass.clone());
                 tokio::spawn(async move {
-                    let _one_at_a_time = pass.lock().await;
-                    let (findings, _) = check_blocking(&ctx, issues).await;
+                    let (mut findings, threads) = {
+                        let _one_at_a_time = pass.lock().await;
+                        check_due_blocking(&ctx, issues).await
+                    };
+                    // The AI check runs after the GHL pass has let go, within its own budget.
+                    if !threads.is_empty() {
+                        let mut checks = ai_gate::screen(&ctx, threads).await;
+                        for finding in &mut findings {
+                            finding.ai = checks.remove(&finding.issue_id);
+                        }
+                    }
                     let _ = reply.send(findings);
                 });
             }
@@ -293,21 +310,56 @@ async fn check_blocking(ctx: &Ctx, issues: Vec<Issue>) -> (Vec<Finding>, usize) 
     let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
     match tokio::task::spawn_blocking(move || check(&ctx.ghl, &ctx.config, &issues)).await {
         Ok(result) => result,
-        Err(err) => {
-            let error = Some(format!("the GHL check failed: {err}"));
-            let findings = ids
-                .into_iter()
-                .map(|issue_id| Finding { issue_id, reply: None, conversation_id: None, error: error.clone() })
-                .collect();
-            (findings, 0)
-        }
+        Err(err) => (failed_findings(ids, &format!("the GHL check failed: {err}")), 0),
     }
+}
+
+/// The check at the due time, on a blocking thread: the findings and, when the AI check is on,
+/// the threads of due texts that no staff reply answers, read from the same GHL requests.
+async fn check_due_blocking(ctx: &Ctx, issues: Vec<Issue>) -> (Vec<Finding>, Vec<ai_gate::Thread>) {
+    let task_ctx = ctx.clone();
+    let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
+    let checked = tokio::task::spawn_blocking(move || {
+        let (findings, conversations) = check_conversations(&task_ctx.ghl, &task_ctx.config, &issues);
+        let threads = if task_ctx.config.ai_gate.enabled {
+            ai_gate::threads(&issues, &findings, &conversations)
+        } else {
+            Vec::new()
+        };
+        (findings, threads)
+    })
+    .await;
+    match checked {
+        Ok(result) => result,
+        Err(err) => (failed_findings(ids, &format!("the GHL check failed: {err}")), Vec::new()),
+    }
+}
+
+fn failed_findings(ids: Vec<i64>, error: &str) -> Vec<Finding> {
+    ids.into_iter()
+        .map(|issue_id| Finding {
+            issue_id,
+            reply: None,
+            conversation_id: None,
+            error: Some(error.to_string()),
+            ai: None,
+        })
+        .collect()
 }
 
 /// Looks for a staff reply to each issue, fetching each conversation at most once.
 /// Returns the findings and how many conversations were fetched.
 pub fn check(client: &GhlClient, config: &Config, issues: &[Issue]) -> (Vec<Finding>, usize) {
-    let mut conversations: HashMap<String, Result<Vec<Message>, GhlError>> = HashMap::new();
+    let (findings, conversations) = check_conversations(client, config, issues);
+    (findings, conversations.len())
+}
+
+/// What a check read from GHL: each conversation's messages (or why they could not be read).
+type Conversations = HashMap<String, Result<Vec<Message>, GhlError>>;
+
+/// [`check`], also returning the conversations it read.
+fn check_conversations(client: &GhlClient, config: &Config, issues: &[Issue]) -> (Vec<Finding>, Conversations) {
+    let mut conversations: Conversations = HashMap::new();
     let mut by_contact: HashMap<String, Result<Option<String>, GhlError>> = HashMap::new();
     // The oldest instant any issue of a conversation needs, so one fetch serves them all.
     let mut since: HashMap<String, Timestamp> = HashMap::new();
@@ -340,10 +392,12 @@ pub fn check(client: &GhlClient, config: &Config, issues: &[Issue]) -> (Vec<Find
             reply: None,
             conversation_id: conversation.clone().filter(|_| issue.conversation_id.is_none()),
             error,
+            ai: None,
         };
         if let Some(id) = conversation {
             let oldest = since.get(&id).copied().unwrap_or(issue.created_at);
-            let messages = conversations.entry(id.clone()).or_insert_with(|| client.messages_since(&id, oldest));
+            // Older messages on the same pages come along at no cost: the AI check's context.
+            let messages = conversations.entry(id.clone()).or_insert_with(|| client.messages_reaching(&id, oldest));
             match messages {
                 Ok(messages) => finding.reply = staff_reply_in(messages, issue, config),
                 Err(err) => finding.error = Some(err.to_string()),
@@ -353,7 +407,7 @@ pub fn check(client: &GhlClient, config: &Config, issues: &[Issue]) -> (Vec<Find
         }
         findings.push(finding);
     }
-    (findings, conversations.len())
+    (findings, conversations)
 }
 
 /// A reply must be later than this to answer the issue (SPEC §5.2): the first inbound for a
@@ -439,7 +493,7 @@ async fn ack_check(ctx: Ctx, issue_id: i64) {
             return;
         }
     };
-    let findings = vec![Finding { issue_id, reply: Some(reply), conversation_id: None, error: None }];
+    let findings = vec![Finding { issue_id, reply: Some(reply), conversation_id: None, error: None, ai: None }];
     let _ = super::call(names::STORE, |reply| StoreMsg::ApplyFindings { findings, reply }, CALL_TIMEOUT).await;
 }
 

@@ -15,9 +15,11 @@ use super::clock::ClockMsg;
 use super::resolver::{Finding, ResolverMsg};
 use super::summary::SummaryMsg;
 use super::{Ctx, names};
+use crate::domain::ai::{ThreadState, Verdict};
 use crate::domain::event::{Event, Party, Status};
 use crate::domain::phone::Phone;
 use crate::ghl::payload::Parsed;
+use crate::store::ai_gate;
 use crate::store::apply::{self, Outcome};
 use crate::store::events::{self, RawEvent};
 use crate::store::issues::{self, Issue, TimelineEntry};
@@ -86,6 +88,24 @@ pub enum StoreMsg {
         findings: Vec<Finding>,
         /// The issues resolved.
         reply: RpcReplyPort<Result<Vec<i64>, String>>,
+    },
+    /// The AI check's cached verdicts for these thread states, in the same order (SPEC §10).
+    AiCached {
+        /// The thread states about to be sent.
+        states: Vec<ThreadState>,
+        /// A verdict for each state that has one.
+        reply: RpcReplyPort<Result<Vec<Option<Verdict>>, String>>,
+    },
+    /// Keep fresh AI verdicts, each for the thread state it answers.
+    AiRecord {
+        /// The verdicts.
+        verdicts: Vec<(ThreadState, Verdict)>,
+        /// The model that gave them.
+        model: String,
+        /// The resolver's now.
+        now: Timestamp,
+        /// Answered after the commit.
+        reply: RpcReplyPort<Result<(), String>>,
     },
     /// Keep a contact name looked up in GHL.
     SetContactName {
@@ -215,8 +235,10 @@ pub struct SettleReport {
     pub checked: usize,
     /// Those that became OPEN.
     pub promoted_open: Vec<i64>,
-    /// Those resolved by a known staff reply.
+    /// Those resolved: by a staff reply, or by a confident AI check.
     pub auto_resolved: Vec<i64>,
+    /// Those of `auto_resolved` that the AI check resolved (SPEC §10).
+    pub ai_resolved: Vec<i64>,
 }
 
 /// What the summary sender plans with.
@@ -330,6 +352,21 @@ impl Actor for Store {
                     super::cast(names::CLOCK, ClockMsg::Rescheduled);
                 }
                 let _ = reply.send(text_err(resolved));
+            }
+            StoreMsg::AiCached { states, reply } => {
+                let found: rusqlite::Result<Vec<Option<Verdict>>> =
+                    states.iter().map(|thread| ai_gate::cached(&state.conn, thread)).collect();
+                let _ = reply.send(text_err(found));
+            }
+            StoreMsg::AiRecord { verdicts, model, now, reply } => {
+                let kept = tokio::task::block_in_place(|| {
+                    in_transaction(&mut state.conn, |tx| {
+                        verdicts
+                            .iter()
+                            .try_for_each(|(thread, verdict)| ai_gate::record(tx, thread, verdict, &model, now))
+                    })
+                });
+                let _ = reply.send(text_err(kept));
             }
             StoreMsg::SetContactName { issue_id, name } => {
                 if let Err(err) = issues::set_contact_name(&state.conn, issue_id, &name) {
@@ -534,12 +571,25 @@ fn settle_due(
             report.auto_resolved.push(id);
             continue;
         }
+        // The AI check can only suppress (SPEC §10): a confident NO resolves, anything else
+        // leaves the issue to open just as it would without the check.
+        let ai = finding.and_then(|f| f.ai.as_ref());
+        if let Some(check) = ai.filter(|check| check.suppress)
+            && issues::resolve(&tx, id, now, "ai", &check.detail)?
+        {
+            report.auto_resolved.push(id);
+            report.ai_resolved.push(id);
+            continue;
+        }
         // Fail towards telling managers: an unreachable GHL opens the issue (SPEC §5.2); the
         // resolver's cadence checks OPEN issues again later.
-        let detail = match finding.and_then(|f| f.error.as_deref()) {
+        let mut detail = match finding.and_then(|f| f.error.as_deref()) {
             Some(error) => format!("response target passed; GHL could not be checked ({error})"),
             None => "response target passed without a staff reply".to_string(),
         };
+        if let Some(check) = ai {
+            detail = format!("{detail}; {}", check.detail);
+        }
         if issues::open(&tx, id, now, &detail)? {
             report.promoted_open.push(id);
         }

@@ -1,5 +1,6 @@
 //! Pure domain logic: no I/O, no clock, no database. `now` is always an argument.
 
+pub mod ai;
 pub mod calendar;
 pub mod classify;
 pub mod command;

@@ -86,6 +86,8 @@ pub struct Message {
     pub date_added: Timestamp,
     /// Call status, from `meta.call.status` or `meta.callStatus`.
     pub call_status: Option<String>,
+    /// The text, for the AI check's transcript (SPEC §10); `None` for calls and empty bodies.
+    pub body: Option<String>,
 }
 
 impl Message {
@@ -263,6 +265,15 @@ impl GhlClient {
     /// The messages of a conversation newer than `since`, newest first, reading pages until
     /// one reaches back past `since` (SPEC §5.2).
     pub fn messages_since(&self, conversation_id: &str, since: Timestamp) -> Result<Vec<Message>, GhlError> {
+        let mut messages = self.messages_reaching(conversation_id, since)?;
+        messages.retain(|message| message.date_added >= since);
+        Ok(messages)
+    }
+
+    /// Every message on the pages read until one reaches back past `since`, newest first: the
+    /// messages since then and, on the same requests, the older ones that came with them, which
+    /// the AI check reads as the thread's context (SPEC §10).
+    pub fn messages_reaching(&self, conversation_id: &str, since: Timestamp) -> Result<Vec<Message>, GhlError> {
         let mut messages = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
@@ -276,9 +287,7 @@ impl GhlClient {
             for item in items {
                 if let Some(message) = parse_message(item) {
                     reached_back |= message.date_added < since;
-                    if message.date_added >= since {
-                        messages.push(message);
-                    }
+                    messages.push(message);
                 }
             }
             match (next_page, last_id) {
@@ -535,6 +544,7 @@ fn parse_message(item: &Value) -> Option<Message> {
         source: text(&item["source"]),
         date_added: item["dateAdded"].as_str()?.parse().ok()?,
         call_status: text(&meta["call"]["status"]).or_else(|| text(&meta["callStatus"])),
+        body: text(&item["body"]),
     })
 }
 

@@ -4,6 +4,7 @@
 //! Instants are stored as UTC text with exactly three fractional digits
 //! (`2026-03-02T15:00:00.000Z`), so text order is time order and the file stays readable.
 
+pub mod ai_gate;
 pub mod apply;
 pub mod commands;
 pub mod events;

@@ -133,6 +133,21 @@ const MIGRATIONS: &[&str] = &[
     INSERT OR IGNORE INTO event_keys (key, event_id)
         SELECT idem_key, id FROM raw_events WHERE idem_key IS NOT NULL;
     "#,
+    // v5: the AI check's verdicts, one per conversation, for the thread state they answer (SPEC §10).
+    r#"
+    CREATE TABLE ai_verdicts (
+        conversation_id    TEXT PRIMARY KEY,
+        -- the thread state: its newest message
+        newest_message_id  TEXT NOT NULL,
+        newest_at          TEXT NOT NULL,
+        needs_follow_up    INTEGER NOT NULL,
+        confidence         REAL NOT NULL,
+        -- a JSON array of short strings
+        evidence           TEXT NOT NULL,
+        model              TEXT NOT NULL,
+        checked_at         TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -1,6 +1,7 @@
 //! Black-box tests: the real binary, real HTTP on 127.0.0.1, a real SQLite file, and a fake
 //! GHL server as the only stand-in.
 
+mod ai_gate;
 mod backup;
 mod commands;
 mod config;
