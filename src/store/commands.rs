@@ -66,7 +66,7 @@ fn execute(
             page(conn, ctx, manager, next, now)
         }
         Command::Open(id) => Ok(match issues::get(conn, id)? {
-            None => not_found(id),
+            None => not_found(id, "Open <number>"),
             Some(issue) => {
                 let who = describe(&issue);
                 match (&issue.conversation_id, &ctx.config.ghl.location_id) {
@@ -83,9 +83,12 @@ fn execute(
             let mut lines = Vec::new();
             for id in ids {
                 lines.push(match issues::get(conn, id)? {
-                    None => not_found(id),
+                    None => not_found(id, "Resolve <number>"),
                     Some(issue) if !is_live(&issue) => {
-                        format!("#{id} was already {}", issue.status.as_str().to_lowercase())
+                        format!(
+                            "#{id} was already {}. Send List for the open issues.",
+                            issue.status.as_str().to_lowercase()
+                        )
                     }
                     Some(_) => {
                         issues::resolve(conn, id, now, &by, "resolved by a manager's SMS")?;
@@ -98,7 +101,10 @@ fn execute(
         Command::Resolve(Target::Phone(phone)) => {
             let live = live_for_phone(conn, &phone)?;
             if live.is_empty() {
-                return Ok(format!("No open issue for {}.", phone.masked()));
+                return Ok(format!(
+                    "No open issue for {}. Send List for the open issues, then Resolve <number>.",
+                    phone.masked()
+                ));
             }
             resolve_all(conn, &live, now, &by)
         }
@@ -112,7 +118,9 @@ fn execute(
             parties.sort_unstable();
             parties.dedup();
             match parties.len() {
-                0 => Ok(format!("No open issue for \"{name}\".")),
+                0 => Ok(format!(
+                    "No open issue for \"{name}\". Send List for the open issues, then Resolve <number>, or Resolve <phone>."
+                )),
                 1 => resolve_all(conn, &live, now, &by),
                 _ => {
                     let choices: Vec<String> = live.iter().map(|i| format!("#{} {}", i.id, describe(i))).collect();
@@ -124,7 +132,7 @@ fn execute(
             let mut lines = Vec::new();
             for id in ids {
                 lines.push(match issues::get(conn, id)? {
-                    None => not_found(id),
+                    None => not_found(id, "Spam <number>"),
                     Some(issue) => {
                         let phone = issue.phone.as_deref().and_then(Phone::parse);
                         if let Some(phone) = &phone {
@@ -152,17 +160,17 @@ fn execute(
             Ok(format!("{} is on the spam list; {} open issue(s) marked spam.", phone.masked(), live.len()))
         }
         Command::Spam(Target::Name(_)) => {
-            Ok("Spam takes issue numbers or a phone. Usage: Spam 12 | Spam <phone>".to_string())
+            Ok("Spam takes issue numbers or a phone, not a name: a name could block the wrong customer. Send List for the numbers. Usage: Spam 12 | Spam <phone>".to_string())
         }
         Command::Note { id, text } => Ok(match issues::get(conn, id)? {
-            None => not_found(id),
+            None => not_found(id, "Note <number> <text>"),
             Some(_) => {
                 issues::add_timeline(conn, id, now, "note", &by, &text)?;
                 format!("Noted on #{id}.")
             }
         }),
         Command::Why(id) => Ok(match issues::get(conn, id)? {
-            None => not_found(id),
+            None => not_found(id, "Why <number>"),
             Some(issue) => {
                 let sla = match issue.kind {
                     IssueKind::Sms => ctx.config.sms_sla,
@@ -244,8 +252,9 @@ fn is_live(issue: &Issue) -> bool {
     matches!(issue.status, Status::Pending | Status::Open)
 }
 
-fn not_found(id: i64) -> String {
-    format!("There is no issue #{id}.")
+/// An id that matches nothing, and how to go on (every command error teaches, SPEC §7).
+fn not_found(id: i64, usage: &str) -> String {
+    format!("There is no issue #{id}. Send List for the open issues, then {usage}.")
 }
 
 /// Name and phone for managers, who need the number to call back.

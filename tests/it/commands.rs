@@ -90,7 +90,10 @@ fn list_more_and_open() -> anyhow::Result<()> {
         link,
         "#3 Customer 2 (+12145550102): https://app.gohighlevel.com/v2/location/loc1/conversations/conversations/conv-c2"
     );
-    assert_eq!(office.say("boss", "Open 99")?, "There is no issue #99.");
+    assert_eq!(
+        office.say("boss", "Open 99")?,
+        "There is no issue #99. Send List for the open issues, then Open <number>."
+    );
     Ok(())
 }
 
@@ -103,13 +106,19 @@ fn resolve_by_ids_phone_and_name() -> anyhow::Result<()> {
     let d = office.customer("cd", "Dana White", "+12145550133")?;
     assert_eq!(office.say("boss", "Resolve 2145550111")?, format!("Resolved #{b}."), "a phone, not an id");
     assert_eq!(office.status(b)?, ("RESOLVED".into(), Some("manual:boss".into())));
-    assert_eq!(office.say("boss", "Resolve 2")?, format!("#{b} was already resolved"));
+    assert_eq!(office.say("boss", "Resolve 2")?, format!("#{b} was already resolved. Send List for the open issues."));
     let ambiguous = office.say("boss", "Resolve carl")?;
     assert!(ambiguous.starts_with("Several match \"carl\""), "{ambiguous}");
     assert_eq!((office.status(a)?.0, office.status(c)?.0), ("PENDING".into(), "PENDING".into()), "nothing resolved");
-    assert_eq!(office.say("boss", &format!("resolve #{a}, 99"))?, format!("Resolved #{a}.\nThere is no issue #99."));
+    assert_eq!(
+        office.say("boss", &format!("resolve #{a}, 99"))?,
+        format!("Resolved #{a}.\nThere is no issue #99. Send List for the open issues, then Resolve <number>.")
+    );
     assert_eq!(office.say("boss", "Resolve Dana")?, format!("Resolved #{d}."));
-    assert_eq!(office.say("boss", "Resolve +1 (214) 555-0000")?, "No open issue for +1***0000.");
+    assert_eq!(
+        office.say("boss", "Resolve +1 (214) 555-0000")?,
+        "No open issue for +1***0000. Send List for the open issues, then Resolve <number>."
+    );
     Ok(())
 }
 
@@ -189,5 +198,33 @@ fn repeat_missed_calls_show_their_count_in_digests_and_list() -> anyhow::Result<
     assert!(body.contains("Dana Smith") && body.contains("×3"), "{body}");
     let list = office.say("boss", "List")?;
     assert!(list.contains("×3"), "{list}");
+    Ok(())
+}
+
+#[test]
+fn every_command_error_says_how_to_go_on() -> anyhow::Result<()> {
+    let office = Office::open()?;
+    let carl = office.customer("c-carl", "Carl Jones", "+12145550101")?;
+    office.say("boss", &format!("Resolve {carl}"))?;
+    for command in [
+        "Open 99999",
+        "Resolve 99999",
+        "Spam 99999",
+        "Note 99999 called back",
+        "Why 99999",
+        "Resolve +1 (214) 555-0000",
+        "Resolve Zelda",
+        "Spam Carl",
+        "Frobnicate",
+        "Open abc",
+        "Note 3",
+        "Resolve",
+        "Why",
+        // Said again (spelled differently: an identical body within two minutes is a retry).
+        &format!("resolve #{carl}"),
+    ] {
+        let reply = office.say("boss", command)?;
+        assert!(reply.contains("Send List") || reply.contains("Usage: "), "{command:?} got no way forward: {reply:?}");
+    }
     Ok(())
 }
