@@ -471,6 +471,15 @@ async fn ack_check(ctx: Ctx, issue_id: i64) {
             messages
                 .iter()
                 .filter(|m| m.date_added <= before)
+                // Only a reply the thanks can still answer (ACK_CLOSE_WINDOW_MODE).
+                .filter(|m| {
+                    let config = &task_ctx.config;
+                    config.ack_close_window.covers(
+                        &config.calendar,
+                        m.date_added,
+                        issue.first_inbound_at.max(m.date_added),
+                    )
+                })
                 .filter(|m| {
                     m.as_outbound(&party)
                         .and_then(|o| o.staff_reply(&task_ctx.config.internal_user_ids, m.date_added))

@@ -278,7 +278,7 @@ async fn due_slot(ctx: &Ctx, now: Timestamp, seen_before_start: Option<Timestamp
     let zone = ctx.config.calendar.zone().clone();
     let local = now.to_zoned(zone.clone());
     let date = local.date();
-    if !ctx.config.calendar.is_business_day(date) {
+    if !ctx.config.is_digest_day(date) {
         return None;
     }
     let slots = &ctx.config.summary_slots;
@@ -299,7 +299,7 @@ pub fn next_digest(config: &crate::config::Config, now: Timestamp) -> Option<(Ti
     let zone = config.calendar.zone().clone();
     let today = now.to_zoned(zone.clone()).date();
     (0..15).filter_map(|offset| today.checked_add(jiff::Span::new().days(offset)).ok()).find_map(|date| {
-        if !config.calendar.is_business_day(date) {
+        if !config.is_digest_day(date) {
             return None;
         }
         config.summary_slots.iter().find_map(|slot| {

@@ -233,6 +233,15 @@ impl Calendar {
         self.intervals_from(at).find(|(_, end)| *end > at).map(|(start, _)| start.max(at))
     }
 
+    /// The close of the business day that `at` falls in: the end of that day's last open
+    /// interval, or, after closing or on a closed day, of the next business day's. `None` when
+    /// the calendar is never open within the horizon.
+    pub fn business_day_end(&self, at: Timestamp) -> Option<Timestamp> {
+        let open = self.next_open(at)?;
+        let date = open.to_zoned(self.zone.clone()).date();
+        self.open_intervals(date).into_iter().map(|(_, end)| end).max()
+    }
+
     /// Whether the local date has business hours at all (a holiday with special hours does).
     pub fn is_business_day(&self, date: Date) -> bool {
         !self.open_intervals(date).is_empty()

@@ -73,6 +73,34 @@ pub fn classify(text: &str, max_len: usize) -> Verdict {
     }
 }
 
+/// How long after a staff reply a customer's "thanks" still closes the thread
+/// (`ACK_CLOSE_WINDOW_MODE`, as the original had it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AckWindow {
+    /// Until the close of the business day of the staff reply (`eod`, the default).
+    EndOfBusinessDay,
+    /// For this long after the staff reply (`hours`, with `ACK_CLOSE_WINDOW_HOURS`).
+    Hours(jiff::SignedDuration),
+}
+
+impl AckWindow {
+    /// Whether an acknowledgement at `now` still answers the staff reply at `replied_at`.
+    pub fn covers(
+        self,
+        calendar: &super::calendar::Calendar,
+        replied_at: jiff::Timestamp,
+        now: jiff::Timestamp,
+    ) -> bool {
+        if now < replied_at {
+            return false;
+        }
+        match self {
+            AckWindow::EndOfBusinessDay => calendar.business_day_end(replied_at).is_none_or(|end| now <= end),
+            AckWindow::Hours(hours) => now.duration_since(replied_at) <= hours,
+        }
+    }
+}
+
 /// True when [`classify`] says `text` is an acknowledgement.
 pub fn is_acknowledgement(text: &str, max_len: usize) -> bool {
     matches!(classify(text, max_len), Verdict::Ack(_))

@@ -4,6 +4,7 @@ pub mod ai;
 pub mod calendar;
 pub mod classify;
 pub mod command;
+pub mod cron;
 pub mod event;
 pub mod format;
 pub mod phone;

@@ -162,7 +162,9 @@ fn inbound_message(
     let acknowledges = kind == IssueKind::Sms
         && config.ack_close_enabled
         && inbound.text.as_deref().is_some_and(|text| classify::is_acknowledgement(text, config.ack_close_max_len));
-    if acknowledges && issues::last_staff_reply(conn, party)?.is_some() {
+    let answered_lately = issues::last_staff_reply(conn, party)?
+        .is_some_and(|replied_at| config.ack_close_window.covers(&config.calendar, replied_at, now));
+    if acknowledges && answered_lately {
         return Ok(Outcome::Ignored("acknowledgement after a staff reply".to_string()));
     }
     let sla = match kind {

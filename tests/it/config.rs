@@ -68,3 +68,138 @@ fn version_and_help() -> anyhow::Result<()> {
     assert!(!ok && stderr.contains("frobnicate"), "{stderr}");
     Ok(())
 }
+
+const ORIGINAL_ENV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/original/env.example");
+
+/// The names an env file sets, in order.
+fn names_in(file: &str) -> anyhow::Result<Vec<String>> {
+    Ok(std::fs::read_to_string(file)?
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim().to_string()))
+        .collect())
+}
+
+#[test]
+fn the_originals_env_example_configures_sentinel_as_it_is() -> anyhow::Result<()> {
+    let (ok, stdout, stderr) = run(&["check-config", "--config", ORIGINAL_ENV], &[])?;
+    assert!(ok, "the original's .env.example is refused: {stderr}");
+    assert!(!stdout.contains("not a Sentinel variable"), "{stdout}");
+    // Every variable in it is shown with what it does or what replaced it.
+    for name in names_in(ORIGINAL_ENV)? {
+        assert!(stdout.lines().any(|line| line.starts_with(&format!("{name}="))), "{name} is not shown:\n{stdout}");
+    }
+    // The cron block maps onto Sentinel's schedule, in words and in effect.
+    for expected in [
+        "CRON_DOW=mon-fri    # env file; digest days",
+        "CRON_MORNING_HOUR=08:00    # env file; digest hours",
+        "CRON_BUSINESS_HOURS=08:00,09:00,10:00,11:00,12:00,13:00,14:00,15:00,16:00    # env file; the jobs' hours",
+        "CRON_POLL_RESOLVER_EVERY_MINUTES=every 15 min    # env file; resolver cadence",
+        "CRON_VERIFY_PENDING_EVERY_MINUTES=every 5 min    # env file; pending checks",
+        "CRON_ESCALATIONS_EVERY_MINUTES=every 1 min    # env file; breach alerts",
+        "# digests: morning at 08:00, midday at 11:00, afternoon at 15:00 on business days among mon-fri",
+        "# resolver: OPEN issues re-checked every 15 min",
+        "ACK_CLOSE_WINDOW_MODE=eod    # env file",
+        "CALL_DEDUPE_WINDOW_MINUTES=240    # env file; accepted from the original, no longer needed",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?}:\n{stdout}");
+    }
+    Ok(())
+}
+
+#[test]
+fn the_originals_env_example_runs_and_its_values_take_effect() -> anyhow::Result<()> {
+    let ghl = crate::fake_ghl::FakeGhl::start()?;
+    // Only what must differ on a test machine is overridden by the environment, which wins:
+    // the database path, loopback ports, and GHL itself (a stand-in on 127.0.0.1).
+    let app = crate::harness::Sentinel::start_with_args(
+        tempfile::tempdir()?,
+        &["run", "--config", ORIGINAL_ENV],
+        &[("GHL_BASE_URL", ghl.url.as_str()), ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z")],
+    )?;
+    let answer = app.webhook("inbound_sms", &crate::harness::payload("workflow_inbound_sms.json"))?;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    // SMS_SLA_HOURS=0.5 from the file: due 30 minutes later (Mon 09:00 CST → 09:30).
+    let due: String = app.db()?.query_row("SELECT due_at FROM issues", [], |r| r.get(0))?;
+    assert!(due.starts_with("2026-03-02T15:30:00"), "{due}");
+    let status = app.admin("GET", "/api/status")?;
+    assert_eq!(status.json["next_digest"][0], "midday", "{status:?}");
+    Ok(())
+}
+
+#[test]
+fn cron_digest_hours_and_days_move_the_digests() -> anyhow::Result<()> {
+    // Monday 2026-03-02 07:00 CST: with CRON_MORNING_HOUR=9 the next digest is at 09:00.
+    let app = crate::harness::Sentinel::start(&[
+        ("CRON_MORNING_HOUR", "9"),
+        ("CRON_DOW", "2-5"),
+        ("SENTINEL_TEST_NOW", "2026-03-02T13:00:00Z"),
+    ])?;
+    let status = app.admin("GET", "/api/status")?;
+    // Monday is not among CRON_DOW's days: the next digest is Tuesday morning at 09:00 CST.
+    assert_eq!(status.json["next_digest"], serde_json::json!(["morning", "2026-03-03T15:00:00Z"]), "{status:?}");
+    let (ok, stdout, stderr) =
+        run(&["check-config"], &[("CRON_MORNING_HOUR", "9"), ("CRON_POLL_RESOLVER_EVERY_MINUTES", "10")])?;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("# digests: morning at 09:00, midday at 11:00, afternoon at 15:00"), "{stdout}");
+    assert!(stdout.contains("every 10 min"), "{stdout}");
+    assert!(!stdout.contains("CRON_MORNING_HOUR=09:00    # not used"), "{stdout}");
+    // A value the original's cron could not run is refused with its name and what is expected.
+    let (ok, _, stderr) = run(&["run"], &[("CRON_DOW", "1-9"), ("LISTEN_ADDR", "127.0.0.1:0")])?;
+    assert!(!ok && stderr.contains("CRON_DOW=\"1-9\"") && stderr.contains("days of the week"), "{stderr}");
+    Ok(())
+}
+
+#[test]
+fn every_variable_spec_9_lists_is_accepted() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("every.env");
+    let spec_9 = [
+        ("WEBHOOK_SECRET", "s3cret-value-0123456789"),
+        ("GHL_TOKEN", "pit-0123456789abcdef"),
+        ("GHL_VERSION", "2021-07-28"),
+        ("GHL_BASE_URL", "http://127.0.0.1:9"),
+        ("GHL_LOCATION_ID", "loc1"),
+        ("GHL_APP_BASE", "https://app.gohighlevel.com"),
+        ("MANAGER_CONTACT_IDS", "m1,m2"),
+        ("INTERNAL_CONTACT_IDS", "t1"),
+        ("INTERNAL_USER_IDS", "u1"),
+        ("TIMEZONE", "America/Chicago"),
+        ("DB_PATH", "/tmp/never-opened.db"),
+        ("BUSINESS_HOURS_START", "07:30"),
+        ("BUSINESS_HOURS_END", "16:30"),
+        ("SMS_SLA_HOURS", "1.5"),
+        ("CALL_SLA_HOURS", "0.25"),
+        ("SUMMARY_MAX_ITEMS_PER_SECTION", "5"),
+        ("RAW_EVENTS_RETENTION_DAYS", "14"),
+        ("CALL_DEDUPE_WINDOW_MINUTES", "30"),
+        ("CALL_RESOLVE_LOOKBACK_MINUTES", "20"),
+        ("CALL_REQUIRE_MISSED_MARKER", "0"),
+        ("CALL_MISSED_MARKER_KEYS", "missed_call"),
+        ("ACK_CLOSE_ENABLED", "1"),
+        ("ACK_CLOSE_MAX_LEN", "40"),
+        ("CRON_MORNING_HOUR", "7"),
+        ("AI_GATE_ENABLED", "0"),
+        ("OPENAI_API_KEY", "sk-0123456789abcdef"),
+        ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+        ("AI_GATE_MODEL", "gpt-5-mini"),
+    ];
+    let text: String = spec_9.iter().map(|(name, value)| format!("{name}={value}\n")).collect();
+    std::fs::write(&file, text)?;
+    let path = file.display().to_string();
+    let (ok, stdout, stderr) = run(&["check-config", "--config", &path], &[])?;
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains("not a Sentinel variable"), "{stdout}");
+    for (name, value) in spec_9 {
+        let line = stdout.lines().find(|line| line.starts_with(&format!("{name}="))).unwrap_or_default();
+        if name == "DB_PATH" {
+            continue; // the test's own DB_PATH comes from the environment, which wins
+        }
+        assert!(line.contains("# env file"), "{name} did not come from the file: {line:?}\n{stdout}");
+        if !name.contains("SECRET") && !name.contains("TOKEN") && !name.contains("KEY") && !name.starts_with("CRON_") {
+            assert!(line.starts_with(&format!("{name}={value}")), "{name}: {line:?}");
+        }
+    }
+    assert!(stdout.contains("# digests: morning at 07:00"), "{stdout}");
+    Ok(())
+}

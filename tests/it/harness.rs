@@ -77,6 +77,11 @@ impl Sentinel {
 
     /// Starts with the database in `dir` (to restart on the same data).
     pub fn start_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> anyhow::Result<Sentinel> {
+        Sentinel::start_with_args(dir, &[], extra)
+    }
+
+    /// Starts `sentinel ARGS...` (e.g. `run --config FILE`) with the database in `dir`.
+    pub fn start_with_args(dir: tempfile::TempDir, args: &[&str], extra: &[(&str, &str)]) -> anyhow::Result<Sentinel> {
         let mut env = base_env();
         env.push(("DB_PATH".into(), dir.path().join("sentinel.db").display().to_string()));
         for (name, value) in extra {
@@ -85,6 +90,7 @@ impl Sentinel {
         }
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("stderr.log"))?;
         let mut child = command()
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .envs(env)

@@ -108,6 +108,33 @@ fn an_acknowledgement_after_a_staff_reply_opens_no_issue() -> anyhow::Result<()>
 }
 
 #[test]
+fn a_thank_you_long_after_the_staff_reply_is_a_new_conversation() -> anyhow::Result<()> {
+    let reply = r#"{"type":"OutboundMessage","contactId":"c1","messageType":"SMS","userId":"u1","source":"app",
+        "messageId":"r1","dateAdded":"2026-03-02T15:05:00Z"}"#;
+    // ACK_CLOSE_WINDOW_MODE=eod (the original's default): the next morning, "thanks" is not
+    // taken as closing Monday's thread; it opens an issue to be looked at.
+    let app = Sentinel::start(&[("SENTINEL_TEST_NOW", MONDAY_9AM)])?;
+    app.webhook("inbound_sms", &text("c1", "pool is green"))?;
+    app.webhook("", reply)?;
+    app.set_clock("2026-03-03T15:00:00Z")?;
+    let thanks = app.webhook("inbound_sms", &text("c1", "Thanks!"))?;
+    assert_eq!(thanks.json["issue_created_or_updated"], true, "{thanks:?}");
+    drop(app);
+    // ACK_CLOSE_WINDOW_MODE=hours with 36 hours: the same thanks closes the thread.
+    let app = Sentinel::start(&[
+        ("SENTINEL_TEST_NOW", MONDAY_9AM),
+        ("ACK_CLOSE_WINDOW_MODE", "hours"),
+        ("ACK_CLOSE_WINDOW_HOURS", "36"),
+    ])?;
+    app.webhook("inbound_sms", &text("c1", "pool is green"))?;
+    app.webhook("", reply)?;
+    app.set_clock("2026-03-03T15:00:00Z")?;
+    let thanks = app.webhook("inbound_sms", &text("c1", "Thanks!"))?;
+    assert_eq!(thanks.json["ignored"], "acknowledgement after a staff reply", "{thanks:?}");
+    Ok(())
+}
+
+#[test]
 fn a_spam_listed_phone_opens_no_issue_of_either_kind() -> anyhow::Result<()> {
     let app = Sentinel::start(&[])?;
     app.webhook("inbound_sms", &text("c1", "WIN A CRUISE"))?;

@@ -225,3 +225,29 @@ fn due_times_compose_and_measure_back() {
     );
     property(&chicago("mon-sun 00:00-24:00", ""), 7);
 }
+
+#[test]
+fn a_business_day_ends_at_its_last_closing() {
+    let calendar = office();
+    let end = |text: &str| calendar.business_day_end(local(&calendar, text));
+    // Monday 2026-03-02, 08:00-17:00.
+    assert_eq!(end("2026-03-02T10:00"), Some(local(&calendar, "2026-03-02T17:00")));
+    // After closing, or on a weekend, it is the next business day's close.
+    assert_eq!(end("2026-03-02T18:30"), Some(local(&calendar, "2026-03-03T17:00")));
+    assert_eq!(end("2026-03-07T10:00"), Some(local(&calendar, "2026-03-09T17:00")));
+}
+
+#[test]
+fn a_thank_you_closes_the_thread_within_its_window() {
+    use crate::domain::classify::AckWindow;
+    let calendar = office();
+    let at = |text: &str| local(&calendar, text);
+    let reply = at("2026-03-02T15:00");
+    let eod = AckWindow::EndOfBusinessDay;
+    assert!(eod.covers(&calendar, reply, at("2026-03-02T16:59")));
+    assert!(!eod.covers(&calendar, reply, at("2026-03-03T09:00")), "the next morning is a new day");
+    assert!(!eod.covers(&calendar, reply, at("2026-03-02T14:00")), "a thanks before the reply thanks nothing");
+    let twelve = AckWindow::Hours(hours(12.0));
+    assert!(twelve.covers(&calendar, reply, at("2026-03-03T02:59")));
+    assert!(!twelve.covers(&calendar, reply, at("2026-03-03T03:01")));
+}

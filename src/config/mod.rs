@@ -19,6 +19,9 @@ use jiff::tz::TimeZone;
 use crate::domain::ai::Redaction;
 use crate::domain::calendar::{Calendar, WeeklySchedule, parse_holidays};
 
+mod cron;
+pub use cron::{CronNote, CronSchedule};
+
 /// One environment variable: its name, default, whether it is a secret, and what it means.
 #[derive(Debug)]
 pub struct VarDef {
@@ -81,6 +84,10 @@ pub const VARS: &[VarDef] = &[
     var("CALL_MISSED_MARKER_KEYS", "sentinel_missed_call,missed_call,is_missed_call", "keys that mark a missed call, at any depth"),
     var("ACK_CLOSE_ENABLED", "1", "1 lets a thank-you after a staff reply open no issue"),
     var("ACK_CLOSE_MAX_LEN", "60", "longest text, in characters, that can be an acknowledgement"),
+    var("ACK_CLOSE_WINDOW_MODE", "eod", "how long after a staff reply a thank-you still closes the thread: eod (until that business day closes) or hours"),
+    var("ACK_CLOSE_WINDOW_HOURS", "", "with ACK_CLOSE_WINDOW_MODE=hours: the window in hours; default INTERNAL_REPLY_GRACE_HOURS"),
+    var("INTERNAL_REPLY_GRACE_HOURS", "12", "the original's default for ACK_CLOSE_WINDOW_HOURS, read the same way"),
+    var("FLOW_LOG_ENABLED", "1", "accepted from the original: every decision is logged to the journal anyway (journalctl -u sentinel)"),
     var("RESOLVER_INTERVAL_MINUTES", "15", "how often OPEN issues are re-checked against GHL in business hours"),
     var("LED_PATH", "/sys/class/leds/ACT", "status LED sysfs directory; a missing LED is not an error"),
     var("TUNNEL_READY_URL", "", "the tunnel's readiness URL, e.g. cloudflared's http://127.0.0.1:20241/ready; unset means not monitored"),
@@ -320,6 +327,8 @@ pub struct Config {
     pub ack_close_enabled: bool,
     /// Longest acknowledgement, in characters.
     pub ack_close_max_len: usize,
+    /// How long after a staff reply an acknowledgement still closes the thread.
+    pub ack_close_window: crate::domain::classify::AckWindow,
     /// Cadence of the resolver's checks of OPEN issues.
     pub resolver_interval: SignedDuration,
     /// Status LED directory.
@@ -328,8 +337,10 @@ pub struct Config {
     pub tunnel_ready_url: Option<String>,
     /// The optional AI check (SPEC §10).
     pub ai_gate: AiGateConfig,
-    /// The original's `CRON_*` hours, by variable name.
-    pub cron: Vec<(String, Vec<u8>)>,
+    /// The days digests go out on (`CRON_DOW`); `None` is every business day.
+    pub digest_days: Option<crate::domain::cron::Weekdays>,
+    /// How the original's `CRON_*` variables were read and mapped, for `check-config`.
+    pub cron: Vec<CronNote>,
 }
 
 /// Settings for the GHL client.
@@ -512,55 +523,6 @@ fn parse_slots(value: &str) -> Result<Vec<SummarySlot>, String> {
     Ok(slots)
 }
 
-/// What one of the original's `CRON_*` variables scheduled, judged by its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CronJob {
-    Digest,
-    Resolver,
-    Verify,
-    Escalation,
-    Cleanup,
-    Other,
-}
-
-fn cron_job(name: &str) -> CronJob {
-    let name = name.to_ascii_uppercase();
-    let has = |words: &[&str]| words.iter().any(|w| name.contains(w));
-    if has(&["SUMMARY", "DIGEST"]) {
-        CronJob::Digest
-    } else if has(&["POLL", "RESOLVER"]) {
-        CronJob::Resolver
-    } else if has(&["VERIFY", "PENDING"]) {
-        CronJob::Verify
-    } else if has(&["ESCALAT", "BREACH"]) {
-        CronJob::Escalation
-    } else if has(&["CLEANUP", "RETENTION"]) {
-        CronJob::Cleanup
-    } else {
-        CronJob::Other
-    }
-}
-
-/// Digest slots from the original's cron hours, named by time of day like the defaults.
-fn slots_from_hours(hours: &[u8]) -> Vec<SummarySlot> {
-    let mut sorted = hours.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut slots: Vec<SummarySlot> = Vec::new();
-    for hour in sorted {
-        let base = match hour {
-            0..=10 => "morning",
-            11..=13 => "midday",
-            14..=17 => "afternoon",
-            _ => "evening",
-        };
-        let taken = slots.iter().filter(|s| s.name.starts_with(base)).count();
-        let name = if taken == 0 { base.to_string() } else { format!("{base}{}", taken + 1) };
-        slots.push(SummarySlot { name, at: Time::new(hour as i8, 0, 0, 0).unwrap_or(Time::midnight()) });
-    }
-    slots
-}
-
 /// Parses `HH:MM` (24-hour clock).
 pub fn parse_clock(value: &str) -> Option<Time> {
     let (hour, minute) = value.split_once(':')?;
@@ -568,16 +530,6 @@ pub fn parse_clock(value: &str) -> Option<Time> {
         return None;
     }
     Time::new(hour.parse().ok()?, minute.parse().ok()?, 0, 0).ok()
-}
-
-/// Parses the original's `CRON_*` hours: `8,11,15` or `*/2`-free plain lists of 0–23.
-fn parse_hours_list(value: &str) -> Result<Vec<u8>, String> {
-    let hours: Option<Vec<u8>> =
-        split_list(value).iter().map(|hour| hour.parse::<u8>().ok().filter(|h| *h < 24)).collect();
-    match hours {
-        Some(hours) if !hours.is_empty() => Ok(hours),
-        _ => Err("expected hours of the day 0-23 separated by commas, e.g. 8,11,15".to_string()),
-    }
 }
 
 /// The default database path: the systemd state directory, else `./sentinel-data`.
@@ -621,11 +573,18 @@ impl Config {
         let sms_sla = r.hours("SMS_SLA_HOURS");
         let call_sla = r.hours("CALL_SLA_HOURS");
         let escalation = r.hours("ESCALATION_BUSINESS_HOURS");
-        // The original scheduled digests by cron hours; without SUMMARY_SLOTS they become the slots.
-        let cron_digest_hours = source.cron().find(|(name, _)| cron_job(name) == CronJob::Digest).map(|(_, v)| v);
-        let summary_slots = match (source.raw("SUMMARY_SLOTS"), cron_digest_hours) {
-            (None, Some(hours)) => parse_hours_list(hours).ok().map(|hours| slots_from_hours(&hours)),
-            _ => r.try_parse("SUMMARY_SLOTS", parse_slots),
+        // The original's CRON_* schedule maps onto ours: its digest hours become the slots
+        // (unless SUMMARY_SLOTS is set), CRON_DOW the digest days, its poll step the cadence.
+        let cron = match cron::read(source) {
+            Ok(schedule) => schedule,
+            Err(errors) => {
+                r.errors.extend(errors);
+                CronSchedule::default()
+            }
+        };
+        let summary_slots = match &cron.slots {
+            Some(slots) => Some(slots.clone()),
+            None => r.try_parse("SUMMARY_SLOTS", parse_slots),
         };
         let summary_max_items =
             r.count::<usize>("SUMMARY_MAX_ITEMS_PER_SECTION", "a whole number of lines, at least 1");
@@ -637,10 +596,25 @@ impl Config {
         let call_require_missed_marker = r.flag("CALL_REQUIRE_MISSED_MARKER");
         let ack_close_enabled = r.flag("ACK_CLOSE_ENABLED");
         let ack_close_max_len = r.count::<usize>("ACK_CLOSE_MAX_LEN", "a number of characters, at least 1");
-        let resolver_interval = r.parse("RESOLVER_INTERVAL_MINUTES", "whole minutes, at least 1", |v| {
-            let minutes: u32 = v.parse().ok().filter(|m| *m >= 1)?;
-            Some(SignedDuration::from_mins(i64::from(minutes)))
-        });
+        let grace = r.hours("INTERNAL_REPLY_GRACE_HOURS");
+        let window_hours = match source.raw("ACK_CLOSE_WINDOW_HOURS") {
+            Some(_) => r.hours("ACK_CLOSE_WINDOW_HOURS"),
+            None => grace,
+        };
+        let ack_close_window =
+            r.parse("ACK_CLOSE_WINDOW_MODE", "eod or hours", |v| match v.to_ascii_lowercase().as_str() {
+                "eod" => Some(crate::domain::classify::AckWindow::EndOfBusinessDay),
+                "hours" => window_hours.map(crate::domain::classify::AckWindow::Hours),
+                _ => None,
+            });
+        let _ = r.flag("FLOW_LOG_ENABLED");
+        let resolver_interval = match cron.resolver_minutes {
+            Some(minutes) => Some(SignedDuration::from_mins(i64::from(minutes))),
+            None => r.parse("RESOLVER_INTERVAL_MINUTES", "whole minutes, at least 1", |v| {
+                let minutes: u32 = v.parse().ok().filter(|m| *m >= 1)?;
+                Some(SignedDuration::from_mins(i64::from(minutes)))
+            }),
+        };
         let require_signature = r.flag("GHL_REQUIRE_SIGNATURE");
         let rate_limit_per_10s =
             r.parse("GHL_RATE_LIMIT_PER_10S", "requests per 10 s, 1 to 100 (GHL allows 100)", |v| {
@@ -681,13 +655,6 @@ impl Config {
             Some(_) => r.url("TUNNEL_READY_URL").map(Some),
         };
         let db_path = r.optional("DB_PATH").map(PathBuf::from).unwrap_or_else(default_db_path);
-        let mut cron = Vec::new();
-        for (name, value) in source.cron() {
-            match parse_hours_list(value) {
-                Ok(hours) => cron.push((name.to_string(), hours)),
-                Err(why) => r.errors.push(format!("{name}={value:?}: {why}")),
-            }
-        }
 
         if !r.errors.is_empty() {
             anyhow::bail!("invalid configuration:\n  {}", r.errors.join("\n  "));
@@ -734,6 +701,7 @@ impl Config {
             call_missed_marker_keys: r.list("CALL_MISSED_MARKER_KEYS"),
             ack_close_enabled: ack_close_enabled.ok_or_else(missing)?,
             ack_close_max_len: ack_close_max_len.ok_or_else(missing)?,
+            ack_close_window: ack_close_window.ok_or_else(missing)?,
             resolver_interval: resolver_interval.ok_or_else(missing)?,
             led_path: PathBuf::from(r.text("LED_PATH")),
             tunnel_ready_url: tunnel_ready_url.ok_or_else(missing)?,
@@ -750,8 +718,14 @@ impl Config {
                 timeout: ai_timeout.ok_or_else(missing)?,
                 redaction: if ai_redact.ok_or_else(missing)? { Redaction::Mask } else { Redaction::Keep },
             },
-            cron,
+            digest_days: cron.digest_days,
+            cron: cron.notes,
         })
+    }
+
+    /// Whether digests go out on `date`: a business day, and one of `CRON_DOW`'s days if set.
+    pub fn is_digest_day(&self, date: jiff::civil::Date) -> bool {
+        self.calendar.is_business_day(date) && self.digest_days.is_none_or(|days| days.contains(date.weekday()))
     }
 
     /// The directory holding the database, the generated secret and backups.
@@ -786,24 +760,24 @@ pub fn describe(source: &Source, config: &Config) -> String {
         };
         out.push_str(&format!("{}={}    # {}; {}\n", def.name, shown, origin, def.doc));
     }
-    for (name, hours) in &config.cron {
-        let hours: Vec<String> = hours.iter().map(|h| format!("{h:02}:00")).collect();
-        let meaning = match cron_job(name) {
-            CronJob::Digest if source.raw("SUMMARY_SLOTS").is_some() => "digest hours; SUMMARY_SLOTS is set and wins",
-            CronJob::Digest => "digest hours; they are the digest slots below",
-            CronJob::Resolver => {
-                "resolver polling; Sentinel checks OPEN issues every RESOLVER_INTERVAL_MINUTES in business hours"
-            }
-            CronJob::Verify => "pending checks; Sentinel's SLA clock wakes at each due time instead",
-            CronJob::Escalation => "breach alerts; Sentinel alerts within a minute of each breach instead",
-            CronJob::Cleanup => "raw event cleanup; Sentinel prunes on POST /jobs/cleanup_raw_events",
-            CronJob::Other => "not used: Sentinel runs its jobs on its own schedule",
+    for note in &config.cron {
+        let origin = match source.origin(&note.name) {
+            Origin::File => "env file",
+            _ => "environment",
         };
-        out.push_str(&format!("{name}={}    # {meaning}\n", hours.join(",")));
+        out.push_str(&format!("{}={}    # {origin}; {}\n", note.name, note.shown, note.meaning));
     }
     let slots: Vec<String> =
         config.summary_slots.iter().map(|slot| format!("{} at {}", slot.name, slot.at.strftime("%H:%M"))).collect();
-    out.push_str(&format!("# digests: {}\n", slots.join(", ")));
+    let days = match &config.digest_days {
+        Some(days) => format!("business days among {}", crate::domain::cron::describe_weekdays(*days)),
+        None => "business days".to_string(),
+    };
+    out.push_str(&format!("# digests: {} on {days}\n", slots.join(", ")));
+    out.push_str(&format!(
+        "# resolver: OPEN issues re-checked every {} min in business hours\n",
+        config.resolver_interval.as_mins()
+    ));
     for warning in warnings(source, config) {
         out.push_str(&format!("# warning: {warning}\n"));
     }
@@ -870,7 +844,7 @@ mod tests {
             ("ACK_CLOSE_ENABLED", "2", "1 or 0"),
             ("GHL_RATE_LIMIT_PER_10S", "500", "1 to 100"),
             ("GHL_BASE_URL", "ftp://x", "URL"),
-            ("CRON_SUMMARY_HOURS", "8,25", "hours of the day"),
+            ("CRON_SUMMARY_HOURS", "8,25", "expected cron hours 0-23"),
             ("MAX_BODY_BYTES", "lots", "bytes"),
             ("AI_GATE_ENABLED", "sometimes", "1 or 0"),
             ("OPENAI_BASE_URL", "api.openai.com", "URL"),
@@ -913,7 +887,8 @@ mod tests {
         ])?;
         assert_eq!(config.sms_sla, SignedDuration::from_mins(15));
         assert_eq!(config.manager_contact_ids, ["abc", "def"]);
-        assert_eq!(config.cron, [("CRON_SUMMARY_HOURS".to_string(), vec![8, 11, 15])]);
+        assert_eq!(config.cron.len(), 1);
+        assert_eq!(config.cron[0].shown, "08:00,11:00,15:00");
         Ok(())
     }
 
@@ -929,7 +904,9 @@ mod tests {
         let source = Source::from_pairs([("CRON_SUMMARY_HOURS", "8,12,16")]);
         let report = describe(&source, &Config::from_source(&source)?);
         assert!(
-            report.contains("CRON_SUMMARY_HOURS=08:00,12:00,16:00    # digest hours; they are the digest slots"),
+            report.contains(
+                "CRON_SUMMARY_HOURS=08:00,12:00,16:00    # environment; digest hours: they are the digest slots"
+            ),
             "{report}"
         );
         Ok(())
