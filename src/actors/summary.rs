@@ -272,8 +272,9 @@ async fn notice(purpose: String, body: String, quiet_since: Option<Timestamp>, n
 }
 
 /// The slot to send now: the latest slot of today that has passed, on a business day, not
-/// yet claimed, before the next slot, and either on time or after a restart on a day the
-/// appliance had already run (a fresh install never sends a late digest).
+/// yet claimed, before the next slot, and either on time, or late while this process was
+/// already running at the slot (a timer that fired late: a suspend, a clock step), or after a
+/// restart on a day the appliance had already run (a fresh install never sends a late digest).
 async fn due_slot(ctx: &Ctx, now: Timestamp, seen_before_start: Option<Timestamp>) -> Option<String> {
     let zone = ctx.config.calendar.zone().clone();
     let local = now.to_zoned(zone.clone());
@@ -287,7 +288,8 @@ async fn due_slot(ctx: &Ctx, now: Timestamp, seen_before_start: Option<Timestamp
     let slot_at = date.to_datetime(slot.at).to_zoned(zone.clone()).ok()?.timestamp();
     let on_time = now.duration_since(slot_at) <= ON_TIME;
     let ran_today = seen_before_start.is_some_and(|seen| seen.to_zoned(zone.clone()).date() == date);
-    if !(on_time || ran_today) {
+    let running_at_slot = ctx.started_at <= slot_at;
+    if !(on_time || ran_today || running_at_slot) {
         return None;
     }
     let facts = facts(ctx).await.ok()?;

@@ -111,6 +111,20 @@ fn a_fresh_install_sends_no_late_digest() -> anyhow::Result<()> {
 }
 
 #[test]
+fn a_slot_passed_while_running_is_sent_late_once() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    // Running since Sunday night; the clock then jumps past Monday's morning slot (a suspend,
+    // or NTP stepping the clock of a Pi without a real-time clock).
+    let app = start(&ghl, "2026-11-23T04:00:00Z", None)?;
+    app.set_clock("2026-11-23T09:00:00Z")?;
+    app.set_clock("2026-11-23T14:10:30Z")?;
+    app.eventually("late morning digest", || Ok(sends_with(&ghl, "Morning (Nov 23)").len() == 2))?;
+    app.set_clock("2026-11-23T14:12:00Z")?;
+    assert_eq!(sends_with(&ghl, "Morning").len(), 2, "once");
+    Ok(())
+}
+
+#[test]
 fn a_failed_digest_is_retried_and_resolutions_appear_once() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
     let app = start(&ghl, "2026-11-23T13:00:00Z", None)?;
