@@ -252,6 +252,8 @@ pub struct SummaryFacts {
     pub next_outbox_at: Option<Timestamp>,
     /// OPEN issues neither alerted nor queued in an alert.
     pub unalerted_open: usize,
+    /// PENDING issues already due but not yet settled by the SLA clock.
+    pub unsettled_due: usize,
 }
 
 /// Figures about the database.
@@ -665,8 +667,14 @@ fn summary_facts(conn: &Connection, config: &crate::config::Config, now: Timesta
         [],
         |row| row.get::<_, i64>(0),
     )? as usize;
-    let facts =
-        SummaryFacts { last_seen_at, claimed_today, next_outbox_at: outbox::next_attempt(conn)?, unalerted_open };
+    let unsettled_due = issues::unsettled_due(conn, now)?;
+    let facts = SummaryFacts {
+        last_seen_at,
+        claimed_today,
+        next_outbox_at: outbox::next_attempt(conn)?,
+        unalerted_open,
+        unsettled_due,
+    };
     kv_set(conn, "last_seen_at", &ts(now))?;
     Ok(facts)
 }

@@ -52,6 +52,10 @@ pub enum SummaryMsg {
 const BUNDLE_WINDOW: SignedDuration = SignedDuration::from_mins(1);
 /// A slot this late still counts as on time, even on a fresh install.
 const ON_TIME: SignedDuration = SignedDuration::from_mins(2);
+/// The longest a due digest waits (wall time) for the SLA clock to settle what fell due.
+const SETTLE_GRACE: Duration = Duration::from_secs(60);
+/// How often a waiting digest looks again.
+const SETTLE_POLL: Duration = Duration::from_millis(200);
 /// Outbox rows sent per pass before looking again.
 const SEND_BATCH: usize = 20;
 
@@ -69,6 +73,8 @@ pub struct SummaryState {
     sending: Arc<tokio::sync::Mutex<()>>,
     /// Set when a send pass is asked for; the running pass looks again before it ends.
     send_again: Arc<std::sync::atomic::AtomicBool>,
+    /// Since when (wall time) a due digest waits for the SLA clock to settle what fell due.
+    digest_waiting_since: Option<std::time::Instant>,
 }
 
 impl Actor for Summary {
@@ -89,6 +95,7 @@ impl Actor for Summary {
             timer: None,
             sending: Arc::new(tokio::sync::Mutex::new(())),
             send_again: Arc::default(),
+            digest_waiting_since: None,
         })
     }
 
@@ -174,7 +181,17 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
             Err(err) => tracing::warn!("building the breach alert failed: {err:#}"),
         }
     }
-    if let Some(slot) = due_slot(&ctx, now, state.seen_before_start).await {
+    if let Some((slot, unsettled)) = due_slot(&ctx, now, state.seen_before_start).await {
+        // Issues that fell due at the slot's minute are settled first (a GHL check each), so
+        // that the digest counts them as overdue or resolved, not as nothing. The wait is on
+        // the wall clock and bounded: a GHL outage settles them as OPEN within its timeouts.
+        let waited = state.digest_waiting_since.get_or_insert_with(std::time::Instant::now).elapsed();
+        if unsettled > 0 && waited < SETTLE_GRACE {
+            super::cancel(&mut state.timer);
+            state.timer = Some(super::wake_after(myself, SETTLE_POLL, SummaryMsg::Wake));
+            return;
+        }
+        state.digest_waiting_since = None;
         if ctx.config.summary_slots.last().is_some_and(|last| last.name == slot) {
             quiet_day_notice(&ctx, now).await;
         }
@@ -275,7 +292,7 @@ async fn notice(purpose: String, body: String, quiet_since: Option<Timestamp>, n
 /// yet claimed, before the next slot, and either on time, or late while this process was
 /// already running at the slot (a timer that fired late: a suspend, a clock step), or after a
 /// restart on a day the appliance had already run (a fresh install never sends a late digest).
-async fn due_slot(ctx: &Ctx, now: Timestamp, seen_before_start: Option<Timestamp>) -> Option<String> {
+async fn due_slot(ctx: &Ctx, now: Timestamp, seen_before_start: Option<Timestamp>) -> Option<(String, usize)> {
     let zone = ctx.config.calendar.zone().clone();
     let local = now.to_zoned(zone.clone());
     let date = local.date();
@@ -293,7 +310,7 @@ async fn due_slot(ctx: &Ctx, now: Timestamp, seen_before_start: Option<Timestamp
         return None;
     }
     let facts = facts(ctx).await.ok()?;
-    (!facts.claimed_today.contains(&slot.name)).then(|| slot.name.clone())
+    (!facts.claimed_today.contains(&slot.name)).then(|| (slot.name.clone(), facts.unsettled_due))
 }
 
 /// The next instant a digest slot starts, on a business day within two weeks, and its name.

@@ -221,6 +221,13 @@ pub fn record_repeat(
     Ok(issue.inbound_count + 1)
 }
 
+/// PENDING issues whose due time has come but that the SLA clock has not settled yet.
+pub fn unsettled_due(conn: &Connection, now: Timestamp) -> rusqlite::Result<usize> {
+    conn.query_row("SELECT COUNT(*) FROM issues WHERE status = 'PENDING' AND due_at <= ?1", [ts(now)], |row| {
+        row.get::<_, i64>(0).map(|n| n as usize)
+    })
+}
+
 /// Resolves a live issue; returns false when it was no longer live.
 pub fn resolve(conn: &Connection, id: i64, at: Timestamp, by: &str, detail: &str) -> rusqlite::Result<bool> {
     close(conn, id, Status::Resolved, at, by, ("resolved", detail))

@@ -125,6 +125,21 @@ fn a_slot_passed_while_running_is_sent_late_once() -> anyhow::Result<()> {
 }
 
 #[test]
+fn issues_due_at_the_slot_are_in_that_digest() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    // Monday 09:00 CST: five texts, due at 11:00, the midday slot.
+    let app = start(&ghl, "2026-11-23T15:00:00Z", None)?;
+    for n in 0..5 {
+        text(&app, &format!("c{n}"))?;
+    }
+    app.set_clock("2026-11-23T17:00:30Z")?;
+    app.eventually("midday digest", || Ok(sends_with(&ghl, "Midday (Nov 23)").len() == 2))?;
+    let digest = sends_with(&ghl, "Midday (Nov 23)")[0]["message"].as_str().unwrap_or_default().to_string();
+    assert!(digest.contains("Overdue: Calls 0 | Texts 5"), "{digest}");
+    Ok(())
+}
+
+#[test]
 fn a_failed_digest_is_retried_and_resolutions_appear_once() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
     let app = start(&ghl, "2026-11-23T13:00:00Z", None)?;
