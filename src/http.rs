@@ -911,7 +911,7 @@ fn send_summary(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
     ));
     match flatten(answer) {
         Ok(report) => {
-            let (sent, sent_to, mut errors) = sending(http, report.queued, report.sent_to);
+            let (sent, sent_to, mut errors) = sending(http, report.queued, report.sent_to, report.purpose);
             if report.already_sent {
                 errors.push("this slot was already sent today".to_string());
             }
@@ -933,14 +933,65 @@ fn send_summary(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
     }
 }
 
-/// What a job may say of its SMS: queued in the outbox is "sent" (the outbox sends it within
-/// seconds and retries), but without a token nothing will ever go out, and the answer says so.
-fn sending(http: &HttpContext, queued: bool, queued_for: Vec<String>) -> (bool, Vec<String>, Vec<String>) {
-    if queued && http.ctx.config.ghl.token.is_none() {
-        (false, Vec::new(), vec![format!("not sent: no GHL_TOKEN ({} manager(s) would have got it)", queued_for.len())])
-    } else {
-        (queued, queued_for, Vec::new())
+/// How long a job waits for its SMS to go out before it answers with where they stand.
+const SEND_WAIT: Duration = Duration::from_secs(10);
+
+/// What a job may truthfully say of its SMS (SPEC §2, §8): "sent" only for managers GHL
+/// accepted it for. The outbox sends within moments of the queueing; the job waits up to
+/// [`SEND_WAIT`] and then says what is still waiting and why (GHL down, no token), since the
+/// outbox goes on retrying after the answer.
+fn sending(
+    http: &HttpContext,
+    queued: bool,
+    queued_for: Vec<String>,
+    purpose: Option<String>,
+) -> (bool, Vec<String>, Vec<String>) {
+    let Some(purpose) = purpose.filter(|_| queued) else {
+        return (false, Vec::new(), Vec::new());
+    };
+    if http.ctx.config.ghl.token.is_none() {
+        return (
+            false,
+            Vec::new(),
+            vec![format!("not sent: no GHL_TOKEN ({} manager(s) would have got it)", queued_for.len())],
+        );
     }
+    let started = Instant::now();
+    let rows = loop {
+        let purpose = purpose.clone();
+        let rows = http.runtime.block_on(call(
+            names::STORE,
+            |reply| StoreMsg::OutboxProgress { purpose, reply },
+            CALL_TIMEOUT,
+        ));
+        let rows = match flatten(rows) {
+            Ok(rows) => rows,
+            Err(err) => return (false, Vec::new(), vec![format!("queued, but its progress is unknown: {err}")]),
+        };
+        // Done when every row was sent, given up, or tried once and failed (it is retried later).
+        let settled = rows.iter().all(|(_, status, error)| status != "pending" || error.is_some());
+        if settled || started.elapsed() >= SEND_WAIT {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut sent_to: Vec<String> = Vec::new();
+    let mut errors = Vec::new();
+    for (contact, status, error) in rows {
+        match status.as_str() {
+            "sent" => {
+                if !sent_to.contains(&contact) {
+                    sent_to.push(contact);
+                }
+            }
+            "pending" => errors.push(format!(
+                "not sent yet to {contact}: {}; queued, the outbox retries it",
+                error.unwrap_or_else(|| "GHL has not answered yet".to_string())
+            )),
+            other => errors.push(format!("not sent to {contact} ({other}): {}", error.unwrap_or_default())),
+        }
+    }
+    (!sent_to.is_empty(), sent_to, errors)
 }
 
 fn escalations(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
@@ -952,7 +1003,7 @@ fn escalations(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
         http.runtime.block_on(call(names::SUMMARY, |reply| SummaryMsg::SendAlert { delivery, reply }, CALL_TIMEOUT));
     match flatten(answer) {
         Ok(report) => {
-            let (sent, sent_to, errors) = sending(http, report.queued, report.sent_to);
+            let (sent, sent_to, errors) = sending(http, report.queued, report.sent_to, report.purpose);
             Reply::ok(json!({
                 "job": "escalations",
                 "new_breaches": report.new_breaches,

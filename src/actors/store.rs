@@ -201,6 +201,13 @@ pub enum StoreMsg {
         /// The file written, if this date had none yet.
         reply: RpcReplyPort<Result<Option<String>, String>>,
     },
+    /// Where the rows queued under a purpose stand (`/jobs/*` report what really went out).
+    OutboxProgress {
+        /// The purpose the rows were queued under.
+        purpose: String,
+        /// `(contact, status, last_error)` per row.
+        reply: RpcReplyPort<Result<Vec<(String, String, Option<String>)>, String>>,
+    },
     /// Figures for `/health` and the status page.
     Stats {
         /// The figures.
@@ -452,6 +459,9 @@ impl Actor for Store {
                     Ok(written.map(|p| p.display().to_string()))
                 });
                 let _ = reply.send(written.map_err(|err| format!("{err:#}")));
+            }
+            StoreMsg::OutboxProgress { purpose, reply } => {
+                let _ = reply.send(text_err(outbox::progress(&state.conn, &purpose)));
             }
             StoreMsg::Stats { reply } => {
                 let _ = reply.send(text_err(stats(&state.conn)));

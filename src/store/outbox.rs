@@ -95,6 +95,17 @@ pub fn backlog(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'pending'", [], |row| row.get(0))
 }
 
+/// Where the rows queued under `purpose` (and its numbered parts) stand, per manager:
+/// `(contact, status, last_error)`, where status is pending, sent, skipped or expired.
+pub fn progress(conn: &Connection, purpose: &str) -> rusqlite::Result<Vec<(String, String, Option<String>)>> {
+    let mut statement = conn.prepare(
+        "SELECT contact_id, status, last_error FROM outbox
+         WHERE purpose = ?1 OR substr(purpose, 1, length(?1) + 1) = ?1 || ':' ORDER BY id",
+    )?;
+    let rows = statement.query_map([purpose], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+    rows.collect()
+}
+
 /// Rows that will never be sent, and the newest reason (e.g. "not sent: no GHL_TOKEN").
 pub fn not_sent(conn: &Connection) -> rusqlite::Result<(i64, Option<String>)> {
     conn.query_row(

@@ -44,6 +44,8 @@ pub struct DigestReport {
     pub already_sent: bool,
     /// Managers it was queued for.
     pub sent_to: Vec<String>,
+    /// The outbox purpose it was queued under, to follow its sending.
+    pub purpose: Option<String>,
 }
 
 /// What building an alert did, for `/jobs/escalations`.
@@ -57,6 +59,8 @@ pub struct AlertReport {
     pub queued: bool,
     /// Managers it was queued for.
     pub sent_to: Vec<String>,
+    /// The outbox purpose it was queued under, to follow its sending.
+    pub purpose: Option<String>,
 }
 
 /// How long a digest may wait for GHL before it is stale.
@@ -134,6 +138,7 @@ pub fn build_digest(
         kv_set(conn, &claim_key(date, slot), &ts(now))?;
         let purpose = format!("digest:{date}:{slot}");
         report.sent_to = queue(conn, config, &purpose, &report.body, now, DIGEST_EXPIRY, None, Some(now))?;
+        report.purpose = Some(purpose);
         report.queued = true;
     }
     Ok(report)
@@ -181,6 +186,7 @@ pub fn build_alert(
         let ids = ids.join(",");
         let purpose = format!("alert:{}", ts(now));
         report.sent_to = queue(conn, config, &purpose, &report.body, now, ALERT_EXPIRY, Some(&ids), None)?;
+        report.purpose = Some(purpose.clone());
         for issue in &fresh {
             conn.execute("UPDATE issues SET alert_purpose = ?2 WHERE id = ?1", params![issue.id, purpose])?;
         }

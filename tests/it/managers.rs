@@ -140,6 +140,32 @@ fn issues_due_at_the_slot_are_in_that_digest() -> anyhow::Result<()> {
 }
 
 #[test]
+fn a_job_says_sent_only_when_ghl_took_it() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    let app = start(&ghl, "2026-11-23T15:00:00Z", None)?;
+    let answer = app.admin("POST", "/jobs/send_summary?slot=midday")?;
+    assert_eq!(answer.json["sent"], true, "{answer:?}");
+    assert_eq!(answer.json["sent_to"], json!(["m1", "m2"]), "{answer:?}");
+    assert_eq!(answer.json["errors"], json!([]), "{answer:?}");
+    // GHL down: the digest is queued, not sent, and the answer says so.
+    ghl.outage(Fault::ServerError);
+    let answer = app.admin("POST", "/jobs/send_summary?slot=afternoon")?;
+    assert_eq!(answer.json["sent"], false, "{answer:?}");
+    assert_eq!(answer.json["sent_to"], json!([]), "{answer:?}");
+    let errors = answer.json["errors"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 2, "{answer:?}");
+    assert!(
+        errors.iter().all(|e| e.as_str().unwrap_or_default().contains("queued, the outbox retries it")),
+        "{errors:?}"
+    );
+    // It goes out when GHL is back.
+    ghl.recover();
+    app.set_clock("2026-11-23T15:45:00Z")?;
+    app.eventually("the afternoon digest is delivered", || Ok(sends_with(&ghl, "Afternoon (Nov 23)").len() == 2))?;
+    Ok(())
+}
+
+#[test]
 fn a_failed_digest_is_retried_and_resolutions_appear_once() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
     let app = start(&ghl, "2026-11-23T13:00:00Z", None)?;
