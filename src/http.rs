@@ -969,7 +969,7 @@ fn sending(
             Err(err) => return (false, Vec::new(), vec![format!("queued, but its progress is unknown: {err}")]),
         };
         // Done when every row was sent, given up, or tried once and failed (it is retried later).
-        let settled = rows.iter().all(|(_, status, error)| status != "pending" || error.is_some());
+        let settled = rows.iter().all(|row| row.status != "pending" || row.last_error.is_some());
         if settled || started.elapsed() >= SEND_WAIT {
             break rows;
         }
@@ -977,8 +977,9 @@ fn sending(
     };
     let mut sent_to: Vec<String> = Vec::new();
     let mut errors = Vec::new();
-    for (contact, status, error) in rows {
-        match status.as_str() {
+    for row in rows {
+        let (contact, error) = (row.contact_id, row.last_error);
+        match row.status.as_str() {
             "sent" => {
                 if !sent_to.contains(&contact) {
                     sent_to.push(contact);

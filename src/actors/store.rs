@@ -205,8 +205,8 @@ pub enum StoreMsg {
     OutboxProgress {
         /// The purpose the rows were queued under.
         purpose: String,
-        /// `(contact, status, last_error)` per row.
-        reply: RpcReplyPort<Result<Vec<(String, String, Option<String>)>, String>>,
+        /// Each row's state.
+        reply: RpcReplyPort<Result<Vec<outbox::Progress>, String>>,
     },
     /// Figures for `/health` and the status page.
     Stats {

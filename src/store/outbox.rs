@@ -95,14 +95,26 @@ pub fn backlog(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'pending'", [], |row| row.get(0))
 }
 
-/// Where the rows queued under `purpose` (and its numbered parts) stand, per manager:
-/// `(contact, status, last_error)`, where status is pending, sent, skipped or expired.
-pub fn progress(conn: &Connection, purpose: &str) -> rusqlite::Result<Vec<(String, String, Option<String>)>> {
+/// Where one queued SMS stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// The manager.
+    pub contact_id: String,
+    /// pending, sent, skipped or expired.
+    pub status: String,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// Where the rows queued under `purpose` (and its numbered parts) stand, per manager.
+pub fn progress(conn: &Connection, purpose: &str) -> rusqlite::Result<Vec<Progress>> {
     let mut statement = conn.prepare(
         "SELECT contact_id, status, last_error FROM outbox
          WHERE purpose = ?1 OR substr(purpose, 1, length(?1) + 1) = ?1 || ':' ORDER BY id",
     )?;
-    let rows = statement.query_map([purpose], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+    let rows = statement.query_map([purpose], |row| {
+        Ok(Progress { contact_id: row.get(0)?, status: row.get(1)?, last_error: row.get(2)? })
+    })?;
     rows.collect()
 }
 
