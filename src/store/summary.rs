@@ -146,7 +146,10 @@ pub fn build_digest(
 
 fn resolved_since(conn: &Connection, since: Timestamp, now: Timestamp) -> rusqlite::Result<Vec<Resolved>> {
     let mut stmt = conn.prepare(
-        "SELECT id FROM issues WHERE status = 'RESOLVED' AND resolved_at > ?1 AND resolved_at <= ?2 ORDER BY resolved_at, id",
+        // A "thanks" closed by the acknowledgement check was never an issue for managers
+        // (SPEC §5.3): it is on record, but not news.
+        "SELECT id FROM issues WHERE status = 'RESOLVED' AND resolved_at > ?1 AND resolved_at <= ?2
+           AND COALESCE(resolved_by, '') NOT LIKE 'acknowledgement:%' ORDER BY resolved_at, id",
     )?;
     let ids: Vec<i64> = stmt.query_map(params![ts(since), ts(now)], |row| row.get(0))?.collect::<Result<_, _>>()?;
     let mut resolved = Vec::with_capacity(ids.len());

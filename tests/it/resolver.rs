@@ -277,7 +277,10 @@ fn open_issues_are_rechecked_on_a_gentle_cadence_in_business_hours() -> anyhow::
 #[test]
 fn a_thank_you_after_a_reply_only_ghl_knows_closes_itself() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
-    let app = start(&ghl, &[])?;
+    let app = start(&ghl, &[("MANAGER_CONTACT_IDS", "m1")])?;
+    // The morning digest went out; what is resolved after it is news for the next one.
+    assert_eq!(app.admin("POST", "/jobs/send_summary?slot=morning")?.json["sent"], true);
+    app.set_clock("2026-03-02T15:01:00Z")?;
     // Staff answered in GHL at 08:55; no webhook told us. The customer thanks them at 09:00.
     ghl.staff_reply("conv1", "c1", "u1", "2026-03-02T14:55:00Z");
     let thanks = json!({ "type": "InboundMessage", "locationId": "loc1", "conversationId": "conv1", "contactId": "c1",
@@ -293,5 +296,12 @@ fn a_thank_you_after_a_reply_only_ghl_knows_closes_itself() -> anyhow::Result<()
     let open = app.webhook("", &question.to_string())?.json["issue_id"].as_i64().unwrap_or(-1);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(status_of(&app, open)?.0, "PENDING");
+    // Managers never hear of the thank-you: not live, and not news in "Resolved since".
+    let issues = app.admin("GET", "/api/issues?status=OPEN,PENDING")?;
+    assert!(!issues.text.contains(&format!("\"id\":{id},")), "{}", issues.text);
+    app.set_clock("2026-03-02T15:02:00Z")?;
+    let digest = app.admin("POST", "/jobs/send_summary?slot=midday&dry_run=1")?;
+    let body = digest.json["body"].as_str().unwrap_or_default().to_string();
+    assert!(!body.contains(&format!("#{id} ")) && !body.contains("Resolved since"), "{body}");
     Ok(())
 }
