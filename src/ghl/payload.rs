@@ -104,6 +104,12 @@ fn inbound_sms(fields: &Fields) -> Event {
         let message_type = fields.message_type().unwrap_or_else(|| "SMS".to_string());
         return fields.outbound(message_type);
     }
+    // A workflow may fire on other channels too; only a text is an SMS issue (an e-mail to
+    // this route is stored and ignored, as the events route does with it).
+    let channel = fields.message_type().unwrap_or_default().to_ascii_uppercase();
+    if matches!(channel.as_str(), "EMAIL" | "TYPE_EMAIL" | "INTERNALCOMMENT" | "TYPE_INTERNAL_COMMENT") {
+        return Event::Ignored(format!("inbound {}", channel.to_ascii_lowercase()));
+    }
     fields.inbound(IssueKind::Sms)
 }
 
@@ -111,8 +117,10 @@ fn unanswered_call(fields: &Fields, body: &Map<String, Value>, options: &ParseOp
     if fields.is_outbound() {
         return fields.outbound("CALL".to_string());
     }
-    if options.require_missed_marker && !has_missed_marker(body, &options.missed_marker_keys) {
-        return Event::Ignored("no missed-call marker".to_string());
+    match missed_marker(body, &options.missed_marker_keys) {
+        Some(false) => return Event::Ignored("the missed-call marker says the call was not missed".to_string()),
+        None if options.require_missed_marker => return Event::Ignored("no missed-call marker".to_string()),
+        _ => {}
     }
     let route = fields
         .get("voicemail_route")
@@ -150,29 +158,47 @@ fn marketplace_event(fields: &Fields) -> Event {
     }
 }
 
-/// Whether a truthy marker key appears at any depth.
-fn has_missed_marker(value: &Map<String, Value>, keys: &[String]) -> bool {
-    fn walk(value: &Value, keys: &[String], depth: usize) -> bool {
+/// What the missed-call marker keys say, at any depth (key names compared without case):
+/// `Some(true)` when one is truthy, `Some(false)` when they are there but all falsy, `None`
+/// when there is none.
+fn missed_marker(value: &Map<String, Value>, keys: &[String]) -> Option<bool> {
+    fn walk(value: &Map<String, Value>, keys: &[String], depth: usize, found: &mut Option<bool>) {
         // GHL bodies are shallow; the bound keeps a hostile, deeply nested body cheap.
-        if depth > 32 {
-            return false;
+        if depth > 32 || *found == Some(true) {
+            return;
         }
-        match value {
-            Value::Object(map) => map.iter().any(|(key, inner)| {
-                (keys.iter().any(|k| k == key) && is_truthy(inner)) || walk(inner, keys, depth + 1)
-            }),
-            Value::Array(items) => items.iter().any(|inner| walk(inner, keys, depth + 1)),
-            _ => false,
+        for (key, inner) in value {
+            if keys.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+                let truthy = is_truthy(inner);
+                *found = Some(found.unwrap_or(false) || truthy);
+            }
+            match inner {
+                Value::Object(map) => walk(map, keys, depth + 1, found),
+                Value::Array(items) => {
+                    for item in items {
+                        if let Value::Object(map) = item {
+                            walk(map, keys, depth + 1, found);
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
     }
-    value.iter().any(|(key, inner)| (keys.iter().any(|k| k == key) && is_truthy(inner)) || walk(inner, keys, 1))
+    let mut found = None;
+    walk(value, keys, 0, &mut found);
+    found
 }
 
 fn is_truthy(value: &Value) -> bool {
     match value {
         Value::Bool(flag) => *flag,
         Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(text) => TRUTHY.contains(&text.trim().to_ascii_lowercase().as_str()),
+        Value::String(text) => {
+            let text = text.trim().to_ascii_lowercase();
+            // Form bodies carry numbers as text: "2" is as non-zero as 2.
+            TRUTHY.contains(&text.as_str()) || text.parse::<f64>().is_ok_and(|n| n != 0.0 && n.is_finite())
+        }
         _ => false,
     }
 }

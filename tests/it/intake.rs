@@ -495,3 +495,39 @@ fn admin_routes_answer_a_wrong_method_with_405_and_allow() -> anyhow::Result<()>
     assert_eq!(polled.json["job"], "poll_resolver");
     Ok(())
 }
+
+#[test]
+fn missed_call_markers_read_as_a_person_would_write_them() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[])?;
+    let form = |body: &str| {
+        request(
+            &app.webhook_addr,
+            "POST",
+            "/webhook/ghl/unanswered_call",
+            &[("X-NTPP-Secret", SECRET), ("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        )
+    };
+    // A form carries numbers as text: "2" is non-zero, so truthy (SPEC §3.2).
+    let two = form("contact_id=f1&missed_call=2&voicemail_route=tech_sentinel")?;
+    assert_eq!(two.json["issue_created"], true, "{two:?}");
+    let zero = form("contact_id=f2&missed_call=0&voicemail_route=tech_sentinel")?;
+    assert!(zero.json["ignored"].as_str().unwrap_or_default().contains("not missed"), "{zero:?}");
+    let shouted =
+        app.webhook("unanswered_call", r#"{"contact_id":"f3","MISSED_CALL":true,"voicemail_route":"tech_sentinel"}"#)?;
+    assert_eq!(shouted.json["issue_created"], true, "{shouted:?}");
+    // An e-mail that a workflow posts to the text route is stored and ignored.
+    let email = app.webhook("inbound_sms", r#"{"contact_id":"f4","message":{"type":"Email","body":"Invoice"}}"#)?;
+    assert_eq!(email.json["ignored"], "inbound email", "{email:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 4, "every accepted webhook is stored");
+    drop(app);
+    // Without the requirement a call with no marker counts, but an explicit "not missed" does not.
+    let app = Sentinel::start(&[("CALL_REQUIRE_MISSED_MARKER", "0")])?;
+    let plain = app.webhook("unanswered_call", r#"{"contact_id":"g1","voicemail_route":"tech_sentinel"}"#)?;
+    assert_eq!(plain.json["issue_created"], true, "{plain:?}");
+    let answered =
+        app.webhook("unanswered_call", r#"{"contact_id":"g2","missed_call":false,"voicemail_route":"tech_sentinel"}"#)?;
+    assert!(answered.json["ignored"].as_str().unwrap_or_default().contains("not missed"), "{answered:?}");
+    Ok(())
+}

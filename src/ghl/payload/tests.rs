@@ -116,10 +116,26 @@ fn workflow_missed_call_needs_marker_and_route() {
     );
     assert_eq!(inbound(&parse(Route::UnansweredCall, &deep_and_list, &options())).kind, IssueKind::Call);
 
-    for falsy in [r#""false""#, "0", "false", r#""nope""#, "null"] {
+    for falsy in [r#""false""#, "0", "false", r#""nope""#, "null", r#""0""#] {
         let body = json(&format!(r#"{{"contact_id":"c","missed_call":{falsy},"voicemail_route":"tech_sentinel"}}"#));
-        assert_eq!(ignored(&parse(Route::UnansweredCall, &body, &options())), "no missed-call marker", "{falsy}");
+        let not_missed = "the missed-call marker says the call was not missed";
+        assert_eq!(ignored(&parse(Route::UnansweredCall, &body, &options())), not_missed, "{falsy}");
+        // Without the requirement, an explicit "not missed" is still believed.
+        assert_eq!(ignored(&parse(Route::UnansweredCall, &body, &relaxed)), not_missed, "{falsy}");
     }
+    // Non-zero is truthy as text too (form bodies carry only text), and key names ignore case.
+    for marked in [r#""missed_call":"2""#, r#""missed_call":2"#, r#""MISSED_CALL":true"#, r#""Missed_Call":"Yes""#] {
+        let body = json(&format!(r#"{{"contact_id":"c",{marked},"voicemail_route":"tech_sentinel"}}"#));
+        assert_eq!(inbound(&parse(Route::UnansweredCall, &body, &options())).kind, IssueKind::Call, "{marked}");
+    }
+}
+
+#[test]
+fn an_email_to_the_text_route_is_not_a_text() {
+    let email = json(r#"{"contact_id":"c","message":{"type":"Email","body":"Invoice attached"}}"#);
+    assert_eq!(ignored(&parse(Route::InboundSms, &email, &options())), "inbound email");
+    let sms = json(r#"{"contact_id":"c","message":{"type":"SMS","body":"Pool is green"}}"#);
+    assert_eq!(inbound(&parse(Route::InboundSms, &sms, &options())).kind, IssueKind::Sms);
 }
 
 #[test]
