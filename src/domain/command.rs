@@ -93,12 +93,18 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
     }
 }
 
-const USAGE_ALL: &str = "List | More | Open 12 | Resolve 12 | Spam 12 | Note 12 <text> | Why 12 | Status | Help";
-const USAGE_OPEN: &str = "Open 12";
-const USAGE_WHY: &str = "Why 12";
-const USAGE_RESOLVE: &str = "Resolve 12 13 | Resolve <phone or name>";
-const USAGE_SPAM: &str = "Spam 12 | Spam <phone>";
-const USAGE_NOTE: &str = "Note 12 <text>";
+/// The usage line of every command, and of each (SPEC §7: every failure carries one).
+pub const USAGE_ALL: &str = "List | More | Open 12 | Resolve 12 | Spam 12 | Note 12 <text> | Why 12 | Status | Help";
+/// `Open`'s usage line.
+pub const USAGE_OPEN: &str = "Open 12";
+/// `Why`'s usage line.
+pub const USAGE_WHY: &str = "Why 12";
+/// `Resolve`'s usage line.
+pub const USAGE_RESOLVE: &str = "Resolve 12 13 | Resolve <phone or name>";
+/// `Spam`'s usage line.
+pub const USAGE_SPAM: &str = "Spam 12 | Spam <phone>";
+/// `Note`'s usage line.
+pub const USAGE_NOTE: &str = "Note 12 <text>";
 
 /// Punctuation that ends a sentence and carries no meaning after a command or its ids.
 const SENTENCE_END: [char; 3] = ['.', '!', '?'];

@@ -66,7 +66,7 @@ fn execute(
             page(conn, ctx, manager, next, now)
         }
         Command::Open(id) => Ok(match issues::get(conn, id)? {
-            None => not_found(id, "Open <number>"),
+            None => not_found(id, command::USAGE_OPEN),
             Some(issue) => {
                 let who = describe(&issue);
                 match (&issue.conversation_id, &ctx.config.ghl.location_id) {
@@ -83,7 +83,7 @@ fn execute(
             let mut lines = Vec::new();
             for id in ids {
                 lines.push(match issues::get(conn, id)? {
-                    None => not_found(id, "Resolve <number>"),
+                    None => not_found(id, command::USAGE_RESOLVE),
                     Some(issue) if !is_live(&issue) => {
                         format!(
                             "#{id} was already {}. Send List for the open issues.",
@@ -102,8 +102,9 @@ fn execute(
             let live = live_for_phone(conn, &phone)?;
             if live.is_empty() {
                 return Ok(format!(
-                    "No open issue for {}. Send List for the open issues, then Resolve <number>.",
-                    phone.masked()
+                    "No open issue for {}. Send List for the open issues. Usage: {}",
+                    phone.masked(),
+                    command::USAGE_RESOLVE
                 ));
             }
             resolve_all(conn, &live, now, &by)
@@ -119,7 +120,8 @@ fn execute(
             parties.dedup();
             match parties.len() {
                 0 => Ok(format!(
-                    "No open issue for \"{name}\". Send List for the open issues, then Resolve <number>, or Resolve <phone>."
+                    "No open issue for \"{name}\". Send List for the open issues. Usage: {}",
+                    command::USAGE_RESOLVE
                 )),
                 1 => resolve_all(conn, &live, now, &by),
                 _ => {
@@ -132,7 +134,7 @@ fn execute(
             let mut lines = Vec::new();
             for id in ids {
                 lines.push(match issues::get(conn, id)? {
-                    None => not_found(id, "Spam <number>"),
+                    None => not_found(id, command::USAGE_SPAM),
                     Some(issue) => {
                         let phone = issue.phone.as_deref().and_then(Phone::parse);
                         if let Some(phone) = &phone {
@@ -163,14 +165,14 @@ fn execute(
             Ok("Spam takes issue numbers or a phone, not a name: a name could block the wrong customer. Send List for the numbers. Usage: Spam 12 | Spam <phone>".to_string())
         }
         Command::Note { id, text } => Ok(match issues::get(conn, id)? {
-            None => not_found(id, "Note <number> <text>"),
+            None => not_found(id, command::USAGE_NOTE),
             Some(_) => {
                 issues::add_timeline(conn, id, now, "note", &by, &text)?;
                 format!("Noted on #{id}.")
             }
         }),
         Command::Why(id) => Ok(match issues::get(conn, id)? {
-            None => not_found(id, "Why <number>"),
+            None => not_found(id, command::USAGE_WHY),
             Some(issue) => {
                 let sla = match issue.kind {
                     IssueKind::Sms => ctx.config.sms_sla,
@@ -254,7 +256,7 @@ fn is_live(issue: &Issue) -> bool {
 
 /// An id that matches nothing, and how to go on (every command error teaches, SPEC §7).
 fn not_found(id: i64, usage: &str) -> String {
-    format!("There is no issue #{id}. Send List for the open issues, then {usage}.")
+    format!("There is no issue #{id}. Send List for the open issues. Usage: {usage}")
 }
 
 /// Name and phone for managers, who need the number to call back.

@@ -90,10 +90,7 @@ fn list_more_and_open() -> anyhow::Result<()> {
         link,
         "#3 Customer 2 (+12145550102): https://app.gohighlevel.com/v2/location/loc1/conversations/conversations/conv-c2"
     );
-    assert_eq!(
-        office.say("boss", "Open 99")?,
-        "There is no issue #99. Send List for the open issues, then Open <number>."
-    );
+    assert_eq!(office.say("boss", "Open 99")?, "There is no issue #99. Send List for the open issues. Usage: Open 12");
     Ok(())
 }
 
@@ -112,12 +109,14 @@ fn resolve_by_ids_phone_and_name() -> anyhow::Result<()> {
     assert_eq!((office.status(a)?.0, office.status(c)?.0), ("PENDING".into(), "PENDING".into()), "nothing resolved");
     assert_eq!(
         office.say("boss", &format!("resolve #{a}, 99"))?,
-        format!("Resolved #{a}.\nThere is no issue #99. Send List for the open issues, then Resolve <number>.")
+        format!(
+            "Resolved #{a}.\nThere is no issue #99. Send List for the open issues. Usage: Resolve 12 13 | Resolve <phone or name>"
+        )
     );
     assert_eq!(office.say("boss", "Resolve Dana")?, format!("Resolved #{d}."));
     assert_eq!(
         office.say("boss", "Resolve +1 (214) 555-0000")?,
-        "No open issue for +1***0000. Send List for the open issues, then Resolve <number>."
+        "No open issue for +1***0000. Send List for the open issues. Usage: Resolve 12 13 | Resolve <phone or name>"
     );
     Ok(())
 }
