@@ -784,9 +784,19 @@ fn list_issues(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
     let answer =
         http.runtime.block_on(call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT));
     match flatten(answer) {
-        Ok(issues) => Reply::ok(json!({ "issues": issues })),
+        Ok(issues) => Reply::ok(json!({ "issues": issues.iter().map(issue_json).collect::<Vec<_>>() })),
         Err(err) => Reply::error(503, err),
     }
+}
+
+/// An issue as the API shows it: its stored fields, with a CALL's repeat count under the
+/// name SPEC §5.1 gives it, `attempts`.
+fn issue_json(issue: &crate::store::issues::Issue) -> Value {
+    let mut value = json!(issue);
+    if issue.kind == IssueKind::Call {
+        value["attempts"] = json!(issue.inbound_count);
+    }
+    value
 }
 
 fn get_issue(http: &HttpContext, id: &str) -> Reply {
@@ -796,7 +806,7 @@ fn get_issue(http: &HttpContext, id: &str) -> Reply {
     let answer = http.runtime.block_on(call(names::STORE, |reply| StoreMsg::GetIssue { id, reply }, CALL_TIMEOUT));
     match flatten(answer) {
         Ok(Some((issue, timeline))) => {
-            let mut body = json!({ "issue": issue, "timeline": timeline });
+            let mut body = json!({ "issue": issue_json(&issue), "timeline": timeline });
             body["issue"]["timeline"] = body["timeline"].clone();
             Reply::ok(body)
         }

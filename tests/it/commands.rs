@@ -187,6 +187,9 @@ fn repeat_missed_calls_show_their_count_in_digests_and_list() -> anyhow::Result<
     }
     assert_eq!(office.app.count("SELECT COUNT(*) FROM issues")?, 1);
     assert_eq!(office.app.count("SELECT inbound_count FROM issues")?, 3);
+    let api = office.app.admin("GET", "/api/issues")?;
+    assert_eq!(api.json["issues"][0]["attempts"], 3, "{api:?}");
+    assert_eq!(office.app.admin("GET", "/api/issues/1")?.json["issue"]["attempts"], 3);
     // Past the two-hour target it is OPEN, and managers see the attempts.
     office.app.set_clock("2026-11-23T17:30:00Z")?;
     office.app.eventually("the call is overdue", || {
