@@ -341,6 +341,10 @@ pub struct Config {
     pub digest_days: Option<crate::domain::cron::Weekdays>,
     /// How the original's `CRON_*` variables were read and mapped, for `check-config`.
     pub cron: Vec<CronNote>,
+    /// Whether the digest slots came from the `CRON_*` digest hours.
+    pub slots_from_cron: bool,
+    /// Whether the resolver's cadence came from `CRON_POLL_RESOLVER_EVERY_MINUTES`.
+    pub resolver_from_cron: bool,
 }
 
 /// Settings for the GHL client.
@@ -719,6 +723,8 @@ impl Config {
                 redaction: if ai_redact.ok_or_else(missing)? { Redaction::Mask } else { Redaction::Keep },
             },
             digest_days: cron.digest_days,
+            slots_from_cron: cron.slots.is_some(),
+            resolver_from_cron: cron.resolver_minutes.is_some(),
             cron: cron.notes,
         })
     }
@@ -745,6 +751,13 @@ pub fn describe(source: &Source, config: &Config) -> String {
         Some(path) => out.push_str(&format!("# env file: {}\n", path.display())),
         None => out.push_str("# env file: none (environment and defaults only)\n"),
     }
+    let slots_text: String = config
+        .summary_slots
+        .iter()
+        .map(|slot| format!("{}={}", slot.name, slot.at.strftime("%H:%M")))
+        .collect::<Vec<_>>()
+        .join(",");
+    let resolver_text = config.resolver_interval.as_mins().to_string();
     for def in VARS {
         let origin = match source.origin(def.name) {
             Origin::Default => "default",
@@ -753,6 +766,14 @@ pub fn describe(source: &Source, config: &Config) -> String {
         };
         let db_path = config.db_path.display().to_string();
         let value = if def.name == "DB_PATH" { db_path.as_str() } else { source.value(def.name) };
+        // What the original's CRON_* hours set is shown as the value in effect.
+        let (value, origin) = match def.name {
+            "SUMMARY_SLOTS" if config.slots_from_cron => (slots_text.as_str(), "from the CRON_* digest hours"),
+            "RESOLVER_INTERVAL_MINUTES" if config.resolver_from_cron => {
+                (resolver_text.as_str(), "from CRON_POLL_RESOLVER_EVERY_MINUTES")
+            }
+            _ => (value, origin),
+        };
         let shown = if def.secret {
             if value.is_empty() { "(unset)".to_string() } else { mask(value) }
         } else {

@@ -143,6 +143,11 @@ fn cron_digest_hours_and_days_move_the_digests() -> anyhow::Result<()> {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("# digests: morning at 09:00, midday at 11:00, afternoon at 15:00"), "{stdout}");
     assert!(stdout.contains("every 10 min"), "{stdout}");
+    assert!(
+        stdout.contains("SUMMARY_SLOTS=morning=09:00,midday=11:00,afternoon=15:00    # from the CRON_* digest hours"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("RESOLVER_INTERVAL_MINUTES=10    # from CRON_POLL_RESOLVER_EVERY_MINUTES"), "{stdout}");
     assert!(!stdout.contains("CRON_MORNING_HOUR=09:00    # not used"), "{stdout}");
     // A value the original's cron could not run is refused with its name and what is expected.
     let (ok, _, stderr) = run(&["run"], &[("CRON_DOW", "1-9"), ("LISTEN_ADDR", "127.0.0.1:0")])?;
