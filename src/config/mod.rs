@@ -567,9 +567,25 @@ impl Config {
                 (v == "24:00").then_some(Time::MAX).or_else(|| parse_clock(v))
             });
             match (start, end) {
-                (Some(_), Some(_)) => r.try_parse("BUSINESS_HOURS_END", |end| {
-                    WeeklySchedule::weekdays(source.value("BUSINESS_HOURS_START"), end)
-                }),
+                (Some(_), Some(_)) => {
+                    let (open, close) = (source.value("BUSINESS_HOURS_START"), source.value("BUSINESS_HOURS_END"));
+                    match WeeklySchedule::weekdays(open, close) {
+                        Ok(weekly) => Some(weekly),
+                        Err(why) => {
+                            // Name both, and say which one is a default: the user may have set only one.
+                            let shown = |name: &str, value: &str| match source.origin(name) {
+                                Origin::Default => format!("{name}={value:?} (default)"),
+                                _ => format!("{name}={value:?}"),
+                            };
+                            r.errors.push(format!(
+                                "{} and {}: {why}",
+                                shown("BUSINESS_HOURS_START", open),
+                                shown("BUSINESS_HOURS_END", close)
+                            ));
+                            None
+                        }
+                    }
+                }
                 _ => None,
             }
         };

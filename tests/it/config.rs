@@ -59,6 +59,14 @@ fn the_env_file_is_read_and_the_environment_wins() -> anyhow::Result<()> {
 }
 
 #[test]
+fn a_conflict_names_both_variables_and_which_is_a_default() -> anyhow::Result<()> {
+    let (ok, _, stderr) = run(&["check-config"], &[("BUSINESS_HOURS_START", "18:00")])?;
+    assert!(!ok);
+    assert!(stderr.contains("BUSINESS_HOURS_START=\"18:00\" and BUSINESS_HOURS_END=\"17:00\" (default)"), "{stderr}");
+    Ok(())
+}
+
+#[test]
 fn version_and_help() -> anyhow::Result<()> {
     let (ok, stdout, _) = run(&["--version"], &[])?;
     assert!(ok && stdout.starts_with("sentinel "), "{stdout}");
