@@ -40,6 +40,9 @@ pub struct Snapshot {
     /// Manager SMS that were never sent.
     #[serde(default)]
     pub outbox_not_sent: i64,
+    /// The newest webhooks and what came of them, newest first.
+    #[serde(default)]
+    pub recent_events: Vec<crate::store::events::Recent>,
     /// Why the newest of them was not sent (e.g. "not sent: no GHL_TOKEN").
     #[serde(default)]
     pub outbox_not_sent_reason: Option<String>,
@@ -96,6 +99,7 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         last_webhook_at: stats.last_webhook_at,
         outbox_backlog: stats.outbox_backlog,
         outbox_not_sent: stats.outbox_not_sent.0,
+        recent_events: stats.recent_events,
         outbox_not_sent_reason: stats.outbox_not_sent.1,
         open: live.iter().filter(|i| i.status == Status::Open).count(),
         pending: live.iter().filter(|i| i.status == Status::Pending).count(),
@@ -198,6 +202,22 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
                 issue.status.as_str(),
                 escape(&when(issue.due_at, now, zone)),
                 escape(&countdown(issue.due_at, now)),
+            );
+        }
+        page.push_str("</table>");
+    }
+    page.push_str("<h2>Recent events</h2>");
+    if snapshot.recent_events.is_empty() {
+        page.push_str("<p>No webhook yet.</p>");
+    } else {
+        page.push_str("<table><tr><th>When</th><th>Route</th><th>What came of it</th></tr>");
+        for event in &snapshot.recent_events {
+            let _ = write!(
+                page,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&when(event.received_at, now, zone)),
+                escape(&event.route),
+                escape(event.outcome.as_deref().unwrap_or("-"))
             );
         }
         page.push_str("</table>");
@@ -367,6 +387,7 @@ mod tests {
             last_webhook_at: None,
             outbox_backlog: 0,
             outbox_not_sent: 0,
+            recent_events: Vec::new(),
             outbox_not_sent_reason: None,
             open: 1,
             pending: 0,

@@ -274,6 +274,8 @@ pub struct StoreStats {
     pub outbox_backlog: i64,
     /// Outbox rows that will never be sent (no token, expired), and the newest reason.
     pub outbox_not_sent: (i64, Option<String>),
+    /// The newest webhooks and what came of them.
+    pub recent_events: Vec<events::Recent>,
 }
 
 /// The store actor; its state is built in `pre_start`.
@@ -689,11 +691,15 @@ fn summary_facts(conn: &Connection, config: &crate::config::Config, now: Timesta
     Ok(facts)
 }
 
+/// How many of the newest webhooks the status page lists.
+const RECENT_EVENTS: usize = 10;
+
 fn stats(conn: &Connection) -> rusqlite::Result<StoreStats> {
     Ok(StoreStats {
         issues: issues::counts(conn)?.into_iter().collect(),
         last_webhook_at: events::last_received_at(conn)?,
         outbox_backlog: outbox::backlog(conn)?,
         outbox_not_sent: outbox::not_sent(conn)?,
+        recent_events: events::recent(conn, RECENT_EVENTS)?,
     })
 }

@@ -90,6 +90,32 @@ pub fn prune(conn: &Connection, before: Timestamp, dry_run: bool) -> rusqlite::R
     }
 }
 
+/// A stored event as the status page lists it: when, which route, and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Recent {
+    /// When it arrived.
+    pub received_at: Timestamp,
+    /// The route it came to.
+    pub route: String,
+    /// What became of it (`issue 12 created`, `ignored: spam`, ...).
+    pub outcome: Option<String>,
+}
+
+/// The newest `limit` events, newest first.
+pub fn recent(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Recent>> {
+    let mut statement =
+        conn.prepare("SELECT received_at, route, outcome FROM raw_events ORDER BY received_at DESC, id DESC LIMIT ?1")?;
+    let rows = statement.query_map([limit as i64], |row| {
+        let at: String = row.get(0)?;
+        Ok((at, row.get::<_, String>(1)?, row.get::<_, Option<String>>(2)?))
+    })?;
+    rows.map(|row| {
+        let (at, route, outcome) = row?;
+        Ok(Recent { received_at: super::parse_ts(&at)?, route, outcome })
+    })
+    .collect()
+}
+
 /// The time of the newest raw event.
 pub fn last_received_at(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
     let text: Option<String> = one(conn, "SELECT MAX(received_at) FROM raw_events", [], |row| row.get(0))?;

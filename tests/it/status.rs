@@ -11,6 +11,9 @@ fn the_status_page_lists_live_issues_with_countdowns() -> anyhow::Result<()> {
     assert!(page.text.contains("Open and pending (0 open, 1 pending)"), "{}", page.text);
     assert!(page.text.contains("Carl Jones") && page.text.contains("in 2h 00m"), "{}", page.text);
     assert!(page.text.contains("Next digest: midday at 11:00am"), "{}", page.text);
+    // Recent events: the webhook, its route and what came of it (SPEC §11).
+    assert!(page.text.contains("<h2>Recent events</h2>"), "{}", page.text);
+    assert!(page.text.contains("<td>inbound_sms</td><td>issue 1 created</td>"), "{}", page.text);
     assert!(!page.text.contains("<script"), "no JavaScript");
     assert_eq!(request(&app.webhook_addr, "GET", "/status", &[("X-NTPP-Secret", SECRET)], b"")?.status, 404);
     let json = app.admin("GET", "/api/status")?;
