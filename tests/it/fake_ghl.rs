@@ -59,6 +59,9 @@ struct State {
     outage: Option<Fault>,
     /// Alternate between the flat and the nested messages shape.
     nested_shape: bool,
+    /// Answer with the fields GHL's published schemas name and nothing more (issue 13): no
+    /// `lastMessageDate`/`lastMessageDirection` in search results, no `contactName`.
+    published_only: bool,
     requests: Vec<Recorded>,
     /// Bodies of accepted sends.
     sent: Vec<Value>,
@@ -98,6 +101,11 @@ impl FakeGhl {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Answers only with the fields GHL's published schemas name, from now on.
+    pub fn published_only(&self) {
+        self.lock().published_only = true;
     }
 
     /// Adds a message to a conversation (and links the contact to it).
@@ -274,8 +282,11 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String, Vec<(&'stat
                     let last =
                         messages.iter().max_by_key(|m| m["dateAdded"].as_str().unwrap_or_default().to_string())?;
                     let at: jiff::Timestamp = last["dateAdded"].as_str()?.parse().ok()?;
-                    let summary = json!({ "id": id, "contactId": last["contactId"], "locationId": "loc1",
-                        "lastMessageDate": at.as_millisecond(), "lastMessageDirection": last["direction"] });
+                    let mut summary = json!({ "id": id, "contactId": last["contactId"], "locationId": "loc1" });
+                    if !state.published_only {
+                        summary["lastMessageDate"] = json!(at.as_millisecond());
+                        summary["lastMessageDirection"] = last["direction"].clone();
+                    }
                     Some((at.as_millisecond(), summary))
                 })
                 .collect();
@@ -319,6 +330,15 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String, Vec<(&'stat
             (200, body.to_string(), vec![])
         }
         ("GET", ["contacts", id]) => match state.contacts.get(*id) {
+            Some(contact) if state.published_only => {
+                // The published contact has `name`, `firstName`, `lastName`; not `contactName`.
+                let mut contact = contact.clone();
+                if let Some(fields) = contact.as_object_mut() {
+                    let name = fields.remove("contactName").unwrap_or(Value::Null);
+                    fields.insert("name".to_string(), name);
+                }
+                (200, json!({ "contact": contact }).to_string(), vec![])
+            }
             Some(contact) => (200, json!({ "contact": contact }).to_string(), vec![]),
             None => (400, json!({ "statusCode": 400, "message": "Contact not found" }).to_string(), vec![]),
         },
