@@ -43,6 +43,9 @@ pub struct Snapshot {
     /// The newest webhooks and what came of them, newest first.
     #[serde(default)]
     pub recent_events: Vec<crate::store::events::Recent>,
+    /// How the resolver's last regular pass over OPEN issues ran.
+    #[serde(default)]
+    pub resolver_pass: Option<crate::actors::PassInfo>,
     /// Why the newest of them was not sent (e.g. "not sent: no GHL_TOKEN").
     #[serde(default)]
     pub outbox_not_sent_reason: Option<String>,
@@ -100,6 +103,7 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         outbox_backlog: stats.outbox_backlog,
         outbox_not_sent: stats.outbox_not_sent.0,
         recent_events: stats.recent_events,
+        resolver_pass: ctx.signals.resolver_pass(),
         outbox_not_sent_reason: stats.outbox_not_sent.1,
         open: live.iter().filter(|i| i.status == Status::Open).count(),
         pending: live.iter().filter(|i| i.status == Status::Pending).count(),
@@ -109,6 +113,24 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         ai_gate: ctx.ai.status(),
     };
     Ok((snapshot, live))
+}
+
+/// How the resolver's last regular pass ran, in one line.
+fn pass_line(pass: Option<&crate::actors::PassInfo>, now: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    match pass {
+        None => "no regular pass over OPEN issues yet".to_string(),
+        Some(pass) => {
+            let deferred =
+                if pass.deferred > 0 { format!(", {} left for the next pass", pass.deferred) } else { String::new() };
+            format!(
+                "last pass {}: {} of {} OPEN issue(s) read, by {}{deferred}",
+                when(pass.at, now, zone),
+                pass.checked,
+                pass.open,
+                pass.mode
+            )
+        }
+    }
 }
 
 /// `2h 05m`, `45m`, `overdue 1h 10m`.
@@ -167,6 +189,7 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
     let _ = write!(page, "<li>GHL: {}</li>", escape(&snapshot.ghl));
     let _ = write!(page, "<li>Last webhook: {}</li>", escape(&or_never(snapshot.last_webhook_at, now, zone)));
     let _ = write!(page, "<li>Outbox backlog: {}</li>", snapshot.outbox_backlog);
+    let _ = write!(page, "<li>Resolver: {}</li>", escape(&pass_line(snapshot.resolver_pass.as_ref(), now, zone)));
     if snapshot.outbox_not_sent > 0 {
         let _ = write!(
             page,
@@ -253,6 +276,7 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
     let _ = writeln!(out, "  GHL:           {ghl}; last success {}", or_never(snapshot.last_ghl_success_at, now, zone));
     let _ = writeln!(out, "  issues:        {} open, {} pending", snapshot.open, snapshot.pending);
     let _ = writeln!(out, "  outbox:        {} waiting", snapshot.outbox_backlog);
+    let _ = writeln!(out, "  resolver:      {}", pass_line(snapshot.resolver_pass.as_ref(), now, zone));
     if snapshot.outbox_not_sent > 0 {
         let _ = writeln!(
             out,
@@ -388,6 +412,7 @@ mod tests {
             outbox_backlog: 0,
             outbox_not_sent: 0,
             recent_events: Vec::new(),
+            resolver_pass: None,
             outbox_not_sent_reason: None,
             open: 1,
             pending: 0,

@@ -49,6 +49,23 @@ pub struct Signals {
     pub quiet_day: std::sync::atomic::AtomicBool,
     /// The tunnel's readiness, when `TUNNEL_READY_URL` is set.
     pub tunnel: std::sync::Mutex<TunnelState>,
+    /// How the resolver's last regular pass over OPEN issues ran (shown on `/status`).
+    pub resolver_pass: std::sync::Mutex<Option<PassInfo>>,
+}
+
+/// How one regular resolver pass over OPEN issues ran (issue 13: never check nothing silently).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PassInfo {
+    /// When it ran.
+    pub at: Timestamp,
+    /// How it chose what to check, in words.
+    pub mode: String,
+    /// OPEN issues when it ran.
+    pub open: usize,
+    /// Issues whose conversations it read.
+    pub checked: usize,
+    /// Issues left for the next pass by the request budget.
+    pub deferred: usize,
 }
 
 /// What the tunnel's readiness endpoint last said.
@@ -75,6 +92,11 @@ impl TunnelState {
 }
 
 impl Signals {
+    /// The resolver's last regular pass, if one ran.
+    pub fn resolver_pass(&self) -> Option<PassInfo> {
+        self.resolver_pass.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     /// The tunnel's state now.
     pub fn tunnel(&self) -> TunnelState {
         self.tunnel.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()

@@ -21,11 +21,11 @@ mod ai_gate;
 pub use ai_gate::AiCheck;
 
 use super::store::StoreMsg;
-use super::{CALL_TIMEOUT, Ctx, names};
+use super::{CALL_TIMEOUT, Ctx, PassInfo, names};
 use crate::config::Config;
 use crate::domain::event::{IssueKind, Party, Status};
 use crate::domain::phone::Phone;
-use crate::ghl::client::{GhlClient, GhlError, Message};
+use crate::ghl::client::{ConversationSummary, GhlClient, GhlError, Message};
 use crate::store::issues::Issue;
 
 /// The resolver's protocol.
@@ -111,6 +111,8 @@ pub struct Resolver;
 pub struct ResolverState {
     ctx: Ctx,
     pass: Arc<tokio::sync::Mutex<()>>,
+    /// Turns the cadence pass's budget over the OPEN issues, pass after pass.
+    cursor: Arc<std::sync::atomic::AtomicUsize>,
     /// When the next cadence pass is due (on the injected clock).
     next_pass_at: Timestamp,
     timer: Option<tokio::task::JoinHandle<()>>,
@@ -123,7 +125,13 @@ impl Actor for Resolver {
 
     async fn pre_start(&self, myself: ActorRef<ResolverMsg>, ctx: Ctx) -> Result<ResolverState, ActorProcessingErr> {
         let next_pass_at = ctx.time.now() + ctx.config.resolver_interval;
-        let mut state = ResolverState { ctx, pass: Arc::new(tokio::sync::Mutex::new(())), next_pass_at, timer: None };
+        let mut state = ResolverState {
+            ctx,
+            pass: Arc::new(tokio::sync::Mutex::new(())),
+            cursor: Arc::default(),
+            next_pass_at,
+            timer: None,
+        };
         arm(&myself, &mut state);
         Ok(state)
     }
@@ -152,7 +160,7 @@ impl Actor for Resolver {
                 });
             }
             ResolverMsg::Tick => {
-                let (ctx, pass) = (state.ctx.clone(), state.pass.clone());
+                let (ctx, pass, cursor) = (state.ctx.clone(), state.pass.clone(), state.cursor.clone());
                 let now = ctx.time.now();
                 if now < state.next_pass_at {
                     // Woken early (the test clock moved, or a restart): just re-arm.
@@ -164,7 +172,7 @@ impl Actor for Resolver {
                 if ctx.config.calendar.is_open(now) {
                     tokio::spawn(async move {
                         let _one_at_a_time = pass.lock().await;
-                        let report = poll_changed(ctx).await;
+                        let report = poll_changed(ctx, cursor).await;
                         if !report.resolved.is_empty() || !report.errors.is_empty() {
                             tracing::info!(resolved = ?report.resolved, errors = ?report.errors, "resolver pass");
                         }
@@ -251,9 +259,12 @@ async fn poll(ctx: Ctx, statuses: Vec<Status>, limit: usize) -> PollReport {
     report
 }
 
-/// The cadence pass: one search for recently active conversations, then a full check only of
-/// OPEN issues whose conversation's last message is outbound and newer than the issue.
-async fn poll_changed(ctx: Ctx) -> PollReport {
+/// The cadence pass over OPEN issues. One search lists the recently active conversations;
+/// where GHL gives each one's last message time and direction (not in its published schema,
+/// but sent live), only the conversations answered since the issue began are read. Where it
+/// does not, every OPEN issue's conversation is read, the least recently read first, at most
+/// [`DIRECT_BUDGET`] per pass. How the pass ran is kept for `/status`.
+async fn poll_changed(ctx: Ctx, cursor: Arc<std::sync::atomic::AtomicUsize>) -> PollReport {
     let statuses = vec![Status::Open];
     let open = match super::call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT).await {
         Ok(Ok(open)) => open,
@@ -271,12 +282,25 @@ async fn poll_changed(ctx: Ctx) -> PollReport {
         }
         Err(err) => return PollReport { errors: vec![err.to_string()], ..PollReport::default() },
     };
-    let changed: Vec<Issue> = open.into_iter().filter(|issue| answered_lately(issue, &recent, &ctx.config)).collect();
-    let mut report = PollReport { checked: changed.len(), ..PollReport::default() };
-    if changed.is_empty() {
+    let total = open.len();
+    let plan =
+        plan_pass(open, &recent, &ctx.config, cursor.fetch_add(DIRECT_BUDGET, std::sync::atomic::Ordering::Relaxed));
+    let info = PassInfo {
+        at: ctx.time.now(),
+        mode: plan.mode.to_string(),
+        open: total,
+        checked: plan.check.len(),
+        deferred: plan.deferred,
+    };
+    if plan.deferred > 0 || plan.mode != PassMode::Summary {
+        tracing::info!(mode = plan.mode.to_string(), checked = info.checked, deferred = info.deferred, "resolver pass");
+    }
+    *ctx.signals.resolver_pass.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(info);
+    let mut report = PollReport { checked: plan.check.len(), ..PollReport::default() };
+    if plan.check.is_empty() {
         return report;
     }
-    let (findings, fetched) = check_blocking(&ctx, changed).await;
+    let (findings, fetched) = check_blocking(&ctx, plan.check).await;
     report.conversations_fetched = fetched;
     report.errors = findings.iter().filter_map(|f| f.error.clone()).collect();
     match super::call(names::STORE, |reply| StoreMsg::ApplyFindings { findings, reply }, CALL_TIMEOUT).await {
@@ -287,19 +311,91 @@ async fn poll_changed(ctx: Ctx) -> PollReport {
     report
 }
 
+/// Most conversations the cadence pass reads one by one when the search cannot say which
+/// changed: well inside the rate limit (60 requests in 10 s) and the daily budget.
+const DIRECT_BUDGET: usize = 30;
+
+/// How a pass chose what to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PassMode {
+    /// The search's last-message fields named the changed conversations.
+    Summary,
+    /// The search gave no last-message fields: every OPEN issue is read, within the budget.
+    EachConversation,
+    /// Some conversations had the fields and some did not.
+    Mixed,
+}
+
+impl std::fmt::Display for PassMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PassMode::Summary => "search summary (lastMessageDate and lastMessageDirection)",
+            PassMode::EachConversation => "each conversation (the search gave no lastMessageDate/lastMessageDirection)",
+            PassMode::Mixed => "search summary where given, each conversation elsewhere",
+        })
+    }
+}
+
+/// What a pass reads.
+struct Plan {
+    mode: PassMode,
+    check: Vec<Issue>,
+    deferred: usize,
+}
+
+/// Decides which OPEN issues a pass reads. `turn` rotates which ones the budget reaches.
+fn plan_pass(open: Vec<Issue>, recent: &[ConversationSummary], config: &Config, turn: usize) -> Plan {
+    let summarised = |c: &ConversationSummary| c.last_message_at.is_some() && c.last_direction.is_some();
+    // Only when every listed conversation carries the fields may an unlisted one be taken as
+    // quiet; an empty answer proves nothing.
+    let listing_complete = !recent.is_empty() && recent.iter().all(summarised);
+    let mut by_summary = Vec::new();
+    let mut unknown = Vec::new();
+    for issue in open {
+        let listed = recent.iter().find(|c| listed_for(&issue, c));
+        match listed {
+            Some(conversation) if summarised(conversation) => {
+                if answered_lately(&issue, std::slice::from_ref(conversation), config) {
+                    by_summary.push(issue);
+                }
+            }
+            None if listing_complete => {}
+            _ => unknown.push(issue),
+        }
+    }
+    let mode = match (listing_complete, unknown.is_empty()) {
+        (true, true) => PassMode::Summary,
+        _ if recent.iter().any(summarised) => PassMode::Mixed,
+        _ => PassMode::EachConversation,
+    };
+    let deferred = unknown.len().saturating_sub(DIRECT_BUDGET);
+    if !unknown.is_empty() {
+        let start = turn % unknown.len();
+        unknown.rotate_left(start);
+        unknown.truncate(DIRECT_BUDGET);
+    }
+    by_summary.extend(unknown);
+    Plan { mode, check: by_summary, deferred }
+}
+
+/// Whether a listed conversation is the issue's.
+fn listed_for(issue: &Issue, conversation: &ConversationSummary) -> bool {
+    issue.conversation_id.as_deref() == Some(conversation.id.as_str())
+        || (issue.conversation_id.is_none()
+            && issue.contact_id.is_some()
+            && issue.contact_id == conversation.contact_id)
+}
+
 /// Conversations the cadence pass looks at: more than an office has active in 15 minutes.
 const RECENT_CONVERSATIONS: usize = 100;
 
 /// Whether the issue's conversation, among the recently active ones, last saw an outbound
 /// message after the issue began (only then can a staff reply be waiting to be found).
-fn answered_lately(issue: &Issue, recent: &[crate::ghl::client::ConversationSummary], config: &Config) -> bool {
+fn answered_lately(issue: &Issue, recent: &[ConversationSummary], config: &Config) -> bool {
     let after = threshold(issue, config);
     recent.iter().any(|conversation| {
-        let ours = issue.conversation_id.as_deref() == Some(conversation.id.as_str())
-            || (issue.conversation_id.is_none()
-                && issue.contact_id.is_some()
-                && issue.contact_id == conversation.contact_id);
-        ours && conversation.last_direction.as_deref() == Some("outbound")
+        listed_for(issue, conversation)
+            && conversation.last_direction.as_deref() == Some("outbound")
             && conversation.last_message_at.is_some_and(|at| at > after)
     })
 }

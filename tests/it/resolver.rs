@@ -250,6 +250,46 @@ fn a_missing_contact_name_is_looked_up_once() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The cadence pass with GHL answering only its published fields, or also the live ones.
+fn cadence_pass_finds_a_reply_only_ghl_knows(published_only: bool) -> anyhow::Result<String> {
+    let ghl = FakeGhl::start()?;
+    if published_only {
+        ghl.published_only();
+    }
+    let app = start(&ghl, &[])?;
+    let answered = inbound_sms(&app, "conv1", "c1")?;
+    let waiting = inbound_sms(&app, "conv2", "c2")?;
+    app.set_clock("2026-03-02T17:00:00Z")?;
+    app.eventually(
+        "both open",
+        || Ok(status_of(&app, answered)?.0 == "OPEN" && status_of(&app, waiting)?.0 == "OPEN"),
+    )?;
+    // Staff answered c1 from the GHL app; no webhook told us. c2 is still waiting.
+    ghl.staff_reply("conv1", "c1", "u1", "2026-03-02T17:03:00Z");
+    ghl.add_message(
+        "conv2",
+        "c2",
+        json!({ "direction": "inbound", "messageType": "TYPE_SMS", "body": "hello?",
+        "dateAdded": "2026-03-02T17:04:00Z" }),
+    );
+    app.set_clock("2026-03-02T17:16:00Z")?;
+    app.eventually("resolved by the cadence pass", || Ok(status_of(&app, answered)?.0 == "RESOLVED"))?;
+    assert_eq!(status_of(&app, waiting)?.0, "OPEN");
+    let status = app.admin("GET", "/api/status")?;
+    assert_eq!(status.json["resolver_pass"]["open"], 2, "{status:?}");
+    let page = app.admin("GET", "/status")?.text;
+    Ok(page)
+}
+
+#[test]
+fn the_cadence_pass_works_with_ghls_published_fields_only() -> anyhow::Result<()> {
+    let page = cadence_pass_finds_a_reply_only_ghl_knows(true)?;
+    assert!(page.contains("2 of 2 OPEN issue(s) read, by each conversation"), "{page}");
+    let page = cadence_pass_finds_a_reply_only_ghl_knows(false)?;
+    assert!(page.contains("1 of 2 OPEN issue(s) read, by search summary"), "{page}");
+    Ok(())
+}
+
 #[test]
 fn open_issues_are_rechecked_on_a_gentle_cadence_in_business_hours() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
