@@ -98,7 +98,21 @@ fn run() -> anyhow::Result<()> {
     let source = Source::load(args.config.as_deref())?;
     let config = Config::from_source(&source)?;
     match args.command {
-        Command::CheckConfig => print!("{}", config::describe(&source, &config)),
+        Command::CheckConfig => {
+            print!("{}", config::describe(&source, &config));
+            if config.ghl.location_id.is_none() {
+                match sentinel::store::learned_location(&config.db_path) {
+                    Some(location) => println!(
+                        "# GHL location: {location}, learned from the webhooks (set GHL_LOCATION_ID to pin it)"
+                    ),
+                    None if config.ghl.token.is_some() => println!(
+                        "# warning: GHL_TOKEN is set but GHL_LOCATION_ID is not: GHL's conversation searches need it; \
+                         it is learned from the first webhook (none yet)"
+                    ),
+                    None => {}
+                }
+            }
+        }
         Command::Status => print!("{}", sentinel::status::print(&config)?),
         Command::Backup => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));

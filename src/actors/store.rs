@@ -304,6 +304,9 @@ impl Actor for Store {
 
     async fn pre_start(&self, _myself: ActorRef<StoreMsg>, ctx: Ctx) -> Result<StoreState, ActorProcessingErr> {
         let conn = tokio::task::block_in_place(|| crate::store::schema::open(&ctx.config.db_path))?;
+        if let Some(location) = crate::store::kv_get(&conn, crate::store::apply::LEARNED_LOCATION)? {
+            ctx.ghl.learn_location(&location);
+        }
         Ok(StoreState { ctx, conn, queued: Vec::new(), last_write: None })
     }
 

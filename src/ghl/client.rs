@@ -187,7 +187,8 @@ struct Inner {
     base_url: String,
     token: Option<Secret>,
     version: String,
-    location_id: Option<String>,
+    /// `GHL_LOCATION_ID`, else the location the webhooks carry (learned once, kept in the db).
+    location_id: Mutex<Option<String>>,
     limiter: RateLimiter,
     state: Mutex<ClientState>,
     time: TimeSource,
@@ -224,7 +225,7 @@ impl GhlClient {
                 base_url: config.base_url.clone(),
                 token: config.token.clone(),
                 version: config.version.clone(),
-                location_id: config.location_id.clone(),
+                location_id: Mutex::new(config.location_id.clone()),
                 // A quarter second over GHL's 10 s: latency can bunch requests at GHL's end.
                 limiter: RateLimiter::new(
                     config.rate_limit_per_10s as usize,
@@ -235,6 +236,22 @@ impl GhlClient {
                 time,
             }),
         }
+    }
+
+    /// The location searches are made in: `GHL_LOCATION_ID`, else the one learned.
+    pub fn location_id(&self) -> Option<String> {
+        self.inner.location_id.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Takes `id` as the location when none is configured or learned yet (GHL requires
+    /// `locationId` on every search); true when it was new.
+    pub fn learn_location(&self, id: &str) -> bool {
+        let mut location = self.inner.location_id.lock().unwrap_or_else(PoisonError::into_inner);
+        if location.is_some() || id.trim().is_empty() {
+            return false;
+        }
+        *location = Some(id.trim().to_string());
+        true
     }
 
     /// Whether a token is configured.
@@ -301,8 +318,8 @@ impl GhlClient {
     /// The id of the contact's conversation, if GHL has one.
     pub fn find_conversation(&self, contact_id: &str) -> Result<Option<String>, GhlError> {
         let mut query = vec![("contactId", contact_id.to_string()), ("limit", "1".to_string())];
-        if let Some(location) = &self.inner.location_id {
-            query.push(("locationId", location.clone()));
+        if let Some(location) = self.location_id() {
+            query.push(("locationId", location));
         }
         let found = self.get("/conversations/search", &query)?;
         Ok(found["conversations"]
@@ -320,8 +337,8 @@ impl GhlClient {
             ("sortBy", "last_message_date".to_string()),
             ("sort", "desc".to_string()),
         ];
-        if let Some(location) = &self.inner.location_id {
-            query.push(("locationId", location.clone()));
+        if let Some(location) = self.location_id() {
+            query.push(("locationId", location));
         }
         let found = self.get("/conversations/search", &query)?;
         let list = found["conversations"].as_array().map(Vec::as_slice).unwrap_or_default();

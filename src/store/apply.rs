@@ -107,12 +107,24 @@ pub fn apply(
     }
 }
 
+/// Where the learned GHL location is kept.
+pub const LEARNED_LOCATION: &str = "ghl_location_learned";
+
 fn decide(conn: &Connection, ctx: &Shared, raw_id: i64, parsed: &Parsed, now: Timestamp) -> rusqlite::Result<Outcome> {
     let config = &ctx.config;
     if let (Some(expected), Some(actual)) = (&config.ghl.location_id, &parsed.location_id)
         && expected != actual
     {
         return Ok(Outcome::Ignored(format!("location {actual} is not GHL_LOCATION_ID")));
+    }
+    // Without GHL_LOCATION_ID the first authenticated webhook's location is learned and kept:
+    // GHL requires it on every conversation search (issue 13).
+    if config.ghl.location_id.is_none()
+        && let Some(location) = &parsed.location_id
+        && ctx.ghl.learn_location(location)
+    {
+        super::kv_set(conn, LEARNED_LOCATION, location)?;
+        tracing::info!(location, "GHL location learned from a webhook (set GHL_LOCATION_ID to pin it)");
     }
     match &parsed.event {
         Event::Ignored(reason) => Ok(Outcome::Ignored(reason.clone())),

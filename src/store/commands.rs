@@ -69,7 +69,7 @@ fn execute(
             None => not_found(id, command::USAGE_OPEN),
             Some(issue) => {
                 let who = describe(&issue);
-                match (&issue.conversation_id, &ctx.config.ghl.location_id) {
+                match (&issue.conversation_id, &ctx.ghl.location_id()) {
                     (Some(conversation), Some(location)) => format!(
                         "#{id} {who}: {}/v2/location/{location}/conversations/conversations/{conversation}",
                         ctx.config.ghl.app_base

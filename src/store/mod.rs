@@ -43,6 +43,13 @@ pub fn parse_ts(text: &str) -> rusqlite::Result<Timestamp> {
     })
 }
 
+/// The GHL location the service learned from its webhooks, read from the database at `path`
+/// without changing it (for `check-config`); `None` when there is no database or none learned.
+pub fn learned_location(path: &std::path::Path) -> Option<String> {
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    kv_get(&conn, apply::LEARNED_LOCATION).ok().flatten()
+}
+
 /// Reads a stored key-value entry.
 pub fn kv_get(conn: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<String>> {
     use rusqlite::OptionalExtension as _;

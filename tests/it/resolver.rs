@@ -345,3 +345,41 @@ fn a_thank_you_after_a_reply_only_ghl_knows_closes_itself() -> anyhow::Result<()
     assert!(!body.contains(&format!("#{id} ")) && !body.contains("Resolved since"), "{body}");
     Ok(())
 }
+
+#[test]
+fn without_a_configured_location_the_webhooks_location_is_learned_and_kept() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    let env = [("GHL_BASE_URL", ghl.url.as_str()), ("GHL_TOKEN", "test-token"), ("SENTINEL_TEST_NOW", MONDAY_9AM)];
+    let app = Sentinel::start(&env)?;
+    let body = json!({ "type": "InboundMessage", "locationId": "locLearned", "conversationId": "conv1", "contactId": "c1",
+        "messageType": "SMS", "body": "pool is green" });
+    app.webhook("", &body.to_string())?;
+    app.set_clock("2026-03-02T17:00:00Z")?;
+    app.eventually("opens", || Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 1))?;
+    app.set_clock("2026-03-02T17:16:00Z")?;
+    let searched = |ghl: &FakeGhl| {
+        ghl.requests().iter().any(|r| r.path == "/conversations/search" && r.query.contains("locationId=locLearned"))
+    };
+    app.eventually("the cadence pass searches in the learned location", || Ok(searched(&ghl)))?;
+    let (_, dir) = app.stop()?;
+    // check-config shows it, from the database, without changing anything.
+    let output = crate::harness::command()
+        .arg("check-config")
+        .env_clear()
+        .env("DB_PATH", dir.path().join("sentinel.db"))
+        .env("GHL_TOKEN", "test-token")
+        .output()?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(report.contains("# GHL location: locLearned, learned from the webhooks"), "{report}");
+    // After a restart it is still known, with no webhook since.
+    let ghl2 = FakeGhl::start()?;
+    let env2 = [
+        ("GHL_BASE_URL", ghl2.url.as_str()),
+        ("GHL_TOKEN", "test-token"),
+        ("SENTINEL_TEST_NOW", "2026-03-02T17:20:00Z"),
+    ];
+    let app = Sentinel::start_in(dir, &env2)?;
+    app.set_clock("2026-03-02T17:40:00Z")?;
+    app.eventually("searches after the restart", || Ok(searched(&ghl2)))?;
+    Ok(())
+}
