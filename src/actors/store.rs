@@ -181,7 +181,7 @@ pub enum StoreMsg {
         /// When.
         now: Timestamp,
         /// What happened.
-        outcome: Result<Option<String>, (String, bool)>,
+        outcome: outbox::Attempt,
         /// Answered after the commit.
         reply: RpcReplyPort<Result<(), String>>,
     },
@@ -443,11 +443,7 @@ impl Actor for Store {
             }
             StoreMsg::OutboxResult { id, now, outcome, reply } => {
                 let done = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| match &outcome {
-                        Ok(message_id) => outbox::mark_sent(tx, id, now, message_id.as_deref()),
-                        Err((reason, true)) => outbox::mark_skipped(tx, id, reason),
-                        Err((error, false)) => outbox::mark_failed(tx, id, now, error),
-                    })
+                    in_transaction(&mut state.conn, |tx| outbox::record(tx, id, now, &outcome))
                 });
                 let _ = reply.send(text_err(done));
             }

@@ -18,6 +18,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use super::store::{StoreMsg, SummaryFacts};
 use super::{CALL_TIMEOUT, Ctx, names};
 use crate::ghl::client::GhlError;
+use crate::store::outbox;
 use crate::store::summary::{AlertReport, Delivery, DigestReport};
 
 /// The summary sender's protocol.
@@ -344,6 +345,21 @@ async fn schedule(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState, now: 
     state.timer = Some(super::wake_after(myself, delay, SummaryMsg::Wake));
 }
 
+/// One attempt at a queued SMS. After an attempt whose fate was unknown, the manager's
+/// conversation is looked at first: found there, it counts as sent and is not sent again.
+fn send_once(client: &crate::ghl::client::GhlClient, entry: &outbox::Entry) -> Result<Option<String>, GhlError> {
+    if entry.uncertain
+        && let Some(found) = client.find_sent(&entry.contact_id, &entry.body, entry.created_at - UNCERTAIN_SLACK)?
+    {
+        tracing::info!(purpose = %entry.purpose, "an earlier attempt had reached GHL; not sent again");
+        return Ok(Some(found));
+    }
+    client.send_sms(&entry.contact_id, &entry.body)
+}
+
+/// GHL's clock and ours may disagree a little about when a send happened.
+const UNCERTAIN_SLACK: SignedDuration = SignedDuration::from_mins(5);
+
 /// Sends due outbox rows on a blocking thread, one pass at a time; the store learns each
 /// result at once, so a crash repeats at most the send in flight.
 fn send_pending(myself: &ActorRef<SummaryMsg>, state: &SummaryState) {
@@ -376,15 +392,22 @@ fn send_pending(myself: &ActorRef<SummaryMsg>, state: &SummaryState) {
             sent_any = true;
             for entry in due {
                 let client = ctx.ghl.clone();
-                let (contact, body) = (entry.contact_id.clone(), entry.body.clone());
-                let result = tokio::task::spawn_blocking(move || client.send_sms(&contact, &body))
+                let task_entry = entry.clone();
+                let result = tokio::task::spawn_blocking(move || send_once(&client, &task_entry))
                     .await
                     .unwrap_or_else(|err| Err(GhlError::Unavailable(format!("send task failed: {err}"))));
                 if let Err(err) = &result {
                     tracing::warn!(purpose = %entry.purpose, "manager SMS not sent: {err}");
                 }
                 let now = ctx.time.now();
-                let outcome = result.map_err(|err| (err.to_string(), err == GhlError::NotConfigured));
+                let outcome = match result {
+                    Ok(message_id) => outbox::Attempt::Sent(message_id),
+                    Err(GhlError::NotConfigured) => outbox::Attempt::Skipped(GhlError::NotConfigured.to_string()),
+                    Err(err @ GhlError::Uncertain(_)) => outbox::Attempt::Uncertain(err.to_string()),
+                    // A row already uncertain stays so until GHL is seen not to have it.
+                    Err(err) if entry.uncertain => outbox::Attempt::Uncertain(err.to_string()),
+                    Err(err) => outbox::Attempt::Failed(err.to_string()),
+                };
                 let _ = super::call(
                     names::STORE,
                     |reply| StoreMsg::OutboxResult { id: entry.id, now, outcome, reply },

@@ -39,6 +39,9 @@ pub enum GhlError {
     CircuitOpen,
     /// The daily request budget is spent.
     BudgetExhausted,
+    /// A send whose fate is unknown: it timed out or GHL failed after it may have taken it.
+    /// It is not repeated blindly: the manager's conversation is looked at first.
+    Uncertain(String),
 }
 
 impl GhlError {
@@ -46,7 +49,11 @@ impl GhlError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            GhlError::RateLimited(_) | GhlError::Unavailable(_) | GhlError::CircuitOpen | GhlError::BudgetExhausted
+            GhlError::RateLimited(_)
+                | GhlError::Unavailable(_)
+                | GhlError::CircuitOpen
+                | GhlError::BudgetExhausted
+                | GhlError::Uncertain(_)
         )
     }
 }
@@ -63,6 +70,7 @@ impl std::fmt::Display for GhlError {
             GhlError::Rejected(status, m) => write!(f, "GHL rejected the request ({status}): {m}"),
             GhlError::CircuitOpen => write!(f, "GHL circuit open after repeated failures"),
             GhlError::BudgetExhausted => write!(f, "daily GHL request budget spent"),
+            GhlError::Uncertain(m) => write!(f, "GHL may or may not have sent it: {m}"),
         }
     }
 }
@@ -356,11 +364,23 @@ impl GhlClient {
         }))
     }
 
-    /// Sends an SMS to a contact; returns GHL's message id.
+    /// Sends an SMS to a contact; returns GHL's message id. A send is never repeated here
+    /// after an ambiguous failure (a timeout, a 5xx): that is [`GhlError::Uncertain`], and the
+    /// caller looks with [`GhlClient::find_sent`] before it sends again (SPEC §8: never twice).
     pub fn send_sms(&self, contact_id: &str, text: &str) -> Result<Option<String>, GhlError> {
         let body = json!({ "type": "SMS", "contactId": contact_id, "message": text });
         let sent = self.request("POST", "/conversations/messages", &[], Some(&body))?;
         Ok(sent["messageId"].as_str().map(str::to_string))
+    }
+
+    /// The id of an outbound SMS with exactly `text` in the contact's conversation since
+    /// `since`, if GHL has one: how a send with an unknown fate is recognised.
+    pub fn find_sent(&self, contact_id: &str, text: &str, since: Timestamp) -> Result<Option<String>, GhlError> {
+        let Some(conversation) = self.find_conversation(contact_id)? else {
+            return Ok(None);
+        };
+        let messages = self.messages_since(&conversation, since)?;
+        Ok(messages.into_iter().find(|m| m.outbound && m.body.as_deref() == Some(text)).map(|m| m.id))
     }
 
     fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, GhlError> {
@@ -390,6 +410,15 @@ impl GhlClient {
                 Err(failure) => failure,
             };
             tracing::debug!(path, attempt, error = %error, "GHL request failed");
+            // A POST that may have reached GHL is not repeated here: its fate is checked first.
+            if method == "POST"
+                && let GhlError::Unavailable(why) = &error
+                && !why.starts_with(NOT_SENT)
+            {
+                let uncertain = GhlError::Uncertain(why.clone());
+                self.record_failure(&uncertain, true);
+                return Err(uncertain);
+            }
             if !error.is_transient() {
                 self.record_failure(&error, false);
                 return Err(error);
@@ -504,9 +533,13 @@ impl GhlClient {
     }
 }
 
+/// How a transport error that certainly left nothing at GHL begins (no connection was made).
+const NOT_SENT: &str = "could not connect";
+
 fn transport_error(err: &ureq::Error) -> String {
     match err {
         ureq::Error::Timeout(_) => "timed out".to_string(),
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => format!("{NOT_SENT}: {err}"),
         other => other.to_string(),
     }
 }

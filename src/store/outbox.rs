@@ -27,6 +27,23 @@ pub struct Entry {
     pub body: String,
     /// Attempts so far.
     pub attempts: i64,
+    /// An earlier attempt may have reached GHL: look for it there before sending again.
+    pub uncertain: bool,
+    /// When it was queued (a send it is looked for is no older).
+    pub created_at: Timestamp,
+}
+
+/// What one send attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// GHL took it (or already had it), with its message id when known.
+    Sent(Option<String>),
+    /// It can never be sent (no token): the reason.
+    Skipped(String),
+    /// It failed and was certainly not sent: why.
+    Failed(String),
+    /// It failed in a way that may have sent it: why. It is looked for before it is sent again.
+    Uncertain(String),
 }
 
 /// What to queue.
@@ -68,16 +85,19 @@ pub fn enqueue(conn: &Connection, entry: &NewEntry, now: Timestamp) -> rusqlite:
 pub fn due(conn: &Connection, now: Timestamp, limit: usize) -> rusqlite::Result<Vec<Entry>> {
     expire(conn, now)?;
     let mut stmt = conn.prepare(
-        "SELECT id, purpose, contact_id, body, attempts FROM outbox
+        "SELECT id, purpose, contact_id, body, attempts, uncertain, created_at FROM outbox
          WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![ts(now), limit as i64], |row| {
+        let created_at: String = row.get(6)?;
         Ok(Entry {
             id: row.get(0)?,
             purpose: row.get(1)?,
             contact_id: row.get(2)?,
             body: row.get(3)?,
             attempts: row.get(4)?,
+            uncertain: row.get(5)?,
+            created_at: parse_ts(&created_at)?,
         })
     })?;
     rows.collect()
@@ -159,6 +179,20 @@ pub fn mark_sent(conn: &Connection, id: i64, now: Timestamp, message_id: Option<
 }
 
 /// Records a failed attempt; the row is tried again after a backoff.
+/// Records what an attempt came to, and what a successful send means.
+pub fn record(conn: &Connection, id: i64, now: Timestamp, attempt: &Attempt) -> rusqlite::Result<()> {
+    match attempt {
+        Attempt::Sent(message_id) => mark_sent(conn, id, now, message_id.as_deref()),
+        Attempt::Skipped(reason) => mark_skipped(conn, id, reason),
+        Attempt::Failed(error) => mark_failed(conn, id, now, error),
+        Attempt::Uncertain(error) => {
+            conn.execute("UPDATE outbox SET uncertain = 1 WHERE id = ?1", [id])?;
+            mark_failed(conn, id, now, error)
+        }
+    }
+}
+
+/// Records a failed attempt; the row waits longer after each (30 s up to 30 min).
 pub fn mark_failed(conn: &Connection, id: i64, now: Timestamp, error: &str) -> rusqlite::Result<()> {
     let attempts: i64 = conn.query_row("SELECT attempts FROM outbox WHERE id = ?1", [id], |row| row.get(0))?;
     // 30 s, 1 min, 2 min … up to 30 min between attempts.

@@ -148,6 +148,11 @@ const MIGRATIONS: &[&str] = &[
         checked_at         TEXT NOT NULL
     );
     "#,
+    // v6: a send whose fate is unknown (timeout, 5xx) is looked for in GHL before it is sent
+    // again, so a manager never gets it twice (SPEC §8).
+    r#"
+    ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this binary writes.

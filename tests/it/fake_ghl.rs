@@ -24,6 +24,9 @@ pub enum Fault {
     Slow(Duration),
     /// 200 with a body that is not JSON.
     Garbage,
+    /// Do the work (a send is taken and delivered), then stall this long before answering:
+    /// the client times out not knowing that GHL took it.
+    AcceptThenStall(Duration),
 }
 
 /// One request the fake received.
@@ -242,6 +245,11 @@ fn serve(mut request: tiny_http::Request, state: &Mutex<State>) {
             std::thread::sleep(wait);
             answer(state, &recorded)
         }
+        Some(Fault::AcceptThenStall(wait)) => {
+            let answered = answer(state, &recorded);
+            std::thread::sleep(wait);
+            answered
+        }
         None => answer(state, &recorded),
     };
     let mut response = Response::from_string(answer)
@@ -354,6 +362,14 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String, Vec<(&'stat
             state.next_id += 1;
             state.sent.push(sent.clone());
             let id = format!("sent{}", state.next_id);
+            // GHL shows what was sent in the contact's conversation, as an outbound message.
+            let contact = sent["contactId"].as_str().unwrap_or_default().to_string();
+            let conversation =
+                state.by_contact.entry(contact.clone()).or_insert_with(|| format!("conv-{contact}")).clone();
+            let message = json!({ "id": id, "conversationId": conversation, "contactId": contact, "locationId": "loc1",
+                "direction": "outbound", "messageType": "TYPE_SMS", "source": "api", "contentType": "text/plain",
+                "type": 2, "body": sent["message"], "dateAdded": jiff::Timestamp::now().to_string() });
+            state.conversations.entry(conversation).or_default().push(message);
             (
                 201,
                 json!({ "conversationId": "conv-manager", "messageId": id, "msg": "Message queued successfully." })

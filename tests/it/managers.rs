@@ -1,6 +1,8 @@
 //! Managers' breach alerts and digests through the outbox (SPEC §6, §8), on an injected
 //! clock, against the fake GHL.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::fake_ghl::{FakeGhl, Fault};
@@ -162,6 +164,32 @@ fn a_job_says_sent_only_when_ghl_took_it() -> anyhow::Result<()> {
     ghl.recover();
     app.set_clock("2026-11-23T15:45:00Z")?;
     app.eventually("the afternoon digest is delivered", || Ok(sends_with(&ghl, "Afternoon (Nov 23)").len() == 2))?;
+    Ok(())
+}
+
+#[test]
+fn a_send_ghl_took_but_answered_too_late_is_not_sent_twice() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    let env = [
+        ("GHL_BASE_URL", ghl.url.as_str()),
+        ("GHL_TOKEN", "test-token"),
+        ("MANAGER_CONTACT_IDS", "m1"),
+        ("GHL_TIMEOUT_SECONDS", "1"),
+        ("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z"),
+    ];
+    let app = Sentinel::start(&env)?;
+    // GHL takes the digest and delivers it, but its answer comes after our timeout.
+    ghl.fail_next(&[Fault::AcceptThenStall(Duration::from_secs(3))]);
+    let answer = app.admin("POST", "/jobs/send_summary?slot=midday")?;
+    assert_eq!(answer.json["sent"], false, "the fate is unknown: {answer:?}");
+    app.eventually("marked uncertain", || Ok(app.count("SELECT COUNT(*) FROM outbox WHERE uncertain = 1")? == 1))?;
+    // The retry looks in the manager's conversation first, finds it, and does not send again.
+    app.set_clock("2026-11-23T15:10:00Z")?;
+    app.eventually("settled as sent", || Ok(app.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'")? == 1))?;
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(sends_with(&ghl, "Midday (Nov 23)").len(), 1, "the manager got exactly one copy");
+    let posts = ghl.requests().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(posts, 1, "no second send was even attempted");
     Ok(())
 }
 
