@@ -66,10 +66,15 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let _held = crate::backup::hold_database(&config.db_path)?;
     let (secret, origin) = ensure_webhook_secret(config.webhook_secret.as_ref(), &config.data_dir())?;
     let time = time_source()?;
-    let started_at = time.now();
+    let started_monotonic = time.monotonic();
     let ghl = GhlClient::new(&config.ghl, time.clone());
     let ai = crate::ai::AiClient::new(&config.ai_gate);
-    let ctx: Ctx = Arc::new(Shared { config, time, started_at, ghl, ai, signals: Default::default() });
+    let ctx: Ctx = Arc::new(Shared { config, time, started_monotonic, ghl, ai, signals: Default::default() });
+    // Judge the wall clock before anything uses it, then keep watching it.
+    crate::actors::clockwatch::look(&ctx);
+    if let Some(reason) = ctx.signals.clock().untrusted {
+        tracing::warn!("{reason}: webhooks are kept and judged once the time is known");
+    }
 
     let (supervisor, supervisor_done) = runtime
         .block_on(Actor::spawn(Some("supervisor".to_string()), Supervisor, ctx.clone()))
@@ -101,6 +106,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
     let watchdog = sd_notify::watchdog_enabled().map(|period| runtime.spawn(feed_watchdog(ctx.clone(), period)));
     let led = runtime.spawn(drive_led(ctx.clone()));
+    let clock_watch = runtime.spawn(crate::actors::clockwatch::watch(ctx.clone()));
     let tunnel = ctx.config.tunnel_ready_url.clone().map(|url| runtime.spawn(watch_tunnel(ctx.clone(), url)));
 
     let failed = runtime.block_on(async {
@@ -115,6 +121,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         watchdog.abort();
     }
     led.abort();
+    clock_watch.abort();
     // Wait until the task is gone: its Led stops and joins any blink thread of ours, which
     // could otherwise light the LED again after it was turned off below.
     let _ = runtime.block_on(led);

@@ -697,6 +697,7 @@ fn webhook(request: &mut Request, route: Route, http: &HttpContext, query: &Hash
 fn webhook_answer(route: Route, outcome: &Outcome) -> Value {
     match outcome {
         Outcome::Duplicate => json!({ "received": true, "duplicate": true }),
+        Outcome::Deferred => json!({ "received": true, "deferred": "waiting for the time" }),
         Outcome::Ignored(reason) => json!({ "received": true, "ignored": reason }),
         Outcome::Command { .. } => json!({ "received": true, "command": true }),
         Outcome::Outbound { resolved } => {
@@ -717,7 +718,7 @@ fn health(http: &HttpContext) -> Reply {
     let actors = http.runtime.block_on(probe_all(HEALTH_TIMEOUT));
     let ok = actors.iter().all(|actor| actor.ok);
     let ghl = http.ctx.ghl.status();
-    let uptime = http.ctx.time.now().duration_since(http.ctx.started_at).as_secs();
+    let uptime = http.ctx.uptime().as_secs();
     let mut body = json!({
         "ok": ok,
         "version": env!("CARGO_PKG_VERSION"),
@@ -727,12 +728,34 @@ fn health(http: &HttpContext) -> Reply {
         "ghl_detail": ghl,
         "tunnel": http.ctx.signals.tunnel().as_str(),
         "quiet_day": http.ctx.signals.quiet_day.load(std::sync::atomic::Ordering::Relaxed),
+        "clock": clock_json(&http.ctx.signals.clock()),
     });
+    let degraded = http.ctx.signals.degraded(ghl.state);
+    body["state"] = json!(if !ok {
+        "failing"
+    } else if degraded {
+        "degraded"
+    } else {
+        "healthy"
+    });
+    if let Some(reason) = http.ctx.signals.clock().untrusted {
+        body["degraded_reason"] = json!(reason);
+    }
     if !ok {
         let failing: Vec<&str> = actors.iter().filter(|a| !a.ok).map(|a| a.name).collect();
         body["reason"] = json!(format!("not answering: {}", failing.join(", ")));
     }
     Reply::json(if ok { 200 } else { 503 }, body)
+}
+
+/// The wall clock's standing for `/health` (issue 15).
+fn clock_json(trust: &crate::actors::clockwatch::ClockTrust) -> Value {
+    json!({
+        "trusted": trust.untrusted.is_none(),
+        "reason": trust.untrusted,
+        "last_step_seconds": trust.last_step.map(|(_, seconds)| seconds),
+        "replayed": trust.replayed,
+    })
 }
 
 /// The status snapshot, with what only the listeners know (the guard's counters).
@@ -1080,15 +1103,38 @@ fn wedge(query: &HashMap<String, String>) -> Reply {
 }
 
 fn set_clock(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
-    let Some(to) = query.get("set").and_then(|text| text.parse::<jiff::Timestamp>().ok()) else {
-        return Reply::error(400, "set: expected an RFC 3339 instant, e.g. 2026-03-02T15:00:00Z");
-    };
-    http.ctx.time.set(to);
+    let instant = |name: &str| query.get(name).map(|text| text.parse::<jiff::Timestamp>());
+    let time = &http.ctx.time;
+    match (instant("set"), instant("step")) {
+        (Some(Ok(to)), _) => {
+            time.set(to);
+        }
+        (_, Some(Ok(to))) => {
+            time.step(to);
+        }
+        (Some(Err(_)), _) | (_, Some(Err(_))) => {
+            return Reply::error(400, "set/step: expected an RFC 3339 instant, e.g. 2026-03-02T15:00:00Z");
+        }
+        (None, None) if query.contains_key("synchronized") => {}
+        (None, None) => {
+            return Reply::error(400, "set: expected an RFC 3339 instant, e.g. 2026-03-02T15:00:00Z");
+        }
+    }
+    if let Some(flag) = query.get("synchronized") {
+        match flag.as_str() {
+            "1" | "true" => time.set_synchronized(true),
+            "0" | "false" => time.set_synchronized(false),
+            _ => return Reply::error(400, "synchronized: expected 1 or 0"),
+        };
+    }
+    // The clock watcher looks at once, as it would within two seconds on a real clock.
+    let change = crate::actors::clockwatch::look(&http.ctx);
+    crate::actors::clockwatch::act(&http.ctx, change);
     // The clock and the summary sender sleep on real time; moving the test clock must wake them.
     crate::actors::cast(names::CLOCK, ClockMsg::Rescheduled);
     crate::actors::cast(names::SUMMARY, SummaryMsg::Wake);
     crate::actors::cast(names::RESOLVER, ResolverMsg::Tick);
-    Reply::ok(json!({ "now": to }))
+    Reply::ok(json!({ "now": time.now(), "trusted": http.ctx.signals.clock_trusted() }))
 }
 
 fn flatten<T>(answer: anyhow::Result<Result<T, String>>) -> Result<T, String> {

@@ -46,6 +46,9 @@ pub struct Snapshot {
     /// How the resolver's last regular pass over OPEN issues ran.
     #[serde(default)]
     pub resolver_pass: Option<crate::actors::PassInfo>,
+    /// Whether the wall clock is believed, and its last step (issue 15).
+    #[serde(default)]
+    pub clock: crate::actors::clockwatch::ClockTrust,
     /// Why the newest of them was not sent (e.g. "not sent: no GHL_TOKEN").
     #[serde(default)]
     pub outbox_not_sent_reason: Option<String>,
@@ -94,7 +97,7 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
     let ghl = ctx.ghl.status();
     let snapshot = Snapshot {
         version: env!("CARGO_PKG_VERSION").to_string(),
-        uptime_seconds: now.duration_since(ctx.started_at).as_secs(),
+        uptime_seconds: ctx.uptime().as_secs() as i64,
         actors: actors.into_iter().map(ActorState::from).collect(),
         ghl: ghl.state.to_string(),
         ghl_error: ghl.last_error,
@@ -104,6 +107,7 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         outbox_not_sent: stats.outbox_not_sent.0,
         recent_events: stats.recent_events,
         resolver_pass: ctx.signals.resolver_pass(),
+        clock: ctx.signals.clock(),
         outbox_not_sent_reason: stats.outbox_not_sent.1,
         open: live.iter().filter(|i| i.status == Status::Open).count(),
         pending: live.iter().filter(|i| i.status == Status::Pending).count(),
@@ -113,6 +117,21 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         ai_gate: ctx.ai.status(),
     };
     Ok((snapshot, live))
+}
+
+/// The wall clock's standing, in one line.
+fn clock_line(clock: &crate::actors::clockwatch::ClockTrust, now: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    let mut line = match &clock.untrusted {
+        Some(reason) => reason.clone(),
+        None => "synchronized".to_string(),
+    };
+    if let Some((at, seconds)) = clock.last_step {
+        line.push_str(&format!("; last stepped {} by {:+} s", when(at, now, zone), seconds));
+    }
+    if clock.replayed > 0 {
+        line.push_str(&format!("; {} webhook(s) judged after the time was known", clock.replayed));
+    }
+    line
 }
 
 /// How the resolver's last regular pass ran, in one line.
@@ -187,6 +206,8 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
     );
     let _ = write!(page, "<li>As of {}</li>", escape(&clock(now, zone)));
     let _ = write!(page, "<li>GHL: {}</li>", escape(&snapshot.ghl));
+    let clock_class = if snapshot.clock.untrusted.is_some() { "bad" } else { "ok" };
+    let _ = write!(page, "<li class=\"{clock_class}\">Clock: {}</li>", escape(&clock_line(&snapshot.clock, now, zone)));
     let _ = write!(page, "<li>Last webhook: {}</li>", escape(&or_never(snapshot.last_webhook_at, now, zone)));
     let _ = write!(page, "<li>Outbox backlog: {}</li>", snapshot.outbox_backlog);
     let _ = write!(page, "<li>Resolver: {}</li>", escape(&pass_line(snapshot.resolver_pass.as_ref(), now, zone)));
@@ -268,6 +289,7 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
     for actor in &snapshot.actors {
         let _ = writeln!(out, "  {:<14} {}", format!("{}:", actor.name), if actor.ok { "ok" } else { "NOT ANSWERING" });
     }
+    let _ = writeln!(out, "  clock:         {}", clock_line(&snapshot.clock, now, zone));
     let _ = writeln!(out, "  last webhook:  {}", or_never(snapshot.last_webhook_at, now, zone));
     let ghl = match &snapshot.ghl_error {
         Some(error) if snapshot.ghl != "ok" => format!("{} ({error})", snapshot.ghl),
@@ -413,6 +435,7 @@ mod tests {
             outbox_not_sent: 0,
             recent_events: Vec::new(),
             resolver_pass: None,
+            clock: Default::default(),
             outbox_not_sent_reason: None,
             open: 1,
             pending: 0,

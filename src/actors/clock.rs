@@ -114,6 +114,11 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(300);
 /// Settles what is due now: one more GHL check, then resolved or OPEN; breaches go to the
 /// summary sender.
 async fn settle(ctx: &Ctx, limit: usize) -> anyhow::Result<SettleReport> {
+    // Nothing falls due by a clock that cannot be believed (issue 15); the clock watcher
+    // wakes this actor again when it can.
+    if !ctx.signals.clock_trusted() {
+        return Ok(SettleReport::default());
+    }
     let now = ctx.time.now();
     let due = super::call(names::STORE, |reply| StoreMsg::PendingDue { now, limit, reply }, CALL_TIMEOUT)
         .await?
@@ -148,6 +153,9 @@ async fn settle(ctx: &Ctx, limit: usize) -> anyhow::Result<SettleReport> {
 async fn schedule(myself: &ActorRef<ClockMsg>, state: &mut ClockState) {
     super::cancel(&mut state.timer);
     state.generation += 1;
+    if !state.ctx.signals.clock_trusted() {
+        return;
+    }
     let next = super::call(names::STORE, |reply| StoreMsg::NextPendingDue { reply }, CALL_TIMEOUT).await;
     let due_at = match next {
         Ok(Ok(Some(due_at))) => due_at,

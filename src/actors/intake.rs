@@ -28,6 +28,9 @@ pub enum IntakeMsg {
         /// Answered by the store after the commit.
         reply: RpcReplyPort<Result<Outcome, String>>,
     },
+    /// The wall clock is believed again: judge the events stored meanwhile, in the order
+    /// they came, at their true arrival times (issue 15).
+    Replay,
     /// Health ping.
     Ping(RpcReplyPort<()>),
     /// Test hook: panic, to prove the supervisor restarts intake.
@@ -93,11 +96,70 @@ impl Actor for Intake {
                     }
                 }
             }
+            IntakeMsg::Replay => replay(&state.ctx, &state.options).await,
             IntakeMsg::Ping(reply) => {
                 let _ = reply.send(());
             }
             IntakeMsg::Fail => panic!("intake: failure injected by a test"),
         }
         Ok(())
+    }
+}
+
+/// Events replayed per store call.
+const REPLAY_BATCH: usize = 100;
+
+/// Judges every deferred event, oldest first, each at its true arrival time.
+async fn replay(ctx: &Ctx, options: &ParseOptions) {
+    let mut judged = 0u64;
+    loop {
+        let limit = REPLAY_BATCH;
+        let batch =
+            match super::call(names::STORE, |reply| StoreMsg::Deferred { limit, reply }, super::CALL_TIMEOUT).await {
+                Ok(Ok(batch)) => batch,
+                Ok(Err(err)) => {
+                    tracing::error!("reading deferred events failed: {err}");
+                    return;
+                }
+                Err(err) => {
+                    tracing::error!("reading deferred events failed: {err:#}");
+                    return;
+                }
+            };
+        if batch.is_empty() {
+            break;
+        }
+        for deferred in batch {
+            let body: Map<String, Value> = serde_json::from_str(&deferred.body).unwrap_or_default();
+            let route = Route::from_name(&deferred.route).unwrap_or(Route::Events);
+            let parsed = payload::parse(route, &body, options);
+            let date_added = match &parsed.event {
+                crate::domain::event::Event::Inbound(inbound) => inbound.sent_at,
+                _ => None,
+            };
+            let at = super::clockwatch::arrival(ctx, &deferred.boot_id, deferred.monotonic_ms, date_added);
+            let id = deferred.id;
+            let applied = super::call(
+                names::STORE,
+                |reply| StoreMsg::ApplyDeferred { id, parsed: Box::new(parsed), at, reply },
+                super::CALL_TIMEOUT,
+            )
+            .await;
+            match applied {
+                Ok(Ok(_)) => judged += 1,
+                Ok(Err(err)) => {
+                    tracing::error!(event = id, "judging a deferred event failed: {err}");
+                    return;
+                }
+                Err(err) => {
+                    tracing::error!(event = id, "judging a deferred event failed: {err:#}");
+                    return;
+                }
+            }
+        }
+    }
+    if judged > 0 {
+        tracing::info!(judged, "events kept while the clock was not believed are judged");
+        ctx.signals.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replayed += judged;
     }
 }

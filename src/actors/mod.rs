@@ -5,6 +5,7 @@
 //! `intake ──► store ──► clock / resolver ──► summary`; the store only replies and casts.
 
 pub mod clock;
+pub mod clockwatch;
 pub mod intake;
 pub mod resolver;
 pub mod store;
@@ -31,14 +32,29 @@ pub struct Shared {
     pub config: Config,
     /// Where "now" comes from.
     pub time: TimeSource,
-    /// When the process started.
-    pub started_at: Timestamp,
+    /// The monotonic clock when the process started (see [`Shared::started_at`]).
+    pub started_monotonic: Duration,
     /// The one GHL client, whose rate limiter every actor shares.
     pub ghl: GhlClient,
     /// The optional AI check's client and counters (SPEC §10).
     pub ai: AiClient,
     /// Outside conditions the LED and `/health` show as "degraded".
     pub signals: Signals,
+}
+
+impl Shared {
+    /// How long the process has run, by the monotonic clock (no step of the wall clock
+    /// changes it).
+    pub fn uptime(&self) -> Duration {
+        self.time.monotonic().saturating_sub(self.started_monotonic)
+    }
+
+    /// When the process started, by today's wall clock: right even when the wall clock was
+    /// corrected since (a Pi without a real-time clock starts with a wrong one).
+    pub fn started_at(&self) -> Timestamp {
+        let uptime = jiff::SignedDuration::try_from(self.uptime()).unwrap_or(jiff::SignedDuration::ZERO);
+        self.time.now() - uptime
+    }
 }
 
 /// Outside conditions that make the appliance "degraded" (SPEC §11): they are no reason to
@@ -51,6 +67,8 @@ pub struct Signals {
     pub tunnel: std::sync::Mutex<TunnelState>,
     /// How the resolver's last regular pass over OPEN issues ran (shown on `/status`).
     pub resolver_pass: std::sync::Mutex<Option<PassInfo>>,
+    /// Whether the wall clock is believed (see `clockwatch`); `None` until first judged.
+    pub clock: std::sync::Mutex<clockwatch::ClockTrust>,
 }
 
 /// How one regular resolver pass over OPEN issues ran (issue 13: never check nothing silently).
@@ -92,6 +110,16 @@ impl TunnelState {
 }
 
 impl Signals {
+    /// Whether the wall clock is believed: while it is not, webhooks are stored but not
+    /// judged, nothing opens, and no alert or digest goes out.
+    pub fn clock_trusted(&self) -> bool {
+        self.clock().untrusted.is_none()
+    }
+
+    /// The clock's state now.
+    pub fn clock(&self) -> clockwatch::ClockTrust {
+        self.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
     /// The resolver's last regular pass, if one ran.
     pub fn resolver_pass(&self) -> Option<PassInfo> {
         self.resolver_pass.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
@@ -105,6 +133,7 @@ impl Signals {
     /// Whether anything outside makes the appliance degraded, given GHL's state.
     pub fn degraded(&self, ghl_state: &str) -> bool {
         ghl_state == "degraded"
+            || !self.clock_trusted()
             || matches!(self.tunnel(), TunnelState::Down(_))
             || self.quiet_day.load(std::sync::atomic::Ordering::Relaxed)
     }

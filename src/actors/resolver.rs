@@ -169,7 +169,7 @@ impl Actor for Resolver {
                 }
                 state.next_pass_at = now + ctx.config.resolver_interval;
                 arm(&myself, state);
-                if ctx.config.calendar.is_open(now) {
+                if ctx.config.calendar.is_open(now) && ctx.signals.clock_trusted() {
                     tokio::spawn(async move {
                         let _one_at_a_time = pass.lock().await;
                         let report = poll_changed(ctx, cursor).await;

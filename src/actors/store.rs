@@ -208,6 +208,24 @@ pub enum StoreMsg {
         /// Each row's state.
         reply: RpcReplyPort<Result<Vec<outbox::Progress>, String>>,
     },
+    /// Events stored while the wall clock was not believed, oldest first (issue 15).
+    Deferred {
+        /// Most events.
+        limit: usize,
+        /// The events.
+        reply: RpcReplyPort<Result<Vec<crate::store::events::Deferred>, String>>,
+    },
+    /// Judges one deferred event at its true arrival time.
+    ApplyDeferred {
+        /// The raw event.
+        id: i64,
+        /// It, parsed again.
+        parsed: Box<Parsed>,
+        /// When it really arrived.
+        at: Timestamp,
+        /// What became of it.
+        reply: RpcReplyPort<Result<Outcome, String>>,
+    },
     /// Figures for `/health` and the status page.
     Stats {
         /// The figures.
@@ -327,8 +345,11 @@ impl Actor for Store {
             StoreMsg::Heartbeat { reply } => {
                 let now = state.ctx.time.now();
                 let due = state.last_write.is_none_or(|at| at.elapsed() >= HEARTBEAT_WRITE_EVERY);
+                // A real write either way (the watchdog's promise); by a clock that cannot be
+                // believed it goes under another key, so no wrong "last seen" is left behind.
+                let key = if state.ctx.signals.clock_trusted() { "heartbeat_at" } else { "heartbeat_untrusted" };
                 let result = if due {
-                    tokio::task::block_in_place(|| kv_set(&state.conn, "heartbeat_at", &ts(now)))
+                    tokio::task::block_in_place(|| kv_set(&state.conn, key, &ts(now)))
                         .map(|()| state.last_write = Some(std::time::Instant::now()))
                         .map_err(|err| format!("database write failed: {err}"))
                 } else {
@@ -400,7 +421,8 @@ impl Actor for Store {
                 let _ = reply.send(text_err(marked));
             }
             StoreMsg::SummaryFacts { now, reply } => {
-                let facts = tokio::task::block_in_place(|| summary_facts(&state.conn, &state.ctx.config, now));
+                let trusted = state.ctx.signals.clock_trusted();
+                let facts = tokio::task::block_in_place(|| summary_facts(&state.conn, &state.ctx.config, now, trusted));
                 let _ = reply.send(text_err(facts));
             }
             StoreMsg::BuildDigest { slot, now, delivery, reply } => {
@@ -461,6 +483,19 @@ impl Actor for Store {
                 });
                 let _ = reply.send(written.map_err(|err| format!("{err:#}")));
             }
+            StoreMsg::Deferred { limit, reply } => {
+                let _ = reply.send(text_err(crate::store::events::deferred(&state.conn, limit)));
+            }
+            StoreMsg::ApplyDeferred { id, parsed, at, reply } => {
+                let ctx = state.ctx.clone();
+                let judged = tokio::task::block_in_place(|| {
+                    in_transaction(&mut state.conn, |tx| apply::apply_deferred(tx, &ctx, id, &parsed, at))
+                });
+                if let Ok(outcome) = &judged {
+                    follow_up(&ctx, &[(&parsed, outcome)]);
+                }
+                let _ = reply.send(text_err(judged));
+            }
             StoreMsg::OutboxProgress { purpose, reply } => {
                 let _ = reply.send(text_err(outbox::progress(&state.conn, &purpose)));
             }
@@ -497,30 +532,13 @@ fn flush(state: &mut StoreState) {
     })();
     match committed {
         Ok(outcomes) => {
-            let reschedule = outcomes.iter().any(Outcome::changes_deadlines);
             state.ctx.signals.quiet_day.store(false, std::sync::atomic::Ordering::Relaxed);
-            let nameless = nameless_issues(&queued, &outcomes);
-            let outcomes_copy = outcomes.clone();
-            let replies = outcomes.iter().any(|o| matches!(o, Outcome::Command { .. }));
+            let judged: Vec<(&Parsed, &Outcome)> =
+                queued.iter().map(|(webhook, _)| &webhook.parsed).zip(outcomes.iter()).collect();
+            follow_up(&state.ctx, &judged);
             tracing::debug!(batch = outcomes.len(), "webhooks committed");
             for ((_, reply), outcome) in queued.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
-            }
-            if reschedule {
-                super::cast(names::CLOCK, ClockMsg::Rescheduled);
-            }
-            if replies {
-                super::cast(names::SUMMARY, SummaryMsg::Wake);
-            }
-            if state.ctx.ghl.is_configured() {
-                for (issue_id, contact_id) in nameless {
-                    super::cast(names::RESOLVER, ResolverMsg::LookupName { issue_id, contact_id });
-                }
-                for outcome in &outcomes_copy {
-                    if let Outcome::Created { issue_id, unconfirmed_ack: true, .. } = outcome {
-                        super::cast(names::RESOLVER, ResolverMsg::AckCheck { issue_id: *issue_id });
-                    }
-                }
             }
         }
         Err(err) => {
@@ -533,18 +551,30 @@ fn flush(state: &mut StoreState) {
     }
 }
 
-/// New issues whose payload had no contact name but a contact id (SPEC §3.4).
-fn nameless_issues(queued: &[(Box<Webhook>, IngestReply)], outcomes: &[Outcome]) -> Vec<(i64, String)> {
-    queued
-        .iter()
-        .zip(outcomes)
-        .filter_map(|((webhook, _), outcome)| match (outcome, &webhook.parsed.event) {
-            (Outcome::Created { issue_id, .. }, Event::Inbound(inbound)) if inbound.contact_name.is_none() => {
-                inbound.party.contact_id.clone().map(|contact| (*issue_id, contact))
-            }
-            _ => None,
-        })
-        .collect()
+/// What follows a commit of judged events: the SLA clock looks again when deadlines moved,
+/// command replies go out, and GHL is asked for missing names (SPEC §3.4) and whether a
+/// lone "thanks" followed a staff reply (SPEC §5.3).
+fn follow_up(ctx: &Ctx, judged: &[(&Parsed, &Outcome)]) {
+    if judged.iter().any(|(_, outcome)| outcome.changes_deadlines()) {
+        super::cast(names::CLOCK, ClockMsg::Rescheduled);
+    }
+    if judged.iter().any(|(_, outcome)| matches!(outcome, Outcome::Command { .. })) {
+        super::cast(names::SUMMARY, SummaryMsg::Wake);
+    }
+    if !ctx.ghl.is_configured() {
+        return;
+    }
+    for (parsed, outcome) in judged {
+        if let (Outcome::Created { issue_id, .. }, Event::Inbound(inbound)) = (outcome, &parsed.event)
+            && inbound.contact_name.is_none()
+            && let Some(contact_id) = inbound.party.contact_id.clone()
+        {
+            super::cast(names::RESOLVER, ResolverMsg::LookupName { issue_id: *issue_id, contact_id });
+        }
+        if let Outcome::Created { issue_id, unconfirmed_ack: true, .. } = outcome {
+            super::cast(names::RESOLVER, ResolverMsg::AckCheck { issue_id: *issue_id });
+        }
+    }
 }
 
 fn settle_due(
@@ -661,7 +691,12 @@ fn in_transaction<T>(
     Ok(result)
 }
 
-fn summary_facts(conn: &Connection, config: &crate::config::Config, now: Timestamp) -> rusqlite::Result<SummaryFacts> {
+fn summary_facts(
+    conn: &Connection,
+    config: &crate::config::Config,
+    now: Timestamp,
+    trusted: bool,
+) -> rusqlite::Result<SummaryFacts> {
     let parse = |key: &str| -> rusqlite::Result<Option<Timestamp>> {
         crate::store::kv_get(conn, key)?.map(|text| crate::store::parse_ts(&text)).transpose()
     };
@@ -686,7 +721,10 @@ fn summary_facts(conn: &Connection, config: &crate::config::Config, now: Timesta
         unalerted_open,
         unsettled_due,
     };
-    kv_set(conn, "last_seen_at", &ts(now))?;
+    // A clock that cannot be believed would leave a wrong "last seen" behind.
+    if trusted {
+        kv_set(conn, "last_seen_at", &ts(now))?;
+    }
     Ok(facts)
 }
 

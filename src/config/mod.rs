@@ -90,6 +90,7 @@ pub const VARS: &[VarDef] = &[
     var("FLOW_LOG_ENABLED", "1", "accepted from the original: every decision is logged to the journal anyway (journalctl -u sentinel)"),
     var("RESOLVER_INTERVAL_MINUTES", "15", "how often OPEN issues are re-checked against GHL in business hours"),
     var("LED_PATH", "/sys/class/leds/ACT", "status LED sysfs directory; a missing LED is not an error"),
+    var("CLOCK_SYNC", "auto", "when the wall clock is believed: auto (unless timesyncd runs and has not synchronized, or it reads before this build), required (only once synchronized), off (always)"),
     var("TUNNEL_READY_URL", "", "the tunnel's readiness URL, e.g. cloudflared's http://127.0.0.1:20241/ready; unset means not monitored"),
     var("AI_GATE_ENABLED", "0", "1 lets an AI check resolve a due text whose customer is not waiting (SPEC §10)"),
     secret("OPENAI_API_KEY", "key for the AI check; required when AI_GATE_ENABLED=1"),
@@ -333,6 +334,8 @@ pub struct Config {
     pub resolver_interval: SignedDuration,
     /// Status LED directory.
     pub led_path: PathBuf,
+    /// When the wall clock is believed.
+    pub clock_sync: ClockSync,
     /// The tunnel's readiness endpoint.
     pub tunnel_ready_url: Option<String>,
     /// The optional AI check (SPEC §10).
@@ -345,6 +348,18 @@ pub struct Config {
     pub slots_from_cron: bool,
     /// Whether the resolver's cadence came from `CRON_POLL_RESOLVER_EVERY_MINUTES`.
     pub resolver_from_cron: bool,
+}
+
+/// When the wall clock is believed (`CLOCK_SYNC`, issue 15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockSync {
+    /// Unless systemd-timesyncd runs and has not synchronized yet, or the clock reads earlier
+    /// than this software was built.
+    Auto,
+    /// Only once timesyncd or the kernel says the clock is synchronized.
+    Required,
+    /// Always.
+    Off,
 }
 
 /// Settings for the GHL client.
@@ -635,6 +650,12 @@ impl Config {
                 Some(SignedDuration::from_mins(i64::from(minutes)))
             }),
         };
+        let clock_sync = r.parse("CLOCK_SYNC", "auto, required or off", |v| match v.to_ascii_lowercase().as_str() {
+            "auto" => Some(ClockSync::Auto),
+            "required" | "1" | "yes" => Some(ClockSync::Required),
+            "off" | "0" | "no" => Some(ClockSync::Off),
+            _ => None,
+        });
         let require_signature = r.flag("GHL_REQUIRE_SIGNATURE");
         let rate_limit_per_10s =
             r.parse("GHL_RATE_LIMIT_PER_10S", "requests per 10 s, 1 to 100 (GHL allows 100)", |v| {
@@ -724,6 +745,7 @@ impl Config {
             ack_close_window: ack_close_window.ok_or_else(missing)?,
             resolver_interval: resolver_interval.ok_or_else(missing)?,
             led_path: PathBuf::from(r.text("LED_PATH")),
+            clock_sync: clock_sync.ok_or_else(missing)?,
             tunnel_ready_url: tunnel_ready_url.ok_or_else(missing)?,
             ai_gate: AiGateConfig {
                 enabled: ai_enabled.ok_or_else(missing)?,

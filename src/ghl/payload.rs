@@ -34,6 +34,11 @@ impl Route {
         }
     }
 
+    /// The route a stored raw event came to, from its short name.
+    pub fn from_name(name: &str) -> Option<Route> {
+        [Route::InboundSms, Route::UnansweredCall, Route::Events].into_iter().find(|route| route.as_str() == name)
+    }
+
     /// The short name stored with raw events.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -53,6 +53,8 @@ pub enum Outcome {
     Ignored(String),
     /// Seen before: nothing changed.
     Duplicate,
+    /// Stored, and judged once the wall clock can be believed again (issue 15).
+    Deferred,
 }
 
 impl Outcome {
@@ -74,6 +76,7 @@ impl Outcome {
             Outcome::Command { .. } => "command".to_string(),
             Outcome::Ignored(reason) => format!("ignored: {reason}"),
             Outcome::Duplicate => "duplicate".to_string(),
+            Outcome::Deferred => DEFERRED.to_string(),
         }
     }
 }
@@ -91,6 +94,41 @@ pub fn apply(
         Recorded::Duplicate => return Ok(Outcome::Duplicate),
         Recorded::New(id) => id,
     };
+    // While the wall clock cannot be believed, its arrival time cannot either: the event is
+    // kept, with the monotonic clock's reading, and judged when the time is known.
+    if !ctx.signals.clock_trusted() {
+        let monotonic = ctx.time.monotonic().as_millis() as i64;
+        events::defer(conn, id, &ctx.time.boot_id(), monotonic)?;
+        events::set_outcome(conn, id, DEFERRED)?;
+        return Ok(Outcome::Deferred);
+    }
+    judge(conn, ctx, id, parsed, now)
+}
+
+/// How a deferred event's outcome reads until it is judged.
+pub const DEFERRED: &str = "deferred: waiting for the time";
+
+/// Judges an event stored while the clock was not believed, as if it arrived at `arrived`
+/// (re-anchored by the monotonic clock, or GHL's `dateAdded`).
+pub fn apply_deferred(
+    conn: &Connection,
+    ctx: &Shared,
+    id: i64,
+    parsed: &Parsed,
+    arrived: Timestamp,
+) -> rusqlite::Result<Outcome> {
+    events::undefer(conn, id, arrived)?;
+    let outcome = judge(conn, ctx, id, parsed, arrived)?;
+    if let Outcome::Created { issue_id, .. } | Outcome::Repeat { issue_id, .. } = &outcome {
+        let why =
+            "arrived while the clock could not be believed; dated once it could (monotonic clock or GHL's dateAdded)";
+        issues::add_timeline(conn, *issue_id, arrived, "clock", "clock", why)?;
+    }
+    Ok(outcome)
+}
+
+/// Applies a stored event under a savepoint and records its outcome.
+fn judge(conn: &Connection, ctx: &Shared, id: i64, parsed: &Parsed, now: Timestamp) -> rusqlite::Result<Outcome> {
     conn.execute_batch("SAVEPOINT apply_event")?;
     match decide(conn, ctx, id, parsed, now) {
         Ok(outcome) => {

@@ -192,7 +192,7 @@ fn execute(
             let pending = issues::list(conn, &[Status::Pending])?.len();
             let last =
                 super::events::last_received_at(conn)?.map_or_else(|| "never".to_string(), |at| when(at, now, zone));
-            let up = crate::status::uptime(now.duration_since(ctx.started_at).as_secs());
+            let up = crate::status::uptime(ctx.uptime().as_secs() as i64);
             Ok(format!(
                 "Sentinel up {up} as of {}; last webhook {last}; GHL {}; {open} open, {pending} pending.",
                 clock(now, zone),

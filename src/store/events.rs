@@ -68,6 +68,56 @@ pub fn record(conn: &Connection, event: &RawEvent) -> rusqlite::Result<Recorded>
     Ok(Recorded::New(id))
 }
 
+/// Keeps an event for judging later, with the clock reading that dates it (issue 15).
+pub fn defer(conn: &Connection, id: i64, boot_id: &str, monotonic_ms: i64) -> rusqlite::Result<()> {
+    exec(
+        conn,
+        "INSERT INTO deferred_events (event_id, boot_id, monotonic_ms) VALUES (?1, ?2, ?3)",
+        params![id, boot_id, monotonic_ms],
+    )?;
+    Ok(())
+}
+
+/// An event stored while the wall clock was not believed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deferred {
+    /// The raw event's id.
+    pub id: i64,
+    /// Its route.
+    pub route: String,
+    /// Its body as stored.
+    pub body: String,
+    /// The boot it arrived in (`/proc/sys/kernel/random/boot_id`).
+    pub boot_id: String,
+    /// The monotonic clock then, in milliseconds since that boot.
+    pub monotonic_ms: i64,
+}
+
+/// The deferred events, oldest first.
+pub fn deferred(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Deferred>> {
+    let mut statement = conn.prepare(
+        "SELECT e.id, e.route, e.body, d.boot_id, d.monotonic_ms FROM deferred_events d
+         JOIN raw_events e ON e.id = d.event_id ORDER BY e.id LIMIT ?1",
+    )?;
+    let rows = statement.query_map([limit as i64], |row| {
+        Ok(Deferred {
+            id: row.get(0)?,
+            route: row.get(1)?,
+            body: row.get(2)?,
+            boot_id: row.get(3)?,
+            monotonic_ms: row.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Takes an event off the deferred list, dated `arrived`.
+pub fn undefer(conn: &Connection, id: i64, arrived: Timestamp) -> rusqlite::Result<()> {
+    exec(conn, "DELETE FROM deferred_events WHERE event_id = ?1", [id])?;
+    exec(conn, "UPDATE raw_events SET received_at = ?2 WHERE id = ?1", params![id, ts(arrived)])?;
+    Ok(())
+}
+
 /// Records what became of an event (`issue 12 created`, `ignored: spam`, ...).
 pub fn set_outcome(conn: &Connection, id: i64, outcome: &str) -> rusqlite::Result<()> {
     exec(conn, "UPDATE raw_events SET outcome = ?2 WHERE id = ?1", params![id, outcome])?;
@@ -76,17 +126,19 @@ pub fn set_outcome(conn: &Connection, id: i64, outcome: &str) -> rusqlite::Resul
 
 /// Counts (and unless `dry_run`, deletes) raw events received before `before`.
 pub fn prune(conn: &Connection, before: Timestamp, dry_run: bool) -> rusqlite::Result<usize> {
+    // An event still waiting for the time is never pruned: its date is not known yet.
+    const OLD: &str = "received_at < ?1 AND id NOT IN (SELECT event_id FROM deferred_events)";
     if dry_run {
-        one(conn, "SELECT COUNT(*) FROM raw_events WHERE received_at < ?1", [ts(before)], |row| {
+        one(conn, &format!("SELECT COUNT(*) FROM raw_events WHERE {OLD}"), [ts(before)], |row| {
             row.get::<_, i64>(0).map(|n| n as usize)
         })
     } else {
         exec(
             conn,
-            "DELETE FROM event_keys WHERE event_id IN (SELECT id FROM raw_events WHERE received_at < ?1)",
+            &format!("DELETE FROM event_keys WHERE event_id IN (SELECT id FROM raw_events WHERE {OLD})"),
             [ts(before)],
         )?;
-        exec(conn, "DELETE FROM raw_events WHERE received_at < ?1", [ts(before)])
+        exec(conn, &format!("DELETE FROM raw_events WHERE {OLD}"), [ts(before)])
     }
 }
 

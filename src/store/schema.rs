@@ -153,6 +153,15 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
     "#,
+    // v7: webhooks stored while the wall clock could not be believed, with the monotonic
+    // clock's reading that dates them once it can (issue 15).
+    r#"
+    CREATE TABLE deferred_events (
+        event_id      INTEGER PRIMARY KEY,
+        boot_id       TEXT NOT NULL,
+        monotonic_ms  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.
