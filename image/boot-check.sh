@@ -5,7 +5,10 @@
 #   2. sentinel.service reaches READY (systemd logs "Started" only after READY=1),
 #   3. it answers /health over the network, and takes a webhook,
 #   4. no unit failed, and the root partition is byte-for-byte unchanged after the boot (so it
-#      really was read-only: even a read-write mount updates the ext4 superblock).
+#      really was read-only: even a read-write mount updates the ext4 superblock),
+#   5. with the VM's real-time clock at 2020-01-01 and no time source (a Pi after a power cut,
+#      offline), the webhook is kept and answered but not judged, and /health says "waiting
+#      for the time" (issue 15).
 # It works on a copy; the image is not changed. About 2-4 minutes under software emulation.
 #
 #   image/boot-check.sh target/image/sentinel-<version>-arm64.img
@@ -55,7 +58,7 @@ root_before=$(root_sum)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 webhook_port=$(port) admin_port=$(port)
 started=$(date +%s)
-qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi \
+qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi -rtc base=2020-01-01 \
   -kernel "$tmp/vmlinuz" -initrd "$tmp/initrd" \
   -append "root=LABEL=root ro rootwait console=ttyAMA0 net.ifnames=0 systemd.journald.forward_to_console=1" \
   -drive if=none,id=sd,file="$tmp/disk.img",format=raw -device virtio-blk-pci,drive=sd \
@@ -85,14 +88,18 @@ wait_for "sentinel.service READY" 300 on_console "Started sentinel.service\|Star
 wait_for "/health answered" 120 curl -sf "http://127.0.0.1:$admin_port/health"
 health=$(curl -s "http://127.0.0.1:$admin_port/health")
 echo "     $health"
+grep -q '"waiting for the time' <<<"$health" || fail "/health does not say the clock is not believed: $health"
+echo "  ok: /health says the appliance waits for the time (RTC at 2020-01-01, no time source)"
 answer=$(curl -s -X POST -H "X-NTPP-Secret: $secret" -H 'Content-Type: application/json' \
   --data '{"contact_id":"boot-check","message":{"body":"Is anyone there?"}}' \
   "http://127.0.0.1:$webhook_port/webhook/ghl/inbound_sms")
-grep -q '"issue_created_or_updated":true' <<<"$answer" || fail "the webhook was not accepted: $answer"
-echo "  ok: webhook through the VM's network: $answer"
+grep -q '"deferred":"waiting for the time"' <<<"$answer" || fail "the webhook was not kept for later: $answer"
+echo "  ok: webhook through the VM's network, kept until the time is known: $answer"
+status=$(curl -s -H "X-NTPP-Secret: $secret" "http://127.0.0.1:$admin_port/api/status")
+grep -q '"outcome":"deferred: waiting for the time"' <<<"$status" || fail "the event is not stored: $status"
 issues=$(curl -s -H "X-NTPP-Secret: $secret" "http://127.0.0.1:$admin_port/api/issues")
-grep -q boot-check <<<"$issues" || fail "the issue is not listed: $issues"
-echo "  ok: the issue is in the appliance's database"
+grep -q boot-check <<<"$issues" && fail "an issue was judged by a clock that cannot be believed: $issues"
+echo "  ok: the event is in the appliance's database, and no issue was judged by the wrong clock"
 on_console "Failed to start\|FAILED" && fail "a unit failed during boot"
 echo "  ok: no unit failed"
 on_console "Using hardware watchdog" || fail "PID 1 did not take the hardware watchdog"
@@ -126,6 +133,14 @@ table=$(sfdisk -d "$tmp/disk.img")
 data_size=$(sed -n 's|.*3 : start= *[0-9]*, size= *\([0-9]*\),.*|\1|p' <<<"$table")
 [ "$(( data_size / 2048 ))" -gt 1000 ] || fail "the data partition was not grown: $(( data_size / 2048 )) MiB"
 echo "  ok: data partition is $(( data_size / 2048 )) MiB"
+data_start=$(sed -n 's|.*3 : start= *\([0-9]*\),.*|\1|p' <<<"$table")
+dd if="$tmp/disk.img" of="$tmp/data.ext4" bs=512 skip="$data_start" count="$data_size" status=none
+if debugfs -R "ls -l /timesync" "$tmp/data.ext4" 2>/dev/null | grep -qw clock; then
+  echo "  ok: timesyncd's clock file is on the data partition"
+else
+  echo "  note: timesyncd left no clock file on the data partition (it writes one once synchronized)"
+fi
+rm -f "$tmp/data.ext4"
 [ "$(root_sum)" = "$root_before" ] || fail "the root partition changed during the boot: it was not read-only"
 echo "  ok: root partition unchanged by the boot (read-only)"
 cp "$tmp/console.log" "$(dirname "$img")/boot-check-console.log"

@@ -141,7 +141,9 @@ rm -f "$work/boot.vfat"
 mkfs.vfat -F 32 -n GHLBOOT -C "$work/boot.vfat" $(( boot_mib * 1024 )) >/dev/null
 mcopy -s -p -m -i "$work/boot.vfat" "$work/boot/"* ::/
 mke2fs -q -F -t ext4 -L root -d "$root" "$work/root.ext4" "${root_mib}M"
-mke2fs -q -F -t ext4 -L data -E root_owner=0:0 "$work/data.ext4" "${data_mib}M"
+# The data partition starts with the directory timesyncd's clock file is bind-mounted from.
+mkdir -p "$work/data/timesync"
+mke2fs -q -F -t ext4 -L data -E root_owner=0:0 -d "$work/data" "$work/data.ext4" "${data_mib}M"
 
 mkdir -p "$out"
 img=$out/sentinel-$version-arm64.img

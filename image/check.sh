@@ -75,5 +75,8 @@ ok "sentinel user; /etc/sentinel -> /var/lib/sentinel/etc; empty machine-id"
 # p3: the data partition, empty until the first boot.
 e2fsck -fn "$tmp/p3" >/dev/null 2>&1 || fail "data filesystem is not clean"
 [ "$(e2label "$tmp/p3")" = data ] || fail "p3 is not labelled data"
-ok "data: clean ext4 labelled data"
+debugfs -R "ls -l /" "$tmp/p3" 2>/dev/null | grep -qw timesync || fail "the data partition has no timesync directory"
+grep -Eq '^/var/lib/sentinel/timesync[[:space:]]+/var/lib/systemd/timesync[[:space:]]+none[[:space:]]+bind' <<<"$fstab" \
+  || fail "fstab does not keep timesyncd's clock file on the data partition"
+ok "data: clean ext4 labelled data, with timesyncd's clock kept on it"
 echo "image structure: ok"

@@ -79,7 +79,9 @@ pub fn judge(policy: ClockSync, sync: SyncState, now: Timestamp, floor: Timestam
 pub fn look(ctx: &Ctx) -> Change {
     let now = ctx.time.now();
     let monotonic = ctx.time.monotonic();
-    let reason = judge(ctx.config.clock_sync, ctx.time.sync_state(), now, crate::time::build_floor());
+    let policy = ctx.config.clock_sync;
+    let sync = ctx.time.sync_state(policy == ClockSync::Required);
+    let reason = judge(policy, sync, now, crate::time::build_floor());
     let boot_wall_ms = now.as_millisecond() - monotonic.as_millis() as i64;
     let mut trust = ctx.signals.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let step = trust
