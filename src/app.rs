@@ -244,7 +244,7 @@ async fn drive_led(ctx: Ctx) {
         interval.tick().await;
         let health = probe_all(Duration::from_secs(3)).await;
         let ghl = ctx.ghl.status();
-        let state = if !health.iter().all(|actor| actor.ok) {
+        let state = if !health.iter().all(|actor| actor.ok) || ctx.signals.disk_full() {
             LedState::Failing
         } else if ctx.signals.degraded(ghl.state) {
             LedState::Degraded

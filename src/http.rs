@@ -716,7 +716,8 @@ fn webhook_answer(route: Route, outcome: &Outcome) -> Value {
 
 fn health(http: &HttpContext) -> Reply {
     let actors = http.runtime.block_on(probe_all(HEALTH_TIMEOUT));
-    let ok = actors.iter().all(|actor| actor.ok);
+    let disk_full = http.ctx.signals.disk_full();
+    let ok = actors.iter().all(|actor| actor.ok) && !disk_full;
     let ghl = http.ctx.ghl.status();
     let uptime = http.ctx.uptime().as_secs();
     let mut body = json!({
@@ -741,7 +742,9 @@ fn health(http: &HttpContext) -> Reply {
     if let Some(reason) = http.ctx.signals.clock().untrusted {
         body["degraded_reason"] = json!(reason);
     }
-    if !ok {
+    if disk_full {
+        body["reason"] = json!(crate::actors::DISK_FULL);
+    } else if !ok {
         let failing: Vec<&str> = actors.iter().filter(|a| !a.ok).map(|a| a.name).collect();
         body["reason"] = json!(format!("not answering: {}", failing.join(", ")));
     }

@@ -49,6 +49,9 @@ pub struct Snapshot {
     /// Whether the wall clock is believed, and its last step (issue 15).
     #[serde(default)]
     pub clock: crate::actors::clockwatch::ClockTrust,
+    /// The data partition is full.
+    #[serde(default)]
+    pub disk_full: bool,
     /// Why the newest of them was not sent (e.g. "not sent: no GHL_TOKEN").
     #[serde(default)]
     pub outbox_not_sent_reason: Option<String>,
@@ -108,6 +111,7 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         recent_events: stats.recent_events,
         resolver_pass: ctx.signals.resolver_pass(),
         clock: ctx.signals.clock(),
+        disk_full: ctx.signals.disk_full(),
         outbox_not_sent_reason: stats.outbox_not_sent.1,
         open: live.iter().filter(|i| i.status == Status::Open).count(),
         pending: live.iter().filter(|i| i.status == Status::Pending).count(),
@@ -205,6 +209,9 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
         if healthy { "All parts answering" } else { "Some parts are not answering" }
     );
     let _ = write!(page, "<li>As of {}</li>", escape(&clock(now, zone)));
+    if snapshot.disk_full {
+        let _ = write!(page, "<li class=\"bad\">Storage: {}</li>", escape(crate::actors::DISK_FULL));
+    }
     let _ = write!(page, "<li>GHL: {}</li>", escape(&snapshot.ghl));
     let clock_class = if snapshot.clock.untrusted.is_some() { "bad" } else { "ok" };
     let _ = write!(page, "<li class=\"{clock_class}\">Clock: {}</li>", escape(&clock_line(&snapshot.clock, now, zone)));
@@ -288,6 +295,9 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
     let _ = writeln!(out, "  up:            {}", uptime(snapshot.uptime_seconds));
     for actor in &snapshot.actors {
         let _ = writeln!(out, "  {:<14} {}", format!("{}:", actor.name), if actor.ok { "ok" } else { "NOT ANSWERING" });
+    }
+    if snapshot.disk_full {
+        let _ = writeln!(out, "  storage:       {}", crate::actors::DISK_FULL);
     }
     let _ = writeln!(out, "  clock:         {}", clock_line(&snapshot.clock, now, zone));
     let _ = writeln!(out, "  last webhook:  {}", or_never(snapshot.last_webhook_at, now, zone));
@@ -436,6 +446,7 @@ mod tests {
             recent_events: Vec::new(),
             resolver_pass: None,
             clock: Default::default(),
+            disk_full: false,
             outbox_not_sent_reason: None,
             open: 1,
             pending: 0,

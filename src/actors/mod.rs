@@ -57,6 +57,9 @@ impl Shared {
     }
 }
 
+/// What staff are told when the data partition is full.
+pub const DISK_FULL: &str = "the data partition is full: webhooks are refused (GHL retries them) until space is freed";
+
 /// Outside conditions that make the appliance "degraded" (SPEC §11): they are no reason to
 /// restart, but staff should see them.
 #[derive(Debug, Default)]
@@ -69,6 +72,8 @@ pub struct Signals {
     pub resolver_pass: std::sync::Mutex<Option<PassInfo>>,
     /// Whether the wall clock is believed (see `clockwatch`); `None` until first judged.
     pub clock: std::sync::Mutex<clockwatch::ClockTrust>,
+    /// The data partition is full: the last write failed for want of space (issue 15).
+    pub disk_full: std::sync::atomic::AtomicBool,
 }
 
 /// How one regular resolver pass over OPEN issues ran (issue 13: never check nothing silently).
@@ -114,6 +119,21 @@ impl Signals {
     /// judged, nothing opens, and no alert or digest goes out.
     pub fn clock_trusted(&self) -> bool {
         self.clock().untrusted.is_none()
+    }
+
+    /// Records whether the data partition is full; logs the change.
+    pub fn set_disk_full(&self, full: bool) {
+        let was = self.disk_full.swap(full, std::sync::atomic::Ordering::Relaxed);
+        match (was, full) {
+            (false, true) => tracing::error!("{DISK_FULL}"),
+            (true, false) => tracing::info!("the data partition takes writes again"),
+            _ => {}
+        }
+    }
+
+    /// Whether the data partition is full.
+    pub fn disk_full(&self) -> bool {
+        self.disk_full.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The clock's state now.

@@ -349,9 +349,25 @@ impl Actor for Store {
                 // believed it goes under another key, so no wrong "last seen" is left behind.
                 let key = if state.ctx.signals.clock_trusted() { "heartbeat_at" } else { "heartbeat_untrusted" };
                 let result = if due {
-                    tokio::task::block_in_place(|| kv_set(&state.conn, key, &ts(now)))
-                        .map(|()| state.last_write = Some(std::time::Instant::now()))
-                        .map_err(|err| format!("database write failed: {err}"))
+                    match tokio::task::block_in_place(|| kv_set(&state.conn, key, &ts(now))) {
+                        Ok(()) => {
+                            state.last_write = Some(std::time::Instant::now());
+                            // A small write can fit where a webhook does not: only room to
+                            // spare says the card is no longer full.
+                            let dir = state.ctx.config.data_dir();
+                            if free_bytes(&dir).is_some_and(|free| free >= ROOM_TO_SPARE) {
+                                state.ctx.signals.set_disk_full(false);
+                            }
+                            Ok(())
+                        }
+                        // A full card is no reason to restart (that would not free a byte):
+                        // the store still answers, and /health and the LED say what is wrong.
+                        Err(err) if is_disk_full(&err) => {
+                            state.ctx.signals.set_disk_full(true);
+                            Ok(())
+                        }
+                        Err(err) => Err(format!("database write failed: {err}")),
+                    }
                 } else {
                     state
                         .conn
@@ -533,6 +549,7 @@ fn flush(state: &mut StoreState) {
     match committed {
         Ok(outcomes) => {
             state.ctx.signals.quiet_day.store(false, std::sync::atomic::Ordering::Relaxed);
+            state.ctx.signals.set_disk_full(false);
             let judged: Vec<(&Parsed, &Outcome)> =
                 queued.iter().map(|(webhook, _)| &webhook.parsed).zip(outcomes.iter()).collect();
             follow_up(&state.ctx, &judged);
@@ -543,11 +560,40 @@ fn flush(state: &mut StoreState) {
         }
         Err(err) => {
             // Nothing was committed: every sender gets an error, and GHL retries (SPEC §2).
+            if is_disk_full(&err) {
+                state.ctx.signals.set_disk_full(true);
+                super::cast(names::SUMMARY, SummaryMsg::Wake);
+            }
             tracing::error!(batch = queued.len(), error = %err, "webhook commit failed");
             for (_, reply) in queued {
                 let _ = reply.send(Err(format!("could not store the event: {err}")));
             }
         }
+    }
+}
+
+/// Free space at which a full data partition counts as having room again.
+const ROOM_TO_SPARE: u64 = 1024 * 1024;
+
+/// Bytes free to an unprivileged writer on the filesystem holding `dir`.
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: an all-zero statvfs is a valid buffer for statvfs to fill.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a pointer to a local buffer.
+    let read = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
+    (read == 0).then(|| u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+}
+
+/// Whether a database error means the data partition is full.
+fn is_disk_full(err: &rusqlite::Error) -> bool {
+    match err {
+        rusqlite::Error::SqliteFailure(failure, _) => {
+            failure.code == rusqlite::ErrorCode::DiskFull
+                || failure.extended_code == rusqlite::ffi::SQLITE_IOERR_WRITE && err.to_string().contains("full")
+        }
+        _ => false,
     }
 }
 

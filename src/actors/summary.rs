@@ -76,6 +76,8 @@ pub struct SummaryState {
     send_again: Arc<std::sync::atomic::AtomicBool>,
     /// Since when (wall time) a due digest waits for the SLA clock to settle what fell due.
     digest_waiting_since: Option<std::time::Instant>,
+    /// Managers were told the data partition is full (once per episode).
+    disk_notice_sent: bool,
 }
 
 impl Actor for Summary {
@@ -97,6 +99,7 @@ impl Actor for Summary {
             sending: Arc::new(tokio::sync::Mutex::new(())),
             send_again: Arc::default(),
             digest_waiting_since: None,
+            disk_notice_sent: false,
         })
     }
 
@@ -170,6 +173,7 @@ async fn facts(ctx: &Ctx) -> anyhow::Result<SummaryFacts> {
 async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
     let ctx = state.ctx.clone();
     let now = ctx.time.now();
+    disk_notice(&ctx, state).await;
     // By a clock that cannot be believed no alert or digest goes out (issue 15): they wait,
     // and the clock watcher wakes this actor when the time is known. Replies still go.
     if !ctx.signals.clock_trusted() {
@@ -349,6 +353,31 @@ async fn schedule(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState, now: 
     let Some(next) = next else { return };
     let delay = state.ctx.time.until(next).max(Duration::from_millis(10));
     state.timer = Some(super::wake_after(myself, delay, SummaryMsg::Wake));
+}
+
+/// Tells managers once, straight through GHL, that the data partition is full: the outbox
+/// cannot hold the message while it is (issue 15). Told again only after space came back and
+/// ran out anew.
+async fn disk_notice(ctx: &Ctx, state: &mut SummaryState) {
+    if !ctx.signals.disk_full() {
+        state.disk_notice_sent = false;
+        return;
+    }
+    if state.disk_notice_sent || !ctx.ghl.is_configured() || ctx.config.manager_contact_ids.is_empty() {
+        return;
+    }
+    state.disk_notice_sent = true;
+    let body = format!(
+        "{} — the appliance's storage is full. New texts and calls are refused (GHL retries them) until space is freed. Please call whoever looks after the box.",
+        crate::domain::format::BRAND
+    );
+    let (client, managers) = (ctx.ghl.clone(), ctx.config.manager_contact_ids.clone());
+    let sent = tokio::task::spawn_blocking(move || {
+        managers.iter().filter(|manager| client.send_sms(manager, &body).is_ok()).count()
+    })
+    .await
+    .unwrap_or(0);
+    tracing::warn!(managers = sent, "managers told that the data partition is full");
 }
 
 /// One attempt at a queued SMS. After an attempt whose fate was unknown, the manager's

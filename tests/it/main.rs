@@ -19,6 +19,7 @@ mod managers;
 mod resolver;
 mod signatures;
 mod status;
+mod storage;
 mod supervision;
 mod tidy;
 mod tunnel;

@@ -1,0 +1,119 @@
+//! A full SD card (issue 15): the data directory on a small filesystem the test mounts (a
+//! size-limited tmpfs; CI runs as root). While it is full every webhook gets 503 and nothing
+//! acknowledged is lost; `/health` says why, the managers hear once, and the service takes
+//! webhooks again as soon as space returns, without a restart.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::fake_ghl::FakeGhl;
+use crate::harness::{Sentinel, request};
+
+/// A tmpfs of `megabytes`, unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> anyhow::Result<SmallDisk> {
+        let dir = tempfile::tempdir()?;
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m,mode=0700"), "tmpfs"])
+            .arg(dir.path())
+            .output()?;
+        anyhow::ensure!(
+            mounted.status.success(),
+            "mounting a small tmpfs needs root (CI runs as root): {}",
+            String::from_utf8_lossy(&mounted.stderr)
+        );
+        Ok(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+/// Fills the disk to the brim, then gives `leave` bytes back.
+fn fill(disk: &SmallDisk, leave: u64) -> anyhow::Result<PathBuf> {
+    use std::io::Write as _;
+    let filler = disk.path().join("filler");
+    let mut file = std::fs::File::create(&filler)?;
+    let chunk = vec![0u8; 16 * 1024];
+    let mut written = 0u64;
+    while file.write_all(&chunk).is_ok() {
+        written += chunk.len() as u64;
+    }
+    file.set_len(written.saturating_sub(leave))?;
+    Ok(filler)
+}
+
+#[test]
+fn a_full_card_refuses_webhooks_says_why_and_recovers_without_losing_one() -> anyhow::Result<()> {
+    let disk = SmallDisk::mount(8)?;
+    let ghl = FakeGhl::start()?;
+    let db = disk.path().join("sentinel.db");
+    let db_path = db.display().to_string();
+    let app = Sentinel::start(&[
+        ("DB_PATH", db_path.as_str()),
+        ("GHL_BASE_URL", ghl.url.as_str()),
+        ("GHL_TOKEN", "test-token"),
+        ("MANAGER_CONTACT_IDS", "m1"),
+        ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),
+    ])?;
+    let filler = fill(&disk, 48 * 1024)?;
+    let text = "x".repeat(2000);
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for n in 0..400 {
+        let body = json!({ "contact_id": format!("c{n}"), "message": { "body": text } }).to_string();
+        let answer = app.webhook("inbound_sms", &body)?;
+        match answer.status {
+            200 => accepted.push(format!("c{n}")),
+            503 => {
+                refused += 1;
+                if refused >= 5 {
+                    break;
+                }
+            }
+            other => anyhow::bail!("unexpected {other}: {answer:?}"),
+        }
+    }
+    assert!(refused >= 5, "the disk never filled ({} accepted)", accepted.len());
+    let health = request(&app.webhook_addr, "GET", "/health", &[], b"")?;
+    assert_eq!(health.status, 503, "{health:?}\n{}", app.log());
+    assert!(health.json["reason"].as_str().unwrap_or_default().contains("data partition is full"), "{health:?}");
+    let storage_notices =
+        || ghl.sends().iter().filter(|s| s["message"].as_str().unwrap_or_default().contains("storage is full")).count();
+    app.eventually("managers are told", || Ok(storage_notices() == 1))?;
+    // Still full: more refusals, but no second notice, and the process keeps running.
+    for n in 0..3 {
+        let body = json!({ "contact_id": format!("late{n}"), "message": { "body": text } }).to_string();
+        assert_eq!(app.webhook("inbound_sms", &body)?.status, 503);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(storage_notices(), 1);
+
+    // Space returns: webhooks are taken again at once, and /health is well.
+    std::fs::remove_file(&filler)?;
+    let after = app.webhook("inbound_sms", r#"{"contact_id":"after","message":{"body":"back?"}}"#)?;
+    assert_eq!(after.status, 200, "{after:?}");
+    let health = request(&app.webhook_addr, "GET", "/health", &[], b"")?;
+    assert_eq!(health.status, 200, "{health:?}");
+    // Nothing acknowledged was lost.
+    let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    for contact in accepted.iter().chain(std::iter::once(&"after".to_string())) {
+        let stored: i64 =
+            conn.query_row("SELECT COUNT(*) FROM issues WHERE contact_id = ?1", [contact], |row| row.get(0))?;
+        assert_eq!(stored, 1, "{contact} got 200 but is not stored");
+    }
+    Ok(())
+}
