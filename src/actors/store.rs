@@ -576,6 +576,8 @@ fn flush(state: &mut StoreState) {
 const ROOM_TO_SPARE: u64 = 1024 * 1024;
 
 /// Bytes free to an unprivileged writer on the filesystem holding `dir`.
+// The statvfs fields are 64-bit here but not on every target (32-bit ARM).
+#[allow(clippy::useless_conversion)]
 fn free_bytes(dir: &std::path::Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt as _;
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
