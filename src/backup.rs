@@ -57,6 +57,59 @@ pub fn nightly(conn: &Connection, dir: &Path, date: Date, keep: usize) -> anyhow
     Ok(written)
 }
 
+/// The size of the filesystem holding `dir`, in bytes.
+// The statvfs fields are 64-bit here but not on every target (32-bit ARM).
+#[allow(clippy::useless_conversion)]
+pub fn filesystem_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: an all-zero statvfs is a valid buffer for statvfs to fill.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a pointer to a local buffer.
+    let read = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
+    (read == 0).then(|| u64::from(stat.f_blocks).saturating_mul(u64::from(stat.f_frsize)))
+}
+
+/// Bytes the nightly backups in `dir` take.
+pub fn nightly_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|entry| entry.file_name().to_str().is_some_and(|name| nightly_date(name).is_some()))
+                .filter_map(|entry| entry.metadata().ok())
+                .map(|meta| meta.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Deletes the oldest nightly backups in `dir` while they take more than `limit` bytes, keeping
+/// the newest one whatever its size; returns how many went.
+pub fn trim_nightly(dir: &Path, limit: u64) -> anyhow::Result<usize> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?;
+    let mut dated: Vec<(Date, PathBuf, u64)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let date = nightly_date(entry.file_name().to_str()?)?;
+            Some((date, entry.path(), entry.metadata().ok()?.len()))
+        })
+        .collect();
+    dated.sort_by_key(|(date, _, _)| *date);
+    let mut total: u64 = dated.iter().map(|(_, _, size)| size).sum();
+    let mut removed = 0;
+    for (_, old, size) in dated.iter().take(dated.len().saturating_sub(1)) {
+        if total <= limit {
+            break;
+        }
+        std::fs::remove_file(old).with_context(|| format!("removing {}", old.display()))?;
+        tracing::info!(path = %old.display(), "nightly backup removed to keep within DATA_MAX_MB");
+        total -= size;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
 /// Restores `src` over the database at `db_path`. Refuses unless `src` is a SQLite database that
 /// passes `PRAGMA integrity_check` and has an `issues` table, and while the service runs (it
 /// holds [`hold_database`] or a write transaction). The old `-wal` and `-shm` files go; the copy

@@ -52,6 +52,9 @@ pub struct Snapshot {
     /// The data partition is full.
     #[serde(default)]
     pub disk_full: bool,
+    /// Bytes the database takes, and the budget for it and its backups (`DATA_MAX_MB`).
+    #[serde(default)]
+    pub data_bytes: (u64, u64),
     /// Why the newest of them was not sent (e.g. "not sent: no GHL_TOKEN").
     #[serde(default)]
     pub outbox_not_sent_reason: Option<String>,
@@ -112,6 +115,7 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         resolver_pass: ctx.signals.resolver_pass(),
         clock: ctx.signals.clock(),
         disk_full: ctx.signals.disk_full(),
+        data_bytes: (stats.data_bytes, ctx.config.data_budget()),
         outbox_not_sent_reason: stats.outbox_not_sent.1,
         open: live.iter().filter(|i| i.status == Status::Open).count(),
         pending: live.iter().filter(|i| i.status == Status::Pending).count(),
@@ -121,6 +125,12 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         ai_gate: ctx.ai.status(),
     };
     Ok((snapshot, live))
+}
+
+/// `3.1 MB used of 512 MB (DATA_MAX_MB)`.
+fn data_line((used, budget): (u64, u64)) -> String {
+    let mb = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+    format!("{:.1} MB used of {:.0} MB (DATA_MAX_MB, with the backups)", mb(used), mb(budget))
 }
 
 /// The wall clock's standing, in one line.
@@ -217,6 +227,7 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
     let _ = write!(page, "<li class=\"{clock_class}\">Clock: {}</li>", escape(&clock_line(&snapshot.clock, now, zone)));
     let _ = write!(page, "<li>Last webhook: {}</li>", escape(&or_never(snapshot.last_webhook_at, now, zone)));
     let _ = write!(page, "<li>Outbox backlog: {}</li>", snapshot.outbox_backlog);
+    let _ = write!(page, "<li>Data: {}</li>", data_line(snapshot.data_bytes));
     let _ = write!(page, "<li>Resolver: {}</li>", escape(&pass_line(snapshot.resolver_pass.as_ref(), now, zone)));
     if snapshot.outbox_not_sent > 0 {
         let _ = write!(
@@ -308,6 +319,7 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
     let _ = writeln!(out, "  GHL:           {ghl}; last success {}", or_never(snapshot.last_ghl_success_at, now, zone));
     let _ = writeln!(out, "  issues:        {} open, {} pending", snapshot.open, snapshot.pending);
     let _ = writeln!(out, "  outbox:        {} waiting", snapshot.outbox_backlog);
+    let _ = writeln!(out, "  data:          {}", data_line(snapshot.data_bytes));
     let _ = writeln!(out, "  resolver:      {}", pass_line(snapshot.resolver_pass.as_ref(), now, zone));
     if snapshot.outbox_not_sent > 0 {
         let _ = writeln!(
@@ -447,6 +459,7 @@ mod tests {
             resolver_pass: None,
             clock: Default::default(),
             disk_full: false,
+            data_bytes: (0, 0),
             outbox_not_sent_reason: None,
             open: 1,
             pending: 0,

@@ -294,6 +294,8 @@ pub struct StoreStats {
     pub outbox_not_sent: (i64, Option<String>),
     /// The newest webhooks and what came of them.
     pub recent_events: Vec<events::Recent>,
+    /// Bytes the database's live pages take.
+    pub data_bytes: u64,
 }
 
 /// The store actor; its state is built in `pre_start`.
@@ -493,7 +495,12 @@ impl Actor for Store {
                         return Ok(None);
                     }
                     std::fs::create_dir_all(&dir)?;
+                    housekeeping(&state.conn, &state.ctx)?;
                     let written = crate::backup::nightly(&state.conn, &dir, date, BACKUPS_KEPT)?;
+                    // The backups get what the database leaves of the budget, the newest always.
+                    let budget = state.ctx.config.data_budget();
+                    let used = events::used_bytes(&state.conn)?;
+                    crate::backup::trim_nightly(&dir, budget.saturating_sub(used))?;
                     kv_set(&state.conn, key, &date.to_string())?;
                     Ok(written.map(|p| p.display().to_string()))
                 });
@@ -570,6 +577,20 @@ fn flush(state: &mut StoreState) {
             }
         }
     }
+}
+
+/// Nightly, before the backup: raw events past `RAW_EVENTS_RETENTION_DAYS` go, and then, while
+/// the database takes more than a quarter of `DATA_MAX_MB`, the oldest raw events go too, so
+/// that Sentinel never fills the card itself (issue 15).
+fn housekeeping(conn: &Connection, ctx: &Ctx) -> anyhow::Result<()> {
+    let days = i64::from(ctx.config.raw_events_retention_days);
+    let before = ctx.time.now() - jiff::SignedDuration::from_hours(24 * days);
+    let expired = events::prune(conn, before, false)?;
+    let fitted = events::prune_to_fit(conn, ctx.config.data_budget() / 4)?;
+    if expired + fitted > 0 {
+        tracing::info!(expired, fitted, "raw events pruned");
+    }
+    Ok(())
 }
 
 /// Free space at which a full data partition counts as having room again.
@@ -786,5 +807,6 @@ fn stats(conn: &Connection) -> rusqlite::Result<StoreStats> {
         outbox_backlog: outbox::backlog(conn)?,
         outbox_not_sent: outbox::not_sent(conn)?,
         recent_events: events::recent(conn, RECENT_EVENTS)?,
+        data_bytes: events::used_bytes(conn)?,
     })
 }

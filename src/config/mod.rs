@@ -78,6 +78,7 @@ pub const VARS: &[VarDef] = &[
     var("SUMMARY_SLOTS", "morning=08:00,midday=11:00,afternoon=15:00", "digest slots on business days"),
     var("SUMMARY_MAX_ITEMS_PER_SECTION", "8", "lines per digest section before +N more"),
     var("RAW_EVENTS_RETENTION_DAYS", "30", "days raw webhook events are kept"),
+    var("DATA_MAX_MB", "", "most the database and its nightly backups may take, in MB; default a quarter of the data partition (64 MB to 4 GB); the oldest raw events, then the oldest backups, go first"),
     var("CALL_DEDUPE_WINDOW_MINUTES", "240", "accepted from the original, no longer needed: a repeat missed call counts as an attempt on the live issue (SPEC §5.1), and a retried delivery is a duplicate by its ids or body"),
     var("CALL_RESOLVE_LOOKBACK_MINUTES", "15", "a callback this long before the CALL issue was created still resolves it"),
     var("CALL_REQUIRE_MISSED_MARKER", "1", "0 drops the missed-call marker requirement on /webhook/ghl/unanswered_call"),
@@ -318,6 +319,8 @@ pub struct Config {
     pub summary_max_items: usize,
     /// Raw event retention.
     pub raw_events_retention_days: u32,
+    /// `DATA_MAX_MB` in bytes, when set; else derived from the data partition's size.
+    pub data_max_bytes: Option<u64>,
     /// How far before a CALL issue a callback still counts.
     pub call_resolve_lookback: SignedDuration,
     /// Whether `/webhook/ghl/unanswered_call` needs a missed-call marker.
@@ -625,6 +628,12 @@ impl Config {
             r.count::<usize>("SUMMARY_MAX_ITEMS_PER_SECTION", "a whole number of lines, at least 1");
         let raw_events_retention_days =
             r.count::<u32>("RAW_EVENTS_RETENTION_DAYS", "a whole number of days, at least 1");
+        let data_max_bytes = match source.raw("DATA_MAX_MB") {
+            None => Some(None),
+            Some(_) => {
+                r.count::<u64>("DATA_MAX_MB", "a whole number of megabytes, at least 1").map(|mb| Some(mb << 20))
+            }
+        };
         // Still validated, so a typo is reported, though nothing reads it any more.
         let _ = r.minutes("CALL_DEDUPE_WINDOW_MINUTES");
         let call_resolve_lookback = r.minutes("CALL_RESOLVE_LOOKBACK_MINUTES");
@@ -737,6 +746,7 @@ impl Config {
             summary_slots: summary_slots.ok_or_else(missing)?,
             summary_max_items: summary_max_items.ok_or_else(missing)?,
             raw_events_retention_days: raw_events_retention_days.ok_or_else(missing)?,
+            data_max_bytes: data_max_bytes.ok_or_else(missing)?,
             call_resolve_lookback: call_resolve_lookback.ok_or_else(missing)?,
             call_require_missed_marker: call_require_missed_marker.ok_or_else(missing)?,
             call_missed_marker_keys: r.list("CALL_MISSED_MARKER_KEYS"),
@@ -764,6 +774,15 @@ impl Config {
             slots_from_cron: cron.slots.is_some(),
             resolver_from_cron: cron.resolver_minutes.is_some(),
             cron: cron.notes,
+        })
+    }
+
+    /// The most the database and its backups may take: `DATA_MAX_MB`, else a quarter of the
+    /// data partition, between 64 MB and 4 GB.
+    pub fn data_budget(&self) -> u64 {
+        self.data_max_bytes.unwrap_or_else(|| {
+            let partition = crate::backup::filesystem_bytes(&self.data_dir()).unwrap_or(256 << 20);
+            (partition / 4).clamp(64 << 20, 4 << 30)
         })
     }
 

@@ -142,6 +142,35 @@ pub fn prune(conn: &Connection, before: Timestamp, dry_run: bool) -> rusqlite::R
     }
 }
 
+/// Bytes the database's live pages take (free pages inside the file do not count: SQLite
+/// reuses them before the file grows).
+pub fn used_bytes(conn: &Connection) -> rusqlite::Result<u64> {
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
+    let size: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+    Ok(((pages - free).max(0) * size) as u64)
+}
+
+/// Deletes the oldest raw events, a batch at a time, until the database's live pages take at
+/// most `limit` bytes or none are left to delete (an event waiting for the time is kept);
+/// returns how many went. Issues, timelines and the outbox are never touched: they are the
+/// record, the raw events only its evidence (`DATA_MAX_MB`, issue 15).
+pub fn prune_to_fit(conn: &Connection, limit: u64) -> rusqlite::Result<usize> {
+    const BATCH: i64 = 500;
+    let mut deleted = 0;
+    while used_bytes(conn)? > limit {
+        let oldest = "SELECT id FROM raw_events WHERE id NOT IN (SELECT event_id FROM deferred_events)
+                      ORDER BY received_at, id LIMIT ?1";
+        exec(conn, &format!("DELETE FROM event_keys WHERE event_id IN ({oldest})"), [BATCH])?;
+        let gone = exec(conn, &format!("DELETE FROM raw_events WHERE id IN ({oldest})"), [BATCH])?;
+        if gone == 0 {
+            break;
+        }
+        deleted += gone;
+    }
+    Ok(deleted)
+}
+
 /// A stored event as the status page lists it: when, which route, and what came of it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Recent {

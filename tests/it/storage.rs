@@ -117,3 +117,36 @@ fn a_full_card_refuses_webhooks_says_why_and_recovers_without_losing_one() -> an
     }
     Ok(())
 }
+
+#[test]
+fn sentinel_never_fills_the_card_itself() -> anyhow::Result<()> {
+    // A 1 MB budget: the database may keep a quarter of it, the backups the rest.
+    let app = Sentinel::start(&[("DATA_MAX_MB", "1"), ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z")])?;
+    let text = "y".repeat(1500);
+    for n in 0..600 {
+        // One customer, many texts: the issue stays small, the raw events grow.
+        let body = json!({ "contact_id": "talker", "message": { "body": format!("{n} {text}") } }).to_string();
+        assert_eq!(app.webhook("inbound_sms", &body)?.status, 200);
+    }
+    let before = app.count("SELECT COUNT(*) FROM raw_events")?;
+    assert_eq!(before, 600);
+    // The nightly run (02:00 local) prunes the oldest raw events to fit, then backs up.
+    app.set_clock("2026-03-03T08:30:00Z")?;
+    app.eventually("pruned to fit", || Ok(app.count("SELECT COUNT(*) FROM raw_events")? < before))?;
+    let used = app.count(
+        "SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM pragma_freelist_count)",
+    )? * app.count("SELECT page_size FROM pragma_page_size")?;
+    assert!(used <= 256 * 1024, "the database takes {used} bytes");
+    assert_eq!(app.count("SELECT inbound_count FROM issues WHERE contact_id = 'talker'")?, 600, "the record stays");
+    let nightly = app.dir().join("backups/sentinel-2026-03-03.db");
+    app.eventually("the nightly backup", || Ok(nightly.exists()))?;
+    let backups: u64 = std::fs::read_dir(app.dir().join("backups"))?
+        .flatten()
+        .filter_map(|entry| entry.metadata().ok())
+        .map(|meta| meta.len())
+        .sum();
+    assert!(backups + used as u64 <= 1 << 20, "backups {backups} + database {used} exceed 1 MB");
+    let status = app.admin("GET", "/status")?;
+    assert!(status.text.contains("of 1 MB (DATA_MAX_MB"), "{}", status.text);
+    Ok(())
+}
