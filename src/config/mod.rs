@@ -54,7 +54,7 @@ pub const VARS: &[VarDef] = &[
     var("HTTP_TIMEOUT_SECONDS", "30", "longest a client may stall mid-request, and the longest a whole body may take"),
     var("CLIENT_IP_HEADER", "", "header a local tunnel puts the client's address in (e.g. CF-Connecting-IP); believed only from 127.0.0.1, for slowing guessers per source"),
     secret("GHL_TOKEN", "GHL private integration or OAuth token; unset means nothing is sent to GHL"),
-    var("GHL_VERSION", "2021-07-28", "GHL API Version header"),
+    var("GHL_VERSION", "", "GHL API Version header for every endpoint; unset sends each the value GHL documents for it (conversations 2021-04-15, contacts 2021-07-28)"),
     var("GHL_BASE_URL", "https://services.leadconnectorhq.com", "GHL API base URL"),
     var("GHL_LOCATION_ID", "", "GHL location (sub-account); events for other locations are stored and ignored"),
     var("GHL_APP_BASE", "https://app.gohighlevel.com", "GHL web app base for conversation deep links"),
@@ -352,8 +352,9 @@ pub struct Config {
 pub struct GhlConfig {
     /// Bearer token; `None` means sends are recorded as not sent.
     pub token: Option<Secret>,
-    /// `Version` header.
-    pub version: String,
+    /// `Version` header for every endpoint, when `GHL_VERSION` is set; `None` sends each
+    /// endpoint the value GHL documents for it.
+    pub version: Option<String>,
     /// API base URL, without a trailing slash.
     pub base_url: String,
     /// The location this appliance serves.
@@ -669,7 +670,9 @@ impl Config {
         if ai_enabled == Some(true) && source.raw("OPENAI_API_KEY").is_none() {
             r.errors.push("AI_GATE_ENABLED=\"1\": expected OPENAI_API_KEY to be set as well".to_string());
         }
-        let ghl_version = r.text("GHL_VERSION");
+        // Only a value the user set overrides the per-endpoint versions (the original's .env
+        // sets 2021-07-28, which the original sent everywhere, so it keeps working as it did).
+        let ghl_version = r.optional("GHL_VERSION");
         let tunnel_ready_url = match source.raw("TUNNEL_READY_URL") {
             None => Some(None),
             Some(_) => r.url("TUNNEL_READY_URL").map(Some),
@@ -815,6 +818,7 @@ pub fn describe(source: &Source, config: &Config) -> String {
         "# resolver: OPEN issues re-checked every {} min in business hours\n",
         config.resolver_interval.as_mins()
     ));
+    out.push_str(&format!("# GHL Version header: {}\n", crate::ghl::client::describe_versions(&config.ghl)));
     for warning in warnings(source, config) {
         out.push_str(&format!("# warning: {warning}\n"));
     }

@@ -161,6 +161,41 @@ pub struct GhlStatus {
     pub token_refused: bool,
 }
 
+/// The two GHL APIs the client calls; each documents its own `Version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    /// `/conversations/...`: `Version: 2021-04-15`.
+    Conversations,
+    /// `/contacts/...`: `Version: 2021-07-28`.
+    Contacts,
+}
+
+impl Api {
+    /// The `Version` GHL's OpenAPI gives every operation of this API.
+    fn documented_version(self) -> &'static str {
+        match self {
+            Api::Conversations => "2021-04-15",
+            Api::Contacts => "2021-07-28",
+        }
+    }
+}
+
+/// The `Version` headers in effect, for `check-config`.
+pub fn describe_versions(config: &GhlConfig) -> String {
+    match &config.version {
+        Some(version) => format!(
+            "{version} on every endpoint (GHL_VERSION is set; unset it to send each endpoint the value GHL documents: conversations {}, contacts {})",
+            Api::Conversations.documented_version(),
+            Api::Contacts.documented_version()
+        ),
+        None => format!(
+            "conversations {}, contacts {} (each endpoint's documented value)",
+            Api::Conversations.documented_version(),
+            Api::Contacts.documented_version()
+        ),
+    }
+}
+
 /// Attempts per request, the first included.
 const MAX_ATTEMPTS: u32 = 4;
 /// First retry delay; doubles per attempt, with up to 50 % jitter.
@@ -186,7 +221,7 @@ struct Inner {
     agent: ureq::Agent,
     base_url: String,
     token: Option<Secret>,
-    version: String,
+    version: Option<String>,
     location_id: Option<String>,
     limiter: RateLimiter,
     state: Mutex<ClientState>,
@@ -350,6 +385,12 @@ impl GhlClient {
         self.request("GET", path, query, None)
     }
 
+    /// The `Version` header for a path: `GHL_VERSION` when set, else the documented one.
+    fn version_for(&self, path: &str) -> &str {
+        let api = if path.starts_with("/contacts") { Api::Contacts } else { Api::Conversations };
+        self.inner.version.as_deref().unwrap_or(api.documented_version())
+    }
+
     fn request(
         &self,
         method: &str,
@@ -397,9 +438,10 @@ impl GhlClient {
     ) -> Result<Value, (GhlError, Option<Duration>)> {
         let url = format!("{}{}", self.inner.base_url, path);
         let auth = format!("Bearer {}", token.expose());
+        let version = self.version_for(path);
         let sent = match (method, body) {
-            ("POST", Some(body)) => self.prepare(self.inner.agent.post(&url), query, &auth).send_json(body),
-            _ => self.prepare(self.inner.agent.get(&url), query, &auth).call(),
+            ("POST", Some(body)) => self.prepare(self.inner.agent.post(&url), query, &auth, version).send_json(body),
+            _ => self.prepare(self.inner.agent.get(&url), query, &auth, version).call(),
         };
         self.lock().status.requests += 1;
         let mut response = sent.map_err(|err| (GhlError::Unavailable(transport_error(&err)), None))?;
@@ -443,13 +485,14 @@ impl GhlClient {
         mut request: ureq::RequestBuilder<B>,
         query: &[(&str, String)],
         auth: &str,
+        version: &str,
     ) -> ureq::RequestBuilder<B> {
         for (key, value) in query {
             request = request.query(*key, value);
         }
         request
             .header("Authorization", auth)
-            .header("Version", &self.inner.version)
+            .header("Version", version)
             .header("Accept", "application/json")
     }
 
@@ -677,7 +720,7 @@ mod tests {
     fn no_token_means_not_configured_and_no_request() {
         let config = GhlConfig {
             token: None,
-            version: "2021-07-28".into(),
+            version: None,
             base_url: "http://127.0.0.1:9".into(),
             location_id: None,
             app_base: String::new(),

@@ -57,7 +57,7 @@ fn a_staff_reply_found_by_polling_resolves_the_issue() -> anyhow::Result<()> {
     assert!(detail.contains("msg1"), "{detail}");
     let request = ghl.requests().into_iter().find(|r| r.path == "/conversations/conv1/messages").expect("fetched");
     assert_eq!(request.authorization.as_deref(), Some("Bearer test-token"));
-    assert_eq!(request.version.as_deref(), Some("2021-07-28"));
+    assert_eq!(request.version.as_deref(), Some("2021-04-15"), "the Version GHL documents for conversations");
     Ok(())
 }
 
