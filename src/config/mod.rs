@@ -18,6 +18,7 @@ use jiff::tz::TimeZone;
 
 use crate::domain::ai::Redaction;
 use crate::domain::calendar::{Calendar, WeeklySchedule, parse_holidays};
+use crate::domain::event::VoicemailCallback;
 
 mod cron;
 pub use cron::{CronNote, CronSchedule};
@@ -80,6 +81,7 @@ pub const VARS: &[VarDef] = &[
     var("RAW_EVENTS_RETENTION_DAYS", "30", "days raw webhook events are kept"),
     var("CALL_DEDUPE_WINDOW_MINUTES", "240", "accepted from the original, no longer needed: a repeat missed call counts as an attempt on the live issue (SPEC §5.1), and a retried delivery is a duplicate by its ids or body"),
     var("CALL_RESOLVE_LOOKBACK_MINUTES", "15", "a callback this long before the CALL issue was created still resolves it"),
+    var("CALL_VOICEMAIL_COUNTS_AS_CALLBACK", "1", "1: a callback that reached only the customer's voicemail answers the missed call; 0: only a call the customer picked up does (busy, unanswered or failed callbacks never do)"),
     var("CALL_REQUIRE_MISSED_MARKER", "1", "0 drops the missed-call marker requirement on /webhook/ghl/unanswered_call"),
     var("CALL_MISSED_MARKER_KEYS", "sentinel_missed_call,missed_call,is_missed_call", "keys that mark a missed call, at any depth"),
     var("ACK_CLOSE_ENABLED", "1", "1 lets a thank-you after a staff reply open no issue"),
@@ -319,6 +321,8 @@ pub struct Config {
     pub raw_events_retention_days: u32,
     /// How far before a CALL issue a callback still counts.
     pub call_resolve_lookback: SignedDuration,
+    /// Whether a callback that reached only the voicemail answers a missed call.
+    pub call_voicemail: VoicemailCallback,
     /// Whether `/webhook/ghl/unanswered_call` needs a missed-call marker.
     pub call_require_missed_marker: bool,
     /// Keys that mark a missed call.
@@ -614,6 +618,7 @@ impl Config {
         // Still validated, so a typo is reported, though nothing reads it any more.
         let _ = r.minutes("CALL_DEDUPE_WINDOW_MINUTES");
         let call_resolve_lookback = r.minutes("CALL_RESOLVE_LOOKBACK_MINUTES");
+        let call_voicemail = r.flag("CALL_VOICEMAIL_COUNTS_AS_CALLBACK");
         let call_require_missed_marker = r.flag("CALL_REQUIRE_MISSED_MARKER");
         let ack_close_enabled = r.flag("ACK_CLOSE_ENABLED");
         let ack_close_max_len = r.count::<usize>("ACK_CLOSE_MAX_LEN", "a number of characters, at least 1");
@@ -720,6 +725,11 @@ impl Config {
             summary_max_items: summary_max_items.ok_or_else(missing)?,
             raw_events_retention_days: raw_events_retention_days.ok_or_else(missing)?,
             call_resolve_lookback: call_resolve_lookback.ok_or_else(missing)?,
+            call_voicemail: if call_voicemail.ok_or_else(missing)? {
+                VoicemailCallback::Counts
+            } else {
+                VoicemailCallback::DoesNotCount
+            },
             call_require_missed_marker: call_require_missed_marker.ok_or_else(missing)?,
             call_missed_marker_keys: r.list("CALL_MISSED_MARKER_KEYS"),
             ack_close_enabled: ack_close_enabled.ok_or_else(missing)?,

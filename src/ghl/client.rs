@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::{GhlConfig, Secret};
-use crate::domain::event::{Outbound, Party};
+use crate::domain::event::{Outbound, Party, is_call_type};
 use crate::time::TimeSource;
 
 /// Why a GHL request failed.
@@ -84,7 +84,7 @@ pub struct Message {
     pub source: Option<String>,
     /// When GHL recorded it.
     pub date_added: Timestamp,
-    /// Call status, from `meta.call.status` or `meta.callStatus`.
+    /// Call status, from `meta.call.status` (live) or `meta.callStatus` (the spec).
     pub call_status: Option<String>,
     /// The text, for the AI check's transcript (SPEC §10); `None` for calls and empty bodies.
     pub body: Option<String>,
@@ -100,15 +100,19 @@ impl Message {
             source: self.source.clone(),
             message_id: Some(self.id.clone()),
             sent_at: Some(self.date_added),
+            call_status: self.call_status.clone(),
         })
     }
 }
 
-/// `TYPE_SMS` → `SMS`, `TYPE_CALL` → `CALL`, `TYPE_INTERNAL_COMMENT(S)` → `InternalComment`.
+/// `TYPE_SMS` → `SMS`; every call type (`TYPE_CALL`, `TYPE_IVR_CALL`, `TYPE_CUSTOM_CALL`,
+/// `TYPE_CAMPAIGN_MANUAL_CALL`) and `TYPE_VOICEMAIL` → `CALL`; `TYPE_INTERNAL_COMMENT(S)` →
+/// `InternalComment`.
 fn normalise_type(message_type: &str) -> String {
     match message_type {
         "TYPE_SMS" => "SMS".into(),
-        "TYPE_CALL" | "TYPE_VOICEMAIL" => "CALL".into(),
+        "TYPE_VOICEMAIL" => "CALL".into(),
+        call if is_call_type(call) => "CALL".into(),
         "TYPE_INTERNAL_COMMENT" | "TYPE_INTERNAL_COMMENTS" => "InternalComment".into(),
         other => other.into(),
     }
