@@ -367,15 +367,10 @@ impl GhlClient {
         Ok(list.iter().filter_map(parse_conversation).collect())
     }
 
-    /// The contact's display name: `contactName`, `name`, first + last (CONTRACT §4.1).
+    /// The contact's display name (CONTRACT §4.1).
     pub fn contact_name(&self, contact_id: &str) -> Result<Option<String>, GhlError> {
         let found = self.get(&format!("/contacts/{contact_id}"), &[])?;
-        let contact = &found["contact"];
-        let text = |key: &str| contact[key].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-        Ok(text("contactName").or_else(|| text("name")).or_else(|| {
-            let full = format!("{} {}", text("firstName").unwrap_or_default(), text("lastName").unwrap_or_default());
-            Some(full.trim().to_string()).filter(|s| !s.is_empty())
-        }))
+        Ok(display_name(&found["contact"]))
     }
 
     /// Sends an SMS to a contact; returns GHL's message id.
@@ -580,6 +575,16 @@ fn messages_page(page: &Value) -> (&[Value], bool, Option<String>) {
     (items, next_page, last_id)
 }
 
+/// A contact's display name from the fields GHL documents for `GET /contacts/{id}` (`name`,
+/// `firstName`, `lastName`), and `contactName`, which live answers carry as well.
+fn display_name(contact: &Value) -> Option<String> {
+    let text = |key: &str| contact[key].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    text("name").or_else(|| text("contactName")).or_else(|| {
+        let full = format!("{} {}", text("firstName").unwrap_or_default(), text("lastName").unwrap_or_default());
+        Some(full.trim().to_string()).filter(|s| !s.is_empty())
+    })
+}
+
 fn parse_message(item: &Value) -> Option<Message> {
     let text = |value: &Value| value.as_str().map(str::to_string).filter(|s| !s.is_empty());
     let meta = &item["meta"];
@@ -718,6 +723,19 @@ mod tests {
         let limiter = RateLimiter::new(100, Duration::from_secs(10), 2);
         assert!(limiter.acquire().is_ok() && limiter.acquire().is_ok());
         assert_eq!(limiter.acquire(), Err(GhlError::BudgetExhausted));
+    }
+
+    /// `GET /contacts/{id}` documents `name`, `firstName` and `lastName`; live answers add
+    /// `contactName`.
+    #[test]
+    fn contact_names_come_from_the_documented_fields() {
+        let name = |contact: Value| display_name(&contact);
+        assert_eq!(name(json!({ "name": "Pat Doe", "firstName": "Patricia", "lastName": "Doe" })).as_deref(), Some("Pat Doe"));
+        assert_eq!(name(json!({ "firstName": "Lee", "lastName": "Ray" })).as_deref(), Some("Lee Ray"));
+        assert_eq!(name(json!({ "name": " ", "firstName": "Sam" })).as_deref(), Some("Sam"));
+        assert_eq!(name(json!({ "lastName": "Ray" })).as_deref(), Some("Ray"));
+        assert_eq!(name(json!({ "contactName": "Pat D" })).as_deref(), Some("Pat D"));
+        assert_eq!(name(json!({ "id": "c1", "email": "x@example.com" })), None);
     }
 
     #[test]
