@@ -302,16 +302,21 @@ impl GhlClient {
     }
 
     /// The messages of a conversation newer than `since`, newest first, reading pages until
-    /// one reaches back past `since` (SPEC §5.2).
+    /// one lies wholly before `since` (SPEC §5.2).
     pub fn messages_since(&self, conversation_id: &str, since: Timestamp) -> Result<Vec<Message>, GhlError> {
         let mut messages = self.messages_reaching(conversation_id, since)?;
         messages.retain(|message| message.date_added >= since);
         Ok(messages)
     }
 
-    /// Every message on the pages read until one reaches back past `since`, newest first: the
-    /// messages since then and, on the same requests, the older ones that came with them, which
-    /// the AI check reads as the thread's context (SPEC §10).
+    /// Every message on the pages read, newest first: the messages since `since` and, on the
+    /// same requests, the older ones that came with them, which the AI check reads as the
+    /// thread's context (SPEC §10).
+    ///
+    /// GHL does not promise an order within or across pages, so paging goes by `dateAdded`, not
+    /// by position: it stops at the last page, or at a page whose every message is older than
+    /// `since` (a page that reaches back past `since` may still hold newer messages, e.g. a
+    /// call logged late under its earlier time). At most [`MAX_PAGES`] are read.
     pub fn messages_reaching(&self, conversation_id: &str, since: Timestamp) -> Result<Vec<Message>, GhlError> {
         let mut messages = Vec::new();
         let mut cursor: Option<String> = None;
@@ -322,18 +327,15 @@ impl GhlClient {
             }
             let page = self.get(&format!("/conversations/{conversation_id}/messages"), &query)?;
             let (items, next_page, last_id) = messages_page(&page);
-            let mut reached_back = items.is_empty();
-            for item in items {
-                if let Some(message) = parse_message(item) {
-                    reached_back |= message.date_added < since;
-                    messages.push(message);
-                }
-            }
+            let page: Vec<Message> = items.iter().filter_map(parse_message).collect();
+            let wholly_older = page.iter().all(|message| message.date_added < since);
+            messages.extend(page);
             match (next_page, last_id) {
-                (true, Some(last)) if !reached_back => cursor = Some(last),
+                (true, Some(last)) if !wholly_older && cursor.as_ref() != Some(&last) => cursor = Some(last),
                 _ => break,
             }
         }
+        messages.sort_by(|a, b| b.date_added.cmp(&a.date_added));
         Ok(messages)
     }
 
@@ -570,6 +572,7 @@ fn messages_page(page: &Value) -> (&[Value], bool, Option<String>) {
     let next_page = holder["nextPage"].as_bool().unwrap_or(false);
     let last_id = holder["lastMessageId"]
         .as_str()
+        .filter(|id| !id.is_empty())
         .map(str::to_string)
         .or_else(|| items.last().and_then(|m| m["id"].as_str()).map(str::to_string));
     (items, next_page, last_id)
