@@ -1,10 +1,14 @@
 //! The GHL API client: the only code that makes requests to GHL (SPEC §8, CONTRACT §3–§5).
 //!
-//! Blocking (ureq + rustls); callers run it in `spawn_blocking`. Every request passes one
-//! shared rate limiter (a sliding 10-second window and a daily budget) and a circuit breaker,
-//! retries 429/5xx/timeouts with exponential backoff and jitter (honouring `Retry-After` and
-//! `X-RateLimit-*`), and never retries other 4xx. Failures come back classified as
-//! [`GhlError`] so callers can act on the cause; an outage is a value, not a crash.
+//! Blocking (ureq + rustls); callers run it in `spawn_blocking`. Every request carries the
+//! `Version` GHL documents for its endpoint (or `GHL_VERSION` when set), passes one shared rate
+//! limiter (a sliding 10-second window and a daily budget) and a circuit breaker, retries
+//! 429/5xx/timeouts with exponential backoff and jitter, and never retries other 4xx. GHL's
+//! documented `X-RateLimit-*` headers steer the waits: a spent window holds every caller for
+//! the window's interval, a spent day stops requests for a while, and a lower advertised
+//! maximum lowers ours (`Retry-After` is not documented; it is honoured only if it comes).
+//! Failures come back classified as [`GhlError`] so callers can act on the cause; an outage is
+//! a value, not a crash.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -163,6 +167,41 @@ pub struct GhlStatus {
     pub last_error: Option<String>,
     /// Whether the token was refused (managers should be told).
     pub token_refused: bool,
+    /// What GHL's `X-RateLimit-*` headers said last.
+    pub rate_limit: Option<RateLimitHeaders>,
+}
+
+/// GHL's documented rate-limit headers (CONTRACT §5.1), as the last answer carried them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RateLimitHeaders {
+    /// `X-RateLimit-Max`: requests allowed per interval.
+    pub max: Option<u64>,
+    /// `X-RateLimit-Remaining`: left in the current interval.
+    pub remaining: Option<u64>,
+    /// `X-RateLimit-Interval-Milliseconds`: the interval.
+    pub interval_ms: Option<u64>,
+    /// `X-RateLimit-Limit-Daily`: requests allowed per day.
+    pub daily_limit: Option<u64>,
+    /// `X-RateLimit-Daily-Remaining`: left today.
+    pub daily_remaining: Option<u64>,
+}
+
+impl RateLimitHeaders {
+    fn read(header: impl Fn(&str) -> Option<String>) -> Option<RateLimitHeaders> {
+        let number = |name: &str| header(name).and_then(|value| value.trim().parse::<u64>().ok());
+        let headers = RateLimitHeaders {
+            max: number("x-ratelimit-max"),
+            remaining: number("x-ratelimit-remaining"),
+            interval_ms: number("x-ratelimit-interval-milliseconds"),
+            daily_limit: number("x-ratelimit-limit-daily"),
+            daily_remaining: number("x-ratelimit-daily-remaining"),
+        };
+        (headers != RateLimitHeaders::default()).then_some(headers)
+    }
+
+    fn interval(&self) -> Option<Duration> {
+        self.interval_ms.filter(|ms| *ms > 0).map(Duration::from_millis)
+    }
 }
 
 /// The two GHL APIs the client calls; each documents its own `Version`.
@@ -204,8 +243,11 @@ pub fn describe_versions(config: &GhlConfig) -> String {
 const MAX_ATTEMPTS: u32 = 4;
 /// First retry delay; doubles per attempt, with up to 50 % jitter.
 const BASE_BACKOFF: Duration = Duration::from_millis(400);
-/// Longest wait honoured from `Retry-After` or the rate-limit headers.
+/// Longest wait honoured from the rate-limit headers (or an undocumented `Retry-After`).
 const MAX_SERVER_WAIT: Duration = Duration::from_secs(60);
+/// How long requests stop once GHL says the day's requests are spent; GHL does not say when
+/// its day resets, so one request an hour asks again.
+const DAILY_LIMIT_HOLD: Duration = Duration::from_secs(3600);
 /// Consecutive failed requests that open the circuit.
 const BREAKER_THRESHOLD: u32 = 5;
 /// How long the circuit first stays open; doubles while GHL stays down, up to 5 minutes.
@@ -405,7 +447,10 @@ impl GhlClient {
         let mut last_error = GhlError::Unavailable("no attempt made".into());
         for attempt in 0..MAX_ATTEMPTS {
             self.check_circuit()?;
-            self.inner.limiter.acquire()?;
+            if let Err(error) = self.inner.limiter.acquire() {
+                self.record_failure(&error, false);
+                return Err(error);
+            }
             let outcome = self.send_once(method, path, query, body, token);
             let (error, wait) = match outcome {
                 Ok(value) => {
@@ -448,14 +493,26 @@ impl GhlClient {
         let mut response = sent.map_err(|err| (GhlError::Unavailable(transport_error(&err)), None))?;
         let status = response.status().as_u16();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let remaining = header("x-ratelimit-remaining").and_then(|v| v.parse::<u64>().ok());
-        let interval =
-            header("x-ratelimit-interval-milliseconds").and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
+        let limits = RateLimitHeaders::read(header);
         let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
-        if remaining == Some(0) {
-            // GHL says the window is spent: hold every caller until it resets.
-            self.inner.limiter.pause(interval.unwrap_or(Duration::from_secs(10)).min(MAX_SERVER_WAIT));
+        if let Some(limits) = limits {
+            self.lock().status.rate_limit = Some(limits);
+            if let Some(max) = limits.max {
+                self.inner.limiter.limit_to(max);
+            }
+            if limits.remaining == Some(0) {
+                // GHL says the window is spent: hold every caller until it resets.
+                let interval = limits.interval().unwrap_or(Duration::from_secs(10));
+                self.inner.limiter.pause(interval.min(MAX_SERVER_WAIT));
+            }
+            if limits.daily_remaining == Some(0) {
+                tracing::warn!(hold = ?DAILY_LIMIT_HOLD, "GHL says the day's requests are spent");
+                self.inner.limiter.hold_day(DAILY_LIMIT_HOLD);
+            }
         }
+        // On a 429 GHL documents no Retry-After: the interval of a spent window is the wait.
+        let spent_window =
+            limits.filter(|l| l.remaining == Some(0)).map(|l| l.interval().unwrap_or(Duration::from_secs(10)));
         let text = response
             .body_mut()
             .with_config()
@@ -468,7 +525,7 @@ impl GhlClient {
                 .map_err(|_| (GhlError::Unavailable(format!("answer is not JSON ({} bytes)", text.len())), None)),
             429 => {
                 self.lock().status.rate_limited += 1;
-                let wait = retry_after.or(interval).map(|w| w.min(MAX_SERVER_WAIT));
+                let wait = spent_window.or(retry_after).map(|w| w.min(MAX_SERVER_WAIT));
                 Err((GhlError::RateLimited(message()), wait))
             }
             401 if message().to_ascii_lowercase().contains("scope") => Err((GhlError::Scope(message()), None)),
@@ -616,6 +673,10 @@ struct LimiterState {
     paused_until: Option<Instant>,
     day_started: Instant,
     used_today: u32,
+    /// GHL's advertised `X-RateLimit-Max`, when lower than ours.
+    advertised_max: Option<usize>,
+    /// GHL said the day's requests are spent: nothing is sent before this.
+    day_held_until: Option<Instant>,
 }
 
 impl RateLimiter {
@@ -630,6 +691,8 @@ impl RateLimiter {
                 paused_until: None,
                 day_started: Instant::now(),
                 used_today: 0,
+                advertised_max: None,
+                day_held_until: None,
             }),
         }
     }
@@ -647,12 +710,18 @@ impl RateLimiter {
                 if state.used_today >= self.daily_budget {
                     return Err(GhlError::BudgetExhausted);
                 }
+                match state.day_held_until {
+                    Some(until) if until > now => return Err(GhlError::BudgetExhausted),
+                    Some(_) => state.day_held_until = None,
+                    None => {}
+                }
                 while state.sent.front().is_some_and(|at| now.duration_since(*at) >= self.window) {
                     state.sent.pop_front();
                 }
+                let max = state.advertised_max.map_or(self.max, |advertised| advertised.min(self.max));
                 match state.paused_until {
                     Some(until) if until > now => until - now,
-                    _ if state.sent.len() < self.max => {
+                    _ if state.sent.len() < max => {
                         state.sent.push_back(now);
                         state.used_today += 1;
                         return Ok(());
@@ -671,6 +740,20 @@ impl RateLimiter {
     pub fn pause(&self, period: Duration) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.paused_until = Some(Instant::now() + period);
+    }
+
+    /// Sends no more than `max` per window from now on, if that is lower than ours (GHL's
+    /// `X-RateLimit-Max`).
+    pub fn limit_to(&self, max: u64) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let max = usize::try_from(max).unwrap_or(usize::MAX).max(1);
+        state.advertised_max = (max < self.max).then_some(max);
+    }
+
+    /// Refuses every request for `period` (GHL said the day's requests are spent).
+    pub fn hold_day(&self, period: Duration) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.day_held_until = Some(Instant::now() + period);
     }
 }
 
@@ -696,6 +779,19 @@ mod tests {
         let spec_meta =
             json!({ "id": "m2", "dateAdded": "2026-03-02T15:05:00Z", "meta": { "callStatus": "voicemail" } });
         assert_eq!(parse_message(&spec_meta).and_then(|m| m.call_status).as_deref(), Some("voicemail"));
+    }
+
+    /// `GET /contacts/{id}` documents `name`, `firstName` and `lastName`; live answers add
+    /// `contactName`.
+    #[test]
+    fn contact_names_come_from_the_documented_fields() {
+        let name = |contact: Value| display_name(&contact);
+        assert_eq!(name(json!({ "name": "Pat Doe", "firstName": "Patricia", "lastName": "Doe" })).as_deref(), Some("Pat Doe"));
+        assert_eq!(name(json!({ "firstName": "Lee", "lastName": "Ray" })).as_deref(), Some("Lee Ray"));
+        assert_eq!(name(json!({ "name": " ", "firstName": "Sam" })).as_deref(), Some("Sam"));
+        assert_eq!(name(json!({ "lastName": "Ray" })).as_deref(), Some("Ray"));
+        assert_eq!(name(json!({ "contactName": "Pat D" })).as_deref(), Some("Pat D"));
+        assert_eq!(name(json!({ "id": "c1", "email": "x@example.com" })), None);
     }
 
     #[test]
@@ -728,17 +824,29 @@ mod tests {
         assert_eq!(limiter.acquire(), Err(GhlError::BudgetExhausted));
     }
 
-    /// `GET /contacts/{id}` documents `name`, `firstName` and `lastName`; live answers add
-    /// `contactName`.
     #[test]
-    fn contact_names_come_from_the_documented_fields() {
-        let name = |contact: Value| display_name(&contact);
-        assert_eq!(name(json!({ "name": "Pat Doe", "firstName": "Patricia", "lastName": "Doe" })).as_deref(), Some("Pat Doe"));
-        assert_eq!(name(json!({ "firstName": "Lee", "lastName": "Ray" })).as_deref(), Some("Lee Ray"));
-        assert_eq!(name(json!({ "name": " ", "firstName": "Sam" })).as_deref(), Some("Sam"));
-        assert_eq!(name(json!({ "lastName": "Ray" })).as_deref(), Some("Ray"));
-        assert_eq!(name(json!({ "contactName": "Pat D" })).as_deref(), Some("Pat D"));
-        assert_eq!(name(json!({ "id": "c1", "email": "x@example.com" })), None);
+    fn the_documented_rate_limit_headers_steer_the_limiter() {
+        let limiter = RateLimiter::new(3, Duration::from_secs(10), 1000);
+        limiter.limit_to(100);
+        limiter.limit_to(2);
+        assert!(limiter.acquire().is_ok() && limiter.acquire().is_ok());
+        let started = Instant::now();
+        let limited = RateLimiter::new(2, Duration::from_millis(150), 1000);
+        limited.limit_to(1);
+        assert!(limited.acquire().is_ok() && limited.acquire().is_ok());
+        assert!(started.elapsed() >= Duration::from_millis(150), "the second waited for the window");
+        let day = RateLimiter::new(10, Duration::from_secs(10), 1000);
+        day.hold_day(Duration::from_millis(100));
+        assert_eq!(day.acquire(), Err(GhlError::BudgetExhausted));
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(day.acquire().is_ok(), "one request asks again once the hold ends");
+        let headers = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+            RateLimitHeaders::read(|name| pairs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()))
+        };
+        let read = headers(&[("X-RateLimit-Remaining", "0"), ("X-RateLimit-Interval-Milliseconds", "1500"), ("X-RateLimit-Daily-Remaining", "7")]);
+        assert_eq!(read.map(|h| (h.remaining, h.interval(), h.daily_remaining)), Some((Some(0), Some(Duration::from_millis(1500)), Some(7))));
+        assert_eq!(headers(&[("Retry-After", "5")]), None, "Retry-After is not one of GHL's documented headers");
     }
 
     #[test]
