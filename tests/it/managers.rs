@@ -10,6 +10,8 @@ fn start(ghl: &FakeGhl, now: &str, dir: Option<tempfile::TempDir>) -> anyhow::Re
     let env = [
         ("GHL_BASE_URL", ghl.url.as_str()),
         ("GHL_TOKEN", "test-token"),
+        // GHL requires a location on every search (issue 13 part 2).
+        ("GHL_LOCATION_ID", "loc1"),
         ("MANAGER_CONTACT_IDS", "m1,m2"),
         ("SENTINEL_TEST_NOW", now),
     ];

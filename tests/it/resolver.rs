@@ -172,7 +172,7 @@ fn when_ghl_is_down_at_the_due_time_the_issue_opens_and_resolves_later() -> anyh
 fn rate_limits_server_errors_slow_answers_and_garbage_are_retried() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
     let app = start(&ghl, &[("GHL_TIMEOUT_SECONDS", "1")])?;
-    let faults = [Fault::RateLimited(1), Fault::ServerError, Fault::Slow(Duration::from_millis(2500)), Fault::Garbage];
+    let faults = [Fault::RateLimited(Duration::from_secs(1)), Fault::ServerError, Fault::Slow(Duration::from_millis(2500)), Fault::Garbage];
     for (index, fault) in faults.iter().enumerate() {
         let conversation = format!("conv{index}");
         let id = inbound_sms(&app, &conversation, &format!("c{index}"))?;
