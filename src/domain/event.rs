@@ -324,7 +324,8 @@ mod tests {
     fn every_documented_call_type_is_a_call_and_its_outcome_decides() {
         let now = Timestamp::UNIX_EPOCH;
         let none: &[String] = &[];
-        for kind in ["CALL", "TYPE_CALL", "TYPE_IVR_CALL", "TYPE_CUSTOM_CALL", "TYPE_CAMPAIGN_MANUAL_CALL", "ivr_call"] {
+        for kind in ["CALL", "TYPE_CALL", "TYPE_IVR_CALL", "TYPE_CUSTOM_CALL", "TYPE_CAMPAIGN_MANUAL_CALL", "ivr_call"]
+        {
             assert!(is_call_type(kind), "{kind}");
             let reply = outbound(kind, None, None).staff_reply(none, VoicemailCallback::DoesNotCount, now);
             assert!(reply.is_some_and(|r| !r.by_human && r.answers(IssueKind::Call)), "{kind}");

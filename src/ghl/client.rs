@@ -548,10 +548,7 @@ impl GhlClient {
         for (key, value) in query {
             request = request.query(*key, value);
         }
-        request
-            .header("Authorization", auth)
-            .header("Version", version)
-            .header("Accept", "application/json")
+        request.header("Authorization", auth).header("Version", version).header("Accept", "application/json")
     }
 
     fn check_circuit(&self) -> Result<(), GhlError> {
@@ -786,7 +783,10 @@ mod tests {
     #[test]
     fn contact_names_come_from_the_documented_fields() {
         let name = |contact: Value| display_name(&contact);
-        assert_eq!(name(json!({ "name": "Pat Doe", "firstName": "Patricia", "lastName": "Doe" })).as_deref(), Some("Pat Doe"));
+        assert_eq!(
+            name(json!({ "name": "Pat Doe", "firstName": "Patricia", "lastName": "Doe" })).as_deref(),
+            Some("Pat Doe")
+        );
         assert_eq!(name(json!({ "firstName": "Lee", "lastName": "Ray" })).as_deref(), Some("Lee Ray"));
         assert_eq!(name(json!({ "name": " ", "firstName": "Sam" })).as_deref(), Some("Sam"));
         assert_eq!(name(json!({ "lastName": "Ray" })).as_deref(), Some("Ray"));
@@ -842,10 +842,19 @@ mod tests {
         assert!(day.acquire().is_ok(), "one request asks again once the hold ends");
         let headers = |pairs: &[(&str, &str)]| {
             let pairs: Vec<(String, String)> = pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-            RateLimitHeaders::read(|name| pairs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()))
+            RateLimitHeaders::read(|name| {
+                pairs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+            })
         };
-        let read = headers(&[("X-RateLimit-Remaining", "0"), ("X-RateLimit-Interval-Milliseconds", "1500"), ("X-RateLimit-Daily-Remaining", "7")]);
-        assert_eq!(read.map(|h| (h.remaining, h.interval(), h.daily_remaining)), Some((Some(0), Some(Duration::from_millis(1500)), Some(7))));
+        let read = headers(&[
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Interval-Milliseconds", "1500"),
+            ("X-RateLimit-Daily-Remaining", "7"),
+        ]);
+        assert_eq!(
+            read.map(|h| (h.remaining, h.interval(), h.daily_remaining)),
+            Some((Some(0), Some(Duration::from_millis(1500)), Some(7)))
+        );
         assert_eq!(headers(&[("Retry-After", "5")]), None, "Retry-After is not one of GHL's documented headers");
     }
 

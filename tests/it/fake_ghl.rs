@@ -454,7 +454,11 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String) {
             state.sent.push(sent.clone());
             let id = format!("sent{}", state.next_id);
             // 200, as `send-a-new-message` documents it.
-            (200, json!({ "conversationId": "conv-manager", "messageId": id, "msg": "Message queued successfully." }).to_string())
+            (
+                200,
+                json!({ "conversationId": "conv-manager", "messageId": id, "msg": "Message queued successfully." })
+                    .to_string(),
+            )
         }
         _ => not_found(),
     }

@@ -107,7 +107,8 @@ pub fn check(records: &[Recorded], allowed: &Allowed) -> Report {
         }
     };
     for record in records {
-        let mut checker = Checker { spec, allowed, report: &mut report, at: format!("{} {}", record.method, record.path) };
+        let mut checker =
+            Checker { spec, allowed, report: &mut report, at: format!("{} {}", record.method, record.path) };
         checker.exchange(record);
     }
     report
@@ -252,7 +253,10 @@ impl Checker<'_> {
             match value.filter(|value| !value.is_empty()) {
                 Some(value) => self.parameter(operation.doc, param, name, &value),
                 None if required => {
-                    self.violation(format!("required {} parameter {name} is missing", param["in"].as_str().unwrap_or("?")));
+                    self.violation(format!(
+                        "required {} parameter {name} is missing",
+                        param["in"].as_str().unwrap_or("?")
+                    ));
                 }
                 None => {}
             }
@@ -266,7 +270,10 @@ impl Checker<'_> {
         let bearer = operation.op["security"]
             .as_array()
             .is_some_and(|schemes| schemes.iter().any(|scheme| scheme.get("bearer").is_some()));
-        if bearer && !header("Authorization").is_some_and(|auth| auth.strip_prefix("Bearer ").is_some_and(|t| !t.trim().is_empty())) {
+        if bearer
+            && !header("Authorization")
+                .is_some_and(|auth| auth.strip_prefix("Bearer ").is_some_and(|t| !t.trim().is_empty()))
+        {
             self.violation("the bearer token (Authorization: Bearer ...) is missing".to_string());
         }
         let body_spec = &operation.op["requestBody"];
@@ -349,7 +356,8 @@ impl Checker<'_> {
                     Err(err) => self.violation(format!("error {status} is not JSON: {err}")),
                 }
             } else {
-                let listed: Vec<&String> = operation.op["responses"].as_object().map(|r| r.keys().collect()).unwrap_or_default();
+                let listed: Vec<&String> =
+                    operation.op["responses"].as_object().map(|r| r.keys().collect()).unwrap_or_default();
                 self.violation(format!("status {status} is not documented (the spec lists {listed:?})"));
             }
             return;
@@ -457,7 +465,9 @@ impl Checker<'_> {
                         })
                 }),
             ),
-            ("ConversationSchema", "lastMessageDate") => (Deviation::SearchLastMessage, value.is_number() || value.is_string()),
+            ("ConversationSchema", "lastMessageDate") => {
+                (Deviation::SearchLastMessage, value.is_number() || value.is_string())
+            }
             ("ConversationSchema", "lastMessageDirection") => {
                 (Deviation::SearchLastMessage, value == "inbound" || value == "outbound")
             }
@@ -557,13 +567,38 @@ mod tests {
         let page = json!({ "messages": { "lastMessageId": "m1", "nextPage": false,
             "messages": [message(json!({ "meta": { "callStatus": "voicemail", "callDuration": "12" } }))] } });
         let records = [
-            exchange("GET", "/conversations/search?locationId=l&contactId=c&limit=1", "2021-04-15", Value::Null, 200,
-                json!({ "conversations": [conversation(json!({}))], "total": 1 })),
-            exchange("GET", "/conversations/v/messages?limit=50&lastMessageId=m0", "2021-04-15", Value::Null, 200, page),
-            exchange("GET", "/contacts/c", "2021-07-28", Value::Null, 200,
-                json!({ "contact": { "id": "c", "name": "Pat Doe", "firstName": "Pat", "lastName": "Doe" } })),
-            exchange("POST", "/conversations/messages", "2021-04-15", json!({ "type": "SMS", "contactId": "c", "message": "hi" }),
-                200, json!({ "conversationId": "v", "messageId": "m2", "msg": "Message queued successfully." })),
+            exchange(
+                "GET",
+                "/conversations/search?locationId=l&contactId=c&limit=1",
+                "2021-04-15",
+                Value::Null,
+                200,
+                json!({ "conversations": [conversation(json!({}))], "total": 1 }),
+            ),
+            exchange(
+                "GET",
+                "/conversations/v/messages?limit=50&lastMessageId=m0",
+                "2021-04-15",
+                Value::Null,
+                200,
+                page,
+            ),
+            exchange(
+                "GET",
+                "/contacts/c",
+                "2021-07-28",
+                Value::Null,
+                200,
+                json!({ "contact": { "id": "c", "name": "Pat Doe", "firstName": "Pat", "lastName": "Doe" } }),
+            ),
+            exchange(
+                "POST",
+                "/conversations/messages",
+                "2021-04-15",
+                json!({ "type": "SMS", "contactId": "c", "message": "hi" }),
+                200,
+                json!({ "conversationId": "v", "messageId": "m2", "msg": "Message queued successfully." }),
+            ),
         ];
         let report = check(&records, &published());
         assert!(report.violations.is_empty(), "{report}");
@@ -574,19 +609,88 @@ mod tests {
     fn requests_ghl_would_refuse_are_caught() {
         let ok = json!({ "conversations": [], "total": 0 });
         let cases = [
-            (exchange("GET", "/conversations/search?contactId=c", "2021-04-15", Value::Null, 200, ok.clone()), "required query parameter locationId"),
-            (exchange("GET", "/conversations/search?locationId=l", "", Value::Null, 200, ok.clone()), "required header parameter Version"),
-            (exchange("GET", "/conversations/search?locationId=l", "2021-07-28", Value::Null, 200, ok.clone()), "Version=\"2021-07-28\""),
-            (exchange("GET", "/conversations/search?locationId=l&sortBy=newest", "2021-04-15", Value::Null, 200, ok.clone()), "sortBy=\"newest\""),
-            (exchange("GET", "/conversations/search?locationId=l&limit=ten", "2021-04-15", Value::Null, 200, ok.clone()), "not a number"),
-            (exchange("GET", "/conversations/search?locationId=l&page=2", "2021-04-15", Value::Null, 200, ok.clone()), "page is not documented"),
-            (exchange("GET", "/conversations/v/details", "2021-04-15", Value::Null, 200, ok.clone()), "no such operation"),
-            (exchange("POST", "/conversations/messages", "2021-04-15", json!({ "type": "SMS", "message": "hi" }), 200,
-                json!({ "conversationId": "v", "messageId": "m" })), "required field contactId"),
-            (exchange("POST", "/conversations/messages", "2021-04-15", json!({ "type": "SMS", "contactId": "c", "conversationId": "v" }), 200,
-                json!({ "conversationId": "v", "messageId": "m" })), "has no field conversationId"),
-            (exchange("POST", "/conversations/messages", "2021-04-15", json!({ "type": "Text", "contactId": "c" }), 200,
-                json!({ "conversationId": "v", "messageId": "m" })), "\"Text\" is not one of"),
+            (
+                exchange("GET", "/conversations/search?contactId=c", "2021-04-15", Value::Null, 200, ok.clone()),
+                "required query parameter locationId",
+            ),
+            (
+                exchange("GET", "/conversations/search?locationId=l", "", Value::Null, 200, ok.clone()),
+                "required header parameter Version",
+            ),
+            (
+                exchange("GET", "/conversations/search?locationId=l", "2021-07-28", Value::Null, 200, ok.clone()),
+                "Version=\"2021-07-28\"",
+            ),
+            (
+                exchange(
+                    "GET",
+                    "/conversations/search?locationId=l&sortBy=newest",
+                    "2021-04-15",
+                    Value::Null,
+                    200,
+                    ok.clone(),
+                ),
+                "sortBy=\"newest\"",
+            ),
+            (
+                exchange(
+                    "GET",
+                    "/conversations/search?locationId=l&limit=ten",
+                    "2021-04-15",
+                    Value::Null,
+                    200,
+                    ok.clone(),
+                ),
+                "not a number",
+            ),
+            (
+                exchange(
+                    "GET",
+                    "/conversations/search?locationId=l&page=2",
+                    "2021-04-15",
+                    Value::Null,
+                    200,
+                    ok.clone(),
+                ),
+                "page is not documented",
+            ),
+            (
+                exchange("GET", "/conversations/v/details", "2021-04-15", Value::Null, 200, ok.clone()),
+                "no such operation",
+            ),
+            (
+                exchange(
+                    "POST",
+                    "/conversations/messages",
+                    "2021-04-15",
+                    json!({ "type": "SMS", "message": "hi" }),
+                    200,
+                    json!({ "conversationId": "v", "messageId": "m" }),
+                ),
+                "required field contactId",
+            ),
+            (
+                exchange(
+                    "POST",
+                    "/conversations/messages",
+                    "2021-04-15",
+                    json!({ "type": "SMS", "contactId": "c", "conversationId": "v" }),
+                    200,
+                    json!({ "conversationId": "v", "messageId": "m" }),
+                ),
+                "has no field conversationId",
+            ),
+            (
+                exchange(
+                    "POST",
+                    "/conversations/messages",
+                    "2021-04-15",
+                    json!({ "type": "Text", "contactId": "c" }),
+                    200,
+                    json!({ "conversationId": "v", "messageId": "m" }),
+                ),
+                "\"Text\" is not one of",
+            ),
         ];
         for (record, expected) in cases {
             let found = violations(&[record], &live());
@@ -599,21 +703,48 @@ mod tests {
 
     #[test]
     fn answers_ghl_would_not_give_are_caught() {
-        let search = |item: Value| exchange("GET", "/conversations/search?locationId=l", "2021-04-15", Value::Null, 200,
-            json!({ "conversations": [item], "total": 1 }));
+        let search = |item: Value| {
+            exchange(
+                "GET",
+                "/conversations/search?locationId=l",
+                "2021-04-15",
+                Value::Null,
+                200,
+                json!({ "conversations": [item], "total": 1 }),
+            )
+        };
         let messages = |body: Value| exchange("GET", "/conversations/v/messages", "2021-04-15", Value::Null, 200, body);
         let cases = [
             (search(json!({ "id": "v", "contactId": "c", "locationId": "l" })), "required field lastMessageBody"),
             (search(conversation(json!({ "unreadCount": "none" }))), "expected number"),
             (search(conversation(json!({ "starred": true }))), "ConversationSchema has no field starred"),
-            (messages(json!({ "messages": { "lastMessageId": "m1", "nextPage": false, "messages": [message(json!({ "messageType": "SMS" }))] } })),
-                "\"SMS\" is not one of"),
+            (
+                messages(
+                    json!({ "messages": { "lastMessageId": "m1", "nextPage": false, "messages": [message(json!({ "messageType": "SMS" }))] } }),
+                ),
+                "\"SMS\" is not one of",
+            ),
             (messages(json!({ "messages": { "nextPage": false, "messages": [] } })), "required field lastMessageId"),
-            (messages(json!({ "messages": { "lastMessageId": "m1", "nextPage": false,
-                "messages": [message(json!({ "meta": { "callStatus": "rang-out" } }))] } })), "\"rang-out\" is not one of"),
-            (exchange("POST", "/conversations/messages", "2021-04-15", json!({ "type": "SMS", "contactId": "c" }), 201,
-                json!({ "conversationId": "v", "messageId": "m" })), "status 201 is not documented"),
-            (exchange("GET", "/contacts/c", "2021-07-28", Value::Null, 404, json!({ "error": "gone" })), "not GHL's {statusCode, message}"),
+            (
+                messages(json!({ "messages": { "lastMessageId": "m1", "nextPage": false,
+                "messages": [message(json!({ "meta": { "callStatus": "rang-out" } }))] } })),
+                "\"rang-out\" is not one of",
+            ),
+            (
+                exchange(
+                    "POST",
+                    "/conversations/messages",
+                    "2021-04-15",
+                    json!({ "type": "SMS", "contactId": "c" }),
+                    201,
+                    json!({ "conversationId": "v", "messageId": "m" }),
+                ),
+                "status 201 is not documented",
+            ),
+            (
+                exchange("GET", "/contacts/c", "2021-07-28", Value::Null, 404, json!({ "error": "gone" })),
+                "not GHL's {statusCode, message}",
+            ),
         ];
         for (record, expected) in cases {
             let found = violations(&[record], &live());
@@ -633,11 +764,30 @@ mod tests {
     #[test]
     fn live_deviations_are_named_and_refused_when_published_only() {
         let records = [
-            exchange("GET", "/conversations/search?locationId=l", "2021-04-15", Value::Null, 200,
-                json!({ "conversations": [conversation(json!({ "lastMessageDate": 1, "lastMessageDirection": "outbound" }))], "total": 1 })),
-            exchange("GET", "/conversations/v/messages", "2021-04-15", Value::Null, 200,
-                json!({ "lastMessageId": "m1", "nextPage": false, "messages": [message(json!({ "meta": { "call": { "status": "no-answer" } } }))] })),
-            exchange("GET", "/contacts/c", "2021-07-28", Value::Null, 200, json!({ "contact": { "id": "c", "contactName": "Pat" } })),
+            exchange(
+                "GET",
+                "/conversations/search?locationId=l",
+                "2021-04-15",
+                Value::Null,
+                200,
+                json!({ "conversations": [conversation(json!({ "lastMessageDate": 1, "lastMessageDirection": "outbound" }))], "total": 1 }),
+            ),
+            exchange(
+                "GET",
+                "/conversations/v/messages",
+                "2021-04-15",
+                Value::Null,
+                200,
+                json!({ "lastMessageId": "m1", "nextPage": false, "messages": [message(json!({ "meta": { "call": { "status": "no-answer" } } }))] }),
+            ),
+            exchange(
+                "GET",
+                "/contacts/c",
+                "2021-07-28",
+                Value::Null,
+                200,
+                json!({ "contact": { "id": "c", "contactName": "Pat" } }),
+            ),
         ];
         let report = check(&records, &live());
         assert!(report.violations.is_empty(), "{report}");
@@ -649,15 +799,27 @@ mod tests {
         for expected in ["lastMessageDate", "lastMessageDirection", "top level", "meta.call", "contactName"] {
             assert!(refused.iter().any(|v| v.contains(expected)), "expected {expected:?} in {refused:?}");
         }
-        let wrong_shape = exchange("GET", "/conversations/v/messages", "2021-04-15", Value::Null, 200,
-            json!({ "messages": { "lastMessageId": "m1", "nextPage": false, "messages": [message(json!({ "meta": { "call": { "status": "rang" } } }))] } }));
+        let wrong_shape = exchange(
+            "GET",
+            "/conversations/v/messages",
+            "2021-04-15",
+            Value::Null,
+            200,
+            json!({ "messages": { "lastMessageId": "m1", "nextPage": false, "messages": [message(json!({ "meta": { "call": { "status": "rang" } } }))] } }),
+        );
         assert!(violations(&[wrong_shape], &live()).iter().any(|v| v.contains("shape CONTRACT.md describes")));
     }
 
     #[test]
     fn a_version_override_passes_only_when_the_test_set_it() {
-        let record = exchange("GET", "/conversations/v/messages", "2021-07-28", Value::Null, 200,
-            json!({ "messages": { "lastMessageId": "", "nextPage": false, "messages": [] } }));
+        let record = exchange(
+            "GET",
+            "/conversations/v/messages",
+            "2021-07-28",
+            Value::Null,
+            200,
+            json!({ "messages": { "lastMessageId": "", "nextPage": false, "messages": [] } }),
+        );
         assert!(!violations(std::slice::from_ref(&record), &live()).is_empty());
         let allowed = Allowed { live_deviations: false, version_override: Some("2021-07-28".to_string()) };
         let report = check(&[record], &allowed);
