@@ -331,7 +331,7 @@ impl GhlClient {
         status.circuit = if open { "open" } else { "closed" };
         status.state = if self.inner.token.is_none() {
             "not configured"
-        } else if open || status.token_refused || state.consecutive_failures > 0 {
+        } else if open || status.token_refused || state.consecutive_failures > 0 || self.inner.limiter.day_is_held() {
             "degraded"
         } else {
             "ok"
@@ -377,7 +377,7 @@ impl GhlClient {
                 _ => break,
             }
         }
-        messages.sort_by(|a, b| b.date_added.cmp(&a.date_added));
+        messages.sort_by_key(|message| std::cmp::Reverse(message.date_added));
         Ok(messages)
     }
 
@@ -745,6 +745,12 @@ impl RateLimiter {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let max = usize::try_from(max).unwrap_or(usize::MAX).max(1);
         state.advertised_max = (max < self.max).then_some(max);
+    }
+
+    /// Whether GHL said the day's requests are spent and the hold has not ended.
+    pub fn day_is_held(&self) -> bool {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.day_held_until.is_some_and(|until| until > Instant::now())
     }
 
     /// Refuses every request for `period` (GHL said the day's requests are spent).
