@@ -270,10 +270,8 @@ impl Checker<'_> {
         let bearer = operation.op["security"]
             .as_array()
             .is_some_and(|schemes| schemes.iter().any(|scheme| scheme.get("bearer").is_some()));
-        if bearer
-            && !header("Authorization")
-                .is_some_and(|auth| auth.strip_prefix("Bearer ").is_some_and(|t| !t.trim().is_empty()))
-        {
+        let token = header("Authorization").and_then(|auth| auth.strip_prefix("Bearer ")).map(str::trim);
+        if bearer && token.is_none_or(str::is_empty) {
             self.violation("the bearer token (Authorization: Bearer ...) is missing".to_string());
         }
         let body_spec = &operation.op["requestBody"];
@@ -326,7 +324,8 @@ impl Checker<'_> {
     fn answer(&mut self, operation: &Operation, answer: &super::Answered) {
         for name in RATE_LIMIT_HEADERS {
             let value = answer.headers.iter().find(|(field, _)| field.eq_ignore_ascii_case(name));
-            if !value.is_some_and(|(_, value)| value.parse::<u64>().is_ok()) {
+            let number = value.and_then(|(_, value)| value.parse::<u64>().ok());
+            if number.is_none() {
                 self.violation(format!("answer {} lacks a numeric {name} header", answer.status));
             }
         }
