@@ -3,7 +3,7 @@
 //! size of the Pi binary. It prints; it asserts nothing about speed.
 //!
 //! `cargo bench --bench appliance` runs everything; `cargo bench --bench appliance -- intake`
-//! (or `start`, `flood`, `idle`, `day`, `size`) runs one part. `BENCH_IDLE_SECONDS` shortens the idle
+//! (or `start`, `flood`, `wear`, `idle`, `day`, `size`) runs one part. `BENCH_IDLE_SECONDS` shortens the idle
 //! measurement (default 60).
 
 #[allow(dead_code)]
@@ -33,6 +33,9 @@ fn main() -> anyhow::Result<()> {
     }
     if wanted("flood") {
         flood()?;
+    }
+    if wanted("wear") {
+        wear()?;
     }
     if wanted("idle") {
         idle()?;
@@ -233,6 +236,64 @@ fn intake() -> anyhow::Result<()> {
     }
     let stored = app.count("SELECT COUNT(*) FROM raw_events")?;
     println!("intake: {stored} events stored (every 200 was committed with synchronous=FULL)");
+    Ok(())
+}
+
+/// Bytes the process had the kernel write to storage (`write_bytes` in /proc/PID/io), and
+/// bytes it passed to write(2) at all (`wchar`: also sockets and logs).
+fn io_written(pid: u32) -> (u64, u64) {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    let field = |name: &str| {
+        io.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0)
+    };
+    (field("write_bytes:"), field("wchar:"))
+}
+
+/// SD-card wear (issue 15): bytes written to storage per webhook at steady state, one
+/// delivery at a time (each its own durable commit: the worst case for wear) and 16 at once
+/// (group commits). The database must be on a real block device for `write_bytes` to count.
+fn wear() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[("RUST_LOG", "warn")])?;
+    let pid = app.pid();
+    for (concurrency, total) in [(1usize, 2_000usize), (16, 8_000)] {
+        let per_worker = total / concurrency;
+        let base = 5_000_000 + concurrency as u64 * 100_000;
+        // Warm up: the tables and indexes reach their steady shape, the WAL its size.
+        let mut warm = Connection::open(&app.webhook_addr)?;
+        for n in 0..500 {
+            warm.post("/webhook/ghl", &bench_event(base + 50_000, 0, n, 500))?;
+        }
+        let (before, before_w) = io_written(pid);
+        std::thread::scope(|scope| -> anyhow::Result<()> {
+            let workers: Vec<_> = (0..concurrency)
+                .map(|worker| {
+                    let addr = app.webhook_addr.clone();
+                    scope.spawn(move || -> anyhow::Result<()> {
+                        let mut connection = Connection::open(&addr)?;
+                        for n in 0..per_worker {
+                            let status = connection.post("/webhook/ghl", &bench_event(base, worker, n, per_worker))?;
+                            anyhow::ensure!(status == 200, "status {status}");
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for worker in workers {
+                worker.join().unwrap_or_else(|_| Err(anyhow::format_err!("worker panicked")))?;
+            }
+            Ok(())
+        })?;
+        // Let writeback of what was written catch up before reading the counter.
+        std::thread::sleep(Duration::from_millis(500));
+        let (after, after_w) = io_written(pid);
+        let webhooks = (per_worker * concurrency) as f64;
+        println!(
+            "wear: concurrency {concurrency:>2}: {:.1} KiB written to storage per webhook ({:.1} KiB passed to write(2)), over {} webhooks",
+            (after - before) as f64 / webhooks / 1024.0,
+            (after_w - before_w) as f64 / webhooks / 1024.0,
+            webhooks
+        );
+    }
     Ok(())
 }
 

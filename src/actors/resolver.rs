@@ -527,7 +527,11 @@ pub fn staff_reply_in(messages: &[Message], issue: &Issue, config: &Config) -> O
         .iter()
         .filter(|message| message.date_added > after)
         .filter_map(|message| {
-            let reply = message.as_outbound(&party)?.staff_reply(&config.internal_user_ids, message.date_added)?;
+            let reply = message.as_outbound(&party)?.staff_reply(
+                &config.internal_user_ids,
+                config.call_voicemail,
+                message.date_added,
+            )?;
             reply.answers(issue.kind).then(|| FoundReply {
                 message_id: message.id.clone(),
                 at: message.date_added,
@@ -578,7 +582,10 @@ async fn ack_check(ctx: Ctx, issue_id: i64) {
                 })
                 .filter(|m| {
                     m.as_outbound(&party)
-                        .and_then(|o| o.staff_reply(&task_ctx.config.internal_user_ids, m.date_added))
+                        .and_then(|o| {
+                            let config = &task_ctx.config;
+                            o.staff_reply(&config.internal_user_ids, config.call_voicemail, m.date_added)
+                        })
                         .is_some_and(|r| r.by_human)
                 })
                 .max_by_key(|m| m.date_added)

@@ -18,6 +18,7 @@ use jiff::tz::TimeZone;
 
 use crate::domain::ai::Redaction;
 use crate::domain::calendar::{Calendar, WeeklySchedule, parse_holidays};
+use crate::domain::event::VoicemailCallback;
 
 mod cron;
 pub use cron::{CronNote, CronSchedule};
@@ -54,7 +55,7 @@ pub const VARS: &[VarDef] = &[
     var("HTTP_TIMEOUT_SECONDS", "30", "longest a client may stall mid-request, and the longest a whole body may take"),
     var("CLIENT_IP_HEADER", "", "header a local tunnel puts the client's address in (e.g. CF-Connecting-IP); believed only from 127.0.0.1, for slowing guessers per source"),
     secret("GHL_TOKEN", "GHL private integration or OAuth token; unset means nothing is sent to GHL"),
-    var("GHL_VERSION", "2021-07-28", "GHL API Version header"),
+    var("GHL_VERSION", "", "GHL API Version header for every endpoint; unset sends each the value GHL documents for it (conversations 2021-04-15, contacts 2021-07-28)"),
     var("GHL_BASE_URL", "https://services.leadconnectorhq.com", "GHL API base URL"),
     var("GHL_LOCATION_ID", "", "GHL location (sub-account); events for other locations are stored and ignored"),
     var("GHL_APP_BASE", "https://app.gohighlevel.com", "GHL web app base for conversation deep links"),
@@ -81,6 +82,7 @@ pub const VARS: &[VarDef] = &[
     var("DATA_MAX_MB", "", "most the database and its nightly backups may take, in MB; default a quarter of the data partition (64 MB to 4 GB); the oldest raw events, then the oldest backups, go first"),
     var("CALL_DEDUPE_WINDOW_MINUTES", "240", "accepted from the original, no longer needed: a repeat missed call counts as an attempt on the live issue (SPEC §5.1), and a retried delivery is a duplicate by its ids or body"),
     var("CALL_RESOLVE_LOOKBACK_MINUTES", "15", "a callback this long before the CALL issue was created still resolves it"),
+    var("CALL_VOICEMAIL_COUNTS_AS_CALLBACK", "1", "1: a callback that reached only the customer's voicemail answers the missed call; 0: only a call the customer picked up does (busy, unanswered or failed callbacks never do)"),
     var("CALL_REQUIRE_MISSED_MARKER", "1", "0 drops the missed-call marker requirement on /webhook/ghl/unanswered_call"),
     var("CALL_MISSED_MARKER_KEYS", "sentinel_missed_call,missed_call,is_missed_call", "keys that mark a missed call, at any depth"),
     var("ACK_CLOSE_ENABLED", "1", "1 lets a thank-you after a staff reply open no issue"),
@@ -323,6 +325,8 @@ pub struct Config {
     pub data_max_bytes: Option<u64>,
     /// How far before a CALL issue a callback still counts.
     pub call_resolve_lookback: SignedDuration,
+    /// Whether a callback that reached only the voicemail answers a missed call.
+    pub call_voicemail: VoicemailCallback,
     /// Whether `/webhook/ghl/unanswered_call` needs a missed-call marker.
     pub call_require_missed_marker: bool,
     /// Keys that mark a missed call.
@@ -370,8 +374,9 @@ pub enum ClockSync {
 pub struct GhlConfig {
     /// Bearer token; `None` means sends are recorded as not sent.
     pub token: Option<Secret>,
-    /// `Version` header.
-    pub version: String,
+    /// `Version` header for every endpoint, when `GHL_VERSION` is set; `None` sends each
+    /// endpoint the value GHL documents for it.
+    pub version: Option<String>,
     /// API base URL, without a trailing slash.
     pub base_url: String,
     /// The location this appliance serves.
@@ -637,6 +642,7 @@ impl Config {
         // Still validated, so a typo is reported, though nothing reads it any more.
         let _ = r.minutes("CALL_DEDUPE_WINDOW_MINUTES");
         let call_resolve_lookback = r.minutes("CALL_RESOLVE_LOOKBACK_MINUTES");
+        let call_voicemail = r.flag("CALL_VOICEMAIL_COUNTS_AS_CALLBACK");
         let call_require_missed_marker = r.flag("CALL_REQUIRE_MISSED_MARKER");
         let ack_close_enabled = r.flag("ACK_CLOSE_ENABLED");
         let ack_close_max_len = r.count::<usize>("ACK_CLOSE_MAX_LEN", "a number of characters, at least 1");
@@ -699,7 +705,9 @@ impl Config {
         if ai_enabled == Some(true) && source.raw("OPENAI_API_KEY").is_none() {
             r.errors.push("AI_GATE_ENABLED=\"1\": expected OPENAI_API_KEY to be set as well".to_string());
         }
-        let ghl_version = r.text("GHL_VERSION");
+        // Only a value the user set overrides the per-endpoint versions (the original's .env
+        // sets 2021-07-28, which the original sent everywhere, so it keeps working as it did).
+        let ghl_version = r.optional("GHL_VERSION");
         let tunnel_ready_url = match source.raw("TUNNEL_READY_URL") {
             None => Some(None),
             Some(_) => r.url("TUNNEL_READY_URL").map(Some),
@@ -748,6 +756,11 @@ impl Config {
             raw_events_retention_days: raw_events_retention_days.ok_or_else(missing)?,
             data_max_bytes: data_max_bytes.ok_or_else(missing)?,
             call_resolve_lookback: call_resolve_lookback.ok_or_else(missing)?,
+            call_voicemail: if call_voicemail.ok_or_else(missing)? {
+                VoicemailCallback::Counts
+            } else {
+                VoicemailCallback::DoesNotCount
+            },
             call_require_missed_marker: call_require_missed_marker.ok_or_else(missing)?,
             call_missed_marker_keys: r.list("CALL_MISSED_MARKER_KEYS"),
             ack_close_enabled: ack_close_enabled.ok_or_else(missing)?,
@@ -856,6 +869,7 @@ pub fn describe(source: &Source, config: &Config) -> String {
         "# resolver: OPEN issues re-checked every {} min in business hours\n",
         config.resolver_interval.as_mins()
     ));
+    out.push_str(&format!("# GHL Version header: {}\n", crate::ghl::client::describe_versions(&config.ghl)));
     for warning in warnings(source, config) {
         out.push_str(&format!("# warning: {warning}\n"));
     }

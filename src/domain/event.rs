@@ -150,6 +150,8 @@ pub struct Outbound {
     pub message_id: Option<String>,
     /// GHL's time of the message.
     pub sent_at: Option<Timestamp>,
+    /// For a call, how it ended (`completed`, `voicemail`, `no-answer`, ...), when GHL says.
+    pub call_status: Option<String>,
 }
 
 /// A staff reply: a human outbound message to the party.
@@ -169,6 +171,60 @@ pub struct StaffReply {
 /// Automation sources whose messages are never staff replies (SPEC §5.2).
 const AUTOMATED_SOURCES: &[&str] = &["workflow", "campaign", "bulk_actions", "api"];
 
+/// Message types that are phone calls: GHL's webhook names and its REST `messageType` values
+/// (`TYPE_CALL` and the IVR, custom-provider and campaign manual calls, CONTRACT §1.4).
+/// `TYPE_CAMPAIGN_CALL` is left out: a campaign's automated dialling is nobody returning a call.
+const CALL_TYPES: &[&str] = &[
+    "CALL",
+    "TYPE_CALL",
+    "IVR_CALL",
+    "TYPE_IVR_CALL",
+    "CUSTOM_CALL",
+    "TYPE_CUSTOM_CALL",
+    "CAMPAIGN_MANUAL_CALL",
+    "TYPE_CAMPAIGN_MANUAL_CALL",
+];
+
+/// Whether a `messageType` (either spelling, any case) is a phone call.
+pub fn is_call_type(message_type: &str) -> bool {
+    CALL_TYPES.iter().any(|call| call.eq_ignore_ascii_case(message_type.trim()))
+}
+
+/// Whether a callback that reached only the customer's voicemail answers a missed call
+/// (`CALL_VOICEMAIL_COUNTS_AS_CALLBACK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoicemailCallback {
+    /// A message was left: the customer has the business's answer (the default).
+    Counts,
+    /// Only a call the customer picked up answers; the issue stays until then.
+    DoesNotCount,
+}
+
+/// What came of an outbound call, by its `callStatus` (GHL's enum: `pending`, `completed`,
+/// `answered`, `busy`, `no-answer`, `failed`, `canceled`, `voicemail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallOutcome {
+    /// Someone picked up, or GHL did not say (a phone system's log): a call placed counts.
+    Connected,
+    /// It reached the customer's voicemail.
+    Voicemail,
+    /// Busy, unanswered, failed, cancelled or still ringing: nobody was reached.
+    NotReached,
+}
+
+impl CallOutcome {
+    fn of(status: Option<&str>) -> CallOutcome {
+        let status = status.unwrap_or_default().trim().to_ascii_lowercase().replace([' ', '_'], "-");
+        match status.as_str() {
+            "voicemail" | "voice-mail" => CallOutcome::Voicemail,
+            "busy" | "no-answer" | "noanswer" | "failed" | "canceled" | "cancelled" | "pending" | "missed" => {
+                CallOutcome::NotReached
+            }
+            _ => CallOutcome::Connected,
+        }
+    }
+}
+
 impl StaffReply {
     /// Whether this reply answers an issue of `kind`.
     pub fn answers(&self, kind: IssueKind) -> bool {
@@ -179,13 +235,27 @@ impl StaffReply {
 impl Outbound {
     /// Applies SPEC §5.2: a human sent it (a `userId`, not an automation, not an internal
     /// comment; in `INTERNAL_USER_IDS` when that list is set), or it is a call placed to the
-    /// party, which counts even without a `userId`. `received_at` stands in for a missing time.
-    pub fn staff_reply(&self, internal_user_ids: &[String], received_at: Timestamp) -> Option<StaffReply> {
+    /// party, which counts even without a `userId`. A call that reached nobody (busy, no
+    /// answer, failed, cancelled, still ringing) answers nothing; one that reached only the
+    /// voicemail answers as `voicemail` says. `received_at` stands in for a missing time.
+    pub fn staff_reply(
+        &self,
+        internal_user_ids: &[String],
+        voicemail: VoicemailCallback,
+        received_at: Timestamp,
+    ) -> Option<StaffReply> {
         let message_type = self.message_type.to_ascii_uppercase();
         if message_type == "INTERNALCOMMENT" {
             return None;
         }
-        let is_call = message_type == "CALL" || message_type == "TYPE_CALL";
+        let is_call = is_call_type(&message_type);
+        if is_call {
+            match CallOutcome::of(self.call_status.as_deref()) {
+                CallOutcome::Connected => {}
+                CallOutcome::Voicemail if voicemail == VoicemailCallback::Counts => {}
+                CallOutcome::Voicemail | CallOutcome::NotReached => return None,
+            }
+        }
         let automated = self
             .source
             .as_deref()
@@ -229,6 +299,7 @@ mod tests {
             source: source.map(Into::into),
             message_id: Some("m1".into()),
             sent_at: None,
+            call_status: None,
         }
     }
 
@@ -236,16 +307,50 @@ mod tests {
     fn staff_reply_rule() {
         let now = Timestamp::UNIX_EPOCH;
         let none: &[String] = &[];
-        assert!(outbound("SMS", Some("u1"), Some("app")).staff_reply(none, now).is_some());
-        assert!(outbound("SMS", Some("u1"), None).staff_reply(none, now).is_some());
-        assert!(outbound("SMS", None, Some("app")).staff_reply(none, now).is_none(), "no user");
-        assert!(outbound("SMS", Some("u1"), Some("workflow")).staff_reply(none, now).is_none());
-        assert!(outbound("SMS", Some("u1"), Some("api")).staff_reply(none, now).is_none());
-        assert!(outbound("InternalComment", Some("u1"), Some("app")).staff_reply(none, now).is_none());
-        assert!(outbound("CALL", None, None).staff_reply(none, now).is_some(), "callbacks count");
+        let counts = VoicemailCallback::Counts;
+        assert!(outbound("SMS", Some("u1"), Some("app")).staff_reply(none, counts, now).is_some());
+        assert!(outbound("SMS", Some("u1"), None).staff_reply(none, counts, now).is_some());
+        assert!(outbound("SMS", None, Some("app")).staff_reply(none, counts, now).is_none(), "no user");
+        assert!(outbound("SMS", Some("u1"), Some("workflow")).staff_reply(none, counts, now).is_none());
+        assert!(outbound("SMS", Some("u1"), Some("api")).staff_reply(none, counts, now).is_none());
+        assert!(outbound("InternalComment", Some("u1"), Some("app")).staff_reply(none, counts, now).is_none());
+        assert!(outbound("CALL", None, None).staff_reply(none, counts, now).is_some(), "callbacks count");
         let allow = ["u2".to_string()];
-        assert!(outbound("SMS", Some("u1"), Some("app")).staff_reply(&allow, now).is_none());
-        assert!(outbound("SMS", Some("u2"), Some("app")).staff_reply(&allow, now).is_some());
+        assert!(outbound("SMS", Some("u1"), Some("app")).staff_reply(&allow, counts, now).is_none());
+        assert!(outbound("SMS", Some("u2"), Some("app")).staff_reply(&allow, counts, now).is_some());
+    }
+
+    #[test]
+    fn every_documented_call_type_is_a_call_and_its_outcome_decides() {
+        let now = Timestamp::UNIX_EPOCH;
+        let none: &[String] = &[];
+        for kind in ["CALL", "TYPE_CALL", "TYPE_IVR_CALL", "TYPE_CUSTOM_CALL", "TYPE_CAMPAIGN_MANUAL_CALL", "ivr_call"]
+        {
+            assert!(is_call_type(kind), "{kind}");
+            let reply = outbound(kind, None, None).staff_reply(none, VoicemailCallback::DoesNotCount, now);
+            assert!(reply.is_some_and(|r| !r.by_human && r.answers(IssueKind::Call)), "{kind}");
+        }
+        for kind in ["TYPE_SMS", "TYPE_CAMPAIGN_CALL", "TYPE_CAMPAIGN_VOICEMAIL", "VoiceMail", ""] {
+            assert!(!is_call_type(kind), "{kind}");
+        }
+        let call = |status: &str| Outbound { call_status: Some(status.into()), ..outbound("TYPE_CALL", None, None) };
+        for (status, counts, does_not) in [
+            ("completed", true, true),
+            ("answered", true, true),
+            ("voicemail", true, false),
+            ("no-answer", false, false),
+            ("busy", false, false),
+            ("failed", false, false),
+            ("canceled", false, false),
+            ("pending", false, false),
+        ] {
+            assert_eq!(call(status).staff_reply(none, VoicemailCallback::Counts, now).is_some(), counts, "{status}");
+            assert_eq!(
+                call(status).staff_reply(none, VoicemailCallback::DoesNotCount, now).is_some(),
+                does_not,
+                "{status}"
+            );
+        }
     }
 
     #[test]

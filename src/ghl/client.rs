@@ -1,10 +1,14 @@
 //! The GHL API client: the only code that makes requests to GHL (SPEC §8, CONTRACT §3–§5).
 //!
-//! Blocking (ureq + rustls); callers run it in `spawn_blocking`. Every request passes one
-//! shared rate limiter (a sliding 10-second window and a daily budget) and a circuit breaker,
-//! retries 429/5xx/timeouts with exponential backoff and jitter (honouring `Retry-After` and
-//! `X-RateLimit-*`), and never retries other 4xx. Failures come back classified as
-//! [`GhlError`] so callers can act on the cause; an outage is a value, not a crash.
+//! Blocking (ureq + rustls); callers run it in `spawn_blocking`. Every request carries the
+//! `Version` GHL documents for its endpoint (or `GHL_VERSION` when set), passes one shared rate
+//! limiter (a sliding 10-second window and a daily budget) and a circuit breaker, retries
+//! 429/5xx/timeouts with exponential backoff and jitter, and never retries other 4xx. GHL's
+//! documented `X-RateLimit-*` headers steer the waits: a spent window holds every caller for
+//! the window's interval, a spent day stops requests for a while, and a lower advertised
+//! maximum lowers ours (`Retry-After` is not documented; it is honoured only if it comes).
+//! Failures come back classified as [`GhlError`] so callers can act on the cause; an outage is
+//! a value, not a crash.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,7 +19,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::{GhlConfig, Secret};
-use crate::domain::event::{Outbound, Party};
+use crate::domain::event::{Outbound, Party, is_call_type};
 use crate::time::TimeSource;
 
 /// Why a GHL request failed.
@@ -92,7 +96,7 @@ pub struct Message {
     pub source: Option<String>,
     /// When GHL recorded it.
     pub date_added: Timestamp,
-    /// Call status, from `meta.call.status` or `meta.callStatus`.
+    /// Call status, from `meta.call.status` (live) or `meta.callStatus` (the spec).
     pub call_status: Option<String>,
     /// The text, for the AI check's transcript (SPEC §10); `None` for calls and empty bodies.
     pub body: Option<String>,
@@ -108,15 +112,19 @@ impl Message {
             source: self.source.clone(),
             message_id: Some(self.id.clone()),
             sent_at: Some(self.date_added),
+            call_status: self.call_status.clone(),
         })
     }
 }
 
-/// `TYPE_SMS` → `SMS`, `TYPE_CALL` → `CALL`, `TYPE_INTERNAL_COMMENT(S)` → `InternalComment`.
+/// `TYPE_SMS` → `SMS`; every call type (`TYPE_CALL`, `TYPE_IVR_CALL`, `TYPE_CUSTOM_CALL`,
+/// `TYPE_CAMPAIGN_MANUAL_CALL`) and `TYPE_VOICEMAIL` → `CALL`; `TYPE_INTERNAL_COMMENT(S)` →
+/// `InternalComment`.
 fn normalise_type(message_type: &str) -> String {
     match message_type {
         "TYPE_SMS" => "SMS".into(),
-        "TYPE_CALL" | "TYPE_VOICEMAIL" => "CALL".into(),
+        "TYPE_VOICEMAIL" => "CALL".into(),
+        call if is_call_type(call) => "CALL".into(),
         "TYPE_INTERNAL_COMMENT" | "TYPE_INTERNAL_COMMENTS" => "InternalComment".into(),
         other => other.into(),
     }
@@ -167,14 +175,87 @@ pub struct GhlStatus {
     pub last_error: Option<String>,
     /// Whether the token was refused (managers should be told).
     pub token_refused: bool,
+    /// What GHL's `X-RateLimit-*` headers said last.
+    pub rate_limit: Option<RateLimitHeaders>,
+}
+
+/// GHL's documented rate-limit headers (CONTRACT §5.1), as the last answer carried them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RateLimitHeaders {
+    /// `X-RateLimit-Max`: requests allowed per interval.
+    pub max: Option<u64>,
+    /// `X-RateLimit-Remaining`: left in the current interval.
+    pub remaining: Option<u64>,
+    /// `X-RateLimit-Interval-Milliseconds`: the interval.
+    pub interval_ms: Option<u64>,
+    /// `X-RateLimit-Limit-Daily`: requests allowed per day.
+    pub daily_limit: Option<u64>,
+    /// `X-RateLimit-Daily-Remaining`: left today.
+    pub daily_remaining: Option<u64>,
+}
+
+impl RateLimitHeaders {
+    fn read(header: impl Fn(&str) -> Option<String>) -> Option<RateLimitHeaders> {
+        let number = |name: &str| header(name).and_then(|value| value.trim().parse::<u64>().ok());
+        let headers = RateLimitHeaders {
+            max: number("x-ratelimit-max"),
+            remaining: number("x-ratelimit-remaining"),
+            interval_ms: number("x-ratelimit-interval-milliseconds"),
+            daily_limit: number("x-ratelimit-limit-daily"),
+            daily_remaining: number("x-ratelimit-daily-remaining"),
+        };
+        (headers != RateLimitHeaders::default()).then_some(headers)
+    }
+
+    fn interval(&self) -> Option<Duration> {
+        self.interval_ms.filter(|ms| *ms > 0).map(Duration::from_millis)
+    }
+}
+
+/// The two GHL APIs the client calls; each documents its own `Version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    /// `/conversations/...`: `Version: 2021-04-15`.
+    Conversations,
+    /// `/contacts/...`: `Version: 2021-07-28`.
+    Contacts,
+}
+
+impl Api {
+    /// The `Version` GHL's OpenAPI gives every operation of this API.
+    fn documented_version(self) -> &'static str {
+        match self {
+            Api::Conversations => "2021-04-15",
+            Api::Contacts => "2021-07-28",
+        }
+    }
+}
+
+/// The `Version` headers in effect, for `check-config`.
+pub fn describe_versions(config: &GhlConfig) -> String {
+    match &config.version {
+        Some(version) => format!(
+            "{version} on every endpoint (GHL_VERSION is set; unset it to send each endpoint the value GHL documents: conversations {}, contacts {})",
+            Api::Conversations.documented_version(),
+            Api::Contacts.documented_version()
+        ),
+        None => format!(
+            "conversations {}, contacts {} (each endpoint's documented value)",
+            Api::Conversations.documented_version(),
+            Api::Contacts.documented_version()
+        ),
+    }
 }
 
 /// Attempts per request, the first included.
 const MAX_ATTEMPTS: u32 = 4;
 /// First retry delay; doubles per attempt, with up to 50 % jitter.
 const BASE_BACKOFF: Duration = Duration::from_millis(400);
-/// Longest wait honoured from `Retry-After` or the rate-limit headers.
+/// Longest wait honoured from the rate-limit headers (or an undocumented `Retry-After`).
 const MAX_SERVER_WAIT: Duration = Duration::from_secs(60);
+/// How long requests stop once GHL says the day's requests are spent; GHL does not say when
+/// its day resets, so one request an hour asks again.
+const DAILY_LIMIT_HOLD: Duration = Duration::from_secs(3600);
 /// Consecutive failed requests that open the circuit.
 const BREAKER_THRESHOLD: u32 = 5;
 /// How long the circuit first stays open; doubles while GHL stays down, up to 5 minutes.
@@ -194,7 +275,8 @@ struct Inner {
     agent: ureq::Agent,
     base_url: String,
     token: Option<Secret>,
-    version: String,
+    /// `GHL_VERSION` when the user set it; else each endpoint gets the value it documents.
+    version: Option<String>,
     /// `GHL_LOCATION_ID`, else the location the webhooks carry (learned once, kept in the db).
     location_id: Mutex<Option<String>>,
     limiter: RateLimiter,
@@ -251,6 +333,20 @@ impl GhlClient {
         self.inner.location_id.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// The location a search must name: GHL requires `locationId` (issue 13), so without one
+    /// no search is made at all.
+    fn search_location(&self) -> Result<String, GhlError> {
+        if self.inner.token.is_none() {
+            return Err(GhlError::NotConfigured);
+        }
+        self.location_id().ok_or_else(|| {
+            GhlError::Rejected(
+                0,
+                "no GHL location: GHL_LOCATION_ID is unset and no webhook has shown it yet".to_string(),
+            )
+        })
+    }
+
     /// Takes `id` as the location when none is configured or learned yet (GHL requires
     /// `locationId` on every search); true when it was new.
     pub fn learn_location(&self, id: &str) -> bool {
@@ -275,7 +371,7 @@ impl GhlClient {
         status.circuit = if open { "open" } else { "closed" };
         status.state = if self.inner.token.is_none() {
             "not configured"
-        } else if open || status.token_refused || state.consecutive_failures > 0 {
+        } else if open || status.token_refused || state.consecutive_failures > 0 || self.inner.limiter.day_is_held() {
             "degraded"
         } else {
             "ok"
@@ -288,16 +384,21 @@ impl GhlClient {
     }
 
     /// The messages of a conversation newer than `since`, newest first, reading pages until
-    /// one reaches back past `since` (SPEC §5.2).
+    /// one lies wholly before `since` (SPEC §5.2).
     pub fn messages_since(&self, conversation_id: &str, since: Timestamp) -> Result<Vec<Message>, GhlError> {
         let mut messages = self.messages_reaching(conversation_id, since)?;
         messages.retain(|message| message.date_added >= since);
         Ok(messages)
     }
 
-    /// Every message on the pages read until one reaches back past `since`, newest first: the
-    /// messages since then and, on the same requests, the older ones that came with them, which
-    /// the AI check reads as the thread's context (SPEC §10).
+    /// Every message on the pages read, newest first: the messages since `since` and, on the
+    /// same requests, the older ones that came with them, which the AI check reads as the
+    /// thread's context (SPEC §10).
+    ///
+    /// GHL does not promise an order within or across pages, so paging goes by `dateAdded`, not
+    /// by position: it stops at the last page, or at a page whose every message is older than
+    /// `since` (a page that reaches back past `since` may still hold newer messages, e.g. a
+    /// call logged late under its earlier time). At most [`MAX_PAGES`] are read.
     pub fn messages_reaching(&self, conversation_id: &str, since: Timestamp) -> Result<Vec<Message>, GhlError> {
         let mut messages = Vec::new();
         let mut cursor: Option<String> = None;
@@ -308,27 +409,25 @@ impl GhlClient {
             }
             let page = self.get(&format!("/conversations/{conversation_id}/messages"), &query)?;
             let (items, next_page, last_id) = messages_page(&page);
-            let mut reached_back = items.is_empty();
-            for item in items {
-                if let Some(message) = parse_message(item) {
-                    reached_back |= message.date_added < since;
-                    messages.push(message);
-                }
-            }
+            let page: Vec<Message> = items.iter().filter_map(parse_message).collect();
+            let wholly_older = page.iter().all(|message| message.date_added < since);
+            messages.extend(page);
             match (next_page, last_id) {
-                (true, Some(last)) if !reached_back => cursor = Some(last),
+                (true, Some(last)) if !wholly_older && cursor.as_ref() != Some(&last) => cursor = Some(last),
                 _ => break,
             }
         }
+        messages.sort_by_key(|message| std::cmp::Reverse(message.date_added));
         Ok(messages)
     }
 
     /// The id of the contact's conversation, if GHL has one.
     pub fn find_conversation(&self, contact_id: &str) -> Result<Option<String>, GhlError> {
-        let mut query = vec![("contactId", contact_id.to_string()), ("limit", "1".to_string())];
-        if let Some(location) = self.location_id() {
-            query.push(("locationId", location));
-        }
+        let query = vec![
+            ("contactId", contact_id.to_string()),
+            ("limit", "1".to_string()),
+            ("locationId", self.search_location()?),
+        ];
         let found = self.get("/conversations/search", &query)?;
         Ok(found["conversations"]
             .as_array()
@@ -340,28 +439,21 @@ impl GhlClient {
     /// The location's most recently active conversations, newest first: one request that
     /// tells the resolver which conversations changed since it last looked (CONTRACT §3.1).
     pub fn recent_conversations(&self, limit: usize) -> Result<Vec<ConversationSummary>, GhlError> {
-        let mut query = vec![
+        let query = vec![
             ("limit", limit.to_string()),
             ("sortBy", "last_message_date".to_string()),
             ("sort", "desc".to_string()),
+            ("locationId", self.search_location()?),
         ];
-        if let Some(location) = self.location_id() {
-            query.push(("locationId", location));
-        }
         let found = self.get("/conversations/search", &query)?;
         let list = found["conversations"].as_array().map(Vec::as_slice).unwrap_or_default();
         Ok(list.iter().filter_map(parse_conversation).collect())
     }
 
-    /// The contact's display name: `contactName`, `name`, first + last (CONTRACT §4.1).
+    /// The contact's display name (CONTRACT §4.1).
     pub fn contact_name(&self, contact_id: &str) -> Result<Option<String>, GhlError> {
         let found = self.get(&format!("/contacts/{contact_id}"), &[])?;
-        let contact = &found["contact"];
-        let text = |key: &str| contact[key].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-        Ok(text("contactName").or_else(|| text("name")).or_else(|| {
-            let full = format!("{} {}", text("firstName").unwrap_or_default(), text("lastName").unwrap_or_default());
-            Some(full.trim().to_string()).filter(|s| !s.is_empty())
-        }))
+        Ok(display_name(&found["contact"]))
     }
 
     /// Sends an SMS to a contact; returns GHL's message id. A send is never repeated here
@@ -387,6 +479,12 @@ impl GhlClient {
         self.request("GET", path, query, None)
     }
 
+    /// The `Version` header for a path: `GHL_VERSION` when set, else the documented one.
+    fn version_for(&self, path: &str) -> &str {
+        let api = if path.starts_with("/contacts") { Api::Contacts } else { Api::Conversations };
+        self.inner.version.as_deref().unwrap_or(api.documented_version())
+    }
+
     fn request(
         &self,
         method: &str,
@@ -400,7 +498,10 @@ impl GhlClient {
         let mut last_error = GhlError::Unavailable("no attempt made".into());
         for attempt in 0..MAX_ATTEMPTS {
             self.check_circuit()?;
-            self.inner.limiter.acquire()?;
+            if let Err(error) = self.inner.limiter.acquire() {
+                self.record_failure(&error, false);
+                return Err(error);
+            }
             let outcome = self.send_once(method, path, query, body, token);
             let (error, wait) = match outcome {
                 Ok(value) => {
@@ -443,22 +544,35 @@ impl GhlClient {
     ) -> Result<Value, (GhlError, Option<Duration>)> {
         let url = format!("{}{}", self.inner.base_url, path);
         let auth = format!("Bearer {}", token.expose());
+        let version = self.version_for(path);
         let sent = match (method, body) {
-            ("POST", Some(body)) => self.prepare(self.inner.agent.post(&url), query, &auth).send_json(body),
-            _ => self.prepare(self.inner.agent.get(&url), query, &auth).call(),
+            ("POST", Some(body)) => self.prepare(self.inner.agent.post(&url), query, &auth, version).send_json(body),
+            _ => self.prepare(self.inner.agent.get(&url), query, &auth, version).call(),
         };
         self.lock().status.requests += 1;
         let mut response = sent.map_err(|err| (GhlError::Unavailable(transport_error(&err)), None))?;
         let status = response.status().as_u16();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let remaining = header("x-ratelimit-remaining").and_then(|v| v.parse::<u64>().ok());
-        let interval =
-            header("x-ratelimit-interval-milliseconds").and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
+        let limits = RateLimitHeaders::read(header);
         let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
-        if remaining == Some(0) {
-            // GHL says the window is spent: hold every caller until it resets.
-            self.inner.limiter.pause(interval.unwrap_or(Duration::from_secs(10)).min(MAX_SERVER_WAIT));
+        if let Some(limits) = limits {
+            self.lock().status.rate_limit = Some(limits);
+            if let Some(max) = limits.max {
+                self.inner.limiter.limit_to(max);
+            }
+            if limits.remaining == Some(0) {
+                // GHL says the window is spent: hold every caller until it resets.
+                let interval = limits.interval().unwrap_or(Duration::from_secs(10));
+                self.inner.limiter.pause(interval.min(MAX_SERVER_WAIT));
+            }
+            if limits.daily_remaining == Some(0) {
+                tracing::warn!(hold = ?DAILY_LIMIT_HOLD, "GHL says the day's requests are spent");
+                self.inner.limiter.hold_day(DAILY_LIMIT_HOLD);
+            }
         }
+        // On a 429 GHL documents no Retry-After: the interval of a spent window is the wait.
+        let spent_window =
+            limits.filter(|l| l.remaining == Some(0)).map(|l| l.interval().unwrap_or(Duration::from_secs(10)));
         let text = response
             .body_mut()
             .with_config()
@@ -471,7 +585,7 @@ impl GhlClient {
                 .map_err(|_| (GhlError::Unavailable(format!("answer is not JSON ({} bytes)", text.len())), None)),
             429 => {
                 self.lock().status.rate_limited += 1;
-                let wait = retry_after.or(interval).map(|w| w.min(MAX_SERVER_WAIT));
+                let wait = spent_window.or(retry_after).map(|w| w.min(MAX_SERVER_WAIT));
                 Err((GhlError::RateLimited(message()), wait))
             }
             401 if message().to_ascii_lowercase().contains("scope") => Err((GhlError::Scope(message()), None)),
@@ -489,14 +603,12 @@ impl GhlClient {
         mut request: ureq::RequestBuilder<B>,
         query: &[(&str, String)],
         auth: &str,
+        version: &str,
     ) -> ureq::RequestBuilder<B> {
         for (key, value) in query {
             request = request.query(*key, value);
         }
-        request
-            .header("Authorization", auth)
-            .header("Version", &self.inner.version)
-            .header("Accept", "application/json")
+        request.header("Authorization", auth).header("Version", version).header("Accept", "application/json")
     }
 
     fn check_circuit(&self) -> Result<(), GhlError> {
@@ -578,9 +690,20 @@ fn messages_page(page: &Value) -> (&[Value], bool, Option<String>) {
     let next_page = holder["nextPage"].as_bool().unwrap_or(false);
     let last_id = holder["lastMessageId"]
         .as_str()
+        .filter(|id| !id.is_empty())
         .map(str::to_string)
         .or_else(|| items.last().and_then(|m| m["id"].as_str()).map(str::to_string));
     (items, next_page, last_id)
+}
+
+/// A contact's display name from the fields GHL documents for `GET /contacts/{id}` (`name`,
+/// `firstName`, `lastName`), and `contactName`, which live answers carry as well.
+fn display_name(contact: &Value) -> Option<String> {
+    let text = |key: &str| contact[key].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    text("name").or_else(|| text("contactName")).or_else(|| {
+        let full = format!("{} {}", text("firstName").unwrap_or_default(), text("lastName").unwrap_or_default());
+        Some(full.trim().to_string()).filter(|s| !s.is_empty())
+    })
 }
 
 fn parse_message(item: &Value) -> Option<Message> {
@@ -611,6 +734,10 @@ struct LimiterState {
     paused_until: Option<Instant>,
     day_started: Instant,
     used_today: u32,
+    /// GHL's advertised `X-RateLimit-Max`, when lower than ours.
+    advertised_max: Option<usize>,
+    /// GHL said the day's requests are spent: nothing is sent before this.
+    day_held_until: Option<Instant>,
 }
 
 impl RateLimiter {
@@ -625,6 +752,8 @@ impl RateLimiter {
                 paused_until: None,
                 day_started: Instant::now(),
                 used_today: 0,
+                advertised_max: None,
+                day_held_until: None,
             }),
         }
     }
@@ -642,12 +771,18 @@ impl RateLimiter {
                 if state.used_today >= self.daily_budget {
                     return Err(GhlError::BudgetExhausted);
                 }
+                match state.day_held_until {
+                    Some(until) if until > now => return Err(GhlError::BudgetExhausted),
+                    Some(_) => state.day_held_until = None,
+                    None => {}
+                }
                 while state.sent.front().is_some_and(|at| now.duration_since(*at) >= self.window) {
                     state.sent.pop_front();
                 }
+                let max = state.advertised_max.map_or(self.max, |advertised| advertised.min(self.max));
                 match state.paused_until {
                     Some(until) if until > now => until - now,
-                    _ if state.sent.len() < self.max => {
+                    _ if state.sent.len() < max => {
                         state.sent.push_back(now);
                         state.used_today += 1;
                         return Ok(());
@@ -666,6 +801,26 @@ impl RateLimiter {
     pub fn pause(&self, period: Duration) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.paused_until = Some(Instant::now() + period);
+    }
+
+    /// Sends no more than `max` per window from now on, if that is lower than ours (GHL's
+    /// `X-RateLimit-Max`).
+    pub fn limit_to(&self, max: u64) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let max = usize::try_from(max).unwrap_or(usize::MAX).max(1);
+        state.advertised_max = (max < self.max).then_some(max);
+    }
+
+    /// Whether GHL said the day's requests are spent and the hold has not ended.
+    pub fn day_is_held(&self) -> bool {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.day_held_until.is_some_and(|until| until > Instant::now())
+    }
+
+    /// Refuses every request for `period` (GHL said the day's requests are spent).
+    pub fn hold_day(&self, period: Duration) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.day_held_until = Some(Instant::now() + period);
     }
 }
 
@@ -691,6 +846,22 @@ mod tests {
         let spec_meta =
             json!({ "id": "m2", "dateAdded": "2026-03-02T15:05:00Z", "meta": { "callStatus": "voicemail" } });
         assert_eq!(parse_message(&spec_meta).and_then(|m| m.call_status).as_deref(), Some("voicemail"));
+    }
+
+    /// `GET /contacts/{id}` documents `name`, `firstName` and `lastName`; live answers add
+    /// `contactName`.
+    #[test]
+    fn contact_names_come_from_the_documented_fields() {
+        let name = |contact: Value| display_name(&contact);
+        assert_eq!(
+            name(json!({ "name": "Pat Doe", "firstName": "Patricia", "lastName": "Doe" })).as_deref(),
+            Some("Pat Doe")
+        );
+        assert_eq!(name(json!({ "firstName": "Lee", "lastName": "Ray" })).as_deref(), Some("Lee Ray"));
+        assert_eq!(name(json!({ "name": " ", "firstName": "Sam" })).as_deref(), Some("Sam"));
+        assert_eq!(name(json!({ "lastName": "Ray" })).as_deref(), Some("Ray"));
+        assert_eq!(name(json!({ "contactName": "Pat D" })).as_deref(), Some("Pat D"));
+        assert_eq!(name(json!({ "id": "c1", "email": "x@example.com" })), None);
     }
 
     #[test]
@@ -724,10 +895,44 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_rate_limit_headers_steer_the_limiter() {
+        let limiter = RateLimiter::new(3, Duration::from_secs(10), 1000);
+        limiter.limit_to(100);
+        limiter.limit_to(2);
+        assert!(limiter.acquire().is_ok() && limiter.acquire().is_ok());
+        let started = Instant::now();
+        let limited = RateLimiter::new(2, Duration::from_millis(150), 1000);
+        limited.limit_to(1);
+        assert!(limited.acquire().is_ok() && limited.acquire().is_ok());
+        assert!(started.elapsed() >= Duration::from_millis(150), "the second waited for the window");
+        let day = RateLimiter::new(10, Duration::from_secs(10), 1000);
+        day.hold_day(Duration::from_millis(100));
+        assert_eq!(day.acquire(), Err(GhlError::BudgetExhausted));
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(day.acquire().is_ok(), "one request asks again once the hold ends");
+        let headers = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+            RateLimitHeaders::read(|name| {
+                pairs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+            })
+        };
+        let read = headers(&[
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Interval-Milliseconds", "1500"),
+            ("X-RateLimit-Daily-Remaining", "7"),
+        ]);
+        assert_eq!(
+            read.map(|h| (h.remaining, h.interval(), h.daily_remaining)),
+            Some((Some(0), Some(Duration::from_millis(1500)), Some(7)))
+        );
+        assert_eq!(headers(&[("Retry-After", "5")]), None, "Retry-After is not one of GHL's documented headers");
+    }
+
+    #[test]
     fn no_token_means_not_configured_and_no_request() {
         let config = GhlConfig {
             token: None,
-            version: "2021-07-28".into(),
+            version: None,
             base_url: "http://127.0.0.1:9".into(),
             location_id: None,
             app_base: String::new(),

@@ -9,7 +9,7 @@
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-use crate::domain::event::{Event, Inbound, IssueKind, Outbound, Party};
+use crate::domain::event::{Event, Inbound, IssueKind, Outbound, Party, is_call_type};
 use crate::domain::phone::Phone;
 
 /// The three webhook routes (SPEC §2).
@@ -144,22 +144,37 @@ fn marketplace_event(fields: &Fields) -> Event {
         "InboundMessage" => {
             let message_type = fields.message_type().unwrap_or_default().to_ascii_uppercase();
             let type_id = fields.get("messageTypeId").and_then(Value::as_i64);
+            // An IVR, custom-provider or campaign manual call is a call too (CONTRACT §1.4),
+            // whichever of `messageType` and `messageTypeString` names it.
+            let is_call = is_call_type(&message_type)
+                || fields.text(&["messageTypeString"]).is_some_and(|name| is_call_type(&name));
             match message_type.as_str() {
+                _ if is_call => missed_call(fields, type_id),
                 "SMS" | "TYPE_SMS" => fields.inbound(IssueKind::Sms),
-                "CALL" | "TYPE_CALL" | "VOICEMAIL" | "TYPE_VOICEMAIL" => {
-                    let status = fields.text(&["status", "callStatus"]).unwrap_or_default().to_ascii_lowercase();
-                    if MISSED_STATUSES.contains(&status.as_str()) || type_id == Some(MESSAGE_TYPE_ID_VOICEMAIL) {
-                        fields.inbound(IssueKind::Call)
-                    } else {
-                        Event::Ignored("answered call".to_string())
-                    }
-                }
+                "VOICEMAIL" | "TYPE_VOICEMAIL" => missed_call(fields, type_id),
                 "" => Event::Ignored("inbound message without messageType".to_string()),
                 other => Event::Ignored(format!("inbound {}", other.to_ascii_lowercase())),
             }
         }
-        "OutboundMessage" => fields.outbound(fields.message_type().unwrap_or_else(|| "SMS".to_string())),
+        "OutboundMessage" => {
+            // A call the channel names only in `messageTypeString` is still a call.
+            let named = fields.message_type().filter(|name| is_call_type(name));
+            let call = named.or_else(|| fields.text(&["messageTypeString"]).filter(|name| is_call_type(name)));
+            fields.outbound(call.or_else(|| fields.message_type()).unwrap_or_else(|| "SMS".to_string()))
+        }
         other => Event::Ignored(format!("event {other}")),
+    }
+}
+
+/// An inbound call is an issue when nobody answered: a missed status, or a voicemail.
+fn missed_call(fields: &Fields, type_id: Option<i64>) -> Event {
+    let missed = ["status", "callStatus"].iter().any(|name| {
+        fields.text(&[name]).is_some_and(|status| MISSED_STATUSES.contains(&status.to_ascii_lowercase().as_str()))
+    });
+    if missed || type_id == Some(MESSAGE_TYPE_ID_VOICEMAIL) {
+        fields.inbound(IssueKind::Call)
+    } else {
+        Event::Ignored("answered call".to_string())
     }
 }
 
@@ -327,6 +342,13 @@ impl<'a> Fields<'a> {
         if !party.is_known() {
             return Event::Ignored("outbound without contact, conversation or phone".to_string());
         }
+        // An outbound call that reached the voicemail is `status: completed` with
+        // `callStatus: voicemail` (CONTRACT §1.3): the call status says how it ended.
+        let call_status = self
+            .text(&["callStatus", "call_status"])
+            .or_else(|| self.nested_text("call", &["status"]))
+            .or_else(|| self.nested_text("message", &["callStatus", "call_status"]))
+            .or_else(|| self.text(&["status"]).filter(|_| is_call_type(&message_type)));
         Event::Outbound(Outbound {
             party,
             message_type,
@@ -334,6 +356,7 @@ impl<'a> Fields<'a> {
             source: self.text(&["source"]),
             message_id: self.text(&["messageId", "message_id"]),
             sent_at: self.sent_at(),
+            call_status,
         })
     }
 }

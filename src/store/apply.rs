@@ -242,7 +242,7 @@ fn outbound_message(
     outbound: &Outbound,
     now: Timestamp,
 ) -> rusqlite::Result<Outcome> {
-    let Some(reply) = outbound.staff_reply(&config.internal_user_ids, now) else {
+    let Some(reply) = outbound.staff_reply(&config.internal_user_ids, config.call_voicemail, now) else {
         return Ok(Outcome::Outbound { resolved: Vec::new() });
     };
     issues::record_staff_reply(conn, &reply.party, reply.sent_at, reply.message_id.as_deref())?;

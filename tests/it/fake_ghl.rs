@@ -1,7 +1,12 @@
 //! A fake GHL API on 127.0.0.1, following `ghl/CONTRACT.md`: conversations search, messages
 //! (both response shapes, paged with `lastMessageId`/`nextPage`), contacts and SMS send, with
-//! `X-RateLimit-*` headers on every answer. It records every request and can be told to answer
-//! 429s, 500s, 401s, slow replies or garbage. Tests use it; the product never does.
+//! GHL's documented `X-RateLimit-*` headers on every answer. It records every request and its
+//! answer, and can be told to answer 429s, 500s, 401s, slow replies or garbage, to page
+//! messages in another order, or to answer with GHL's published fields only.
+//!
+//! When it stops, it checks every recorded request and answer against GHL's published OpenAPI
+//! ([`openapi`], `tests/fixtures/ghl-openapi/`) and fails the test on a violation, so no test
+//! can pass on traffic GHL would not send or accept. Tests use it; the product never does.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -11,11 +16,17 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tiny_http::{Header, Response, Server};
 
+#[path = "openapi.rs"]
+pub mod openapi;
+
 /// A fault to answer with instead of the real thing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
-    /// 429 with `Retry-After` seconds and `X-RateLimit-Remaining: 0`.
-    RateLimited(u64),
+    /// 429 with GHL's documented headers only: `X-RateLimit-Remaining: 0` and this interval in
+    /// `X-RateLimit-Interval-Milliseconds`; no `Retry-After`, which GHL does not document.
+    RateLimited(Duration),
+    /// 429 with `X-RateLimit-Daily-Remaining: 0`: the day's requests are spent.
+    DailyLimitReached,
     /// 500 with GHL's error shape.
     ServerError,
     /// 401 "Invalid JWT".
@@ -29,28 +40,58 @@ pub enum Fault {
     AcceptThenStall(Duration),
 }
 
-/// One request the fake received.
+/// The order the fake pages a conversation's messages in. GHL's spec promises none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageOrder {
+    /// Newest `dateAdded` first, page after page.
+    #[default]
+    NewestFirst,
+    /// The order GHL logged them, newest logged first, whatever their `dateAdded` (a call
+    /// logged late carries its earlier time).
+    AsLogged,
+    /// Pages go back in time, but each page lists its messages oldest first.
+    PageOldestFirst,
+}
+
+/// One request the fake received, and what it answered.
 #[derive(Debug, Clone)]
 pub struct Recorded {
     /// `GET` or `POST`.
     pub method: String,
     /// Path without the query.
     pub path: String,
-    /// Query string.
+    /// Query string, as sent.
     pub query: String,
     /// `Authorization` header.
     pub authorization: Option<String>,
     /// `Version` header.
     pub version: Option<String>,
+    /// Every header, as sent.
+    pub headers: Vec<(String, String)>,
     /// Body, for sends.
     pub body: String,
     /// When it arrived.
     pub at: Instant,
+    /// The answer, once given.
+    pub answer: Option<Answered>,
+}
+
+/// What the fake answered.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    /// Status code.
+    pub status: u16,
+    /// Every header.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: String,
+    /// The fault answered with, if one was.
+    pub fault: Option<Fault>,
 }
 
 #[derive(Default)]
 struct State {
-    /// Messages per conversation, oldest first.
+    /// Messages per conversation, in the order they were logged.
     conversations: HashMap<String, Vec<Value>>,
     /// Conversation of each contact.
     by_contact: HashMap<String, String>,
@@ -63,15 +104,19 @@ struct State {
     /// Alternate between the flat and the nested messages shape.
     nested_shape: bool,
     /// Answer with the fields GHL's published schemas name and nothing more (issue 13): no
-    /// `lastMessageDate`/`lastMessageDirection` in search results, no `contactName`.
+    /// `lastMessageDate`/`lastMessageDirection` in search results, no `contactName`, the
+    /// messages page nested, call details in `meta.callStatus`/`meta.callDuration`.
     published_only: bool,
+    order: MessageOrder,
+    /// A `Version` the test set with `GHL_VERSION`, which the contract check accepts.
+    version_override: Option<String>,
     requests: Vec<Recorded>,
     /// Bodies of accepted sends.
     sent: Vec<Value>,
     next_id: u64,
 }
 
-/// The running fake; stops when dropped.
+/// The running fake; stops when dropped, and then checks its traffic against GHL's OpenAPI.
 pub struct FakeGhl {
     /// `http://127.0.0.1:port`.
     pub url: String,
@@ -82,6 +127,9 @@ pub struct FakeGhl {
 
 /// Messages per page unless the request asks for fewer.
 const PAGE: usize = 20;
+
+/// The location every fake record belongs to.
+const LOCATION: &str = "loc1";
 
 impl FakeGhl {
     /// Starts on a free loopback port.
@@ -111,6 +159,17 @@ impl FakeGhl {
         self.lock().published_only = true;
     }
 
+    /// Pages messages in `order` from now on.
+    pub fn message_order(&self, order: MessageOrder) {
+        self.lock().order = order;
+    }
+
+    /// The test set `GHL_VERSION=version`: the client sends it to every endpoint, and the
+    /// contract check accepts it where the spec documents another value.
+    pub fn allow_version_override(&self, version: &str) {
+        self.lock().version_override = Some(version.to_string());
+    }
+
     /// Adds a message to a conversation (and links the contact to it).
     pub fn add_message(&self, conversation: &str, contact: &str, fields: Value) {
         let mut state = self.lock();
@@ -119,12 +178,16 @@ impl FakeGhl {
             "id": format!("msg{}", state.next_id),
             "conversationId": conversation,
             "contactId": contact,
-            "locationId": "loc1",
+            "locationId": LOCATION,
             "contentType": "text/plain",
             "type": 2,
         });
         if let (Value::Object(message), Value::Object(fields)) = (&mut message, fields) {
             message.extend(fields);
+        }
+        if message["messageType"].as_str().is_some_and(|kind| kind.contains("CALL")) {
+            // GHL's numeric type for a call (CONTRACT §1.4).
+            message["type"] = json!(1);
         }
         state.by_contact.insert(contact.to_string(), conversation.to_string());
         state.conversations.entry(conversation.to_string()).or_default().push(message);
@@ -146,10 +209,20 @@ impl FakeGhl {
         state.conversations.entry(conversation.to_string()).or_default();
     }
 
-    /// Adds a contact record.
+    /// Adds a contact record as live GHL answers it: first and last name, and `contactName`.
     pub fn add_contact(&self, id: &str, first: &str, last: &str) {
-        let contact =
-            json!({ "id": id, "firstName": first, "lastName": last, "contactName": format!("{first} {last}") });
+        self.add_contact_fields(
+            id,
+            json!({ "firstName": first, "lastName": last, "contactName": format!("{first} {last}") }),
+        );
+    }
+
+    /// Adds a contact record with exactly these fields (besides `id` and `locationId`).
+    pub fn add_contact_fields(&self, id: &str, fields: Value) {
+        let mut contact = json!({ "id": id, "locationId": LOCATION });
+        if let (Value::Object(contact), Value::Object(fields)) = (&mut contact, fields) {
+            contact.extend(fields);
+        }
         self.lock().contacts.insert(id.to_string(), contact);
     }
 
@@ -188,6 +261,16 @@ impl FakeGhl {
             .max()
             .unwrap_or(0)
     }
+
+    /// The traffic so far, checked against GHL's published OpenAPI.
+    pub fn contract(&self) -> openapi::Report {
+        let state = self.lock();
+        let allowed = openapi::Allowed {
+            live_deviations: !state.published_only,
+            version_override: state.version_override.clone(),
+        };
+        openapi::check(&state.requests, &allowed)
+    }
 }
 
 impl Drop for FakeGhl {
@@ -197,6 +280,11 @@ impl Drop for FakeGhl {
         }
         for worker in self.workers.drain(..) {
             let _ = worker.join();
+        }
+        // A test that already failed says why; a second panic would only hide it.
+        if !std::thread::panicking() {
+            let report = self.contract();
+            assert!(report.violations.is_empty(), "GHL's published OpenAPI was not kept:\n{report}");
         }
     }
 }
@@ -209,76 +297,85 @@ fn serve(mut request: tiny_http::Request, state: &Mutex<State>) {
     let url = request.url().to_string();
     let (path, query) =
         url.split_once('?').map_or((url.clone(), String::new()), |(p, q)| (p.to_string(), q.to_string()));
-    let find = |request: &tiny_http::Request, name: &'static str| {
-        request.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str().to_string())
-    };
-    let authorization = find(&request, "Authorization");
-    let version = find(&request, "Version");
+    let headers: Vec<(String, String)> =
+        request.headers().iter().map(|h| (h.field.as_str().to_string(), h.value.as_str().to_string())).collect();
+    let find = |name: &str| headers.iter().find(|(field, _)| field.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     let mut body = String::new();
     let _ = request.as_reader().read_to_string(&mut body);
     let recorded = Recorded {
         method: request.method().as_str().to_string(),
         path: path.clone(),
         query: query.clone(),
-        authorization,
-        version,
+        authorization: find("Authorization"),
+        version: find("Version"),
+        headers: headers.clone(),
         body: body.clone(),
         at: Instant::now(),
+        answer: None,
     };
-    let fault = {
+    let (index, fault) = {
         let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
         state.requests.push(recorded.clone());
-        state.faults.pop_front().or_else(|| state.outage.clone())
+        (state.requests.len() - 1, state.faults.pop_front().or_else(|| state.outage.clone()))
     };
-    let (status, answer, extra) = match fault {
-        Some(Fault::RateLimited(seconds)) => (
-            429,
-            json!({ "statusCode": 429, "message": "Too Many Requests" }).to_string(),
-            vec![("Retry-After", seconds.to_string()), ("X-RateLimit-Remaining", "0".to_string())],
-        ),
-        Some(Fault::ServerError) => {
-            (500, json!({ "statusCode": 500, "message": "Internal server error" }).to_string(), vec![])
+    // GHL's documented rate-limit headers (CONTRACT §5.1), on every answer.
+    let mut limits = vec![
+        ("X-RateLimit-Max", "100".to_string()),
+        ("X-RateLimit-Remaining", "99".to_string()),
+        ("X-RateLimit-Interval-Milliseconds", "10000".to_string()),
+        ("X-RateLimit-Limit-Daily", "200000".to_string()),
+        ("X-RateLimit-Daily-Remaining", "199000".to_string()),
+    ];
+    let mut set = |name: &str, value: String| {
+        if let Some(slot) = limits.iter_mut().find(|(n, _)| *n == name) {
+            slot.1 = value;
         }
-        Some(Fault::Unauthorized) => (401, json!({ "statusCode": 401, "message": "Invalid JWT" }).to_string(), vec![]),
-        Some(Fault::Garbage) => (200, "<html>gateway hiccup</html>".to_string(), vec![]),
+    };
+    let too_many = || json!({ "statusCode": 429, "message": "Too Many Requests" }).to_string();
+    let (status, answer) = match &fault {
+        Some(Fault::RateLimited(interval)) => {
+            set("X-RateLimit-Remaining", "0".to_string());
+            set("X-RateLimit-Interval-Milliseconds", interval.as_millis().to_string());
+            (429, too_many())
+        }
+        Some(Fault::DailyLimitReached) => {
+            set("X-RateLimit-Daily-Remaining", "0".to_string());
+            (429, too_many())
+        }
+        Some(Fault::ServerError) => (500, json!({ "statusCode": 500, "message": "Internal server error" }).to_string()),
+        Some(Fault::Unauthorized) => (401, json!({ "statusCode": 401, "message": "Invalid JWT" }).to_string()),
+        Some(Fault::Garbage) => (200, "<html>gateway hiccup</html>".to_string()),
         Some(Fault::Slow(wait)) => {
-            std::thread::sleep(wait);
+            std::thread::sleep(*wait);
             answer(state, &recorded)
         }
         Some(Fault::AcceptThenStall(wait)) => {
             let answered = answer(state, &recorded);
-            std::thread::sleep(wait);
+            std::thread::sleep(*wait);
             answered
         }
         None => answer(state, &recorded),
     };
-    let mut response = Response::from_string(answer)
-        .with_status_code(status)
-        .with_header(header("Content-Type", "application/json"))
-        .with_header(header("X-RateLimit-Max", "100"))
-        .with_header(header("X-RateLimit-Interval-Milliseconds", "10000"))
-        .with_header(header("X-RateLimit-Limit-Daily", "200000"))
-        .with_header(header("X-RateLimit-Daily-Remaining", "199000"));
-    let has_remaining = extra.iter().any(|(name, _)| *name == "X-RateLimit-Remaining");
-    for (name, value) in extra {
-        response = response.with_header(header(name, &value));
+    let mut sent_headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+    sent_headers.extend(limits.into_iter().map(|(name, value)| (name.to_string(), value)));
+    let mut response = Response::from_string(answer.clone()).with_status_code(status);
+    for (name, value) in &sent_headers {
+        response = response.with_header(header(name, value));
     }
-    if !has_remaining {
-        response = response.with_header(header("X-RateLimit-Remaining", "99"));
+    {
+        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = state.requests.get_mut(index) {
+            entry.answer = Some(Answered { status, headers: sent_headers, body: answer, fault });
+        }
     }
     let _ = request.respond(response);
 }
 
 /// The real answer to a request.
-fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String, Vec<(&'static str, String)>) {
+fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String) {
     let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-    let query: HashMap<String, String> = request
-        .query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let not_found = || (404, json!({ "statusCode": 404, "message": "Not Found" }).to_string(), vec![]);
+    let query: HashMap<String, String> = form_urlencoded::parse(request.query.as_bytes()).into_owned().collect();
+    let not_found = || (404, json!({ "statusCode": 404, "message": "Not Found" }).to_string());
     let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
     match (request.method.as_str(), segments.as_slice()) {
         ("GET", ["conversations", "search"]) if !query.contains_key("contactId") => {
@@ -287,11 +384,11 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String, Vec<(&'stat
                 .conversations
                 .iter()
                 .filter_map(|(id, messages)| {
-                    let last =
-                        messages.iter().max_by_key(|m| m["dateAdded"].as_str().unwrap_or_default().to_string())?;
+                    let last = newest(messages)?;
                     let at: jiff::Timestamp = last["dateAdded"].as_str()?.parse().ok()?;
-                    let mut summary = json!({ "id": id, "contactId": last["contactId"], "locationId": "loc1" });
+                    let mut summary = conversation_summary(&state, id);
                     if !state.published_only {
+                        // Live GHL adds these; its published ConversationSchema has neither.
                         summary["lastMessageDate"] = json!(at.as_millisecond());
                         summary["lastMessageDirection"] = last["direction"].clone();
                     }
@@ -301,63 +398,65 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String, Vec<(&'stat
             listed.sort_by_key(|(at, _)| -at);
             let limit = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
             let page: Vec<Value> = listed.into_iter().take(limit).map(|(_, v)| v).collect();
-            (200, json!({ "conversations": page, "total": page.len() }).to_string(), vec![])
+            (200, json!({ "conversations": page, "total": page.len() }).to_string())
         }
         ("GET", ["conversations", "search"]) => {
             let found: Vec<Value> = query
                 .get("contactId")
                 .and_then(|contact| state.by_contact.get(contact))
-                .map(|id| json!({ "id": id, "contactId": query.get("contactId"), "locationId": "loc1" }))
+                .map(|id| conversation_summary(&state, id))
                 .into_iter()
                 .collect();
-            (200, json!({ "conversations": found, "total": found.len() }).to_string(), vec![])
+            (200, json!({ "conversations": found, "total": found.len() }).to_string())
         }
         ("GET", ["conversations", id, "messages"]) => {
             let Some(all) = state.conversations.get(*id).cloned() else {
                 return not_found();
             };
             let limit = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(PAGE).min(PAGE);
-            // Newest first, as GHL answers; `lastMessageId` continues after that message.
-            let newest_first: Vec<Value> = all.into_iter().rev().collect();
+            let listed = in_order(all, state.order);
+            // `lastMessageId` continues after that message.
             let start = match query.get("lastMessageId") {
-                Some(last) => {
-                    newest_first.iter().position(|m| m["id"] == last.as_str()).map_or(newest_first.len(), |p| p + 1)
-                }
+                Some(last) => listed.iter().position(|m| m["id"] == last.as_str()).map_or(listed.len(), |p| p + 1),
                 None => 0,
             };
-            let page: Vec<Value> = newest_first.iter().skip(start).take(limit).cloned().collect();
-            let next_page = start + page.len() < newest_first.len();
-            let last_id = page.last().map(|m| m["id"].clone()).unwrap_or(Value::Null);
-            // Both documented shapes, alternating, so the client must read each (CONTRACT §3.3).
-            state.nested_shape = !state.nested_shape;
+            let mut page: Vec<Value> = listed.iter().skip(start).take(limit).cloned().collect();
+            let next_page = start + page.len() < listed.len();
+            let last_id = page.last().map(|m| m["id"].clone()).unwrap_or(json!(""));
+            if state.order == MessageOrder::PageOldestFirst {
+                page.reverse();
+            }
+            if state.published_only {
+                page.iter_mut().for_each(published_message);
+            }
+            // Both documented shapes, alternating, so the client must read each (CONTRACT
+            // §3.3); only the nested one is GHL's published shape.
+            state.nested_shape = state.published_only || !state.nested_shape;
             let body = if state.nested_shape {
                 json!({ "messages": { "lastMessageId": last_id, "nextPage": next_page, "messages": page } })
             } else {
                 json!({ "lastMessageId": last_id, "nextPage": next_page, "messages": page })
             };
-            (200, body.to_string(), vec![])
+            (200, body.to_string())
         }
         ("GET", ["contacts", id]) => match state.contacts.get(*id) {
             Some(contact) if state.published_only => {
                 // The published contact has `name`, `firstName`, `lastName`; not `contactName`.
                 let mut contact = contact.clone();
-                if let Some(fields) = contact.as_object_mut() {
-                    let name = fields.remove("contactName").unwrap_or(Value::Null);
-                    fields.insert("name".to_string(), name);
+                if let Some(fields) = contact.as_object_mut()
+                    && let Some(name) = fields.remove("contactName")
+                {
+                    fields.entry("name").or_insert(name);
                 }
-                (200, json!({ "contact": contact }).to_string(), vec![])
+                (200, json!({ "contact": contact }).to_string())
             }
-            Some(contact) => (200, json!({ "contact": contact }).to_string(), vec![]),
-            None => (400, json!({ "statusCode": 400, "message": "Contact not found" }).to_string(), vec![]),
+            Some(contact) => (200, json!({ "contact": contact }).to_string()),
+            None => (400, json!({ "statusCode": 400, "message": "Contact not found" }).to_string()),
         },
         ("POST", ["conversations", "messages"]) => {
             let sent: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
             if sent["type"] != "SMS" || !sent["contactId"].is_string() {
-                return (
-                    422,
-                    json!({ "statusCode": 422, "message": ["type and contactId are required"] }).to_string(),
-                    vec![],
-                );
+                return (422, json!({ "statusCode": 422, "message": ["type and contactId are required"] }).to_string());
             }
             state.next_id += 1;
             state.sent.push(sent.clone());
@@ -370,13 +469,75 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String, Vec<(&'stat
                 "direction": "outbound", "messageType": "TYPE_SMS", "source": "api", "contentType": "text/plain",
                 "type": 2, "body": sent["message"], "dateAdded": jiff::Timestamp::now().to_string() });
             state.conversations.entry(conversation).or_default().push(message);
+            // 200, as `send-a-new-message` documents it.
             (
-                201,
+                200,
                 json!({ "conversationId": "conv-manager", "messageId": id, "msg": "Message queued successfully." })
                     .to_string(),
-                vec![],
             )
         }
         _ => not_found(),
+    }
+}
+
+/// The message with the latest `dateAdded`.
+fn newest(messages: &[Value]) -> Option<&Value> {
+    messages.iter().max_by_key(|m| m["dateAdded"].as_str().unwrap_or_default().to_string())
+}
+
+/// A conversation as the search lists it, with every field `ConversationSchema` requires.
+fn conversation_summary(state: &State, id: &str) -> Value {
+    let messages = state.conversations.get(id).map(Vec::as_slice).unwrap_or_default();
+    let last = newest(messages);
+    let contact_id = last
+        .and_then(|m| m["contactId"].as_str())
+        .or_else(|| state.by_contact.iter().find(|(_, c)| c.as_str() == id).map(|(contact, _)| contact.as_str()))
+        .unwrap_or_default();
+    let contact = state.contacts.get(contact_id);
+    let text = |key: &str| contact.and_then(|c| c[key].as_str()).unwrap_or_default().to_string();
+    let full_name = format!("{} {}", text("firstName"), text("lastName")).trim().to_string();
+    json!({
+        "id": id,
+        "contactId": contact_id,
+        "locationId": LOCATION,
+        "lastMessageBody": last.and_then(|m| m["body"].as_str()).unwrap_or_default(),
+        "lastMessageType": last.and_then(|m| m["messageType"].as_str()).unwrap_or("TYPE_SMS"),
+        "type": "TYPE_PHONE",
+        "unreadCount": 0,
+        "fullName": full_name,
+        "contactName": full_name,
+        "email": text("email"),
+        "phone": text("phone"),
+    })
+}
+
+/// A conversation's messages in the order the fake pages them.
+fn in_order(mut messages: Vec<Value>, order: MessageOrder) -> Vec<Value> {
+    match order {
+        MessageOrder::AsLogged => messages.reverse(),
+        MessageOrder::NewestFirst | MessageOrder::PageOldestFirst => {
+            // Newest first; of two at the same time, the one logged later first.
+            messages.reverse();
+            messages.sort_by(|a, b| {
+                let at = |m: &Value| m["dateAdded"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+                at(b).cmp(&at(a))
+            });
+        }
+    }
+    messages
+}
+
+/// A message as GHL's published schema has it: call details in `meta.callStatus` and
+/// `meta.callDuration` (a string there), not live GHL's `meta.call.*`.
+fn published_message(message: &mut Value) {
+    let Some(meta) = message.get_mut("meta").and_then(Value::as_object_mut) else { return };
+    if let Some(Value::Object(call)) = meta.remove("call") {
+        if let Some(status) = call.get("status") {
+            meta.insert("callStatus".to_string(), status.clone());
+        }
+        if let Some(duration) = call.get("duration") {
+            let text = duration.as_str().map_or_else(|| duration.to_string(), str::to_string);
+            meta.insert("callDuration".to_string(), json!(text));
+        }
     }
 }

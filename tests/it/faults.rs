@@ -16,6 +16,8 @@ fn a_ghl_outage_degrades_but_loses_nothing_and_sends_once_back() -> anyhow::Resu
     let app = Sentinel::start(&[
         ("GHL_BASE_URL", ghl.url.as_str()),
         ("GHL_TOKEN", "t"),
+        // GHL requires a location on every search (issue 13 part 2).
+        ("GHL_LOCATION_ID", "loc1"),
         ("MANAGER_CONTACT_IDS", "m1"),
         ("SENTINEL_TEST_NOW", "2026-11-23T13:50:00Z"),
     ])?;

@@ -9,6 +9,7 @@ mod config;
 mod crash;
 mod fake_ghl;
 mod faults;
+mod ghl_api;
 mod harness;
 mod hostile;
 mod import;

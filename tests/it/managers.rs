@@ -12,6 +12,8 @@ fn start(ghl: &FakeGhl, now: &str, dir: Option<tempfile::TempDir>) -> anyhow::Re
     let env = [
         ("GHL_BASE_URL", ghl.url.as_str()),
         ("GHL_TOKEN", "test-token"),
+        // GHL requires a location on every search (issue 13 part 2).
+        ("GHL_LOCATION_ID", "loc1"),
         ("MANAGER_CONTACT_IDS", "m1,m2"),
         ("SENTINEL_TEST_NOW", now),
     ];
@@ -173,6 +175,7 @@ fn a_send_ghl_took_but_answered_too_late_is_not_sent_twice() -> anyhow::Result<(
     let env = [
         ("GHL_BASE_URL", ghl.url.as_str()),
         ("GHL_TOKEN", "test-token"),
+        ("GHL_LOCATION_ID", "loc1"),
         ("MANAGER_CONTACT_IDS", "m1"),
         ("GHL_TIMEOUT_SECONDS", "1"),
         ("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z"),

@@ -57,7 +57,7 @@ fn a_staff_reply_found_by_polling_resolves_the_issue() -> anyhow::Result<()> {
     assert!(detail.contains("msg1"), "{detail}");
     let request = ghl.requests().into_iter().find(|r| r.path == "/conversations/conv1/messages").expect("fetched");
     assert_eq!(request.authorization.as_deref(), Some("Bearer test-token"));
-    assert_eq!(request.version.as_deref(), Some("2021-07-28"));
+    assert_eq!(request.version.as_deref(), Some("2021-04-15"), "the Version GHL documents for conversations");
     Ok(())
 }
 
@@ -172,7 +172,12 @@ fn when_ghl_is_down_at_the_due_time_the_issue_opens_and_resolves_later() -> anyh
 fn rate_limits_server_errors_slow_answers_and_garbage_are_retried() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
     let app = start(&ghl, &[("GHL_TIMEOUT_SECONDS", "1")])?;
-    let faults = [Fault::RateLimited(1), Fault::ServerError, Fault::Slow(Duration::from_millis(2500)), Fault::Garbage];
+    let faults = [
+        Fault::RateLimited(Duration::from_secs(1)),
+        Fault::ServerError,
+        Fault::Slow(Duration::from_millis(2500)),
+        Fault::Garbage,
+    ];
     for (index, fault) in faults.iter().enumerate() {
         let conversation = format!("conv{index}");
         let id = inbound_sms(&app, &conversation, &format!("c{index}"))?;
@@ -238,7 +243,42 @@ fn nothing_live_means_no_ghl_requests() -> anyhow::Result<()> {
 
 #[test]
 fn a_missing_contact_name_is_looked_up_once() -> anyhow::Result<()> {
+    missing_contact_name_is_looked_up_once(Fields::AsLive)
+}
+
+/// The same with GHL's published contact: `name`, no `contactName` (issue 13).
+#[test]
+fn a_missing_contact_name_is_looked_up_once_with_published_fields_only() -> anyhow::Result<()> {
+    missing_contact_name_is_looked_up_once(Fields::PublishedOnly)
+}
+
+/// Which fields the fake GHL answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fields {
+    /// As live GHL does, with the deviations CONTRACT.md documents.
+    AsLive,
+    /// Only what GHL's published OpenAPI names.
+    PublishedOnly,
+}
+
+fn fake_ghl(fields: Fields) -> anyhow::Result<FakeGhl> {
     let ghl = FakeGhl::start()?;
+    if fields == Fields::PublishedOnly {
+        ghl.published_only();
+    }
+    Ok(ghl)
+}
+
+/// In published-only mode the traffic needed no deviation from the spec at all.
+fn assert_published(ghl: &FakeGhl, fields: Fields) {
+    let report = ghl.contract();
+    if fields == Fields::PublishedOnly {
+        assert!(report.violations.is_empty() && report.deviations.is_empty(), "{report}");
+    }
+}
+
+fn missing_contact_name_is_looked_up_once(fields: Fields) -> anyhow::Result<()> {
+    let ghl = fake_ghl(fields)?;
     ghl.add_contact("c5", "Pat", "Doe");
     let app = start(&ghl, &[])?;
     app.webhook("inbound_sms", r#"{"contact_id":"c5","message":{"body":"hello"}}"#)?;
@@ -247,6 +287,38 @@ fn a_missing_contact_name_is_looked_up_once() -> anyhow::Result<()> {
             == Some("Pat Doe"))
     })?;
     assert_eq!(ghl.requests().iter().filter(|r| r.path == "/contacts/c5").count(), 1);
+    let request = ghl.requests().into_iter().find(|r| r.path == "/contacts/c5").expect("looked up");
+    assert_eq!(request.version.as_deref(), Some("2021-07-28"), "the Version GHL documents for contacts");
+    assert_published(&ghl, fields);
+    Ok(())
+}
+
+/// `GET /contacts/{id}` documents `name`, `firstName` and `lastName`: each is read, in that
+/// order, from GHL's published contact.
+#[test]
+fn contact_names_are_read_from_the_documented_fields() -> anyhow::Result<()> {
+    let ghl = fake_ghl(Fields::PublishedOnly)?;
+    ghl.add_contact_fields("c1", json!({ "name": "Pat Doe", "firstName": "Patricia", "lastName": "Doe" }));
+    ghl.add_contact_fields("c2", json!({ "firstName": "Lee", "lastName": "Ray" }));
+    ghl.add_contact_fields("c3", json!({ "firstName": "Sam" }));
+    ghl.add_contact_fields("c4", json!({ "email": "nobody@example.com" }));
+    let app = start(&ghl, &[])?;
+    for contact in ["c1", "c2", "c3", "c4"] {
+        app.webhook("inbound_sms", &json!({ "contact_id": contact, "message": { "body": "hello" } }).to_string())?;
+    }
+    let names = || -> anyhow::Result<Vec<(String, Option<String>)>> {
+        let db = app.db()?;
+        let mut query = db.prepare("SELECT contact_id, contact_name FROM issues ORDER BY contact_id")?;
+        let rows = query.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    };
+    app.eventually("three names arrive", || Ok(names()?.iter().filter(|(_, name)| name.is_some()).count() == 3))?;
+    app.eventually("the fourth was asked too", || Ok(ghl.requests().iter().any(|r| r.path == "/contacts/c4")))?;
+    let expected = [("c1", Some("Pat Doe")), ("c2", Some("Lee Ray")), ("c3", Some("Sam")), ("c4", None)];
+    let found = names()?;
+    let found: Vec<(&str, Option<&str>)> = found.iter().map(|(id, name)| (id.as_str(), name.as_deref())).collect();
+    assert_eq!(found, expected);
+    assert_published(&ghl, Fields::PublishedOnly);
     Ok(())
 }
 
@@ -316,7 +388,17 @@ fn open_issues_are_rechecked_on_a_gentle_cadence_in_business_hours() -> anyhow::
 
 #[test]
 fn a_thank_you_after_a_reply_only_ghl_knows_closes_itself() -> anyhow::Result<()> {
-    let ghl = FakeGhl::start()?;
+    thank_you_after_a_reply_only_ghl_knows_closes_itself(Fields::AsLive)
+}
+
+/// The same against GHL's published shapes only (issue 13).
+#[test]
+fn a_thank_you_after_a_reply_only_ghl_knows_closes_itself_with_published_fields_only() -> anyhow::Result<()> {
+    thank_you_after_a_reply_only_ghl_knows_closes_itself(Fields::PublishedOnly)
+}
+
+fn thank_you_after_a_reply_only_ghl_knows_closes_itself(fields: Fields) -> anyhow::Result<()> {
+    let ghl = fake_ghl(fields)?;
     let app = start(&ghl, &[("MANAGER_CONTACT_IDS", "m1")])?;
     // The morning digest went out; what is resolved after it is news for the next one.
     assert_eq!(app.admin("POST", "/jobs/send_summary?slot=morning")?.json["sent"], true);
@@ -343,6 +425,7 @@ fn a_thank_you_after_a_reply_only_ghl_knows_closes_itself() -> anyhow::Result<()
     let digest = app.admin("POST", "/jobs/send_summary?slot=midday&dry_run=1")?;
     let body = digest.json["body"].as_str().unwrap_or_default().to_string();
     assert!(!body.contains(&format!("#{id} ")) && !body.contains("Resolved since"), "{body}");
+    assert_published(&ghl, fields);
     Ok(())
 }
 

@@ -73,6 +73,8 @@ fn logs_never_hold_secrets_tokens_or_whole_phone_numbers() -> anyhow::Result<()>
     let app = Sentinel::start(&[
         ("GHL_BASE_URL", ghl.url.as_str()),
         ("GHL_TOKEN", "pit-very-secret-token-123"),
+        // GHL requires a location on every search (issue 13 part 2): the payload's own.
+        ("GHL_LOCATION_ID", "ntppLocation01"),
         ("MANAGER_CONTACT_IDS", "m1"),
         ("RUST_LOG", "debug"),
         ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),

@@ -81,6 +81,9 @@ fn outbound_messages_become_staff_reply_candidates() {
         let Event::Outbound(outbound) = &parsed.event else { panic!("{name}: {:?}", parsed.event) };
         assert_eq!(outbound.message_type, kind, "{name}");
     }
+    let parsed = parse(Route::Events, &fixture("outbound_call_1.json"), &options());
+    let Event::Outbound(call) = &parsed.event else { panic!("{:?}", parsed.event) };
+    assert_eq!(call.call_status.as_deref(), Some("completed"));
     // The same outbound SMS posted to the workflow route is never an issue either.
     let parsed = parse(Route::InboundSms, &fixture("outbound_sms_1.json"), &options());
     assert!(matches!(parsed.event, Event::Outbound(_)), "{:?}", parsed.event);
@@ -159,4 +162,35 @@ fn empty_bodies_never_make_issues() {
     let parsed = parse(Route::UnansweredCall, &Map::new(), &options());
     assert!(matches!(parsed.event, Event::Ignored(_)));
     assert_eq!(Status::parse("open"), Some(Status::Open));
+}
+
+/// `messageType`'s other call kinds (CONTRACT §1.4): an IVR, custom-provider or campaign manual
+/// call is a call, named in `messageType` or only in `messageTypeString`.
+#[test]
+fn every_call_type_is_a_call() {
+    for (message_type, type_string) in [
+        ("CALL", "TYPE_IVR_CALL"),
+        ("IVR_CALL", ""),
+        ("TYPE_IVR_CALL", ""),
+        ("Custom", "TYPE_CUSTOM_CALL"),
+        ("TYPE_CUSTOM_CALL", ""),
+        ("TYPE_CAMPAIGN_MANUAL_CALL", ""),
+    ] {
+        let missed = json(&format!(
+            r#"{{"type":"InboundMessage","contactId":"c1","messageType":"{message_type}","messageTypeString":"{type_string}","status":"no-answer"}}"#
+        ));
+        assert_eq!(inbound(&parse(Route::Events, &missed, &options())).kind, IssueKind::Call, "{message_type}");
+        let answered = json(&format!(
+            r#"{{"type":"InboundMessage","contactId":"c1","messageType":"{message_type}","messageTypeString":"{type_string}","status":"completed","callStatus":"completed"}}"#
+        ));
+        assert_eq!(ignored(&parse(Route::Events, &answered, &options())), "answered call", "{message_type}");
+        let callback = json(&format!(
+            r#"{{"type":"OutboundMessage","contactId":"c1","messageType":"{message_type}","messageTypeString":"{type_string}","status":"completed","callStatus":"voicemail"}}"#
+        ));
+        let Event::Outbound(outbound) = parse(Route::Events, &callback, &options()).event else {
+            panic!("{message_type}: not an outbound")
+        };
+        assert!(crate::domain::event::is_call_type(&outbound.message_type), "{message_type}");
+        assert_eq!(outbound.call_status.as_deref(), Some("voicemail"), "the call status, not the message status");
+    }
 }

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# The plug pulled (issue 15): boots an SD-card image under qemu-system-aarch64, floods it with
+# webhooks, and kills QEMU hard (SIGKILL: no shutdown, as a power cut) at a random moment,
+# CUTS times. After every cut, from outside:
+#   1. the data filesystem replays its journal and checks clean,
+#   2. the database passes PRAGMA integrity_check,
+#   3. every webhook that got a 2xx is in it,
+# and at the next power-on the filesystems mount and sentinel.service reaches READY; the time
+# from power-on to READY is printed for each boot. It works on a copy; the image is not changed.
+#
+#   image/plug-check.sh target/image/sentinel-<version>-arm64.img [CUTS]
+set -euo pipefail
+img="${1:?usage: image/plug-check.sh IMAGE [CUTS]}"
+cuts="${2:-5}"
+command -v qemu-system-aarch64 >/dev/null || {
+  apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-arm
+}
+tmp=$(mktemp -d)
+qemu_pid=""
+flood_pid=""
+cleanup() {
+  [ -n "$flood_pid" ] && kill "$flood_pid" 2>/dev/null
+  [ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  echo "--- console (last 60 lines)" >&2
+  tail -60 "$tmp/console.log" >&2 || true
+  exit 1
+}
+
+cp --sparse=always "$img" "$tmp/disk.img"
+truncate -s +256M "$tmp/disk.img"
+part() { sfdisk -d "$tmp/disk.img" | sed -n "s|.*$1 : start= *\\([0-9]*\\), size= *\\([0-9]*\\),.*|\\1 \\2|p"; }
+read -r boot_start _ < <(part 1)
+fat="$tmp/disk.img@@$(( boot_start * 512 ))"
+secret=plug-check-$(date +%s)
+# The clock is not the subject here (boot-check.sh covers it): judge webhooks at once.
+cat > "$tmp/sentinel.env" <<EOF
+WEBHOOK_SECRET=$secret
+LISTEN_ADDR=0.0.0.0:8000
+ADMIN_LISTEN_ADDR=0.0.0.0:8001
+CLOCK_SYNC=off
+EOF
+mcopy -o -i "$fat" "$tmp/sentinel.env" ::sentinel.env
+config=$(mtype -i "$fat" ::config.txt)
+mcopy -i "$fat" "::$(sed -n 's/^kernel=//p' <<<"$config")" "$tmp/vmlinuz"
+mcopy -i "$fat" "::$(sed -n 's/^initramfs \([^ ]*\).*/\1/p' <<<"$config")" "$tmp/initrd"
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+webhook_port=$(port)
+
+boot() {
+  : > "$tmp/console.log"
+  qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi \
+    -kernel "$tmp/vmlinuz" -initrd "$tmp/initrd" \
+    -append "root=LABEL=root ro rootwait console=ttyAMA0 net.ifnames=0 systemd.journald.forward_to_console=1" \
+    -drive if=none,id=sd,file="$tmp/disk.img",format=raw -device virtio-blk-pci,drive=sd \
+    -netdev user,id=net,restrict=off,hostfwd=tcp:127.0.0.1:$webhook_port-:8000 \
+    -device virtio-net-pci,netdev=net,romfile= \
+    -display none -serial "file:$tmp/console.log" &
+  qemu_pid=$!
+  powered_on=$(date +%s.%N)
+}
+
+ready() { # waits for READY; prints the seconds from power-on
+  local deadline=$(( $(date +%s) + 400 ))
+  until grep -q "Started sentinel.service\|Started Sentinel missed-contact watchdog" "$tmp/console.log"; do
+    kill -0 "$qemu_pid" 2>/dev/null || fail "QEMU exited before READY"
+    grep -q "emergency mode\|Failed to mount\|You are in emergency" "$tmp/console.log" && fail "a filesystem did not mount"
+    [ "$(date +%s)" -lt "$deadline" ] || fail "no READY within 400 s"
+    sleep 0.5
+  done
+  until curl -sf "http://127.0.0.1:$webhook_port/health" >/dev/null 2>&1; do sleep 0.2; done
+  python3 -c "import time; print(f'{time.time() - $powered_on:.1f}')"
+}
+
+# Sends webhooks one after another, each a new message id, and appends the id of every one
+# answered 2xx to $tmp/acked; stops when the VM is gone.
+flood() {
+  python3 - "$webhook_port" "$secret" "$1" "$tmp/acked" <<'PY'
+import http.client, json, sys
+port, secret, round_, acked = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+n = 0
+with open(acked, "a") as out:
+    while True:
+        n += 1
+        message = f"plug-{round_}-{n}"
+        body = json.dumps({"type": "InboundMessage", "messageId": message, "contactId": f"c{n % 40}",
+                           "conversationId": f"conv{n % 40}", "messageType": "SMS", "body": "the pool is green"})
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("POST", "/webhook/ghl", body, {"X-NTPP-Secret": secret, "Content-Type": "application/json"})
+            status = conn.getresponse().status
+            conn.close()
+        except OSError:
+            break
+        if 200 <= status < 300:
+            out.write(message + "\n")
+            out.flush()
+PY
+}
+
+# After a cut: the data partition's journal replays, it checks clean, and the database holds
+# every acknowledged webhook and passes integrity_check.
+inspect() {
+  local start size
+  read -r start size < <(part 3)
+  dd if="$tmp/disk.img" of="$tmp/data.ext4" bs=512 skip="$start" count="$size" status=none
+  e2fsck -fy "$tmp/data.ext4" >"$tmp/fsck.log" 2>&1 || [ $? -le 1 ] || { cat "$tmp/fsck.log" >&2; fail "the data filesystem needed repair"; }
+  e2fsck -fn "$tmp/data.ext4" >/dev/null 2>&1 || fail "the data filesystem is not clean after its journal replayed"
+  rm -rf "$tmp/db" && mkdir "$tmp/db"
+  for file in sentinel.db sentinel.db-wal; do
+    debugfs -R "dump /$file $tmp/db/$file" "$tmp/data.ext4" >/dev/null 2>&1 || true
+  done
+  [ -s "$tmp/db/sentinel.db" ] || fail "no database on the data partition"
+  python3 - "$tmp/db/sentinel.db" "$tmp/acked" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+check = db.execute("PRAGMA integrity_check").fetchone()[0]
+if check != "ok":
+    sys.exit(f"integrity_check: {check}")
+stored = {json.loads(body).get("messageId") for (body,) in db.execute("SELECT body FROM raw_events")}
+acked = [line.strip() for line in open(sys.argv[2]) if line.strip()]
+missing = [m for m in acked if m not in stored]
+if missing:
+    sys.exit(f"{len(missing)} acknowledged webhooks are missing, e.g. {missing[:3]}")
+print(f"{len(acked)} acknowledged webhooks, all stored; integrity_check ok")
+PY
+  rm -f "$tmp/data.ext4"
+}
+
+: > "$tmp/acked"
+echo "== the plug pulled $cuts times under a webhook flood ($(basename "$img"))"
+for round in $(seq 1 "$cuts"); do
+  boot
+  seconds=$(ready)
+  echo "  power-on $round: READY in $seconds s"
+  flood "$round" &
+  flood_pid=$!
+  sleep "$(python3 -c 'import random; print(round(random.uniform(1.5, 6.0), 2))')"
+  kill -9 "$qemu_pid"
+  wait "$qemu_pid" 2>/dev/null || true
+  qemu_pid=""
+  wait "$flood_pid" 2>/dev/null || true
+  flood_pid=""
+  summary=$(inspect) || exit 1
+  echo "  cut $round: $summary"
+done
+boot
+seconds=$(ready)
+echo "  power-on $(( cuts + 1 )) after the last cut: READY in $seconds s"
+kill -9 "$qemu_pid"
+qemu_pid=""
+echo "plug check: ok ($cuts cuts, every acknowledged webhook kept)"
