@@ -345,10 +345,24 @@ fn the_issue_api_lists_and_shows_with_the_timeline() -> anyhow::Result<()> {
 }
 
 #[test]
+fn raw_events_past_retention_are_pruned_nightly_by_themselves() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z")])?;
+    app.webhook("inbound_sms", &payload("workflow_inbound_sms.json"))?;
+    app.set_clock("2026-03-20T09:00:00Z")?;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1, "18 days old: kept");
+    app.set_clock("2026-04-15T09:00:00Z")?;
+    app.eventually("pruned at the nightly run", || Ok(app.count("SELECT COUNT(*) FROM raw_events")? == 0))?;
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 1, "issues outlive raw events");
+    Ok(())
+}
+
+#[test]
 fn raw_event_cleanup_is_a_dry_run_by_default() -> anyhow::Result<()> {
     let app = Sentinel::start(&[("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z")])?;
     app.webhook("inbound_sms", &payload("workflow_inbound_sms.json"))?;
-    app.set_clock("2026-04-15T15:00:00Z")?;
+    // 01:00 local: before the nightly run (02:00), which would prune it by itself.
+    app.set_clock("2026-04-15T06:00:00Z")?;
     let dry = app.admin("POST", "/jobs/cleanup_raw_events")?;
     assert_eq!((dry.json["eligible"].as_i64(), dry.json["deleted"].as_i64()), (Some(1), Some(0)), "{dry:?}");
     assert_eq!(dry.json["retention_days"], 30);
