@@ -144,4 +144,33 @@ rm -f "$tmp/data.ext4"
 [ "$(root_sum)" = "$root_before" ] || fail "the root partition changed during the boot: it was not read-only"
 echo "  ok: root partition unchanged by the boot (read-only)"
 cp "$tmp/console.log" "$(dirname "$img")/boot-check-console.log"
+
+# Second power-on: the clock is given (the VM's RTC at the host's time, and the operator's
+# CLOCK_SYNC=off in a new sentinel.env, since no NTP server is reachable here). The webhook
+# kept in the first boot is judged now; a reboot lost its monotonic reading, so it is dated at
+# the latest it can have arrived (now): due two business hours on, nothing overdue, no alert.
+printf 'WEBHOOK_SECRET=%s\nLISTEN_ADDR=0.0.0.0:8000\nADMIN_LISTEN_ADDR=0.0.0.0:8001\nCLOCK_SYNC=off\n' "$secret" > "$tmp/sentinel.env"
+mcopy -o -i "$fat" "$tmp/sentinel.env" ::sentinel.env
+: > "$tmp/console.log"
+started=$(date +%s)
+qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi \
+  -kernel "$tmp/vmlinuz" -initrd "$tmp/initrd" \
+  -append "root=LABEL=root ro rootwait console=ttyAMA0 net.ifnames=0 systemd.journald.forward_to_console=1" \
+  -drive if=none,id=sd,file="$tmp/disk.img",format=raw -device virtio-blk-pci,drive=sd \
+  -netdev user,id=net,restrict=off,hostfwd=tcp:127.0.0.1:$webhook_port-:8000,hostfwd=tcp:127.0.0.1:$admin_port-:8001 \
+  -device virtio-net-pci,netdev=net,romfile= \
+  -display none -serial "file:$tmp/console.log" &
+qemu_pid=$!
+echo "== power-on 2, with the time given"
+wait_for "sentinel.service READY" 300 on_console "Started sentinel.service\|Started Sentinel missed-contact watchdog"
+wait_for "/health answered" 120 curl -sf "http://127.0.0.1:$admin_port/health"
+judged() { curl -s -H "X-NTPP-Secret: $secret" "http://127.0.0.1:$admin_port/api/issues?status=PENDING" | grep -q boot-check; }
+wait_for "the kept webhook judged, PENDING" 60 judged
+issue=$(curl -s -H "X-NTPP-Secret: $secret" "http://127.0.0.1:$admin_port/api/issues?status=PENDING")
+due=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["issues"][0]["due_at"])' "$issue")
+python3 -c 'import datetime,sys; due = datetime.datetime.fromisoformat(sys.argv[1].replace("Z", "+00:00")); sys.exit(0 if due > datetime.datetime.now(datetime.timezone.utc) else 1)' "$due" \
+  || fail "the judged issue is due in the past: $due"
+echo "  ok: judged at the time given, due $due, nothing overdue"
+kill -9 "$qemu_pid" 2>/dev/null || true
+qemu_pid=""
 echo "boot check: ok (console: $(dirname "$img")/boot-check-console.log)"

@@ -81,6 +81,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .map_err(|err| anyhow::format_err!("{err}"))
         .context("starting the actors")?;
 
+    // Webhooks kept while the clock could not be believed, before a restart or a power cut,
+    // are judged now if it can be (the watcher replays them when it becomes so otherwise).
+    if ctx.signals.clock_trusted() {
+        crate::actors::cast(crate::actors::names::INTAKE, crate::actors::intake::IntakeMsg::Replay);
+    }
+
     let webhook_watch = ListenerWatch::default();
     let admin_watch = webhook_watch.sibling();
     let listener_failed = webhook_watch.failed.clone();

@@ -87,7 +87,8 @@ impl TimeSource {
     /// Which boot the monotonic clock counts from: readings of one boot compare, of two do not.
     pub fn boot_id(&self) -> String {
         match self {
-            TimeSource::Manual(_) => "manual".to_string(),
+            // The manual monotonic clock starts afresh with each process: a new "boot".
+            TimeSource::Manual(_) => format!("manual-{}", std::process::id()),
             TimeSource::System => std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
                 .map(|id| id.trim().to_string())
                 .unwrap_or_else(|_| "unknown".to_string()),

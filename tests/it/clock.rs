@@ -118,3 +118,25 @@ fn a_clock_that_ran_ahead_skips_no_digest_and_sends_none_twice() -> anyhow::Resu
     assert_eq!(status.json["clock"]["last_step"][1], -21_600, "the step is shown: {status:?}");
     Ok(())
 }
+
+#[test]
+fn webhooks_kept_before_a_power_cut_are_judged_after_it() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    let app = start(&ghl, "2020-01-01T06:00:00Z")?;
+    assert_eq!(text(&app, "c1")?["deferred"], "waiting for the time");
+    let dir = app.kill()?;
+    // Power back, and this time the clock is right (Monday 09:00 CST). The monotonic reading
+    // from before the cut means nothing now: the text is dated now, the latest it can have
+    // come, so it cannot fall due early.
+    let env = [
+        ("GHL_BASE_URL", ghl.url.as_str()),
+        ("GHL_TOKEN", "test-token"),
+        ("GHL_LOCATION_ID", "loc1"),
+        ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),
+    ];
+    let app = Sentinel::start_in(dir, &env)?;
+    app.eventually("judged", || Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'PENDING'")? == 1))?;
+    assert!(due_of(&app, "c1")?.starts_with("2026-03-02T17:00:00"), "{}", due_of(&app, "c1")?);
+    assert_eq!(app.count("SELECT COUNT(*) FROM deferred_events")?, 0);
+    Ok(())
+}
