@@ -362,6 +362,19 @@ fn the_cadence_pass_works_with_ghls_published_fields_only() -> anyhow::Result<()
     Ok(())
 }
 
+/// The number of requests GHL got, once no new one has come for half a second.
+fn quiet(ghl: &FakeGhl) -> usize {
+    let mut seen = ghl.requests().len();
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = ghl.requests().len();
+        if now == seen {
+            return now;
+        }
+        seen = now;
+    }
+}
+
 #[test]
 fn open_issues_are_rechecked_on_a_gentle_cadence_in_business_hours() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
@@ -371,7 +384,8 @@ fn open_issues_are_rechecked_on_a_gentle_cadence_in_business_hours() -> anyhow::
     app.eventually("opens", || Ok(status_of(&app, id)?.0 == "OPEN"))?;
     // Staff answered from the GHL app, but the OutboundMessage webhook never came.
     ghl.staff_reply("conv1", "c1", "u1", "2026-03-02T17:03:00Z");
-    let before = ghl.requests().len();
+    // What the 17:00 wake-up asked (the due-time check, a pass, a name) has finished.
+    let before = quiet(&ghl);
     app.set_clock("2026-03-02T17:05:00Z")?;
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(ghl.requests().len(), before, "no pass before the cadence is due");
