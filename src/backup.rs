@@ -60,17 +60,14 @@ pub fn nightly(conn: &Connection, dir: &Path, date: Date, keep: usize) -> anyhow
 /// Restores `src` over the database at `db_path`. Refuses unless `src` is a SQLite database that
 /// passes `PRAGMA integrity_check` and has an `issues` table, and while the service runs (it
 /// holds [`hold_database`] or a write transaction). The old `-wal` and `-shm` files go; the copy
-/// keeps the old database's owner and mode, since `sentinel restore` may run as root.
+/// keeps the old database's owner and mode (on a fresh card, its directory's owner), since
+/// `sentinel restore` may run as root.
 pub fn restore(src: &Path, db_path: &Path) -> anyhow::Result<()> {
     write_then_rename(db_path, |temp| {
         std::fs::copy(src, temp).with_context(|| format!("copying {}", src.display()))?;
         // Checking the copy rather than `src` puts exactly what passed into place.
         check_backup(temp).with_context(|| format!("refusing to restore {}", src.display()))?;
-        if let Ok(old) = std::fs::metadata(db_path) {
-            std::fs::set_permissions(temp, old.permissions())
-                .and_then(|()| std::os::unix::fs::chown(temp, Some(old.uid()), Some(old.gid())))
-                .with_context(|| format!("giving {} the owner of {}", temp.display(), db_path.display()))?;
-        }
+        take_owner(temp, db_path)?;
         // Returned to be held past the rename, so a service starting meanwhile stops at
         // `hold_database`.
         let lock = refuse_if_running(db_path)?;
@@ -80,6 +77,54 @@ pub fn restore(src: &Path, db_path: &Path) -> anyhow::Result<()> {
     })?;
     tracing::info!(from = %src.display(), to = %db_path.display(), "database restored");
     Ok(())
+}
+
+/// Errors while the service runs on `db_path`, as [`restore`] would, before a long download.
+pub fn ensure_stopped(db_path: &Path) -> anyhow::Result<()> {
+    if db_path.parent().is_some_and(|dir| !dir.as_os_str().is_empty() && !dir.exists()) {
+        return Ok(());
+    }
+    refuse_if_running(db_path).map(drop)
+}
+
+/// Writes `bytes` to `dest` as [`restore`] writes a database: in full or not at all, keeping the
+/// old file's owner and mode, or readable by the owner of its directory only (it holds secrets:
+/// the env file). Creates the directory.
+pub fn install_file(dest: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if let Some(dir) = dest.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    write_then_rename(dest, |temp| {
+        std::fs::write(temp, bytes).with_context(|| format!("writing {}", temp.display()))?;
+        std::fs::set_permissions(temp, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting {}", temp.display()))?;
+        take_owner(temp, dest)
+    })
+}
+
+/// The newest nightly backup in `dir` and its date.
+pub fn newest_nightly(dir: &Path) -> Option<(Date, PathBuf)> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries.flatten().filter_map(|entry| Some((nightly_date(entry.file_name().to_str()?)?, entry.path()))).max()
+}
+
+/// Gives `temp` the owner and mode of `dest`, or when there is no `dest` yet (a fresh card),
+/// the owner of its directory: `sentinel restore` may run as root for a service that does not.
+fn take_owner(temp: &Path, dest: &Path) -> anyhow::Result<()> {
+    let given = match std::fs::metadata(dest) {
+        Ok(old) => std::fs::set_permissions(temp, old.permissions())
+            .and_then(|()| std::os::unix::fs::chown(temp, Some(old.uid()), Some(old.gid()))),
+        Err(_) => {
+            let dir = dest.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            match std::fs::metadata(dir) {
+                Ok(dir) if std::fs::metadata(temp).is_ok_and(|temp| temp.uid() != dir.uid()) => {
+                    std::os::unix::fs::chown(temp, Some(dir.uid()), Some(dir.gid()))
+                }
+                _ => Ok(()),
+            }
+        }
+    };
+    given.with_context(|| format!("giving {} the owner of {}", temp.display(), dest.display()))
 }
 
 /// Takes the lock that says the service runs on `db_path` (the file `<db_path>.lock`, which
