@@ -69,7 +69,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let started_at = time.now();
     let ghl = GhlClient::new(&config.ghl, time.clone());
     let ai = crate::ai::AiClient::new(&config.ai_gate);
-    let ctx: Ctx = Arc::new(Shared { config, time, started_at, ghl, ai, signals: Default::default() });
+    let offbox = crate::offbox::Uploads::new(config.offbox.bucket.is_some());
+    let ctx: Ctx = Arc::new(Shared { config, time, started_at, ghl, ai, signals: Default::default(), offbox });
 
     let (supervisor, supervisor_done) = runtime
         .block_on(Actor::spawn(Some("supervisor".to_string()), Supervisor, ctx.clone()))

@@ -39,6 +39,8 @@ pub struct Shared {
     pub ai: AiClient,
     /// Outside conditions the LED and `/health` show as "degraded".
     pub signals: Signals,
+    /// What the off-box copy of the nightly backup last did (issue 15).
+    pub offbox: crate::offbox::Uploads,
 }
 
 /// Outside conditions that make the appliance "degraded" (SPEC §11): they are no reason to

@@ -201,6 +201,14 @@ pub enum StoreMsg {
         /// The file written, if this date had none yet.
         reply: RpcReplyPort<Result<Option<String>, String>>,
     },
+    /// The off-box copy's record (issue 15): keep `save` when given, and answer with the record
+    /// kept, so `/status` shows the last upload after a restart too.
+    OffboxRecord {
+        /// The new record, or `None` only to read.
+        save: Option<crate::offbox::Record>,
+        /// The record kept.
+        reply: RpcReplyPort<Result<crate::offbox::Record, String>>,
+    },
     /// Where the rows queued under a purpose stand (`/jobs/*` report what really went out).
     OutboxProgress {
         /// The purpose the rows were queued under.
@@ -461,6 +469,10 @@ impl Actor for Store {
                 });
                 let _ = reply.send(written.map_err(|err| format!("{err:#}")));
             }
+            StoreMsg::OffboxRecord { save, reply } => {
+                let kept = tokio::task::block_in_place(|| offbox_record(&state.conn, save));
+                let _ = reply.send(text_err(kept));
+            }
             StoreMsg::OutboxProgress { purpose, reply } => {
                 let _ = reply.send(text_err(outbox::progress(&state.conn, &purpose)));
             }
@@ -692,6 +704,20 @@ fn summary_facts(conn: &Connection, config: &crate::config::Config, now: Timesta
 
 /// How many of the newest webhooks the status page lists.
 const RECENT_EVENTS: usize = 10;
+
+/// The kv entry holding the off-box copy's record, as JSON.
+const OFFBOX_RECORD: &str = "offbox_record";
+
+fn offbox_record(conn: &Connection, save: Option<crate::offbox::Record>) -> rusqlite::Result<crate::offbox::Record> {
+    if let Some(record) = save {
+        let json = serde_json::to_string(&record).map_err(|err| rusqlite::Error::ToSqlConversionFailure(err.into()))?;
+        kv_set(conn, OFFBOX_RECORD, &json)?;
+        return Ok(record);
+    }
+    let kept = crate::store::kv_get(conn, OFFBOX_RECORD)?;
+    // A record this version cannot read only costs the status page its history.
+    Ok(kept.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default())
+}
 
 fn stats(conn: &Connection) -> rusqlite::Result<StoreStats> {
     Ok(StoreStats {
