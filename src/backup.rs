@@ -87,18 +87,18 @@ pub fn ensure_stopped(db_path: &Path) -> anyhow::Result<()> {
     refuse_if_running(db_path).map(drop)
 }
 
-/// Writes `bytes` to `dest` as [`restore`] writes a database: in full or not at all, keeping the
-/// old file's owner and mode, or readable by the owner of its directory only (it holds secrets:
-/// the env file). Creates the directory.
+/// Writes `bytes` to `dest` as [`restore`] writes a database: in full or not at all, with the
+/// old file's owner (else its directory's), readable by that owner only: it holds secrets (the
+/// env file). Creates the directory.
 pub fn install_file(dest: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if let Some(dir) = dest.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     write_then_rename(dest, |temp| {
         std::fs::write(temp, bytes).with_context(|| format!("writing {}", temp.display()))?;
+        take_owner(temp, dest)?;
         std::fs::set_permissions(temp, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("restricting {}", temp.display()))?;
-        take_owner(temp, dest)
+            .with_context(|| format!("restricting {}", temp.display()))
     })
 }
 
