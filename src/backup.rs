@@ -26,6 +26,11 @@ const RUNNING: &str = "the service is running; stop it first (systemctl stop sen
 pub fn backup_to(conn: &Connection, dest: &Path) -> anyhow::Result<u64> {
     ensure!(!dest.as_os_str().is_empty(), "no backup file given");
     ensure!(!dest.exists(), "{} exists; refusing to overwrite it", dest.display());
+    vacuum_into(conn, dest)
+}
+
+/// [`backup_to`] without its refusal: an existing `dest` is replaced, atomically.
+fn vacuum_into(conn: &Connection, dest: &Path) -> anyhow::Result<u64> {
     write_then_rename(dest, |temp| {
         let target = temp.to_str().with_context(|| format!("{} is not UTF-8", temp.display()))?;
         // VACUUM INTO reads one snapshot, so writers carry on meanwhile, but it never fsyncs.
@@ -37,12 +42,15 @@ pub fn backup_to(conn: &Connection, dest: &Path) -> anyhow::Result<u64> {
     Ok(std::fs::metadata(dest).with_context(|| format!("reading {}", dest.display()))?.len())
 }
 
-/// Nightly: writes `<dir>/sentinel-YYYY-MM-DD.db` for `date` (skipping if it exists) and deletes
-/// the oldest beyond `keep` (at least one is kept) among files matching that name pattern only.
-/// Returns the path written, or `None` if it already existed.
-pub fn nightly(conn: &Connection, dir: &Path, date: Date, keep: usize) -> anyhow::Result<Option<PathBuf>> {
+/// Nightly: writes `<dir>/sentinel-YYYY-MM-DD.db` for `date` and deletes the oldest beyond
+/// `keep` (at least one is kept) among files matching that name pattern only. Returns the path
+/// written. The store calls it once a date (it keeps the date in the database), so a file of
+/// that date already there came from another database, the one a restore replaced, and is
+/// replaced in turn: the off-box copy must carry the data now in use.
+pub fn nightly(conn: &Connection, dir: &Path, date: Date, keep: usize) -> anyhow::Result<PathBuf> {
     let dest = dir.join(nightly_name(date));
-    let written = if dest.exists() { None } else { backup_to(conn, &dest).map(|_| Some(dest))? };
+    vacuum_into(conn, &dest)?;
+    let written = dest;
     let entries = std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?;
     let mut dated: Vec<(Date, PathBuf)> = entries
         .flatten()
@@ -276,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn nightly_keeps_the_newest_seven_and_touches_nothing_else() -> anyhow::Result<()> {
+    fn nightly_keeps_the_newest_seven_and_replaces_a_stale_one_and_touches_nothing_else() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let conn = database(&dir.path().join("sentinel.db"), 3)?;
         let others = ["notes.txt", "sentinel-latest.db", "sentinel-2026-3-1.db", "sentinel-2026-02-01.db.bak"];
@@ -285,9 +293,12 @@ mod tests {
         }
         for day in 1..=9 {
             let written = nightly(&conn, dir.path(), Date::new(2026, 3, day)?, DEFAULT_KEEP)?;
-            assert_eq!(written, Some(dir.path().join(format!("sentinel-2026-03-0{day}.db"))));
+            assert_eq!(written, dir.path().join(format!("sentinel-2026-03-0{day}.db")));
         }
-        assert_eq!(nightly(&conn, dir.path(), Date::new(2026, 3, 9)?, DEFAULT_KEEP)?, None, "once a night");
+        // A file of that date from the database a restore replaced gives way to the one in use.
+        std::fs::write(dir.path().join("sentinel-2026-03-09.db"), "the replaced database")?;
+        nightly(&conn, dir.path(), Date::new(2026, 3, 9)?, DEFAULT_KEEP)?;
+        assert_eq!(count(&dir.path().join("sentinel-2026-03-09.db"))?, 3);
         drop(conn);
         let names: BTreeSet<String> =
             std::fs::read_dir(dir.path())?.flatten().map(|entry| entry.file_name().to_string_lossy().into()).collect();

@@ -198,7 +198,7 @@ pub enum StoreMsg {
     NightlyBackup {
         /// The local date.
         date: jiff::civil::Date,
-        /// The file written, if this date had none yet.
+        /// The file written, unless this date was backed up already.
         reply: RpcReplyPort<Result<Option<String>, String>>,
     },
     /// The off-box copy's record (issue 15): keep `save` when given, and answer with the record
@@ -465,12 +465,12 @@ impl Actor for Store {
                     std::fs::create_dir_all(&dir)?;
                     let written = crate::backup::nightly(&state.conn, &dir, date, BACKUPS_KEPT)?;
                     kv_set(&state.conn, key, &date.to_string())?;
-                    Ok(written.map(|p| p.display().to_string()))
+                    Ok(Some(written.display().to_string()))
                 });
                 let _ = reply.send(written.map_err(|err| format!("{err:#}")));
             }
             StoreMsg::OffboxRecord { save, reply } => {
-                let kept = tokio::task::block_in_place(|| offbox_record(&state.conn, save));
+                let kept = tokio::task::block_in_place(|| crate::store::offbox_record(&state.conn, save.as_ref()));
                 let _ = reply.send(text_err(kept));
             }
             StoreMsg::OutboxProgress { purpose, reply } => {
@@ -704,20 +704,6 @@ fn summary_facts(conn: &Connection, config: &crate::config::Config, now: Timesta
 
 /// How many of the newest webhooks the status page lists.
 const RECENT_EVENTS: usize = 10;
-
-/// The kv entry holding the off-box copy's record, as JSON.
-const OFFBOX_RECORD: &str = "offbox_record";
-
-fn offbox_record(conn: &Connection, save: Option<crate::offbox::Record>) -> rusqlite::Result<crate::offbox::Record> {
-    if let Some(record) = save {
-        let json = serde_json::to_string(&record).map_err(|err| rusqlite::Error::ToSqlConversionFailure(err.into()))?;
-        kv_set(conn, OFFBOX_RECORD, &json)?;
-        return Ok(record);
-    }
-    let kept = crate::store::kv_get(conn, OFFBOX_RECORD)?;
-    // A record this version cannot read only costs the status page its history.
-    Ok(kept.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default())
-}
 
 fn stats(conn: &Connection) -> rusqlite::Result<StoreStats> {
     Ok(StoreStats {

@@ -278,7 +278,8 @@ fn offbox_upload(myself: &ActorRef<SummaryMsg>, state: &SummaryState, now: Times
     }
     let dir = ctx.config.data_dir().join("backups");
     let Some((date, backup)) = crate::backup::newest_nightly(&dir) else { return };
-    if !ctx.offbox.record().due(date, now) {
+    let record = ctx.offbox.record();
+    if !record.due(date, now) {
         return;
     }
     state.offbox_busy.store(true, Ordering::SeqCst);
@@ -286,10 +287,11 @@ fn offbox_upload(myself: &ActorRef<SummaryMsg>, state: &SummaryState, now: Times
     tokio::spawn(async move {
         tracing::info!(%date, "sending the nightly backup off the box");
         let task_ctx = ctx.clone();
-        let result =
-            tokio::task::spawn_blocking(move || crate::offbox::upload_nightly(&task_ctx.config, &backup, date, now))
-                .await
-                .unwrap_or_else(|err| Err(anyhow::format_err!("the upload task failed: {err}")));
+        let result = tokio::task::spawn_blocking(move || {
+            crate::offbox::upload_nightly(&task_ctx.config, &record, &backup, date, now)
+        })
+        .await
+        .unwrap_or_else(|err| Err(anyhow::format_err!("the upload task failed: {err}")));
         let mut record = ctx.offbox.record();
         let now = ctx.time.now();
         match result {

@@ -162,11 +162,34 @@ fn object_date(name: &str) -> Option<Date> {
 /// Seals the nightly backup at `backup` (of `date`) with the env file and uploads it, then
 /// deletes the oldest copies beyond `OFFBOX_KEEP`. The sealed file is written beside the
 /// backup (the appliance's /tmp is a small tmpfs) and removed afterwards.
-pub fn upload_nightly(config: &Config, backup: &Path, date: Date, now: Timestamp) -> anyhow::Result<Uploaded> {
+///
+/// A database that never uploaded (`record` is empty) uploads only into an empty prefix: a
+/// fresh card booted with the bucket's settings must not put its empty database in front of
+/// the copies it is meant to restore (an off-box restore writes the record, see [`restore`]).
+pub fn upload_nightly(
+    config: &Config,
+    record: &Record,
+    backup: &Path,
+    date: Date,
+    now: Timestamp,
+) -> anyhow::Result<Uploaded> {
     let offbox = &config.offbox;
     let url = offbox.bucket.as_ref().context("OFFBOX_URL is not set")?;
     let passphrase = offbox.encryption_key.as_ref().context("OFFBOX_ENCRYPTION_KEY is not set")?;
     let bucket = Bucket::new(url, offbox)?;
+    if record.uploaded_date.is_none() {
+        let copies = dated(bucket.list(&url.prefix)?, &url.prefix);
+        if let Some((_, newest)) = copies.iter().max_by_key(|(date, _)| *date) {
+            bail!(
+                "{}/{} already holds {} copies that this database did not upload (newest {}): restore them with \
+                 `sentinel restore --offbox latest`, or give this box a prefix of its own in OFFBOX_URL; nothing was uploaded",
+                bucket.label(),
+                url.prefix,
+                copies.len(),
+                newest.key
+            );
+        }
+    }
     let env = match &config.env_file {
         Some(path) => Some(std::fs::read(path).with_context(|| format!("reading the env file {}", path.display()))?),
         None => None,
@@ -294,6 +317,13 @@ pub fn restore(config: &Config, from: &str, env_file: &Path) -> anyhow::Result<R
         _ => config.db_path.clone(),
     };
     crate::backup::restore(&database, &db_path)?;
+    // The restored database continues the bucket's copies: its next nightly backup may go up.
+    let size = std::fs::metadata(&download).map(|meta| meta.len()).ok();
+    if let Some(date) = opened.manifest.backup_date
+        && let Err(err) = note_restored(&db_path, date, &key, size, opened.manifest.created_at)
+    {
+        tracing::warn!("the restored database does not know it came from the bucket: {err:#}");
+    }
     let env_written = match &opened.env {
         Some(env) => {
             crate::backup::install_file(env_file, env)
@@ -304,6 +334,18 @@ pub fn restore(config: &Config, from: &str, env_file: &Path) -> anyhow::Result<R
     };
     tracing::info!(from, "restored from the off-box copy");
     Ok(Restored { from, database: db_path, env_file: env_written, manifest: opened.manifest })
+}
+
+/// Writes the record of the copy restored into the restored database.
+fn note_restored(db_path: &Path, date: Date, key: &str, size: Option<u64>, sealed_at: Timestamp) -> anyhow::Result<()> {
+    let conn = rusqlite::Connection::open(db_path).with_context(|| format!("opening {}", db_path.display()))?;
+    let mut record = crate::store::offbox_record(&conn, None)?;
+    if record.uploaded_date.is_none_or(|done| done < date) {
+        let uploaded = Uploaded { object: key.to_string(), bytes: size.unwrap_or(0), removed: 0 };
+        record.succeeded(date, &uploaded, sealed_at);
+        crate::store::offbox_record(&conn, Some(&record))?;
+    }
+    Ok(())
 }
 
 /// `DB_PATH` as set in an env file's text, if it is.

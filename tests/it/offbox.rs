@@ -328,3 +328,44 @@ fn the_bucket_keeps_the_newest_n_copies_and_nothing_else_is_touched() -> anyhow:
     assert_eq!(moto.keys()?, expected);
     Ok(())
 }
+
+#[test]
+fn a_fresh_card_uploads_nothing_over_the_copies_until_it_is_restored_from_them() -> anyhow::Result<()> {
+    let Some(moto) = Moto::start()? else { return Ok(()) };
+    let (_, _old_card) = upload_one_copy(&moto)?;
+    let sealed = moto.object(COPY)?;
+
+    // The next day, after 02:00: a new card with only the bucket's settings takes its first
+    // nightly backup at once, of an empty database.
+    let fresh = tempfile::tempdir()?;
+    let env_path = fresh.path().join("sentinel.env");
+    std::fs::write(&env_path, offbox_lines(moto.port, KEY))?;
+    let config = env_path.display().to_string();
+    let next_day = [("SENTINEL_TEST_NOW", "2026-03-04T16:00:00Z")];
+    let app = Sentinel::start_with_args(fresh, &["run", "--config", &config], &next_day)?;
+    app.eventually("the refusal", || Ok(app.admin("GET", "/api/status")?.json["offbox"]["failures"] == 1))?;
+    let error = app.admin("GET", "/api/status")?.json["offbox"]["last_error"].clone();
+    assert!(error.as_str().unwrap_or("").contains("copies that this database did not upload"), "{error}");
+    assert_eq!(moto.keys()?, [COPY]);
+    assert_eq!(moto.object(COPY)?, sealed, "the copy is untouched");
+
+    let db_path = app.db_path();
+    let (_, fresh) = app.stop()?;
+    let (ok, out) = cli(&["restore", "--offbox", "latest", "--config", &config], &db_path, &[])?;
+    assert!(ok, "{out}");
+    // Restored, it carries on the bucket's copies, with the data it got back.
+    let app = Sentinel::start_with_args(fresh, &["run", "--config", &config], &next_day)?;
+    let next = "office/sentinel-2026-03-04.offbox";
+    app.eventually("the next copy", || Ok(app.admin("GET", "/api/status")?.json["offbox"]["last_object"] == next))?;
+    let (_, fresh) = app.stop()?;
+    let again = fresh.path().join("again/sentinel.db");
+    let (ok, out) = cli(&["restore", "--offbox", "sentinel-2026-03-04.offbox", "--config", &config], &again, &[])?;
+    assert!(ok, "{out}");
+    let found: i64 = rusqlite::Connection::open(&again)?.query_row(
+        "SELECT COUNT(*) FROM raw_events WHERE idem_key = 'message:m-offbox-1'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(found, 1, "the new copy holds the restored data, not the empty database");
+    Ok(())
+}
