@@ -908,6 +908,12 @@ pub fn warnings(source: &Source, config: &Config) -> Vec<String> {
     for name in &source.unknown {
         warnings.push(format!("{name} in the env file is not a Sentinel variable and is ignored"));
     }
+    if config.offbox.bucket.is_some() && config.env_file.is_none() {
+        warnings.push(
+            "OFFBOX_URL is set but no env file was read: the off-box copies hold the data, not the configuration"
+                .to_string(),
+        );
+    }
     warnings
 }
 
@@ -1110,6 +1116,8 @@ mod tests {
         assert_eq!((bucket.bucket.as_str(), bucket.prefix.as_str()), ("ntpp-backups", "office/"));
         assert_eq!(config.offbox.keep, 3);
         assert!(!format!("{config:?}").contains(key));
+        let source = Source::from_pairs([url]);
+        assert!(warnings(&source, &config).iter().any(|warning| warning.contains("no env file was read")));
         Ok(())
     }
 
