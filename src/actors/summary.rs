@@ -80,8 +80,6 @@ pub struct SummaryState {
     send_again: Arc<std::sync::atomic::AtomicBool>,
     /// Since when (wall time) a due digest waits for the SLA clock to settle what fell due.
     digest_waiting_since: Option<std::time::Instant>,
-    /// Set while an off-box upload runs.
-    offbox_busy: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Actor for Summary {
@@ -110,7 +108,6 @@ impl Actor for Summary {
             sending: Arc::new(tokio::sync::Mutex::new(())),
             send_again: Arc::default(),
             digest_waiting_since: None,
-            offbox_busy: Arc::default(),
         })
     }
 
@@ -271,19 +268,17 @@ fn next_backup_at(ctx: &Ctx, now: Timestamp) -> Option<Timestamp> {
 /// asks for a pause, on a blocking thread. The result is kept (store and status page), and a
 /// wake follows, so the timer is armed for the next try.
 fn offbox_upload(myself: &ActorRef<SummaryMsg>, state: &SummaryState, now: Timestamp) {
-    use std::sync::atomic::Ordering;
     let ctx = state.ctx.clone();
-    if !ctx.offbox.enabled() || state.offbox_busy.load(Ordering::SeqCst) {
+    if !ctx.offbox.enabled() {
         return;
     }
     let dir = ctx.config.data_dir().join("backups");
     let Some((date, backup)) = crate::backup::newest_nightly(&dir) else { return };
     let record = ctx.offbox.record();
-    if !record.due(date, now) {
+    if !record.due(date, now) || !ctx.offbox.begin() {
         return;
     }
-    state.offbox_busy.store(true, Ordering::SeqCst);
-    let (busy, me) = (state.offbox_busy.clone(), myself.clone());
+    let me = myself.clone();
     tokio::spawn(async move {
         tracing::info!(%date, "sending the nightly backup off the box");
         let task_ctx = ctx.clone();
@@ -317,7 +312,7 @@ fn offbox_upload(myself: &ActorRef<SummaryMsg>, state: &SummaryState, now: Times
         {
             tracing::warn!("keeping the off-box record failed: {err}");
         }
-        busy.store(false, Ordering::SeqCst);
+        ctx.offbox.end();
         let _ = me.cast(SummaryMsg::Wake);
     });
 }

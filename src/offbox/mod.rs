@@ -53,6 +53,9 @@ pub struct Record {
 pub struct Uploads {
     enabled: bool,
     record: Mutex<Record>,
+    /// Set while an upload runs; here rather than in the summary sender's state, so that a
+    /// restarted sender cannot start a second upload beside one still running.
+    busy: std::sync::atomic::AtomicBool,
 }
 
 /// What one upload did.
@@ -124,7 +127,18 @@ impl Record {
 impl Uploads {
     /// Empty; `enabled` when `OFFBOX_URL` is set.
     pub fn new(enabled: bool) -> Uploads {
-        Uploads { enabled, record: Mutex::default() }
+        Uploads { enabled, record: Mutex::default(), busy: Default::default() }
+    }
+
+    /// Claims the one upload slot; false while another upload runs.
+    pub fn begin(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.busy.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+    }
+
+    /// Gives the upload slot back.
+    pub fn end(&self) {
+        self.busy.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Whether the nightly upload is on.
