@@ -243,6 +243,25 @@ mod tests {
         Ok(())
     }
 
+    /// ASCII host names are all an S3 endpoint needs (Cargo.lock pins idna's stub back end).
+    #[test]
+    fn endpoints_with_ascii_host_names_are_accepted() -> anyhow::Result<()> {
+        let config = OffboxConfig {
+            bucket: None,
+            region: "us-west-004".into(),
+            access_key_id: Some("004abc".into()),
+            secret_access_key: Some(crate::config::Secret::new("K004-secret")),
+            encryption_key: None,
+            keep: 14,
+        };
+        let url =
+            BucketUrl::parse("https://s3.us-west-004.backblazeb2.com/ntpp-backups").map_err(anyhow::Error::msg)?;
+        assert_eq!(Bucket::new(&url, &config)?.label(), "https://s3.us-west-004.backblazeb2.com/ntpp-backups");
+        let unicode = BucketUrl::parse("https://bücher.example/ntpp-backups").map_err(anyhow::Error::msg)?;
+        assert!(Bucket::new(&unicode, &config).is_err());
+        Ok(())
+    }
+
     #[test]
     fn s3_error_codes_are_read() {
         let body = "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>no</Message></Error>";
