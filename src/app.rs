@@ -69,7 +69,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let started_monotonic = time.monotonic();
     let ghl = GhlClient::new(&config.ghl, time.clone());
     let ai = crate::ai::AiClient::new(&config.ai_gate);
-    let ctx: Ctx = Arc::new(Shared { config, time, started_monotonic, ghl, ai, signals: Default::default() });
+    let offbox = crate::offbox::Uploads::new(config.offbox.bucket.is_some());
+    let ctx: Ctx = Arc::new(Shared { config, time, started_monotonic, ghl, ai, signals: Default::default(), offbox });
     // Judge the wall clock before anything uses it, then keep watching it.
     crate::actors::clockwatch::look(&ctx);
     if let Some(reason) = ctx.signals.clock().untrusted {

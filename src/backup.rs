@@ -26,6 +26,11 @@ const RUNNING: &str = "the service is running; stop it first (systemctl stop sen
 pub fn backup_to(conn: &Connection, dest: &Path) -> anyhow::Result<u64> {
     ensure!(!dest.as_os_str().is_empty(), "no backup file given");
     ensure!(!dest.exists(), "{} exists; refusing to overwrite it", dest.display());
+    vacuum_into(conn, dest)
+}
+
+/// [`backup_to`] without its refusal: an existing `dest` is replaced, atomically.
+fn vacuum_into(conn: &Connection, dest: &Path) -> anyhow::Result<u64> {
     write_then_rename(dest, |temp| {
         let target = temp.to_str().with_context(|| format!("{} is not UTF-8", temp.display()))?;
         // VACUUM INTO reads one snapshot, so writers carry on meanwhile, but it never fsyncs.
@@ -37,12 +42,15 @@ pub fn backup_to(conn: &Connection, dest: &Path) -> anyhow::Result<u64> {
     Ok(std::fs::metadata(dest).with_context(|| format!("reading {}", dest.display()))?.len())
 }
 
-/// Nightly: writes `<dir>/sentinel-YYYY-MM-DD.db` for `date` (skipping if it exists) and deletes
-/// the oldest beyond `keep` (at least one is kept) among files matching that name pattern only.
-/// Returns the path written, or `None` if it already existed.
-pub fn nightly(conn: &Connection, dir: &Path, date: Date, keep: usize) -> anyhow::Result<Option<PathBuf>> {
+/// Nightly: writes `<dir>/sentinel-YYYY-MM-DD.db` for `date` and deletes the oldest beyond
+/// `keep` (at least one is kept) among files matching that name pattern only. Returns the path
+/// written. The store calls it once a date (it keeps the date in the database), so a file of
+/// that date already there came from another database, the one a restore replaced, and is
+/// replaced in turn: the off-box copy must carry the data now in use.
+pub fn nightly(conn: &Connection, dir: &Path, date: Date, keep: usize) -> anyhow::Result<PathBuf> {
     let dest = dir.join(nightly_name(date));
-    let written = if dest.exists() { None } else { backup_to(conn, &dest).map(|_| Some(dest))? };
+    vacuum_into(conn, &dest)?;
+    let written = dest;
     let entries = std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?;
     let mut dated: Vec<(Date, PathBuf)> = entries
         .flatten()
@@ -113,17 +121,14 @@ pub fn trim_nightly(dir: &Path, limit: u64) -> anyhow::Result<usize> {
 /// Restores `src` over the database at `db_path`. Refuses unless `src` is a SQLite database that
 /// passes `PRAGMA integrity_check` and has an `issues` table, and while the service runs (it
 /// holds [`hold_database`] or a write transaction). The old `-wal` and `-shm` files go; the copy
-/// keeps the old database's owner and mode, since `sentinel restore` may run as root.
+/// keeps the old database's owner and mode (on a fresh card, its directory's owner), since
+/// `sentinel restore` may run as root.
 pub fn restore(src: &Path, db_path: &Path) -> anyhow::Result<()> {
     write_then_rename(db_path, |temp| {
         std::fs::copy(src, temp).with_context(|| format!("copying {}", src.display()))?;
         // Checking the copy rather than `src` puts exactly what passed into place.
         check_backup(temp).with_context(|| format!("refusing to restore {}", src.display()))?;
-        if let Ok(old) = std::fs::metadata(db_path) {
-            std::fs::set_permissions(temp, old.permissions())
-                .and_then(|()| std::os::unix::fs::chown(temp, Some(old.uid()), Some(old.gid())))
-                .with_context(|| format!("giving {} the owner of {}", temp.display(), db_path.display()))?;
-        }
+        take_owner(temp, db_path)?;
         // Returned to be held past the rename, so a service starting meanwhile stops at
         // `hold_database`.
         let lock = refuse_if_running(db_path)?;
@@ -133,6 +138,54 @@ pub fn restore(src: &Path, db_path: &Path) -> anyhow::Result<()> {
     })?;
     tracing::info!(from = %src.display(), to = %db_path.display(), "database restored");
     Ok(())
+}
+
+/// Errors while the service runs on `db_path`, as [`restore`] would, before a long download.
+pub fn ensure_stopped(db_path: &Path) -> anyhow::Result<()> {
+    if db_path.parent().is_some_and(|dir| !dir.as_os_str().is_empty() && !dir.exists()) {
+        return Ok(());
+    }
+    refuse_if_running(db_path).map(drop)
+}
+
+/// Writes `bytes` to `dest` as [`restore`] writes a database: in full or not at all, with the
+/// old file's owner (else its directory's), readable by that owner only: it holds secrets (the
+/// env file). Creates the directory.
+pub fn install_file(dest: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if let Some(dir) = dest.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    write_then_rename(dest, |temp| {
+        std::fs::write(temp, bytes).with_context(|| format!("writing {}", temp.display()))?;
+        take_owner(temp, dest)?;
+        std::fs::set_permissions(temp, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting {}", temp.display()))
+    })
+}
+
+/// The newest nightly backup in `dir` and its date.
+pub fn newest_nightly(dir: &Path) -> Option<(Date, PathBuf)> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries.flatten().filter_map(|entry| Some((nightly_date(entry.file_name().to_str()?)?, entry.path()))).max()
+}
+
+/// Gives `temp` the owner and mode of `dest`, or when there is no `dest` yet (a fresh card),
+/// the owner of its directory: `sentinel restore` may run as root for a service that does not.
+fn take_owner(temp: &Path, dest: &Path) -> anyhow::Result<()> {
+    let given = match std::fs::metadata(dest) {
+        Ok(old) => std::fs::set_permissions(temp, old.permissions())
+            .and_then(|()| std::os::unix::fs::chown(temp, Some(old.uid()), Some(old.gid()))),
+        Err(_) => {
+            let dir = dest.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            match std::fs::metadata(dir) {
+                Ok(dir) if std::fs::metadata(temp).is_ok_and(|temp| temp.uid() != dir.uid()) => {
+                    std::os::unix::fs::chown(temp, Some(dir.uid()), Some(dir.gid()))
+                }
+                _ => Ok(()),
+            }
+        }
+    };
+    given.with_context(|| format!("giving {} the owner of {}", temp.display(), dest.display()))
 }
 
 /// Takes the lock that says the service runs on `db_path` (the file `<db_path>.lock`, which
@@ -284,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn nightly_keeps_the_newest_seven_and_touches_nothing_else() -> anyhow::Result<()> {
+    fn nightly_keeps_the_newest_seven_and_replaces_a_stale_one_and_touches_nothing_else() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let conn = database(&dir.path().join("sentinel.db"), 3)?;
         let others = ["notes.txt", "sentinel-latest.db", "sentinel-2026-3-1.db", "sentinel-2026-02-01.db.bak"];
@@ -293,9 +346,12 @@ mod tests {
         }
         for day in 1..=9 {
             let written = nightly(&conn, dir.path(), Date::new(2026, 3, day)?, DEFAULT_KEEP)?;
-            assert_eq!(written, Some(dir.path().join(format!("sentinel-2026-03-0{day}.db"))));
+            assert_eq!(written, dir.path().join(format!("sentinel-2026-03-0{day}.db")));
         }
-        assert_eq!(nightly(&conn, dir.path(), Date::new(2026, 3, 9)?, DEFAULT_KEEP)?, None, "once a night");
+        // A file of that date from the database a restore replaced gives way to the one in use.
+        std::fs::write(dir.path().join("sentinel-2026-03-09.db"), "the replaced database")?;
+        nightly(&conn, dir.path(), Date::new(2026, 3, 9)?, DEFAULT_KEEP)?;
+        assert_eq!(count(&dir.path().join("sentinel-2026-03-09.db"))?, 3);
         drop(conn);
         let names: BTreeSet<String> =
             std::fs::read_dir(dir.path())?.flatten().map(|entry| entry.file_name().to_string_lossy().into()).collect();

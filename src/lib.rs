@@ -14,7 +14,7 @@
 //! settle what is due; breaches go to the `summary` sender. `supervisor` restarts any actor
 //! that fails. `domain` holds the pure logic (calendar, classification, phones, events); `store`
 //! holds the SQL. `ghl` and `ai` are the only code that talks to GHL and to the optional AI
-//! endpoint.
+//! endpoint; `backup` keeps the nightly copies, and `offbox` seals and sends them to a bucket.
 
 pub mod actors;
 pub mod ai;
@@ -27,6 +27,7 @@ pub mod guard;
 pub mod http;
 pub mod import;
 pub mod led;
+pub mod offbox;
 pub mod secret;
 pub mod status;
 pub mod store;

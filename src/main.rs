@@ -14,6 +14,11 @@ Usage:
   sentinel status [--config PATH]       one screen: actors, last webhook, GHL, issues, next digest
   sentinel backup FILE [--config PATH]  write a consistent copy of the database (safe while running)
   sentinel restore FILE [--config PATH] replace the database with a backup (stop the service first)
+  sentinel restore --offbox latest|NAME [--config PATH]
+  sentinel restore s3://BUCKET/OBJECT | https://HOST/BUCKET/OBJECT [--config PATH]
+                                        bring back the database and the env file from an
+                                        off-box copy (OFFBOX_* settings; stop the service first)
+  sentinel offbox list [--config PATH]  list the off-box copies in OFFBOX_URL's bucket
   sentinel import-original FILE [--dry-run] [--config PATH]
                                         import the original service's sentinel.db (idempotent)
   sentinel --version                    print the version
@@ -30,6 +35,7 @@ enum Command {
     ImportOriginal,
     Backup,
     Restore,
+    OffboxList,
     Version,
     Help,
 }
@@ -37,8 +43,10 @@ enum Command {
 struct Args {
     command: Command,
     config: Option<PathBuf>,
-    /// `import-original`'s file.
+    /// `import-original`'s, `backup`'s or `restore`'s file (or `restore`'s bucket URL).
     file: Option<PathBuf>,
+    /// `restore --offbox`: `latest` or a copy's name in `OFFBOX_URL`'s bucket.
+    offbox: Option<String>,
     dry_run: bool,
 }
 
@@ -46,6 +54,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut command = None;
     let mut config = None;
     let mut file = None;
+    let mut offbox = None;
     let mut dry_run = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -61,6 +70,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "import-original" if command.is_none() => command = Some(Command::ImportOriginal),
             "backup" if command.is_none() => command = Some(Command::Backup),
             "restore" if command.is_none() => command = Some(Command::Restore),
+            "offbox" if command.is_none() => match args.next().as_deref() {
+                Some("list") => command = Some(Command::OffboxList),
+                _ => return Err("offbox needs what to do: offbox list".into()),
+            },
+            "--offbox" if matches!(command, Some(Command::Restore)) => {
+                offbox = Some(args.next().ok_or("--offbox needs latest or a copy's name")?);
+            }
             "--dry-run" => dry_run = true,
             _ if matches!(command, Some(Command::ImportOriginal | Command::Backup | Command::Restore))
                 && file.is_none()
@@ -76,10 +92,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             return Err("import-original needs the original's sentinel.db".into());
         }
         Some(Command::Backup) if file.is_none() => return Err("backup needs the file to write".into()),
-        Some(Command::Restore) if file.is_none() => return Err("restore needs the backup to restore".into()),
+        Some(Command::Restore) if file.is_none() && offbox.is_none() => {
+            return Err("restore needs the backup to restore".into());
+        }
+        Some(Command::Restore) if file.is_some() && offbox.is_some() => {
+            return Err("restore takes a file or --offbox, not both".into());
+        }
         _ => {}
     }
-    Ok(Args { command: command.unwrap_or(Command::Run), config, file, dry_run })
+    Ok(Args { command: command.unwrap_or(Command::Run), config, file, offbox, dry_run })
 }
 
 fn run() -> anyhow::Result<()> {
@@ -124,8 +145,35 @@ fn run() -> anyhow::Result<()> {
         }
         Command::Restore => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
-            sentinel::backup::restore(file, &config.db_path)?;
-            println!("restored {} from {}", config.db_path.display(), file.display());
+            let url = file.to_str().filter(|text| ["s3://", "http://", "https://"].iter().any(|s| text.starts_with(s)));
+            match args.offbox.as_deref().or(url) {
+                Some(from) => {
+                    // The env file goes where this command read its own: --config, else the default.
+                    let env_file = source.file.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_ENV_FILE));
+                    let restored = sentinel::offbox::restore(&config, from, &env_file)?;
+                    let sealed = &restored.manifest;
+                    println!("restored {} from {}", restored.database.display(), restored.from);
+                    println!("  sealed {} by sentinel {}", sealed.created_at, sealed.sentinel_version);
+                    match &restored.env_file {
+                        Some(env) => println!("  env file restored to {}", env.display()),
+                        None => println!(
+                            "  the copy holds no env file (its service was configured by its environment only); {} is untouched",
+                            env_file.display()
+                        ),
+                    }
+                }
+                None => {
+                    sentinel::backup::restore(file, &config.db_path)?;
+                    println!("restored {} from {}", config.db_path.display(), file.display());
+                }
+            }
+        }
+        Command::OffboxList => {
+            let (bucket, copies) = sentinel::offbox::list(&config)?;
+            println!("off-box copies in {bucket}: {}", copies.len());
+            for copy in copies {
+                println!("  {}  {} bytes  {}", copy.key, copy.size, copy.last_modified.as_deref().unwrap_or("-"));
+            }
         }
         Command::ImportOriginal => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));

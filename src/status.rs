@@ -73,6 +73,9 @@ pub struct Snapshot {
     /// The optional AI check (SPEC §10): on or off, and what it did since start.
     #[serde(default)]
     pub ai_gate: AiGateStatus,
+    /// The off-box copy of the nightly backup (issue 15); `None` when `OFFBOX_URL` is unset.
+    #[serde(default)]
+    pub offbox: Option<crate::offbox::Record>,
 }
 
 /// One actor's state.
@@ -123,6 +126,7 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         auth_failures: 0,
         auth_slowed: 0,
         ai_gate: ctx.ai.status(),
+        offbox: ctx.offbox.status(),
     };
     Ok((snapshot, live))
 }
@@ -189,6 +193,23 @@ pub fn ai_gate_line(ai: &AiGateStatus) -> String {
     line
 }
 
+/// One line about the off-box copy: off, its last upload, or why it fails and what comes next.
+pub fn offbox_line(record: Option<&crate::offbox::Record>, now: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    let Some(record) = record else { return "off (OFFBOX_URL is not set)".to_string() };
+    let last = match (&record.last_object, record.last_success_at) {
+        (Some(object), Some(at)) => {
+            format!("last upload {}: {object} ({} KiB)", when(at, now, zone), record.last_bytes.unwrap_or(0) / 1024)
+        }
+        _ => "no upload yet".to_string(),
+    };
+    let (Some(date), Some(error)) = (record.failing_date, &record.last_error) else { return last };
+    let next = match record.next_try_at {
+        Some(at) => format!("next try {}", when(at, now, zone)),
+        None => "no more tries; the next nightly backup tries again".to_string(),
+    };
+    format!("FAILING: {} attempt(s) at the {date} backup, last: {error}; {next}; {last}", record.failures)
+}
+
 /// `3d 4h 05m`.
 pub fn uptime(seconds: i64) -> String {
     let (days, hours, minutes) = (seconds / 86_400, (seconds % 86_400) / 3600, (seconds % 3600) / 60);
@@ -243,6 +264,13 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
         snapshot.auth_failures, snapshot.auth_slowed
     );
     let _ = write!(page, "<li>AI check: {}</li>", escape(&ai_gate_line(&snapshot.ai_gate)));
+    let failing = snapshot.offbox.as_ref().is_some_and(|record| record.last_error.is_some());
+    let _ = write!(
+        page,
+        "<li class=\"{}\">Off-box copy: {}</li>",
+        if failing { "bad" } else { "ok" },
+        escape(&offbox_line(snapshot.offbox.as_ref(), now, zone))
+    );
     if let Some((slot, at)) = &snapshot.next_digest {
         let _ = write!(page, "<li>Next digest: {} at {}</li>", escape(slot), escape(&when(*at, now, zone)));
     }
@@ -332,6 +360,7 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
     let _ =
         writeln!(out, "  auth failures: {} since start ({} slowed down)", snapshot.auth_failures, snapshot.auth_slowed);
     let _ = writeln!(out, "  AI check:      {}", ai_gate_line(&snapshot.ai_gate));
+    let _ = writeln!(out, "  off-box copy:  {}", offbox_line(snapshot.offbox.as_ref(), now, zone));
     if let Some((slot, at)) = &snapshot.next_digest {
         let _ = writeln!(out, "  next digest:   {slot} at {}", when(*at, now, zone));
     }
@@ -376,6 +405,21 @@ pub fn metrics(snapshot: &Snapshot, ghl: &crate::ghl::client::GhlStatus, ai: &Ai
         "# HELP sentinel_auth_slowed_total Failed authentications answered 429 after a guessing budget ran out.\n# TYPE sentinel_auth_slowed_total counter\nsentinel_auth_slowed_total {}",
         snapshot.auth_slowed
     );
+    if let Some(record) = &snapshot.offbox {
+        let last = record.last_success_at.map_or(0, |at| at.as_second());
+        gauge_line(
+            &mut out,
+            "sentinel_offbox_last_success_timestamp_seconds",
+            "Unix time of the last upload of an off-box copy.",
+            last,
+        );
+        gauge_line(
+            &mut out,
+            "sentinel_offbox_failures",
+            "Failed attempts at the off-box copy still waiting.",
+            record.failures,
+        );
+    }
     let _ = writeln!(out, "# HELP sentinel_actor_up 1 when the actor answers.\n# TYPE sentinel_actor_up gauge");
     for actor in &snapshot.actors {
         let _ = writeln!(out, "sentinel_actor_up{{actor=\"{}\"}} {}", actor.name, u8::from(actor.ok));
@@ -401,6 +445,10 @@ pub fn metrics(snapshot: &Snapshot, ghl: &crate::ghl::client::GhlStatus, ai: &Ai
         ai.requests
     );
     out
+}
+
+fn gauge_line(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
 }
 
 /// `sentinel status`: asks the running service's admin listener and prints one screen.
@@ -467,6 +515,7 @@ mod tests {
             auth_failures: 0,
             auth_slowed: 0,
             ai_gate: AiGateStatus::default(),
+            offbox: None,
         };
         let issue = Issue {
             id: 1,

@@ -40,6 +40,8 @@ pub struct Shared {
     pub ai: AiClient,
     /// Outside conditions the LED and `/health` show as "degraded".
     pub signals: Signals,
+    /// What the off-box copy of the nightly backup last did (issue 15).
+    pub offbox: crate::offbox::Uploads,
 }
 
 impl Shared {

@@ -198,8 +198,16 @@ pub enum StoreMsg {
     NightlyBackup {
         /// The local date.
         date: jiff::civil::Date,
-        /// The file written, if this date had none yet.
+        /// The file written, unless this date was backed up already.
         reply: RpcReplyPort<Result<Option<String>, String>>,
+    },
+    /// The off-box copy's record (issue 15): keep `save` when given, and answer with the record
+    /// kept, so `/status` shows the last upload after a restart too.
+    OffboxRecord {
+        /// The new record, or `None` only to read.
+        save: Option<crate::offbox::Record>,
+        /// The record kept.
+        reply: RpcReplyPort<Result<crate::offbox::Record, String>>,
     },
     /// Where the rows queued under a purpose stand (`/jobs/*` report what really went out).
     OutboxProgress {
@@ -502,7 +510,7 @@ impl Actor for Store {
                     let used = events::used_bytes(&state.conn)?;
                     crate::backup::trim_nightly(&dir, budget.saturating_sub(used))?;
                     kv_set(&state.conn, key, &date.to_string())?;
-                    Ok(written.map(|p| p.display().to_string()))
+                    Ok(Some(written.display().to_string()))
                 });
                 let _ = reply.send(written.map_err(|err| format!("{err:#}")));
             }
@@ -518,6 +526,10 @@ impl Actor for Store {
                     follow_up(&ctx, &[(&parsed, outcome)]);
                 }
                 let _ = reply.send(text_err(judged));
+            }
+            StoreMsg::OffboxRecord { save, reply } => {
+                let kept = tokio::task::block_in_place(|| crate::store::offbox_record(&state.conn, save.as_ref()));
+                let _ = reply.send(text_err(kept));
             }
             StoreMsg::OutboxProgress { purpose, reply } => {
                 let _ = reply.send(text_err(outbox::progress(&state.conn, &purpose)));

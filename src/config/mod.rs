@@ -107,7 +107,16 @@ pub const VARS: &[VarDef] = &[
     var("AI_GATE_RUN_BUDGET_SECONDS", "20", "longest one settling run spends on AI requests"),
     var("AI_GATE_TIMEOUT_SECONDS", "4", "longest wait for one AI answer; a late answer counts as still waiting"),
     var("AI_GATE_REDACT_PII", "1", "1 masks phone numbers, e-mails and URLs before the thread is sent"),
+    var("OFFBOX_URL", "", "S3-compatible bucket for an encrypted off-box copy of each nightly backup, path-style, e.g. https://s3.us-east-1.amazonaws.com/my-bucket/office; unset means no off-box copy"),
+    var("OFFBOX_REGION", "us-east-1", "the bucket's region, for request signing"),
+    var("OFFBOX_ACCESS_KEY_ID", "", "access key id for the bucket (an identifier, not a secret); required with OFFBOX_URL"),
+    secret("OFFBOX_SECRET_ACCESS_KEY", "secret access key for the bucket; required with OFFBOX_URL"),
+    secret("OFFBOX_ENCRYPTION_KEY", "passphrase the off-box copies are encrypted with, at least 16 characters; required with OFFBOX_URL; keep it off this box: without it no copy can be read"),
+    var("OFFBOX_KEEP", "14", "off-box copies kept in the bucket: the newest this many"),
 ];
+
+/// The env file read when `--config` is not given, if it exists.
+pub const DEFAULT_ENV_FILE: &str = "/etc/sentinel/sentinel.env";
 
 /// Prefix of the original's schedule variables (`CRON_*`): hours of the day, mapped onto the
 /// internal schedule. Accepted with any suffix so that an existing `.env` keeps working.
@@ -176,7 +185,7 @@ impl Source {
     /// the process environment.
     pub fn load(explicit: Option<&Path>) -> anyhow::Result<Source> {
         let mut source = Source::default();
-        let default = Path::new("/etc/sentinel/sentinel.env");
+        let default = Path::new(DEFAULT_ENV_FILE);
         let file = match explicit {
             Some(path) => Some(path.to_path_buf()),
             None if default.exists() => Some(default.to_path_buf()),
@@ -355,6 +364,10 @@ pub struct Config {
     pub slots_from_cron: bool,
     /// Whether the resolver's cadence came from `CRON_POLL_RESOLVER_EVERY_MINUTES`.
     pub resolver_from_cron: bool,
+    /// The optional off-box copy of the nightly backup (issue 15).
+    pub offbox: OffboxConfig,
+    /// The env file this configuration was read from, if any: the off-box copy carries it.
+    pub env_file: Option<PathBuf>,
 }
 
 /// When the wall clock is believed (`CLOCK_SYNC`, issue 15).
@@ -432,6 +445,27 @@ pub struct AiGateConfig {
     /// Whether phones, e-mails and URLs are masked before sending.
     pub redaction: Redaction,
 }
+
+/// Settings for the optional off-box copy (issue 15): each nightly backup, encrypted together
+/// with the env file, in an S3-compatible bucket.
+#[derive(Debug, Clone)]
+pub struct OffboxConfig {
+    /// The bucket (and key prefix) of the nightly upload; `None` means no upload.
+    pub bucket: Option<crate::offbox::BucketUrl>,
+    /// The region requests are signed for.
+    pub region: String,
+    /// The access key id.
+    pub access_key_id: Option<String>,
+    /// The secret access key.
+    pub secret_access_key: Option<Secret>,
+    /// The passphrase the copies are encrypted with.
+    pub encryption_key: Option<Secret>,
+    /// Copies kept in the bucket.
+    pub keep: usize,
+}
+
+/// The shortest `OFFBOX_ENCRYPTION_KEY` accepted.
+pub const OFFBOX_KEY_MIN_CHARS: usize = 16;
 
 /// Collects every bad value, so one start reports them all.
 struct Reader<'a> {
@@ -713,6 +747,7 @@ impl Config {
             Some(_) => r.url("TUNNEL_READY_URL").map(Some),
         };
         let db_path = r.optional("DB_PATH").map(PathBuf::from).unwrap_or_else(default_db_path);
+        let offbox = read_offbox(&mut r);
 
         if !r.errors.is_empty() {
             anyhow::bail!("invalid configuration:\n  {}", r.errors.join("\n  "));
@@ -787,6 +822,8 @@ impl Config {
             slots_from_cron: cron.slots.is_some(),
             resolver_from_cron: cron.resolver_minutes.is_some(),
             cron: cron.notes,
+            offbox: offbox.ok_or_else(missing)?,
+            env_file: source.file.clone(),
         })
     }
 
@@ -811,6 +848,44 @@ impl Config {
             _ => PathBuf::from("."),
         }
     }
+}
+
+/// The off-box settings: all or nothing once `OFFBOX_URL` is set. Secrets are named in errors
+/// but never shown.
+fn read_offbox(r: &mut Reader<'_>) -> Option<OffboxConfig> {
+    let source = r.source;
+    let bucket = match source.raw("OFFBOX_URL") {
+        None => Some(None),
+        Some(_) => r.try_parse("OFFBOX_URL", crate::offbox::BucketUrl::parse).map(Some),
+    };
+    let keep = r.count::<usize>("OFFBOX_KEEP", "a whole number of copies, at least 1");
+    let encryption_key = source.raw("OFFBOX_ENCRYPTION_KEY").map(Secret::new);
+    if let Some(key) = &encryption_key
+        && key.expose().chars().count() < OFFBOX_KEY_MIN_CHARS
+    {
+        r.errors.push(format!(
+            "OFFBOX_ENCRYPTION_KEY (not shown): expected at least {OFFBOX_KEY_MIN_CHARS} characters, e.g. the output of `openssl rand -base64 32`"
+        ));
+    }
+    if source.raw("OFFBOX_URL").is_some() {
+        for (name, why) in [
+            ("OFFBOX_ENCRYPTION_KEY", "it encrypts the copies; keep it somewhere other than this box"),
+            ("OFFBOX_ACCESS_KEY_ID", "the bucket's access key"),
+            ("OFFBOX_SECRET_ACCESS_KEY", "the bucket's access key"),
+        ] {
+            if source.raw(name).is_none() {
+                r.errors.push(format!("OFFBOX_URL is set: expected {name} as well ({why})"));
+            }
+        }
+    }
+    Some(OffboxConfig {
+        bucket: bucket?,
+        region: r.text("OFFBOX_REGION"),
+        access_key_id: r.optional("OFFBOX_ACCESS_KEY_ID"),
+        secret_access_key: source.raw("OFFBOX_SECRET_ACCESS_KEY").map(Secret::new),
+        encryption_key,
+        keep: keep?,
+    })
 }
 
 /// The `check-config` report: every variable, its effective value (secrets masked) and where
@@ -887,6 +962,12 @@ pub fn warnings(source: &Source, config: &Config) -> Vec<String> {
     }
     for name in &source.unknown {
         warnings.push(format!("{name} in the env file is not a Sentinel variable and is ignored"));
+    }
+    if config.offbox.bucket.is_some() && config.env_file.is_none() {
+        warnings.push(
+            "OFFBOX_URL is set but no env file was read: the off-box copies hold the data, not the configuration"
+                .to_string(),
+        );
     }
     warnings
 }
@@ -1065,6 +1146,53 @@ mod tests {
         assert!(!report.contains(key) && !format!("{config:?}").contains(key), "{report}");
         assert!(report.contains("OPENAI_API_KEY=****op"), "{report}");
         Ok(())
+    }
+
+    #[test]
+    fn the_offbox_copy_is_off_by_default_and_all_or_nothing() -> anyhow::Result<()> {
+        let defaults = load(&[])?.offbox;
+        assert!(defaults.bucket.is_none() && defaults.encryption_key.is_none());
+        assert_eq!((defaults.region.as_str(), defaults.keep), ("us-east-1", 14));
+        let url = ("OFFBOX_URL", "https://s3.us-west-004.backblazeb2.com/ntpp-backups/office");
+        let message = error_of(&[url]);
+        for name in ["OFFBOX_ENCRYPTION_KEY", "OFFBOX_ACCESS_KEY_ID", "OFFBOX_SECRET_ACCESS_KEY"] {
+            assert!(message.contains(&format!("expected {name} as well")), "{message}");
+        }
+        let key = "correct-horse-battery-staple";
+        let config = load(&[
+            url,
+            ("OFFBOX_ENCRYPTION_KEY", key),
+            ("OFFBOX_ACCESS_KEY_ID", "004abc"),
+            ("OFFBOX_SECRET_ACCESS_KEY", "K004-very-secret-value"),
+            ("OFFBOX_KEEP", "3"),
+        ])?;
+        let bucket = config.offbox.bucket.clone().ok_or_else(|| anyhow::format_err!("no bucket"))?;
+        assert_eq!(bucket.endpoint, "https://s3.us-west-004.backblazeb2.com");
+        assert_eq!((bucket.bucket.as_str(), bucket.prefix.as_str()), ("ntpp-backups", "office/"));
+        assert_eq!(config.offbox.keep, 3);
+        assert!(!format!("{config:?}").contains(key));
+        let source = Source::from_pairs([url]);
+        assert!(warnings(&source, &config).iter().any(|warning| warning.contains("no env file was read")));
+        Ok(())
+    }
+
+    #[test]
+    fn offbox_values_are_checked_and_the_key_never_shown() {
+        for (pairs, expected) in [
+            (&[("OFFBOX_URL", "s3://bucket")][..], "OFFBOX_URL=\"s3://bucket\": expected"),
+            (&[("OFFBOX_URL", "https://s3.example.com")][..], "the bucket"),
+            (&[("OFFBOX_KEEP", "0")][..], "OFFBOX_KEEP=\"0\": expected a whole number of copies"),
+        ] {
+            let message = error_of(pairs);
+            assert!(message.contains(expected), "{pairs:?}: {message}");
+        }
+        let message = error_of(&[("OFFBOX_ENCRYPTION_KEY", "hunter2")]);
+        assert!(message.contains("OFFBOX_ENCRYPTION_KEY") && message.contains("at least 16"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        let secret = "K004-very-secret-value";
+        let source = Source::from_pairs([("OFFBOX_SECRET_ACCESS_KEY", secret), ("OFFBOX_ENCRYPTION_KEY", secret)]);
+        let report = describe(&source, &Config::from_source(&source).unwrap_or_else(|err| panic!("{err:#}")));
+        assert!(!report.contains(secret) && report.contains("OFFBOX_ENCRYPTION_KEY=****ue"), "{report}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod intake;
 mod led;
 mod lifecycle;
 mod managers;
+mod offbox;
 mod resolver;
 mod signatures;
 mod status;
