@@ -331,6 +331,8 @@ struct Reply {
     html: Option<(String, &'static str)>,
     /// A failed authentication over the guessing budget (see [`crate::guard`]).
     slow: Option<Box<SlowDown>>,
+    /// The request's body was read whole: a refusal can be answered on the worker.
+    body_read: bool,
 }
 
 /// How an over-budget failure is answered: 429 with `Retry-After`, held back off the worker.
@@ -341,7 +343,7 @@ struct SlowDown {
 
 impl Reply {
     fn json(status: u16, body: Value) -> Reply {
-        Reply { status, body, allow: None, html: None, slow: None }
+        Reply { status, body, allow: None, html: None, slow: None, body_read: false }
     }
 
     fn ok(body: Value) -> Reply {
@@ -383,17 +385,21 @@ fn handle(mut request: Request, listener: Listener, http: &HttpContext) {
         response.add_header(header("Retry-After", &slow.retry_after.to_string()));
         slow.hold
     });
-    if reply.status >= 400 {
+    let unread = !reply.body_read && request.body_length().is_none_or(|length| length > 0);
+    if let Some((delay, held)) = hold.filter(|_| !unread) {
+        // Held back on the one tarpit thread, not on a worker and not on a thread each.
+        tarpit().hold(Instant::now() + delay, request, response, held);
+        return;
+    }
+    if reply.status >= 400 && unread {
         // A refused request may leave its body unread, and tiny_http reads the rest of it when
         // the request is dropped (to find the next one on the connection). A client trickling
         // a long body would hold this worker that long, so the answer goes out, and the rest
         // is read, on a thread of its own.
-        let spawned = std::thread::Builder::new().name("http-drain".into()).stack_size(DRAIN_STACK).spawn(move || {
-            if let Some((delay, _held)) = hold {
-                std::thread::sleep(delay);
-            }
-            answer(request, response)
-        });
+        let spawned = std::thread::Builder::new()
+            .name("http-drain".into())
+            .stack_size(DRAIN_STACK)
+            .spawn(move || answer(request, response));
         if let Err(err) = spawned {
             // The request went with the closure; dropping it answers 500 here.
             tracing::warn!("no thread to answer a refused request: {err}");
@@ -401,6 +407,44 @@ fn handle(mut request: Request, listener: Listener, http: &HttpContext) {
     } else {
         answer(request, response);
     }
+}
+
+/// Answers held back for slowing guessers down (see [`crate::guard`]): one thread answers
+/// each when its time comes, in the order they were held (all wait the same time).
+struct Tarpit {
+    queue: std::sync::mpsc::Sender<HeldAnswer>,
+}
+
+type HeldAnswer = (Instant, Request, Response<std::io::Cursor<Vec<u8>>>, Held);
+
+impl Tarpit {
+    fn start() -> Tarpit {
+        let (queue, held) = std::sync::mpsc::channel::<HeldAnswer>();
+        let spawned = std::thread::Builder::new().name("http-tarpit".into()).stack_size(DRAIN_STACK).spawn(move || {
+            for (due, request, response, _held) in held {
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                answer(request, response);
+            }
+        });
+        if let Err(err) = spawned {
+            // Without the thread every held answer is answered at once, when the send fails.
+            tracing::warn!("no tarpit thread; failed attempts are answered at once: {err}");
+        }
+        Tarpit { queue }
+    }
+
+    fn hold(&self, due: Instant, request: Request, response: Response<std::io::Cursor<Vec<u8>>>, held: Held) {
+        if let Err(std::sync::mpsc::SendError((_, request, response, _))) =
+            self.queue.send((due, request, response, held))
+        {
+            answer(request, response);
+        }
+    }
+}
+
+fn tarpit() -> &'static Tarpit {
+    static TARPIT: std::sync::OnceLock<Tarpit> = std::sync::OnceLock::new();
+    TARPIT.get_or_init(Tarpit::start)
 }
 
 fn answer(request: Request, response: Response<std::io::Cursor<Vec<u8>>>) {
@@ -442,6 +486,7 @@ fn route(
         Verdict::Unauthorized => reply,
         Verdict::SlowDown { retry_after, delay } => Reply {
             slow: Some(Box::new(SlowDown { retry_after, hold: http.guard.hold().map(|held| (delay, held)) })),
+            body_read: reply.body_read,
             ..Reply::error(429, "too many failed attempts; slow down")
         },
     }
@@ -668,8 +713,8 @@ fn webhook(request: &mut Request, route: Route, http: &HttpContext, query: &Hash
         Err(reply) => return reply,
     };
     if let Err(reply) = webhook_auth(request, route, http, query, &body) {
-        tracing::warn!(route = route.as_str(), "webhook refused: {}", reply.body["detail"]);
-        return reply;
+        tracing::debug!(route = route.as_str(), "webhook refused: {}", reply.body["detail"]);
+        return Reply { body_read: true, ..reply };
     }
     let (object, text) = match decode(&content_type(request), &body) {
         Ok(decoded) => decoded,
