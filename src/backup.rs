@@ -65,17 +65,19 @@ pub fn nightly(conn: &Connection, dir: &Path, date: Date, keep: usize) -> anyhow
     Ok(written)
 }
 
-/// The size of the filesystem holding `dir`, in bytes.
+/// The filesystem holding `dir`: its size, and the bytes free to an unprivileged writer.
 // The statvfs fields are 64-bit here but not on every target (32-bit ARM).
 #[allow(clippy::useless_conversion)]
-pub fn filesystem_bytes(dir: &Path) -> Option<u64> {
+pub fn filesystem_space(dir: &Path) -> Option<(u64, u64)> {
     use std::os::unix::ffi::OsStrExt as _;
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     // SAFETY: an all-zero statvfs is a valid buffer for statvfs to fill.
     let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: a valid NUL-terminated path and a pointer to a local buffer.
     let read = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
-    (read == 0).then(|| u64::from(stat.f_blocks).saturating_mul(u64::from(stat.f_frsize)))
+    let block = u64::from(stat.f_frsize);
+    (read == 0)
+        .then(|| (u64::from(stat.f_blocks).saturating_mul(block), u64::from(stat.f_bavail).saturating_mul(block)))
 }
 
 /// Bytes the nightly backups in `dir` take.

@@ -365,7 +365,7 @@ impl Actor for Store {
                             // A small write can fit where a webhook does not: only room to
                             // spare says the card is no longer full.
                             let dir = state.ctx.config.data_dir();
-                            if free_bytes(&dir).is_some_and(|free| free >= ROOM_TO_SPARE) {
+                            if crate::backup::filesystem_space(&dir).is_some_and(|(_, free)| free >= ROOM_TO_SPARE) {
                                 state.ctx.signals.set_disk_full(false);
                             }
                             Ok(())
@@ -607,19 +607,6 @@ fn housekeeping(conn: &Connection, ctx: &Ctx) -> anyhow::Result<()> {
 
 /// Free space at which a full data partition counts as having room again.
 const ROOM_TO_SPARE: u64 = 1024 * 1024;
-
-/// Bytes free to an unprivileged writer on the filesystem holding `dir`.
-// The statvfs fields are 64-bit here but not on every target (32-bit ARM).
-#[allow(clippy::useless_conversion)]
-fn free_bytes(dir: &std::path::Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt as _;
-    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    // SAFETY: an all-zero statvfs is a valid buffer for statvfs to fill.
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid NUL-terminated path and a pointer to a local buffer.
-    let read = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
-    (read == 0).then(|| u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
-}
 
 /// Whether a database error means the data partition is full.
 fn is_disk_full(err: &rusqlite::Error) -> bool {

@@ -831,7 +831,7 @@ impl Config {
     /// data partition, between 64 MB and 4 GB.
     pub fn data_budget(&self) -> u64 {
         self.data_max_bytes.unwrap_or_else(|| {
-            let partition = crate::backup::filesystem_bytes(&self.data_dir()).unwrap_or(256 << 20);
+            let partition = crate::backup::filesystem_space(&self.data_dir()).map_or(256 << 20, |(size, _)| size);
             (partition / 4).clamp(64 << 20, 4 << 30)
         })
     }
