@@ -25,7 +25,9 @@ fn head(addr: &str, length: usize) -> String {
 
 #[test]
 fn slow_clients_cannot_starve_the_listener() -> anyhow::Result<()> {
-    let app = Sentinel::start(&[("HTTP_TIMEOUT_SECONDS", "3")])?;
+    // Long enough that the twenty webhooks below are answered before any stalled client is
+    // cut off, even with the service under emulation on a busy machine.
+    let app = Sentinel::start(&[("HTTP_TIMEOUT_SECONDS", "8")])?;
     // More stalled bodies than the listener has standing workers (64): each promises 5,000
     // bytes (over the 1 KiB tiny_http reads by itself, so a worker waits for them), sends 10,
     // then goes quiet, as a slowloris client does.
