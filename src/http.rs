@@ -28,13 +28,13 @@ use crate::actors::summary::SummaryMsg;
 use crate::actors::{CALL_TIMEOUT, Ctx, call, names};
 use crate::config::Secret;
 use crate::domain::event::{IssueKind, Status};
+use crate::domain::issue::{Delivery, Issue};
+use crate::domain::outcome::Outcome;
 use crate::domain::phone::Phone;
 use crate::ghl::payload::Route;
 use crate::ghl::signature::{SignatureCheck, Verifier};
 use crate::guard::{AuthGuard, Held, Verdict};
 use crate::status;
-use crate::store::apply::Outcome;
-use crate::store::summary::Delivery;
 use crate::supervisor::{Child, probe_all};
 
 /// Which listener a request came to.
@@ -807,7 +807,7 @@ fn clock_json(trust: &crate::actors::clockwatch::ClockTrust) -> Value {
 }
 
 /// The status snapshot, with what only the listeners know (the guard's counters).
-fn gather(http: &HttpContext) -> anyhow::Result<(status::Snapshot, Vec<crate::store::issues::Issue>)> {
+fn gather(http: &HttpContext) -> anyhow::Result<(status::Snapshot, Vec<Issue>)> {
     let (mut snapshot, live) = http.runtime.block_on(status::gather(&http.ctx))?;
     let guard = http.guard.stats();
     snapshot.auth_failures = guard.failures;
@@ -862,7 +862,7 @@ fn list_issues(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
 
 /// An issue as the API shows it: its stored fields, with a CALL's repeat count under the
 /// name SPEC §5.1 gives it, `attempts`.
-fn issue_json(issue: &crate::store::issues::Issue) -> Value {
+fn issue_json(issue: &Issue) -> Value {
     let mut value = json!(issue);
     if issue.kind == IssueKind::Call {
         value["attempts"] = json!(issue.inbound_count);

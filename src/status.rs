@@ -14,8 +14,8 @@ use crate::actors::{CALL_TIMEOUT, Ctx, call, names};
 use crate::ai::{AiGateStatus, CheckResult};
 use crate::domain::event::Status;
 use crate::domain::format::{clock, when};
+use crate::domain::issue::Issue;
 use crate::domain::phone::mask_digits;
-use crate::store::issues::Issue;
 use crate::supervisor::{ActorHealth, probe_all};
 
 /// The snapshot.
@@ -281,8 +281,11 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
     } else {
         page.push_str("<table><tr><th>#</th><th>Who</th><th>Kind</th><th>Status</th><th>Due</th></tr>");
         for issue in live {
-            let who =
-                issue.contact_name.clone().or_else(|| issue.phone.as_deref().map(mask_digits)).unwrap_or_default();
+            let who = issue
+                .contact_name
+                .clone()
+                .or_else(|| issue.phone.as_ref().map(|phone| mask_digits(phone.as_str())))
+                .unwrap_or_default();
             let _ = write!(
                 page,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td></tr>",

@@ -12,9 +12,10 @@ use ractor::concurrency::JoinHandle;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::resolver::ResolverMsg;
-use super::store::{SettleReport, StoreMsg};
+use super::store::StoreMsg;
 use super::summary::SummaryMsg;
 use super::{CALL_TIMEOUT, Ctx, names};
+use crate::domain::outcome::SettleReport;
 
 /// The clock's protocol.
 pub enum ClockMsg {

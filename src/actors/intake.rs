@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use super::store::{StoreMsg, Webhook};
 use super::{Ctx, names};
+use crate::domain::outcome::Outcome;
 use crate::ghl::payload::{self, ParseOptions, Route};
-use crate::store::apply::Outcome;
 use crate::store::events::{RawEvent, body_hash};
 
 /// The intake's protocol.

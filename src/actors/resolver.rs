@@ -18,15 +18,13 @@ use serde::Serialize;
 
 mod ai_gate;
 
-pub use ai_gate::AiCheck;
-
 use super::store::StoreMsg;
 use super::{CALL_TIMEOUT, Ctx, PassInfo, names};
 use crate::config::Config;
 use crate::domain::event::{IssueKind, Party, Status};
-use crate::domain::phone::Phone;
+use crate::domain::issue::Issue;
+use crate::domain::outcome::{Finding, FoundReply};
 use crate::ghl::client::{ConversationSummary, GhlClient, GhlError, Message};
-use crate::store::issues::Issue;
 
 /// The resolver's protocol.
 pub enum ResolverMsg {
@@ -63,32 +61,6 @@ pub enum ResolverMsg {
     Ping(RpcReplyPort<()>),
     /// Test hook: panic, to prove the supervisor restarts the resolver.
     Fail,
-}
-
-/// What GHL says about one issue.
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    /// The issue.
-    pub issue_id: i64,
-    /// The staff reply that answers it, if one was found.
-    pub reply: Option<FoundReply>,
-    /// The conversation found for an issue that had none.
-    pub conversation_id: Option<String>,
-    /// Why GHL could not be asked.
-    pub error: Option<String>,
-    /// What the optional AI check decided, for a due text without a staff reply (SPEC §10).
-    pub ai: Option<AiCheck>,
-}
-
-/// A staff reply found in GHL.
-#[derive(Debug, Clone, Serialize)]
-pub struct FoundReply {
-    /// GHL's message id.
-    pub message_id: String,
-    /// When it was sent.
-    pub at: Timestamp,
-    /// The reply came before the issue's text, which only thanked it.
-    pub acknowledged: bool,
 }
 
 /// What a poll pass did, for `/jobs/poll_resolver`.
@@ -517,11 +489,7 @@ pub fn threshold(issue: &Issue, config: &Config) -> Timestamp {
 
 /// The earliest message that is a staff reply answering the issue.
 pub fn staff_reply_in(messages: &[Message], issue: &Issue, config: &Config) -> Option<FoundReply> {
-    let party = Party {
-        conversation_id: issue.conversation_id.clone(),
-        contact_id: issue.contact_id.clone(),
-        phone: issue.phone.as_deref().and_then(Phone::parse),
-    };
+    let party = issue.party();
     let after = threshold(issue, config);
     messages
         .iter()
@@ -562,7 +530,7 @@ async fn ack_check(ctx: Ctx, issue_id: i64) {
         let party = Party {
             conversation_id: Some(conversation.clone()),
             contact_id: issue.contact_id.clone(),
-            phone: issue.phone.as_deref().and_then(Phone::parse),
+            phone: issue.phone.clone(),
         };
         let messages = client.messages_since(&conversation, issue.first_inbound_at - ACK_LOOKBACK)?;
         // The newest human reply before the thanks (GHL's clock may lead ours by a little).

@@ -12,18 +12,20 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::clock::ClockMsg;
-use super::resolver::{Finding, ResolverMsg};
+use super::resolver::ResolverMsg;
 use super::summary::SummaryMsg;
 use super::{Ctx, names};
 use crate::domain::ai::{ThreadState, Verdict};
 use crate::domain::event::{Event, Party, Status};
+use crate::domain::issue::{Delivery, Issue, TimelineEntry};
+use crate::domain::outcome::{Finding, Outcome, SettleReport};
 use crate::domain::phone::Phone;
 use crate::ghl::payload::Parsed;
 use crate::store::ai_gate;
-use crate::store::apply::{self, Outcome};
+use crate::store::apply;
 use crate::store::events::{self, RawEvent};
-use crate::store::issues::{self, Issue, TimelineEntry};
-use crate::store::summary::{self, AlertReport, Delivery, DigestReport};
+use crate::store::issues;
+use crate::store::summary::{self, AlertReport, DigestReport};
 use crate::store::{kv_set, outbox, ts};
 
 /// The store's protocol. Errors travel as text: the caller reports them, it cannot fix them.
@@ -259,19 +261,6 @@ pub struct Webhook {
     pub raw: RawEvent,
     /// What the parser made of it.
     pub parsed: Parsed,
-}
-
-/// What settling due issues did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SettleReport {
-    /// PENDING issues that were due.
-    pub checked: usize,
-    /// Those that became OPEN.
-    pub promoted_open: Vec<i64>,
-    /// Those resolved: by a staff reply, or by a confident AI check.
-    pub auto_resolved: Vec<i64>,
-    /// Those of `auto_resolved` that the AI check resolved (SPEC §10).
-    pub ai_resolved: Vec<i64>,
 }
 
 /// What the summary sender plans with.
@@ -672,11 +661,7 @@ fn settle_due(
             }
             continue;
         }
-        let party = Party {
-            conversation_id: issue.conversation_id.clone(),
-            contact_id: issue.contact_id.clone(),
-            phone: issue.phone.as_deref().and_then(Phone::parse),
-        };
+        let party = issue.party();
         let replied = issues::last_staff_reply(&tx, &party)?.is_some_and(|at| at > issue.first_inbound_at);
         if replied && issues::resolve(&tx, id, now, "staff_reply:known", "a staff reply was already recorded")? {
             report.auto_resolved.push(id);

@@ -21,9 +21,10 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::store::{StoreMsg, SummaryFacts};
 use super::{CALL_TIMEOUT, Ctx, names};
+use crate::domain::issue::Delivery;
 use crate::ghl::client::GhlError;
 use crate::store::outbox;
-use crate::store::summary::{AlertReport, Delivery, DigestReport};
+use crate::store::summary::{AlertReport, DigestReport};
 
 /// The summary sender's protocol.
 pub enum SummaryMsg {

@@ -7,4 +7,6 @@ pub mod command;
 pub mod cron;
 pub mod event;
 pub mod format;
+pub mod issue;
+pub mod outcome;
 pub mod phone;

@@ -15,71 +15,9 @@ use crate::actors::Shared;
 use crate::config::Config;
 use crate::domain::classify;
 use crate::domain::event::{Event, Inbound, IssueKind, Outbound};
+pub use crate::domain::outcome::DEFERRED;
+use crate::domain::outcome::Outcome;
 use crate::ghl::payload::Parsed;
-
-/// What became of a webhook; the HTTP layer turns it into the original's response shapes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// A new issue was opened.
-    Created {
-        /// The new issue.
-        issue_id: i64,
-        /// Its kind.
-        kind: IssueKind,
-        /// The text only acknowledges, but no staff reply was known: GHL should be asked
-        /// whether one came before it (SPEC §5.3).
-        unconfirmed_ack: bool,
-    },
-    /// A live issue counted a repeat text or call.
-    Repeat {
-        /// The live issue.
-        issue_id: i64,
-        /// Its kind.
-        kind: IssueKind,
-        /// Texts or call attempts so far.
-        count: i64,
-    },
-    /// An outbound message; `resolved` lists the issues a staff reply closed.
-    Outbound {
-        /// Issues resolved by it.
-        resolved: Vec<i64>,
-    },
-    /// A manager's command, carried out; the reply is queued in the outbox.
-    Command {
-        /// The reply queued.
-        reply: String,
-    },
-    /// Stored and ignored.
-    Ignored(String),
-    /// Seen before: nothing changed.
-    Duplicate,
-    /// Stored, and judged once the wall clock can be believed again (issue 15).
-    Deferred,
-}
-
-impl Outcome {
-    /// Whether live issues or due times changed, so the SLA clock must look again.
-    pub fn changes_deadlines(&self) -> bool {
-        match self {
-            Outcome::Created { .. } | Outcome::Command { .. } => true,
-            Outcome::Outbound { resolved } => !resolved.is_empty(),
-            _ => false,
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Outcome::Created { issue_id, .. } => format!("issue {issue_id} created"),
-            Outcome::Repeat { issue_id, count, .. } => format!("issue {issue_id} repeat {count}"),
-            Outcome::Outbound { resolved } if resolved.is_empty() => "outbound".to_string(),
-            Outcome::Outbound { resolved } => format!("staff reply resolved {resolved:?}"),
-            Outcome::Command { .. } => "command".to_string(),
-            Outcome::Ignored(reason) => format!("ignored: {reason}"),
-            Outcome::Duplicate => "duplicate".to_string(),
-            Outcome::Deferred => DEFERRED.to_string(),
-        }
-    }
-}
 
 /// Stores the raw event and applies it. An `Err` means the transaction itself failed (the
 /// disk, not the event); the caller then answers non-2xx so that GHL retries.
@@ -104,9 +42,6 @@ pub fn apply(
     }
     judge(conn, ctx, id, parsed, now)
 }
-
-/// How a deferred event's outcome reads until it is judged.
-pub const DEFERRED: &str = "deferred: waiting for the time";
 
 /// Judges an event stored while the clock was not believed, as if it arrived at `arrived`
 /// (re-anchored by the monotonic clock, or GHL's `dateAdded`).

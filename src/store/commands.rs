@@ -7,13 +7,14 @@
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::Connection;
 
-use super::issues::{self, Issue};
+use super::issues;
 use super::outbox::{self, NewEntry};
 use super::{kv_get, kv_set};
 use crate::actors::Shared;
 use crate::domain::command::{self, Command, Target};
 use crate::domain::event::{IssueKind, Party, Status};
 use crate::domain::format::{self, clock, repeats, when};
+use crate::domain::issue::Issue;
 use crate::domain::phone::{Phone, mask_digits};
 
 /// Issues per `List` page.
@@ -136,7 +137,7 @@ fn execute(
                 lines.push(match issues::get(conn, id)? {
                     None => not_found(id, command::USAGE_SPAM),
                     Some(issue) => {
-                        let phone = issue.phone.as_deref().and_then(Phone::parse);
+                        let phone = issue.phone.clone();
                         if let Some(phone) = &phone {
                             issues::add_spam(conn, phone, now)?;
                             for other in live_for_phone(conn, phone)? {
@@ -264,7 +265,7 @@ fn describe(issue: &Issue) -> String {
     match (&issue.contact_name, &issue.phone) {
         (Some(name), Some(phone)) => format!("{name} ({phone})"),
         (Some(name), None) => name.clone(),
-        (None, Some(phone)) => phone.clone(),
+        (None, Some(phone)) => phone.to_string(),
         (None, None) => issue.contact_id.as_deref().map(mask_digits).unwrap_or_else(|| "unknown contact".to_string()),
     }
 }

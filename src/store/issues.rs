@@ -2,75 +2,11 @@
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension as _, Row, params};
-use serde::Serialize;
 
 use super::{exec, one, parse_ts, ts};
 use crate::domain::event::{IssueKind, Party, Status};
+use crate::domain::issue::{Issue, TimelineEntry};
 use crate::domain::phone::Phone;
-
-/// One issue as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Issue {
-    /// Issue number, shown to managers as `#12`.
-    pub id: i64,
-    /// SMS or CALL.
-    #[serde(serialize_with = "kind_name")]
-    pub kind: IssueKind,
-    /// PENDING, OPEN, RESOLVED or SPAM.
-    #[serde(serialize_with = "status_name")]
-    pub status: Status,
-    /// The key that keeps one live issue per party and kind.
-    pub party: String,
-    /// GHL conversation id.
-    pub conversation_id: Option<String>,
-    /// GHL contact id.
-    pub contact_id: Option<String>,
-    /// Normalised phone.
-    pub phone: Option<String>,
-    /// Contact name.
-    pub contact_name: Option<String>,
-    /// When the issue was created.
-    pub created_at: Timestamp,
-    /// The first inbound message.
-    pub first_inbound_at: Timestamp,
-    /// The latest inbound message.
-    pub last_inbound_at: Timestamp,
-    /// The response target; fixed at creation.
-    pub due_at: Timestamp,
-    /// Texts received, or call attempts.
-    pub inbound_count: i64,
-    /// The last text (first 500 characters).
-    pub last_text: Option<String>,
-    /// When it became OPEN.
-    pub opened_at: Option<Timestamp>,
-    /// When it was resolved or marked spam.
-    pub resolved_at: Option<Timestamp>,
-    /// Who or what resolved it (`staff_reply:webhook`, `manual:<id>`, ...).
-    pub resolved_by: Option<String>,
-    /// When managers were alerted about its breach.
-    pub alerted_at: Option<Timestamp>,
-}
-
-fn kind_name<S: serde::Serializer>(kind: &IssueKind, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(kind.as_str())
-}
-
-fn status_name<S: serde::Serializer>(status: &Status, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(status.as_str())
-}
-
-/// One timeline entry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TimelineEntry {
-    /// When it happened.
-    pub at: Timestamp,
-    /// What happened: `created`, `repeat`, `opened`, `resolved`, `note`, ...
-    pub event: String,
-    /// Who or what did it.
-    pub actor: String,
-    /// Why, in words.
-    pub detail: String,
-}
 
 /// What a new issue starts with.
 #[derive(Debug, Clone)]
@@ -110,7 +46,7 @@ fn from_row(row: &Row) -> rusqlite::Result<Issue> {
         party: row.get(3)?,
         conversation_id: row.get(4)?,
         contact_id: row.get(5)?,
-        phone: row.get(6)?,
+        phone: row.get::<_, Option<String>>(6)?.as_deref().and_then(Phone::parse),
         contact_name: row.get(7)?,
         created_at: parse_ts(&row.get::<_, String>(8)?)?,
         first_inbound_at: parse_ts(&row.get::<_, String>(9)?)?,

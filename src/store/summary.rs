@@ -8,22 +8,14 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use super::issues::{self, Issue};
+use super::issues;
 use super::outbox::{self, NewEntry, WATERMARK_KEY};
 use super::{kv_get, kv_set, parse_ts, ts};
 use crate::config::Config;
 use crate::domain::event::{IssueKind, Status};
 use crate::domain::format::{self, Digest, Item, Resolved};
+use crate::domain::issue::{Delivery, Issue};
 use crate::domain::phone::mask_digits;
-
-/// Whether to queue the message or only show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// Build the text and change nothing (`dry_run=1`).
-    DryRun,
-    /// Queue it for every manager.
-    Queue,
-}
 
 /// What building a digest did, for `/jobs/send_summary`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -82,7 +74,7 @@ fn who(issue: &Issue) -> String {
     issue
         .contact_name
         .clone()
-        .or_else(|| issue.phone.as_deref().map(mask_digits))
+        .or_else(|| issue.phone.as_ref().map(|phone| mask_digits(phone.as_str())))
         .unwrap_or_else(|| format!("contact {}", issue.contact_id.as_deref().unwrap_or("?")))
 }
 

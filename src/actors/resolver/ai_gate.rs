@@ -14,9 +14,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use super::Finding;
 use crate::actors::store::StoreMsg;
 use crate::actors::{CALL_TIMEOUT, Ctx, call, names};
 use crate::ai::{AiError, CheckResult};
@@ -24,17 +21,9 @@ use crate::domain::ai::{
     Author, ThreadMessage, ThreadState, Verdict, shows_customer_text, thread_state, transcript, window,
 };
 use crate::domain::event::IssueKind;
+use crate::domain::issue::Issue;
+use crate::domain::outcome::{AiCheck, Finding};
 use crate::ghl::client::{GhlError, Message};
-use crate::store::issues::Issue;
-
-/// What the AI check decided about one due issue; the store's settlement applies it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AiCheck {
-    /// Resolve the issue (`resolved_by=ai`) instead of opening it.
-    pub suppress: bool,
-    /// What was asked and answered, for the issue's timeline.
-    pub detail: String,
-}
 
 /// A due text's conversation, as GHL gave it.
 #[derive(Debug, Clone)]
