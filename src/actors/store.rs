@@ -9,14 +9,13 @@
 use jiff::Timestamp;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use rusqlite::Connection;
-use serde::Serialize;
 
 use super::clock::ClockMsg;
 use super::resolver::ResolverMsg;
 use super::summary::SummaryMsg;
 use super::{Ctx, names};
 use crate::domain::ai::{ThreadState, Verdict};
-use crate::domain::event::{Event, Party, Status};
+use crate::domain::event::{Event, Status};
 use crate::domain::issue::{Delivery, Issue, TimelineEntry};
 use crate::domain::outcome::{Finding, Outcome, SettleReport};
 use crate::domain::phone::Phone;
@@ -24,9 +23,10 @@ use crate::ghl::payload::Parsed;
 use crate::store::ai_gate;
 use crate::store::apply;
 use crate::store::events::{self, RawEvent};
+pub use crate::store::facts::{StoreStats, SummaryFacts};
 use crate::store::issues;
 use crate::store::summary::{self, AlertReport, DigestReport};
-use crate::store::{kv_set, outbox, ts};
+use crate::store::{World, facts, in_transaction, kv_set, outbox, settle, ts};
 
 /// The store's protocol. Errors travel as text: the caller reports them, it cannot fix them.
 pub enum StoreMsg {
@@ -263,38 +263,6 @@ pub struct Webhook {
     pub parsed: Parsed,
 }
 
-/// What the summary sender plans with.
-#[derive(Debug, Clone, Default)]
-pub struct SummaryFacts {
-    /// When the appliance was last seen running (before this call).
-    pub last_seen_at: Option<Timestamp>,
-    /// Slots already claimed today.
-    pub claimed_today: Vec<String>,
-    /// When the next outbox row is due.
-    pub next_outbox_at: Option<Timestamp>,
-    /// OPEN issues neither alerted nor queued in an alert.
-    pub unalerted_open: usize,
-    /// PENDING issues already due but not yet settled by the SLA clock.
-    pub unsettled_due: usize,
-}
-
-/// Figures about the database.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct StoreStats {
-    /// Issues per status.
-    pub issues: std::collections::BTreeMap<String, i64>,
-    /// When the last webhook was received.
-    pub last_webhook_at: Option<Timestamp>,
-    /// Outbox rows waiting to be sent.
-    pub outbox_backlog: i64,
-    /// Outbox rows that will never be sent (no token, expired), and the newest reason.
-    pub outbox_not_sent: (i64, Option<String>),
-    /// The newest webhooks and what came of them.
-    pub recent_events: Vec<events::Recent>,
-    /// Bytes the database's live pages take.
-    pub data_bytes: u64,
-}
-
 /// The store actor; its state is built in `pre_start`.
 pub struct Store;
 
@@ -303,12 +271,11 @@ pub struct StoreState {
     ctx: Ctx,
     conn: Connection,
     queued: Vec<(Box<Webhook>, IngestReply)>,
+    /// This boot's id, which dates events deferred while the clock is not believed.
+    boot_id: String,
     /// When the heartbeat last wrote; health checks in between only read.
     last_write: Option<std::time::Instant>,
 }
-
-/// Nightly backups kept.
-const BACKUPS_KEPT: usize = 7;
 
 /// How often a health check proves the disk takes writes (APPLIANCE §2.2's deep probe). Checks
 /// in between read, so the LED's and the watchdog's frequent checks do not wear the SD card.
@@ -324,7 +291,8 @@ impl Actor for Store {
         if let Some(location) = crate::store::kv_get(&conn, crate::store::apply::LEARNED_LOCATION)? {
             ctx.ghl.learn_location(&location);
         }
-        Ok(StoreState { ctx, conn, queued: Vec::new(), last_write: None })
+        let boot_id = ctx.time.boot_id();
+        Ok(StoreState { ctx, conn, queued: Vec::new(), boot_id, last_write: None })
     }
 
     async fn handle(
@@ -392,12 +360,16 @@ impl Actor for Store {
                 let _ = reply.send(text_err(issues::pending_due(&state.conn, now, limit)));
             }
             StoreMsg::SettleDue { now, issue_ids, findings, reply } => {
-                let report = tokio::task::block_in_place(|| settle_due(&mut state.conn, now, &issue_ids, &findings));
+                let report = tokio::task::block_in_place(|| {
+                    in_transaction(&mut state.conn, |tx| settle::settle_due(tx, now, &issue_ids, &findings))
+                });
                 let _ = reply.send(text_err(report));
             }
             StoreMsg::ApplyFindings { findings, reply } => {
                 let now = state.ctx.time.now();
-                let resolved = tokio::task::block_in_place(|| apply_findings(&mut state.conn, now, &findings));
+                let resolved = tokio::task::block_in_place(|| {
+                    in_transaction(&mut state.conn, |tx| settle::apply_findings(tx, now, &findings))
+                });
                 if resolved.as_ref().is_ok_and(|ids| !ids.is_empty()) {
                     super::cast(names::CLOCK, ClockMsg::Rescheduled);
                 }
@@ -429,7 +401,9 @@ impl Actor for Store {
             }
             StoreMsg::MarkSpam { phone, by, reply } => {
                 let now = state.ctx.time.now();
-                let marked = tokio::task::block_in_place(|| mark_spam(&mut state.conn, &phone, &by, now));
+                let marked = tokio::task::block_in_place(|| {
+                    in_transaction(&mut state.conn, |tx| settle::mark_spam(tx, &phone, &by, now))
+                });
                 if marked.as_ref().is_ok_and(|ids| !ids.is_empty()) {
                     super::cast(names::CLOCK, ClockMsg::Rescheduled);
                 }
@@ -437,7 +411,8 @@ impl Actor for Store {
             }
             StoreMsg::SummaryFacts { now, reply } => {
                 let trusted = state.ctx.signals.clock_trusted();
-                let facts = tokio::task::block_in_place(|| summary_facts(&state.conn, &state.ctx.config, now, trusted));
+                let facts =
+                    tokio::task::block_in_place(|| facts::summary_facts(&state.conn, &state.ctx.config, now, trusted));
                 let _ = reply.send(text_err(facts));
             }
             StoreMsg::BuildDigest { slot, now, delivery, reply } => {
@@ -485,22 +460,11 @@ impl Actor for Store {
                 let _ = reply.send(text_err(done));
             }
             StoreMsg::NightlyBackup { date, reply } => {
-                let dir = state.ctx.config.data_dir().join("backups");
-                let written = tokio::task::block_in_place(|| -> anyhow::Result<Option<String>> {
-                    let key = "last_backup_date";
-                    if crate::store::kv_get(&state.conn, key)?.as_deref() == Some(date.to_string().as_str()) {
-                        return Ok(None);
-                    }
-                    std::fs::create_dir_all(&dir)?;
-                    housekeeping(&state.conn, &state.ctx)?;
-                    let written = crate::backup::nightly(&state.conn, &dir, date, BACKUPS_KEPT)?;
-                    // The backups get what the database leaves of the budget, the newest always.
-                    let budget = state.ctx.config.data_budget();
-                    let used = events::used_bytes(&state.conn)?;
-                    crate::backup::trim_nightly(&dir, budget.saturating_sub(used))?;
-                    kv_set(&state.conn, key, &date.to_string())?;
-                    Ok(Some(written.display().to_string()))
+                let now = state.ctx.time.now();
+                let written = tokio::task::block_in_place(|| {
+                    crate::store::housekeeping::nightly(&state.conn, &state.ctx.config, date, now)
                 });
+                let written = written.map(|path| path.map(|path| path.display().to_string()));
                 let _ = reply.send(written.map_err(|err| format!("{err:#}")));
             }
             StoreMsg::Deferred { limit, reply } => {
@@ -509,7 +473,9 @@ impl Actor for Store {
             StoreMsg::ApplyDeferred { id, parsed, at, reply } => {
                 let ctx = state.ctx.clone();
                 let judged = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| apply::apply_deferred(tx, &ctx, id, &parsed, at))
+                    with_world(&ctx, &state.boot_id, |world| {
+                        in_transaction(&mut state.conn, |tx| apply::apply_deferred(tx, world, id, &parsed, at))
+                    })
                 });
                 if let Ok(outcome) = &judged {
                     follow_up(&ctx, &[(&parsed, outcome)]);
@@ -524,7 +490,7 @@ impl Actor for Store {
                 let _ = reply.send(text_err(outbox::progress(&state.conn, &purpose)));
             }
             StoreMsg::Stats { reply } => {
-                let _ = reply.send(text_err(stats(&state.conn)));
+                let _ = reply.send(text_err(facts::stats(&state.conn)));
             }
             StoreMsg::Fail => panic!("store: failure injected by a test"),
             StoreMsg::Wedge(period) => tokio::task::block_in_place(|| std::thread::sleep(period)),
@@ -545,15 +511,11 @@ fn flush(state: &mut StoreState) {
     }
     let now = state.ctx.time.now();
     let ctx = &state.ctx;
-    let committed = (|| -> rusqlite::Result<Vec<Outcome>> {
-        let tx = state.conn.transaction()?;
-        let outcomes = queued
-            .iter()
-            .map(|(webhook, _)| apply::apply(&tx, ctx, &webhook.raw, &webhook.parsed, now))
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        tx.commit()?;
-        Ok(outcomes)
-    })();
+    let committed: rusqlite::Result<Vec<Outcome>> = with_world(ctx, &state.boot_id, |world| {
+        in_transaction(&mut state.conn, |tx| {
+            queued.iter().map(|(webhook, _)| apply::apply(tx, world, &webhook.raw, &webhook.parsed, now)).collect()
+        })
+    });
     match committed {
         Ok(outcomes) => {
             state.ctx.signals.quiet_day.store(false, std::sync::atomic::Ordering::Relaxed);
@@ -580,20 +542,6 @@ fn flush(state: &mut StoreState) {
     }
 }
 
-/// Nightly, before the backup: raw events past `RAW_EVENTS_RETENTION_DAYS` go, and then, while
-/// the database takes more than a quarter of `DATA_MAX_MB`, the oldest raw events go too, so
-/// that Sentinel never fills the card itself (issue 15).
-fn housekeeping(conn: &Connection, ctx: &Ctx) -> anyhow::Result<()> {
-    let days = i64::from(ctx.config.raw_events_retention_days);
-    let before = ctx.time.now() - jiff::SignedDuration::from_hours(24 * days);
-    let expired = events::prune(conn, before, false)?;
-    let fitted = events::prune_to_fit(conn, ctx.config.data_budget() / 4)?;
-    if expired + fitted > 0 {
-        tracing::info!(expired, fitted, "raw events pruned");
-    }
-    Ok(())
-}
-
 /// Free space at which a full data partition counts as having room again.
 const ROOM_TO_SPARE: u64 = 1024 * 1024;
 
@@ -608,10 +556,35 @@ fn is_disk_full(err: &rusqlite::Error) -> bool {
     }
 }
 
+/// Runs `work` with what the store's transactions are told of the world outside.
+fn with_world<T>(ctx: &Ctx, boot_id: &str, work: impl FnOnce(&World<'_>) -> T) -> T {
+    let location = ctx.ghl.location_id();
+    let world = World {
+        config: &ctx.config,
+        clock_trusted: ctx.signals.clock_trusted(),
+        monotonic: ctx.time.monotonic(),
+        boot_id,
+        location_id: location.as_deref(),
+        uptime: ctx.uptime(),
+        ghl_state: ctx.ghl.status().state,
+    };
+    work(&world)
+}
+
 /// What follows a commit of judged events: the SLA clock looks again when deadlines moved,
 /// command replies go out, and GHL is asked for missing names (SPEC §3.4) and whether a
 /// lone "thanks" followed a staff reply (SPEC §5.3).
 fn follow_up(ctx: &Ctx, judged: &[(&Parsed, &Outcome)]) {
+    // The first webhook's location is kept by the transaction; the client learns it now.
+    if ctx.config.ghl.location_id.is_none() {
+        for (parsed, _) in judged {
+            if let Some(location) = &parsed.location_id
+                && ctx.ghl.learn_location(location)
+            {
+                tracing::info!(location, "GHL location learned from a webhook (set GHL_LOCATION_ID to pin it)");
+            }
+        }
+    }
     if judged.iter().any(|(_, outcome)| outcome.changes_deadlines()) {
         super::cast(names::CLOCK, ClockMsg::Rescheduled);
     }
@@ -632,165 +605,4 @@ fn follow_up(ctx: &Ctx, judged: &[(&Parsed, &Outcome)]) {
             super::cast(names::RESOLVER, ResolverMsg::AckCheck { issue_id: *issue_id });
         }
     }
-}
-
-fn settle_due(
-    conn: &mut Connection,
-    now: Timestamp,
-    issue_ids: &[i64],
-    findings: &[Finding],
-) -> rusqlite::Result<SettleReport> {
-    let tx = conn.transaction()?;
-    let mut report = SettleReport::default();
-    for &id in issue_ids {
-        let Some(issue) = issues::get(&tx, id)? else {
-            continue;
-        };
-        if issue.status != Status::Pending || issue.due_at > now {
-            continue;
-        }
-        report.checked += 1;
-        let finding = findings.iter().find(|f| f.issue_id == id);
-        if let Some(conversation) = finding.and_then(|f| f.conversation_id.as_deref()) {
-            issues::set_conversation(&tx, id, conversation)?;
-        }
-        if let Some(reply) = finding.and_then(|f| f.reply.as_ref()) {
-            let detail = format!("staff reply found in GHL, message {}", reply.message_id);
-            if issues::resolve(&tx, id, now, "staff_reply:poll", &detail)? {
-                report.auto_resolved.push(id);
-            }
-            continue;
-        }
-        let party = issue.party();
-        let replied = issues::last_staff_reply(&tx, &party)?.is_some_and(|at| at > issue.first_inbound_at);
-        if replied && issues::resolve(&tx, id, now, "staff_reply:known", "a staff reply was already recorded")? {
-            report.auto_resolved.push(id);
-            continue;
-        }
-        // The AI check can only suppress (SPEC §10): a confident NO resolves, anything else
-        // leaves the issue to open just as it would without the check.
-        let ai = finding.and_then(|f| f.ai.as_ref());
-        if let Some(check) = ai.filter(|check| check.suppress)
-            && issues::resolve(&tx, id, now, "ai", &check.detail)?
-        {
-            report.auto_resolved.push(id);
-            report.ai_resolved.push(id);
-            continue;
-        }
-        // Fail towards telling managers: an unreachable GHL opens the issue (SPEC §5.2); the
-        // resolver's cadence checks OPEN issues again later.
-        let mut detail = match finding.and_then(|f| f.error.as_deref()) {
-            Some(error) => format!("response target passed; GHL could not be checked ({error})"),
-            None => "response target passed without a staff reply".to_string(),
-        };
-        if let Some(check) = ai {
-            detail = format!("{detail}; {}", check.detail);
-        }
-        if issues::open(&tx, id, now, &detail)? {
-            report.promoted_open.push(id);
-        }
-    }
-    tx.commit()?;
-    Ok(report)
-}
-
-fn apply_findings(conn: &mut Connection, now: Timestamp, findings: &[Finding]) -> rusqlite::Result<Vec<i64>> {
-    let tx = conn.transaction()?;
-    let mut resolved = Vec::new();
-    for finding in findings {
-        if let Some(conversation) = &finding.conversation_id {
-            issues::set_conversation(&tx, finding.issue_id, conversation)?;
-        }
-        if let Some(reply) = &finding.reply {
-            let (by, detail) = if reply.acknowledged {
-                (
-                    "acknowledgement:ghl",
-                    format!("only thanks the staff reply found in GHL, message {}", reply.message_id),
-                )
-            } else {
-                ("staff_reply:poll", format!("staff reply found in GHL, message {}", reply.message_id))
-            };
-            if issues::resolve(&tx, finding.issue_id, now, by, &detail)? {
-                resolved.push(finding.issue_id);
-            }
-        }
-    }
-    tx.commit()?;
-    Ok(resolved)
-}
-
-fn mark_spam(conn: &mut Connection, phone: &Phone, by: &str, now: Timestamp) -> rusqlite::Result<Vec<i64>> {
-    let tx = conn.transaction()?;
-    issues::add_spam(&tx, phone, now)?;
-    let party = Party { phone: Some(phone.clone()), ..Party::default() };
-    let mut marked = Vec::new();
-    for issue in issues::live_for_party(&tx, &party)? {
-        if issues::mark_spam(&tx, issue.id, now, by)? {
-            marked.push(issue.id);
-        }
-    }
-    tx.commit()?;
-    Ok(marked)
-}
-
-/// Runs `work` in one transaction, committed only when it succeeds.
-fn in_transaction<T>(
-    conn: &mut Connection,
-    work: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    let tx = conn.transaction()?;
-    let result = work(&tx)?;
-    tx.commit()?;
-    Ok(result)
-}
-
-fn summary_facts(
-    conn: &Connection,
-    config: &crate::config::Config,
-    now: Timestamp,
-    trusted: bool,
-) -> rusqlite::Result<SummaryFacts> {
-    let parse = |key: &str| -> rusqlite::Result<Option<Timestamp>> {
-        crate::store::kv_get(conn, key)?.map(|text| crate::store::parse_ts(&text)).transpose()
-    };
-    let last_seen_at = parse("last_seen_at")?.max(parse("heartbeat_at")?);
-    let date = now.to_zoned(config.calendar.zone().clone()).date();
-    let mut claimed_today = Vec::new();
-    for slot in &config.summary_slots {
-        if summary::digest_claimed(conn, date, &slot.name)? {
-            claimed_today.push(slot.name.clone());
-        }
-    }
-    let unalerted_open = conn.query_row(
-        "SELECT COUNT(*) FROM issues WHERE status = 'OPEN' AND alerted_at IS NULL AND alert_purpose IS NULL",
-        [],
-        |row| row.get::<_, i64>(0),
-    )? as usize;
-    let unsettled_due = issues::unsettled_due(conn, now)?;
-    let facts = SummaryFacts {
-        last_seen_at,
-        claimed_today,
-        next_outbox_at: outbox::next_attempt(conn)?,
-        unalerted_open,
-        unsettled_due,
-    };
-    // A clock that cannot be believed would leave a wrong "last seen" behind.
-    if trusted {
-        kv_set(conn, "last_seen_at", &ts(now))?;
-    }
-    Ok(facts)
-}
-
-/// How many of the newest webhooks the status page lists.
-const RECENT_EVENTS: usize = 10;
-
-fn stats(conn: &Connection) -> rusqlite::Result<StoreStats> {
-    Ok(StoreStats {
-        issues: issues::counts(conn)?.into_iter().collect(),
-        last_webhook_at: events::last_received_at(conn)?,
-        outbox_backlog: outbox::backlog(conn)?,
-        outbox_not_sent: outbox::not_sent(conn)?,
-        recent_events: events::recent(conn, RECENT_EVENTS)?,
-        data_bytes: events::used_bytes(conn)?,
-    })
 }

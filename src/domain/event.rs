@@ -287,6 +287,19 @@ pub enum Event {
     Ignored(String),
 }
 
+/// A parsed webhook: the event and the envelope facts used for idempotency and filtering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// What the webhook means.
+    pub event: Event,
+    /// Marketplace envelope id, the same across GHL's retries.
+    pub webhook_id: Option<String>,
+    /// GHL message id.
+    pub message_id: Option<String>,
+    /// The location the event belongs to.
+    pub location_id: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -196,6 +196,12 @@ fn reply_hint(ids: impl Iterator<Item = i64>) -> String {
     }
 }
 
+/// How long the service has run: `3d 4h 05m`, or `4h 05m` under a day.
+pub fn uptime(seconds: i64) -> String {
+    let (days, hours, minutes) = (seconds / 86_400, (seconds % 86_400) / 3600, (seconds % 3600) / 60);
+    if days > 0 { format!("{days}d {hours}h {minutes:02}m") } else { format!("{hours}h {minutes:02}m") }
+}
+
 /// `7:41am` today, `Fri 4:10pm` on another day.
 pub fn when(at: Timestamp, now: Timestamp, zone: &TimeZone) -> String {
     let local = at.to_zoned(zone.clone());

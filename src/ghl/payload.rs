@@ -9,6 +9,7 @@
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
+pub use crate::domain::event::Parsed;
 use crate::domain::event::{Event, Inbound, IssueKind, Outbound, Party, is_call_type};
 use crate::domain::phone::Phone;
 
@@ -56,19 +57,6 @@ pub struct ParseOptions {
     pub missed_marker_keys: Vec<String>,
     /// Whether `/unanswered_call` needs such a marker (`CALL_REQUIRE_MISSED_MARKER`).
     pub require_missed_marker: bool,
-}
-
-/// A parsed webhook: the event and the envelope facts used for idempotency and filtering.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Parsed {
-    /// What the webhook means.
-    pub event: Event,
-    /// Marketplace envelope id, the same across GHL's retries.
-    pub webhook_id: Option<String>,
-    /// GHL message id.
-    pub message_id: Option<String>,
-    /// The location the event belongs to.
-    pub location_id: Option<String>,
 }
 
 /// Values that mark a missed call (SPEC §3.2).

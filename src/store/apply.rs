@@ -8,22 +8,21 @@
 use jiff::Timestamp;
 use rusqlite::Connection;
 
+use super::World;
 use super::commands;
 use super::events::{self, RawEvent, Recorded};
 use super::issues::{self, NewIssue};
-use crate::actors::Shared;
 use crate::config::Config;
 use crate::domain::classify;
-use crate::domain::event::{Event, Inbound, IssueKind, Outbound};
+use crate::domain::event::{Event, Inbound, IssueKind, Outbound, Parsed};
 pub use crate::domain::outcome::DEFERRED;
 use crate::domain::outcome::Outcome;
-use crate::ghl::payload::Parsed;
 
 /// Stores the raw event and applies it. An `Err` means the transaction itself failed (the
 /// disk, not the event); the caller then answers non-2xx so that GHL retries.
 pub fn apply(
     conn: &Connection,
-    ctx: &Shared,
+    world: &World<'_>,
     raw: &RawEvent,
     parsed: &Parsed,
     now: Timestamp,
@@ -34,26 +33,26 @@ pub fn apply(
     };
     // While the wall clock cannot be believed, its arrival time cannot either: the event is
     // kept, with the monotonic clock's reading, and judged when the time is known.
-    if !ctx.signals.clock_trusted() {
-        let monotonic = ctx.time.monotonic().as_millis() as i64;
-        events::defer(conn, id, &ctx.time.boot_id(), monotonic)?;
+    if !world.clock_trusted {
+        let monotonic = world.monotonic.as_millis() as i64;
+        events::defer(conn, id, world.boot_id, monotonic)?;
         events::set_outcome(conn, id, DEFERRED)?;
         return Ok(Outcome::Deferred);
     }
-    judge(conn, ctx, id, parsed, now)
+    judge(conn, world, id, parsed, now)
 }
 
 /// Judges an event stored while the clock was not believed, as if it arrived at `arrived`
 /// (re-anchored by the monotonic clock, or GHL's `dateAdded`).
 pub fn apply_deferred(
     conn: &Connection,
-    ctx: &Shared,
+    world: &World<'_>,
     id: i64,
     parsed: &Parsed,
     arrived: Timestamp,
 ) -> rusqlite::Result<Outcome> {
     events::undefer(conn, id, arrived)?;
-    let outcome = judge(conn, ctx, id, parsed, arrived)?;
+    let outcome = judge(conn, world, id, parsed, arrived)?;
     if let Outcome::Created { issue_id, .. } | Outcome::Repeat { issue_id, .. } = &outcome {
         let why =
             "arrived while the clock could not be believed; dated once it could (monotonic clock or GHL's dateAdded)";
@@ -63,9 +62,9 @@ pub fn apply_deferred(
 }
 
 /// Applies a stored event under a savepoint and records its outcome.
-fn judge(conn: &Connection, ctx: &Shared, id: i64, parsed: &Parsed, now: Timestamp) -> rusqlite::Result<Outcome> {
+fn judge(conn: &Connection, world: &World<'_>, id: i64, parsed: &Parsed, now: Timestamp) -> rusqlite::Result<Outcome> {
     conn.execute_batch("SAVEPOINT apply_event")?;
-    match decide(conn, ctx, id, parsed, now) {
+    match decide(conn, world, id, parsed, now) {
         Ok(outcome) => {
             conn.execute_batch("RELEASE apply_event")?;
             events::set_outcome(conn, id, &outcome.describe())?;
@@ -83,8 +82,14 @@ fn judge(conn: &Connection, ctx: &Shared, id: i64, parsed: &Parsed, now: Timesta
 /// Where the learned GHL location is kept.
 pub const LEARNED_LOCATION: &str = "ghl_location_learned";
 
-fn decide(conn: &Connection, ctx: &Shared, raw_id: i64, parsed: &Parsed, now: Timestamp) -> rusqlite::Result<Outcome> {
-    let config = &ctx.config;
+fn decide(
+    conn: &Connection,
+    world: &World<'_>,
+    raw_id: i64,
+    parsed: &Parsed,
+    now: Timestamp,
+) -> rusqlite::Result<Outcome> {
+    let config = world.config;
     if let (Some(expected), Some(actual)) = (&config.ghl.location_id, &parsed.location_id)
         && expected != actual
     {
@@ -94,26 +99,26 @@ fn decide(conn: &Connection, ctx: &Shared, raw_id: i64, parsed: &Parsed, now: Ti
     // GHL requires it on every conversation search (issue 13).
     if config.ghl.location_id.is_none()
         && let Some(location) = &parsed.location_id
-        && ctx.ghl.learn_location(location)
+        && world.location_id.is_none()
+        && super::kv_get(conn, LEARNED_LOCATION)?.is_none()
     {
         super::kv_set(conn, LEARNED_LOCATION, location)?;
-        tracing::info!(location, "GHL location learned from a webhook (set GHL_LOCATION_ID to pin it)");
     }
     match &parsed.event {
         Event::Ignored(reason) => Ok(Outcome::Ignored(reason.clone())),
-        Event::Inbound(inbound) => inbound_message(conn, ctx, raw_id, inbound, now),
+        Event::Inbound(inbound) => inbound_message(conn, world, raw_id, inbound, now),
         Event::Outbound(outbound) => outbound_message(conn, config, outbound, now),
     }
 }
 
 fn inbound_message(
     conn: &Connection,
-    ctx: &Shared,
+    world: &World<'_>,
     raw_id: i64,
     inbound: &Inbound,
     now: Timestamp,
 ) -> rusqlite::Result<Outcome> {
-    let config = &ctx.config;
+    let config = &world.config;
     let party = &inbound.party;
     let internal = inbound.from_internal_contact
         || party
@@ -125,7 +130,7 @@ fn inbound_message(
         // event, so a retried delivery (a duplicate) is never answered twice.
         return match (inbound.kind, &inbound.text, &party.contact_id) {
             (IssueKind::Sms, Some(text), Some(contact)) => {
-                let reply = commands::run(conn, ctx, contact, text, &format!("reply:{raw_id}"), now)?;
+                let reply = commands::run(conn, world, contact, text, &format!("reply:{raw_id}"), now)?;
                 Ok(Outcome::Command { reply })
             }
             _ => Ok(Outcome::Ignored("internal contact".to_string())),

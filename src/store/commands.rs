@@ -9,8 +9,7 @@ use rusqlite::Connection;
 
 use super::issues;
 use super::outbox::{self, NewEntry};
-use super::{kv_get, kv_set};
-use crate::actors::Shared;
+use super::{World, kv_get, kv_set};
 use crate::domain::command::{self, Command, Target};
 use crate::domain::event::{IssueKind, Party, Status};
 use crate::domain::format::{self, clock, repeats, when};
@@ -26,14 +25,14 @@ const REPLY_EXPIRY: SignedDuration = SignedDuration::from_hours(2);
 /// `purpose`, and returns the reply.
 pub fn run(
     conn: &Connection,
-    ctx: &Shared,
+    world: &World<'_>,
     contact_id: &str,
     text: &str,
     purpose: &str,
     now: Timestamp,
 ) -> rusqlite::Result<String> {
     let reply = match command::parse(text) {
-        Ok(command) => execute(conn, ctx, contact_id, command, now)?,
+        Ok(command) => execute(conn, world, contact_id, command, now)?,
         Err(err) => err.to_string(),
     };
     for (index, part) in format::split_sms(&reply).iter().enumerate() {
@@ -53,27 +52,27 @@ pub fn run(
 
 fn execute(
     conn: &Connection,
-    ctx: &Shared,
+    world: &World<'_>,
     manager: &str,
     command: Command,
     now: Timestamp,
 ) -> rusqlite::Result<String> {
     let by = format!("manual:{manager}");
-    let zone = ctx.config.calendar.zone();
+    let zone = world.config.calendar.zone();
     match command {
-        Command::List => page(conn, ctx, manager, 0, now),
+        Command::List => page(conn, world, manager, 0, now),
         Command::More => {
             let next = kv_get(conn, &page_key(manager))?.and_then(|p| p.parse::<usize>().ok()).map_or(0, |p| p + 1);
-            page(conn, ctx, manager, next, now)
+            page(conn, world, manager, next, now)
         }
         Command::Open(id) => Ok(match issues::get(conn, id)? {
             None => not_found(id, command::USAGE_OPEN),
             Some(issue) => {
                 let who = describe(&issue);
-                match (&issue.conversation_id, &ctx.ghl.location_id()) {
+                match (&issue.conversation_id, &world.location_id) {
                     (Some(conversation), Some(location)) => format!(
                         "#{id} {who}: {}/v2/location/{location}/conversations/conversations/{conversation}",
-                        ctx.config.ghl.app_base
+                        world.config.ghl.app_base
                     ),
                     (None, _) => format!("#{id} {who}: no GHL conversation is known for it yet"),
                     (_, None) => format!("#{id} {who}: set GHL_LOCATION_ID for a link"),
@@ -176,11 +175,11 @@ fn execute(
             None => not_found(id, command::USAGE_WHY),
             Some(issue) => {
                 let sla = match issue.kind {
-                    IssueKind::Sms => ctx.config.sms_sla,
-                    IssueKind::Call => ctx.config.call_sla,
+                    IssueKind::Sms => world.config.sms_sla,
+                    IssueKind::Call => world.config.call_sla,
                 };
                 let mut reply =
-                    format!("#{id}: {}.", ctx.config.calendar.explain_due(issue.kind.verb(), issue.created_at, sla));
+                    format!("#{id}: {}.", world.config.calendar.explain_due(issue.kind.verb(), issue.created_at, sla));
                 for entry in issues::timeline(conn, id)? {
                     let detail = if entry.detail.is_empty() { String::new() } else { format!(": {}", entry.detail) };
                     reply.push_str(&format!("\n{} {}{detail}", when(entry.at, now, zone), entry.event));
@@ -193,11 +192,11 @@ fn execute(
             let pending = issues::list(conn, &[Status::Pending])?.len();
             let last =
                 super::events::last_received_at(conn)?.map_or_else(|| "never".to_string(), |at| when(at, now, zone));
-            let up = crate::status::uptime(ctx.uptime().as_secs() as i64);
+            let up = format::uptime(world.uptime.as_secs() as i64);
             Ok(format!(
                 "Sentinel up {up} as of {}; last webhook {last}; GHL {}; {open} open, {pending} pending.",
                 clock(now, zone),
-                ctx.ghl.status().state
+                world.ghl_state
             ))
         }
         Command::Help => Ok(command::HELP.to_string()),
@@ -209,7 +208,13 @@ fn page_key(manager: &str) -> String {
 }
 
 /// One page of OPEN issues by due time; the page number is kept per manager.
-fn page(conn: &Connection, ctx: &Shared, manager: &str, number: usize, now: Timestamp) -> rusqlite::Result<String> {
+fn page(
+    conn: &Connection,
+    world: &World<'_>,
+    manager: &str,
+    number: usize,
+    now: Timestamp,
+) -> rusqlite::Result<String> {
     let open = issues::list(conn, &[Status::Open])?;
     if open.is_empty() {
         return Ok("No open issues.".to_string());
@@ -219,7 +224,7 @@ fn page(conn: &Connection, ctx: &Shared, manager: &str, number: usize, now: Time
         return Ok("No more open issues. Reply List to start over.".to_string());
     }
     kv_set(conn, &page_key(manager), &number.to_string())?;
-    let zone = ctx.config.calendar.zone();
+    let zone = world.config.calendar.zone();
     let mut reply = format!("Open issues ({}), page {}/{pages}:", open.len(), number + 1);
     for issue in open.iter().skip(number * PAGE_SIZE).take(PAGE_SIZE) {
         reply.push_str(&format!(

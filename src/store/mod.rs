@@ -1,5 +1,6 @@
-//! SQL and nothing else: the only code that writes queries. `actors::store` holds the one
-//! `Connection` and calls these functions inside its transactions.
+//! SQL and nothing else: the only code that writes queries, and the transactions built from
+//! them. `actors::store` holds the one `Connection` and calls these functions; nothing here
+//! imports an actor, GHL, HTTP or the status page ([`World`] brings what they know).
 //!
 //! Instants are stored as UTC text with exactly three fractional digits
 //! (`2026-03-02T15:00:00.000Z`), so text order is time order and the file stays readable.
@@ -8,12 +9,51 @@ pub mod ai_gate;
 pub mod apply;
 pub mod commands;
 pub mod events;
+pub mod facts;
+pub mod housekeeping;
 pub mod issues;
 pub mod outbox;
 pub mod schema;
+pub mod settle;
 pub mod summary;
 
+use std::time::Duration;
+
 use jiff::Timestamp;
+
+use crate::config::Config;
+
+/// What the store's transactions are told about the world outside the database. The store
+/// actor fills it in before each transaction, so nothing in `store/` reaches into the actors,
+/// GHL or the clock.
+#[derive(Debug, Clone, Copy)]
+pub struct World<'a> {
+    /// The validated configuration.
+    pub config: &'a Config,
+    /// Whether the wall clock is believed; while it is not, events are kept and deferred.
+    pub clock_trusted: bool,
+    /// The monotonic clock's reading and this boot's id, which date a deferred event.
+    pub monotonic: Duration,
+    /// This boot's id.
+    pub boot_id: &'a str,
+    /// The GHL location, configured or learned, for conversation links.
+    pub location_id: Option<&'a str>,
+    /// How long the service has run, for the `STATUS` command.
+    pub uptime: Duration,
+    /// GHL's state in a word (`ok`, `degraded`, `not configured`), for the `STATUS` command.
+    pub ghl_state: &'a str,
+}
+
+/// Runs `work` in one transaction, committed only when it succeeds.
+pub fn in_transaction<T, E: From<rusqlite::Error>>(
+    conn: &mut rusqlite::Connection,
+    work: impl FnOnce(&rusqlite::Transaction) -> Result<T, E>,
+) -> Result<T, E> {
+    let tx = conn.transaction()?;
+    let result = work(&tx)?;
+    tx.commit()?;
+    Ok(result)
+}
 
 /// Runs a statement through the connection's statement cache: the intake path runs the same
 /// few statements thousands of times, and parsing them once is a measurable share of a commit.

@@ -1,0 +1,95 @@
+//! What the actors read to plan and to report: the summary sender's facts and the figures on
+//! the status page.
+
+use jiff::Timestamp;
+use rusqlite::Connection;
+use serde::Serialize;
+
+use super::{events, issues, kv_get, kv_set, outbox, parse_ts, summary, ts};
+use crate::config::Config;
+
+/// What the summary sender plans with.
+#[derive(Debug, Clone, Default)]
+pub struct SummaryFacts {
+    /// When the appliance was last seen running (before this call).
+    pub last_seen_at: Option<Timestamp>,
+    /// Slots already claimed today.
+    pub claimed_today: Vec<String>,
+    /// When the next outbox row is due.
+    pub next_outbox_at: Option<Timestamp>,
+    /// OPEN issues neither alerted nor queued in an alert.
+    pub unalerted_open: usize,
+    /// PENDING issues already due but not yet settled by the SLA clock.
+    pub unsettled_due: usize,
+}
+
+/// Figures about the database.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StoreStats {
+    /// Issues per status.
+    pub issues: std::collections::BTreeMap<String, i64>,
+    /// When the last webhook was received.
+    pub last_webhook_at: Option<Timestamp>,
+    /// Outbox rows waiting to be sent.
+    pub outbox_backlog: i64,
+    /// Outbox rows that will never be sent (no token, expired), and the newest reason.
+    pub outbox_not_sent: (i64, Option<String>),
+    /// The newest webhooks and what came of them.
+    pub recent_events: Vec<events::Recent>,
+    /// Bytes the database's live pages take.
+    pub data_bytes: u64,
+}
+
+/// What the summary sender plans with; records `now` as "last seen" when the clock is
+/// trusted, after reading the previous value.
+pub fn summary_facts(
+    conn: &Connection,
+    config: &Config,
+    now: Timestamp,
+    trusted: bool,
+) -> rusqlite::Result<SummaryFacts> {
+    let parse = |key: &str| -> rusqlite::Result<Option<Timestamp>> {
+        kv_get(conn, key)?.map(|text| parse_ts(&text)).transpose()
+    };
+    let last_seen_at = parse("last_seen_at")?.max(parse("heartbeat_at")?);
+    let date = now.to_zoned(config.calendar.zone().clone()).date();
+    let mut claimed_today = Vec::new();
+    for slot in &config.summary_slots {
+        if summary::digest_claimed(conn, date, &slot.name)? {
+            claimed_today.push(slot.name.clone());
+        }
+    }
+    let unalerted_open = conn.query_row(
+        "SELECT COUNT(*) FROM issues WHERE status = 'OPEN' AND alerted_at IS NULL AND alert_purpose IS NULL",
+        [],
+        |row| row.get::<_, i64>(0),
+    )? as usize;
+    let unsettled_due = issues::unsettled_due(conn, now)?;
+    let facts = SummaryFacts {
+        last_seen_at,
+        claimed_today,
+        next_outbox_at: outbox::next_attempt(conn)?,
+        unalerted_open,
+        unsettled_due,
+    };
+    // A clock that cannot be believed would leave a wrong "last seen" behind.
+    if trusted {
+        kv_set(conn, "last_seen_at", &ts(now))?;
+    }
+    Ok(facts)
+}
+
+/// How many of the newest webhooks the status page lists.
+const RECENT_EVENTS: usize = 10;
+
+/// Figures for `/health` and the status page.
+pub fn stats(conn: &Connection) -> rusqlite::Result<StoreStats> {
+    Ok(StoreStats {
+        issues: issues::counts(conn)?.into_iter().collect(),
+        last_webhook_at: events::last_received_at(conn)?,
+        outbox_backlog: outbox::backlog(conn)?,
+        outbox_not_sent: outbox::not_sent(conn)?,
+        recent_events: events::recent(conn, RECENT_EVENTS)?,
+        data_bytes: events::used_bytes(conn)?,
+    })
+}

@@ -1,0 +1,42 @@
+//! The nightly run: raw events past their retention go, the database is kept within its share
+//! of `DATA_MAX_MB`, and a dated backup is taken once per local date (APPLIANCE §5.4, issue 15).
+
+use std::path::PathBuf;
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::Connection;
+
+use super::{events, kv_get, kv_set};
+use crate::config::Config;
+
+/// Nightly backups kept.
+pub const BACKUPS_KEPT: usize = 7;
+
+/// Where the date of the last nightly run is kept.
+const LAST_BACKUP_DATE: &str = "last_backup_date";
+
+/// Runs the nightly housekeeping and backup for `date`, once: `None` when this date was done
+/// already, else the backup written.
+///
+/// Raw events older than `RAW_EVENTS_RETENTION_DAYS` go first; then, while the database takes
+/// more than a quarter of `DATA_MAX_MB`, the oldest raw events go too, so Sentinel never fills
+/// the card itself. The backups get what the database leaves of the budget, the newest always.
+pub fn nightly(conn: &Connection, config: &Config, date: Date, now: Timestamp) -> anyhow::Result<Option<PathBuf>> {
+    if kv_get(conn, LAST_BACKUP_DATE)?.as_deref() == Some(date.to_string().as_str()) {
+        return Ok(None);
+    }
+    let dir = config.data_dir().join("backups");
+    std::fs::create_dir_all(&dir)?;
+    let days = i64::from(config.raw_events_retention_days);
+    let expired = events::prune(conn, now - SignedDuration::from_hours(24 * days), false)?;
+    let fitted = events::prune_to_fit(conn, config.data_budget() / 4)?;
+    if expired + fitted > 0 {
+        tracing::info!(expired, fitted, "raw events pruned");
+    }
+    let written = crate::backup::nightly(conn, &dir, date, BACKUPS_KEPT)?;
+    let used = events::used_bytes(conn)?;
+    crate::backup::trim_nightly(&dir, config.data_budget().saturating_sub(used))?;
+    kv_set(conn, LAST_BACKUP_DATE, &date.to_string())?;
+    Ok(Some(written))
+}
