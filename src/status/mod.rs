@@ -1,0 +1,164 @@
+//! What staff see (SPEC §11): one snapshot of the appliance, shown as JSON (`/api/status`),
+//! as a plain HTML page readable on a phone (`/status`), and as one screen by
+//! `sentinel status`, which reads the admin listener.
+//!
+//! This file takes the snapshot and fetches it for `sentinel status`; `page` renders the HTML,
+//! `text` the one-line descriptions and the terminal screen, and `metrics` the Prometheus text.
+
+mod metrics;
+mod page;
+mod text;
+
+pub use metrics::metrics;
+pub use page::html;
+pub use text::{ai_gate_line, countdown, offbox_line, screen, uptime};
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::actors::store::StoreMsg;
+use crate::actors::summary::next_digest;
+use crate::actors::{CALL_TIMEOUT, Ctx, call, names};
+use crate::ai::AiGateStatus;
+use crate::domain::event::Status;
+use crate::domain::issue::Issue;
+use crate::supervisor::{ActorHealth, probe_all};
+
+/// The snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Version of the binary.
+    pub version: String,
+    /// Seconds since start.
+    pub uptime_seconds: i64,
+    /// Every actor's answer.
+    pub actors: Vec<ActorState>,
+    /// GHL: `ok`, `degraded`, `not configured`.
+    pub ghl: String,
+    /// The last GHL failure, if GHL is degraded.
+    pub ghl_error: Option<String>,
+    /// Last successful GHL request.
+    pub last_ghl_success_at: Option<Timestamp>,
+    /// Last webhook received.
+    pub last_webhook_at: Option<Timestamp>,
+    /// Outbox rows waiting.
+    pub outbox_backlog: i64,
+    /// Manager SMS that were never sent.
+    #[serde(default)]
+    pub outbox_not_sent: i64,
+    /// The newest webhooks and what came of them, newest first.
+    #[serde(default)]
+    pub recent_events: Vec<crate::store::events::Recent>,
+    /// How the resolver's last regular pass over OPEN issues ran.
+    #[serde(default)]
+    pub resolver_pass: Option<crate::actors::PassInfo>,
+    /// Whether the wall clock is believed, and its last step (issue 15).
+    #[serde(default)]
+    pub clock: crate::actors::clockwatch::ClockTrust,
+    /// The data partition is full.
+    #[serde(default)]
+    pub disk_full: bool,
+    /// Bytes the database takes, and the budget for it and its backups (`DATA_MAX_MB`).
+    #[serde(default)]
+    pub data_bytes: (u64, u64),
+    /// Why the newest of them was not sent (e.g. "not sent: no GHL_TOKEN").
+    #[serde(default)]
+    pub outbox_not_sent_reason: Option<String>,
+    /// OPEN issues.
+    pub open: usize,
+    /// PENDING issues.
+    pub pending: usize,
+    /// The next digest: slot name and time.
+    pub next_digest: Option<(String, Timestamp)>,
+    /// Requests whose secret or signature was wrong, since start.
+    #[serde(default)]
+    pub auth_failures: u64,
+    /// Of those, the ones slowed down (429) because a guessing budget was used up.
+    #[serde(default)]
+    pub auth_slowed: u64,
+    /// The optional AI check (SPEC §10): on or off, and what it did since start.
+    #[serde(default)]
+    pub ai_gate: AiGateStatus,
+    /// The off-box copy of the nightly backup (issue 15); `None` when `OFFBOX_URL` is unset.
+    #[serde(default)]
+    pub offbox: Option<crate::offbox::Record>,
+}
+
+/// One actor's state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActorState {
+    /// Name.
+    pub name: String,
+    /// Whether it answered.
+    pub ok: bool,
+}
+
+impl From<ActorHealth> for ActorState {
+    fn from(health: ActorHealth) -> ActorState {
+        ActorState { name: health.name.to_string(), ok: health.ok }
+    }
+}
+
+/// Takes the snapshot and the live issues (by due time).
+pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
+    let actors = probe_all(Duration::from_secs(3)).await;
+    let stats =
+        call(names::STORE, |reply| StoreMsg::Stats { reply }, CALL_TIMEOUT).await?.map_err(anyhow::Error::msg)?;
+    let statuses = vec![Status::Open, Status::Pending];
+    let live = call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT)
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    let now = ctx.time.now();
+    let ghl = ctx.ghl.status();
+    let snapshot = Snapshot {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        uptime_seconds: ctx.uptime().as_secs() as i64,
+        actors: actors.into_iter().map(ActorState::from).collect(),
+        ghl: ghl.state.to_string(),
+        ghl_error: ghl.last_error,
+        last_ghl_success_at: ghl.last_success_at,
+        last_webhook_at: stats.last_webhook_at,
+        outbox_backlog: stats.outbox_backlog,
+        outbox_not_sent: stats.outbox_not_sent.0,
+        recent_events: stats.recent_events,
+        resolver_pass: ctx.signals.resolver_pass(),
+        clock: ctx.signals.clock(),
+        disk_full: ctx.signals.disk_full(),
+        data_bytes: (stats.data_bytes, ctx.config.data_budget()),
+        outbox_not_sent_reason: stats.outbox_not_sent.1,
+        open: live.iter().filter(|i| i.status == Status::Open).count(),
+        pending: live.iter().filter(|i| i.status == Status::Pending).count(),
+        next_digest: next_digest(&ctx.config, now).map(|(at, slot)| (slot, at)),
+        auth_failures: 0,
+        auth_slowed: 0,
+        ai_gate: ctx.ai.status(),
+        offbox: ctx.offbox.status(),
+    };
+    Ok((snapshot, live))
+}
+
+/// `sentinel status`: asks the running service's admin listener and prints one screen.
+pub fn print(config: &crate::config::Config) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let secret = match &config.webhook_secret {
+        Some(secret) => secret.expose().to_string(),
+        None => std::fs::read_to_string(crate::secret::secret_path(&config.data_dir()))
+            .context("reading the webhook secret (is WEBHOOK_SECRET set, or has the service run once?)")?
+            .trim()
+            .to_string(),
+    };
+    let url = format!("http://{}/api/status", config.admin_listen_addr);
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
+    let snapshot: Snapshot = agent
+        .get(&url)
+        .header("X-NTPP-Secret", &secret)
+        .call()
+        .with_context(|| format!("asking the service at {url} (is it running?)"))?
+        .body_mut()
+        .read_json()
+        .context("reading the service's answer")?;
+    let zone = config.calendar.zone();
+    Ok(screen(&snapshot, Timestamp::now(), zone))
+}
