@@ -85,7 +85,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     // Webhooks kept while the clock could not be believed, before a restart or a power cut,
     // are judged now if it can be (the watcher replays them when it becomes so otherwise).
     if ctx.signals.clock_trusted() {
-        crate::actors::cast(crate::actors::names::INTAKE, crate::actors::intake::IntakeMsg::Replay);
+        crate::actors::handles::IntakeHandle.replay();
     }
 
     let webhook_watch = ListenerWatch::default();

@@ -1,4 +1,4 @@
-//! The supervisor: spawns the five actors, restarts a failed one with backoff, and answers
+//! The supervisor: spawns the six actors, restarts a failed one with backoff, and answers
 //! whether every actor is alive (for `/health` and the systemd watchdog).
 //!
 //! Children are linked to the supervisor and registered by name, so a restarted child is
@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::Serialize;
 
-use crate::actors::clock::{Clock, ClockMsg};
-use crate::actors::intake::{Intake, IntakeMsg};
-use crate::actors::resolver::{Resolver, ResolverMsg};
-use crate::actors::store::{Store, StoreMsg};
-use crate::actors::summary::{Summary, SummaryMsg};
-use crate::actors::{Ctx, call, names};
+use crate::actors::clock::Clock;
+use crate::actors::handles::{ClockHandle, IntakeHandle, OutboxHandle, ResolverHandle, StoreHandle, SummaryHandle};
+use crate::actors::intake::Intake;
+use crate::actors::outbox::Outbox;
+use crate::actors::resolver::Resolver;
+use crate::actors::store::Store;
+use crate::actors::summary::Summary;
+use crate::actors::{Ctx, names};
 
 /// The supervisor's protocol.
 pub enum SupervisorMsg {
@@ -39,11 +41,14 @@ pub enum Child {
     Resolver,
     /// Alerts and digests.
     Summary,
+    /// Sends what the outbox holds.
+    Outbox,
 }
 
 impl Child {
     /// Every child, in start order.
-    pub const ALL: [Child; 5] = [Child::Store, Child::Intake, Child::Clock, Child::Resolver, Child::Summary];
+    pub const ALL: [Child; 6] =
+        [Child::Store, Child::Intake, Child::Clock, Child::Resolver, Child::Summary, Child::Outbox];
 
     /// The registered name.
     pub fn name(self) -> &'static str {
@@ -53,6 +58,7 @@ impl Child {
             Child::Clock => names::CLOCK,
             Child::Resolver => names::RESOLVER,
             Child::Summary => names::SUMMARY,
+            Child::Outbox => names::OUTBOX,
         }
     }
 
@@ -69,32 +75,32 @@ impl Child {
             Child::Clock => Actor::spawn_linked(name, Clock, ctx, supervisor).await.map(drop)?,
             Child::Resolver => Actor::spawn_linked(name, Resolver, ctx, supervisor).await.map(drop)?,
             Child::Summary => Actor::spawn_linked(name, Summary, ctx, supervisor).await.map(drop)?,
+            Child::Outbox => Actor::spawn_linked(name, Outbox, ctx, supervisor).await.map(drop)?,
         }
         Ok(())
     }
 
     /// Asks the child to answer through its own mailbox; the store also commits a write.
     pub async fn probe(self, timeout: Duration) -> Result<(), String> {
-        let answer = match self {
-            Child::Store => call(names::STORE, |reply| StoreMsg::Heartbeat { reply }, timeout)
-                .await
-                .and_then(|written| written.map_err(anyhow::Error::msg)),
-            Child::Intake => call(names::INTAKE, IntakeMsg::Ping, timeout).await,
-            Child::Clock => call(names::CLOCK, ClockMsg::Ping, timeout).await,
-            Child::Resolver => call(names::RESOLVER, ResolverMsg::Ping, timeout).await,
-            Child::Summary => call(names::SUMMARY, SummaryMsg::Ping, timeout).await,
-        };
-        answer.map_err(|err| format!("{err:#}"))
+        match self {
+            Child::Store => StoreHandle::with_timeout(timeout).heartbeat().await.map_err(|err| err.to_string()),
+            Child::Intake => IntakeHandle.ping(timeout).await.map_err(|err| err.to_string()),
+            Child::Clock => ClockHandle.ping(timeout).await.map_err(|err| err.to_string()),
+            Child::Resolver => ResolverHandle.ping(timeout).await.map_err(|err| err.to_string()),
+            Child::Summary => SummaryHandle.ping(timeout).await.map_err(|err| err.to_string()),
+            Child::Outbox => OutboxHandle.ping(timeout).await.map_err(|err| err.to_string()),
+        }
     }
 
     /// Makes the child fail (test hook).
     pub fn inject_failure(self) {
         match self {
-            Child::Store => crate::actors::cast(names::STORE, StoreMsg::Fail),
-            Child::Intake => crate::actors::cast(names::INTAKE, IntakeMsg::Fail),
-            Child::Clock => crate::actors::cast(names::CLOCK, ClockMsg::Fail),
-            Child::Resolver => crate::actors::cast(names::RESOLVER, ResolverMsg::Fail),
-            Child::Summary => crate::actors::cast(names::SUMMARY, SummaryMsg::Fail),
+            Child::Store => StoreHandle::default().fail(),
+            Child::Intake => IntakeHandle.fail(),
+            Child::Clock => ClockHandle.fail(),
+            Child::Resolver => ResolverHandle.fail(),
+            Child::Summary => SummaryHandle.fail(),
+            Child::Outbox => OutboxHandle.fail(),
         }
     }
 }

@@ -5,16 +5,15 @@
 //! deadline in memory; the store is the truth, so a restart simply asks again. It never polls:
 //! it wakes at the deadline, or when the store says deadlines changed.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use ractor::concurrency::JoinHandle;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::resolver::ResolverMsg;
-use super::store::StoreMsg;
-use super::summary::SummaryMsg;
-use super::{CALL_TIMEOUT, Ctx, names};
+use super::Ctx;
+use super::handles::{ResolverHandle, StoreHandle, SummaryHandle};
+use super::store::StoreError;
 use crate::domain::outcome::SettleReport;
 
 /// The clock's protocol.
@@ -31,7 +30,14 @@ pub enum ClockMsg {
         /// Most issues to settle.
         limit: usize,
         /// What was done.
-        reply: RpcReplyPort<Result<SettleReport, String>>,
+        reply: RpcReplyPort<Result<SettleReport, StoreError>>,
+    },
+    /// A settling run finished (sent by the run itself).
+    Settled {
+        /// What it did.
+        report: Result<SettleReport, StoreError>,
+        /// Who asked, if anyone waits for the answer.
+        reply: Option<RpcReplyPort<Result<SettleReport, StoreError>>>,
     },
     /// Health ping.
     Ping(RpcReplyPort<()>),
@@ -45,12 +51,16 @@ const SETTLE_BATCH: usize = 200;
 /// The SLA clock actor.
 pub struct Clock;
 
-/// The pending timer, and the lock that keeps settling runs one at a time.
+/// A settling run asked for: how many issues at most, and who waits for the answer.
+type SettleRequest = (usize, Option<RpcReplyPort<Result<SettleReport, StoreError>>>);
+
+/// The pending timer, and the settling runs: one at a time, the rest waiting their turn.
 pub struct ClockState {
     ctx: Ctx,
     generation: u64,
     timer: Option<JoinHandle<()>>,
-    settling: Arc<tokio::sync::Mutex<()>>,
+    settling: bool,
+    waiting: VecDeque<SettleRequest>,
 }
 
 impl Actor for Clock {
@@ -61,7 +71,7 @@ impl Actor for Clock {
     async fn pre_start(&self, myself: ActorRef<ClockMsg>, ctx: Ctx) -> Result<ClockState, ActorProcessingErr> {
         // Deadlines live in the database: after a (re)start, look there first.
         let _ = myself.cast(ClockMsg::Rescheduled);
-        Ok(ClockState { ctx, generation: 0, timer: None, settling: Arc::new(tokio::sync::Mutex::new(())) })
+        Ok(ClockState { ctx, generation: 0, timer: None, settling: false, waiting: VecDeque::new() })
     }
 
     async fn post_stop(&self, _myself: ActorRef<ClockMsg>, state: &mut ClockState) -> Result<(), ActorProcessingErr> {
@@ -79,26 +89,23 @@ impl Actor for Clock {
             ClockMsg::Rescheduled => schedule(&myself, state).await,
             ClockMsg::Wake { generation } if generation == state.generation => {
                 state.timer = None;
-                // Settling asks GHL, which may be slow: run it beside the mailbox, then look
-                // for the next deadline when it is done.
-                let (ctx, lock, me) = (state.ctx.clone(), state.settling.clone(), myself.clone());
-                tokio::spawn(async move {
-                    let _one_at_a_time = lock.lock().await;
-                    if let Err(err) = settle(&ctx, SETTLE_BATCH).await {
-                        tracing::warn!("settling due issues failed: {err:#}");
-                    }
-                    let _ = me.cast(ClockMsg::Rescheduled);
-                });
+                request(&myself, state, (SETTLE_BATCH, None));
             }
             ClockMsg::Wake { .. } => {}
-            ClockMsg::SettleNow { limit, reply } => {
-                let (ctx, lock, me) = (state.ctx.clone(), state.settling.clone(), myself.clone());
-                tokio::spawn(async move {
-                    let _one_at_a_time = lock.lock().await;
-                    let report = settle(&ctx, limit).await.map_err(|err| format!("{err:#}"));
-                    let _ = reply.send(report);
-                    let _ = me.cast(ClockMsg::Rescheduled);
-                });
+            ClockMsg::SettleNow { limit, reply } => request(&myself, state, (limit, Some(reply))),
+            ClockMsg::Settled { report, reply } => {
+                match (reply, report) {
+                    (Some(reply), report) => {
+                        let _ = reply.send(report);
+                    }
+                    (None, Err(err)) => tracing::warn!("settling due issues failed: {err}"),
+                    (None, Ok(_)) => {}
+                }
+                state.settling = false;
+                match state.waiting.pop_front() {
+                    Some(next) => request(&myself, state, next),
+                    None => schedule(&myself, state).await,
+                }
             }
             ClockMsg::Ping(reply) => {
                 let _ = reply.send(());
@@ -109,43 +116,54 @@ impl Actor for Clock {
     }
 }
 
+/// Starts a settling run, or queues it behind the one running. Settling asks GHL, which may be
+/// slow, so it runs beside the mailbox and reports back with [`ClockMsg::Settled`].
+fn request(myself: &ActorRef<ClockMsg>, state: &mut ClockState, (limit, reply): SettleRequest) {
+    if state.settling {
+        state.waiting.push_back((limit, reply));
+        return;
+    }
+    state.settling = true;
+    let (ctx, me) = (state.ctx.clone(), myself.clone());
+    tokio::spawn(async move {
+        let report = settle(&ctx, limit).await;
+        let _ = me.cast(ClockMsg::Settled { report, reply });
+    });
+}
+
 /// How long the clock waits for the resolver's GHL check of due issues.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Settles what is due now: one more GHL check, then resolved or OPEN; breaches go to the
 /// summary sender.
-async fn settle(ctx: &Ctx, limit: usize) -> anyhow::Result<SettleReport> {
+async fn settle(ctx: &Ctx, limit: usize) -> Result<SettleReport, StoreError> {
     // Nothing falls due by a clock that cannot be believed (issue 15); the clock watcher
     // wakes this actor again when it can.
     if !ctx.signals.clock_trusted() {
         return Ok(SettleReport::default());
     }
     let now = ctx.time.now();
-    let due = super::call(names::STORE, |reply| StoreMsg::PendingDue { now, limit, reply }, CALL_TIMEOUT)
-        .await?
-        .map_err(anyhow::Error::msg)?;
+    let store = StoreHandle::default();
+    let due = store.pending_due(now, limit).await?;
     if due.is_empty() {
         return Ok(SettleReport::default());
     }
     let issue_ids: Vec<i64> = due.iter().map(|issue| issue.id).collect();
     let findings = if ctx.ghl.is_configured() {
-        match super::call(names::RESOLVER, |reply| ResolverMsg::CheckDue { issues: due, reply }, CHECK_TIMEOUT).await {
+        match ResolverHandle.check_due(due, CHECK_TIMEOUT).await {
             Ok(findings) => findings,
             Err(err) => {
-                tracing::warn!("the due-time GHL check failed, opening to be safe: {err:#}");
+                tracing::warn!("the due-time GHL check failed, opening to be safe: {err}");
                 Vec::new()
             }
         }
     } else {
         Vec::new()
     };
-    let report =
-        super::call(names::STORE, |reply| StoreMsg::SettleDue { now, issue_ids, findings, reply }, CALL_TIMEOUT)
-            .await?
-            .map_err(anyhow::Error::msg)?;
+    let report = store.settle_due(now, issue_ids, findings).await?;
     if !report.promoted_open.is_empty() {
         tracing::info!(issues = ?report.promoted_open, "issues overdue");
-        super::cast(names::SUMMARY, SummaryMsg::Breached(report.promoted_open.clone()));
+        SummaryHandle.breached(report.promoted_open.clone());
     }
     Ok(report)
 }
@@ -157,16 +175,11 @@ async fn schedule(myself: &ActorRef<ClockMsg>, state: &mut ClockState) {
     if !state.ctx.signals.clock_trusted() {
         return;
     }
-    let next = super::call(names::STORE, |reply| StoreMsg::NextPendingDue { reply }, CALL_TIMEOUT).await;
-    let due_at = match next {
-        Ok(Ok(Some(due_at))) => due_at,
-        Ok(Ok(None)) => return,
-        Ok(Err(err)) => {
-            tracing::warn!("reading the next due time failed: {err}");
-            return;
-        }
+    let due_at = match StoreHandle::default().next_pending_due().await {
+        Ok(Some(due_at)) => due_at,
+        Ok(None) => return,
         Err(err) => {
-            tracing::warn!("reading the next due time failed: {err:#}");
+            tracing::warn!("reading the next due time failed: {err}");
             return;
         }
     };

@@ -17,11 +17,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::clock::ClockMsg;
-use super::intake::IntakeMsg;
-use super::resolver::ResolverMsg;
-use super::summary::SummaryMsg;
-use super::{Ctx, names};
+use super::Ctx;
+use super::handles::{ClockHandle, IntakeHandle, OutboxHandle, ResolverHandle, SummaryHandle};
 use crate::config::ClockSync;
 use crate::time::SyncState;
 
@@ -113,13 +110,14 @@ pub fn act(ctx: &Ctx, change: Change) {
         }
         Change::Trusted => {
             tracing::info!(now = %ctx.time.now(), "the clock is believed again: judging what arrived meanwhile");
-            super::cast(names::INTAKE, IntakeMsg::Replay);
+            IntakeHandle.replay();
         }
         Change::Stepped(step) => tracing::warn!(step = %step, "the wall clock stepped"),
     }
-    super::cast(names::CLOCK, ClockMsg::Rescheduled);
-    super::cast(names::SUMMARY, SummaryMsg::Wake);
-    super::cast(names::RESOLVER, ResolverMsg::Tick);
+    ClockHandle.rescheduled();
+    SummaryHandle.wake();
+    ResolverHandle.tick();
+    OutboxHandle.wake();
 }
 
 /// When an event stored while the clock was not believed really arrived: by the monotonic

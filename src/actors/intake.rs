@@ -9,9 +9,8 @@
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::{Map, Value};
 
-use super::store::{StoreMsg, Webhook};
-use super::{Ctx, names};
-use crate::domain::outcome::Outcome;
+use super::Ctx;
+use super::store::{IngestReply, StoreHandle, Webhook};
 use crate::ghl::payload::{self, ParseOptions, Route};
 use crate::store::events::{RawEvent, body_hash};
 
@@ -26,7 +25,7 @@ pub enum IntakeMsg {
         /// The body as text, stored verbatim as the raw event.
         text: String,
         /// Answered by the store after the commit.
-        reply: RpcReplyPort<Result<Outcome, String>>,
+        reply: IngestReply,
     },
     /// The wall clock is believed again: judge the events stored meanwhile, in the order
     /// they came, at their true arrival times (issue 15).
@@ -84,17 +83,7 @@ impl Actor for Intake {
                     body_hash: body_hash(route.as_str(), text.as_bytes()),
                     body: text,
                 };
-                let webhook = Box::new(Webhook { raw, parsed });
-                match super::find::<StoreMsg>(names::STORE) {
-                    Ok(store) => {
-                        if let Err(err) = store.cast(StoreMsg::Ingest { webhook, reply }) {
-                            tracing::warn!("the store refused a webhook: {err}");
-                        }
-                    }
-                    Err(err) => {
-                        let _ = reply.send(Err(format!("{err:#}")));
-                    }
-                }
+                StoreHandle::default().ingest(Webhook { raw, parsed }, reply);
             }
             IntakeMsg::Replay => replay(&state.ctx, &state.options).await,
             IntakeMsg::Ping(reply) => {
@@ -111,21 +100,17 @@ const REPLAY_BATCH: usize = 100;
 
 /// Judges every deferred event, oldest first, each at its true arrival time.
 async fn replay(ctx: &Ctx, options: &ParseOptions) {
+    let store = StoreHandle::default();
     let mut judged = 0u64;
     loop {
         let limit = REPLAY_BATCH;
-        let batch =
-            match super::call(names::STORE, |reply| StoreMsg::Deferred { limit, reply }, super::CALL_TIMEOUT).await {
-                Ok(Ok(batch)) => batch,
-                Ok(Err(err)) => {
-                    tracing::error!("reading deferred events failed: {err}");
-                    return;
-                }
-                Err(err) => {
-                    tracing::error!("reading deferred events failed: {err:#}");
-                    return;
-                }
-            };
+        let batch = match store.deferred(limit).await {
+            Ok(batch) => batch,
+            Err(err) => {
+                tracing::error!("reading deferred events failed: {err}");
+                return;
+            }
+        };
         if batch.is_empty() {
             break;
         }
@@ -139,20 +124,10 @@ async fn replay(ctx: &Ctx, options: &ParseOptions) {
             };
             let at = super::clockwatch::arrival(ctx, &deferred.boot_id, deferred.monotonic_ms, date_added);
             let id = deferred.id;
-            let applied = super::call(
-                names::STORE,
-                |reply| StoreMsg::ApplyDeferred { id, parsed: Box::new(parsed), at, reply },
-                super::CALL_TIMEOUT,
-            )
-            .await;
-            match applied {
-                Ok(Ok(_)) => judged += 1,
-                Ok(Err(err)) => {
-                    tracing::error!(event = id, "judging a deferred event failed: {err}");
-                    return;
-                }
+            match store.apply_deferred(id, parsed, at).await {
+                Ok(_) => judged += 1,
                 Err(err) => {
-                    tracing::error!(event = id, "judging a deferred event failed: {err:#}");
+                    tracing::error!(event = id, "judging a deferred event failed: {err}");
                     return;
                 }
             }

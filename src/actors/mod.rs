@@ -6,7 +6,9 @@
 
 pub mod clock;
 pub mod clockwatch;
+pub mod handles;
 pub mod intake;
+pub mod outbox;
 pub mod resolver;
 pub mod store;
 pub mod summary;
@@ -165,27 +167,51 @@ impl Signals {
 pub type Ctx = Arc<Shared>;
 
 /// Finds the current incarnation of a registered actor.
-pub fn find<M: Message>(name: &str) -> anyhow::Result<ActorRef<M>> {
-    ActorRef::<M>::where_is(name).ok_or_else(|| anyhow::format_err!("the {name} actor is not running"))
+pub(crate) fn find<M: Message>(name: &'static str) -> Result<ActorRef<M>, ActorError> {
+    ActorRef::<M>::where_is(name).ok_or(ActorError::NotRunning(name))
 }
 
-/// Calls a registered actor and waits for its answer.
-pub async fn call<M, R>(name: &str, build: impl FnOnce(RpcReplyPort<R>) -> M, timeout: Duration) -> anyhow::Result<R>
+/// Why an actor could not be asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActorError {
+    /// No incarnation is registered: it is stopped, or restarting.
+    NotRunning(&'static str),
+    /// It is stopping and did not take the message.
+    Stopping(&'static str),
+    /// It took the message but did not answer in time.
+    NoAnswer(&'static str, Duration),
+}
+
+impl std::fmt::Display for ActorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActorError::NotRunning(name) => write!(f, "the {name} actor is not running"),
+            ActorError::Stopping(name) => write!(f, "the {name} actor is stopping"),
+            ActorError::NoAnswer(name, after) => write!(f, "the {name} actor did not answer within {after:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ActorError {}
+
+/// Calls a registered actor and waits for its answer. Handles use this; nothing else should.
+pub(crate) async fn call<M, R>(
+    name: &'static str,
+    build: impl FnOnce(RpcReplyPort<R>) -> M,
+    timeout: Duration,
+) -> Result<R, ActorError>
 where
     M: Message,
     R: Send + 'static,
 {
     let actor = find::<M>(name)?;
-    let answer = actor
-        .call(build, Some(timeout))
-        .await
-        .map_err(|err| anyhow::format_err!("the {name} actor did not take the message: {err}"))?;
-    answer.success_or_else(|| anyhow::format_err!("the {name} actor did not answer within {timeout:?}"))
+    let answer = actor.call(build, Some(timeout)).await.map_err(|_| ActorError::Stopping(name))?;
+    answer.success_or(ActorError::NoAnswer(name, timeout))
 }
 
 /// Tells a registered actor that something changed; a missing actor is logged, not fatal,
 /// because whatever must survive is already in the database.
-pub fn cast<M: Message>(name: &str, message: M) {
+pub(crate) fn cast<M: Message>(name: &'static str, message: M) {
     match find::<M>(name) {
         Ok(actor) => {
             if actor.cast(message).is_err() {
@@ -225,4 +251,6 @@ pub mod names {
     pub const RESOLVER: &str = "resolver";
     /// The summary sender.
     pub const SUMMARY: &str = "summary";
+    /// The outbox sender.
+    pub const OUTBOX: &str = "outbox";
 }

@@ -18,8 +18,8 @@ use serde::Serialize;
 
 mod ai_gate;
 
-use super::store::StoreMsg;
-use super::{CALL_TIMEOUT, Ctx, PassInfo, names};
+use super::store::StoreHandle;
+use super::{Ctx, PassInfo};
 use crate::config::Config;
 use crate::domain::event::{IssueKind, Party, Status};
 use crate::domain::issue::Issue;
@@ -201,18 +201,13 @@ fn arm(myself: &ActorRef<ResolverMsg>, state: &mut ResolverState) {
 
 /// One pass over live issues with the given statuses.
 async fn poll(ctx: Ctx, statuses: Vec<Status>, limit: usize) -> PollReport {
-    let listed = super::call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT).await;
-    let issues = match listed {
-        Ok(Ok(mut issues)) => {
+    let store = StoreHandle::default();
+    let issues = match store.list_issues(statuses).await {
+        Ok(mut issues) => {
             issues.truncate(limit);
             issues
         }
-        Ok(Err(err)) => {
-            return PollReport { errors: vec![err], ..PollReport::default() };
-        }
-        Err(err) => {
-            return PollReport { errors: vec![format!("{err:#}")], ..PollReport::default() };
-        }
+        Err(err) => return PollReport { errors: vec![err.to_string()], ..PollReport::default() },
     };
     let mut report = PollReport { checked: issues.len(), ..PollReport::default() };
     if issues.is_empty() {
@@ -222,11 +217,9 @@ async fn poll(ctx: Ctx, statuses: Vec<Status>, limit: usize) -> PollReport {
     report.conversations_fetched = fetched;
     report.errors = findings.iter().filter_map(|f| f.error.clone()).collect();
     report.errors.dedup();
-    let applied = super::call(names::STORE, |reply| StoreMsg::ApplyFindings { findings, reply }, CALL_TIMEOUT).await;
-    match applied {
-        Ok(Ok(resolved)) => report.resolved = resolved,
-        Ok(Err(err)) => report.errors.push(err),
-        Err(err) => report.errors.push(format!("{err:#}")),
+    match store.apply_findings(findings).await {
+        Ok(resolved) => report.resolved = resolved,
+        Err(err) => report.errors.push(err.to_string()),
     }
     report
 }
@@ -238,10 +231,10 @@ async fn poll(ctx: Ctx, statuses: Vec<Status>, limit: usize) -> PollReport {
 /// [`DIRECT_BUDGET`] per pass. How the pass ran is kept for `/status`.
 async fn poll_changed(ctx: Ctx, cursor: Arc<std::sync::atomic::AtomicUsize>) -> PollReport {
     let statuses = vec![Status::Open];
-    let open = match super::call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT).await {
-        Ok(Ok(open)) => open,
-        Ok(Err(err)) => return PollReport { errors: vec![err], ..PollReport::default() },
-        Err(err) => return PollReport { errors: vec![format!("{err:#}")], ..PollReport::default() },
+    let store = StoreHandle::default();
+    let open = match store.list_issues(statuses).await {
+        Ok(open) => open,
+        Err(err) => return PollReport { errors: vec![err.to_string()], ..PollReport::default() },
     };
     if open.is_empty() {
         return PollReport::default();
@@ -275,10 +268,9 @@ async fn poll_changed(ctx: Ctx, cursor: Arc<std::sync::atomic::AtomicUsize>) -> 
     let (findings, fetched) = check_blocking(&ctx, plan.check).await;
     report.conversations_fetched = fetched;
     report.errors = findings.iter().filter_map(|f| f.error.clone()).collect();
-    match super::call(names::STORE, |reply| StoreMsg::ApplyFindings { findings, reply }, CALL_TIMEOUT).await {
-        Ok(Ok(resolved)) => report.resolved = resolved,
-        Ok(Err(err)) => report.errors.push(err),
-        Err(err) => report.errors.push(format!("{err:#}")),
+    match store.apply_findings(findings).await {
+        Ok(resolved) => report.resolved = resolved,
+        Err(err) => report.errors.push(err.to_string()),
     }
     report
 }
@@ -513,9 +505,7 @@ pub fn staff_reply_in(messages: &[Message], issue: &Issue, config: &Config) -> O
 const ACK_LOOKBACK: jiff::SignedDuration = jiff::SignedDuration::from_hours(72);
 
 async fn ack_check(ctx: Ctx, issue_id: i64) {
-    let Ok(Ok(Some((issue, _)))) =
-        super::call(names::STORE, |reply| StoreMsg::GetIssue { id: issue_id, reply }, CALL_TIMEOUT).await
-    else {
+    let Ok(Some((issue, _))) = StoreHandle::default().issue(issue_id).await else {
         return;
     };
     let task_ctx = ctx.clone();
@@ -574,7 +564,9 @@ async fn ack_check(ctx: Ctx, issue_id: i64) {
         }
     };
     let findings = vec![Finding { issue_id, reply: Some(reply), conversation_id: None, error: None, ai: None }];
-    let _ = super::call(names::STORE, |reply| StoreMsg::ApplyFindings { findings, reply }, CALL_TIMEOUT).await;
+    if let Err(err) = StoreHandle::default().apply_findings(findings).await {
+        tracing::warn!(issue = issue_id, "keeping the acknowledgement check's finding failed: {err}");
+    }
 }
 
 async fn lookup_name(ctx: Ctx, issue_id: i64, contact_id: String) {
@@ -582,7 +574,7 @@ async fn lookup_name(ctx: Ctx, issue_id: i64, contact_id: String) {
     let found = tokio::task::spawn_blocking(move || client.contact_name(&contact_id)).await;
     match found {
         Ok(Ok(Some(name))) => {
-            super::cast(names::STORE, StoreMsg::SetContactName { issue_id, name });
+            StoreHandle::default().set_contact_name(issue_id, name);
         }
         Ok(Ok(None)) => {}
         Ok(Err(err)) => tracing::info!(issue = issue_id, "contact name lookup failed: {err}"),

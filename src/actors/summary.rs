@@ -1,29 +1,25 @@
-//! The summary sender: managers' breach alerts and digests, and the outbox that carries them
-//! (SPEC §6, §8).
+//! The summary sender: decides what managers are told and when — breach alerts, digests and
+//! notices (SPEC §6, §8). The outbox sender (`actors::outbox`) carries them.
 //!
 //! It keeps one timer for its next duty: the end of an alert's one-minute bundling window,
-//! the next digest slot on a business day, or the next outbox retry. At each wake it asks
-//! the store to build and queue what is due (the store claims slots and batches atomically),
-//! then sends pending outbox rows through the GHL client and reports each result back. A
-//! digest slot is queued once per local date; a slot missed while the appliance was off is
+//! the next digest slot on a business day, the nightly backup, or the off-box copy's retry.
+//! At each wake it asks the store to build and queue what is due (the store claims slots and
+//! batches atomically, and wakes the outbox sender). A digest slot is queued once per local date; a slot missed while the appliance was off is
 //! queued on return if before the next slot and if the appliance ran earlier that day.
 //!
 //! It also asks the store for the nightly backup at 02:00 and, when `OFFBOX_URL` is set, sends
 //! the newest one off the box on a blocking thread (`offbox`), trying again on later wakes
 //! while the bucket cannot be reached.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use ractor::concurrency::JoinHandle;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::store::{StoreMsg, SummaryFacts};
-use super::{CALL_TIMEOUT, Ctx, names};
+use super::Ctx;
+use super::store::{StoreError, StoreHandle, SummaryFacts};
 use crate::domain::issue::Delivery;
-use crate::ghl::client::GhlError;
-use crate::store::outbox;
 use crate::store::summary::{AlertReport, DigestReport};
 
 /// The summary sender's protocol.
@@ -39,14 +35,14 @@ pub enum SummaryMsg {
         /// Queue or only show.
         delivery: Delivery,
         /// What was built.
-        reply: RpcReplyPort<Result<DigestReport, String>>,
+        reply: RpcReplyPort<Result<DigestReport, StoreError>>,
     },
     /// `POST /jobs/escalations`: alert about OPEN issues not alerted yet, now.
     SendAlert {
         /// Queue or only show.
         delivery: Delivery,
         /// What was built.
-        reply: RpcReplyPort<Result<AlertReport, String>>,
+        reply: RpcReplyPort<Result<AlertReport, StoreError>>,
     },
     /// Health ping.
     Ping(RpcReplyPort<()>),
@@ -62,8 +58,6 @@ const ON_TIME: SignedDuration = SignedDuration::from_mins(2);
 const SETTLE_GRACE: Duration = Duration::from_secs(60);
 /// How often a waiting digest looks again.
 const SETTLE_POLL: Duration = Duration::from_millis(200);
-/// Outbox rows sent per pass before looking again.
-const SEND_BATCH: usize = 20;
 
 /// The summary sender actor.
 pub struct Summary;
@@ -76,13 +70,9 @@ pub struct SummaryState {
     /// When the appliance was last seen before this start (for late digests).
     seen_before_start: Option<Timestamp>,
     timer: Option<JoinHandle<()>>,
-    sending: Arc<tokio::sync::Mutex<()>>,
-    /// Set when a send pass is asked for; the running pass looks again before it ends.
-    send_again: Arc<std::sync::atomic::AtomicBool>,
+
     /// Since when (wall time) a due digest waits for the SLA clock to settle what fell due.
     digest_waiting_since: Option<std::time::Instant>,
-    /// Managers were told the data partition is full (once per episode).
-    disk_notice_sent: bool,
 }
 
 impl Actor for Summary {
@@ -97,10 +87,9 @@ impl Actor for Summary {
         // waiting for their alert: open a bundle at once.
         let alert_due = (facts.unalerted_open > 0).then(|| ctx.time.now());
         if ctx.offbox.enabled() {
-            match super::call(names::STORE, |reply| StoreMsg::OffboxRecord { save: None, reply }, CALL_TIMEOUT).await {
-                Ok(Ok(record)) => ctx.offbox.set(record),
-                Ok(Err(err)) => tracing::warn!("reading the off-box record failed: {err}"),
-                Err(err) => tracing::warn!("reading the off-box record failed: {err:#}"),
+            match StoreHandle::default().offbox_record(None).await {
+                Ok(record) => ctx.offbox.set(record),
+                Err(err) => tracing::warn!("reading the off-box record failed: {err}"),
             }
         }
         Ok(SummaryState {
@@ -108,10 +97,7 @@ impl Actor for Summary {
             alert_due,
             seen_before_start: facts.last_seen_at,
             timer: None,
-            sending: Arc::new(tokio::sync::Mutex::new(())),
-            send_again: Arc::default(),
             digest_waiting_since: None,
-            disk_notice_sent: false,
         })
     }
 
@@ -141,25 +127,15 @@ impl Actor for Summary {
             SummaryMsg::Wake => wake(&myself, state).await,
             SummaryMsg::SendDigest { slot, delivery, reply } => {
                 let now = state.ctx.time.now();
-                let built = super::call(
-                    names::STORE,
-                    |reply| StoreMsg::BuildDigest { slot, now, delivery, reply },
-                    CALL_TIMEOUT,
-                )
-                .await;
-                let _ = reply.send(flatten(built));
-                send_pending(&myself, state);
+                let _ = reply.send(StoreHandle::default().build_digest(slot, now, delivery).await);
             }
             SummaryMsg::SendAlert { delivery, reply } => {
                 let now = state.ctx.time.now();
-                let built =
-                    super::call(names::STORE, |reply| StoreMsg::BuildAlert { now, delivery, reply }, CALL_TIMEOUT)
-                        .await;
+                let built = StoreHandle::default().build_alert(now, delivery).await;
                 if delivery == Delivery::Queue {
                     state.alert_due = None;
                 }
-                let _ = reply.send(flatten(built));
-                send_pending(&myself, state);
+                let _ = reply.send(built);
             }
             SummaryMsg::Ping(reply) => {
                 let _ = reply.send(());
@@ -170,38 +146,27 @@ impl Actor for Summary {
     }
 }
 
-fn flatten<T>(answer: anyhow::Result<Result<T, String>>) -> Result<T, String> {
-    answer.map_err(|err| format!("{err:#}")).and_then(|inner| inner)
-}
-
-async fn facts(ctx: &Ctx) -> anyhow::Result<SummaryFacts> {
-    let now = ctx.time.now();
-    super::call(names::STORE, |reply| StoreMsg::SummaryFacts { now, reply }, CALL_TIMEOUT)
-        .await?
-        .map_err(anyhow::Error::msg)
+async fn facts(ctx: &Ctx) -> Result<SummaryFacts, StoreError> {
+    StoreHandle::default().summary_facts(ctx.time.now()).await
 }
 
 /// Does what is due, starts sending, and arms the timer for the next duty.
 async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
     let ctx = state.ctx.clone();
     let now = ctx.time.now();
-    disk_notice(&ctx, state).await;
     // By a clock that cannot be believed no alert or digest goes out (issue 15): they wait,
-    // and the clock watcher wakes this actor when the time is known. Replies still go.
+    // and the clock watcher wakes this actor when the time is known.
     if !ctx.signals.clock_trusted() {
-        send_pending(myself, state);
         return;
     }
+    let store = StoreHandle::default();
     if state.alert_due.is_some_and(|due| due <= now) {
         state.alert_due = None;
         let delivery = Delivery::Queue;
-        match super::call(names::STORE, |reply| StoreMsg::BuildAlert { now, delivery, reply }, CALL_TIMEOUT).await {
-            Ok(Ok(report)) if report.queued => {
-                tracing::info!(breaches = report.new_breaches, "breach alert queued")
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(err)) => tracing::warn!("building the breach alert failed: {err}"),
-            Err(err) => tracing::warn!("building the breach alert failed: {err:#}"),
+        match store.build_alert(now, delivery).await {
+            Ok(report) if report.queued => tracing::info!(breaches = report.new_breaches, "breach alert queued"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!("building the breach alert failed: {err}"),
         }
     }
     if let Some((slot, unsettled)) = due_slot(&ctx, now, state.seen_before_start).await {
@@ -219,25 +184,17 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
             quiet_day_notice(&ctx, now).await;
         }
         let delivery = Delivery::Queue;
-        match super::call(
-            names::STORE,
-            |reply| StoreMsg::BuildDigest { slot: slot.clone(), now, delivery, reply },
-            CALL_TIMEOUT,
-        )
-        .await
-        {
-            Ok(Ok(report)) if report.queued => tracing::info!(slot, "digest queued"),
-            Ok(Ok(_)) => {}
-            Ok(Err(err)) => tracing::warn!(slot, "building the digest failed: {err}"),
-            Err(err) => tracing::warn!(slot, "building the digest failed: {err:#}"),
+        match store.build_digest(slot.clone(), now, delivery).await {
+            Ok(report) if report.queued => tracing::info!(slot, "digest queued"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(slot, "building the digest failed: {err}"),
         }
     }
     if let Some(date) = backup_due(&ctx, now) {
-        match super::call(names::STORE, |reply| StoreMsg::NightlyBackup { date, reply }, CALL_TIMEOUT).await {
-            Ok(Ok(Some(path))) => tracing::info!(path, "nightly backup written"),
-            Ok(Ok(None)) => {}
-            Ok(Err(err)) => tracing::error!("nightly backup failed: {err}"),
-            Err(err) => tracing::error!("nightly backup failed: {err:#}"),
+        match store.nightly_backup(date).await {
+            Ok(Some(path)) => tracing::info!(path, "nightly backup written"),
+            Ok(None) => {}
+            Err(err) => tracing::error!("nightly backup failed: {err}"),
         }
     }
     offbox_upload(myself, state, now);
@@ -249,7 +206,6 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
         );
         notice(format!("notice:token:{date}"), body, None, now).await;
     }
-    send_pending(myself, state);
     schedule(myself, state, now).await;
 }
 
@@ -318,9 +274,7 @@ fn offbox_upload(myself: &ActorRef<SummaryMsg>, state: &SummaryState, now: Times
         }
         ctx.offbox.set(record.clone());
         let save = Some(record);
-        if let Ok(Err(err)) =
-            super::call(names::STORE, |reply| StoreMsg::OffboxRecord { save, reply }, CALL_TIMEOUT).await
-        {
+        if let Err(err) = StoreHandle::default().offbox_record(save).await {
             tracing::warn!("keeping the off-box record failed: {err}");
         }
         ctx.offbox.end();
@@ -335,7 +289,7 @@ async fn quiet_day_notice(ctx: &Ctx, now: Timestamp) {
     let today = now.to_zoned(zone.clone()).date();
     let Ok(start) = today.to_zoned(zone) else { return };
     let start = start.timestamp();
-    let Ok(Ok(stats)) = super::call(names::STORE, |reply| StoreMsg::Stats { reply }, CALL_TIMEOUT).await else {
+    let Ok(stats) = StoreHandle::default().stats().await else {
         return;
     };
     if stats.last_webhook_at.is_some_and(|at| at >= start) {
@@ -351,17 +305,10 @@ async fn quiet_day_notice(ctx: &Ctx, now: Timestamp) {
 }
 
 async fn notice(purpose: String, body: String, quiet_since: Option<Timestamp>, now: Timestamp) {
-    let queued = super::call(
-        names::STORE,
-        |reply| StoreMsg::QueueNotice { purpose: purpose.clone(), body, quiet_since, now, reply },
-        CALL_TIMEOUT,
-    )
-    .await;
-    match queued {
-        Ok(Ok(true)) => tracing::warn!(purpose, "notice to managers queued"),
-        Ok(Ok(false)) => {}
-        Ok(Err(err)) => tracing::warn!(purpose, "queueing a notice failed: {err}"),
-        Err(err) => tracing::warn!(purpose, "queueing a notice failed: {err:#}"),
+    match StoreHandle::default().queue_notice(purpose.clone(), body, quiet_since, now).await {
+        Ok(true) => tracing::warn!(purpose, "notice to managers queued"),
+        Ok(false) => {}
+        Err(err) => tracing::warn!(purpose, "queueing a notice failed: {err}"),
     }
 }
 
@@ -411,120 +358,13 @@ fn next_slot_at(ctx: &Ctx, now: Timestamp) -> Option<Timestamp> {
 
 async fn schedule(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState, now: Timestamp) {
     super::cancel(&mut state.timer);
-    let next_outbox = facts(&state.ctx).await.ok().and_then(|f| f.next_outbox_at);
     // A retry time already past is not acted on until something else wakes the sender.
     let next_offbox = state.ctx.offbox.record().next_try_at.filter(|at| *at > now && state.ctx.offbox.enabled());
-    let next =
-        [state.alert_due, next_slot_at(&state.ctx, now), next_outbox, next_backup_at(&state.ctx, now), next_offbox]
-            .into_iter()
-            .flatten()
-            .min();
+    let next = [state.alert_due, next_slot_at(&state.ctx, now), next_backup_at(&state.ctx, now), next_offbox]
+        .into_iter()
+        .flatten()
+        .min();
     let Some(next) = next else { return };
     let delay = state.ctx.time.until(next).max(Duration::from_millis(10));
     state.timer = Some(super::wake_after(myself, delay, SummaryMsg::Wake));
-}
-
-/// Tells managers once, straight through GHL, that the data partition is full: the outbox
-/// cannot hold the message while it is (issue 15). Told again only after space came back and
-/// ran out anew.
-async fn disk_notice(ctx: &Ctx, state: &mut SummaryState) {
-    if !ctx.signals.disk_full() {
-        state.disk_notice_sent = false;
-        return;
-    }
-    if state.disk_notice_sent || !ctx.ghl.is_configured() || ctx.config.manager_contact_ids.is_empty() {
-        return;
-    }
-    state.disk_notice_sent = true;
-    let body = format!(
-        "{} — the appliance's storage is full. New texts and calls are refused (GHL retries them) until space is freed. Please call whoever looks after the box.",
-        crate::domain::format::BRAND
-    );
-    let (client, managers) = (ctx.ghl.clone(), ctx.config.manager_contact_ids.clone());
-    let sent = tokio::task::spawn_blocking(move || {
-        managers.iter().filter(|manager| client.send_sms(manager, &body).is_ok()).count()
-    })
-    .await
-    .unwrap_or(0);
-    tracing::warn!(managers = sent, "managers told that the data partition is full");
-}
-
-/// One attempt at a queued SMS. After an attempt whose fate was unknown, the manager's
-/// conversation is looked at first: found there, it counts as sent and is not sent again.
-fn send_once(client: &crate::ghl::client::GhlClient, entry: &outbox::Entry) -> Result<Option<String>, GhlError> {
-    if entry.uncertain
-        && let Some(found) = client.find_sent(&entry.contact_id, &entry.body, entry.created_at - UNCERTAIN_SLACK)?
-    {
-        tracing::info!(purpose = %entry.purpose, "an earlier attempt had reached GHL; not sent again");
-        return Ok(Some(found));
-    }
-    client.send_sms(&entry.contact_id, &entry.body)
-}
-
-/// GHL's clock and ours may disagree a little about when a send happened.
-const UNCERTAIN_SLACK: SignedDuration = SignedDuration::from_mins(5);
-
-/// Sends due outbox rows on a blocking thread, one pass at a time; the store learns each
-/// result at once, so a crash repeats at most the send in flight.
-fn send_pending(myself: &ActorRef<SummaryMsg>, state: &SummaryState) {
-    // Ask for a pass; a pass already running sees the request before it ends, so a row that
-    // became due meanwhile (the clock moved, a reply was queued) is never left waiting.
-    state.send_again.store(true, std::sync::atomic::Ordering::SeqCst);
-    let Ok(guard) = state.sending.clone().try_lock_owned() else {
-        return;
-    };
-    let (ctx, me, again) = (state.ctx.clone(), myself.clone(), state.send_again.clone());
-    tokio::spawn(async move {
-        let one_at_a_time = guard;
-        let mut sent_any = false;
-        again.store(false, std::sync::atomic::Ordering::SeqCst);
-        loop {
-            let now = ctx.time.now();
-            let limit = SEND_BATCH;
-            let due = match super::call(names::STORE, |reply| StoreMsg::DueOutbox { now, limit, reply }, CALL_TIMEOUT)
-                .await
-            {
-                Ok(Ok(due)) => due,
-                _ => break,
-            };
-            if due.is_empty() {
-                if again.swap(false, std::sync::atomic::Ordering::SeqCst) {
-                    continue;
-                }
-                break;
-            }
-            sent_any = true;
-            for entry in due {
-                let client = ctx.ghl.clone();
-                let task_entry = entry.clone();
-                let result = tokio::task::spawn_blocking(move || send_once(&client, &task_entry))
-                    .await
-                    .unwrap_or_else(|err| Err(GhlError::Unavailable(format!("send task failed: {err}"))));
-                if let Err(err) = &result {
-                    tracing::warn!(purpose = %entry.purpose, "manager SMS not sent: {err}");
-                }
-                let now = ctx.time.now();
-                let outcome = match result {
-                    Ok(message_id) => outbox::Attempt::Sent(message_id),
-                    Err(GhlError::NotConfigured) => outbox::Attempt::Skipped(GhlError::NotConfigured.to_string()),
-                    Err(err @ GhlError::Uncertain(_)) => outbox::Attempt::Uncertain(err.to_string()),
-                    // A row already uncertain stays so until GHL is seen not to have it.
-                    Err(err) if entry.uncertain => outbox::Attempt::Uncertain(err.to_string()),
-                    Err(err) => outbox::Attempt::Failed(err.to_string()),
-                };
-                let _ = super::call(
-                    names::STORE,
-                    |reply| StoreMsg::OutboxResult { id: entry.id, now, outcome, reply },
-                    CALL_TIMEOUT,
-                )
-                .await;
-            }
-        }
-        drop(one_at_a_time);
-        // Failed rows wait for a retry time: look again to arm the timer for it. A request
-        // that came in after the last look but before the lock was released is served too.
-        if sent_any || again.load(std::sync::atomic::Ordering::SeqCst) {
-            let _ = me.cast(SummaryMsg::Wake);
-        }
-    });
 }

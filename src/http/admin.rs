@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{HttpContext, Reply, flatten};
-use crate::actors::store::StoreMsg;
-use crate::actors::{CALL_TIMEOUT, call, names};
+use super::{HttpContext, Reply};
+use crate::actors::handles::StoreHandle;
 use crate::domain::event::{IssueKind, Status};
 use crate::domain::phone::Phone;
 use crate::status;
@@ -110,11 +109,9 @@ pub(super) fn list_issues(http: &HttpContext, query: &HashMap<String, String>) -
             }
         }
     }
-    let answer =
-        http.runtime.block_on(call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT));
-    match flatten(answer) {
+    match http.runtime.block_on(StoreHandle::default().list_issues(statuses)) {
         Ok(issues) => Reply::ok(json!({ "issues": issues.iter().map(issue_json).collect::<Vec<_>>() })),
-        Err(err) => Reply::error(503, err),
+        Err(err) => Reply::error(503, err.to_string()),
     }
 }
 
@@ -132,15 +129,14 @@ pub(super) fn get_issue(http: &HttpContext, id: &str) -> Reply {
     let Ok(id) = id.trim_start_matches('#').parse::<i64>() else {
         return Reply::error(400, format!("{id:?} is not an issue number"));
     };
-    let answer = http.runtime.block_on(call(names::STORE, |reply| StoreMsg::GetIssue { id, reply }, CALL_TIMEOUT));
-    match flatten(answer) {
+    match http.runtime.block_on(StoreHandle::default().issue(id)) {
         Ok(Some((issue, timeline))) => {
             let mut body = json!({ "issue": issue_json(&issue), "timeline": timeline });
             body["issue"]["timeline"] = body["timeline"].clone();
             Reply::ok(body)
         }
         Ok(None) => Reply::error(404, format!("no issue #{id}")),
-        Err(err) => Reply::error(503, err),
+        Err(err) => Reply::error(503, err.to_string()),
     }
 }
 
@@ -151,10 +147,8 @@ pub(super) fn mark_spam(http: &HttpContext, query: &HashMap<String, String>) -> 
     };
     let by = "admin".to_string();
     let shown = phone.masked();
-    let answer =
-        http.runtime.block_on(call(names::STORE, |reply| StoreMsg::MarkSpam { phone, by, reply }, CALL_TIMEOUT));
-    match flatten(answer) {
+    match http.runtime.block_on(StoreHandle::default().mark_spam(phone, by)) {
         Ok(marked) => Reply::ok(json!({ "spam": shown, "marked_spam": marked })),
-        Err(err) => Reply::error(503, err),
+        Err(err) => Reply::error(503, err.to_string()),
     }
 }

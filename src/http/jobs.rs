@@ -7,12 +7,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{HttpContext, Reply, flatten};
-use crate::actors::clock::ClockMsg;
-use crate::actors::resolver::ResolverMsg;
-use crate::actors::store::StoreMsg;
-use crate::actors::summary::SummaryMsg;
-use crate::actors::{CALL_TIMEOUT, call, names};
+use super::{HttpContext, Reply};
+use crate::actors::CALL_TIMEOUT;
+use crate::actors::handles::{ClockHandle, OutboxHandle, ResolverHandle, StoreHandle, SummaryHandle};
+use crate::actors::store::StoreError;
 use crate::domain::issue::Delivery;
 use crate::supervisor::Child;
 
@@ -44,8 +42,7 @@ pub(super) fn verify_pending(http: &HttpContext, query: &HashMap<String, String>
     // The optional AI check may take up to its run budget before the settlement is known.
     let ai = &http.ctx.config.ai_gate;
     let wait = if ai.enabled { CALL_TIMEOUT + ai.run_budget } else { CALL_TIMEOUT };
-    let answer = http.runtime.block_on(call(names::CLOCK, |reply| ClockMsg::SettleNow { limit, reply }, wait));
-    match flatten(answer) {
+    match http.runtime.block_on(ClockHandle.settle_now(limit, wait)) {
         Ok(report) => Reply::ok(json!({
             "job": "verify_pending",
             "checked": report.checked,
@@ -55,9 +52,9 @@ pub(super) fn verify_pending(http: &HttpContext, query: &HashMap<String, String>
             "opened_ids": report.promoted_open,
             "resolved_ids": report.auto_resolved,
         })),
-        Err(err) => Reply::ok(
-            json!({ "job": "verify_pending", "checked": 0, "promoted_open": 0, "auto_resolved": 0, "errors": [err] }),
-        ),
+        Err(err) => Reply::ok(json!({
+            "job": "verify_pending", "checked": 0, "promoted_open": 0, "auto_resolved": 0, "errors": [err.to_string()]
+        })),
     }
 }
 
@@ -69,9 +66,7 @@ pub(super) fn poll_resolver(http: &HttpContext, query: &HashMap<String, String>)
         Ok(limit) => limit,
         Err(reply) => return reply,
     };
-    let answer =
-        http.runtime.block_on(call(names::RESOLVER, |reply| ResolverMsg::PollNow { limit, reply }, POLL_TIMEOUT));
-    match answer {
+    match http.runtime.block_on(ResolverHandle.poll_now(limit, POLL_TIMEOUT)) {
         Ok(report) => Reply::ok(json!({
             "job": "poll_resolver",
             "checked": report.checked,
@@ -83,7 +78,7 @@ pub(super) fn poll_resolver(http: &HttpContext, query: &HashMap<String, String>)
         })),
         // A GHL outage never turns a job into a 500 (SPEC §2).
         Err(err) => {
-            Reply::ok(json!({ "job": "poll_resolver", "checked": 0, "resolved": 0, "errors": [format!("{err:#}")] }))
+            Reply::ok(json!({ "job": "poll_resolver", "checked": 0, "resolved": 0, "errors": [err.to_string()] }))
         }
     }
 }
@@ -100,12 +95,7 @@ pub(super) fn send_summary(http: &HttpContext, query: &HashMap<String, String>) 
     let Some(slot) = query.get("slot").cloned() else {
         return Reply::error(400, "slot: expected one of the SUMMARY_SLOTS names, e.g. morning");
     };
-    let answer = http.runtime.block_on(call(
-        names::SUMMARY,
-        |reply| SummaryMsg::SendDigest { slot: slot.clone(), delivery, reply },
-        CALL_TIMEOUT,
-    ));
-    match flatten(answer) {
+    match http.runtime.block_on(SummaryHandle.send_digest(slot.clone(), delivery)) {
         Ok(report) => {
             let (sent, sent_to, mut errors) = sending(http, report.queued, report.sent_to, report.purpose);
             if report.already_sent {
@@ -124,8 +114,10 @@ pub(super) fn send_summary(http: &HttpContext, query: &HashMap<String, String>) 
                 "errors": errors,
             }))
         }
-        Err(err) if err.starts_with("unknown slot") => Reply::error(400, err),
-        Err(err) => Reply::ok(json!({ "job": "send_summary", "slot": slot, "sent": false, "errors": [err] })),
+        Err(err @ StoreError::UnknownSlot { .. }) => Reply::error(400, err.to_string()),
+        Err(err) => {
+            Reply::ok(json!({ "job": "send_summary", "slot": slot, "sent": false, "errors": [err.to_string()] }))
+        }
     }
 }
 
@@ -155,12 +147,7 @@ fn sending(
     let started = Instant::now();
     let rows = loop {
         let purpose = purpose.clone();
-        let rows = http.runtime.block_on(call(
-            names::STORE,
-            |reply| StoreMsg::OutboxProgress { purpose, reply },
-            CALL_TIMEOUT,
-        ));
-        let rows = match flatten(rows) {
+        let rows = match http.runtime.block_on(StoreHandle::default().outbox_progress(purpose)) {
             Ok(rows) => rows,
             Err(err) => return (false, Vec::new(), vec![format!("queued, but its progress is unknown: {err}")]),
         };
@@ -196,9 +183,7 @@ pub(super) fn escalations(http: &HttpContext, query: &HashMap<String, String>) -
         Ok(delivery) => delivery,
         Err(reply) => return reply,
     };
-    let answer =
-        http.runtime.block_on(call(names::SUMMARY, |reply| SummaryMsg::SendAlert { delivery, reply }, CALL_TIMEOUT));
-    match flatten(answer) {
+    match http.runtime.block_on(SummaryHandle.send_alert(delivery)) {
         Ok(report) => {
             let (sent, sent_to, errors) = sending(http, report.queued, report.sent_to, report.purpose);
             Reply::ok(json!({
@@ -211,7 +196,7 @@ pub(super) fn escalations(http: &HttpContext, query: &HashMap<String, String>) -
                 "errors": errors,
             }))
         }
-        Err(err) => Reply::ok(json!({ "job": "escalations", "sent": false, "errors": [err] })),
+        Err(err) => Reply::ok(json!({ "job": "escalations", "sent": false, "errors": [err.to_string()] })),
     }
 }
 
@@ -230,12 +215,7 @@ pub(super) fn cleanup_raw_events(http: &HttpContext, query: &HashMap<String, Str
         Err(reply) => return reply,
     };
     let before = http.ctx.time.now() - jiff::SignedDuration::from_hours(24 * i64::from(days));
-    let answer = http.runtime.block_on(call(
-        names::STORE,
-        |reply| StoreMsg::PruneRawEvents { before, dry_run, reply },
-        CALL_TIMEOUT,
-    ));
-    match flatten(answer) {
+    match http.runtime.block_on(StoreHandle::default().prune_raw_events(before, dry_run)) {
         Ok(count) => Reply::ok(json!({
             "job": "cleanup_raw_events",
             "retention_days": days,
@@ -243,7 +223,7 @@ pub(super) fn cleanup_raw_events(http: &HttpContext, query: &HashMap<String, Str
             "deleted": if dry_run { 0 } else { count },
             "dry_run": dry_run,
         })),
-        Err(err) => Reply::error(503, err),
+        Err(err) => Reply::error(503, err.to_string()),
     }
 }
 
@@ -253,7 +233,7 @@ pub(super) fn inject_failure(query: &HashMap<String, String>) -> Reply {
             child.inject_failure();
             Reply::ok(json!({ "failed": child.name() }))
         }
-        None => Reply::error(400, "actor: expected store, intake, clock, resolver or summary"),
+        None => Reply::error(400, "actor: expected store, intake, clock, resolver, summary or outbox"),
     }
 }
 
@@ -261,7 +241,7 @@ pub(super) fn wedge(query: &HashMap<String, String>) -> Reply {
     let Some(seconds) = query.get("seconds").and_then(|s| s.parse::<u64>().ok()).filter(|s| *s <= 600) else {
         return Reply::error(400, "seconds: expected a whole number up to 600");
     };
-    crate::actors::cast(names::STORE, StoreMsg::Wedge(Duration::from_secs(seconds)));
+    StoreHandle::default().wedge(Duration::from_secs(seconds));
     Reply::ok(json!({ "wedged": "store", "seconds": seconds }))
 }
 
@@ -294,8 +274,9 @@ pub(super) fn set_clock(http: &HttpContext, query: &HashMap<String, String>) -> 
     let change = crate::actors::clockwatch::look(&http.ctx);
     crate::actors::clockwatch::act(&http.ctx, change);
     // The clock and the summary sender sleep on real time; moving the test clock must wake them.
-    crate::actors::cast(names::CLOCK, ClockMsg::Rescheduled);
-    crate::actors::cast(names::SUMMARY, SummaryMsg::Wake);
-    crate::actors::cast(names::RESOLVER, ResolverMsg::Tick);
+    ClockHandle.rescheduled();
+    SummaryHandle.wake();
+    ResolverHandle.tick();
+    OutboxHandle.wake();
     Reply::ok(json!({ "now": time.now(), "trusted": http.ctx.signals.clock_trusted() }))
 }

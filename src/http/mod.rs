@@ -209,10 +209,3 @@ fn route_checked(
         _ => get_issue(http, id.unwrap_or_default()),
     }
 }
-
-fn flatten<T>(answer: anyhow::Result<Result<T, String>>) -> Result<T, String> {
-    match answer {
-        Ok(inner) => inner,
-        Err(err) => Err(format!("{err:#}")),
-    }
-}

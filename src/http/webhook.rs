@@ -10,8 +10,7 @@ use tiny_http::{Method, Request};
 
 use super::auth::{authorised, webhook_auth};
 use super::{HttpContext, Reply};
-use crate::actors::intake::IntakeMsg;
-use crate::actors::{call, names};
+use crate::actors::handles::IntakeHandle;
 use crate::domain::event::IssueKind;
 use crate::domain::outcome::Outcome;
 use crate::ghl::payload::Route;
@@ -135,19 +134,10 @@ pub(super) fn webhook(
         Ok(decoded) => decoded,
         Err(reply) => return reply,
     };
-    let answer = http.runtime.block_on(call(
-        names::INTAKE,
-        |reply| IntakeMsg::Webhook { route, body: object, text, reply },
-        INGEST_TIMEOUT,
-    ));
-    match answer {
-        Ok(Ok(outcome)) => Reply::ok(webhook_answer(route, &outcome)),
-        Ok(Err(err)) => {
-            tracing::error!("webhook not stored: {err}");
-            Reply::error(503, "the event could not be stored; retry")
-        }
+    match http.runtime.block_on(IntakeHandle.webhook(route, object, text, INGEST_TIMEOUT)) {
+        Ok(outcome) => Reply::ok(webhook_answer(route, &outcome)),
         Err(err) => {
-            tracing::error!("webhook not stored: {err:#}");
+            tracing::error!("webhook not stored: {err}");
             Reply::error(503, "the event could not be stored; retry")
         }
     }

@@ -18,9 +18,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::actors::store::StoreMsg;
+use crate::actors::Ctx;
+use crate::actors::handles::StoreHandle;
 use crate::actors::summary::next_digest;
-use crate::actors::{CALL_TIMEOUT, Ctx, call, names};
 use crate::ai::AiGateStatus;
 use crate::domain::event::Status;
 use crate::domain::issue::Issue;
@@ -104,12 +104,9 @@ impl From<ActorHealth> for ActorState {
 /// Takes the snapshot and the live issues (by due time).
 pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
     let actors = probe_all(Duration::from_secs(3)).await;
-    let stats =
-        call(names::STORE, |reply| StoreMsg::Stats { reply }, CALL_TIMEOUT).await?.map_err(anyhow::Error::msg)?;
-    let statuses = vec![Status::Open, Status::Pending];
-    let live = call(names::STORE, |reply| StoreMsg::ListIssues { statuses, reply }, CALL_TIMEOUT)
-        .await?
-        .map_err(anyhow::Error::msg)?;
+    let store = StoreHandle::default();
+    let stats = store.stats().await?;
+    let live = store.list_issues(vec![Status::Open, Status::Pending]).await?;
     let now = ctx.time.now();
     let ghl = ctx.ghl.status();
     let snapshot = Snapshot {

@@ -14,8 +14,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::actors::store::StoreMsg;
-use crate::actors::{CALL_TIMEOUT, Ctx, call, names};
+use crate::actors::Ctx;
+use crate::actors::store::StoreHandle;
 use crate::ai::{AiError, CheckResult};
 use crate::domain::ai::{
     Author, ThreadMessage, ThreadState, Verdict, shows_customer_text, thread_state, transcript, window,
@@ -102,15 +102,12 @@ pub async fn screen(ctx: &Ctx, threads: Vec<Thread>) -> HashMap<i64, AiCheck> {
     }
 
     let states: Vec<ThreadState> = asks.iter().map(|(_, state, _)| state.clone()).collect();
-    let cached = match call(names::STORE, |reply| StoreMsg::AiCached { states, reply }, CALL_TIMEOUT).await {
-        Ok(Ok(cached)) if cached.len() == asks.len() => cached,
-        Ok(Ok(_)) => vec![None; asks.len()],
-        Ok(Err(err)) => {
-            tracing::warn!("reading the AI verdict cache failed: {err}");
-            vec![None; asks.len()]
-        }
+    let store = StoreHandle::default();
+    let cached = match store.ai_cached(states).await {
+        Ok(cached) if cached.len() == asks.len() => cached,
+        Ok(_) => vec![None; asks.len()],
         Err(err) => {
-            tracing::warn!("reading the AI verdict cache failed: {err:#}");
+            tracing::warn!("reading the AI verdict cache failed: {err}");
             vec![None; asks.len()]
         }
     };
@@ -157,11 +154,8 @@ pub async fn screen(ctx: &Ctx, threads: Vec<Thread>) -> HashMap<i64, AiCheck> {
 
     if !fresh.is_empty() {
         let (model, now) = (ctx.ai.model().to_string(), ctx.time.now());
-        let kept = call(names::STORE, |reply| StoreMsg::AiRecord { verdicts: fresh, model, now, reply }, CALL_TIMEOUT);
-        match kept.await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!("keeping AI verdicts failed: {err}"),
-            Err(err) => tracing::warn!("keeping AI verdicts failed: {err:#}"),
+        if let Err(err) = store.ai_record(fresh, model, now).await {
+            tracing::warn!("keeping AI verdicts failed: {err}");
         }
     }
     checks

@@ -6,262 +6,25 @@
 //! answers each, so a webhook's 2xx always follows a durable commit (SPEC §2) and a burst costs
 //! one fsync. After a commit that changed deadlines, the SLA clock is told to look again.
 
-use jiff::Timestamp;
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+mod handle;
+
+pub use handle::{IngestReply, IssueWithTimeline, Reply, StoreError, StoreHandle, StoreMsg, Webhook};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rusqlite::Connection;
 
-use super::clock::ClockMsg;
-use super::resolver::ResolverMsg;
-use super::summary::SummaryMsg;
-use super::{Ctx, names};
-use crate::domain::ai::{ThreadState, Verdict};
-use crate::domain::event::{Event, Status};
-use crate::domain::issue::{Delivery, Issue, TimelineEntry};
-use crate::domain::outcome::{Finding, Outcome, SettleReport};
-use crate::domain::phone::Phone;
+use super::Ctx;
+use super::handles::{ClockHandle, OutboxHandle, ResolverHandle};
+use crate::domain::ai::Verdict;
+use crate::domain::event::Event;
+use crate::domain::outcome::Outcome;
 use crate::ghl::payload::Parsed;
 use crate::store::ai_gate;
 use crate::store::apply;
-use crate::store::events::{self, RawEvent};
+use crate::store::events;
 pub use crate::store::facts::{StoreStats, SummaryFacts};
 use crate::store::issues;
-use crate::store::summary::{self, AlertReport, DigestReport};
+use crate::store::summary;
 use crate::store::{World, facts, in_transaction, kv_set, outbox, settle, ts};
-
-/// The store's protocol. Errors travel as text: the caller reports them, it cannot fix them.
-pub enum StoreMsg {
-    /// Store and apply a webhook; answered after the commit that contains it.
-    Ingest {
-        /// The webhook as received and as parsed (boxed: it dwarfs every other message).
-        webhook: Box<Webhook>,
-        /// Answered with what became of it.
-        reply: IngestReply,
-    },
-    /// Commit every queued ingest (cast by the store to itself).
-    Flush,
-    /// Health: a real write transaction, as the watchdog demands.
-    Heartbeat {
-        /// Answered after the commit.
-        reply: RpcReplyPort<Result<(), String>>,
-    },
-    /// Issues having any of `statuses` (all when empty), by due time.
-    ListIssues {
-        /// Which statuses.
-        statuses: Vec<Status>,
-        /// The issues.
-        reply: RpcReplyPort<Result<Vec<Issue>, String>>,
-    },
-    /// One issue with its timeline.
-    GetIssue {
-        /// Issue number.
-        id: i64,
-        /// The issue and its timeline, or `None`.
-        reply: RpcReplyPort<Result<Option<IssueWithTimeline>, String>>,
-    },
-    /// The earliest PENDING due time.
-    NextPendingDue {
-        /// The due time, if any issue is PENDING.
-        reply: RpcReplyPort<Result<Option<Timestamp>, String>>,
-    },
-    /// PENDING issues whose due time has come, oldest first.
-    PendingDue {
-        /// The clock's now.
-        now: Timestamp,
-        /// Most issues to return.
-        limit: usize,
-        /// The due issues.
-        reply: RpcReplyPort<Result<Vec<Issue>, String>>,
-    },
-    /// Settle these due issues: resolved when GHL (or a known reply) shows a staff reply,
-    /// else OPEN (SPEC §5.2). Issues no longer PENDING are left alone.
-    SettleDue {
-        /// The clock's now.
-        now: Timestamp,
-        /// The issues to settle.
-        issue_ids: Vec<i64>,
-        /// What the resolver found in GHL for them (may be empty).
-        findings: Vec<Finding>,
-        /// What was done.
-        reply: RpcReplyPort<Result<SettleReport, String>>,
-    },
-    /// Apply what a resolver pass found: resolve answered issues, remember conversations.
-    ApplyFindings {
-        /// The findings.
-        findings: Vec<Finding>,
-        /// The issues resolved.
-        reply: RpcReplyPort<Result<Vec<i64>, String>>,
-    },
-    /// The AI check's cached verdicts for these thread states, in the same order (SPEC §10).
-    AiCached {
-        /// The thread states about to be sent.
-        states: Vec<ThreadState>,
-        /// A verdict for each state that has one.
-        reply: RpcReplyPort<Result<Vec<Option<Verdict>>, String>>,
-    },
-    /// Keep fresh AI verdicts, each for the thread state it answers.
-    AiRecord {
-        /// The verdicts.
-        verdicts: Vec<(ThreadState, Verdict)>,
-        /// The model that gave them.
-        model: String,
-        /// The resolver's now.
-        now: Timestamp,
-        /// Answered after the commit.
-        reply: RpcReplyPort<Result<(), String>>,
-    },
-    /// Keep a contact name looked up in GHL.
-    SetContactName {
-        /// The issue.
-        issue_id: i64,
-        /// The name.
-        name: String,
-    },
-    /// Prune raw events received before `before`.
-    PruneRawEvents {
-        /// Cut-off.
-        before: Timestamp,
-        /// Count only.
-        dry_run: bool,
-        /// How many were (or would be) deleted.
-        reply: RpcReplyPort<Result<usize, String>>,
-    },
-    /// What the summary sender needs to plan; records that the appliance is running now.
-    SummaryFacts {
-        /// The sender's now.
-        now: Timestamp,
-        /// The facts, read before `now` is recorded as last seen.
-        reply: RpcReplyPort<Result<SummaryFacts, String>>,
-    },
-    /// Build a slot's digest and, unless a dry run, claim the slot and queue it.
-    BuildDigest {
-        /// The slot's name.
-        slot: String,
-        /// The sender's now.
-        now: Timestamp,
-        /// Queue or only show.
-        delivery: Delivery,
-        /// What was built.
-        reply: RpcReplyPort<Result<DigestReport, String>>,
-    },
-    /// Build the alert for OPEN issues not alerted yet and, unless a dry run, queue it.
-    BuildAlert {
-        /// The sender's now.
-        now: Timestamp,
-        /// Queue or only show.
-        delivery: Delivery,
-        /// What was built.
-        reply: RpcReplyPort<Result<AlertReport, String>>,
-    },
-    /// Queue a one-off notice to managers (the appliance cannot see GHL); `quiet_since`
-    /// makes it conditional on no webhook having arrived since then.
-    QueueNotice {
-        /// Unique purpose, e.g. `notice:quiet:2026-11-23`.
-        purpose: String,
-        /// The text.
-        body: String,
-        /// Only when no webhook arrived since this instant.
-        quiet_since: Option<Timestamp>,
-        /// The sender's now.
-        now: Timestamp,
-        /// Whether it was queued.
-        reply: RpcReplyPort<Result<bool, String>>,
-    },
-    /// Outbox rows due for sending.
-    DueOutbox {
-        /// The sender's now.
-        now: Timestamp,
-        /// Most rows.
-        limit: usize,
-        /// The rows.
-        reply: RpcReplyPort<Result<Vec<outbox::Entry>, String>>,
-    },
-    /// The result of sending one outbox row: GHL's message id, or the error and whether the
-    /// row can never be sent (no token).
-    OutboxResult {
-        /// The row.
-        id: i64,
-        /// When.
-        now: Timestamp,
-        /// What happened.
-        outcome: outbox::Attempt,
-        /// Answered after the commit.
-        reply: RpcReplyPort<Result<(), String>>,
-    },
-    /// Put a phone on the spam list and mark its live issues SPAM (SPEC §5.1, §7).
-    MarkSpam {
-        /// The normalised phone.
-        phone: Phone,
-        /// Who asked, for the timeline (`admin`, `manual:<contact>`).
-        by: String,
-        /// The issues marked SPAM.
-        reply: RpcReplyPort<Result<Vec<i64>, String>>,
-    },
-    /// The nightly backup for a local date, once (APPLIANCE §5.4).
-    NightlyBackup {
-        /// The local date.
-        date: jiff::civil::Date,
-        /// The file written, unless this date was backed up already.
-        reply: RpcReplyPort<Result<Option<String>, String>>,
-    },
-    /// The off-box copy's record (issue 15): keep `save` when given, and answer with the record
-    /// kept, so `/status` shows the last upload after a restart too.
-    OffboxRecord {
-        /// The new record, or `None` only to read.
-        save: Option<crate::offbox::Record>,
-        /// The record kept.
-        reply: RpcReplyPort<Result<crate::offbox::Record, String>>,
-    },
-    /// Where the rows queued under a purpose stand (`/jobs/*` report what really went out).
-    OutboxProgress {
-        /// The purpose the rows were queued under.
-        purpose: String,
-        /// Each row's state.
-        reply: RpcReplyPort<Result<Vec<outbox::Progress>, String>>,
-    },
-    /// Events stored while the wall clock was not believed, oldest first (issue 15).
-    Deferred {
-        /// Most events.
-        limit: usize,
-        /// The events.
-        reply: RpcReplyPort<Result<Vec<crate::store::events::Deferred>, String>>,
-    },
-    /// Judges one deferred event at its true arrival time.
-    ApplyDeferred {
-        /// The raw event.
-        id: i64,
-        /// It, parsed again.
-        parsed: Box<Parsed>,
-        /// When it really arrived.
-        at: Timestamp,
-        /// What became of it.
-        reply: RpcReplyPort<Result<Outcome, String>>,
-    },
-    /// Figures for `/health` and the status page.
-    Stats {
-        /// The figures.
-        reply: RpcReplyPort<Result<StoreStats, String>>,
-    },
-    /// Test hook: panic, to prove the supervisor restarts the store.
-    Fail,
-    /// Test hook: hold the mailbox this long, as a stuck disk would, to prove the watchdog
-    /// stops being fed.
-    Wedge(std::time::Duration),
-}
-
-/// Where the store answers an ingest: with the outcome after the commit, or why it failed.
-pub type IngestReply = RpcReplyPort<Result<Outcome, String>>;
-
-/// An issue and its timeline, oldest entry first.
-pub type IssueWithTimeline = (Issue, Vec<TimelineEntry>);
-
-/// A webhook on its way into the database.
-#[derive(Debug)]
-pub struct Webhook {
-    /// The raw event row to store.
-    pub raw: RawEvent,
-    /// What the parser made of it.
-    pub parsed: Parsed,
-}
 
 /// The store actor; its state is built in `pre_start`.
 pub struct Store;
@@ -333,13 +96,13 @@ impl Actor for Store {
                             state.ctx.signals.set_disk_full(true);
                             Ok(())
                         }
-                        Err(err) => Err(format!("database write failed: {err}")),
+                        Err(err) => Err(StoreError::Database(format!("write failed: {err}"))),
                     }
                 } else {
                     state
                         .conn
                         .query_row("SELECT 1", [], |_| Ok(()))
-                        .map_err(|err| format!("database read failed: {err}"))
+                        .map_err(|err| StoreError::Database(format!("read failed: {err}")))
                 };
                 let _ = reply.send(result);
             }
@@ -371,7 +134,7 @@ impl Actor for Store {
                     in_transaction(&mut state.conn, |tx| settle::apply_findings(tx, now, &findings))
                 });
                 if resolved.as_ref().is_ok_and(|ids| !ids.is_empty()) {
-                    super::cast(names::CLOCK, ClockMsg::Rescheduled);
+                    ClockHandle.rescheduled();
                 }
                 let _ = reply.send(text_err(resolved));
             }
@@ -405,7 +168,7 @@ impl Actor for Store {
                     in_transaction(&mut state.conn, |tx| settle::mark_spam(tx, &phone, &by, now))
                 });
                 if marked.as_ref().is_ok_and(|ids| !ids.is_empty()) {
-                    super::cast(names::CLOCK, ClockMsg::Rescheduled);
+                    ClockHandle.rescheduled();
                 }
                 let _ = reply.send(text_err(marked));
             }
@@ -418,12 +181,15 @@ impl Actor for Store {
             StoreMsg::BuildDigest { slot, now, delivery, reply } => {
                 let config = &state.ctx.config;
                 if !config.summary_slots.iter().any(|s| s.name == slot) {
-                    let names: Vec<&str> = config.summary_slots.iter().map(|s| s.name.as_str()).collect();
-                    let _ = reply.send(Err(format!("unknown slot {slot:?}; expected one of {}", names.join(", "))));
+                    let expected = config.summary_slots.iter().map(|s| s.name.clone()).collect();
+                    let _ = reply.send(Err(StoreError::UnknownSlot { slot, expected }));
                 } else {
                     let built = tokio::task::block_in_place(|| {
                         in_transaction(&mut state.conn, |tx| summary::build_digest(tx, config, &slot, now, delivery))
                     });
+                    if built.as_ref().is_ok_and(|report| report.queued) {
+                        OutboxHandle.wake();
+                    }
                     let _ = reply.send(text_err(built));
                 }
             }
@@ -432,6 +198,9 @@ impl Actor for Store {
                 let built = tokio::task::block_in_place(|| {
                     in_transaction(&mut state.conn, |tx| summary::build_alert(tx, config, now, delivery))
                 });
+                if built.as_ref().is_ok_and(|report| report.queued) {
+                    OutboxHandle.wake();
+                }
                 let _ = reply.send(text_err(built));
             }
             StoreMsg::QueueNotice { purpose, body, quiet_since, now, reply } => {
@@ -446,11 +215,15 @@ impl Actor for Store {
                         summary::queue_notice(tx, config, &purpose, &body, now)
                     })
                 });
+                if queued.as_ref().is_ok_and(|queued| *queued) {
+                    OutboxHandle.wake();
+                }
                 let _ = reply.send(text_err(queued));
             }
             StoreMsg::DueOutbox { now, limit, reply } => {
-                let due =
-                    tokio::task::block_in_place(|| in_transaction(&mut state.conn, |tx| outbox::due(tx, now, limit)));
+                let due = tokio::task::block_in_place(|| {
+                    in_transaction(&mut state.conn, |tx| Ok((outbox::due(tx, now, limit)?, outbox::next_attempt(tx)?)))
+                });
                 let _ = reply.send(text_err(due));
             }
             StoreMsg::OutboxResult { id, now, outcome, reply } => {
@@ -465,7 +238,7 @@ impl Actor for Store {
                     crate::store::housekeeping::nightly(&state.conn, &state.ctx.config, date, now)
                 });
                 let written = written.map(|path| path.map(|path| path.display().to_string()));
-                let _ = reply.send(written.map_err(|err| format!("{err:#}")));
+                let _ = reply.send(written.map_err(|err| StoreError::Backup(format!("{err:#}"))));
             }
             StoreMsg::Deferred { limit, reply } => {
                 let _ = reply.send(text_err(crate::store::events::deferred(&state.conn, limit)));
@@ -499,8 +272,8 @@ impl Actor for Store {
     }
 }
 
-fn text_err<T>(result: rusqlite::Result<T>) -> Result<T, String> {
-    result.map_err(|err| format!("database error: {err}"))
+fn text_err<T>(result: rusqlite::Result<T>) -> Result<T, StoreError> {
+    result.map_err(StoreError::from)
 }
 
 /// Applies every queued webhook in one transaction, then answers each.
@@ -532,11 +305,11 @@ fn flush(state: &mut StoreState) {
             // Nothing was committed: every sender gets an error, and GHL retries (SPEC §2).
             if is_disk_full(&err) {
                 state.ctx.signals.set_disk_full(true);
-                super::cast(names::SUMMARY, SummaryMsg::Wake);
+                OutboxHandle.wake();
             }
             tracing::error!(batch = queued.len(), error = %err, "webhook commit failed");
             for (_, reply) in queued {
-                let _ = reply.send(Err(format!("could not store the event: {err}")));
+                let _ = reply.send(Err(StoreError::Database(format!("could not store the event: {err}"))));
             }
         }
     }
@@ -586,10 +359,10 @@ fn follow_up(ctx: &Ctx, judged: &[(&Parsed, &Outcome)]) {
         }
     }
     if judged.iter().any(|(_, outcome)| outcome.changes_deadlines()) {
-        super::cast(names::CLOCK, ClockMsg::Rescheduled);
+        ClockHandle.rescheduled();
     }
     if judged.iter().any(|(_, outcome)| matches!(outcome, Outcome::Command { .. })) {
-        super::cast(names::SUMMARY, SummaryMsg::Wake);
+        OutboxHandle.wake();
     }
     if !ctx.ghl.is_configured() {
         return;
@@ -599,10 +372,10 @@ fn follow_up(ctx: &Ctx, judged: &[(&Parsed, &Outcome)]) {
             && inbound.contact_name.is_none()
             && let Some(contact_id) = inbound.party.contact_id.clone()
         {
-            super::cast(names::RESOLVER, ResolverMsg::LookupName { issue_id: *issue_id, contact_id });
+            ResolverHandle.lookup_name(*issue_id, contact_id);
         }
         if let Outcome::Created { issue_id, unconfirmed_ack: true, .. } = outcome {
-            super::cast(names::RESOLVER, ResolverMsg::AckCheck { issue_id: *issue_id });
+            ResolverHandle.ack_check(*issue_id);
         }
     }
 }
