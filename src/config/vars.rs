@@ -1,9 +1,9 @@
 //! The table: every environment variable once, with its default, parser, secrecy and meaning.
 //!
 //! Each entry of `vars!` becomes a typed constant (`LISTEN_ADDR: Var<SocketAddr>`) that `read`
-//! fills [`super::Config`] from, and one row of [`VARS`], which `check-config` prints. An entry
-//! is its name and type, then one of three kinds, its parser (from `parse`, or a closure around
-//! one) and its meaning:
+//! fills [`super::Config`] from, and one row of [`VARS`], which `check-config` prints and the
+//! README's table is checked against. An entry is its name and type, then one of three kinds,
+//! its parser (from `parse`, or a closure around one) and its meaning:
 //!
 //! - `NAME: T = "default", parser, "meaning";` a value that always has one: the parser reads
 //!   the value set, else the default.
@@ -287,5 +287,44 @@ mod tests {
             assert!(report.contains(&format!("{name}=****89 (")), "{name}: {report}");
         }
         Ok(())
+    }
+
+    /// The README's configuration table names only real variables, and where a row has one
+    /// variable and one plain default, it is the table's default.
+    #[test]
+    fn the_readme_table_agrees_with_the_entries() {
+        let readme = include_str!("../../README.md");
+        let section = readme.split("\n## Configuration\n").nth(1).unwrap_or_default();
+        let rows: Vec<&str> = section
+            .lines()
+            .skip_while(|line| !line.starts_with('|'))
+            .take_while(|line| line.starts_with('|'))
+            .collect();
+        assert!(rows.len() > 10, "no table under ## Configuration");
+        let code = |cell: &str| -> Vec<String> { cell.split('`').skip(1).step_by(2).map(str::to_string).collect() };
+        for row in &rows[2..] {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let mut names: Vec<String> = Vec::new();
+            for token in code(cells[1]) {
+                // `BUSINESS_HOURS_START` / `_END`: a suffix stands for the name before it.
+                let name = match (token.strip_prefix('_'), names.last()) {
+                    (Some(_), Some(last)) => format!("{}{token}", last.rsplit_once('_').map_or("", |(stem, _)| stem)),
+                    _ => token,
+                };
+                names.push(name);
+            }
+            for name in &names {
+                assert!(VARS.iter().any(|def| def.name == name), "README names {name}, which is not in the table");
+            }
+            let default = match (cells[2], code(cells[2]).as_slice()) {
+                ("—", _) => Some(String::new()),
+                (cell, [only]) if *cell == format!("`{only}`") => Some(only.clone()),
+                _ => None,
+            };
+            if let ([name], Some(default)) = (names.as_slice(), default) {
+                let def = VARS.iter().find(|def| def.name == name);
+                assert_eq!(def.map(|def| def.default), Some(default.as_str()), "README's default for {name}");
+            }
+        }
     }
 }
