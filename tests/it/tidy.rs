@@ -45,7 +45,98 @@ fn only_the_store_actor_holds_the_connection() -> anyhow::Result<()> {
     for file in files {
         let text = std::fs::read_to_string(&file)?;
         let holds = text.contains("conn: Connection");
-        assert_eq!(holds, file.ends_with("store.rs"), "{}", file.display());
+        assert_eq!(holds, file.ends_with("actors/store/mod.rs"), "{}", file.display());
+    }
+    Ok(())
+}
+
+/// The crate's top-level modules each file of `dir` (under `src/`) names with `crate::…`,
+/// with the file that names it. Comment lines are skipped.
+fn imports(dir: &str) -> anyhow::Result<Vec<(std::path::PathBuf, String)>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    let path = root.join(dir);
+    if path.is_dir() {
+        sources(&path, &mut files)?;
+    } else {
+        files.push(path.with_extension("rs"));
+    }
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file)?;
+        for line in text.lines().filter(|line| !line.trim_start().starts_with("//")) {
+            for (at, _) in line.match_indices("crate::") {
+                let module: String =
+                    line[at + "crate::".len()..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                if !module.is_empty() {
+                    found.push((file.clone(), module));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Asserts that no file under `dir` imports any of `forbidden`.
+fn never_imports(dir: &str, forbidden: &[&str]) -> anyhow::Result<()> {
+    let found = imports(dir)?;
+    assert!(!found.is_empty() || dir == "domain", "{dir}: no imports found; is the path right?");
+    for (file, module) in found {
+        assert!(
+            !forbidden.contains(&module.as_str()),
+            "{} imports crate::{module}; imports run domain ← store ← actors ← http/status/app (ARCHITECTURE.md)",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn the_domain_imports_nothing_of_the_crate_but_itself() -> anyhow::Result<()> {
+    for (file, module) in imports("domain")? {
+        assert_eq!(module, "domain", "{} imports crate::{module}", file.display());
+    }
+    Ok(())
+}
+
+#[test]
+fn the_store_never_imports_actors_ghl_http_or_status() -> anyhow::Result<()> {
+    never_imports("store", &["actors", "ghl", "http", "status", "app", "supervisor", "ai", "guard", "led"])
+}
+
+#[test]
+fn actors_never_import_http_status_or_the_app() -> anyhow::Result<()> {
+    never_imports("actors", &["http", "status", "app", "supervisor", "guard", "led"])
+}
+
+#[test]
+fn only_handles_build_actor_messages() -> anyhow::Result<()> {
+    // Callers outside an actor's own module use its typed handle: no message is built and no
+    // registered name is used anywhere else.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, &mut files)?;
+    for file in files {
+        let relative = file.strip_prefix(&root)?.to_string_lossy().replace('\\', "/");
+        let text = std::fs::read_to_string(&file)?;
+        if !relative.starts_with("actors/") && relative != "supervisor.rs" {
+            assert!(!text.contains("names::"), "{relative} uses an actor's registered name; use its handle");
+        }
+        for (message, home) in [
+            ("StoreMsg::", "actors/store/"),
+            ("IntakeMsg::", "actors/intake.rs"),
+            ("ClockMsg::", "actors/clock.rs"),
+            ("ResolverMsg::", "actors/resolver"),
+            ("SummaryMsg::", "actors/summary.rs"),
+            ("OutboxMsg::", "actors/outbox.rs"),
+        ] {
+            if text.contains(message) {
+                assert!(
+                    relative.starts_with(home) || relative == "actors/handles.rs",
+                    "{relative} builds {message}…; call the actor's handle instead"
+                );
+            }
+        }
     }
     Ok(())
 }
