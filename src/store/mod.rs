@@ -123,16 +123,4 @@ pub fn kv_set(conn: &rusqlite::Connection, key: &str, value: &str) -> rusqlite::
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stored_instants_sort_as_text() -> anyhow::Result<()> {
-        let a: Timestamp = "2026-03-02T15:00:00Z".parse()?;
-        let b: Timestamp = "2026-03-02T15:00:00.5Z".parse()?;
-        assert_eq!(ts(a), "2026-03-02T15:00:00.000Z");
-        assert!(ts(a) < ts(b));
-        assert_eq!(parse_ts(&ts(b))?, b);
-        Ok(())
-    }
-}
+mod tests;

@@ -1,0 +1,85 @@
+//! Tests of `store::facts`: what the summary sender plans with and the status page's figures.
+
+use super::{MONDAY_9AM, MONDAY_11AM, at, config, create, create_open, customer, database, raw};
+use crate::domain::event::IssueKind;
+use crate::domain::issue::Delivery;
+use crate::store::facts::{stats, summary_facts};
+use crate::store::{events, issues, kv_get, summary, ts};
+
+const NOON: &str = "2026-03-02T18:00:00Z";
+
+#[test]
+fn last_seen_is_recorded_only_on_a_believed_clock() -> anyhow::Result<()> {
+    let (conn, config) = (database()?, config(&[])?);
+    let first = summary_facts(&conn, &config, at(MONDAY_9AM), false)?;
+    assert_eq!(first.last_seen_at, None);
+    assert_eq!(kv_get(&conn, "last_seen_at")?, None, "an untrusted clock leaves no trace");
+    summary_facts(&conn, &config, at(MONDAY_11AM), true)?;
+    let later = summary_facts(&conn, &config, at(NOON), true)?;
+    assert_eq!(later.last_seen_at, Some(at(MONDAY_11AM)), "the value before this call");
+    assert_eq!(kv_get(&conn, "last_seen_at")?, Some(ts(at(NOON))));
+    Ok(())
+}
+
+#[test]
+fn the_newer_of_last_seen_and_the_heartbeat_counts() -> anyhow::Result<()> {
+    let (conn, config) = (database()?, config(&[])?);
+    crate::store::kv_set(&conn, "last_seen_at", &ts(at(MONDAY_9AM)))?;
+    crate::store::kv_set(&conn, "heartbeat_at", &ts(at(MONDAY_11AM)))?;
+    assert_eq!(summary_facts(&conn, &config, at(NOON), false)?.last_seen_at, Some(at(MONDAY_11AM)));
+    Ok(())
+}
+
+#[test]
+fn claimed_slots_are_reported_for_today_only() -> anyhow::Result<()> {
+    let (conn, config) = (database()?, config(&[])?);
+    summary::build_digest(&conn, &config, "morning", at("2026-03-02T14:00:00Z"), Delivery::Queue)?;
+    summary::build_digest(&conn, &config, "midday", at(NOON), Delivery::DryRun)?;
+    let today = summary_facts(&conn, &config, at(NOON), true)?;
+    assert_eq!(today.claimed_today, vec!["morning".to_string()]);
+    assert_eq!(today.next_outbox_at, Some(at("2026-03-02T14:00:00Z")));
+    let tomorrow = summary_facts(&conn, &config, at("2026-03-03T18:00:00Z"), true)?;
+    assert!(tomorrow.claimed_today.is_empty());
+    Ok(())
+}
+
+#[test]
+fn unalerted_and_unsettled_issues_are_counted() -> anyhow::Result<()> {
+    let (conn, config) = (database()?, config(&[])?);
+    create_open(&conn, IssueKind::Sms, &customer(1))?;
+    create(&conn, IssueKind::Sms, &customer(2), at(MONDAY_9AM), at(MONDAY_11AM))?;
+    create(&conn, IssueKind::Sms, &customer(3), at(MONDAY_9AM), at("2026-03-02T19:00:00Z"))?;
+    let facts = summary_facts(&conn, &config, at(NOON), true)?;
+    assert_eq!((facts.unalerted_open, facts.unsettled_due), (1, 1));
+    summary::build_alert(&conn, &config, at(NOON), Delivery::Queue)?;
+    assert_eq!(summary_facts(&conn, &config, at(NOON), true)?.unalerted_open, 0, "queued in an alert");
+    Ok(())
+}
+
+#[test]
+fn stats_count_issues_per_status_and_the_newest_webhooks() -> anyhow::Result<()> {
+    let (conn, config) = (database()?, config(&[])?);
+    let empty = stats(&conn)?;
+    assert!(empty.issues.is_empty());
+    assert_eq!((empty.last_webhook_at, empty.outbox_backlog), (None, 0));
+    assert!(empty.data_bytes > 0);
+
+    create_open(&conn, IssueKind::Sms, &customer(1))?;
+    create_open(&conn, IssueKind::Call, &customer(2))?;
+    let resolved = create(&conn, IssueKind::Sms, &customer(3), at(MONDAY_9AM), at(MONDAY_11AM))?;
+    issues::resolve(&conn, resolved, at(NOON), "manual:mgr1", "done")?;
+    create(&conn, IssueKind::Sms, &customer(4), at(MONDAY_9AM), at(MONDAY_11AM))?;
+    events::record(&conn, &raw(at(MONDAY_9AM), "w1"))?;
+    events::record(&conn, &raw(at(NOON), "w2"))?;
+    summary::queue_notice(&conn, &config, "notice:test", "hello", at(NOON))?;
+
+    let figures = stats(&conn)?;
+    let counts: Vec<(&str, i64)> = figures.issues.iter().map(|(status, n)| (status.as_str(), *n)).collect();
+    assert_eq!(counts, vec![("OPEN", 2), ("PENDING", 1), ("RESOLVED", 1)]);
+    assert_eq!(figures.last_webhook_at, Some(at(NOON)));
+    let arrivals: Vec<_> = figures.recent_events.iter().map(|recent| recent.received_at).collect();
+    assert_eq!(arrivals, vec![at(NOON), at(MONDAY_9AM)], "newest first");
+    assert_eq!(figures.outbox_backlog, 2, "one row per manager");
+    assert_eq!(figures.outbox_not_sent, (0, None));
+    Ok(())
+}
