@@ -3,18 +3,24 @@
 //! Data flows one way:
 //!
 //! ```text
-//! HTTP workers (http) ──► intake ──► store (SQLite) ──► clock ──► summary
-//!                                           ▲              resolver
+//! http ──► intake ──► store (SQLite) ──► clock ──► resolver ──► GHL
+//!                       │                  └─────► summary ──► store ──► outbox ──► GHL
+//!                       └─ casts: Rescheduled ► clock · LookupName, AckCheck ► resolver · Wake ► outbox
 //! ```
 //!
 //! `http` checks each request and hands webhooks to the `intake` actor, which parses them
-//! (`ghl::payload`) and forwards them to the `store` actor, the sole owner of the database. The
+//! (`ghl::payload`) and hands them to the `store` actor, the sole owner of the database. The
 //! store group-commits and answers each webhook after its commit, then tells the SLA `clock`
-//! that deadlines changed. The clock sleeps until the next due time and asks the store to
-//! settle what is due; breaches go to the `summary` sender. `supervisor` restarts any actor
-//! that fails. `domain` holds the pure logic (calendar, classification, phones, events); `store`
-//! holds the SQL. `ghl` and `ai` are the only code that talks to GHL and to the optional AI
-//! endpoint; `backup` keeps the nightly copies, and `offbox` seals and sends them to a bucket.
+//! that deadlines changed. The clock sleeps until the next due time, has the `resolver` check
+//! GHL once more, and asks the store to settle what is due; breaches go to the `summary`
+//! sender, which decides what managers are told and queues it; the `outbox` sender sends it.
+//! Every actor is called through its typed handle (`actors::handles`). `supervisor` restarts
+//! any actor that fails.
+//!
+//! Imports run one way: `domain` (pure logic and the shared types) ← `store` (SQL and its
+//! transactions) ← `actors` ← `http`, `status` and `app`; `tests/it/tidy.rs` checks it.
+//! `ghl` and `ai` are the only code that talks to GHL and to the optional AI endpoint;
+//! `backup` keeps the nightly copies, and `offbox` seals and sends them to a bucket.
 
 pub mod actors;
 pub mod ai;

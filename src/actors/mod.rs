@@ -1,8 +1,8 @@
 //! The supervised actors and the small shared pieces they use to find and call each other.
 //!
 //! Actors are registered by name, so a handle survives a restart: each call looks the actor
-//! up again and reaches the new incarnation. Data flows one way:
-//! `intake ──► store ──► clock / resolver ──► summary`; the store only replies and casts.
+//! up again and reaches the new incarnation. Callers use the typed handles in [`handles`]
+//! (and `store::StoreHandle`); the flow is drawn once, in `lib.rs`.
 
 pub mod clock;
 pub mod clockwatch;
