@@ -2,22 +2,23 @@
 //!
 //! Blocking (ureq + rustls); callers run it in `spawn_blocking`. Every request carries the
 //! `Version` GHL documents for its endpoint (or `GHL_VERSION` when set), passes one shared rate
-//! limiter (a sliding 10-second window and a daily budget) and a circuit breaker, retries
-//! 429/5xx/timeouts with exponential backoff and jitter, and never retries other 4xx. GHL's
-//! documented `X-RateLimit-*` headers steer the waits: a spent window holds every caller for
-//! the window's interval, a spent day stops requests for a while, and a lower advertised
-//! maximum lowers ours (`Retry-After` is not documented; it is honoured only if it comes).
-//! Failures come back classified as [`GhlError`] so callers can act on the cause; an outage is
-//! a value, not a crash.
+//! limiter (`ghl::limiter`: a sliding 10-second window and a daily budget) and a circuit
+//! breaker (`ghl::breaker`), retries 429/5xx/timeouts with exponential backoff and jitter, and
+//! never retries other 4xx. GHL's documented `X-RateLimit-*` headers steer the waits: a spent
+//! window holds every caller for the window's interval, a spent day stops requests for a while,
+//! and a lower advertised maximum lowers ours (`Retry-After` is not documented; it is honoured
+//! only if it comes). Failures come back classified as [`GhlError`] so callers can act on the
+//! cause; an outage is a value, not a crash.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::breaker::CircuitBreaker;
+pub use super::limiter::{RateLimitHeaders, RateLimiter};
 use crate::config::{GhlConfig, Secret};
 use crate::domain::event::{Outbound, Party, is_call_type};
 use crate::time::TimeSource;
@@ -179,39 +180,6 @@ pub struct GhlStatus {
     pub rate_limit: Option<RateLimitHeaders>,
 }
 
-/// GHL's documented rate-limit headers (CONTRACT §5.1), as the last answer carried them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct RateLimitHeaders {
-    /// `X-RateLimit-Max`: requests allowed per interval.
-    pub max: Option<u64>,
-    /// `X-RateLimit-Remaining`: left in the current interval.
-    pub remaining: Option<u64>,
-    /// `X-RateLimit-Interval-Milliseconds`: the interval.
-    pub interval_ms: Option<u64>,
-    /// `X-RateLimit-Limit-Daily`: requests allowed per day.
-    pub daily_limit: Option<u64>,
-    /// `X-RateLimit-Daily-Remaining`: left today.
-    pub daily_remaining: Option<u64>,
-}
-
-impl RateLimitHeaders {
-    fn read(header: impl Fn(&str) -> Option<String>) -> Option<RateLimitHeaders> {
-        let number = |name: &str| header(name).and_then(|value| value.trim().parse::<u64>().ok());
-        let headers = RateLimitHeaders {
-            max: number("x-ratelimit-max"),
-            remaining: number("x-ratelimit-remaining"),
-            interval_ms: number("x-ratelimit-interval-milliseconds"),
-            daily_limit: number("x-ratelimit-limit-daily"),
-            daily_remaining: number("x-ratelimit-daily-remaining"),
-        };
-        (headers != RateLimitHeaders::default()).then_some(headers)
-    }
-
-    fn interval(&self) -> Option<Duration> {
-        self.interval_ms.filter(|ms| *ms > 0).map(Duration::from_millis)
-    }
-}
-
 /// The two GHL APIs the client calls; each documents its own `Version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Api {
@@ -256,10 +224,6 @@ const MAX_SERVER_WAIT: Duration = Duration::from_secs(60);
 /// How long requests stop once GHL says the day's requests are spent; GHL does not say when
 /// its day resets, so one request an hour asks again.
 const DAILY_LIMIT_HOLD: Duration = Duration::from_secs(3600);
-/// Consecutive failed requests that open the circuit.
-const BREAKER_THRESHOLD: u32 = 5;
-/// How long the circuit first stays open; doubles while GHL stays down, up to 5 minutes.
-const BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
 /// Pages of messages read at most while looking back for a staff reply.
 const MAX_PAGES: usize = 10;
 /// Messages per page.
@@ -284,12 +248,10 @@ struct Inner {
     time: TimeSource,
 }
 
+/// What requests change, under one lock: the breaker and the status `/health` shows.
 #[derive(Default)]
 struct ClientState {
-    consecutive_failures: u32,
-    /// On the injected clock, so a test can move past an outage.
-    open_until: Option<Timestamp>,
-    open_for: Duration,
+    breaker: CircuitBreaker,
     status: GhlStatus,
 }
 
@@ -322,7 +284,7 @@ impl GhlClient {
                     Duration::from_millis(10_250),
                     config.daily_budget,
                 ),
-                state: Mutex::new(ClientState { open_for: BREAKER_OPEN_FOR, ..ClientState::default() }),
+                state: Mutex::new(ClientState::default()),
                 time,
             }),
         }
@@ -367,11 +329,11 @@ impl GhlClient {
     pub fn status(&self) -> GhlStatus {
         let state = self.lock();
         let mut status = state.status.clone();
-        let open = state.open_until.is_some_and(|until| until > self.inner.time.now());
+        let open = state.breaker.is_open(self.inner.time.now());
         status.circuit = if open { "open" } else { "closed" };
         status.state = if self.inner.token.is_none() {
             "not configured"
-        } else if open || status.token_refused || state.consecutive_failures > 0 || self.inner.limiter.day_is_held() {
+        } else if open || status.token_refused || state.breaker.is_failing() || self.inner.limiter.day_is_held() {
             "degraded"
         } else {
             "ok"
@@ -612,18 +574,12 @@ impl GhlClient {
     }
 
     fn check_circuit(&self) -> Result<(), GhlError> {
-        let state = self.lock();
-        match state.open_until {
-            Some(until) if until > self.inner.time.now() => Err(GhlError::CircuitOpen),
-            _ => Ok(()),
-        }
+        self.lock().breaker.check(self.inner.time.now())
     }
 
     fn record_success(&self) {
         let mut state = self.lock();
-        state.consecutive_failures = 0;
-        state.open_until = None;
-        state.open_for = BREAKER_OPEN_FOR;
+        state.breaker.record_success();
         state.status.last_success_at = Some(self.inner.time.now());
         state.status.last_error = None;
         state.status.token_refused = false;
@@ -634,13 +590,7 @@ impl GhlClient {
         state.status.last_error = Some(error.to_string());
         state.status.token_refused = matches!(error, GhlError::Auth(_));
         if counts_for_breaker {
-            state.consecutive_failures += 1;
-            if state.consecutive_failures >= BREAKER_THRESHOLD {
-                let open_for = state.open_for;
-                state.open_until = Some(self.inner.time.now() + SignedDuration::try_from(open_for).unwrap_or_default());
-                state.open_for = (open_for * 2).min(Duration::from_secs(300));
-                tracing::warn!(?open_for, "GHL circuit opened after repeated failures");
-            }
+            state.breaker.record_failure(self.inner.time.now());
         }
     }
 }
@@ -721,109 +671,6 @@ fn parse_message(item: &Value) -> Option<Message> {
     })
 }
 
-/// One limiter for every caller: at most `max` requests in any `window`, and a daily budget.
-pub struct RateLimiter {
-    max: usize,
-    window: Duration,
-    daily_budget: u32,
-    state: Mutex<LimiterState>,
-}
-
-struct LimiterState {
-    sent: VecDeque<Instant>,
-    paused_until: Option<Instant>,
-    day_started: Instant,
-    used_today: u32,
-    /// GHL's advertised `X-RateLimit-Max`, when lower than ours.
-    advertised_max: Option<usize>,
-    /// GHL said the day's requests are spent: nothing is sent before this.
-    day_held_until: Option<Instant>,
-}
-
-impl RateLimiter {
-    /// A limiter allowing `max` requests per `window` and `daily_budget` per 24 hours.
-    pub fn new(max: usize, window: Duration, daily_budget: u32) -> RateLimiter {
-        RateLimiter {
-            max: max.max(1),
-            window,
-            daily_budget,
-            state: Mutex::new(LimiterState {
-                sent: VecDeque::new(),
-                paused_until: None,
-                day_started: Instant::now(),
-                used_today: 0,
-                advertised_max: None,
-                day_held_until: None,
-            }),
-        }
-    }
-
-    /// Waits for a slot, then takes it.
-    pub fn acquire(&self) -> Result<(), GhlError> {
-        loop {
-            let wait = {
-                let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-                let now = Instant::now();
-                if now.duration_since(state.day_started) >= Duration::from_secs(86_400) {
-                    state.day_started = now;
-                    state.used_today = 0;
-                }
-                if state.used_today >= self.daily_budget {
-                    return Err(GhlError::BudgetExhausted);
-                }
-                match state.day_held_until {
-                    Some(until) if until > now => return Err(GhlError::BudgetExhausted),
-                    Some(_) => state.day_held_until = None,
-                    None => {}
-                }
-                while state.sent.front().is_some_and(|at| now.duration_since(*at) >= self.window) {
-                    state.sent.pop_front();
-                }
-                let max = state.advertised_max.map_or(self.max, |advertised| advertised.min(self.max));
-                match state.paused_until {
-                    Some(until) if until > now => until - now,
-                    _ if state.sent.len() < max => {
-                        state.sent.push_back(now);
-                        state.used_today += 1;
-                        return Ok(());
-                    }
-                    _ => state
-                        .sent
-                        .front()
-                        .map_or(Duration::ZERO, |first| (*first + self.window).saturating_duration_since(now)),
-                }
-            };
-            std::thread::sleep(wait.max(Duration::from_millis(1)));
-        }
-    }
-
-    /// Holds every caller for `period` (GHL said the window is spent).
-    pub fn pause(&self, period: Duration) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.paused_until = Some(Instant::now() + period);
-    }
-
-    /// Sends no more than `max` per window from now on, if that is lower than ours (GHL's
-    /// `X-RateLimit-Max`).
-    pub fn limit_to(&self, max: u64) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let max = usize::try_from(max).unwrap_or(usize::MAX).max(1);
-        state.advertised_max = (max < self.max).then_some(max);
-    }
-
-    /// Whether GHL said the day's requests are spent and the hold has not ended.
-    pub fn day_is_held(&self) -> bool {
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.day_held_until.is_some_and(|until| until > Instant::now())
-    }
-
-    /// Refuses every request for `period` (GHL said the day's requests are spent).
-    pub fn hold_day(&self, period: Duration) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.day_held_until = Some(Instant::now() + period);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -869,63 +716,6 @@ mod tests {
         assert_eq!(error_message(r#"{"statusCode":422,"message":["a","b"]}"#), "a; b");
         assert_eq!(error_message(r#"{"statusCode":401,"message":"Invalid JWT"}"#), "Invalid JWT");
         assert_eq!(error_message("<html>"), "<html>");
-    }
-
-    #[test]
-    fn the_limiter_never_exceeds_its_window() -> Result<(), GhlError> {
-        let limiter = RateLimiter::new(5, Duration::from_millis(200), 1000);
-        let start = Instant::now();
-        let mut taken = Vec::new();
-        for _ in 0..12 {
-            limiter.acquire()?;
-            taken.push(start.elapsed());
-        }
-        for (index, at) in taken.iter().enumerate().skip(5) {
-            let window_start = taken[index - 5];
-            assert!(*at - window_start >= Duration::from_millis(200), "request {index} came too soon");
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn the_daily_budget_is_a_hard_stop() {
-        let limiter = RateLimiter::new(100, Duration::from_secs(10), 2);
-        assert!(limiter.acquire().is_ok() && limiter.acquire().is_ok());
-        assert_eq!(limiter.acquire(), Err(GhlError::BudgetExhausted));
-    }
-
-    #[test]
-    fn the_documented_rate_limit_headers_steer_the_limiter() {
-        let limiter = RateLimiter::new(3, Duration::from_secs(10), 1000);
-        limiter.limit_to(100);
-        limiter.limit_to(2);
-        assert!(limiter.acquire().is_ok() && limiter.acquire().is_ok());
-        let started = Instant::now();
-        let limited = RateLimiter::new(2, Duration::from_millis(150), 1000);
-        limited.limit_to(1);
-        assert!(limited.acquire().is_ok() && limited.acquire().is_ok());
-        assert!(started.elapsed() >= Duration::from_millis(150), "the second waited for the window");
-        let day = RateLimiter::new(10, Duration::from_secs(10), 1000);
-        day.hold_day(Duration::from_millis(100));
-        assert_eq!(day.acquire(), Err(GhlError::BudgetExhausted));
-        std::thread::sleep(Duration::from_millis(120));
-        assert!(day.acquire().is_ok(), "one request asks again once the hold ends");
-        let headers = |pairs: &[(&str, &str)]| {
-            let pairs: Vec<(String, String)> = pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-            RateLimitHeaders::read(|name| {
-                pairs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
-            })
-        };
-        let read = headers(&[
-            ("X-RateLimit-Remaining", "0"),
-            ("X-RateLimit-Interval-Milliseconds", "1500"),
-            ("X-RateLimit-Daily-Remaining", "7"),
-        ]);
-        assert_eq!(
-            read.map(|h| (h.remaining, h.interval(), h.daily_remaining)),
-            Some((Some(0), Some(Duration::from_millis(1500)), Some(7)))
-        );
-        assert_eq!(headers(&[("Retry-After", "5")]), None, "Retry-After is not one of GHL's documented headers");
     }
 
     #[test]
