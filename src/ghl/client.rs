@@ -2,24 +2,34 @@
 //!
 //! Blocking (ureq + rustls); callers run it in `spawn_blocking`. Every request carries the
 //! `Version` GHL documents for its endpoint (or `GHL_VERSION` when set), passes one shared rate
-//! limiter (a sliding 10-second window and a daily budget) and a circuit breaker, retries
-//! 429/5xx/timeouts with exponential backoff and jitter, and never retries other 4xx. GHL's
-//! documented `X-RateLimit-*` headers steer the waits: a spent window holds every caller for
-//! the window's interval, a spent day stops requests for a while, and a lower advertised
-//! maximum lowers ours (`Retry-After` is not documented; it is honoured only if it comes).
-//! Failures come back classified as [`GhlError`] so callers can act on the cause; an outage is
-//! a value, not a crash.
+//! limiter (`ghl::limiter`: a sliding 10-second window and a daily budget) and a circuit
+//! breaker (`ghl::breaker`), retries 429/5xx/timeouts with exponential backoff and jitter, and
+//! never retries other 4xx. GHL's documented `X-RateLimit-*` headers steer the waits: a spent
+//! window holds every caller for the window's interval, a spent day stops requests for a while,
+//! and a lower advertised maximum lowers ours (`Retry-After` is not documented; it is honoured
+//! only if it comes). Failures come back classified as [`GhlError`] so callers can act on the
+//! cause; an outage is a value, not a crash.
+//!
+//! This file holds the client, its state and the endpoint methods; `request` sends one request
+//! and classifies its answer, and `answers` reads GHL's JSON into [`Message`] and
+//! [`ConversationSummary`].
 
-use std::collections::VecDeque;
+mod answers;
+mod request;
+
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
+pub use self::answers::{ConversationSummary, Message};
+use self::answers::{display_name, messages_page, parse_conversation, parse_message};
+pub use self::request::describe_versions;
+use super::breaker::CircuitBreaker;
+pub use super::limiter::{RateLimitHeaders, RateLimiter};
 use crate::config::{GhlConfig, Secret};
-use crate::domain::event::{Outbound, Party, is_call_type};
 use crate::time::TimeSource;
 
 /// Why a GHL request failed.
@@ -81,83 +91,6 @@ impl std::fmt::Display for GhlError {
 
 impl std::error::Error for GhlError {}
 
-/// One message of a conversation, in our terms.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    /// GHL message id.
-    pub id: String,
-    /// `inbound` or `outbound`.
-    pub outbound: bool,
-    /// `TYPE_SMS`, `SMS`, `TYPE_CALL`, `InternalComment`, ...
-    pub message_type: String,
-    /// The GHL user who sent it.
-    pub user_id: Option<String>,
-    /// `app`, `workflow`, `api`, ...
-    pub source: Option<String>,
-    /// When GHL recorded it.
-    pub date_added: Timestamp,
-    /// Call status, from `meta.call.status` (live) or `meta.callStatus` (the spec).
-    pub call_status: Option<String>,
-    /// The text, for the AI check's transcript (SPEC §10); `None` for calls and empty bodies.
-    pub body: Option<String>,
-}
-
-impl Message {
-    /// This message as an outbound candidate for the staff-reply rule.
-    pub fn as_outbound(&self, party: &Party) -> Option<Outbound> {
-        self.outbound.then(|| Outbound {
-            party: party.clone(),
-            message_type: normalise_type(&self.message_type),
-            user_id: self.user_id.clone(),
-            source: self.source.clone(),
-            message_id: Some(self.id.clone()),
-            sent_at: Some(self.date_added),
-            call_status: self.call_status.clone(),
-        })
-    }
-}
-
-/// `TYPE_SMS` → `SMS`; every call type (`TYPE_CALL`, `TYPE_IVR_CALL`, `TYPE_CUSTOM_CALL`,
-/// `TYPE_CAMPAIGN_MANUAL_CALL`) and `TYPE_VOICEMAIL` → `CALL`; `TYPE_INTERNAL_COMMENT(S)` →
-/// `InternalComment`.
-fn normalise_type(message_type: &str) -> String {
-    match message_type {
-        "TYPE_SMS" => "SMS".into(),
-        "TYPE_VOICEMAIL" => "CALL".into(),
-        call if is_call_type(call) => "CALL".into(),
-        "TYPE_INTERNAL_COMMENT" | "TYPE_INTERNAL_COMMENTS" => "InternalComment".into(),
-        other => other.into(),
-    }
-}
-
-/// A conversation as the search lists it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConversationSummary {
-    /// Conversation id.
-    pub id: String,
-    /// Its contact.
-    pub contact_id: Option<String>,
-    /// When its last message was added.
-    pub last_message_at: Option<Timestamp>,
-    /// `inbound` or `outbound`.
-    pub last_direction: Option<String>,
-}
-
-/// `lastMessageDate` is epoch milliseconds live, sometimes an ISO string (CONTRACT §3.1).
-fn parse_conversation(item: &Value) -> Option<ConversationSummary> {
-    let last_message_at = match &item["lastMessageDate"] {
-        Value::Number(ms) => ms.as_i64().and_then(|ms| Timestamp::from_millisecond(ms).ok()),
-        Value::String(text) => text.parse().ok(),
-        _ => None,
-    };
-    Some(ConversationSummary {
-        id: item["id"].as_str()?.to_string(),
-        contact_id: item["contactId"].as_str().map(str::to_string),
-        last_message_at,
-        last_direction: item["lastMessageDirection"].as_str().map(str::to_string),
-    })
-}
-
 /// What `/health` shows about GHL.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct GhlStatus {
@@ -179,87 +112,6 @@ pub struct GhlStatus {
     pub rate_limit: Option<RateLimitHeaders>,
 }
 
-/// GHL's documented rate-limit headers (CONTRACT §5.1), as the last answer carried them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct RateLimitHeaders {
-    /// `X-RateLimit-Max`: requests allowed per interval.
-    pub max: Option<u64>,
-    /// `X-RateLimit-Remaining`: left in the current interval.
-    pub remaining: Option<u64>,
-    /// `X-RateLimit-Interval-Milliseconds`: the interval.
-    pub interval_ms: Option<u64>,
-    /// `X-RateLimit-Limit-Daily`: requests allowed per day.
-    pub daily_limit: Option<u64>,
-    /// `X-RateLimit-Daily-Remaining`: left today.
-    pub daily_remaining: Option<u64>,
-}
-
-impl RateLimitHeaders {
-    fn read(header: impl Fn(&str) -> Option<String>) -> Option<RateLimitHeaders> {
-        let number = |name: &str| header(name).and_then(|value| value.trim().parse::<u64>().ok());
-        let headers = RateLimitHeaders {
-            max: number("x-ratelimit-max"),
-            remaining: number("x-ratelimit-remaining"),
-            interval_ms: number("x-ratelimit-interval-milliseconds"),
-            daily_limit: number("x-ratelimit-limit-daily"),
-            daily_remaining: number("x-ratelimit-daily-remaining"),
-        };
-        (headers != RateLimitHeaders::default()).then_some(headers)
-    }
-
-    fn interval(&self) -> Option<Duration> {
-        self.interval_ms.filter(|ms| *ms > 0).map(Duration::from_millis)
-    }
-}
-
-/// The two GHL APIs the client calls; each documents its own `Version`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Api {
-    /// `/conversations/...`: `Version: 2021-04-15`.
-    Conversations,
-    /// `/contacts/...`: `Version: 2021-07-28`.
-    Contacts,
-}
-
-impl Api {
-    /// The `Version` GHL's OpenAPI gives every operation of this API.
-    fn documented_version(self) -> &'static str {
-        match self {
-            Api::Conversations => "2021-04-15",
-            Api::Contacts => "2021-07-28",
-        }
-    }
-}
-
-/// The `Version` headers in effect, for `check-config`.
-pub fn describe_versions(config: &GhlConfig) -> String {
-    match &config.version {
-        Some(version) => format!(
-            "{version} on every endpoint (GHL_VERSION is set; unset it to send each endpoint the value GHL documents: conversations {}, contacts {})",
-            Api::Conversations.documented_version(),
-            Api::Contacts.documented_version()
-        ),
-        None => format!(
-            "conversations {}, contacts {} (each endpoint's documented value)",
-            Api::Conversations.documented_version(),
-            Api::Contacts.documented_version()
-        ),
-    }
-}
-
-/// Attempts per request, the first included.
-const MAX_ATTEMPTS: u32 = 4;
-/// First retry delay; doubles per attempt, with up to 50 % jitter.
-const BASE_BACKOFF: Duration = Duration::from_millis(400);
-/// Longest wait honoured from the rate-limit headers (or an undocumented `Retry-After`).
-const MAX_SERVER_WAIT: Duration = Duration::from_secs(60);
-/// How long requests stop once GHL says the day's requests are spent; GHL does not say when
-/// its day resets, so one request an hour asks again.
-const DAILY_LIMIT_HOLD: Duration = Duration::from_secs(3600);
-/// Consecutive failed requests that open the circuit.
-const BREAKER_THRESHOLD: u32 = 5;
-/// How long the circuit first stays open; doubles while GHL stays down, up to 5 minutes.
-const BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
 /// Pages of messages read at most while looking back for a staff reply.
 const MAX_PAGES: usize = 10;
 /// Messages per page.
@@ -284,12 +136,10 @@ struct Inner {
     time: TimeSource,
 }
 
+/// What requests change, under one lock: the breaker and the status `/health` shows.
 #[derive(Default)]
 struct ClientState {
-    consecutive_failures: u32,
-    /// On the injected clock, so a test can move past an outage.
-    open_until: Option<Timestamp>,
-    open_for: Duration,
+    breaker: CircuitBreaker,
     status: GhlStatus,
 }
 
@@ -322,7 +172,7 @@ impl GhlClient {
                     Duration::from_millis(10_250),
                     config.daily_budget,
                 ),
-                state: Mutex::new(ClientState { open_for: BREAKER_OPEN_FOR, ..ClientState::default() }),
+                state: Mutex::new(ClientState::default()),
                 time,
             }),
         }
@@ -367,11 +217,11 @@ impl GhlClient {
     pub fn status(&self) -> GhlStatus {
         let state = self.lock();
         let mut status = state.status.clone();
-        let open = state.open_until.is_some_and(|until| until > self.inner.time.now());
+        let open = state.breaker.is_open(self.inner.time.now());
         status.circuit = if open { "open" } else { "closed" };
         status.state = if self.inner.token.is_none() {
             "not configured"
-        } else if open || status.token_refused || state.consecutive_failures > 0 || self.inner.limiter.day_is_held() {
+        } else if open || status.token_refused || state.breaker.is_failing() || self.inner.limiter.day_is_held() {
             "degraded"
         } else {
             "ok"
@@ -474,459 +324,11 @@ impl GhlClient {
         let messages = self.messages_since(&conversation, since)?;
         Ok(messages.into_iter().find(|m| m.outbound && m.body.as_deref() == Some(text)).map(|m| m.id))
     }
-
-    fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, GhlError> {
-        self.request("GET", path, query, None)
-    }
-
-    /// The `Version` header for a path: `GHL_VERSION` when set, else the documented one.
-    fn version_for(&self, path: &str) -> &str {
-        let api = if path.starts_with("/contacts") { Api::Contacts } else { Api::Conversations };
-        self.inner.version.as_deref().unwrap_or(api.documented_version())
-    }
-
-    fn request(
-        &self,
-        method: &str,
-        path: &str,
-        query: &[(&str, String)],
-        body: Option<&Value>,
-    ) -> Result<Value, GhlError> {
-        let Some(token) = &self.inner.token else {
-            return Err(GhlError::NotConfigured);
-        };
-        let mut last_error = GhlError::Unavailable("no attempt made".into());
-        for attempt in 0..MAX_ATTEMPTS {
-            self.check_circuit()?;
-            if let Err(error) = self.inner.limiter.acquire() {
-                self.record_failure(&error, false);
-                return Err(error);
-            }
-            let outcome = self.send_once(method, path, query, body, token);
-            let (error, wait) = match outcome {
-                Ok(value) => {
-                    self.record_success();
-                    return Ok(value);
-                }
-                Err(failure) => failure,
-            };
-            tracing::debug!(path, attempt, error = %error, "GHL request failed");
-            // A POST that may have reached GHL is not repeated here: its fate is checked first.
-            if method == "POST"
-                && let GhlError::Unavailable(why) = &error
-                && !why.starts_with(NOT_SENT)
-            {
-                let uncertain = GhlError::Uncertain(why.clone());
-                self.record_failure(&uncertain, true);
-                return Err(uncertain);
-            }
-            if !error.is_transient() {
-                self.record_failure(&error, false);
-                return Err(error);
-            }
-            last_error = error;
-            if attempt + 1 < MAX_ATTEMPTS {
-                std::thread::sleep(wait.unwrap_or_else(|| backoff(attempt)));
-            }
-        }
-        self.record_failure(&last_error, true);
-        Err(last_error)
-    }
-
-    /// One HTTP exchange; on failure, the classified error and any wait the server asked for.
-    fn send_once(
-        &self,
-        method: &str,
-        path: &str,
-        query: &[(&str, String)],
-        body: Option<&Value>,
-        token: &Secret,
-    ) -> Result<Value, (GhlError, Option<Duration>)> {
-        let url = format!("{}{}", self.inner.base_url, path);
-        let auth = format!("Bearer {}", token.expose());
-        let version = self.version_for(path);
-        let sent = match (method, body) {
-            ("POST", Some(body)) => self.prepare(self.inner.agent.post(&url), query, &auth, version).send_json(body),
-            _ => self.prepare(self.inner.agent.get(&url), query, &auth, version).call(),
-        };
-        self.lock().status.requests += 1;
-        let mut response = sent.map_err(|err| (GhlError::Unavailable(transport_error(&err)), None))?;
-        let status = response.status().as_u16();
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let limits = RateLimitHeaders::read(header);
-        let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
-        if let Some(limits) = limits {
-            self.lock().status.rate_limit = Some(limits);
-            if let Some(max) = limits.max {
-                self.inner.limiter.limit_to(max);
-            }
-            if limits.remaining == Some(0) {
-                // GHL says the window is spent: hold every caller until it resets.
-                let interval = limits.interval().unwrap_or(Duration::from_secs(10));
-                self.inner.limiter.pause(interval.min(MAX_SERVER_WAIT));
-            }
-            if limits.daily_remaining == Some(0) {
-                tracing::warn!(hold = ?DAILY_LIMIT_HOLD, "GHL says the day's requests are spent");
-                self.inner.limiter.hold_day(DAILY_LIMIT_HOLD);
-            }
-        }
-        // On a 429 GHL documents no Retry-After: the interval of a spent window is the wait.
-        let spent_window =
-            limits.filter(|l| l.remaining == Some(0)).map(|l| l.interval().unwrap_or(Duration::from_secs(10)));
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(8 * 1024 * 1024)
-            .read_to_string()
-            .map_err(|err| (GhlError::Unavailable(format!("reading the answer: {err}")), None))?;
-        let message = || error_message(&text);
-        match status {
-            200..=299 => serde_json::from_str(&text)
-                .map_err(|_| (GhlError::Unavailable(format!("answer is not JSON ({} bytes)", text.len())), None)),
-            429 => {
-                self.lock().status.rate_limited += 1;
-                let wait = spent_window.or(retry_after).map(|w| w.min(MAX_SERVER_WAIT));
-                Err((GhlError::RateLimited(message()), wait))
-            }
-            401 if message().to_ascii_lowercase().contains("scope") => Err((GhlError::Scope(message()), None)),
-            401 => Err((GhlError::Auth(message()), None)),
-            403 => Err((GhlError::Scope(message()), None)),
-            404 => Err((GhlError::NotFound(message()), None)),
-            408 | 500..=599 => Err((GhlError::Unavailable(format!("{status}: {}", message())), retry_after)),
-            _ => Err((GhlError::Rejected(status, message()), None)),
-        }
-    }
-
-    /// The query and the headers every GHL request carries (CONTRACT §3).
-    fn prepare<B>(
-        &self,
-        mut request: ureq::RequestBuilder<B>,
-        query: &[(&str, String)],
-        auth: &str,
-        version: &str,
-    ) -> ureq::RequestBuilder<B> {
-        for (key, value) in query {
-            request = request.query(*key, value);
-        }
-        request.header("Authorization", auth).header("Version", version).header("Accept", "application/json")
-    }
-
-    fn check_circuit(&self) -> Result<(), GhlError> {
-        let state = self.lock();
-        match state.open_until {
-            Some(until) if until > self.inner.time.now() => Err(GhlError::CircuitOpen),
-            _ => Ok(()),
-        }
-    }
-
-    fn record_success(&self) {
-        let mut state = self.lock();
-        state.consecutive_failures = 0;
-        state.open_until = None;
-        state.open_for = BREAKER_OPEN_FOR;
-        state.status.last_success_at = Some(self.inner.time.now());
-        state.status.last_error = None;
-        state.status.token_refused = false;
-    }
-
-    fn record_failure(&self, error: &GhlError, counts_for_breaker: bool) {
-        let mut state = self.lock();
-        state.status.last_error = Some(error.to_string());
-        state.status.token_refused = matches!(error, GhlError::Auth(_));
-        if counts_for_breaker {
-            state.consecutive_failures += 1;
-            if state.consecutive_failures >= BREAKER_THRESHOLD {
-                let open_for = state.open_for;
-                state.open_until = Some(self.inner.time.now() + SignedDuration::try_from(open_for).unwrap_or_default());
-                state.open_for = (open_for * 2).min(Duration::from_secs(300));
-                tracing::warn!(?open_for, "GHL circuit opened after repeated failures");
-            }
-        }
-    }
-}
-
-/// How a transport error that certainly left nothing at GHL begins (no connection was made).
-const NOT_SENT: &str = "could not connect";
-
-fn transport_error(err: &ureq::Error) -> String {
-    match err {
-        ureq::Error::Timeout(_) => "timed out".to_string(),
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => format!("{NOT_SENT}: {err}"),
-        other => other.to_string(),
-    }
-}
-
-/// GHL's error text: `message` (a string or a list), else the body's start.
-fn error_message(text: &str) -> String {
-    let parsed: Option<Value> = serde_json::from_str(text).ok();
-    let message = parsed.as_ref().map(|v| &v["message"]);
-    match message {
-        Some(Value::String(m)) => m.clone(),
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "),
-        _ => text.chars().take(120).collect(),
-    }
-}
-
-fn backoff(attempt: u32) -> Duration {
-    let base = BASE_BACKOFF.saturating_mul(1 << attempt.min(6));
-    // Jitter from the clock's low bits: enough to spread retries, no RNG crate needed.
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let jitter = base.mul_f64(f64::from(nanos % 500) / 1000.0);
-    (base + jitter).min(Duration::from_secs(20))
-}
-
-/// Both documented shapes: `{"messages":[...]}` and `{"messages":{"messages":[...],
-/// "nextPage":…,"lastMessageId":…}}` (CONTRACT §3.3).
-fn messages_page(page: &Value) -> (&[Value], bool, Option<String>) {
-    let (holder, items) = match &page["messages"] {
-        Value::Array(items) => (page, items.as_slice()),
-        Value::Object(inner) => match inner.get("messages") {
-            Some(Value::Array(items)) => (&page["messages"], items.as_slice()),
-            _ => (page, &[][..]),
-        },
-        _ => (page, &[][..]),
-    };
-    let next_page = holder["nextPage"].as_bool().unwrap_or(false);
-    let last_id = holder["lastMessageId"]
-        .as_str()
-        .filter(|id| !id.is_empty())
-        .map(str::to_string)
-        .or_else(|| items.last().and_then(|m| m["id"].as_str()).map(str::to_string));
-    (items, next_page, last_id)
-}
-
-/// A contact's display name from the fields GHL documents for `GET /contacts/{id}` (`name`,
-/// `firstName`, `lastName`), and `contactName`, which live answers carry as well.
-fn display_name(contact: &Value) -> Option<String> {
-    let text = |key: &str| contact[key].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-    text("name").or_else(|| text("contactName")).or_else(|| {
-        let full = format!("{} {}", text("firstName").unwrap_or_default(), text("lastName").unwrap_or_default());
-        Some(full.trim().to_string()).filter(|s| !s.is_empty())
-    })
-}
-
-fn parse_message(item: &Value) -> Option<Message> {
-    let text = |value: &Value| value.as_str().map(str::to_string).filter(|s| !s.is_empty());
-    let meta = &item["meta"];
-    Some(Message {
-        id: text(&item["id"])?,
-        outbound: item["direction"].as_str() == Some("outbound"),
-        message_type: text(&item["messageType"]).unwrap_or_default(),
-        user_id: text(&item["userId"]),
-        source: text(&item["source"]),
-        date_added: item["dateAdded"].as_str()?.parse().ok()?,
-        call_status: text(&meta["call"]["status"]).or_else(|| text(&meta["callStatus"])),
-        body: text(&item["body"]),
-    })
-}
-
-/// One limiter for every caller: at most `max` requests in any `window`, and a daily budget.
-pub struct RateLimiter {
-    max: usize,
-    window: Duration,
-    daily_budget: u32,
-    state: Mutex<LimiterState>,
-}
-
-struct LimiterState {
-    sent: VecDeque<Instant>,
-    paused_until: Option<Instant>,
-    day_started: Instant,
-    used_today: u32,
-    /// GHL's advertised `X-RateLimit-Max`, when lower than ours.
-    advertised_max: Option<usize>,
-    /// GHL said the day's requests are spent: nothing is sent before this.
-    day_held_until: Option<Instant>,
-}
-
-impl RateLimiter {
-    /// A limiter allowing `max` requests per `window` and `daily_budget` per 24 hours.
-    pub fn new(max: usize, window: Duration, daily_budget: u32) -> RateLimiter {
-        RateLimiter {
-            max: max.max(1),
-            window,
-            daily_budget,
-            state: Mutex::new(LimiterState {
-                sent: VecDeque::new(),
-                paused_until: None,
-                day_started: Instant::now(),
-                used_today: 0,
-                advertised_max: None,
-                day_held_until: None,
-            }),
-        }
-    }
-
-    /// Waits for a slot, then takes it.
-    pub fn acquire(&self) -> Result<(), GhlError> {
-        loop {
-            let wait = {
-                let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-                let now = Instant::now();
-                if now.duration_since(state.day_started) >= Duration::from_secs(86_400) {
-                    state.day_started = now;
-                    state.used_today = 0;
-                }
-                if state.used_today >= self.daily_budget {
-                    return Err(GhlError::BudgetExhausted);
-                }
-                match state.day_held_until {
-                    Some(until) if until > now => return Err(GhlError::BudgetExhausted),
-                    Some(_) => state.day_held_until = None,
-                    None => {}
-                }
-                while state.sent.front().is_some_and(|at| now.duration_since(*at) >= self.window) {
-                    state.sent.pop_front();
-                }
-                let max = state.advertised_max.map_or(self.max, |advertised| advertised.min(self.max));
-                match state.paused_until {
-                    Some(until) if until > now => until - now,
-                    _ if state.sent.len() < max => {
-                        state.sent.push_back(now);
-                        state.used_today += 1;
-                        return Ok(());
-                    }
-                    _ => state
-                        .sent
-                        .front()
-                        .map_or(Duration::ZERO, |first| (*first + self.window).saturating_duration_since(now)),
-                }
-            };
-            std::thread::sleep(wait.max(Duration::from_millis(1)));
-        }
-    }
-
-    /// Holds every caller for `period` (GHL said the window is spent).
-    pub fn pause(&self, period: Duration) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.paused_until = Some(Instant::now() + period);
-    }
-
-    /// Sends no more than `max` per window from now on, if that is lower than ours (GHL's
-    /// `X-RateLimit-Max`).
-    pub fn limit_to(&self, max: u64) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let max = usize::try_from(max).unwrap_or(usize::MAX).max(1);
-        state.advertised_max = (max < self.max).then_some(max);
-    }
-
-    /// Whether GHL said the day's requests are spent and the hold has not ended.
-    pub fn day_is_held(&self) -> bool {
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.day_held_until.is_some_and(|until| until > Instant::now())
-    }
-
-    /// Refuses every request for `period` (GHL said the day's requests are spent).
-    pub fn hold_day(&self, period: Duration) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.day_held_until = Some(Instant::now() + period);
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn both_message_shapes_are_read() {
-        let flat = json!({ "messages": [{ "id": "m1", "direction": "outbound", "messageType": "TYPE_SMS",
-            "userId": "u1", "source": "app", "dateAdded": "2026-03-02T15:05:00.000Z" }], "nextPage": false });
-        let nested = json!({ "messages": { "lastMessageId": "m1", "nextPage": true, "messages": [{ "id": "m1",
-            "direction": "inbound", "messageType": "TYPE_CALL", "dateAdded": "2026-03-02T15:05:00Z",
-            "meta": { "call": { "status": "no-answer" } } }] } });
-        let (items, next, _) = messages_page(&flat);
-        assert_eq!((items.len(), next), (1, false));
-        let message = parse_message(&items[0]).expect("a message");
-        assert!(message.outbound);
-        assert_eq!(message.as_outbound(&Party::default()).map(|o| o.message_type), Some("SMS".to_string()));
-        let (items, next, last) = messages_page(&nested);
-        assert_eq!((items.len(), next, last.as_deref()), (1, true, Some("m1")));
-        assert_eq!(parse_message(&items[0]).and_then(|m| m.call_status).as_deref(), Some("no-answer"));
-        let spec_meta =
-            json!({ "id": "m2", "dateAdded": "2026-03-02T15:05:00Z", "meta": { "callStatus": "voicemail" } });
-        assert_eq!(parse_message(&spec_meta).and_then(|m| m.call_status).as_deref(), Some("voicemail"));
-    }
-
-    /// `GET /contacts/{id}` documents `name`, `firstName` and `lastName`; live answers add
-    /// `contactName`.
-    #[test]
-    fn contact_names_come_from_the_documented_fields() {
-        let name = |contact: Value| display_name(&contact);
-        assert_eq!(
-            name(json!({ "name": "Pat Doe", "firstName": "Patricia", "lastName": "Doe" })).as_deref(),
-            Some("Pat Doe")
-        );
-        assert_eq!(name(json!({ "firstName": "Lee", "lastName": "Ray" })).as_deref(), Some("Lee Ray"));
-        assert_eq!(name(json!({ "name": " ", "firstName": "Sam" })).as_deref(), Some("Sam"));
-        assert_eq!(name(json!({ "lastName": "Ray" })).as_deref(), Some("Ray"));
-        assert_eq!(name(json!({ "contactName": "Pat D" })).as_deref(), Some("Pat D"));
-        assert_eq!(name(json!({ "id": "c1", "email": "x@example.com" })), None);
-    }
-
-    #[test]
-    fn error_messages_may_be_lists() {
-        assert_eq!(error_message(r#"{"statusCode":422,"message":["a","b"]}"#), "a; b");
-        assert_eq!(error_message(r#"{"statusCode":401,"message":"Invalid JWT"}"#), "Invalid JWT");
-        assert_eq!(error_message("<html>"), "<html>");
-    }
-
-    #[test]
-    fn the_limiter_never_exceeds_its_window() -> Result<(), GhlError> {
-        let limiter = RateLimiter::new(5, Duration::from_millis(200), 1000);
-        let start = Instant::now();
-        let mut taken = Vec::new();
-        for _ in 0..12 {
-            limiter.acquire()?;
-            taken.push(start.elapsed());
-        }
-        for (index, at) in taken.iter().enumerate().skip(5) {
-            let window_start = taken[index - 5];
-            assert!(*at - window_start >= Duration::from_millis(200), "request {index} came too soon");
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn the_daily_budget_is_a_hard_stop() {
-        let limiter = RateLimiter::new(100, Duration::from_secs(10), 2);
-        assert!(limiter.acquire().is_ok() && limiter.acquire().is_ok());
-        assert_eq!(limiter.acquire(), Err(GhlError::BudgetExhausted));
-    }
-
-    #[test]
-    fn the_documented_rate_limit_headers_steer_the_limiter() {
-        let limiter = RateLimiter::new(3, Duration::from_secs(10), 1000);
-        limiter.limit_to(100);
-        limiter.limit_to(2);
-        assert!(limiter.acquire().is_ok() && limiter.acquire().is_ok());
-        let started = Instant::now();
-        let limited = RateLimiter::new(2, Duration::from_millis(150), 1000);
-        limited.limit_to(1);
-        assert!(limited.acquire().is_ok() && limited.acquire().is_ok());
-        assert!(started.elapsed() >= Duration::from_millis(150), "the second waited for the window");
-        let day = RateLimiter::new(10, Duration::from_secs(10), 1000);
-        day.hold_day(Duration::from_millis(100));
-        assert_eq!(day.acquire(), Err(GhlError::BudgetExhausted));
-        std::thread::sleep(Duration::from_millis(120));
-        assert!(day.acquire().is_ok(), "one request asks again once the hold ends");
-        let headers = |pairs: &[(&str, &str)]| {
-            let pairs: Vec<(String, String)> = pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-            RateLimitHeaders::read(|name| {
-                pairs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
-            })
-        };
-        let read = headers(&[
-            ("X-RateLimit-Remaining", "0"),
-            ("X-RateLimit-Interval-Milliseconds", "1500"),
-            ("X-RateLimit-Daily-Remaining", "7"),
-        ]);
-        assert_eq!(
-            read.map(|h| (h.remaining, h.interval(), h.daily_remaining)),
-            Some((Some(0), Some(Duration::from_millis(1500)), Some(7)))
-        );
-        assert_eq!(headers(&[("Retry-After", "5")]), None, "Retry-After is not one of GHL's documented headers");
-    }
 
     #[test]
     fn no_token_means_not_configured_and_no_request() {
