@@ -126,7 +126,10 @@ fn request(myself: &ActorRef<ClockMsg>, state: &mut ClockState, (limit, reply): 
     state.settling = true;
     let (ctx, me) = (state.ctx.clone(), myself.clone());
     tokio::spawn(async move {
-        let report = settle(&ctx, limit).await;
+        // A run that panics still reports back, so the runs after it are not held up.
+        let report = tokio::spawn(async move { settle(&ctx, limit).await })
+            .await
+            .unwrap_or_else(|err| Err(StoreError::Aborted(format!("the settling run failed: {err}"))));
         let _ = me.cast(ClockMsg::Settled { report, reply });
     });
 }

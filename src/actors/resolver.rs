@@ -10,7 +10,6 @@
 //! (`ai_gate`, SPEC §10), which can only resolve, never open.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use jiff::Timestamp;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -60,6 +59,8 @@ pub enum ResolverMsg {
     },
     /// The cadence timer: check OPEN issues if the business is open.
     Tick,
+    /// The running GHL pass let go (sent by the pass itself): the next one may start.
+    PassDone,
     /// Health ping.
     Ping(RpcReplyPort<()>),
     /// Test hook: panic, to prove the supervisor restarts the resolver.
@@ -82,12 +83,28 @@ pub struct PollReport {
 /// The resolver actor.
 pub struct Resolver;
 
-/// The context and the lock that keeps passes one at a time.
+/// A pass over GHL waiting for its turn: passes run one at a time, so a burst of requests
+/// never multiplies GHL calls.
+enum Pass {
+    /// `POST /jobs/poll_resolver`.
+    Poll { limit: usize, reply: RpcReplyPort<PollReport> },
+    /// The cadence pass over OPEN issues.
+    Cadence,
+    /// The SLA clock's last check of due issues.
+    CheckDue { issues: Vec<Issue>, reply: RpcReplyPort<Vec<Finding>> },
+    /// Whether a lone "thanks" followed a staff reply.
+    AckCheck { issue_id: i64 },
+}
+
+/// The context, the passes (one running, the rest waiting), and the cadence timer.
 pub struct ResolverState {
     ctx: Ctx,
-    pass: Arc<tokio::sync::Mutex<()>>,
+    /// Whether a pass runs now.
+    passing: bool,
+    /// Passes waiting for the running one, in order.
+    waiting: std::collections::VecDeque<Pass>,
     /// Turns the cadence pass's budget over the OPEN issues, pass after pass.
-    cursor: Arc<std::sync::atomic::AtomicUsize>,
+    cursor: usize,
     /// When the next cadence pass is due (on the injected clock).
     next_pass_at: Timestamp,
     timer: Option<tokio::task::JoinHandle<()>>,
@@ -102,8 +119,9 @@ impl Actor for Resolver {
         let next_pass_at = ctx.time.now() + ctx.config.resolver_interval;
         let mut state = ResolverState {
             ctx,
-            pass: Arc::new(tokio::sync::Mutex::new(())),
-            cursor: Arc::default(),
+            passing: false,
+            waiting: std::collections::VecDeque::new(),
+            cursor: 0,
             next_pass_at,
             timer: None,
         };
@@ -127,56 +145,27 @@ impl Actor for Resolver {
         state: &mut ResolverState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            ResolverMsg::PollNow { limit, reply } => {
-                let (ctx, pass) = (state.ctx.clone(), state.pass.clone());
-                tokio::spawn(async move {
-                    let _one_at_a_time = pass.lock().await;
-                    let _ = reply.send(poll(ctx, vec![Status::Open, Status::Pending], limit).await);
-                });
-            }
+            ResolverMsg::PollNow { limit, reply } => request(&myself, state, Pass::Poll { limit, reply }),
             ResolverMsg::Tick => {
-                let (ctx, pass, cursor) = (state.ctx.clone(), state.pass.clone(), state.cursor.clone());
-                let now = ctx.time.now();
+                let now = state.ctx.time.now();
                 if now < state.next_pass_at {
                     // Woken early (the test clock moved, or a restart): just re-arm.
                     arm(&myself, state);
                     return Ok(());
                 }
-                state.next_pass_at = now + ctx.config.resolver_interval;
+                state.next_pass_at = now + state.ctx.config.resolver_interval;
                 arm(&myself, state);
-                if ctx.config.calendar.is_open(now) && ctx.signals.clock_trusted() {
-                    tokio::spawn(async move {
-                        let _one_at_a_time = pass.lock().await;
-                        let report = poll_changed(ctx, cursor).await;
-                        if !report.resolved.is_empty() || !report.errors.is_empty() {
-                            tracing::info!(resolved = ?report.resolved, errors = ?report.errors, "resolver pass");
-                        }
-                    });
+                if state.ctx.config.calendar.is_open(now) && state.ctx.signals.clock_trusted() {
+                    request(&myself, state, Pass::Cadence);
                 }
             }
-            ResolverMsg::CheckDue { issues, reply } => {
-                let (ctx, pass) = (state.ctx.clone(), state.pass.clone());
-                tokio::spawn(async move {
-                    let (mut findings, threads) = {
-                        let _one_at_a_time = pass.lock().await;
-                        check_due_blocking(&ctx, issues).await
-                    };
-                    // The AI check runs after the GHL pass has let go, within its own budget.
-                    if !threads.is_empty() {
-                        let mut checks = ai_gate::screen(&ctx, threads).await;
-                        for finding in &mut findings {
-                            finding.ai = checks.remove(&finding.issue_id);
-                        }
-                    }
-                    let _ = reply.send(findings);
-                });
-            }
-            ResolverMsg::AckCheck { issue_id } => {
-                let (ctx, pass) = (state.ctx.clone(), state.pass.clone());
-                tokio::spawn(async move {
-                    let _one_at_a_time = pass.lock().await;
-                    ack_check(ctx, issue_id).await;
-                });
+            ResolverMsg::CheckDue { issues, reply } => request(&myself, state, Pass::CheckDue { issues, reply }),
+            ResolverMsg::AckCheck { issue_id } => request(&myself, state, Pass::AckCheck { issue_id }),
+            ResolverMsg::PassDone => {
+                state.passing = false;
+                if let Some(next) = state.waiting.pop_front() {
+                    request(&myself, state, next);
+                }
             }
             ResolverMsg::LookupName { issue_id, contact_id } => {
                 let ctx = state.ctx.clone();
@@ -188,6 +177,68 @@ impl Actor for Resolver {
             ResolverMsg::Fail => panic!("resolver: failure injected by a test"),
         }
         Ok(())
+    }
+}
+
+/// Starts a pass, or queues it behind the running one. GHL calls block, so the pass runs on
+/// the blocking pool beside the mailbox (which stays free for pings) and reports back with
+/// [`ResolverMsg::PassDone`] once it no longer calls GHL.
+fn request(myself: &ActorRef<ResolverMsg>, state: &mut ResolverState, pass: Pass) {
+    if state.passing {
+        state.waiting.push_back(pass);
+        return;
+    }
+    state.passing = true;
+    let (ctx, done) = (state.ctx.clone(), PassDone(myself.clone()));
+    match pass {
+        Pass::Poll { limit, reply } => {
+            tokio::spawn(async move {
+                let report = poll(ctx, vec![Status::Open, Status::Pending], limit).await;
+                drop(done);
+                let _ = reply.send(report);
+            });
+        }
+        Pass::Cadence => {
+            let turn = state.cursor;
+            state.cursor = state.cursor.wrapping_add(DIRECT_BUDGET);
+            tokio::spawn(async move {
+                let report = poll_changed(ctx, turn).await;
+                drop(done);
+                if !report.resolved.is_empty() || !report.errors.is_empty() {
+                    tracing::info!(resolved = ?report.resolved, errors = ?report.errors, "resolver pass");
+                }
+            });
+        }
+        Pass::CheckDue { issues, reply } => {
+            tokio::spawn(async move {
+                let (mut findings, threads) = check_due_blocking(&ctx, issues).await;
+                drop(done);
+                // The AI check runs after the GHL pass has let go, within its own budget.
+                if !threads.is_empty() {
+                    let mut checks = ai_gate::screen(&ctx, threads).await;
+                    for finding in &mut findings {
+                        finding.ai = checks.remove(&finding.issue_id);
+                    }
+                }
+                let _ = reply.send(findings);
+            });
+        }
+        Pass::AckCheck { issue_id } => {
+            tokio::spawn(async move {
+                ack_check(ctx, issue_id).await;
+                drop(done);
+            });
+        }
+    }
+}
+
+/// Tells the resolver its pass let go of GHL when dropped: at the point the pass says, or when
+/// its task ends in any other way (a panic included), so a failed pass never blocks the rest.
+struct PassDone(ActorRef<ResolverMsg>);
+
+impl Drop for PassDone {
+    fn drop(&mut self) {
+        let _ = self.0.cast(ResolverMsg::PassDone);
     }
 }
 
@@ -232,7 +283,7 @@ async fn poll(ctx: Ctx, statuses: Vec<Status>, limit: usize) -> PollReport {
 /// but sent live), only the conversations answered since the issue began are read. Where it
 /// does not, every OPEN issue's conversation is read, the least recently read first, at most
 /// [`DIRECT_BUDGET`] per pass. How the pass ran is kept for `/status`.
-async fn poll_changed(ctx: Ctx, cursor: Arc<std::sync::atomic::AtomicUsize>) -> PollReport {
+async fn poll_changed(ctx: Ctx, turn: usize) -> PollReport {
     let statuses = vec![Status::Open];
     let store = StoreHandle::default();
     let open = match store.list_issues(statuses).await {
@@ -251,8 +302,7 @@ async fn poll_changed(ctx: Ctx, cursor: Arc<std::sync::atomic::AtomicUsize>) -> 
         Err(err) => return PollReport { errors: vec![err.to_string()], ..PollReport::default() },
     };
     let total = open.len();
-    let plan =
-        plan_pass(open, &recent, &ctx.config, cursor.fetch_add(DIRECT_BUDGET, std::sync::atomic::Ordering::Relaxed));
+    let plan = plan_pass(open, &recent, &ctx.config, turn);
     let info = PassInfo {
         at: ctx.time.now(),
         mode: plan.mode.to_string(),

@@ -36,6 +36,8 @@ pub enum StoreError {
     },
     /// The nightly backup failed.
     Backup(String),
+    /// The work stopped before it finished (a task failed), and why.
+    Aborted(String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -47,6 +49,7 @@ impl std::fmt::Display for StoreError {
                 write!(f, "unknown slot {slot:?}; expected one of {}", expected.join(", "))
             }
             StoreError::Backup(err) => write!(f, "backup failed: {err}"),
+            StoreError::Aborted(err) => write!(f, "stopped before it finished: {err}"),
         }
     }
 }
