@@ -62,7 +62,7 @@ pub fn describe(source: &Source, config: &Config) -> String {
         "# resolver: OPEN issues re-checked every {} min in business hours\n",
         config.resolver_interval.as_mins()
     ));
-    out.push_str(&format!("# GHL Version header: {}\n", crate::ghl::client::describe_versions(&config.ghl)));
+    out.push_str(&format!("# GHL Version header: {}\n", config.ghl.describe_versions()));
     for warning in warnings(source, config) {
         out.push_str(&format!("# warning: {warning}\n"));
     }

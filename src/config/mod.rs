@@ -23,6 +23,7 @@ use crate::domain::ai::Redaction;
 use crate::domain::calendar::Calendar;
 use crate::domain::event::VoicemailCallback;
 
+mod bucket_url;
 mod cron;
 mod describe;
 mod parse;
@@ -30,6 +31,7 @@ mod read;
 mod source;
 mod vars;
 
+pub use bucket_url::BucketUrl;
 pub use cron::{CronNote, CronSchedule};
 pub use describe::{describe, warnings};
 pub use parse::parse_clock;
@@ -174,6 +176,24 @@ pub enum ClockSync {
     Off,
 }
 
+/// The `Version` header GHL's OpenAPI gives every Conversations operation.
+pub const DOCUMENTED_VERSION_CONVERSATIONS: &str = "2021-04-15";
+/// The `Version` header GHL's OpenAPI gives every Contacts operation.
+pub const DOCUMENTED_VERSION_CONTACTS: &str = "2021-07-28";
+
+impl GhlConfig {
+    /// The `Version` headers in effect, for `check-config`.
+    pub fn describe_versions(&self) -> String {
+        let (conversations, contacts) = (DOCUMENTED_VERSION_CONVERSATIONS, DOCUMENTED_VERSION_CONTACTS);
+        match &self.version {
+            Some(version) => format!(
+                "{version} on every endpoint (GHL_VERSION is set; unset it to send each endpoint the value GHL documents: conversations {conversations}, contacts {contacts})"
+            ),
+            None => format!("conversations {conversations}, contacts {contacts} (each endpoint's documented value)"),
+        }
+    }
+}
+
 /// Settings for the GHL client.
 #[derive(Debug, Clone)]
 pub struct GhlConfig {
@@ -243,7 +263,7 @@ pub struct AiGateConfig {
 #[derive(Debug, Clone)]
 pub struct OffboxConfig {
     /// The bucket (and key prefix) of the nightly upload; `None` means no upload.
-    pub bucket: Option<crate::offbox::BucketUrl>,
+    pub bucket: Option<BucketUrl>,
     /// The region requests are signed for.
     pub region: String,
     /// The access key id.

@@ -21,12 +21,12 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 
+use super::BucketUrl;
 use super::parse::{self, AckMode, Parsed};
 use super::{ClockSync, Secret, SummarySlot};
 use crate::domain::ai::Redaction;
 use crate::domain::calendar::{Holidays, WeeklySchedule};
 use crate::domain::event::VoicemailCallback;
-use crate::offbox::BucketUrl;
 
 /// One environment variable: its name, default, whether it is a secret, and what it means.
 #[derive(Debug)]

@@ -26,7 +26,6 @@ use serde_json::json;
 
 pub use self::answers::{ConversationSummary, Message};
 use self::answers::{display_name, messages_page, parse_conversation, parse_message};
-pub use self::request::describe_versions;
 use super::breaker::CircuitBreaker;
 pub use super::limiter::{RateLimitHeaders, RateLimiter};
 use crate::config::{GhlConfig, Secret};

@@ -25,6 +25,9 @@ pub use bucket::{Bucket, BucketUrl, Object};
 
 use crate::config::{Config, OffboxConfig};
 
+/// The kv entry holding the [`Record`], as JSON.
+pub const RECORD_KEY: &str = "offbox_record";
+
 /// What the nightly upload did last, kept across restarts and shown on `/status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -353,11 +356,11 @@ pub fn restore(config: &Config, from: &str, env_file: &Path) -> anyhow::Result<R
 /// Writes the record of the copy restored into the restored database.
 fn note_restored(db_path: &Path, date: Date, key: &str, size: Option<u64>, sealed_at: Timestamp) -> anyhow::Result<()> {
     let conn = rusqlite::Connection::open(db_path).with_context(|| format!("opening {}", db_path.display()))?;
-    let mut record = crate::store::offbox_record(&conn, None)?;
+    let mut record: Record = crate::store::kv_json(&conn, RECORD_KEY, None)?;
     if record.uploaded_date.is_none_or(|done| done < date) {
         let uploaded = Uploaded { object: key.to_string(), bytes: size.unwrap_or(0), removed: 0 };
         record.succeeded(date, &uploaded, sealed_at);
-        crate::store::offbox_record(&conn, Some(&record))?;
+        crate::store::kv_json(&conn, RECORD_KEY, Some(&record))?;
     }
     Ok(())
 }

@@ -90,21 +90,19 @@ pub fn learned_location(path: &std::path::Path) -> Option<String> {
     kv_get(&conn, apply::LEARNED_LOCATION).ok().flatten()
 }
 
-/// The kv entry holding the off-box copy's record, as JSON.
-const OFFBOX_RECORD: &str = "offbox_record";
-
-/// The off-box copy's record: `save` replaces it when given; answers with the record kept.
-pub fn offbox_record(
-    conn: &rusqlite::Connection,
-    save: Option<&crate::offbox::Record>,
-) -> rusqlite::Result<crate::offbox::Record> {
-    if let Some(record) = save {
-        let json = serde_json::to_string(record).map_err(|err| rusqlite::Error::ToSqlConversionFailure(err.into()))?;
-        kv_set(conn, OFFBOX_RECORD, &json)?;
-        return Ok(record.clone());
+/// A value kept as JSON under `key`: `save` replaces it when given; answers with the value
+/// kept. A value this version cannot read reads as the default (for the off-box record, that
+/// costs the status page only its history).
+pub fn kv_json<T>(conn: &rusqlite::Connection, key: &str, save: Option<&T>) -> rusqlite::Result<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Default + Clone,
+{
+    if let Some(value) = save {
+        let json = serde_json::to_string(value).map_err(|err| rusqlite::Error::ToSqlConversionFailure(err.into()))?;
+        kv_set(conn, key, &json)?;
+        return Ok(value.clone());
     }
-    // A record this version cannot read only costs the status page its history.
-    Ok(kv_get(conn, OFFBOX_RECORD)?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default())
+    Ok(kv_get(conn, key)?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default())
 }
 
 /// Reads a stored key-value entry.

@@ -140,3 +140,52 @@ fn only_handles_build_actor_messages() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn no_module_imports_itself_round_a_circle() -> anyhow::Result<()> {
+    // The crate's top-level modules and what each imports; then a depth-first walk that fails
+    // on the first circle, naming it.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for entry in std::fs::read_dir(&root)? {
+        let path = entry?.path();
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
+        if name == "main" || name == "lib" || !(path.is_dir() || path.extension().is_some_and(|e| e == "rs")) {
+            continue;
+        }
+        let found = imports(&name)?;
+        graph.entry(name.clone()).or_default().extend(found.into_iter().map(|(_, m)| m).filter(|m| *m != name));
+    }
+    assert!(graph.len() >= 15, "{graph:?}");
+    fn walk(
+        node: &str,
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut circle = path[at..].to_vec();
+            circle.push(node.to_string());
+            return Some(circle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(circle) = walk(next, graph, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for node in graph.keys() {
+        if let Some(circle) = walk(node, &graph, &mut Vec::new(), &mut done) {
+            panic!("modules import each other in a circle: {}", circle.join(" → "));
+        }
+    }
+    Ok(())
+}

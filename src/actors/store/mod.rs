@@ -256,7 +256,9 @@ impl Actor for Store {
                 let _ = reply.send(text_err(judged));
             }
             StoreMsg::OffboxRecord { save, reply } => {
-                let kept = tokio::task::block_in_place(|| crate::store::offbox_record(&state.conn, save.as_ref()));
+                let kept = tokio::task::block_in_place(|| {
+                    crate::store::kv_json(&state.conn, crate::offbox::RECORD_KEY, save.as_ref())
+                });
                 let _ = reply.send(text_err(kept));
             }
             StoreMsg::OutboxProgress { purpose, reply } => {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{GhlClient, GhlError};
-use crate::config::{GhlConfig, Secret};
+use crate::config::Secret;
 use crate::ghl::limiter::RateLimitHeaders;
 
 /// The two GHL APIs the client calls; each documents its own `Version`.
@@ -28,25 +28,9 @@ impl Api {
     /// The `Version` GHL's OpenAPI gives every operation of this API.
     fn documented_version(self) -> &'static str {
         match self {
-            Api::Conversations => "2021-04-15",
-            Api::Contacts => "2021-07-28",
+            Api::Conversations => crate::config::DOCUMENTED_VERSION_CONVERSATIONS,
+            Api::Contacts => crate::config::DOCUMENTED_VERSION_CONTACTS,
         }
-    }
-}
-
-/// The `Version` headers in effect, for `check-config`.
-pub fn describe_versions(config: &GhlConfig) -> String {
-    match &config.version {
-        Some(version) => format!(
-            "{version} on every endpoint (GHL_VERSION is set; unset it to send each endpoint the value GHL documents: conversations {}, contacts {})",
-            Api::Conversations.documented_version(),
-            Api::Contacts.documented_version()
-        ),
-        None => format!(
-            "conversations {}, contacts {} (each endpoint's documented value)",
-            Api::Conversations.documented_version(),
-            Api::Contacts.documented_version()
-        ),
     }
 }
 

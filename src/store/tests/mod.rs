@@ -194,13 +194,18 @@ fn the_learned_location_is_read_without_opening_for_writing() -> anyhow::Result<
 }
 
 #[test]
-fn the_offbox_record_is_kept_and_an_unreadable_one_reads_as_empty() -> anyhow::Result<()> {
+fn a_json_value_is_kept_and_an_unreadable_one_reads_as_the_default() -> anyhow::Result<()> {
+    #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Kept {
+        failures: u32,
+        last_error: Option<String>,
+    }
     let conn = database()?;
-    assert_eq!(super::offbox_record(&conn, None)?, crate::offbox::Record::default());
-    let record = crate::offbox::Record { failures: 2, last_error: Some("timed out".into()), ..Default::default() };
-    assert_eq!(super::offbox_record(&conn, Some(&record))?, record);
-    assert_eq!(super::offbox_record(&conn, None)?, record);
-    super::kv_set(&conn, "offbox_record", "not json")?;
-    assert_eq!(super::offbox_record(&conn, None)?, crate::offbox::Record::default());
+    assert_eq!(super::kv_json::<Kept>(&conn, "record", None)?, Kept::default());
+    let kept = Kept { failures: 2, last_error: Some("timed out".into()) };
+    assert_eq!(super::kv_json(&conn, "record", Some(&kept))?, kept);
+    assert_eq!(super::kv_json::<Kept>(&conn, "record", None)?, kept);
+    super::kv_set(&conn, "record", "not json")?;
+    assert_eq!(super::kv_json::<Kept>(&conn, "record", None)?, Kept::default());
     Ok(())
 }
