@@ -35,18 +35,15 @@ pub fn run(
         Ok(command) => execute(conn, world, contact_id, command, now)?,
         Err(err) => err.to_string(),
     };
-    for (index, part) in format::split_sms(&reply).iter().enumerate() {
-        let purpose = if index == 0 { purpose.to_string() } else { format!("{purpose}:{}", index + 1) };
-        let entry = NewEntry {
-            purpose: &purpose,
-            contact_id,
-            body: part,
-            expires_at: now + REPLY_EXPIRY,
-            issue_ids: None,
-            watermark: None,
-        };
-        outbox::enqueue(conn, &entry, now)?;
-    }
+    let entry = NewEntry {
+        purpose,
+        contact_id,
+        body: &reply,
+        expires_at: now + REPLY_EXPIRY,
+        issue_ids: None,
+        watermark: None,
+    };
+    outbox::enqueue_text(conn, &entry, now)?;
     Ok(reply)
 }
 

@@ -81,6 +81,21 @@ pub fn enqueue(conn: &Connection, entry: &NewEntry, now: Timestamp) -> rusqlite:
     Ok(inserted > 0)
 }
 
+/// Queues a text of any length as one SMS per part (`format::split_sms`): one part keeps
+/// `entry.purpose`, several are `{purpose}:{n}/{total}`, so a retried queueing adds nothing
+/// and `progress(purpose)` finds every part. True when anything new was queued.
+pub fn enqueue_text(conn: &Connection, entry: &NewEntry, now: Timestamp) -> rusqlite::Result<bool> {
+    let parts = crate::domain::format::split_sms(entry.body);
+    let total = parts.len();
+    let mut queued = false;
+    for (index, part) in parts.iter().enumerate() {
+        let purpose =
+            if total == 1 { entry.purpose.to_string() } else { format!("{}:{}/{total}", entry.purpose, index + 1) };
+        queued |= enqueue(conn, &NewEntry { purpose: &purpose, body: part, ..*entry }, now)?;
+    }
+    Ok(queued)
+}
+
 /// Expires what is past its time, then returns pending rows due by `now`.
 pub fn due(conn: &Connection, now: Timestamp, limit: usize) -> rusqlite::Result<Vec<Entry>> {
     expire(conn, now)?;
@@ -263,6 +278,26 @@ mod tests {
         assert!(!enqueue(&conn, &entry("digest:2026-03-02:morning", "m1", None), now)?);
         assert!(enqueue(&conn, &entry("digest:2026-03-02:morning", "m2", None), now)?);
         assert_eq!(due(&conn, now, 10)?.len(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn a_long_text_is_queued_in_named_parts_once() -> anyhow::Result<()> {
+        let conn = open_in_memory()?;
+        let now = at("2026-03-02T14:00:00Z");
+        let long = "word ".repeat(1000);
+        let text = NewEntry { body: &long, ..entry("reply:7", "m1", None) };
+        assert!(enqueue_text(&conn, &text, now)?);
+        assert!(!enqueue_text(&conn, &text, now)?, "queued once");
+        let purposes: Vec<String> = due(&conn, now, 10)?.into_iter().map(|row| row.purpose).collect();
+        let total = purposes.len();
+        assert!(total > 1, "{purposes:?}");
+        let expected: Vec<String> = (1..=total).map(|n| format!("reply:7:{n}/{total}")).collect();
+        assert_eq!(purposes, expected);
+        assert_eq!(progress(&conn, "reply:7")?.len(), total, "every part is found by its purpose");
+        let short = NewEntry { body: "ok", ..entry("reply:8", "m1", None) };
+        enqueue_text(&conn, &short, now)?;
+        assert_eq!(progress(&conn, "reply:8")?.len(), 1);
         Ok(())
     }
 

@@ -228,21 +228,9 @@ fn queue(
     issue_ids: Option<&str>,
     watermark: Option<Timestamp>,
 ) -> rusqlite::Result<Vec<String>> {
-    let parts = format::split_sms(body);
-    let total = parts.len();
     for manager in &config.manager_contact_ids {
-        for (index, part) in parts.iter().enumerate() {
-            let purpose = if total == 1 { purpose.to_string() } else { format!("{purpose}:{}/{total}", index + 1) };
-            let entry = NewEntry {
-                purpose: &purpose,
-                contact_id: manager,
-                body: part,
-                expires_at: now + expiry,
-                issue_ids,
-                watermark,
-            };
-            outbox::enqueue(conn, &entry, now)?;
-        }
+        let entry = NewEntry { purpose, contact_id: manager, body, expires_at: now + expiry, issue_ids, watermark };
+        outbox::enqueue_text(conn, &entry, now)?;
     }
     Ok(config.manager_contact_ids.clone())
 }
