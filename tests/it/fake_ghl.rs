@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tiny_http::{Header, Response, Server};
 
-#[path = "openapi.rs"]
+#[path = "openapi/mod.rs"]
 pub mod openapi;
 
 /// A fault to answer with instead of the real thing.
