@@ -24,7 +24,7 @@ use crate::store::events;
 pub use crate::store::facts::{StoreStats, SummaryFacts};
 use crate::store::issues;
 use crate::store::summary;
-use crate::store::{World, facts, in_transaction, kv_set, outbox, settle, ts};
+use crate::store::{World, facts, in_transaction, outbox, settle};
 
 /// The store actor; its state is built in `pre_start`.
 pub struct Store;
@@ -75,11 +75,9 @@ impl Actor for Store {
             StoreMsg::Heartbeat { reply } => {
                 let now = state.ctx.time.now();
                 let due = state.last_write.is_none_or(|at| at.elapsed() >= HEARTBEAT_WRITE_EVERY);
-                // A real write either way (the watchdog's promise); by a clock that cannot be
-                // believed it goes under another key, so no wrong "last seen" is left behind.
-                let key = if state.ctx.signals.clock_trusted() { "heartbeat_at" } else { "heartbeat_untrusted" };
+                let trusted = state.ctx.signals.clock_trusted();
                 let result = if due {
-                    match tokio::task::block_in_place(|| kv_set(&state.conn, key, &ts(now))) {
+                    match tokio::task::block_in_place(|| facts::heartbeat(&state.conn, trusted, now)) {
                         Ok(()) => {
                             state.last_write = Some(std::time::Instant::now());
                             // A small write can fit where a webhook does not: only room to
@@ -99,10 +97,7 @@ impl Actor for Store {
                         Err(err) => Err(StoreError::Database(format!("write failed: {err}"))),
                     }
                 } else {
-                    state
-                        .conn
-                        .query_row("SELECT 1", [], |_| Ok(()))
-                        .map_err(|err| StoreError::Database(format!("read failed: {err}")))
+                    facts::read_probe(&state.conn).map_err(|err| StoreError::Database(format!("read failed: {err}")))
                 };
                 let _ = reply.send(result);
             }

@@ -3,7 +3,7 @@
 use super::{MONDAY_9AM, MONDAY_11AM, at, config, create, create_open, customer, database, raw};
 use crate::domain::event::IssueKind;
 use crate::domain::issue::Delivery;
-use crate::store::facts::{stats, summary_facts};
+use crate::store::facts::{heartbeat, read_probe, stats, summary_facts};
 use crate::store::{events, issues, kv_get, summary, ts};
 
 const NOON: &str = "2026-03-02T18:00:00Z";
@@ -26,6 +26,17 @@ fn the_newer_of_last_seen_and_the_heartbeat_counts() -> anyhow::Result<()> {
     let (conn, config) = (database()?, config(&[])?);
     crate::store::kv_set(&conn, "last_seen_at", &ts(at(MONDAY_9AM)))?;
     crate::store::kv_set(&conn, "heartbeat_at", &ts(at(MONDAY_11AM)))?;
+    assert_eq!(summary_facts(&conn, &config, at(NOON), false)?.last_seen_at, Some(at(MONDAY_11AM)));
+    Ok(())
+}
+
+#[test]
+fn a_heartbeat_by_a_clock_not_believed_leaves_no_last_seen() -> anyhow::Result<()> {
+    let (conn, config) = (database()?, config(&[])?);
+    read_probe(&conn)?;
+    heartbeat(&conn, false, at(NOON))?;
+    assert_eq!(summary_facts(&conn, &config, at(NOON), false)?.last_seen_at, None);
+    heartbeat(&conn, true, at(MONDAY_11AM))?;
     assert_eq!(summary_facts(&conn, &config, at(NOON), false)?.last_seen_at, Some(at(MONDAY_11AM)));
     Ok(())
 }
