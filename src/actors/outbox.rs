@@ -75,7 +75,7 @@ impl Actor for Outbox {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             OutboxMsg::Wake => {
-                disk_notice(state).await;
+                disk_notice(state);
                 if state.sending {
                     state.again = true;
                 } else {
@@ -166,7 +166,7 @@ fn send_once(client: &GhlClient, entry: &outbox::Entry) -> Result<Option<String>
 /// Tells managers once, straight through GHL, that the data partition is full: the outbox
 /// cannot hold the message while it is (issue 15). Told again only after space came back and
 /// ran out anew.
-async fn disk_notice(state: &mut OutboxState) {
+fn disk_notice(state: &mut OutboxState) {
     let ctx = &state.ctx;
     if !ctx.signals.disk_full() {
         state.disk_notice_sent = false;
@@ -181,10 +181,9 @@ async fn disk_notice(state: &mut OutboxState) {
         crate::domain::format::BRAND
     );
     let (client, managers) = (ctx.ghl.clone(), ctx.config.manager_contact_ids.clone());
-    let sent = tokio::task::spawn_blocking(move || {
-        managers.iter().filter(|manager| client.send_sms(manager, &body).is_ok()).count()
-    })
-    .await
-    .unwrap_or(0);
-    tracing::warn!(managers = sent, "managers told that the data partition is full");
+    // On the blocking pool, beside the mailbox: a slow GHL must not hold up health pings.
+    tokio::task::spawn_blocking(move || {
+        let sent = managers.iter().filter(|manager| client.send_sms(manager, &body).is_ok()).count();
+        tracing::warn!(managers = sent, "managers told that the data partition is full");
+    });
 }
