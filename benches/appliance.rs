@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use client::{Connection, bench_event, deliver};
 use fake_ghl::FakeGhl;
-use harness::Sentinel;
+use harness::{Sentinel, with_ghl};
 use measure::{cpu_ticks, io_written, memory, ms, percentile};
 
 fn main() -> anyhow::Result<()> {
@@ -375,8 +375,7 @@ fn burst() -> anyhow::Result<()> {
 fn idle() -> anyhow::Result<()> {
     let seconds: u64 = std::env::var("BENCH_IDLE_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
     let ghl = FakeGhl::start()?;
-    let app =
-        Sentinel::start(&[("GHL_BASE_URL", ghl.url.as_str()), ("GHL_TOKEN", "bench"), ("MANAGER_CONTACT_IDS", "m1")])?;
+    let app = with_ghl(&ghl).without("GHL_LOCATION_ID").and(&[("MANAGER_CONTACT_IDS", "m1")]).start()?;
     let pid = app.pid();
     std::thread::sleep(Duration::from_secs(1));
     let before = cpu_ticks(pid);

@@ -6,28 +6,27 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::fake_ghl::FakeGhl;
-use crate::harness::Sentinel;
+use crate::harness::with_ghl;
 
 /// A business day on the injected clock: 120 texts and 25 missed calls between 08:00 and
 /// 17:00, staff answering most (some answers seen only in GHL), three digests.
 pub fn business_day() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
-    let app = Sentinel::start(&[
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "bench"),
-        ("GHL_LOCATION_ID", "loc1"),
-        ("MANAGER_CONTACT_IDS", "m1,m2"),
-        // Monday 2026-11-23 07:55 CST.
-        ("SENTINEL_TEST_NOW", "2026-11-23T13:55:00Z"),
-        (
-            "RUST_LOG",
-            if std::env::var_os("BENCH_VERBOSE").is_some() {
-                "debug,ureq=warn,ureq_proto=warn,rustls=warn"
-            } else {
-                "warn"
-            },
-        ),
-    ])?;
+    let app = with_ghl(&ghl)
+        .and(&[
+            ("MANAGER_CONTACT_IDS", "m1,m2"),
+            // Monday 2026-11-23 07:55 CST.
+            ("SENTINEL_TEST_NOW", "2026-11-23T13:55:00Z"),
+            (
+                "RUST_LOG",
+                if std::env::var_os("BENCH_VERBOSE").is_some() {
+                    "debug,ureq=warn,ureq_proto=warn,rustls=warn"
+                } else {
+                    "warn"
+                },
+            ),
+        ])
+        .start()?;
     let start: jiff::Timestamp = "2026-11-23T14:00:00Z".parse()?;
     let at = |minutes: i64| start + jiff::SignedDuration::from_mins(minutes);
     let mut events: Vec<(i64, usize)> = (0..145).map(|n| ((n as i64 * 540) / 145, n)).collect();
