@@ -1,10 +1,12 @@
 //! Figures for the real binary (issue 8): intake throughput and latency with durable
-//! commits, memory, start time, idle CPU, GHL requests for a simulated business day, and the
-//! size of the Pi binary. It prints; it asserts nothing about speed.
+//! commits, memory, start time, idle CPU, GHL requests for a simulated business day, a burst of
+//! new connections, and the size of the Pi binary. It prints; it asserts nothing about speed.
 //!
 //! `cargo bench --bench appliance` runs everything; `cargo bench --bench appliance -- intake`
-//! (or `start`, `flood`, `wear`, `idle`, `day`, `size`) runs one part. `BENCH_IDLE_SECONDS` shortens the idle
-//! measurement (default 60).
+//! (or `start`, `flood`, `burst`, `wear`, `idle`, `day`, `size`) runs one part.
+//! `BENCH_IDLE_SECONDS` shortens the idle measurement (default 60). The HTTP client and
+//! [`client::deliver`] are in `appliance/client.rs`, the readings in `appliance/measure.rs`,
+//! and the business day in `appliance/day.rs`.
 
 #[allow(dead_code)]
 #[path = "../tests/it/fake_ghl.rs"]
@@ -13,14 +15,22 @@ mod fake_ghl;
 #[path = "../tests/it/harness.rs"]
 mod harness;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+#[path = "appliance/client.rs"]
+mod client;
+#[path = "appliance/day.rs"]
+mod day;
+#[path = "appliance/measure.rs"]
+mod measure;
+
+use std::io::Write as _;
 use std::net::TcpStream;
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
+use client::{Connection, bench_event, deliver};
 use fake_ghl::FakeGhl;
-use harness::{SECRET, Sentinel};
+use harness::{Sentinel, with_ghl};
+use measure::{cpu_ticks, io_written, memory, ms, percentile};
 
 fn main() -> anyhow::Result<()> {
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
@@ -34,6 +44,9 @@ fn main() -> anyhow::Result<()> {
     if wanted("flood") {
         flood()?;
     }
+    if wanted("burst") {
+        burst()?;
+    }
     if wanted("wear") {
         wear()?;
     }
@@ -41,97 +54,12 @@ fn main() -> anyhow::Result<()> {
         idle()?;
     }
     if wanted("day") {
-        business_day()?;
+        day::business_day()?;
     }
     if wanted("size") {
         size();
     }
     Ok(())
-}
-
-/// A keep-alive HTTP/1.1 connection, as GHL's senders and a tunnel keep them.
-struct Connection {
-    reader: BufReader<TcpStream>,
-}
-
-impl Connection {
-    fn open(addr: &str) -> anyhow::Result<Connection> {
-        let stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
-        Ok(Connection { reader: BufReader::new(stream) })
-    }
-
-    fn post(&mut self, path: &str, body: &str) -> anyhow::Result<u16> {
-        self.post_with(path, body, SECRET)
-    }
-
-    fn post_with(&mut self, path: &str, body: &str, secret: &str) -> anyhow::Result<u16> {
-        let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: bench\r\nX-NTPP-Secret: {secret}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        self.reader.get_mut().write_all(request.as_bytes())?;
-        let mut status_line = String::new();
-        self.reader.read_line(&mut status_line)?;
-        let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line)?;
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0u8; length];
-        self.reader.read_exact(&mut body)?;
-        Ok(status)
-    }
-}
-
-/// The `n`th event of `worker`: unique message ids (every event is new and durable) over 500
-/// parties, so texts both open issues and repeat on live ones.
-fn bench_event(base: u64, worker: usize, n: usize, per_worker: usize) -> String {
-    let id = base + (worker * per_worker + n) as u64;
-    json!({ "type": "InboundMessage", "messageId": format!("bench-{id}"),
-        "contactId": format!("party-{}", id % 500), "conversationId": format!("conv-{}", id % 500),
-        "messageType": "SMS", "direction": "inbound", "body": "The pool is green again" })
-    .to_string()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-/// Resident memory now and at its peak, from /proc.
-fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// CPU time used so far (user + system), in clock ticks of 10 ms.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which may contain spaces, closed by ')'.
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    field(11) + field(12)
 }
 
 fn start_time() -> anyhow::Result<()> {
@@ -158,10 +86,6 @@ fn start_time() -> anyhow::Result<()> {
         ms(times[4])
     );
     Ok(())
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn intake() -> anyhow::Result<()> {
@@ -191,34 +115,8 @@ fn intake() -> anyhow::Result<()> {
         }
         let opening = opened.elapsed();
         let began = Instant::now();
-        let results: Vec<anyhow::Result<Vec<Duration>>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = connections
-                .into_iter()
-                .enumerate()
-                .map(|(worker, mut connection)| {
-                    scope.spawn(move || -> anyhow::Result<Vec<Duration>> {
-                        let mut latencies = Vec::with_capacity(per_worker);
-                        for n in 1..per_worker {
-                            let body = bench_event(base, worker, n, per_worker);
-                            let sent = Instant::now();
-                            let status = connection.post("/webhook/ghl", &body)?;
-                            latencies.push(sent.elapsed());
-                            anyhow::ensure!(status == 200, "status {status}");
-                        }
-                        Ok(latencies)
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().unwrap_or_else(|_| Err(anyhow::format_err!("worker panicked"))))
-                .collect()
-        });
+        let mut latencies = deliver(connections, base, 1, per_worker)?;
         let elapsed = began.elapsed();
-        let mut latencies = Vec::new();
-        for result in results {
-            latencies.extend(result?);
-        }
         println!(
             "intake: concurrency {concurrency:>2}: {concurrency} connections opened, one request each, in {:.1} ms (slowest first request {:.1} ms)",
             ms(opening),
@@ -243,16 +141,6 @@ fn intake() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Bytes the process had the kernel write to storage (`write_bytes` in /proc/PID/io), and
-/// bytes it passed to write(2) at all (`wchar`: also sockets and logs).
-fn io_written(pid: u32) -> (u64, u64) {
-    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
-    let field = |name: &str| {
-        io.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0)
-    };
-    (field("write_bytes:"), field("wchar:"))
-}
-
 /// SD-card wear (issue 15): bytes written to storage per webhook at steady state, one
 /// delivery at a time (each its own durable commit: the worst case for wear) and 16 at once
 /// (group commits). The database must be on a real block device for `write_bytes` to count.
@@ -267,26 +155,12 @@ fn wear() -> anyhow::Result<()> {
         for n in 0..500 {
             warm.post("/webhook/ghl", &bench_event(base + 50_000, 0, n, 500))?;
         }
+        let mut connections = Vec::with_capacity(concurrency);
+        for _ in 0..concurrency {
+            connections.push(Connection::open(&app.webhook_addr)?);
+        }
         let (before, before_w) = io_written(pid);
-        std::thread::scope(|scope| -> anyhow::Result<()> {
-            let workers: Vec<_> = (0..concurrency)
-                .map(|worker| {
-                    let addr = app.webhook_addr.clone();
-                    scope.spawn(move || -> anyhow::Result<()> {
-                        let mut connection = Connection::open(&addr)?;
-                        for n in 0..per_worker {
-                            let status = connection.post("/webhook/ghl", &bench_event(base, worker, n, per_worker))?;
-                            anyhow::ensure!(status == 200, "status {status}");
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            for worker in workers {
-                worker.join().unwrap_or_else(|_| Err(anyhow::format_err!("worker panicked")))?;
-            }
-            Ok(())
-        })?;
+        deliver(connections, base, 0, per_worker)?;
         // Let writeback of what was written catch up before reading the counter.
         std::thread::sleep(Duration::from_millis(500));
         let (after, after_w) = io_written(pid);
@@ -361,33 +235,9 @@ fn flood() -> anyhow::Result<()> {
                     }
                 }
             }
-            let workers: Vec<_> = connections
-                .into_iter()
-                .enumerate()
-                .map(|(worker, mut connection)| {
-                    scope.spawn(move || -> anyhow::Result<Vec<Duration>> {
-                        let mut latencies = Vec::with_capacity(per_worker);
-                        for n in 0..per_worker {
-                            let body = bench_event(base, worker, n, per_worker);
-                            let sent = Instant::now();
-                            let status = connection.post("/webhook/ghl", &body)?;
-                            latencies.push(sent.elapsed());
-                            anyhow::ensure!(status == 200, "a real delivery got {status}");
-                        }
-                        Ok(latencies)
-                    })
-                })
-                .collect();
-            let mut all = Vec::new();
-            let mut failed = None;
-            for worker in workers {
-                match worker.join().unwrap_or_else(|_| Err(anyhow::format_err!("worker panicked"))) {
-                    Ok(latencies) => all.extend(latencies),
-                    Err(err) => failed = Some(err),
-                }
-            }
+            let delivered = deliver(connections, base, 0, per_worker);
             done.store(true, std::sync::atomic::Ordering::Relaxed);
-            failed.map_or(Ok(all), Err)
+            delivered
         })?;
         Ok((latencies, guesses.into_inner()))
     };
@@ -425,11 +275,107 @@ fn flood() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// New connections in the `burst` part.
+const BURST: usize = 256;
+/// How long a burst connection waits for its first answer before it counts as unanswered:
+/// twice the service's default idle timeout (`HTTP_TIMEOUT_SECONDS`, 30 s), so a connection
+/// queued behind idle keep-alive ones can still be answered once one of those is closed.
+const BURST_WAIT: Duration = Duration::from_secs(60);
+
+/// A burst of new connections, as when many senders (or a tunnel's pool) connect at once:
+/// [`BURST`] connections are opened together; when all are open, each sends one webhook at the
+/// same moment and keeps its connection open, as GHL's senders do, until every connection has
+/// its first answer or has given up after [`BURST_WAIT`]. Prints the time from sending to the
+/// first answer (p50, p99, max; a connection without a 200 counts as the whole wait) and the
+/// answers per second. The target: every first answer within 50 ms at p99.
+fn burst() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[("RUST_LOG", "warn")])?;
+    let base = 7_000_000;
+    let connected = Barrier::new(BURST + 1);
+    let answered = Barrier::new(BURST);
+    let opened = Instant::now();
+    let (opening, released, outcomes) = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..BURST)
+            .map(|worker| {
+                let (addr, connected, answered) = (&app.webhook_addr, &connected, &answered);
+                scope.spawn(move || -> Result<(Duration, Instant), String> {
+                    let mut connection = Connection::open(addr).and_then(|c| c.with_read_timeout(BURST_WAIT));
+                    // Every thread meets both barriers, even one that could not connect.
+                    connected.wait();
+                    let outcome = match &mut connection {
+                        Ok(connection) => {
+                            let sent = Instant::now();
+                            match connection.post("/webhook/ghl", &bench_event(base, worker, 0, 1)) {
+                                Ok(200) => {
+                                    let at = Instant::now();
+                                    Ok((at - sent, at))
+                                }
+                                Ok(status) => Err(format!("status {status}")),
+                                Err(err) => Err(format!("{err:#}")),
+                            }
+                        }
+                        Err(err) => Err(format!("connecting: {err:#}")),
+                    };
+                    // Held open, as a sender would, until every connection has its answer.
+                    answered.wait();
+                    drop(connection);
+                    outcome
+                })
+            })
+            .collect();
+        connected.wait();
+        let (opening, released) = (opened.elapsed(), Instant::now());
+        let outcomes: Vec<_> =
+            threads.into_iter().map(|t| t.join().unwrap_or_else(|_| Err("thread panicked".to_string()))).collect();
+        (opening, released, outcomes)
+    });
+    let mut firsts = Vec::with_capacity(BURST);
+    let (mut last_answer, mut failures) = (released, Vec::new());
+    for outcome in outcomes {
+        match outcome {
+            Ok((first, at)) => {
+                firsts.push(first);
+                last_answer = last_answer.max(at);
+            }
+            Err(why) => {
+                firsts.push(BURST_WAIT);
+                failures.push(why);
+            }
+        }
+    }
+    firsts.sort();
+    let answers = BURST - failures.len();
+    let p99 = percentile(&firsts, 0.99);
+    println!(
+        "burst: {BURST} new connections opened at once in {:.1} ms, then one webhook each: {answers} answered 200 in {:.2} s = {:.0}/s",
+        ms(opening),
+        (last_answer - released).as_secs_f64(),
+        answers as f64 / (last_answer - released).as_secs_f64().max(1e-9),
+    );
+    let target = Duration::from_millis(50);
+    println!(
+        "burst: first answer p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} over 50 ms (target: p99 <= 50 ms: {})",
+        ms(percentile(&firsts, 0.5)),
+        ms(p99),
+        ms(percentile(&firsts, 1.0)),
+        firsts.iter().filter(|first| **first > target).count(),
+        if p99 <= target { "met" } else { "missed" }
+    );
+    if let Some(first) = failures.first() {
+        println!(
+            "burst: {} connections had no 200 within {} s, counted as {} s above (first: {first})",
+            failures.len(),
+            BURST_WAIT.as_secs(),
+            BURST_WAIT.as_secs()
+        );
+    }
+    Ok(())
+}
+
 fn idle() -> anyhow::Result<()> {
     let seconds: u64 = std::env::var("BENCH_IDLE_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
     let ghl = FakeGhl::start()?;
-    let app =
-        Sentinel::start(&[("GHL_BASE_URL", ghl.url.as_str()), ("GHL_TOKEN", "bench"), ("MANAGER_CONTACT_IDS", "m1")])?;
+    let app = with_ghl(&ghl).without("GHL_LOCATION_ID").and(&[("MANAGER_CONTACT_IDS", "m1")]).start()?;
     let pid = app.pid();
     std::thread::sleep(Duration::from_secs(1));
     let before = cpu_ticks(pid);
@@ -443,144 +389,6 @@ fn idle() -> anyhow::Result<()> {
         rss as f64 / 1024.0,
         ghl.requests().len()
     );
-    Ok(())
-}
-
-/// A business day on the injected clock: 120 texts and 25 missed calls between 08:00 and
-/// 17:00, staff answering most (some answers seen only in GHL), three digests.
-fn business_day() -> anyhow::Result<()> {
-    let ghl = FakeGhl::start()?;
-    let app = Sentinel::start(&[
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "bench"),
-        ("GHL_LOCATION_ID", "loc1"),
-        ("MANAGER_CONTACT_IDS", "m1,m2"),
-        // Monday 2026-11-23 07:55 CST.
-        ("SENTINEL_TEST_NOW", "2026-11-23T13:55:00Z"),
-        (
-            "RUST_LOG",
-            if std::env::var_os("BENCH_VERBOSE").is_some() {
-                "debug,ureq=warn,ureq_proto=warn,rustls=warn"
-            } else {
-                "warn"
-            },
-        ),
-    ])?;
-    let start: jiff::Timestamp = "2026-11-23T14:00:00Z".parse()?;
-    let at = |minutes: i64| start + jiff::SignedDuration::from_mins(minutes);
-    let mut events: Vec<(i64, usize)> = (0..145).map(|n| ((n as i64 * 540) / 145, n)).collect();
-    events.sort();
-    let mut issues = 0;
-    let mut minute = 0;
-    for (event_minute, n) in events {
-        while minute < event_minute {
-            minute += 5;
-            app.set_clock(&at(minute).to_string())?;
-        }
-        let contact = format!("c{n}");
-        let conversation = format!("conv{n}");
-        let now = at(minute);
-        ghl.add_message(
-            &conversation,
-            &contact,
-            json!({ "direction": "inbound", "messageType": "TYPE_SMS", "dateAdded": now.to_string() }),
-        );
-        let body = if n % 6 == 5 {
-            json!({ "contact_id": contact, "missed_call": true, "voicemail_route": "tech_sentinel", "full_name": format!("Caller {n}") })
-        } else {
-            json!({ "type": "InboundMessage", "locationId": "loc1", "contactId": contact, "conversationId": conversation,
-                "messageType": "SMS", "body": "Can someone look at the pump?", "contactName": format!("Customer {n}") })
-        };
-        let route = if n % 6 == 5 { "unanswered_call" } else { "" };
-        if app.webhook(route, &body.to_string())?.json["issue_id"].is_i64() {
-            issues += 1;
-        }
-        let reply_at = now + jiff::SignedDuration::from_mins(20);
-        match n % 10 {
-            // Most replies arrive as OutboundMessage webhooks.
-            0..=5 => {
-                let reply = json!({ "type": "OutboundMessage", "locationId": "loc1", "contactId": contact, "conversationId": conversation,
-                    "messageType": if n % 6 == 5 { "CALL" } else { "SMS" }, "userId": "staff", "source": "app",
-                    "messageId": format!("r{n}"), "dateAdded": reply_at.to_string() });
-                app.webhook("", &reply.to_string())?;
-            }
-            // Some only show in GHL (the webhook was lost): the resolver finds them.
-            6..=7 => ghl.staff_reply(&conversation, &contact, "staff", &reply_at.to_string()),
-            // The rest go unanswered and breach.
-            _ => {}
-        }
-    }
-    // The client's rate limiter works in real time (at most 60 requests in any 10 s) while this
-    // day runs in seconds: before each count, wait until GHL has been quiet for longer than a
-    // limiter window, so every request the simulated hours needed is counted in them.
-    let settle = || {
-        let mut last = (ghl.requests().len(), Instant::now());
-        let waited = Instant::now();
-        while last.1.elapsed() < Duration::from_secs(12) && waited.elapsed() < Duration::from_secs(300) {
-            std::thread::sleep(Duration::from_millis(100));
-            let now = ghl.requests().len();
-            if now != last.0 {
-                last = (now, Instant::now());
-            }
-        }
-    };
-    let mut advance_to = |until: i64| -> anyhow::Result<()> {
-        while minute < until {
-            minute += 5;
-            app.set_clock(&at(minute).to_string())?;
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
-    };
-    advance_to(9 * 60 + 5)?; // 17:05, after the alert for breaches at 17:00
-    settle();
-    let (evening, evening_sends) = (ghl.requests().len(), ghl.sends().len());
-    advance_to(24 * 60)?; // Tuesday 08:00: nothing falls due and the resolver rests.
-    settle();
-    let night_sends = ghl.sends().len() - evening_sends;
-    let night = ghl.requests().len() - evening - night_sends;
-    advance_to(28 * 60)?; // Tuesday noon: Monday's last issues have met their due times.
-    settle();
-    let total = ghl.requests().len();
-    let sends = ghl.sends().len();
-    let reads = total - sends;
-    let live = app.count("SELECT COUNT(*) FROM issues WHERE status IN ('PENDING', 'OPEN')")?;
-    println!(
-        "day: {issues} issues; {total} GHL requests ({reads} reads, {sends} SMS sends) = {:.2} per issue ({:.2} reads per issue)",
-        total as f64 / issues as f64,
-        reads as f64 / issues as f64,
-    );
-    println!(
-        "day: {night} GHL reads and {night_sends} SMS sends from 17:05 to 08:00; {live} issues still live (unanswered) on Tuesday noon"
-    );
-    let conn = app.db()?;
-    let mut stmt =
-        conn.prepare("SELECT status || ' ' || COALESCE(resolved_by, ''), COUNT(*) FROM issues GROUP BY 1 ORDER BY 1")?;
-    let outcomes: Vec<String> = stmt
-        .query_map([], |r| Ok(format!("{} {}", r.get::<_, String>(0)?.trim(), r.get::<_, i64>(1)?)))?
-        .collect::<Result<_, _>>()?;
-    println!("day: outcomes: {}", outcomes.join(", "));
-    if std::env::var_os("BENCH_VERBOSE").is_some() {
-        let due: String = conn
-            .query_row("SELECT MIN(due_at) || ' .. ' || MAX(due_at) FROM issues WHERE status = 'PENDING'", [], |r| {
-                r.get(0)
-            })
-            .unwrap_or_default();
-        println!("day: pending due {due}; log tail:\n{}", {
-            let log = app.log();
-            let lines: Vec<&str> = log
-                .lines()
-                .filter(|l| {
-                    !l.contains("armed")
-                        && !l.contains("webhooks committed")
-                        && !l.contains("issue created")
-                        && !l.contains("by a staff reply")
-                        && !l.contains("digest queued")
-                })
-                .collect();
-            lines[lines.len().saturating_sub(30)..].join("\n")
-        });
-    }
     Ok(())
 }
 

@@ -14,59 +14,25 @@
 #   image/boot-check.sh target/image/sentinel-<version>-arm64.img
 set -euo pipefail
 img="${1:?usage: image/boot-check.sh IMAGE}"
-command -v qemu-system-aarch64 >/dev/null || {
-  apt-get update -qq || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-arm
-}
-tmp=$(mktemp -d)
-qemu_pid=""
-cleanup() { [ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- console (last 60 lines)" >&2
-  tail -60 "$tmp/console.log" >&2 || true
-  cp "$tmp/console.log" "$(dirname "$img")/boot-check-console.log" 2>/dev/null || true
-  exit 1
-}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+vm_workdir
+keep_console="$(dirname "$img")/boot-check-console.log"
 
 # A copy one GiB larger than the image, as a bigger card would be, with test settings.
-cp --sparse=always "$img" "$tmp/disk.img"
-truncate -s +1G "$tmp/disk.img"
-boot_start=$(sfdisk -d "$tmp/disk.img" | sed -n 's|.*1 : start= *\([0-9]*\),.*|\1|p')
-fat="$tmp/disk.img@@$(( boot_start * 512 ))"
+vm_disk "$img" +1G
 secret=boot-check-$(date +%s)
-cat > "$tmp/sentinel.env" <<EOF
-WEBHOOK_SECRET=$secret
-# Reachable through QEMU's port forward; on a real box the defaults (loopback) stay.
-LISTEN_ADDR=0.0.0.0:8000
-ADMIN_LISTEN_ADDR=0.0.0.0:8001
-EOF
-mcopy -o -i "$fat" "$tmp/sentinel.env" ::sentinel.env
-config=$(mtype -i "$fat" ::config.txt)
-kernel=$(sed -n 's/^kernel=//p' <<<"$config")
-initrd=$(sed -n 's/^initramfs \([^ ]*\).*/\1/p' <<<"$config")
-mcopy -i "$fat" "::$kernel" "$tmp/vmlinuz"
-mcopy -i "$fat" "::$initrd" "$tmp/initrd"
+vm_env "$secret"
 root_sum() {
   local start size
-  read -r start size < <(sfdisk -d "$tmp/disk.img" | sed -n 's|.*2 : start= *\([0-9]*\), size= *\([0-9]*\),.*|\1 \2|p')
+  read -r start size < <(part 2)
   dd if="$tmp/disk.img" bs=512 skip="$start" count="$size" status=none | sha256sum | cut -c1-16
 }
 root_before=$(root_sum)
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-webhook_port=$(port) admin_port=$(port)
+webhook_port=$(free_port) admin_port=$(free_port)
 started=$(date +%s)
-qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi -rtc base=2020-01-01 \
-  -kernel "$tmp/vmlinuz" -initrd "$tmp/initrd" \
-  -append "root=LABEL=root ro rootwait console=ttyAMA0 net.ifnames=0 systemd.journald.forward_to_console=1" \
-  -drive if=none,id=sd,file="$tmp/disk.img",format=raw -device virtio-blk-pci,drive=sd \
-  -netdev user,id=net,restrict=off,hostfwd=tcp:127.0.0.1:$webhook_port-:8000,hostfwd=tcp:127.0.0.1:$admin_port-:8001 \
-  -device virtio-net-pci,netdev=net,romfile= \
-  -device i6300esb -watchdog-action reset \
-  -display none -serial "file:$tmp/console.log" -monitor "unix:$tmp/monitor,server,nowait" &
-qemu_pid=$!
+vm_boot -rtc base=2020-01-01 -device i6300esb -watchdog-action reset -monitor "unix:$tmp/monitor,server,nowait"
 
 wait_for() { # what, seconds, command...
   local what=$1 limit=$2; shift 2
@@ -129,11 +95,9 @@ echo "  ok: clean power-off ($(( $(date +%s) - started )) s in all)"
 mdir -b -i "$fat" ::sentinel.env >/dev/null 2>&1 && fail "sentinel.env is still on the boot partition"
 mtype -i "$fat" ::sentinel-imported.txt >/dev/null || fail "no sentinel-imported.txt on the boot partition"
 echo "  ok: no secret left on the boot partition"
-table=$(sfdisk -d "$tmp/disk.img")
-data_size=$(sed -n 's|.*3 : start= *[0-9]*, size= *\([0-9]*\),.*|\1|p' <<<"$table")
+read -r data_start data_size < <(part 3)
 [ "$(( data_size / 2048 ))" -gt 1000 ] || fail "the data partition was not grown: $(( data_size / 2048 )) MiB"
 echo "  ok: data partition is $(( data_size / 2048 )) MiB"
-data_start=$(sed -n 's|.*3 : start= *\([0-9]*\),.*|\1|p' <<<"$table")
 dd if="$tmp/disk.img" of="$tmp/data.ext4" bs=512 skip="$data_start" count="$data_size" status=none
 if debugfs -R "ls -l /timesync" "$tmp/data.ext4" 2>/dev/null | grep -qw clock; then
   echo "  ok: timesyncd's clock file is on the data partition"
@@ -143,24 +107,15 @@ fi
 rm -f "$tmp/data.ext4"
 [ "$(root_sum)" = "$root_before" ] || fail "the root partition changed during the boot: it was not read-only"
 echo "  ok: root partition unchanged by the boot (read-only)"
-cp "$tmp/console.log" "$(dirname "$img")/boot-check-console.log"
+cp "$tmp/console.log" "$keep_console"
 
 # Second power-on: the clock is given (the VM's RTC at the host's time, and the operator's
 # CLOCK_SYNC=off in a new sentinel.env, since no NTP server is reachable here). The webhook
 # kept in the first boot is judged now; a reboot lost its monotonic reading, so it is dated at
 # the latest it can have arrived (now): due two business hours on, nothing overdue, no alert.
-printf 'WEBHOOK_SECRET=%s\nLISTEN_ADDR=0.0.0.0:8000\nADMIN_LISTEN_ADDR=0.0.0.0:8001\nCLOCK_SYNC=off\n' "$secret" > "$tmp/sentinel.env"
-mcopy -o -i "$fat" "$tmp/sentinel.env" ::sentinel.env
-: > "$tmp/console.log"
+vm_env "$secret" CLOCK_SYNC=off
 started=$(date +%s)
-qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi \
-  -kernel "$tmp/vmlinuz" -initrd "$tmp/initrd" \
-  -append "root=LABEL=root ro rootwait console=ttyAMA0 net.ifnames=0 systemd.journald.forward_to_console=1" \
-  -drive if=none,id=sd,file="$tmp/disk.img",format=raw -device virtio-blk-pci,drive=sd \
-  -netdev user,id=net,restrict=off,hostfwd=tcp:127.0.0.1:$webhook_port-:8000,hostfwd=tcp:127.0.0.1:$admin_port-:8001 \
-  -device virtio-net-pci,netdev=net,romfile= \
-  -display none -serial "file:$tmp/console.log" &
-qemu_pid=$!
+vm_boot
 echo "== power-on 2, with the time given"
 wait_for "sentinel.service READY" 300 on_console "Started sentinel.service\|Started Sentinel missed-contact watchdog"
 wait_for "/health answered" 120 curl -sf "http://127.0.0.1:$admin_port/health"
@@ -171,6 +126,5 @@ due=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["issues"][0]["d
 python3 -c 'import datetime,sys; due = datetime.datetime.fromisoformat(sys.argv[1].replace("Z", "+00:00")); sys.exit(0 if due > datetime.datetime.now(datetime.timezone.utc) else 1)' "$due" \
   || fail "the judged issue is due in the past: $due"
 echo "  ok: judged at the time given, due $due, nothing overdue"
-kill -9 "$qemu_pid" 2>/dev/null || true
-qemu_pid=""
-echo "boot check: ok (console: $(dirname "$img")/boot-check-console.log)"
+vm_kill
+echo "boot check: ok (console: $keep_console)"

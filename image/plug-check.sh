@@ -12,57 +12,21 @@
 set -euo pipefail
 img="${1:?usage: image/plug-check.sh IMAGE [CUTS]}"
 cuts="${2:-5}"
-command -v qemu-system-aarch64 >/dev/null || {
-  apt-get update -qq || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-arm
-}
-tmp=$(mktemp -d)
-qemu_pid=""
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+vm_workdir
 flood_pid=""
-cleanup() {
-  [ -n "$flood_pid" ] && kill "$flood_pid" 2>/dev/null
-  [ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- console (last 60 lines)" >&2
-  tail -60 "$tmp/console.log" >&2 || true
-  exit 1
-}
+trap '[ -z "$flood_pid" ] || kill "$flood_pid" 2>/dev/null; vm_cleanup' EXIT
 
-cp --sparse=always "$img" "$tmp/disk.img"
-truncate -s +256M "$tmp/disk.img"
-part() { sfdisk -d "$tmp/disk.img" | sed -n "s|.*$1 : start= *\\([0-9]*\\), size= *\\([0-9]*\\),.*|\\1 \\2|p"; }
-read -r boot_start _ < <(part 1)
-fat="$tmp/disk.img@@$(( boot_start * 512 ))"
+vm_disk "$img" +256M
 secret=plug-check-$(date +%s)
 # The clock is not the subject here (boot-check.sh covers it): judge webhooks at once.
-cat > "$tmp/sentinel.env" <<EOF
-WEBHOOK_SECRET=$secret
-LISTEN_ADDR=0.0.0.0:8000
-ADMIN_LISTEN_ADDR=0.0.0.0:8001
-CLOCK_SYNC=off
-EOF
-mcopy -o -i "$fat" "$tmp/sentinel.env" ::sentinel.env
-config=$(mtype -i "$fat" ::config.txt)
-mcopy -i "$fat" "::$(sed -n 's/^kernel=//p' <<<"$config")" "$tmp/vmlinuz"
-mcopy -i "$fat" "::$(sed -n 's/^initramfs \([^ ]*\).*/\1/p' <<<"$config")" "$tmp/initrd"
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-webhook_port=$(port)
+vm_env "$secret" CLOCK_SYNC=off
+webhook_port=$(free_port)
 
 boot() {
-  : > "$tmp/console.log"
-  qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -accel tcg,thread=multi \
-    -kernel "$tmp/vmlinuz" -initrd "$tmp/initrd" \
-    -append "root=LABEL=root ro rootwait console=ttyAMA0 net.ifnames=0 systemd.journald.forward_to_console=1" \
-    -drive if=none,id=sd,file="$tmp/disk.img",format=raw -device virtio-blk-pci,drive=sd \
-    -netdev user,id=net,restrict=off,hostfwd=tcp:127.0.0.1:$webhook_port-:8000 \
-    -device virtio-net-pci,netdev=net,romfile= \
-    -display none -serial "file:$tmp/console.log" &
-  qemu_pid=$!
+  # shellcheck disable=SC2119 # (vm_boot takes QEMU options, none here)
+  vm_boot
   powered_on=$(date +%s.%N)
 }
 
@@ -142,9 +106,7 @@ for round in $(seq 1 "$cuts"); do
   flood "$round" &
   flood_pid=$!
   sleep "$(python3 -c 'import random; print(round(random.uniform(1.5, 6.0), 2))')"
-  kill -9 "$qemu_pid"
-  wait "$qemu_pid" 2>/dev/null || true
-  qemu_pid=""
+  vm_kill
   wait "$flood_pid" 2>/dev/null || true
   flood_pid=""
   summary=$(inspect) || exit 1
@@ -153,6 +115,5 @@ done
 boot
 seconds=$(ready)
 echo "  power-on $(( cuts + 1 )) after the last cut: READY in $seconds s"
-kill -9 "$qemu_pid"
-qemu_pid=""
+vm_kill
 echo "plug check: ok ($cuts cuts, every acknowledged webhook kept)"

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tiny_http::{Header, Response, Server};
 
 use crate::fake_ghl::FakeGhl;
-use crate::harness::Sentinel;
+use crate::harness::{Sentinel, with_ghl};
 
 /// Monday 2026-03-02 09:00 CST; texts are due at 11:00 CST (17:00Z).
 const MONDAY_9AM: &str = "2026-03-02T15:00:00Z";
@@ -143,22 +143,17 @@ fn serve(mut request: tiny_http::Request, requests: &Mutex<Vec<AiRequest>>, stop
 }
 
 fn start(ghl: &FakeGhl, ai: &FakeAi, extra: &[(&str, &str)]) -> anyhow::Result<Sentinel> {
-    let mut env = vec![
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "test-token"),
-        ("GHL_LOCATION_ID", "loc1"),
-        ("MANAGER_CONTACT_IDS", "m1"),
-        ("SENTINEL_TEST_NOW", MONDAY_9AM),
-        ("AI_GATE_ENABLED", "1"),
-        ("OPENAI_API_KEY", KEY),
-        ("OPENAI_BASE_URL", ai.url.as_str()),
-        ("AI_GATE_TIMEOUT_SECONDS", "0.5"),
-    ];
-    for (name, value) in extra {
-        env.retain(|(n, _)| n != name);
-        env.push((name, value));
-    }
-    Sentinel::start(&env)
+    with_ghl(ghl)
+        .and(&[
+            ("MANAGER_CONTACT_IDS", "m1"),
+            ("SENTINEL_TEST_NOW", MONDAY_9AM),
+            ("AI_GATE_ENABLED", "1"),
+            ("OPENAI_API_KEY", KEY),
+            ("OPENAI_BASE_URL", ai.url.as_str()),
+            ("AI_GATE_TIMEOUT_SECONDS", "0.5"),
+        ])
+        .and(extra)
+        .start()
 }
 
 /// A customer's text: in GHL's conversation (as GHL records it, a moment before the webhook

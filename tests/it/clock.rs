@@ -7,16 +7,10 @@
 use serde_json::{Value, json};
 
 use crate::fake_ghl::FakeGhl;
-use crate::harness::Sentinel;
+use crate::harness::{Sentinel, with_ghl};
 
 fn start(ghl: &FakeGhl, now: &str) -> anyhow::Result<Sentinel> {
-    Sentinel::start(&[
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "test-token"),
-        ("GHL_LOCATION_ID", "loc1"),
-        ("MANAGER_CONTACT_IDS", "m1"),
-        ("SENTINEL_TEST_NOW", now),
-    ])
+    with_ghl(ghl).and(&[("MANAGER_CONTACT_IDS", "m1"), ("SENTINEL_TEST_NOW", now)]).start()
 }
 
 fn clock(app: &Sentinel, query: &str) -> anyhow::Result<Value> {
@@ -128,13 +122,7 @@ fn webhooks_kept_before_a_power_cut_are_judged_after_it() -> anyhow::Result<()> 
     // Power back, and this time the clock is right (Monday 09:00 CST). The monotonic reading
     // from before the cut means nothing now: the text is dated now, the latest it can have
     // come, so it cannot fall due early.
-    let env = [
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "test-token"),
-        ("GHL_LOCATION_ID", "loc1"),
-        ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),
-    ];
-    let app = Sentinel::start_in(dir, &env)?;
+    let app = with_ghl(&ghl).and(&[("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z")]).start_in(dir)?;
     app.eventually("judged", || Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'PENDING'")? == 1))?;
     assert!(due_of(&app, "c1")?.starts_with("2026-03-02T17:00:00"), "{}", due_of(&app, "c1")?);
     assert_eq!(app.count("SELECT COUNT(*) FROM deferred_events")?, 0);

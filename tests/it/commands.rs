@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::fake_ghl::FakeGhl;
-use crate::harness::Sentinel;
+use crate::harness::{Sentinel, with_ghl};
 
 struct Office {
     ghl: FakeGhl,
@@ -15,17 +15,16 @@ struct Office {
 impl Office {
     fn open() -> anyhow::Result<Office> {
         let ghl = FakeGhl::start()?;
-        let app = Sentinel::start(&[
-            ("GHL_BASE_URL", ghl.url.as_str()),
-            ("GHL_TOKEN", "test-token"),
-            ("GHL_LOCATION_ID", "loc1"),
-            ("MANAGER_CONTACT_IDS", "boss"),
-            ("INTERNAL_CONTACT_IDS", "tech"),
-            // Digests and alerts go to managers too; keep them out of these conversations.
-            ("SUMMARY_SLOTS", "night=23:30"),
-            // Monday 2026-11-23 09:00 CST.
-            ("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z"),
-        ])?;
+        let app = with_ghl(&ghl)
+            .and(&[
+                ("MANAGER_CONTACT_IDS", "boss"),
+                ("INTERNAL_CONTACT_IDS", "tech"),
+                // Digests and alerts go to managers too; keep them out of these conversations.
+                ("SUMMARY_SLOTS", "night=23:30"),
+                // Monday 2026-11-23 09:00 CST.
+                ("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z"),
+            ])
+            .start()?;
         Ok(Office { ghl, app, sent: std::cell::Cell::new(0) })
     }
 

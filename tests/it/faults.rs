@@ -7,20 +7,14 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::fake_ghl::{FakeGhl, Fault};
-use crate::harness::{SECRET, Sentinel, request};
+use crate::harness::{SECRET, Sentinel, request, with_ghl};
 
 #[test]
 fn a_ghl_outage_degrades_but_loses_nothing_and_sends_once_back() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
     // Monday 2026-11-23 07:50 CST.
-    let app = Sentinel::start(&[
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "t"),
-        // GHL requires a location on every search (issue 13 part 2).
-        ("GHL_LOCATION_ID", "loc1"),
-        ("MANAGER_CONTACT_IDS", "m1"),
-        ("SENTINEL_TEST_NOW", "2026-11-23T13:50:00Z"),
-    ])?;
+    let app =
+        with_ghl(&ghl).and(&[("MANAGER_CONTACT_IDS", "m1"), ("SENTINEL_TEST_NOW", "2026-11-23T13:50:00Z")]).start()?;
     ghl.outage(Fault::ServerError);
     // Ten minutes of GHL down across the morning slot, webhooks still arriving.
     let start: jiff::Timestamp = "2026-11-23T13:55:30Z".parse()?;

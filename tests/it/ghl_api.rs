@@ -9,20 +9,13 @@ use serde_json::{Value, json};
 
 use crate::fake_ghl::openapi::Deviation;
 use crate::fake_ghl::{FakeGhl, Fault, MessageOrder};
-use crate::harness::{Sentinel, command};
+use crate::harness::{Sentinel, command, with_ghl};
 
 /// Monday 2026-03-02 09:00 CST.
 const MONDAY_9AM: &str = "2026-03-02T15:00:00Z";
 
 fn start(ghl: &FakeGhl, extra: &[(&str, &str)]) -> anyhow::Result<Sentinel> {
-    let mut env = vec![
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "test-token"),
-        ("GHL_LOCATION_ID", "loc1"),
-        ("SENTINEL_TEST_NOW", MONDAY_9AM),
-    ];
-    env.extend_from_slice(extra);
-    Sentinel::start(&env)
+    with_ghl(ghl).and(&[("SENTINEL_TEST_NOW", MONDAY_9AM)]).and(extra).start()
 }
 
 fn issue_id(answer: &crate::harness::Answer) -> anyhow::Result<i64> {

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
+use crate::fake_ghl::FakeGhl;
+
 /// The secret every test instance uses unless a test says otherwise.
 pub const SECRET: &str = "test-secret-0123456789";
 
@@ -67,6 +69,46 @@ pub fn base_env() -> Vec<(String, String)> {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// The environment that points a test instance at a fake GHL, as an installed appliance is
+/// pointed at GHL: its URL, a token and the location `loc1` (GHL requires a location on every
+/// search, issue 13 part 2). Add to it, then start:
+/// `with_ghl(&ghl).and(&[("SENTINEL_TEST_NOW", now)]).start()`.
+pub fn with_ghl(ghl: &FakeGhl) -> Env<'_> {
+    Env(vec![("GHL_BASE_URL", ghl.url.as_str()), ("GHL_TOKEN", "test-token"), ("GHL_LOCATION_ID", "loc1")])
+}
+
+/// Settings for a test instance on top of [`base_env`]; a later value of a name replaces an
+/// earlier one.
+#[derive(Debug, Clone)]
+pub struct Env<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> Env<'a> {
+    /// These settings too, replacing any of the same name.
+    pub fn and(mut self, extra: &[(&'a str, &'a str)]) -> Env<'a> {
+        for (name, value) in extra {
+            self.0.retain(|(n, _)| n != name);
+            self.0.push((name, value));
+        }
+        self
+    }
+
+    /// Without `name`, e.g. `GHL_LOCATION_ID` for an install that has not learned its location.
+    pub fn without(mut self, name: &str) -> Env<'a> {
+        self.0.retain(|(n, _)| *n != name);
+        self
+    }
+
+    /// Starts Sentinel with these settings and a new data directory.
+    pub fn start(&self) -> anyhow::Result<Sentinel> {
+        Sentinel::start(&self.0)
+    }
+
+    /// Starts Sentinel with these settings on the data in `dir` (a restart).
+    pub fn start_in(&self, dir: tempfile::TempDir) -> anyhow::Result<Sentinel> {
+        Sentinel::start_in(dir, &self.0)
+    }
 }
 
 impl Sentinel {

@@ -3,25 +3,30 @@
 use std::path::Path;
 
 use crate::fake_ghl::{FakeGhl, Fault};
-use crate::harness::Sentinel;
+use crate::harness::{Sentinel, with_ghl};
 
 fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file)).unwrap_or_default()
 }
 
-#[test]
-fn the_led_shows_healthy_degraded_failing_and_off() -> anyhow::Result<()> {
+/// A fake LED directory offering `triggers` at `brightness`, and Sentinel driving it, with a
+/// fake GHL to fail on demand.
+fn start(triggers: &str, brightness: &str) -> anyhow::Result<(tempfile::TempDir, FakeGhl, Sentinel)> {
     let led = tempfile::tempdir()?;
-    std::fs::write(led.path().join("trigger"), "none [mmc0] timer heartbeat")?;
-    std::fs::write(led.path().join("brightness"), "1")?;
+    std::fs::write(led.path().join("trigger"), triggers)?;
+    std::fs::write(led.path().join("brightness"), brightness)?;
     let led_path = led.path().display().to_string();
     let ghl = FakeGhl::start()?;
-    let app = Sentinel::start(&[
-        ("LED_PATH", led_path.as_str()),
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "t"),
-        ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),
-    ])?;
+    let app = with_ghl(&ghl)
+        .without("GHL_LOCATION_ID")
+        .and(&[("LED_PATH", led_path.as_str()), ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z")])
+        .start()?;
+    Ok((led, ghl, app))
+}
+
+#[test]
+fn the_led_shows_healthy_degraded_failing_and_off() -> anyhow::Result<()> {
+    let (led, ghl, app) = start("none [mmc0] timer heartbeat", "1")?;
     app.eventually("healthy: heartbeat", || Ok(read(led.path(), "trigger") == "heartbeat"))?;
 
     app.webhook("inbound_sms", r#"{"contact_id":"c1","conversation_id":"conv1","message":{"body":"hi"}}"#)?;
@@ -42,18 +47,8 @@ fn the_led_shows_healthy_degraded_failing_and_off() -> anyhow::Result<()> {
 
 #[test]
 fn without_the_timer_trigger_the_led_still_shows_the_state() -> anyhow::Result<()> {
-    let led = tempfile::tempdir()?;
     // A kernel without ledtrig-timer (and without heartbeat): only brightness is left.
-    std::fs::write(led.path().join("trigger"), "none [mmc0]")?;
-    std::fs::write(led.path().join("brightness"), "0")?;
-    let led_path = led.path().display().to_string();
-    let ghl = FakeGhl::start()?;
-    let app = Sentinel::start(&[
-        ("LED_PATH", led_path.as_str()),
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "t"),
-        ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),
-    ])?;
+    let (led, ghl, app) = start("none [mmc0]", "0")?;
     app.eventually("healthy: steady on", || {
         Ok(read(led.path(), "trigger") == "none" && read(led.path(), "brightness") == "1")
     })?;

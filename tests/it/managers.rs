@@ -6,20 +6,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::fake_ghl::{FakeGhl, Fault};
-use crate::harness::Sentinel;
+use crate::harness::{Sentinel, with_ghl};
 
 fn start(ghl: &FakeGhl, now: &str, dir: Option<tempfile::TempDir>) -> anyhow::Result<Sentinel> {
-    let env = [
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "test-token"),
-        // GHL requires a location on every search (issue 13 part 2).
-        ("GHL_LOCATION_ID", "loc1"),
-        ("MANAGER_CONTACT_IDS", "m1,m2"),
-        ("SENTINEL_TEST_NOW", now),
-    ];
+    let env = with_ghl(ghl).and(&[("MANAGER_CONTACT_IDS", "m1,m2"), ("SENTINEL_TEST_NOW", now)]);
     match dir {
-        Some(dir) => Sentinel::start_in(dir, &env),
-        None => Sentinel::start(&env),
+        Some(dir) => env.start_in(dir),
+        None => env.start(),
     }
 }
 
@@ -172,15 +165,13 @@ fn a_job_says_sent_only_when_ghl_took_it() -> anyhow::Result<()> {
 #[test]
 fn a_send_ghl_took_but_answered_too_late_is_not_sent_twice() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
-    let env = [
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "test-token"),
-        ("GHL_LOCATION_ID", "loc1"),
-        ("MANAGER_CONTACT_IDS", "m1"),
-        ("GHL_TIMEOUT_SECONDS", "1"),
-        ("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z"),
-    ];
-    let app = Sentinel::start(&env)?;
+    let app = with_ghl(&ghl)
+        .and(&[
+            ("MANAGER_CONTACT_IDS", "m1"),
+            ("GHL_TIMEOUT_SECONDS", "1"),
+            ("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z"),
+        ])
+        .start()?;
     // GHL takes the digest and delivers it, but its answer comes after our timeout.
     ghl.fail_next(&[Fault::AcceptThenStall(Duration::from_secs(3))]);
     let answer = app.admin("POST", "/jobs/send_summary?slot=midday")?;

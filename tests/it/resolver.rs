@@ -7,20 +7,13 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::fake_ghl::{FakeGhl, Fault};
-use crate::harness::Sentinel;
+use crate::harness::{Sentinel, with_ghl};
 
 /// Monday 2026-03-02 09:00 CST.
 const MONDAY_9AM: &str = "2026-03-02T15:00:00Z";
 
 fn start(ghl: &FakeGhl, extra: &[(&str, &str)]) -> anyhow::Result<Sentinel> {
-    let mut env = vec![
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "test-token"),
-        ("GHL_LOCATION_ID", "loc1"),
-        ("SENTINEL_TEST_NOW", MONDAY_9AM),
-    ];
-    env.extend_from_slice(extra);
-    Sentinel::start(&env)
+    with_ghl(ghl).and(&[("SENTINEL_TEST_NOW", MONDAY_9AM)]).and(extra).start()
 }
 
 fn inbound_sms(app: &Sentinel, conversation: &str, contact: &str) -> anyhow::Result<i64> {
@@ -446,8 +439,7 @@ fn thank_you_after_a_reply_only_ghl_knows_closes_itself(fields: Fields) -> anyho
 #[test]
 fn without_a_configured_location_the_webhooks_location_is_learned_and_kept() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;
-    let env = [("GHL_BASE_URL", ghl.url.as_str()), ("GHL_TOKEN", "test-token"), ("SENTINEL_TEST_NOW", MONDAY_9AM)];
-    let app = Sentinel::start(&env)?;
+    let app = with_ghl(&ghl).without("GHL_LOCATION_ID").and(&[("SENTINEL_TEST_NOW", MONDAY_9AM)]).start()?;
     let body = json!({ "type": "InboundMessage", "locationId": "locLearned", "conversationId": "conv1", "contactId": "c1",
         "messageType": "SMS", "body": "pool is green" });
     app.webhook("", &body.to_string())?;
@@ -470,12 +462,8 @@ fn without_a_configured_location_the_webhooks_location_is_learned_and_kept() -> 
     assert!(report.contains("# GHL location: locLearned, learned from the webhooks"), "{report}");
     // After a restart it is still known, with no webhook since.
     let ghl2 = FakeGhl::start()?;
-    let env2 = [
-        ("GHL_BASE_URL", ghl2.url.as_str()),
-        ("GHL_TOKEN", "test-token"),
-        ("SENTINEL_TEST_NOW", "2026-03-02T17:20:00Z"),
-    ];
-    let app = Sentinel::start_in(dir, &env2)?;
+    let env2 = with_ghl(&ghl2).without("GHL_LOCATION_ID").and(&[("SENTINEL_TEST_NOW", "2026-03-02T17:20:00Z")]);
+    let app = env2.start_in(dir)?;
     app.set_clock("2026-03-02T17:40:00Z")?;
     app.eventually("searches after the restart", || Ok(searched(&ghl2)))?;
     Ok(())

@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::fake_ghl::FakeGhl;
-use crate::harness::{Sentinel, request};
+use crate::harness::{Sentinel, request, with_ghl};
 
 /// A tmpfs of `megabytes`, unmounted when dropped.
 struct SmallDisk {
@@ -62,13 +62,14 @@ fn a_full_card_refuses_webhooks_says_why_and_recovers_without_losing_one() -> an
     let ghl = FakeGhl::start()?;
     let db = disk.path().join("sentinel.db");
     let db_path = db.display().to_string();
-    let app = Sentinel::start(&[
-        ("DB_PATH", db_path.as_str()),
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "test-token"),
-        ("MANAGER_CONTACT_IDS", "m1"),
-        ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),
-    ])?;
+    let app = with_ghl(&ghl)
+        .without("GHL_LOCATION_ID")
+        .and(&[
+            ("DB_PATH", db_path.as_str()),
+            ("MANAGER_CONTACT_IDS", "m1"),
+            ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),
+        ])
+        .start()?;
     let filler = fill(&disk, 48 * 1024)?;
     let text = "x".repeat(2000);
     let mut accepted = Vec::new();

@@ -1,7 +1,7 @@
 //! Supervision and lifecycle: a failing actor is restarted and the service keeps answering;
 //! SIGTERM stops cleanly; the generated secret survives a restart.
 
-use crate::harness::{SECRET, Sentinel, payload, request};
+use crate::harness::{SECRET, Sentinel, payload, request, with_ghl};
 
 #[test]
 fn a_panicking_actor_is_restarted_and_the_service_keeps_answering() -> anyhow::Result<()> {
@@ -70,15 +70,16 @@ fn a_missing_secret_is_generated_once_and_kept() -> anyhow::Result<()> {
 #[test]
 fn logs_never_hold_secrets_tokens_or_whole_phone_numbers() -> anyhow::Result<()> {
     let ghl = crate::fake_ghl::FakeGhl::start()?;
-    let app = Sentinel::start(&[
-        ("GHL_BASE_URL", ghl.url.as_str()),
-        ("GHL_TOKEN", "pit-very-secret-token-123"),
-        // GHL requires a location on every search (issue 13 part 2): the payload's own.
-        ("GHL_LOCATION_ID", "ntppLocation01"),
-        ("MANAGER_CONTACT_IDS", "m1"),
-        ("RUST_LOG", "debug"),
-        ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),
-    ])?;
+    let app = with_ghl(&ghl)
+        .and(&[
+            ("GHL_TOKEN", "pit-very-secret-token-123"),
+            // GHL requires a location on every search (issue 13 part 2): the payload's own.
+            ("GHL_LOCATION_ID", "ntppLocation01"),
+            ("MANAGER_CONTACT_IDS", "m1"),
+            ("RUST_LOG", "debug"),
+            ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),
+        ])
+        .start()?;
     app.webhook("inbound_sms", &payload("workflow_inbound_sms.json"))?;
     request(&app.webhook_addr, "POST", "/webhook/ghl/inbound_sms", &[("X-NTPP-Secret", "wrong-secret-guess")], b"{}")?;
     app.admin("POST", "/jobs/poll_resolver")?;
