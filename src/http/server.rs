@@ -40,7 +40,7 @@ const EXTRA_WORKER_STACK: usize = 256 * 1024;
 /// out, and a listener that stopped accepting is noticed after two unanswered asks. The service
 /// then stops with an error and systemd starts it again.
 pub fn bind(addr: SocketAddr, timeout: Duration, watch: ListenerWatch) -> anyhow::Result<Server> {
-    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    let listener = listen(addr).with_context(|| format!("binding {addr}"))?;
     let socket = socket2::SockRef::from(&listener);
     socket.set_read_timeout(Some(timeout)).with_context(|| format!("setting timeouts on {addr}"))?;
     socket.set_write_timeout(Some(timeout)).with_context(|| format!("setting timeouts on {addr}"))?;
@@ -55,6 +55,21 @@ pub fn bind(addr: SocketAddr, timeout: Duration, watch: ListenerWatch) -> anyhow
         .spawn(move || keep(local, timeout, &watch))
         .with_context(|| format!("starting the keeper of {addr}"))?;
     Ok(server)
+}
+
+/// Connections the kernel holds for the listener before it accepts them. std's 128 made a
+/// burst of new connections overflow it and retry a second later; the kernel caps this at
+/// `net.core.somaxconn` (4096 on current kernels).
+const BACKLOG: i32 = 1024;
+
+/// A listening socket as `TcpListener::bind` makes one (address reuse on Unix), with a deeper
+/// backlog.
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
 }
 
 /// Where the keeper asks; answered by every listener without a secret.
