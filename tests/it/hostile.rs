@@ -1,13 +1,14 @@
-//! Hostile clients (issue 8): bodies that never finish, bodies far over the limit, and more
-//! connections than the process may open. Bad input gets a clear answer, changes nothing, and
-//! never leaves the listener unable to serve GHL.
+//! Hostile clients (issue 8): bodies that never finish, bodies far over the limit, more
+//! connections than the process may open, and floods of wrong secrets (issue 12). Bad input gets
+//! a clear answer, changes nothing, and never leaves the listener unable to serve GHL; wrong
+//! guesses never lock out the right secret.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::harness::{SECRET, Sentinel};
+use crate::harness::{Answer, SECRET, Sentinel, request};
 
 /// The status line of the answer on `stream`, e.g. `HTTP/1.1 408 Request Timeout`.
 fn status_line(stream: &TcpStream) -> anyhow::Result<String> {
@@ -146,5 +147,108 @@ fn a_listener_that_can_no_longer_accept_stops_the_service_for_a_restart() -> any
     assert!(!status.success(), "{status:?}");
     let log = app.log();
     assert!(log.contains("stopped accepting connections"), "{log}");
+    Ok(())
+}
+
+#[test]
+fn hostile_but_well_formed_bodies_are_handled_and_change_nothing_else() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[])?;
+    let long = "x".repeat(200_000);
+    let cases = [
+        // Wrong types where ids and texts belong: no party, so no issue.
+        (r#"{"contact_id":{"nested":true},"message":{"body":["a"]}}"#.to_string(), "ignored"),
+        (r#"{"contact_id":null,"phone":12,"message":null}"#.to_string(), "ignored"),
+        (r#"{"type":"InboundMessage","messageType":7,"contactId":[1,2]}"#.to_string(), "ignored"),
+        // NUL bytes and a huge text are stored as they came; the issue keeps 500 characters.
+        (
+            "{\"contact_id\":\"nul\\u0000id\",\"message\":{\"body\":\"a\\u0000b\"}}".to_string(),
+            "issue_created_or_updated",
+        ),
+        (format!(r#"{{"contact_id":"long","message":{{"body":"{long}"}}}}"#), "issue_created_or_updated"),
+    ];
+    for (body, key) in &cases {
+        let answer = app.webhook("inbound_sms", body)?;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(!answer.json[*key].is_null(), "{key}: {answer:?}");
+    }
+    let kept: i64 =
+        app.db()?.query_row("SELECT LENGTH(last_text) FROM issues WHERE contact_id = 'long'", [], |r| r.get(0))?;
+    assert_eq!(kept, 500);
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 2);
+    assert_eq!(request(&app.webhook_addr, "GET", "/health", &[], b"")?.json["ok"], true);
+    Ok(())
+}
+
+/// Sends `count` wrong guesses at once, each on its own connection, and returns the answers.
+fn guess_at_once(addr: &str, count: usize, headers: &[(&str, &str)]) -> anyhow::Result<Vec<Answer>> {
+    let sms = "/webhook/ghl/inbound_sms";
+    let body = br#"{"contact_id":"guess","message":{"body":"hi"}}"#;
+    std::thread::scope(|scope| {
+        let guesses: Vec<_> = (0..count)
+            .map(|n| {
+                scope.spawn(move || {
+                    let wrong = format!("guess-{n}");
+                    let mut all = vec![("X-NTPP-Secret", wrong.as_str())];
+                    all.extend_from_slice(headers);
+                    request(addr, "POST", sms, &all, body)
+                })
+            })
+            .collect();
+        guesses.into_iter().map(|g| g.join().unwrap_or_else(|_| Err(anyhow::format_err!("guess panicked")))).collect()
+    })
+}
+
+#[test]
+fn wrong_secrets_never_lock_out_the_right_one() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[])?;
+    // Behind the tunnel every client is 127.0.0.1: the guesser and GHL share one address.
+    let answers = guess_at_once(&app.webhook_addr, 30, &[])?;
+    assert!(answers.iter().all(|a| a.status == 401 || a.status == 429), "{answers:?}");
+    let slowed: Vec<&Answer> = answers.iter().filter(|a| a.status == 429).collect();
+    assert_eq!(slowed.len(), 20, "ten wrong guesses a minute get a plain 401, the rest 429: {answers:?}");
+    assert!(slowed.iter().all(|a| a.header("Retry-After").is_some_and(|s| s.parse::<u64>().is_ok())), "{slowed:?}");
+    let right =
+        app.webhook("inbound_sms", r#"{"contact_id":"real-customer","message":{"body":"Is the tech coming?"}}"#)?;
+    assert_eq!(right.status, 200, "the right secret is always served: {right:?}");
+    assert_eq!(right.json["issue_created_or_updated"], true, "{right:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues WHERE contact_id = 'real-customer'")?, 1);
+    // The admin listener, with the right secret, is not locked either; the failures show there.
+    let metrics = app.admin("GET", "/metrics")?;
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.text.contains("sentinel_auth_failures_total 30"), "{}", metrics.text);
+    assert!(metrics.text.contains("sentinel_auth_slowed_total 20"), "{}", metrics.text);
+    let status = app.admin("GET", "/api/status")?;
+    assert_eq!(status.json["auth_failures"], 30, "{status:?}");
+    let page = app.admin("GET", "/status")?;
+    assert!(page.text.contains("Failed authentications: 30"), "{}", page.text);
+    // Nothing a guesser sent was stored.
+    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1);
+    // The log says so, with the address masked.
+    assert!(app.log().contains("authentication failed"), "{}", app.log());
+    assert!(app.log().contains("127.0.0.x"), "{}", app.log());
+    Ok(())
+}
+
+#[test]
+fn a_client_address_header_counts_per_source_only_when_configured() -> anyhow::Result<()> {
+    // Unconfigured: the header is anyone's to forge, so it is ignored and all guesses share
+    // one budget, whatever address they claim.
+    let app = Sentinel::start(&[])?;
+    let claims: Vec<String> = (0..12).map(|n| format!("203.0.113.{n}")).collect();
+    let mut statuses = Vec::new();
+    for claim in &claims {
+        statuses.push(guess_at_once(&app.webhook_addr, 1, &[("CF-Connecting-IP", claim)])?[0].status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2, "{statuses:?}");
+    drop(app);
+
+    // Configured (cloudflared on this box): the guesser's own address is slowed down, and a
+    // wrong secret from another client still gets its plain 401.
+    let app = Sentinel::start(&[("CLIENT_IP_HEADER", "CF-Connecting-IP")])?;
+    let guesser = [("CF-Connecting-IP", "203.0.113.9")];
+    let answers = guess_at_once(&app.webhook_addr, 12, &guesser)?;
+    assert_eq!(answers.iter().filter(|a| a.status == 429).count(), 2, "{answers:?}");
+    let other = guess_at_once(&app.webhook_addr, 1, &[("CF-Connecting-IP", "198.51.100.7")])?;
+    assert_eq!(other[0].status, 401, "{other:?}");
     Ok(())
 }
