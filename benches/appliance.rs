@@ -9,7 +9,7 @@
 //! and the business day in `appliance/day.rs`.
 
 #[allow(dead_code)]
-#[path = "../tests/it/fake_ghl.rs"]
+#[path = "../tests/it/fake_ghl/mod.rs"]
 mod fake_ghl;
 #[allow(dead_code)]
 #[path = "../tests/it/harness.rs"]

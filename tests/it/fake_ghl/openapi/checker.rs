@@ -211,7 +211,9 @@ impl Checker<'_> {
         }
         for keyword in ["allOf", "anyOf", "oneOf", "not", "additionalProperties"] {
             if !schema[keyword].is_null() {
-                self.violation(format!("{at}: the checker does not read {keyword}; extend tests/it/openapi.rs"));
+                self.violation(format!(
+                    "{at}: the checker does not read {keyword}; extend tests/it/fake_ghl/openapi/checker.rs"
+                ));
                 return;
             }
         }
