@@ -18,7 +18,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::Ctx;
-use super::handles::{ClockHandle, IntakeHandle, OutboxHandle, ResolverHandle, SummaryHandle};
+use super::handles::{ClockHandle, IntakeHandle, OutboxHandle, ResolverHandle, StoreHandle, SummaryHandle};
 use crate::config::ClockSync;
 use crate::time::SyncState;
 
@@ -115,6 +115,7 @@ pub fn act(ctx: &Ctx, change: Change) {
         Change::Stepped(step) => tracing::warn!(step = %step, "the wall clock stepped"),
     }
     ClockHandle.rescheduled();
+    StoreHandle::default().nightly();
     SummaryHandle.wake();
     ResolverHandle.tick();
     OutboxHandle.wake();

@@ -1,15 +1,12 @@
 //! The summary sender: decides what managers are told and when — breach alerts, digests and
-//! notices (SPEC §6, §8). The outbox sender (`actors::outbox`) carries them.
+//! notices (SPEC §6, §8). The outbox sender (`actors::outbox`) carries them, and the store
+//! keeps the nightly backup (`actors::store::nightly`).
 //!
-//! It keeps one timer for its next duty: the end of an alert's one-minute bundling window,
-//! the next digest slot on a business day, the nightly backup, or the off-box copy's retry.
-//! At each wake it asks the store to build and queue what is due (the store claims slots and
-//! batches atomically, and wakes the outbox sender). A digest slot is queued once per local date; a slot missed while the appliance was off is
+//! It keeps one timer for its next duty: the end of an alert's one-minute bundling window, or
+//! the next digest slot on a business day. At each wake it asks the store to build and queue
+//! what is due (the store claims slots and batches atomically, and wakes the outbox sender). A
+//! digest slot is queued once per local date; a slot missed while the appliance was off is
 //! queued on return if before the next slot and if the appliance ran earlier that day.
-//!
-//! It also asks the store for the nightly backup at 02:00 and, when `OFFBOX_URL` is set, sends
-//! the newest one off the box on a blocking thread (`offbox`), trying again on later wakes
-//! while the bucket cannot be reached.
 
 use std::time::Duration;
 
@@ -86,12 +83,6 @@ impl Actor for Summary {
         // Issues that broke their target while we were down, or before a restart, are still
         // waiting for their alert: open a bundle at once.
         let alert_due = (facts.unalerted_open > 0).then(|| ctx.time.now());
-        if ctx.offbox.enabled() {
-            match StoreHandle::default().offbox_record(None).await {
-                Ok(record) => ctx.offbox.set(record),
-                Err(err) => tracing::warn!("reading the off-box record failed: {err}"),
-            }
-        }
         Ok(SummaryState {
             ctx,
             alert_due,
@@ -190,14 +181,6 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
             Err(err) => tracing::warn!(slot, "building the digest failed: {err}"),
         }
     }
-    if let Some(date) = backup_due(&ctx, now) {
-        match store.nightly_backup(date).await {
-            Ok(Some(path)) => tracing::info!(path, "nightly backup written"),
-            Ok(None) => {}
-            Err(err) => tracing::error!("nightly backup failed: {err}"),
-        }
-    }
-    offbox_upload(myself, state, now);
     if ctx.ghl.status().token_refused {
         let date = now.to_zoned(ctx.config.calendar.zone().clone()).date();
         let body = format!(
@@ -207,79 +190,6 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
         notice(format!("notice:token:{date}"), body, None, now).await;
     }
     schedule(myself, state, now).await;
-}
-
-/// The local hour of the nightly backup: quiet, and before anyone is at work.
-const BACKUP_HOUR: i8 = 2;
-
-/// Today's date once the backup hour has passed (the store skips a date already backed up).
-fn backup_due(ctx: &Ctx, now: Timestamp) -> Option<jiff::civil::Date> {
-    let local = now.to_zoned(ctx.config.calendar.zone().clone());
-    (local.hour() >= BACKUP_HOUR).then(|| local.date())
-}
-
-/// The next instant the backup hour comes round.
-fn next_backup_at(ctx: &Ctx, now: Timestamp) -> Option<Timestamp> {
-    let zone = ctx.config.calendar.zone().clone();
-    let local = now.to_zoned(zone.clone());
-    let today =
-        local.date().to_datetime(jiff::civil::Time::new(BACKUP_HOUR, 0, 0, 0).ok()?).to_zoned(zone.clone()).ok()?;
-    if today.timestamp() > now {
-        return Some(today.timestamp());
-    }
-    let tomorrow = local.date().tomorrow().ok()?;
-    Some(tomorrow.to_datetime(jiff::civil::Time::new(BACKUP_HOUR, 0, 0, 0).ok()?).to_zoned(zone).ok()?.timestamp())
-}
-
-/// Sends the newest nightly backup off the box when it is not there yet and no earlier failure
-/// asks for a pause, on a blocking thread. The result is kept (store and status page), and a
-/// wake follows, so the timer is armed for the next try.
-fn offbox_upload(myself: &ActorRef<SummaryMsg>, state: &SummaryState, now: Timestamp) {
-    let ctx = state.ctx.clone();
-    if !ctx.offbox.enabled() {
-        return;
-    }
-    let dir = ctx.config.data_dir().join("backups");
-    let Some((date, backup)) = crate::backup::newest_nightly(&dir) else { return };
-    let record = ctx.offbox.record();
-    if !record.due(date, now) || !ctx.offbox.begin() {
-        return;
-    }
-    let me = myself.clone();
-    tokio::spawn(async move {
-        tracing::info!(%date, "sending the nightly backup off the box");
-        let task_ctx = ctx.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            crate::offbox::upload_nightly(&task_ctx.config, &record, &backup, date, now)
-        })
-        .await
-        .unwrap_or_else(|err| Err(anyhow::format_err!("the upload task failed: {err}")));
-        let mut record = ctx.offbox.record();
-        let now = ctx.time.now();
-        match result {
-            Ok(uploaded) => {
-                tracing::info!(object = %uploaded.object, bytes = uploaded.bytes, removed = uploaded.removed, "off-box copy uploaded");
-                record.succeeded(date, &uploaded, now);
-            }
-            Err(err) => {
-                let error = format!("{err:#}");
-                record.failed(date, error.clone(), now);
-                match record.next_try_at {
-                    Some(at) => tracing::warn!(%date, "off-box copy failed, trying again at {at}: {error}"),
-                    None => {
-                        tracing::error!(%date, "off-box copy failed {} times; waiting for the next nightly backup: {error}", record.failures)
-                    }
-                }
-            }
-        }
-        ctx.offbox.set(record.clone());
-        let save = Some(record);
-        if let Err(err) = StoreHandle::default().offbox_record(save).await {
-            tracing::warn!("keeping the off-box record failed: {err}");
-        }
-        ctx.offbox.end();
-        let _ = me.cast(SummaryMsg::Wake);
-    });
 }
 
 /// At the day's last digest: if no webhook arrived since the day began, GHL is probably not
@@ -358,12 +268,7 @@ fn next_slot_at(ctx: &Ctx, now: Timestamp) -> Option<Timestamp> {
 
 async fn schedule(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState, now: Timestamp) {
     super::cancel(&mut state.timer);
-    // A retry time already past is not acted on until something else wakes the sender.
-    let next_offbox = state.ctx.offbox.record().next_try_at.filter(|at| *at > now && state.ctx.offbox.enabled());
-    let next = [state.alert_due, next_slot_at(&state.ctx, now), next_backup_at(&state.ctx, now), next_offbox]
-        .into_iter()
-        .flatten()
-        .min();
+    let next = [state.alert_due, next_slot_at(&state.ctx, now)].into_iter().flatten().min();
     let Some(next) = next else { return };
     let delay = state.ctx.time.until(next).max(Duration::from_millis(10));
     state.timer = Some(super::wake_after(myself, delay, SummaryMsg::Wake));

@@ -275,6 +275,7 @@ pub(super) fn set_clock(http: &HttpContext, query: &HashMap<String, String>) -> 
     crate::actors::clockwatch::act(&http.ctx, change);
     // The clock and the summary sender sleep on real time; moving the test clock must wake them.
     ClockHandle.rescheduled();
+    StoreHandle::default().nightly();
     SummaryHandle.wake();
     ResolverHandle.tick();
     OutboxHandle.wake();

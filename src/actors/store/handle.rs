@@ -34,8 +34,6 @@ pub enum StoreError {
         /// The configured slots.
         expected: Vec<String>,
     },
-    /// The nightly backup failed.
-    Backup(String),
     /// The work stopped before it finished (a task failed), and why.
     Aborted(String),
 }
@@ -48,7 +46,6 @@ impl std::fmt::Display for StoreError {
             StoreError::UnknownSlot { slot, expected } => {
                 write!(f, "unknown slot {slot:?}; expected one of {}", expected.join(", "))
             }
-            StoreError::Backup(err) => write!(f, "backup failed: {err}"),
             StoreError::Aborted(err) => write!(f, "stopped before it finished: {err}"),
         }
     }
@@ -236,21 +233,11 @@ pub enum StoreMsg {
         /// The issues marked SPAM.
         reply: Reply<Vec<i64>>,
     },
-    /// The nightly backup for a local date, once (APPLIANCE §5.4).
-    NightlyBackup {
-        /// The local date.
-        date: jiff::civil::Date,
-        /// The file written, unless this date was backed up already.
-        reply: Reply<Option<String>>,
-    },
-    /// The off-box copy's record (issue 15): keep `save` when given, and answer with the record
-    /// kept, so `/status` shows the last upload after a restart too.
-    OffboxRecord {
-        /// The new record, or `None` only to read.
-        save: Option<crate::offbox::Record>,
-        /// The record kept.
-        reply: Reply<crate::offbox::Record>,
-    },
+    /// The nightly duty: run what is due (cast by the store's own timer, and by whoever moved
+    /// the clock).
+    Nightly,
+    /// An off-box upload ended (sent by the upload itself): keep its record.
+    OffboxDone(Box<crate::offbox::Record>),
     /// Where the rows queued under a purpose stand (`/jobs/*` report what really went out).
     OutboxProgress {
         /// The purpose the rows were queued under.
@@ -466,17 +453,9 @@ impl StoreHandle {
         self.ask(|reply| StoreMsg::MarkSpam { phone, by, reply }).await
     }
 
-    /// The nightly housekeeping and backup for a local date, once.
-    pub async fn nightly_backup(&self, date: jiff::civil::Date) -> Result<Option<String>, StoreError> {
-        self.ask(|reply| StoreMsg::NightlyBackup { date, reply }).await
-    }
-
-    /// The off-box copy's record: keeps `save` when given, answers the record kept.
-    pub async fn offbox_record(
-        &self,
-        save: Option<crate::offbox::Record>,
-    ) -> Result<crate::offbox::Record, StoreError> {
-        self.ask(|reply| StoreMsg::OffboxRecord { save, reply }).await
+    /// Runs the nightly duty if it is due (the clock moved, or came to be believed).
+    pub fn nightly(&self) {
+        self.tell(StoreMsg::Nightly);
     }
 
     /// Events stored while the wall clock was not believed, oldest first.

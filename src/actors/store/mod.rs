@@ -7,6 +7,7 @@
 //! one fsync. After a commit that changed deadlines, the SLA clock is told to look again.
 
 mod handle;
+mod nightly;
 
 pub use handle::{IngestReply, IssueWithTimeline, Reply, StoreError, StoreHandle, StoreMsg, Webhook};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -38,6 +39,8 @@ pub struct StoreState {
     boot_id: String,
     /// When the heartbeat last wrote; health checks in between only read.
     last_write: Option<std::time::Instant>,
+    /// The timer for the next nightly duty.
+    nightly_timer: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// How often a health check proves the disk takes writes (APPLIANCE §2.2's deep probe). Checks
@@ -49,13 +52,24 @@ impl Actor for Store {
     type State = StoreState;
     type Arguments = Ctx;
 
-    async fn pre_start(&self, _myself: ActorRef<StoreMsg>, ctx: Ctx) -> Result<StoreState, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<StoreMsg>, ctx: Ctx) -> Result<StoreState, ActorProcessingErr> {
         let conn = tokio::task::block_in_place(|| crate::store::schema::open(&ctx.config.db_path))?;
         if let Some(location) = crate::store::kv_get(&conn, crate::store::apply::LEARNED_LOCATION)? {
             ctx.ghl.learn_location(&location);
         }
+        // The off-box record survives restarts, so `/status` shows the last upload at once.
+        if ctx.offbox.enabled() {
+            ctx.offbox.set(crate::store::kv_json(&conn, crate::offbox::RECORD_KEY, None)?);
+        }
+        // A nightly run missed while the appliance was off is done at the first chance.
+        let _ = myself.cast(StoreMsg::Nightly);
         let boot_id = ctx.time.boot_id();
-        Ok(StoreState { ctx, conn, queued: Vec::new(), boot_id, last_write: None })
+        Ok(StoreState { ctx, conn, queued: Vec::new(), boot_id, last_write: None, nightly_timer: None })
+    }
+
+    async fn post_stop(&self, _myself: ActorRef<StoreMsg>, state: &mut StoreState) -> Result<(), ActorProcessingErr> {
+        super::cancel(&mut state.nightly_timer);
+        Ok(())
     }
 
     async fn handle(
@@ -227,14 +241,8 @@ impl Actor for Store {
                 });
                 let _ = reply.send(text_err(done));
             }
-            StoreMsg::NightlyBackup { date, reply } => {
-                let now = state.ctx.time.now();
-                let written = tokio::task::block_in_place(|| {
-                    crate::store::housekeeping::nightly(&state.conn, &state.ctx.config, date, now)
-                });
-                let written = written.map(|path| path.map(|path| path.display().to_string()));
-                let _ = reply.send(written.map_err(|err| StoreError::Backup(format!("{err:#}"))));
-            }
+            StoreMsg::Nightly => nightly::run(&myself, state),
+            StoreMsg::OffboxDone(record) => nightly::uploaded(&myself, state, *record),
             StoreMsg::Deferred { limit, reply } => {
                 let _ = reply.send(text_err(crate::store::events::deferred(&state.conn, limit)));
             }
@@ -249,12 +257,6 @@ impl Actor for Store {
                     follow_up(&ctx, &[(&parsed, outcome)]);
                 }
                 let _ = reply.send(text_err(judged));
-            }
-            StoreMsg::OffboxRecord { save, reply } => {
-                let kept = tokio::task::block_in_place(|| {
-                    crate::store::kv_json(&state.conn, crate::offbox::RECORD_KEY, save.as_ref())
-                });
-                let _ = reply.send(text_err(kept));
             }
             StoreMsg::OutboxProgress { purpose, reply } => {
                 let _ = reply.send(text_err(outbox::progress(&state.conn, &purpose)));
