@@ -7,7 +7,7 @@ use crate::harness::{SECRET, Sentinel, payload, request, with_ghl};
 fn a_panicking_actor_is_restarted_and_the_service_keeps_answering() -> anyhow::Result<()> {
     // The fault hook exists only on the manual test clock.
     let app = Sentinel::start(&[("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z")])?;
-    for actor in ["clock", "intake", "store", "summary", "resolver"] {
+    for actor in ["clock", "intake", "store", "summary", "resolver", "outbox"] {
         let answer = app.admin("POST", &format!("/debug/fail?actor={actor}"))?;
         assert_eq!(answer.status, 200, "{answer:?}");
         app.eventually(&format!("{actor} restarted"), || {
