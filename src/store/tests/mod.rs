@@ -55,6 +55,7 @@ pub fn database() -> anyhow::Result<Connection> {
 pub fn world(config: &Config) -> World<'_> {
     World {
         config,
+        calendar: &config.calendar,
         clock_trusted: true,
         monotonic: Duration::from_secs(90),
         boot_id: "boot-a",
