@@ -9,6 +9,7 @@
 mod apply;
 mod commands;
 mod facts;
+mod hours;
 mod housekeeping;
 mod issues;
 mod settle;
