@@ -366,10 +366,13 @@ fn share_hours(conn: &Connection, ctx: &Ctx, outcomes: &[&Outcome]) {
     if !outcomes.iter().any(|outcome| matches!(outcome, Outcome::Command { .. })) {
         return;
     }
-    match crate::store::hours::calendar(conn, &ctx.config.calendar) {
-        Ok(calendar) => {
-            ctx.hours.set(calendar);
-            SummaryHandle.wake();
+    match crate::store::hours::load(conn) {
+        Ok(days) => {
+            let known: Vec<_> = ctx.calendar().special_days_from(jiff::civil::Date::MIN).cloned().collect();
+            if days != known {
+                ctx.hours.set(ctx.config.calendar.with_special_days(days));
+                SummaryHandle.wake();
+            }
         }
         Err(err) => tracing::error!("reading the special days failed; the last ones known stay in force: {err}"),
     }
