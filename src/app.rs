@@ -70,7 +70,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let ghl = GhlClient::new(&config.ghl, time.clone());
     let ai = crate::ai::AiClient::new(&config.ai_gate);
     let offbox = crate::offbox::Uploads::new(config.offbox.bucket.is_some());
-    let ctx: Ctx = Arc::new(Shared { config, time, started_monotonic, ghl, ai, signals: Default::default(), offbox });
+    let hours = crate::actors::LiveCalendar::new(config.calendar.clone());
+    let signals = Default::default();
+    let ctx: Ctx = Arc::new(Shared { config, time, started_monotonic, ghl, ai, signals, offbox, hours });
     // Judge the wall clock before anything uses it, then keep watching it.
     crate::actors::clockwatch::look(&ctx);
     if let Some(reason) = ctx.signals.clock().untrusted {

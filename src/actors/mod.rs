@@ -44,9 +44,40 @@ pub struct Shared {
     pub signals: Signals,
     /// What the off-box copy of the nightly backup last did (issue 15).
     pub offbox: crate::offbox::Uploads,
+    /// The calendar in force: `config.calendar` with the managers' special days over it.
+    pub hours: LiveCalendar,
+}
+
+/// The calendar in force (issue 18): the configured one with the special days from the
+/// database laid over it. Only the store sets it, after loading the days at start and after
+/// each commit of a manager's command; everyone else reads it through [`Shared::calendar`].
+#[derive(Debug)]
+pub struct LiveCalendar(std::sync::RwLock<Arc<crate::domain::calendar::Calendar>>);
+
+impl LiveCalendar {
+    /// Starts with `calendar`, before the store has read any special day.
+    pub fn new(calendar: crate::domain::calendar::Calendar) -> LiveCalendar {
+        LiveCalendar(std::sync::RwLock::new(Arc::new(calendar)))
+    }
+
+    /// The calendar now.
+    pub fn get(&self) -> Arc<crate::domain::calendar::Calendar> {
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Replaces it (the store, after a commit).
+    pub fn set(&self, calendar: crate::domain::calendar::Calendar) {
+        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(calendar);
+    }
 }
 
 impl Shared {
+    /// The calendar in force, special days included; use it for every business-time question
+    /// (`config.calendar` lacks the special days).
+    pub fn calendar(&self) -> Arc<crate::domain::calendar::Calendar> {
+        self.hours.get()
+    }
+
     /// How long the process has run, by the monotonic clock (no step of the wall clock
     /// changes it).
     pub fn uptime(&self) -> Duration {

@@ -157,7 +157,7 @@ impl Actor for Resolver {
                 }
                 state.next_pass_at = now + state.ctx.config.resolver_interval;
                 arm(&myself, state);
-                if state.ctx.config.calendar.is_open(now) && state.ctx.signals.clock_trusted() {
+                if state.ctx.calendar().is_open(now) && state.ctx.signals.clock_trusted() {
                     request(&myself, state, Pass::Cadence);
                 }
             }

@@ -230,7 +230,7 @@ async fn due_slot(ctx: &Ctx, now: Timestamp, seen_before_start: Option<Timestamp
     let zone = ctx.config.calendar.zone().clone();
     let local = now.to_zoned(zone.clone());
     let date = local.date();
-    if !ctx.config.is_digest_day(date) {
+    if !ctx.config.is_digest_day(&ctx.calendar(), date) {
         return None;
     }
     let slots = &ctx.config.summary_slots;
@@ -247,12 +247,17 @@ async fn due_slot(ctx: &Ctx, now: Timestamp, seen_before_start: Option<Timestamp
     (!facts.claimed_today.contains(&slot.name)).then(|| (slot.name.clone(), facts.unsettled_due))
 }
 
-/// The next instant a digest slot starts, on a business day within two weeks, and its name.
-pub fn next_digest(config: &crate::config::Config, now: Timestamp) -> Option<(Timestamp, String)> {
+/// The next instant a digest slot starts, on a business day of `calendar` (the one in force)
+/// within two weeks, and its name.
+pub fn next_digest(
+    config: &crate::config::Config,
+    calendar: &crate::domain::calendar::Calendar,
+    now: Timestamp,
+) -> Option<(Timestamp, String)> {
     let zone = config.calendar.zone().clone();
     let today = now.to_zoned(zone.clone()).date();
     (0..15).filter_map(|offset| today.checked_add(jiff::Span::new().days(offset)).ok()).find_map(|date| {
-        if !config.is_digest_day(date) {
+        if !config.is_digest_day(calendar, date) {
             return None;
         }
         config.summary_slots.iter().find_map(|slot| {
@@ -263,7 +268,7 @@ pub fn next_digest(config: &crate::config::Config, now: Timestamp) -> Option<(Ti
 }
 
 fn next_slot_at(ctx: &Ctx, now: Timestamp) -> Option<Timestamp> {
-    next_digest(&ctx.config, now).map(|(at, _)| at)
+    next_digest(&ctx.config, &ctx.calendar(), now).map(|(at, _)| at)
 }
 
 async fn schedule(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState, now: Timestamp) {

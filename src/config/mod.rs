@@ -286,9 +286,10 @@ impl Config {
         })
     }
 
-    /// Whether digests go out on `date`: a business day, and one of `CRON_DOW`'s days if set.
-    pub fn is_digest_day(&self, date: jiff::civil::Date) -> bool {
-        self.calendar.is_business_day(date) && self.digest_days.is_none_or(|days| days.contains(date.weekday()))
+    /// Whether digests go out on `date`: a business day of `calendar` (the one in force,
+    /// special days included), and one of `CRON_DOW`'s days if set.
+    pub fn is_digest_day(&self, calendar: &Calendar, date: jiff::civil::Date) -> bool {
+        calendar.is_business_day(date) && self.digest_days.is_none_or(|days| days.contains(date.weekday()))
     }
 
     /// The directory holding the database, the generated secret and backups.

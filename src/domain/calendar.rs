@@ -4,6 +4,9 @@
 //! (closed, or special hours). Every question is answered by walking the open intervals of
 //! each local day as real instants, so the spring-forward day has one hour less and the
 //! fall-back day one more, with no minute stepping (SPEC §4). Pure: `now` is an argument.
+//!
+//! Special days set by managers' SMS (issue 18, `domain::hours`) lie over both: a date with a
+//! special day takes its hours, whatever the weekly schedule and `HOLIDAYS` say.
 
 use std::collections::BTreeMap;
 
@@ -11,13 +14,16 @@ use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp};
 
+use super::hours::SpecialDay;
+
 /// Minutes since local midnight; 1440 is the end of the day (`24:00`).
-type Minute = u16;
+pub type Minute = u16;
 
 /// One open interval of a local day, `[start, end)` in minutes.
-type Interval = (Minute, Minute);
+pub type Interval = (Minute, Minute);
 
-const DAY_END: Minute = 24 * 60;
+/// The end of a local day, `24:00`.
+pub const DAY_END: Minute = 24 * 60;
 
 /// How far ahead the calendar looks for open time before giving up (a calendar that is
 /// never open, or a long closure).
@@ -41,6 +47,19 @@ pub struct Calendar {
     zone: TimeZone,
     weekly: WeeklySchedule,
     holidays: Holidays,
+    /// Special days by date; they override `weekly` and `holidays`.
+    special: BTreeMap<Date, SpecialDay>,
+}
+
+/// Where a date's hours come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoursSource {
+    /// The weekly schedule.
+    Weekly,
+    /// `HOLIDAYS`.
+    Holiday,
+    /// A special day set by a manager.
+    Special,
 }
 
 const SCHEDULE_EXAMPLE: &str = "expected e.g. \"mon-fri 08:00-12:00,13:00-17:00; sat 09:00-12:00\"";
@@ -162,7 +181,7 @@ fn parse_minute(text: &str) -> Option<Minute> {
 }
 
 /// Sorts a day's intervals and refuses overlaps.
-fn normalise(intervals: &mut Vec<Interval>) -> Result<(), String> {
+pub fn normalise(intervals: &mut Vec<Interval>) -> Result<(), String> {
     intervals.sort_unstable();
     intervals.dedup();
     for pair in intervals.windows(2) {
@@ -180,7 +199,39 @@ fn show((start, end): Interval) -> String {
 impl Calendar {
     /// A calendar in `zone`.
     pub fn new(zone: TimeZone, weekly: WeeklySchedule, holidays: Holidays) -> Calendar {
-        Calendar { zone, weekly, holidays }
+        Calendar { zone, weekly, holidays, special: BTreeMap::new() }
+    }
+
+    /// This calendar with `days` as its special days, replacing any it had.
+    pub fn with_special_days(&self, days: impl IntoIterator<Item = SpecialDay>) -> Calendar {
+        let special = days.into_iter().map(|day| (day.date, day)).collect();
+        Calendar { special, ..self.clone() }
+    }
+
+    /// The special day set for `date`, if any.
+    pub fn special_day(&self, date: Date) -> Option<&SpecialDay> {
+        self.special.get(&date)
+    }
+
+    /// The special days on or after `from`, by date.
+    pub fn special_days_from(&self, from: Date) -> impl Iterator<Item = &SpecialDay> {
+        self.special.range(from..).map(|(_, day)| day)
+    }
+
+    /// A date's open hours and where they come from.
+    pub fn hours_on(&self, date: Date) -> (&[Interval], HoursSource) {
+        match self.special.get(&date) {
+            Some(day) => (&day.open, HoursSource::Special),
+            None => self.regular_hours_on(date),
+        }
+    }
+
+    /// A date's hours without its special day: `HOLIDAYS`, else the weekly schedule.
+    pub fn regular_hours_on(&self, date: Date) -> (&[Interval], HoursSource) {
+        match self.holidays.dates.get(&date) {
+            Some(holiday) => (holiday, HoursSource::Holiday),
+            None => (&self.weekly.days[date.weekday().to_monday_zero_offset() as usize], HoursSource::Weekly),
+        }
     }
 
     /// The business's time zone.
@@ -189,10 +240,7 @@ impl Calendar {
     }
 
     fn intervals_of(&self, date: Date) -> &[Interval] {
-        match self.holidays.dates.get(&date) {
-            Some(special) => special,
-            None => &self.weekly.days[date.weekday().to_monday_zero_offset() as usize],
-        }
+        self.hours_on(date).0
     }
 
     /// A day's open intervals as instants. A local time in a DST gap maps forward, so an
@@ -324,7 +372,7 @@ impl Calendar {
     }
 
     /// `Fri 4:52pm CST`.
-    fn stamp(&self, at: Timestamp) -> String {
+    pub fn stamp(&self, at: Timestamp) -> String {
         let local = at.to_zoned(self.zone.clone());
         format!("{} {} {}", local.strftime("%a"), clock_12h(local.time()), zone_abbreviation(&self.zone, at))
     }

@@ -4,6 +4,7 @@
 //! separated by spaces and/or commas. Every failure carries its command's usage line, because
 //! SPEC §7 promises a reply that shows how to fix the text. Carrying commands out is the store's job.
 
+use super::hours::{Day, NewHours};
 use super::phone::Phone;
 
 /// Which issues a Resolve or Spam command names.
@@ -43,6 +44,14 @@ pub enum Command {
     Status,
     /// `Help`, `?` or `commands`: the command list.
     Help,
+    /// `Closed today`, `Closed Fri`, `Closed 12/24`: closed all that day (issue 18).
+    Closed(Day),
+    /// `Open Sat 9-12`, `Open today until 7pm`: special hours that day.
+    OpenHours(Day, NewHours),
+    /// `Normal Fri`: that day's special hours are removed.
+    Normal(Day),
+    /// `Hours`: this week's hours, special days marked.
+    Hours,
 }
 
 /// A command that could not be understood: what was wrong, and the usage to show.
@@ -56,7 +65,9 @@ pub struct CommandError {
 
 impl std::fmt::Display for CommandError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}. Usage: {}", self.message, self.usage)
+        // A question ("which day is closed?") keeps its question mark.
+        let stop = if self.message.ends_with('?') { "" } else { "." };
+        write!(f, "{}{stop} Usage: {}", self.message, self.usage)
     }
 }
 
@@ -69,6 +80,10 @@ Resolve 12 13 | Resolve <phone or name>
 Spam 12 | Spam <phone>
 Note 12 <text>
 Why 12 - due time and history
+Closed today | Closed Fri | Closed 12/24
+Open Sat 9-12 | Open today until 7pm
+Normal Fri - usual hours again
+Hours - this week's hours
 Status - appliance health
 Help - this list";
 
@@ -84,7 +99,13 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         "more" => bare(Command::More, "More", rest),
         "status" => bare(Command::Status, "Status", rest),
         "help" | "?" | "commands" => bare(Command::Help, "Help", rest),
-        "open" => single_id(rest, USAGE_OPEN).map(Command::Open),
+        "open" => match split_word(rest) {
+            (word, hours) if Day::parse(word).is_some() => open_hours(word, hours),
+            _ => single_id(rest, USAGE_OPEN).map(Command::Open),
+        },
+        "closed" | "close" => one_day(rest, "which day is closed?", USAGE_CLOSED).map(Command::Closed),
+        "normal" => one_day(rest, "which day goes back to its usual hours?", USAGE_NORMAL).map(Command::Normal),
+        "hours" => bare(Command::Hours, "Hours", rest),
         "why" => single_id(rest, USAGE_WHY).map(Command::Why),
         "resolve" => target(rest, USAGE_RESOLVE, Names::Allowed).map(Command::Resolve),
         "spam" => target(rest, USAGE_SPAM, Names::Refused).map(Command::Spam),
@@ -94,9 +115,15 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
 }
 
 /// The usage line of every command, and of each (SPEC §7: every failure carries one).
-pub const USAGE_ALL: &str = "List | More | Open 12 | Resolve 12 | Spam 12 | Note 12 <text> | Why 12 | Status | Help";
+pub const USAGE_ALL: &str = "List | More | Open 12 | Resolve 12 | Spam 12 | Note 12 <text> | Why 12 | Closed Fri | Open Sat 9-12 | Normal Fri | Hours | Status | Help";
 /// `Open`'s usage line.
 pub const USAGE_OPEN: &str = "Open 12";
+/// The usage line of `Open` with a day: special hours.
+pub const USAGE_OPEN_HOURS: &str = "Open Sat 9-12 | Open today until 7pm";
+/// `Closed`'s usage line.
+pub const USAGE_CLOSED: &str = "Closed today | Closed Fri | Closed 12/24";
+/// `Normal`'s usage line.
+pub const USAGE_NORMAL: &str = "Normal Fri";
 /// `Why`'s usage line.
 pub const USAGE_WHY: &str = "Why 12";
 /// `Resolve`'s usage line.
@@ -218,6 +245,24 @@ fn reads_as_phone(argument: &str, digits: &str) -> bool {
     phone_spelling && area_code.is_some_and(|first| ('2'..='9').contains(&first))
 }
 
+/// `Closed Fri`, `Normal Fri`: exactly one day; with none, the reply asks which.
+fn one_day(argument: &str, which: &str, usage: &'static str) -> Result<Day, CommandError> {
+    match tokens(argument).as_slice() {
+        [] => Err(error(which, usage)),
+        [word] => Day::parse(word).ok_or_else(|| error(format!("\"{word}\" is not a day"), usage)),
+        _ => Err(error(format!("expected one day, got \"{argument}\""), usage)),
+    }
+}
+
+/// `Open Sat 9-12`: the day is known to parse; the hours follow it.
+fn open_hours(day: &str, hours: &str) -> Result<Command, CommandError> {
+    let day = Day::parse(day).ok_or_else(|| error(format!("\"{day}\" is not a day"), USAGE_OPEN_HOURS))?;
+    match NewHours::parse(hours) {
+        Ok(hours) => Ok(Command::OpenHours(day, hours)),
+        Err(why) => Err(error(why, USAGE_OPEN_HOURS)),
+    }
+}
+
 /// `Note 12 <text>`: the text is everything after the id and its following whitespace, verbatim.
 fn note(rest: &str) -> Result<Command, CommandError> {
     let (token, text) = split_word(rest);
@@ -246,7 +291,7 @@ mod tests {
         for word in words_in_message {
             assert!(err.message.contains(word), "{text:?}: {:?} lacks {word:?}", err.message);
         }
-        assert!(!err.usage.is_empty() && err.to_string().ends_with(&format!(". Usage: {}", err.usage)));
+        assert!(!err.usage.is_empty() && err.to_string().ends_with(&format!(" Usage: {}", err.usage)));
     }
 
     #[test]
@@ -321,8 +366,49 @@ mod tests {
     #[test]
     fn help_lists_every_command_in_one_sms() {
         assert!(HELP.len() < 600, "{}", HELP.len());
-        for word in ["List", "More", "Open", "Resolve", "Spam", "Note", "Why", "Status", "Help"] {
+        for word in
+            ["List", "More", "Open", "Resolve", "Spam", "Note", "Why", "Closed", "Normal", "Hours", "Status", "Help"]
+        {
             assert!(HELP.lines().any(|line| line.starts_with(word)), "{word}");
         }
+    }
+
+    #[test]
+    fn hours_commands_name_a_day() {
+        use crate::domain::hours::{Day, NewHours};
+        use jiff::civil::Weekday;
+        check("Closed today", Command::Closed(Day::Today));
+        check("Sentinel closed Fri.", Command::Closed(Day::Weekday(Weekday::Friday)));
+        check("close 12/24", Command::Closed(Day::MonthDay { month: 12, day: 24 }));
+        check("Normal friday", Command::Normal(Day::Weekday(Weekday::Friday)));
+        check("Hours", Command::Hours);
+        check("hours?", Command::Hours);
+        check(
+            "Open Sat 9-12",
+            Command::OpenHours(Day::Weekday(Weekday::Saturday), NewHours::Intervals(vec![(540, 720)])),
+        );
+        check("open today until 7pm", Command::OpenHours(Day::Today, NewHours::Until(19 * 60)));
+        // A bare number is still an issue; a date is a day.
+        check("Open 12", Command::Open(12));
+        check(
+            "Open 12/24 8-12",
+            Command::OpenHours(Day::MonthDay { month: 12, day: 24 }, NewHours::Intervals(vec![(480, 720)])),
+        );
+        fails("Closed", &["which day"]);
+        fails("Normal", &["which day"]);
+        fails("Closed someday", &["\"someday\"", "not a day"]);
+        fails("Closed Fri Sat", &["one day"]);
+        fails("Open Sat", &["say the hours"]);
+        fails("Open Sat late", &["\"late\""]);
+        fails("Hours please", &["Hours", "please"]);
+        let usage = |text: &str| parse(text).expect_err(text).usage;
+        assert_eq!(
+            [usage("Closed"), usage("Open today"), usage("Normal x")],
+            [USAGE_CLOSED, USAGE_OPEN_HOURS, USAGE_NORMAL]
+        );
+        assert_eq!(
+            parse("Closed").map_err(|err| err.to_string()),
+            Err("which day is closed? Usage: Closed today | Closed Fri | Closed 12/24".into())
+        );
     }
 }

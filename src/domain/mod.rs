@@ -7,6 +7,7 @@ pub mod command;
 pub mod cron;
 pub mod event;
 pub mod format;
+pub mod hours;
 pub mod issue;
 pub mod outcome;
 pub mod phone;

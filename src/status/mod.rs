@@ -72,6 +72,9 @@ pub struct Snapshot {
     pub pending: usize,
     /// The next digest: slot name and time.
     pub next_digest: Option<(String, Timestamp)>,
+    /// Special days set by managers from today on (issue 18), e.g. `Fri 3/6 closed, set by Dana`.
+    #[serde(default)]
+    pub special_days: Vec<String>,
     /// Requests whose secret or signature was wrong, since start.
     #[serde(default)]
     pub auth_failures: u64,
@@ -127,13 +130,25 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         outbox_not_sent_reason: stats.outbox_not_sent.1,
         open: live.iter().filter(|i| i.status == Status::Open).count(),
         pending: live.iter().filter(|i| i.status == Status::Pending).count(),
-        next_digest: next_digest(&ctx.config, now).map(|(at, slot)| (slot, at)),
+        next_digest: next_digest(&ctx.config, &ctx.calendar(), now).map(|(at, slot)| (slot, at)),
+        special_days: special_days(ctx, now),
         auth_failures: 0,
         auth_slowed: 0,
         ai_gate: ctx.ai.status(),
         offbox: ctx.offbox.status(),
     };
     Ok((snapshot, live))
+}
+
+/// The special days from today's local date on, one line each.
+fn special_days(ctx: &Ctx, now: Timestamp) -> Vec<String> {
+    use crate::domain::hours::{date_words, hours_words};
+    let calendar = ctx.calendar();
+    let today = now.to_zoned(calendar.zone().clone()).date();
+    calendar
+        .special_days_from(today)
+        .map(|day| format!("{} {}, set by {}", date_words(day.date), hours_words(&day.open), day.by))
+        .collect()
 }
 
 /// `sentinel status`: asks the running service's admin listener and prints one screen.

@@ -65,6 +65,10 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
     if let Some((slot, at)) = &snapshot.next_digest {
         let _ = write!(page, "<li>Next digest: {} at {}</li>", escape(slot), escape(&when(*at, now, zone)));
     }
+    if !snapshot.special_days.is_empty() {
+        let days: Vec<String> = snapshot.special_days.iter().map(|day| escape(day)).collect();
+        let _ = write!(page, "<li>Special days: {}</li>", days.join("; "));
+    }
     page.push_str("</ul>");
     let _ = write!(page, "<h2>Open and pending ({} open, {} pending)</h2>", snapshot.open, snapshot.pending);
     if live.is_empty() {
@@ -149,6 +153,7 @@ mod tests {
             open: 1,
             pending: 0,
             next_digest: None,
+            special_days: vec!["Fri 3/6 closed, set by <b>Dana</b>".into()],
             auth_failures: 0,
             auth_slowed: 0,
             ai_gate: AiGateStatus::default(),
@@ -176,6 +181,7 @@ mod tests {
         };
         let page = html(&snapshot, &[issue], now, &zone);
         assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"), "{page}");
+        assert!(page.contains("Special days: Fri 3/6 closed, set by &lt;b&gt;Dana&lt;/b&gt;"), "{page}");
         Ok(())
     }
 }

@@ -135,6 +135,9 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
     if let Some((slot, at)) = &snapshot.next_digest {
         let _ = writeln!(out, "  next digest:   {slot} at {}", when(*at, now, zone));
     }
+    for day in &snapshot.special_days {
+        let _ = writeln!(out, "  special day:   {day}");
+    }
     out
 }
 

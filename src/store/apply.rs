@@ -130,7 +130,9 @@ fn inbound_message(
         // event, so a retried delivery (a duplicate) is never answered twice.
         return match (inbound.kind, &inbound.text, &party.contact_id) {
             (IssueKind::Sms, Some(text), Some(contact)) => {
-                let reply = commands::run(conn, world, contact, text, &format!("reply:{raw_id}"), now)?;
+                let purpose = format!("reply:{raw_id}");
+                let name = inbound.contact_name.as_deref();
+                let reply = commands::run(conn, world, contact, name, text, &purpose, now)?;
                 Ok(Outcome::Command { reply })
             }
             _ => Ok(Outcome::Ignored("internal contact".to_string())),
@@ -153,7 +155,7 @@ fn inbound_message(
         && config.ack_close_enabled
         && inbound.text.as_deref().is_some_and(|text| classify::is_acknowledgement(text, config.ack_close_max_len));
     let answered_lately = issues::last_staff_reply(conn, party)?
-        .is_some_and(|replied_at| config.ack_close_window.covers(&config.calendar, replied_at, now));
+        .is_some_and(|replied_at| config.ack_close_window.covers(world.calendar, replied_at, now));
     if acknowledges && answered_lately {
         return Ok(Outcome::Ignored("acknowledgement after a staff reply".to_string()));
     }
@@ -161,8 +163,8 @@ fn inbound_message(
         IssueKind::Sms => config.sms_sla,
         IssueKind::Call => config.call_sla,
     };
-    let due_at = config.calendar.due_at(now, sla);
-    let explanation = config.calendar.explain_due(kind.verb(), now, sla);
+    let due_at = world.calendar.due_at(now, sla);
+    let explanation = world.calendar.explain_due(kind.verb(), now, sla);
     let new = NewIssue {
         kind,
         party,

@@ -2,11 +2,14 @@
 //!
 //! The command text is parsed by `domain::command`; this file reads and changes issues and
 //! queues the reply in the outbox under the inbound message's own purpose, all in the same
-//! commit as the raw event, so a command is applied once and answered once.
+//! commit as the raw event, so a command is applied once and answered once. The hours
+//! commands (issue 18) are carried out by `store::hours`; a change of hours is confirmed to
+//! every manager under that same purpose.
 
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::Connection;
 
+use super::hours;
 use super::issues;
 use super::outbox::{self, NewEntry};
 use super::{World, kv_get, kv_set};
@@ -21,29 +24,39 @@ const PAGE_SIZE: usize = 5;
 /// How long a reply may wait for GHL.
 const REPLY_EXPIRY: SignedDuration = SignedDuration::from_hours(2);
 
-/// Parses and carries out `text` from manager `contact_id`, queues the reply under
-/// `purpose`, and returns the reply.
+/// Parses and carries out `text` from manager `contact_id` (called `name` in GHL, when
+/// known), queues the reply under `purpose`, and returns the reply.
 pub fn run(
     conn: &Connection,
     world: &World<'_>,
     contact_id: &str,
+    name: Option<&str>,
     text: &str,
     purpose: &str,
     now: Timestamp,
 ) -> rusqlite::Result<String> {
-    let reply = match command::parse(text) {
-        Ok(command) => execute(conn, world, contact_id, command, now)?,
-        Err(err) => err.to_string(),
+    let (reply, everyone) = match command::parse(text) {
+        Ok(command) if hours::is_hours_command(&command) => {
+            let who = name.map(str::trim).filter(|name| !name.is_empty()).unwrap_or(contact_id);
+            let answer = hours::run(conn, world, contact_id, who, command, now)?;
+            (answer.reply, answer.changed)
+        }
+        Ok(command) => (execute(conn, world, contact_id, command, now)?, false),
+        Err(err) => (err.to_string(), false),
     };
-    let entry = NewEntry {
-        purpose,
-        contact_id,
-        body: &reply,
-        expires_at: now + REPLY_EXPIRY,
-        issue_ids: None,
-        watermark: None,
-    };
-    outbox::enqueue_text(conn, &entry, now)?;
+    // A change of hours concerns every manager, not only the one who sent it.
+    let others = world.config.manager_contact_ids.iter().filter(|manager| everyone && *manager != contact_id);
+    for recipient in std::iter::once(contact_id).chain(others.map(String::as_str)) {
+        let entry = NewEntry {
+            purpose,
+            contact_id: recipient,
+            body: &reply,
+            expires_at: now + REPLY_EXPIRY,
+            issue_ids: None,
+            watermark: None,
+        };
+        outbox::enqueue_text(conn, &entry, now)?;
+    }
     Ok(reply)
 }
 
@@ -176,7 +189,7 @@ fn execute(
                     IssueKind::Call => world.config.call_sla,
                 };
                 let mut reply =
-                    format!("#{id}: {}.", world.config.calendar.explain_due(issue.kind.verb(), issue.created_at, sla));
+                    format!("#{id}: {}.", world.calendar.explain_due(issue.kind.verb(), issue.created_at, sla));
                 for entry in issues::timeline(conn, id)? {
                     let detail = if entry.detail.is_empty() { String::new() } else { format!(": {}", entry.detail) };
                     reply.push_str(&format!("\n{} {}{detail}", when(entry.at, now, zone), entry.event));
@@ -197,6 +210,10 @@ fn execute(
             ))
         }
         Command::Help => Ok(command::HELP.to_string()),
+        // `run` sends these to `store::hours`.
+        Command::Closed(_) | Command::OpenHours(..) | Command::Normal(_) | Command::Hours => {
+            Ok(format!("Not understood. Usage: {}", command::USAGE_ALL))
+        }
     }
 }
 

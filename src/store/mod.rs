@@ -10,6 +10,7 @@ pub mod apply;
 pub mod commands;
 pub mod events;
 pub mod facts;
+pub mod hours;
 pub mod housekeeping;
 pub mod issues;
 pub mod outbox;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::config::Config;
+use crate::domain::calendar::Calendar;
 
 /// What the store's transactions are told about the world outside the database. The store
 /// actor fills it in before each transaction, so nothing in `store/` reaches into the actors,
@@ -30,6 +32,8 @@ use crate::config::Config;
 pub struct World<'a> {
     /// The validated configuration.
     pub config: &'a Config,
+    /// The calendar in force: the configured one with the stored special days over it.
+    pub calendar: &'a Calendar,
     /// Whether the wall clock is believed; while it is not, events are kept and deferred.
     pub clock_trusted: bool,
     /// The monotonic clock's reading and this boot's id, which date a deferred event.

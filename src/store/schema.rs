@@ -191,6 +191,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX raw_events_by_body ON raw_events (route, body_hash, received_at);
     CREATE INDEX raw_events_by_time ON raw_events (received_at);
     "#,
+    // v9: special days that managers set by SMS (issue 18); `open` is the day's hours as
+    // `08:00-12:00+13:00-17:00`, empty when closed all day.
+    r#"
+    CREATE TABLE special_days (
+        date            TEXT PRIMARY KEY,
+        open            TEXT NOT NULL,
+        set_by          TEXT NOT NULL,
+        set_by_contact  TEXT NOT NULL,
+        set_at          TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -106,9 +106,10 @@ pub fn build_digest(
         return Ok(report);
     }
     let open = issues::list(conn, &[Status::Open])?;
-    let (escalated, overdue): (Vec<&Issue>, Vec<&Issue>) = open
-        .iter()
-        .partition(|issue| config.calendar.business_time_between(issue.first_inbound_at, now) >= config.escalation);
+    // Escalation counts business time, special days included (issue 18).
+    let calendar = super::hours::calendar(conn, &config.calendar)?;
+    let (escalated, overdue): (Vec<&Issue>, Vec<&Issue>) =
+        open.iter().partition(|issue| calendar.business_time_between(issue.first_inbound_at, now) >= config.escalation);
     let watermark = kv_get(conn, WATERMARK_KEY)?.map(|text| parse_ts(&text)).transpose()?;
     let resolved = match watermark {
         None => None,

@@ -12,6 +12,7 @@ mod faults;
 mod ghl_api;
 mod harness;
 mod hostile;
+mod hours;
 mod import;
 mod intake;
 mod led;

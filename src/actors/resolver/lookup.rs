@@ -37,9 +37,8 @@ pub(super) async fn ack_check(ctx: Ctx, issue_id: i64) {
                 .filter(|m| m.date_added <= before)
                 // Only a reply the thanks can still answer (ACK_CLOSE_WINDOW_MODE).
                 .filter(|m| {
-                    let config = &task_ctx.config;
-                    config.ack_close_window.covers(
-                        &config.calendar,
+                    task_ctx.config.ack_close_window.covers(
+                        &task_ctx.calendar(),
                         m.date_added,
                         issue.first_inbound_at.max(m.date_added),
                     )

@@ -14,8 +14,9 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rusqlite::Connection;
 
 use super::Ctx;
-use super::handles::{ClockHandle, OutboxHandle, ResolverHandle};
+use super::handles::{ClockHandle, OutboxHandle, ResolverHandle, SummaryHandle};
 use crate::domain::ai::Verdict;
+use crate::domain::calendar::Calendar;
 use crate::domain::event::Event;
 use crate::domain::outcome::Outcome;
 use crate::ghl::payload::Parsed;
@@ -61,6 +62,8 @@ impl Actor for Store {
         if ctx.offbox.enabled() {
             ctx.offbox.set(crate::store::kv_json(&conn, crate::offbox::RECORD_KEY, None)?);
         }
+        // The special days are in force from the start (issue 18).
+        ctx.hours.set(crate::store::hours::calendar(&conn, &ctx.config.calendar)?);
         // A nightly run missed while the appliance was off is done at the first chance.
         let _ = myself.cast(StoreMsg::Nightly);
         let boot_id = ctx.time.boot_id();
@@ -248,12 +251,14 @@ impl Actor for Store {
             }
             StoreMsg::ApplyDeferred { id, parsed, at, reply } => {
                 let ctx = state.ctx.clone();
+                let calendar = ctx.calendar();
                 let judged = tokio::task::block_in_place(|| {
-                    with_world(&ctx, &state.boot_id, |world| {
+                    with_world(&ctx, &state.boot_id, &calendar, |world| {
                         in_transaction(&mut state.conn, |tx| apply::apply_deferred(tx, world, id, &parsed, at))
                     })
                 });
                 if let Ok(outcome) = &judged {
+                    share_hours(&state.conn, &ctx, &[outcome]);
                     follow_up(&ctx, &[(&parsed, outcome)]);
                 }
                 let _ = reply.send(text_err(judged));
@@ -283,10 +288,20 @@ fn flush(state: &mut StoreState) {
     }
     let now = state.ctx.time.now();
     let ctx = &state.ctx;
-    let committed: rusqlite::Result<Vec<Outcome>> = with_world(ctx, &state.boot_id, |world| {
-        in_transaction(&mut state.conn, |tx| {
-            queued.iter().map(|(webhook, _)| apply::apply(tx, world, &webhook.raw, &webhook.parsed, now)).collect()
-        })
+    let committed: rusqlite::Result<Vec<Outcome>> = in_transaction(&mut state.conn, |tx| {
+        let mut calendar = ctx.calendar();
+        let mut outcomes = Vec::with_capacity(queued.len());
+        for (webhook, _) in &queued {
+            let outcome = with_world(ctx, &state.boot_id, &calendar, |world| {
+                apply::apply(tx, world, &webhook.raw, &webhook.parsed, now)
+            })?;
+            // A command may have changed the hours: the rest of the batch sees the new ones.
+            if matches!(outcome, Outcome::Command { .. }) {
+                calendar = std::sync::Arc::new(crate::store::hours::calendar(tx, &ctx.config.calendar)?);
+            }
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
     });
     match committed {
         Ok(outcomes) => {
@@ -294,6 +309,7 @@ fn flush(state: &mut StoreState) {
             state.ctx.signals.set_disk_full(false);
             let judged: Vec<(&Parsed, &Outcome)> =
                 queued.iter().map(|(webhook, _)| &webhook.parsed).zip(outcomes.iter()).collect();
+            share_hours(&state.conn, &state.ctx, &outcomes.iter().collect::<Vec<_>>());
             follow_up(&state.ctx, &judged);
             tracing::debug!(batch = outcomes.len(), "webhooks committed");
             for ((_, reply), outcome) in queued.into_iter().zip(outcomes) {
@@ -329,10 +345,11 @@ fn is_disk_full(err: &rusqlite::Error) -> bool {
 }
 
 /// Runs `work` with what the store's transactions are told of the world outside.
-fn with_world<T>(ctx: &Ctx, boot_id: &str, work: impl FnOnce(&World<'_>) -> T) -> T {
+fn with_world<T>(ctx: &Ctx, boot_id: &str, calendar: &Calendar, work: impl FnOnce(&World<'_>) -> T) -> T {
     let location = ctx.ghl.location_id();
     let world = World {
         config: &ctx.config,
+        calendar,
         clock_trusted: ctx.signals.clock_trusted(),
         monotonic: ctx.time.monotonic(),
         boot_id,
@@ -341,6 +358,24 @@ fn with_world<T>(ctx: &Ctx, boot_id: &str, work: impl FnOnce(&World<'_>) -> T) -
         ghl_state: ctx.ghl.status().state,
     };
     work(&world)
+}
+
+/// Shares the committed special days with the other actors (issue 18), and has the summary
+/// sender look again at its next digest, which a changed day may add or remove.
+fn share_hours(conn: &Connection, ctx: &Ctx, outcomes: &[&Outcome]) {
+    if !outcomes.iter().any(|outcome| matches!(outcome, Outcome::Command { .. })) {
+        return;
+    }
+    match crate::store::hours::load(conn) {
+        Ok(days) => {
+            let known: Vec<_> = ctx.calendar().special_days_from(jiff::civil::Date::MIN).cloned().collect();
+            if days != known {
+                ctx.hours.set(ctx.config.calendar.with_special_days(days));
+                SummaryHandle.wake();
+            }
+        }
+        Err(err) => tracing::error!("reading the special days failed; the last ones known stay in force: {err}"),
+    }
 }
 
 /// What follows a commit of judged events: the SLA clock looks again when deadlines moved,

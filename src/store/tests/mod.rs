@@ -9,6 +9,7 @@
 mod apply;
 mod commands;
 mod facts;
+mod hours;
 mod housekeeping;
 mod issues;
 mod settle;
@@ -55,6 +56,7 @@ pub fn database() -> anyhow::Result<Connection> {
 pub fn world(config: &Config) -> World<'_> {
     World {
         config,
+        calendar: &config.calendar,
         clock_trusted: true,
         monotonic: Duration::from_secs(90),
         boot_id: "boot-a",

@@ -1,0 +1,179 @@
+//! Special days (issue 18): their table, the calendar in force, and carrying out managers'
+//! `Closed`, `Open <day> <hours>`, `Normal` and `Hours` commands.
+//!
+//! A change runs inside the command's own transaction: the day is written, every PENDING
+//! issue's due time is computed again on the new calendar (each move leaves a "due moved"
+//! timeline entry that `Why` shows), and the confirmation goes to every manager. OPEN issues
+//! keep their state: they already fell due and managers were told. After the commit the store
+//! actor reads the days again with [`calendar`] and shares the result with the other actors.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use rusqlite::{Connection, params};
+
+use super::{World, exec, issues, ts};
+use crate::domain::calendar::Calendar;
+use crate::domain::command::{self, Command};
+use crate::domain::event::{IssueKind, Status};
+use crate::domain::hours::{self, NewHours, SpecialDay};
+
+/// Every special day, by date. A row this version cannot read is skipped with a warning.
+pub fn load(conn: &Connection) -> rusqlite::Result<Vec<SpecialDay>> {
+    let mut stmt = conn.prepare_cached("SELECT date, open, set_by FROM special_days ORDER BY date")?;
+    let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get(2)?)))?;
+    let mut days = Vec::new();
+    for row in rows {
+        let (date, open, by) = row?;
+        match (date.parse::<Date>(), hours::from_stored(&open)) {
+            (Ok(date), Some(open)) => days.push(SpecialDay { date, open, by }),
+            _ => tracing::warn!(date, open, "a special day could not be read; it is ignored"),
+        }
+    }
+    Ok(days)
+}
+
+/// `base` (the configured calendar) with the stored special days laid over it.
+pub fn calendar(conn: &Connection, base: &Calendar) -> rusqlite::Result<Calendar> {
+    Ok(base.with_special_days(load(conn)?))
+}
+
+/// Whether `command` is one of the hours commands this file carries out.
+pub fn is_hours_command(command: &Command) -> bool {
+    matches!(command, Command::Closed(_) | Command::OpenHours(..) | Command::Normal(_) | Command::Hours)
+}
+
+/// What an hours command answers: the reply, and whether every manager gets it (a change).
+pub struct Answer {
+    /// The text for the sender (and, for a change, every manager).
+    pub reply: String,
+    /// The hours changed, so every manager is told.
+    pub changed: bool,
+}
+
+/// Carries out an hours command from `manager` (named `who` in replies and timelines).
+pub fn run(
+    conn: &Connection,
+    world: &World<'_>,
+    manager: &str,
+    who: &str,
+    command: Command,
+    now: Timestamp,
+) -> rusqlite::Result<Answer> {
+    let base = &world.config.calendar;
+    let current = calendar(conn, base)?;
+    let today = now.to_zoned(base.zone().clone()).date();
+    let unchanged = |reply: String| Ok(Answer { reply, changed: false });
+    let (day, usage) = match &command {
+        Command::Hours => return unchanged(hours::week(&current, today)),
+        Command::Closed(day) => (*day, command::USAGE_CLOSED),
+        Command::OpenHours(day, _) => (*day, command::USAGE_OPEN_HOURS),
+        Command::Normal(day) => (*day, command::USAGE_NORMAL),
+        _ => return unchanged(format!("Not an hours command. Usage: {}", command::USAGE_ALL)),
+    };
+    let date = day.resolve(today);
+    if date < today {
+        return unchanged(format!("{} has passed. Usage: {usage}", hours::date_words(date)));
+    }
+    let (regular, _) = current.regular_hours_on(date);
+    let usually = hours::hours_words(regular);
+    let (change, detail) = match command {
+        Command::Closed(_) => {
+            set(conn, &SpecialDay { date, open: Vec::new(), by: who.to_string() }, manager, now)?;
+            let change = hours::change_words(date, &[]);
+            (change.clone(), format!("{} (usually {usually}), set by {who}", capitalised(&change)))
+        }
+        Command::OpenHours(_, new_hours) => {
+            let Some(open) = new_hours.on(current.hours_on(date).0) else {
+                return unchanged(no_hours_to_keep(date, &new_hours));
+            };
+            set(conn, &SpecialDay { date, open: open.clone(), by: who.to_string() }, manager, now)?;
+            let change = hours::change_words(date, &open);
+            (change.clone(), format!("{} (usually {usually}), set by {who}", capitalised(&change)))
+        }
+        _ => {
+            if !remove(conn, date)? {
+                let words = hours::date_words(date);
+                return unchanged(format!("{words} has no special hours; it is {usually}. Send Hours for the week."));
+            }
+            let words = hours::date_words(date);
+            (format!("usual hours {words}"), format!("{words} is back to its usual hours, {usually}, set by {who}"))
+        }
+    };
+    let updated = calendar(conn, base)?;
+    let moved = move_due_times(conn, world, &updated, &format!("{change} by {who}"), manager, now)?;
+    let mut reply = format!("{detail}.");
+    if moved > 0 {
+        reply.push_str(&format!(" Due times moved for {moved} pending issue(s)."));
+    }
+    if updated.special_day(date).is_some() {
+        reply.push_str(&format!(" Normal {}/{} undoes it.", date.month(), date.day()));
+    }
+    Ok(Answer { reply, changed: true })
+}
+
+/// `Open Sat until 7pm` on a day with no hours: there is no opening to keep.
+fn no_hours_to_keep(date: Date, new_hours: &NewHours) -> String {
+    let until = match new_hours {
+        NewHours::Until(until) => hours::time_words(*until),
+        NewHours::Intervals(_) => String::new(),
+    };
+    format!(
+        "{} has no hours that open before {until}; say when it opens, e.g. Open {} 9-{}. Usage: {}",
+        hours::date_words(date),
+        date.strftime("%a"),
+        until.trim_end_matches("pm").trim_end_matches("am"),
+        command::USAGE_OPEN_HOURS
+    )
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+fn set(conn: &Connection, day: &SpecialDay, manager: &str, now: Timestamp) -> rusqlite::Result<()> {
+    exec(
+        conn,
+        "INSERT INTO special_days (date, open, set_by, set_by_contact, set_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (date) DO UPDATE SET open = excluded.open, set_by = excluded.set_by,
+             set_by_contact = excluded.set_by_contact, set_at = excluded.set_at",
+        params![day.date.to_string(), hours::to_stored(&day.open), day.by, manager, ts(now)],
+    )?;
+    Ok(())
+}
+
+fn remove(conn: &Connection, date: Date) -> rusqlite::Result<bool> {
+    Ok(exec(conn, "DELETE FROM special_days WHERE date = ?1", [date.to_string()])? > 0)
+}
+
+/// Computes every PENDING issue's due time again on `calendar`; a moved one gets a "due moved"
+/// timeline entry saying why. Returns how many moved.
+fn move_due_times(
+    conn: &Connection,
+    world: &World<'_>,
+    calendar: &Calendar,
+    why: &str,
+    manager: &str,
+    now: Timestamp,
+) -> rusqlite::Result<usize> {
+    let mut moved = 0;
+    for issue in issues::list(conn, &[Status::Pending])? {
+        let sla = match issue.kind {
+            IssueKind::Sms => world.config.sms_sla,
+            IssueKind::Call => world.config.call_sla,
+        };
+        let due_at = calendar.due_at(issue.created_at, sla);
+        if due_at == issue.due_at {
+            continue;
+        }
+        exec(
+            conn,
+            "UPDATE issues SET due_at = ?1 WHERE id = ?2 AND status = 'PENDING'",
+            params![ts(due_at), issue.id],
+        )?;
+        let detail = format!("{why}; due {} (was {})", calendar.stamp(due_at), calendar.stamp(issue.due_at));
+        issues::add_timeline(conn, issue.id, now, "due moved", &format!("manual:{manager}"), &detail)?;
+        moved += 1;
+    }
+    Ok(moved)
+}
