@@ -288,20 +288,22 @@ fn flush(state: &mut StoreState) {
     }
     let now = state.ctx.time.now();
     let ctx = &state.ctx;
-    let committed: rusqlite::Result<Vec<Outcome>> = in_transaction(&mut state.conn, |tx| {
-        let mut calendar = ctx.calendar();
-        let mut outcomes = Vec::with_capacity(queued.len());
-        for (webhook, _) in &queued {
-            let outcome = with_world(ctx, &state.boot_id, &calendar, |world| {
-                apply::apply(tx, world, &webhook.raw, &webhook.parsed, now)
-            })?;
-            // A command may have changed the hours: the rest of the batch sees the new ones.
-            if matches!(outcome, Outcome::Command { .. }) {
-                calendar = std::sync::Arc::new(crate::store::hours::calendar(tx, &ctx.config.calendar)?);
+    let calendar = ctx.calendar();
+    let committed: rusqlite::Result<Vec<Outcome>> = with_world(ctx, &state.boot_id, &calendar, |world| {
+        in_transaction(&mut state.conn, |tx| {
+            let mut changed: Option<Calendar> = None;
+            let mut outcomes = Vec::with_capacity(queued.len());
+            for (webhook, _) in &queued {
+                let world = World { calendar: changed.as_ref().unwrap_or(world.calendar), ..*world };
+                let outcome = apply::apply(tx, &world, &webhook.raw, &webhook.parsed, now)?;
+                // A command may have changed the hours: the rest of the batch sees the new ones.
+                if matches!(outcome, Outcome::Command { .. }) {
+                    changed = Some(crate::store::hours::calendar(tx, &ctx.config.calendar)?);
+                }
+                outcomes.push(outcome);
             }
-            outcomes.push(outcome);
-        }
-        Ok(outcomes)
+            Ok(outcomes)
+        })
     });
     match committed {
         Ok(outcomes) => {
