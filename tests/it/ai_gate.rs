@@ -240,6 +240,7 @@ fn only_a_confident_no_resolves_and_everything_else_opens_and_alerts() -> anyhow
         }
     }
     // Managers hear about every text that opened, as without the check, and only those.
+    app.eventually("the breach heard", || Ok(app.log().contains("alert bundled")))?;
     app.set_clock("2026-03-02T17:01:00Z")?;
     app.eventually("the breach alert is sent", || Ok(!alerts(&ghl).is_empty()))?;
     let alert = alerts(&ghl).join("\n");

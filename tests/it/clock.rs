@@ -79,6 +79,7 @@ fn webhooks_wait_for_the_time_and_are_then_judged_when_they_arrived() -> anyhow:
     // Real time goes on: at 10:00 they fall due and managers hear once.
     clock(&app, "set=2026-03-02T16:00:30Z")?;
     app.eventually("both open", || Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 2))?;
+    app.eventually("the breach heard", || Ok(app.log().contains("alert bundled")))?;
     clock(&app, "set=2026-03-02T16:02:00Z")?;
     app.eventually("one alert", || Ok(sent("Breach") == 1))?;
     assert_eq!(sent("Morning"), 1, "not twice");

@@ -35,6 +35,9 @@ fn a_breach_alerts_each_manager_once_within_a_minute() -> anyhow::Result<()> {
     text(&app, "c2")?;
     app.set_clock("2026-11-23T17:00:00Z")?;
     app.eventually("both open", || Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 2))?;
+    // The bundle's minute starts when the summary sender hears of the breach, a moment after
+    // the commit that opened the issues.
+    app.eventually("the breach heard", || Ok(app.log().matches("alert bundled").count() == 1))?;
     assert!(sends_with(&ghl, "Breach").is_empty(), "bundled for a minute first");
     app.set_clock("2026-11-23T17:01:00Z")?;
     app.eventually("alert sent to both managers", || Ok(sends_with(&ghl, "SLA Breach Alert").len() == 2))?;
@@ -57,6 +60,7 @@ fn a_breach_alerts_each_manager_once_within_a_minute() -> anyhow::Result<()> {
     text(&app, "c3")?;
     app.set_clock("2026-11-23T19:30:00Z")?;
     app.eventually("c3 opens", || Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 3))?;
+    app.eventually("the breach heard", || Ok(app.log().matches("alert bundled").count() == 2))?;
     app.set_clock("2026-11-23T19:31:00Z")?;
     app.eventually("second alert", || Ok(sends_with(&ghl, "SLA Breach Alert").len() == 4))?;
     let second = sends_with(&ghl, "SLA Breach Alert")[2]["message"].as_str().unwrap_or_default().to_string();
