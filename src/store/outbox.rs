@@ -14,7 +14,27 @@ use super::{kv_get, kv_set, parse_ts, ts};
 /// The key of the "resolved since last summary" watermark.
 pub const WATERMARK_KEY: &str = "digest_watermark";
 
-/// One queued SMS.
+/// How a row is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// An SMS to a manager through GHL; `contact_id` is the manager.
+    Sms,
+    /// A signed POST; `contact_id` is the URL and `body` the JSON (issue 18).
+    Webhook,
+}
+
+impl Channel {
+    /// The word kept in the `channel` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Webhook => "webhook",
+        }
+    }
+}
+
+/// One queued SMS or webhook delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     /// Row id.
@@ -31,6 +51,8 @@ pub struct Entry {
     pub uncertain: bool,
     /// When it was queued (a send it is looked for is no older).
     pub created_at: Timestamp,
+    /// SMS or webhook.
+    pub channel: Channel,
 }
 
 /// What one send attempt came to.
@@ -100,12 +122,14 @@ pub fn enqueue_text(conn: &Connection, entry: &NewEntry, now: Timestamp) -> rusq
 pub fn due(conn: &Connection, now: Timestamp, limit: usize) -> rusqlite::Result<Vec<Entry>> {
     expire(conn, now)?;
     let mut stmt = conn.prepare(
-        "SELECT id, purpose, contact_id, body, attempts, uncertain, created_at FROM outbox
+        "SELECT id, purpose, contact_id, body, attempts, uncertain, created_at, channel FROM outbox
          WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![ts(now), limit as i64], |row| {
         let created_at: String = row.get(6)?;
+        let channel: String = row.get(7)?;
         Ok(Entry {
+            channel: if channel == Channel::Webhook.as_str() { Channel::Webhook } else { Channel::Sms },
             id: row.get(0)?,
             purpose: row.get(1)?,
             contact_id: row.get(2)?,
