@@ -20,6 +20,9 @@ const HOOK_EXPIRY: SignedDuration = SignedDuration::from_hours(24);
 /// The resolutions before this instant were looked at for the `resolved` webhooks.
 const RESOLVED_KEY: &str = "hook_resolved_since";
 
+/// When resolutions were first looked at: those before it are history, never told.
+const RESOLVED_START_KEY: &str = "hook_resolved_start";
+
 /// Resolutions are looked for this far before the mark, in case one was dated a little early;
 /// the outbox's uniqueness keeps them from being queued twice.
 const RESOLVED_OVERLAP: SignedDuration = SignedDuration::from_hours(1);
@@ -53,14 +56,17 @@ pub fn queue_resolved(conn: &Connection, config: &Config, now: Timestamp) -> rus
     }
     let Some(since) = kv_get(conn, RESOLVED_KEY)?.map(|text| parse_ts(&text)).transpose()? else {
         kv_set(conn, RESOLVED_KEY, &ts(now))?;
+        kv_set(conn, RESOLVED_START_KEY, &ts(now))?;
         return Ok(0);
     };
+    let start = kv_get(conn, RESOLVED_START_KEY)?.map(|text| parse_ts(&text)).transpose()?.unwrap_or(since);
+    let from = (since - RESOLVED_OVERLAP).max(start);
     let mut statement = conn.prepare(
         "SELECT id, kind, contact_name, phone, resolved_by FROM issues
-         WHERE status = 'RESOLVED' AND resolved_at >= ?1 ORDER BY resolved_at, id",
+         WHERE status = 'RESOLVED' AND resolved_at >= ?1 AND (?2 IS NULL OR resolved_at > ?2) ORDER BY resolved_at, id",
     )?;
     let resolved = statement
-        .query_map([ts(since - RESOLVED_OVERLAP)], |row| {
+        .query_map(params![ts(from), (from == start).then(|| ts(start))], |row| {
             // A manager-facing text masks the phone, as the digests do.
             let name: Option<String> = row.get(2)?;
             let phone: Option<String> = row.get(3)?;

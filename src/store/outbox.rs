@@ -1,4 +1,5 @@
-//! The outbox: every SMS to a manager is a row here before it is sent (SPEC §8).
+//! The outbox: every SMS to a manager, and every notification webhook (issue 18, queued by
+//! `store::notify`), is a row here before it is sent (SPEC §8).
 //!
 //! A row is unique per purpose and recipient, so a digest slot, an alert batch or a command
 //! reply can never be queued twice. The summary sender takes due rows, sends them and
@@ -149,9 +150,9 @@ pub fn next_attempt(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
     text.map(|t| parse_ts(&t)).transpose()
 }
 
-/// Pending rows.
+/// Pending manager SMS (webhook rows are counted by `store::notify::counts`).
 pub fn backlog(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'pending'", [], |row| row.get(0))
+    conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND channel = 'sms'", [], |row| row.get(0))
 }
 
 /// Where one queued SMS stands.
@@ -177,11 +178,12 @@ pub fn progress(conn: &Connection, purpose: &str) -> rusqlite::Result<Vec<Progre
     rows.collect()
 }
 
-/// Rows that will never be sent, and the newest reason (e.g. "not sent: no GHL_TOKEN").
+/// Manager SMS that will never be sent, and the newest reason (e.g. "not sent: no GHL_TOKEN").
 pub fn not_sent(conn: &Connection) -> rusqlite::Result<(i64, Option<String>)> {
     conn.query_row(
-        "SELECT COUNT(*), (SELECT last_error FROM outbox WHERE status IN ('skipped', 'expired') ORDER BY id DESC LIMIT 1)
-         FROM outbox WHERE status IN ('skipped', 'expired')",
+        "SELECT COUNT(*), (SELECT last_error FROM outbox WHERE status IN ('skipped', 'expired') AND channel = 'sms'
+                           ORDER BY id DESC LIMIT 1)
+         FROM outbox WHERE status IN ('skipped', 'expired') AND channel = 'sms'",
         [],
         |row| Ok((row.get(0)?, row.get(1)?)),
     )
