@@ -153,5 +153,17 @@ fn a_breach_reaches_a_failing_then_stalled_receiver_exactly_once() -> anyhow::Re
     assert_eq!(body["type"], "breach");
     let text = body["data"]["text"].as_str().unwrap_or_default();
     assert!(text.contains("SLA Breach Alert") && text.contains("#1 Customer c1"), "{text}");
+    // A manager resolves it: the resolution is told once too.
+    let command = json!({ "contact_id": "m1", "message": { "type": "SMS", "body": "Resolve 1" } });
+    app.webhook("inbound_sms", &command.to_string())?;
+    app.eventually("the resolution delivered", || Ok(receiver.taken().len() == 2))?;
+    app.set_clock("2026-11-23T19:10:00Z")?;
+    std::thread::sleep(Duration::from_millis(500));
+    let taken = receiver.taken();
+    assert_eq!(taken.len(), 2, "{taken:?}");
+    assert_eq!(taken[1].1["type"], "resolved");
+    assert_ne!(taken[0].0, taken[1].0, "each delivery has its own id");
+    let text = taken[1].1["data"]["text"].as_str().unwrap_or_default();
+    assert!(text.starts_with("Issue #1 resolved") && text.contains("Customer c1"), "{text}");
     Ok(())
 }
