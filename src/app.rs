@@ -9,6 +9,7 @@ use ractor::Actor;
 use sd_notify::NotifyState;
 use tiny_http::Server;
 
+use crate::actors::store::StoreHandle;
 use crate::actors::{Ctx, Shared, TunnelState};
 use crate::config::Config;
 use crate::ghl::client::GhlClient;
@@ -115,6 +116,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
     let watchdog = sd_notify::watchdog_enabled().map(|period| runtime.spawn(feed_watchdog(ctx.clone(), period)));
     let led = runtime.spawn(drive_led(ctx.clone()));
+    let health_hooks = runtime.spawn(watch_health(ctx.clone()));
     let clock_watch = runtime.spawn(crate::actors::clockwatch::watch(ctx.clone()));
     let tunnel = ctx.config.tunnel_ready_url.clone().map(|url| runtime.spawn(watch_tunnel(ctx.clone(), url)));
 
@@ -130,6 +132,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         watchdog.abort();
     }
     led.abort();
+    health_hooks.abort();
     clock_watch.abort();
     // Wait until the task is gone: its Led stops and joins any blink thread of ours, which
     // could otherwise light the LED again after it was turned off below.
@@ -251,17 +254,49 @@ async fn drive_led(ctx: Ctx) {
     let mut interval = tokio::time::interval(LED_EVERY);
     loop {
         interval.tick().await;
-        let health = probe_all(Duration::from_secs(3)).await;
-        let ghl = ctx.ghl.status();
-        let state = if !health.iter().all(|actor| actor.ok) || ctx.signals.disk_full() {
-            LedState::Failing
-        } else if ctx.signals.degraded(ghl.state) {
-            LedState::Degraded
-        } else {
-            LedState::Healthy
-        };
+        let state = health_state(&ctx).await;
         if let Err(err) = led.show(state) {
             tracing::warn!("status LED: {err:#}");
+        }
+    }
+}
+
+/// The appliance's health in a word: failing when an actor does not answer or the disk is
+/// full, degraded when GHL is unreachable or refuses the token, healthy otherwise.
+async fn health_state(ctx: &Ctx) -> LedState {
+    let health = probe_all(Duration::from_secs(3)).await;
+    let ghl = ctx.ghl.status();
+    if !health.iter().all(|actor| actor.ok) || ctx.signals.disk_full() {
+        LedState::Failing
+    } else if ctx.signals.degraded(ghl.state) {
+        LedState::Degraded
+    } else {
+        LedState::Healthy
+    }
+}
+
+/// Queues a `health` webhook (issue 18) whenever the health seen by the LED changes; the
+/// first reading after start is the baseline, not a change.
+async fn watch_health(ctx: Ctx) {
+    use crate::domain::notify::EventKind;
+    if !ctx.config.notify.targets.iter().any(|target| target.takes(EventKind::Health)) {
+        return;
+    }
+    let mut interval = tokio::time::interval(LED_EVERY);
+    let mut last: Option<LedState> = None;
+    loop {
+        interval.tick().await;
+        let state = health_state(&ctx).await;
+        let before = last.replace(state);
+        let Some(before) = before.filter(|before| *before != state) else {
+            continue;
+        };
+        let now = ctx.time.now();
+        let word = |state: LedState| format!("{state:?}").to_lowercase();
+        let text = format!("{}: health changed from {} to {}", crate::domain::format::BRAND, word(before), word(state));
+        let purpose = format!("health:{now}");
+        if let Err(err) = StoreHandle::default().queue_hook(EventKind::Health, purpose, text, now).await {
+            tracing::warn!("queueing the health webhook failed: {err}");
         }
     }
 }

@@ -33,6 +33,7 @@ pub mod guard;
 pub mod http;
 pub mod import;
 pub mod led;
+pub mod notify;
 pub mod offbox;
 pub mod secret;
 pub mod status;

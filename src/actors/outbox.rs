@@ -1,5 +1,6 @@
-//! The outbox sender: sends queued SMS to managers through GHL, retries with backoff, and
-//! tells them straight through GHL when the data partition is full.
+//! The outbox sender: sends queued SMS to managers through GHL and notification webhooks
+//! through `notify` (issue 18), retries with backoff, and tells managers straight through GHL
+//! when the data partition is full.
 //!
 //! Whatever must be sent is a row in the outbox table (the summary sender and the manager
 //! commands queue them); this actor only sends. A pass reads due rows and sends each on the
@@ -15,6 +16,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use super::Ctx;
 use super::store::StoreHandle;
 use crate::ghl::client::{GhlClient, GhlError};
+use crate::notify::Notifier;
 use crate::store::outbox;
 
 /// The outbox sender's protocol.
@@ -117,6 +119,7 @@ fn start_pass(myself: &ActorRef<OutboxMsg>, state: &mut OutboxState) {
 /// row is due.
 async fn pass(ctx: &Ctx) -> Option<Timestamp> {
     let store = StoreHandle::default();
+    let notifier = Notifier::new(ctx.config.notify.key());
     loop {
         let (due, next_at) = match store.due_outbox(ctx.time.now(), SEND_BATCH).await {
             Ok(due) => due,
@@ -129,6 +132,10 @@ async fn pass(ctx: &Ctx) -> Option<Timestamp> {
             return next_at;
         }
         for entry in due {
+            if entry.channel == outbox::Channel::Webhook {
+                deliver_hook(ctx, &store, &notifier, entry).await;
+                continue;
+            }
             let (client, task_entry) = (ctx.ghl.clone(), entry.clone());
             let result = tokio::task::spawn_blocking(move || send_once(&client, &task_entry))
                 .await
@@ -148,6 +155,20 @@ async fn pass(ctx: &Ctx) -> Option<Timestamp> {
                 tracing::warn!(purpose = %entry.purpose, "recording a send failed: {err}");
             }
         }
+    }
+}
+
+/// One attempt at a webhook delivery (issue 18), on the blocking pool, and its record.
+async fn deliver_hook(ctx: &Ctx, store: &StoreHandle, notifier: &Notifier, entry: outbox::Entry) {
+    let (notifier, task_entry, now) = (notifier.clone(), entry.clone(), ctx.time.now());
+    let outcome = tokio::task::spawn_blocking(move || notifier.deliver(&task_entry, now))
+        .await
+        .unwrap_or_else(|err| outbox::Attempt::Failed(format!("send task failed: {err}")));
+    if let outbox::Attempt::Failed(err) = &outcome {
+        tracing::warn!(purpose = %entry.purpose, "webhook not delivered: {err}");
+    }
+    if let Err(err) = store.outbox_result(entry.id, ctx.time.now(), outcome).await {
+        tracing::warn!(purpose = %entry.purpose, "recording a delivery failed: {err}");
     }
 }
 

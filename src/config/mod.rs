@@ -160,6 +160,8 @@ pub struct Config {
     pub resolver_from_cron: bool,
     /// The optional off-box copy of the nightly backup (issue 15).
     pub offbox: OffboxConfig,
+    /// Webhooks told of events besides the managers' SMS (issue 18).
+    pub notify: NotifyConfig,
     /// The env file this configuration was read from, if any: the off-box copy carries it.
     pub env_file: Option<PathBuf>,
 }
@@ -274,6 +276,22 @@ pub struct OffboxConfig {
     pub encryption_key: Option<Secret>,
     /// Copies kept in the bucket.
     pub keep: usize,
+}
+
+/// Webhooks told of events besides the managers' SMS, and the key that signs them.
+#[derive(Debug, Clone, Default)]
+pub struct NotifyConfig {
+    /// The URLs and the kinds of event each takes.
+    pub targets: Vec<crate::domain::notify::Target>,
+    /// The Standard Webhooks signing secret (`whsec_…`), validated.
+    pub secret: Option<Secret>,
+}
+
+impl NotifyConfig {
+    /// The signing key's bytes, when a secret is set.
+    pub fn key(&self) -> Option<Vec<u8>> {
+        self.secret.as_ref().and_then(|secret| crate::domain::notify::parse_secret(secret.expose()).ok())
+    }
 }
 
 impl Config {

@@ -50,6 +50,12 @@ pub(super) fn secret(value: &str) -> Parsed<Secret> {
     Ok(Secret::new(value))
 }
 
+/// `NOTIFY_WEBHOOK_SECRET`: a Standard Webhooks signing secret, `whsec_<base64>`.
+pub(super) fn signing_secret(value: &str) -> Parsed<Secret> {
+    crate::domain::notify::parse_secret(value)?;
+    Ok(Secret::new(value.trim()))
+}
+
 /// `OFFBOX_ENCRYPTION_KEY`: a secret long enough to be a passphrase.
 pub(super) fn passphrase(value: &str) -> Parsed<Secret> {
     if value.chars().count() < OFFBOX_KEY_MIN_CHARS {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use super::cron::{self, CronSchedule};
 use super::parse::AckMode;
 use super::vars::*;
-use super::{AiGateConfig, Config, GhlConfig, OffboxConfig, Origin, Source};
+use super::{AiGateConfig, Config, GhlConfig, NotifyConfig, OffboxConfig, Origin, Source};
 use crate::domain::calendar::{Calendar, WeeklySchedule};
 use crate::domain::classify::AckWindow;
 
@@ -110,6 +110,7 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
     let ai_gate = read_ai_gate(r);
     let tunnel_ready_url = r.get(&TUNNEL_READY_URL);
     let offbox = read_offbox(r);
+    let notify = read_notify(r);
     Some(Config {
         webhook_secret: r.get(&WEBHOOK_SECRET)?,
         listen_addr: listen_addr?,
@@ -147,6 +148,7 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
         resolver_from_cron: cron.resolver_minutes.is_some(),
         cron: cron.notes,
         offbox: offbox?,
+        notify: notify?,
         env_file: r.source.file.clone(),
     })
 }
@@ -277,6 +279,21 @@ fn read_offbox(r: &mut Reader<'_>) -> Option<OffboxConfig> {
         encryption_key: encryption_key?,
         keep: keep?,
     })
+}
+
+/// The notification webhooks: a URL that is not a Slack hook needs the signing secret.
+fn read_notify(r: &mut Reader<'_>) -> Option<NotifyConfig> {
+    let targets = r.get(&NOTIFY_WEBHOOK_URLS);
+    let secret = r.get(&NOTIFY_WEBHOOK_SECRET);
+    if let (Some(targets), Some(None)) = (&targets, &secret)
+        && let Some(unsigned) = targets.iter().find(|target| !target.is_slack())
+    {
+        r.errors.push(format!(
+            "NOTIFY_WEBHOOK_URLS names {}: expected NOTIFY_WEBHOOK_SECRET as well (whsec_ and base64), so the receiver can verify deliveries",
+            unsigned.url
+        ));
+    }
+    Some(NotifyConfig { targets: targets?, secret: secret? })
 }
 
 /// The default database path: the systemd state directory, else `./sentinel-data`.

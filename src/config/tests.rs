@@ -226,3 +226,29 @@ fn secrets_are_masked() -> anyhow::Result<()> {
     assert!(report.contains("GHL_TOKEN=****ef"), "{report}");
     Ok(())
 }
+
+#[test]
+fn notification_webhooks_are_read_and_checked() -> anyhow::Result<()> {
+    let secret = "whsec_c2VudGluZWwtdGVzdC1rZXktMDEyMzQ1Njc4OWFiY2Q=";
+    let config = load(&[
+        ("NOTIFY_WEBHOOK_URLS", "https://ops.example/x=breach,health; https://hooks.slack.com/services/T/B/C=all"),
+        ("NOTIFY_WEBHOOK_SECRET", secret),
+    ])?;
+    assert_eq!(config.notify.targets.len(), 2);
+    assert_eq!(config.notify.key().map(|key| key.len()), Some(32));
+    assert!(!format!("{config:?}").contains(secret));
+    // A Slack hook alone needs no secret; any other receiver does.
+    let slack = load(&[("NOTIFY_WEBHOOK_URLS", "https://hooks.slack.com/services/T/B/C=breach")])?;
+    assert!(slack.notify.key().is_none());
+    for (pairs, expected) in [
+        (&[("NOTIFY_WEBHOOK_URLS", "https://ops.example/x=breach")][..], "expected NOTIFY_WEBHOOK_SECRET as well"),
+        (&[("NOTIFY_WEBHOOK_URLS", "https://ops.example/x")][..], "expected URL=kinds"),
+        (&[("NOTIFY_WEBHOOK_URLS", "https://ops.example/x=fire")][..], "unknown event kind \"fire\""),
+        (&[("NOTIFY_WEBHOOK_SECRET", "not-a-whsec-secret")][..], "NOTIFY_WEBHOOK_SECRET"),
+    ] {
+        let message = error_of(pairs);
+        assert!(message.contains(expected), "{pairs:?}: {message}");
+    }
+    assert!(!error_of(&[("NOTIFY_WEBHOOK_SECRET", "not-a-whsec-secret")]).contains("not-a-whsec"));
+    Ok(())
+}

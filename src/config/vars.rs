@@ -27,6 +27,7 @@ use super::{ClockSync, Secret, SummarySlot};
 use crate::domain::ai::Redaction;
 use crate::domain::calendar::{Holidays, WeeklySchedule};
 use crate::domain::event::VoicemailCallback;
+use crate::domain::notify::{self, Target};
 
 /// One environment variable: its name, default, whether it is a secret, and what it means.
 #[derive(Debug)]
@@ -226,6 +227,13 @@ vars! {
         off this box: without it no copy can be read";
     OFFBOX_KEEP: usize = "14", |v| parse::count(v, "a whole number of copies, at least 1"),
         "off-box copies kept in the bucket: the newest this many";
+    NOTIFY_WEBHOOK_URLS: Vec<Target> = "", notify::parse_targets,
+        "webhooks told of events besides the managers' SMS: URL=kinds entries split by ';', kinds from breach, digest, \
+        health, resolved or all, e.g. https://hooks.example/x=breach,digest;https://hooks.slack.com/services/T/B/C=all; \
+        a hooks.slack.com URL gets Slack's text and blocks";
+    NOTIFY_WEBHOOK_SECRET: Option<Secret> = secret, parse::signing_secret,
+        "Standard Webhooks signing secret (whsec_ and base64 of at least 16 bytes); every delivery is signed with it; \
+        required when NOTIFY_WEBHOOK_URLS names a URL that is not a Slack hook";
 }
 
 #[cfg(test)]
@@ -276,7 +284,11 @@ mod tests {
         let values: Vec<(&str, String)> = VARS
             .iter()
             .filter(|def| def.secret)
-            .map(|def| (def.name, format!("{}-value-0123456789", def.name)))
+            .map(|def| match def.name {
+                // A signing secret must be whsec_ and base64 to be read at all.
+                "NOTIFY_WEBHOOK_SECRET" => (def.name, "whsec_c2VudGluZWwtdGVzdC1rZXktMDEyMz89".to_string()),
+                _ => (def.name, format!("{}-value-0123456789", def.name)),
+            })
             .collect();
         assert!(values.len() >= 5, "{values:?}");
         let source = Source::from_pairs(values.iter().map(|(name, value)| (*name, value.as_str())));

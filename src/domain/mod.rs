@@ -9,5 +9,6 @@ pub mod event;
 pub mod format;
 pub mod hours;
 pub mod issue;
+pub mod notify;
 pub mod outcome;
 pub mod phone;

@@ -20,6 +20,16 @@ pub fn metrics(snapshot: &Snapshot, ghl: &crate::ghl::client::GhlStatus, ai: &Ai
         "Manager SMS that were never sent (no GHL_TOKEN, expired).",
         snapshot.outbox_not_sent.to_string(),
     );
+    gauge(
+        "sentinel_notify_webhook_backlog",
+        "Notification webhook deliveries waiting to be sent.",
+        snapshot.webhook_backlog.to_string(),
+    );
+    gauge(
+        "sentinel_notify_webhook_not_sent",
+        "Notification webhook deliveries given up (expired unanswered).",
+        snapshot.webhook_not_sent.to_string(),
+    );
     let last = snapshot.last_webhook_at.map_or(0, |at| at.as_second());
     gauge("sentinel_last_webhook_timestamp_seconds", "Unix time of the last webhook.", last.to_string());
     gauge("sentinel_ghl_up", "1 when GHL answers normally.", u8::from(snapshot.ghl == "ok").to_string());

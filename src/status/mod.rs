@@ -48,6 +48,12 @@ pub struct Snapshot {
     /// Manager SMS that were never sent.
     #[serde(default)]
     pub outbox_not_sent: i64,
+    /// Notification webhook deliveries waiting (issue 18).
+    #[serde(default)]
+    pub webhook_backlog: i64,
+    /// Notification webhook deliveries given up.
+    #[serde(default)]
+    pub webhook_not_sent: i64,
     /// The newest webhooks and what came of them, newest first.
     #[serde(default)]
     pub recent_events: Vec<crate::store::events::Recent>,
@@ -122,6 +128,8 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         last_webhook_at: stats.last_webhook_at,
         outbox_backlog: stats.outbox_backlog,
         outbox_not_sent: stats.outbox_not_sent.0,
+        webhook_backlog: stats.hooks.0,
+        webhook_not_sent: stats.hooks.1,
         recent_events: stats.recent_events,
         resolver_pass: ctx.signals.resolver_pass(),
         clock: ctx.signals.clock(),

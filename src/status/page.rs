@@ -39,6 +39,14 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
     let _ = write!(page, "<li class=\"{clock_class}\">Clock: {}</li>", escape(&clock_line(&snapshot.clock, now, zone)));
     let _ = write!(page, "<li>Last webhook: {}</li>", escape(&or_never(snapshot.last_webhook_at, now, zone)));
     let _ = write!(page, "<li>Outbox backlog: {}</li>", snapshot.outbox_backlog);
+    if snapshot.webhook_backlog > 0 || snapshot.webhook_not_sent > 0 {
+        let class = if snapshot.webhook_not_sent > 0 { " class=\"bad\"" } else { "" };
+        let _ = write!(
+            page,
+            "<li{class}>Notification webhooks waiting: {}, given up: {}</li>",
+            snapshot.webhook_backlog, snapshot.webhook_not_sent
+        );
+    }
     let _ = write!(page, "<li>Data: {}</li>", data_line(snapshot.data_bytes));
     let _ = write!(page, "<li>Resolver: {}</li>", escape(&pass_line(snapshot.resolver_pass.as_ref(), now, zone)));
     if snapshot.outbox_not_sent > 0 {
@@ -144,6 +152,8 @@ mod tests {
             last_webhook_at: None,
             outbox_backlog: 0,
             outbox_not_sent: 0,
+            webhook_backlog: 0,
+            webhook_not_sent: 0,
             recent_events: Vec::new(),
             resolver_pass: None,
             clock: Default::default(),

@@ -118,6 +118,13 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
     let _ = writeln!(out, "  GHL:           {ghl}; last success {}", or_never(snapshot.last_ghl_success_at, now, zone));
     let _ = writeln!(out, "  issues:        {} open, {} pending", snapshot.open, snapshot.pending);
     let _ = writeln!(out, "  outbox:        {} waiting", snapshot.outbox_backlog);
+    if snapshot.webhook_backlog > 0 || snapshot.webhook_not_sent > 0 {
+        let _ = writeln!(
+            out,
+            "  webhooks:      {} waiting, {} given up",
+            snapshot.webhook_backlog, snapshot.webhook_not_sent
+        );
+    }
     let _ = writeln!(out, "  data:          {}", data_line(snapshot.data_bytes));
     let _ = writeln!(out, "  resolver:      {}", pass_line(snapshot.resolver_pass.as_ref(), now, zone));
     if snapshot.outbox_not_sent > 0 {

@@ -34,6 +34,8 @@ pub struct StoreStats {
     pub outbox_backlog: i64,
     /// Outbox rows that will never be sent (no token, expired), and the newest reason.
     pub outbox_not_sent: (i64, Option<String>),
+    /// Notification webhook rows waiting, and those given up (issue 18).
+    pub hooks: (i64, i64),
     /// The newest webhooks and what came of them.
     pub recent_events: Vec<events::Recent>,
     /// Bytes the database's live pages take.
@@ -89,6 +91,7 @@ pub fn stats(conn: &Connection) -> rusqlite::Result<StoreStats> {
         last_webhook_at: events::last_received_at(conn)?,
         outbox_backlog: outbox::backlog(conn)?,
         outbox_not_sent: outbox::not_sent(conn)?,
+        hooks: super::notify::counts(conn)?,
         recent_events: events::recent(conn, RECENT_EVENTS)?,
         data_bytes: events::used_bytes(conn)?,
     })

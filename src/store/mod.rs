@@ -13,6 +13,7 @@ pub mod facts;
 pub mod hours;
 pub mod housekeeping;
 pub mod issues;
+pub mod notify;
 pub mod outbox;
 pub mod schema;
 pub mod settle;

@@ -1,4 +1,5 @@
-//! The outbox: every SMS to a manager is a row here before it is sent (SPEC §8).
+//! The outbox: every SMS to a manager, and every notification webhook (issue 18, queued by
+//! `store::notify`), is a row here before it is sent (SPEC §8).
 //!
 //! A row is unique per purpose and recipient, so a digest slot, an alert batch or a command
 //! reply can never be queued twice. The summary sender takes due rows, sends them and
@@ -14,7 +15,27 @@ use super::{kv_get, kv_set, parse_ts, ts};
 /// The key of the "resolved since last summary" watermark.
 pub const WATERMARK_KEY: &str = "digest_watermark";
 
-/// One queued SMS.
+/// How a row is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// An SMS to a manager through GHL; `contact_id` is the manager.
+    Sms,
+    /// A signed POST; `contact_id` is the URL and `body` the JSON (issue 18).
+    Webhook,
+}
+
+impl Channel {
+    /// The word kept in the `channel` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Webhook => "webhook",
+        }
+    }
+}
+
+/// One queued SMS or webhook delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     /// Row id.
@@ -31,6 +52,8 @@ pub struct Entry {
     pub uncertain: bool,
     /// When it was queued (a send it is looked for is no older).
     pub created_at: Timestamp,
+    /// SMS or webhook.
+    pub channel: Channel,
 }
 
 /// What one send attempt came to.
@@ -100,12 +123,14 @@ pub fn enqueue_text(conn: &Connection, entry: &NewEntry, now: Timestamp) -> rusq
 pub fn due(conn: &Connection, now: Timestamp, limit: usize) -> rusqlite::Result<Vec<Entry>> {
     expire(conn, now)?;
     let mut stmt = conn.prepare(
-        "SELECT id, purpose, contact_id, body, attempts, uncertain, created_at FROM outbox
+        "SELECT id, purpose, contact_id, body, attempts, uncertain, created_at, channel FROM outbox
          WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![ts(now), limit as i64], |row| {
         let created_at: String = row.get(6)?;
+        let channel: String = row.get(7)?;
         Ok(Entry {
+            channel: if channel == Channel::Webhook.as_str() { Channel::Webhook } else { Channel::Sms },
             id: row.get(0)?,
             purpose: row.get(1)?,
             contact_id: row.get(2)?,
@@ -125,9 +150,9 @@ pub fn next_attempt(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
     text.map(|t| parse_ts(&t)).transpose()
 }
 
-/// Pending rows.
+/// Pending manager SMS (webhook rows are counted by `store::notify::counts`).
 pub fn backlog(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'pending'", [], |row| row.get(0))
+    conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND channel = 'sms'", [], |row| row.get(0))
 }
 
 /// Where one queued SMS stands.
@@ -153,11 +178,12 @@ pub fn progress(conn: &Connection, purpose: &str) -> rusqlite::Result<Vec<Progre
     rows.collect()
 }
 
-/// Rows that will never be sent, and the newest reason (e.g. "not sent: no GHL_TOKEN").
+/// Manager SMS that will never be sent, and the newest reason (e.g. "not sent: no GHL_TOKEN").
 pub fn not_sent(conn: &Connection) -> rusqlite::Result<(i64, Option<String>)> {
     conn.query_row(
-        "SELECT COUNT(*), (SELECT last_error FROM outbox WHERE status IN ('skipped', 'expired') ORDER BY id DESC LIMIT 1)
-         FROM outbox WHERE status IN ('skipped', 'expired')",
+        "SELECT COUNT(*), (SELECT last_error FROM outbox WHERE status IN ('skipped', 'expired') AND channel = 'sms'
+                           ORDER BY id DESC LIMIT 1)
+         FROM outbox WHERE status IN ('skipped', 'expired') AND channel = 'sms'",
         [],
         |row| Ok((row.get(0)?, row.get(1)?)),
     )

@@ -202,6 +202,11 @@ const MIGRATIONS: &[&str] = &[
         set_at          TEXT NOT NULL
     );
     "#,
+    // v10: notification webhooks share the outbox (issue 18): `channel` is `sms` (contact_id
+    // is the manager) or `webhook` (contact_id is the URL, body the JSON to POST).
+    r#"
+    ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'sms';
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::domain::event::{IssueKind, Status};
 use crate::domain::format::{self, Digest, Item, Resolved};
 use crate::domain::issue::{Delivery, Issue};
+use crate::domain::notify::EventKind;
 use crate::domain::phone::mask_digits;
 
 /// What building a digest did, for `/jobs/send_summary`.
@@ -131,6 +132,7 @@ pub fn build_digest(
         kv_set(conn, &claim_key(date, slot), &ts(now))?;
         let purpose = format!("digest:{date}:{slot}");
         report.sent_to = queue(conn, config, &purpose, &report.body, now, DIGEST_EXPIRY, None, Some(now))?;
+        super::notify::queue(conn, config, EventKind::Digest, &purpose, &report.body, now)?;
         report.purpose = Some(purpose);
         report.queued = true;
     }
@@ -177,6 +179,22 @@ pub fn build_alert(
     }
     let items: Vec<Item> = fresh.iter().map(item).collect();
     report.body = format::alert(&items, now, config.calendar.zone(), config.summary_max_items);
+    if delivery == Delivery::Queue {
+        // The webhooks hear of each breach once, whether or not managers get the SMS.
+        let mut unheard = Vec::new();
+        for issue in &fresh {
+            if kv_get(conn, &hook_key(issue.id))?.is_none() {
+                unheard.push(item(issue));
+            }
+        }
+        let purpose = format!("alert:{}", ts(now));
+        let text = format::alert(&unheard, now, config.calendar.zone(), config.summary_max_items);
+        if !unheard.is_empty() && super::notify::queue(conn, config, EventKind::Breach, &purpose, &text, now)? > 0 {
+            for item in &unheard {
+                kv_set(conn, &hook_key(item.id), &purpose)?;
+            }
+        }
+    }
     if delivery == Delivery::Queue && !config.manager_contact_ids.is_empty() {
         let ids: Vec<String> = fresh.iter().map(|i| i.id.to_string()).collect();
         let ids = ids.join(",");
@@ -211,6 +229,11 @@ pub fn queue_notice(
 /// Whether any webhook arrived at or after `since`.
 pub fn webhook_since(conn: &Connection, since: Timestamp) -> rusqlite::Result<bool> {
     conn.query_row("SELECT EXISTS (SELECT 1 FROM raw_events WHERE received_at >= ?1)", [ts(since)], |row| row.get(0))
+}
+
+/// The key that marks an issue as told to the breach webhooks.
+fn hook_key(issue: i64) -> String {
+    format!("hook_breach:{issue}")
 }
 
 fn has_alert_purpose(conn: &Connection, id: i64) -> rusqlite::Result<bool> {

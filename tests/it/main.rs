@@ -18,6 +18,7 @@ mod intake;
 mod led;
 mod lifecycle;
 mod managers;
+mod notify;
 mod offbox;
 mod resolver;
 mod signatures;

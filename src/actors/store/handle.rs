@@ -10,6 +10,7 @@ use super::super::{ActorError, CALL_TIMEOUT, names};
 use crate::domain::ai::{ThreadState, Verdict};
 use crate::domain::event::{Parsed, Status};
 use crate::domain::issue::{Delivery, Issue, TimelineEntry};
+use crate::domain::notify::EventKind;
 use crate::domain::outcome::{Finding, Outcome, SettleReport};
 use crate::domain::phone::Phone;
 use crate::store::events::{self, RawEvent};
@@ -202,6 +203,19 @@ pub enum StoreMsg {
         now: Timestamp,
         /// Whether it was queued.
         reply: Reply<bool>,
+    },
+    /// Queue a notification webhook of `kind` for every target that takes it (issue 18).
+    QueueHook {
+        /// What it is about.
+        kind: EventKind,
+        /// Unique purpose, e.g. `health:2026-11-23T14:00:00Z`.
+        purpose: String,
+        /// The text.
+        text: String,
+        /// The sender's now.
+        now: Timestamp,
+        /// How many rows were queued.
+        reply: Reply<usize>,
     },
     /// Outbox rows due for sending.
     DueOutbox {
@@ -431,6 +445,18 @@ impl StoreHandle {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         self.ask(|reply| StoreMsg::QueueNotice { purpose, body, quiet_since, now, reply }).await
+    }
+
+    /// Queues a notification webhook of `kind` for every target that takes it; answers how
+    /// many rows were queued.
+    pub async fn queue_hook(
+        &self,
+        kind: EventKind,
+        purpose: String,
+        text: String,
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        self.ask(|reply| StoreMsg::QueueHook { kind, purpose, text, now, reply }).await
     }
 
     /// Outbox rows due for sending, and when the next pending row is due.

@@ -10,6 +10,7 @@ mod handle;
 mod nightly;
 
 pub use handle::{IngestReply, IssueWithTimeline, Reply, StoreError, StoreHandle, StoreMsg, Webhook};
+use jiff::Timestamp;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rusqlite::Connection;
 
@@ -26,7 +27,7 @@ use crate::store::events;
 pub use crate::store::facts::{StoreStats, SummaryFacts};
 use crate::store::issues;
 use crate::store::summary;
-use crate::store::{World, facts, in_transaction, outbox, settle};
+use crate::store::{World, facts, in_transaction, notify, outbox, settle};
 
 /// The store actor; its state is built in `pre_start`.
 pub struct Store;
@@ -135,15 +136,25 @@ impl Actor for Store {
                 let _ = reply.send(text_err(issues::pending_due(&state.conn, now, limit)));
             }
             StoreMsg::SettleDue { now, issue_ids, findings, reply } => {
+                let config = &state.ctx.config;
                 let report = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| settle::settle_due(tx, now, &issue_ids, &findings))
+                    in_transaction(&mut state.conn, |tx| {
+                        let report = settle::settle_due(tx, now, &issue_ids, &findings)?;
+                        hooks_resolved(tx, config, now)?;
+                        Ok(report)
+                    })
                 });
                 let _ = reply.send(text_err(report));
             }
             StoreMsg::ApplyFindings { findings, reply } => {
                 let now = state.ctx.time.now();
+                let config = &state.ctx.config;
                 let resolved = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| settle::apply_findings(tx, now, &findings))
+                    in_transaction(&mut state.conn, |tx| {
+                        let resolved = settle::apply_findings(tx, now, &findings)?;
+                        hooks_resolved(tx, config, now)?;
+                        Ok(resolved)
+                    })
                 });
                 if resolved.as_ref().is_ok_and(|ids| !ids.is_empty()) {
                     ClockHandle.rescheduled();
@@ -210,10 +221,21 @@ impl Actor for Store {
                 let built = tokio::task::block_in_place(|| {
                     in_transaction(&mut state.conn, |tx| summary::build_alert(tx, config, now, delivery))
                 });
-                if built.as_ref().is_ok_and(|report| report.queued) {
+                // Webhooks may have been queued even when no SMS was.
+                if built.is_ok() {
                     OutboxHandle.wake();
                 }
                 let _ = reply.send(text_err(built));
+            }
+            StoreMsg::QueueHook { kind, purpose, text, now, reply } => {
+                let config = &state.ctx.config;
+                let queued = tokio::task::block_in_place(|| {
+                    in_transaction(&mut state.conn, |tx| notify::queue(tx, config, kind, &purpose, &text, now))
+                });
+                if queued.as_ref().is_ok_and(|queued| *queued > 0) {
+                    OutboxHandle.wake();
+                }
+                let _ = reply.send(text_err(queued));
             }
             StoreMsg::QueueNotice { purpose, body, quiet_since, now, reply } => {
                 let config = &state.ctx.config;
@@ -302,6 +324,7 @@ fn flush(state: &mut StoreState) {
                 }
                 outcomes.push(outcome);
             }
+            hooks_resolved(tx, &ctx.config, now)?;
             Ok(outcomes)
         })
     });
@@ -330,6 +353,15 @@ fn flush(state: &mut StoreState) {
             }
         }
     }
+}
+
+/// Queues the `resolved` webhooks for what this transaction resolved, and wakes the outbox
+/// sender when any was queued (it sends once the transaction has committed).
+fn hooks_resolved(tx: &Connection, config: &crate::config::Config, now: Timestamp) -> rusqlite::Result<()> {
+    if notify::queue_resolved(tx, config, now)? > 0 {
+        OutboxHandle.wake();
+    }
+    Ok(())
 }
 
 /// Free space at which a full data partition counts as having room again.

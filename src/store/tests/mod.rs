@@ -12,6 +12,7 @@ mod facts;
 mod hours;
 mod housekeeping;
 mod issues;
+mod notify;
 mod settle;
 mod summary;
 

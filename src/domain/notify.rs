@@ -1,0 +1,197 @@
+//! Notifications beyond SMS (issue 18): webhook targets, the events each takes, the body each
+//! receives, and the Standard Webhooks signature.
+//!
+//! `config` parses `NOTIFY_WEBHOOK_URLS` and `NOTIFY_WEBHOOK_SECRET` with these functions,
+//! `store::notify` queues one outbox row per target with the body built here, and the outbox
+//! sender signs each attempt with [`signature`]. No I/O and no clock: `at` is an argument.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use jiff::Timestamp;
+use serde_json::json;
+
+/// What a notification is about; a target takes only the kinds it lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// New OPEN issues (the breach alert).
+    Breach,
+    /// A scheduled digest.
+    Digest,
+    /// The appliance's health changed (healthy, degraded, failing).
+    Health,
+    /// An issue was resolved.
+    Resolved,
+}
+
+impl EventKind {
+    /// Every kind, in the order the configuration documents them.
+    pub const ALL: [EventKind; 4] = [EventKind::Breach, EventKind::Digest, EventKind::Health, EventKind::Resolved];
+
+    /// The word used in `NOTIFY_WEBHOOK_URLS` and in the body's `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Breach => "breach",
+            EventKind::Digest => "digest",
+            EventKind::Health => "health",
+            EventKind::Resolved => "resolved",
+        }
+    }
+}
+
+/// One webhook URL and the kinds of event it takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// What it is sent.
+    pub kinds: Vec<EventKind>,
+}
+
+impl Target {
+    /// Whether this target takes `kind`.
+    pub fn takes(&self, kind: EventKind) -> bool {
+        self.kinds.contains(&kind)
+    }
+
+    /// Whether the URL is a Slack incoming webhook, which gets Slack's body instead.
+    pub fn is_slack(&self) -> bool {
+        is_slack(&self.url)
+    }
+}
+
+/// Whether `url` is a Slack incoming webhook (host `hooks.slack.com`).
+pub fn is_slack(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    host.eq_ignore_ascii_case("hooks.slack.com")
+}
+
+/// Parses `URL=kind,kind;URL=kind`: entries split by `;` (or new lines), each a URL, `=`,
+/// then its kinds (breach, digest, health, resolved, or `all`). The kinds follow the last
+/// `=`, so a URL may carry a query.
+pub fn parse_targets(text: &str) -> Result<Vec<Target>, String> {
+    let mut targets = Vec::new();
+    for entry in text.split([';', '\n']).map(str::trim).filter(|entry| !entry.is_empty()) {
+        let Some((url, kinds)) = entry.rsplit_once('=') else {
+            return Err(format!("{entry:?}: expected URL=kinds, e.g. https://hooks.example/x=breach,digest"));
+        };
+        let url = url.trim();
+        if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < "http://x".len() {
+            return Err(format!("{url:?}: expected an http:// or https:// URL before ={kinds}"));
+        }
+        let mut found = Vec::new();
+        for word in kinds.split(',').map(str::trim) {
+            let kind: &[EventKind] = match word.to_ascii_lowercase().as_str() {
+                "all" => &EventKind::ALL,
+                other => match EventKind::ALL.iter().find(|kind| kind.as_str() == other) {
+                    Some(kind) => std::slice::from_ref(kind),
+                    None => {
+                        return Err(format!(
+                            "{url}: unknown event kind {word:?}; expected breach, digest, health, resolved or all"
+                        ));
+                    }
+                },
+            };
+            found.extend(kind.iter().filter(|kind| !found.contains(*kind)).copied().collect::<Vec<_>>());
+        }
+        targets.push(Target { url: url.to_string(), kinds: found });
+    }
+    Ok(targets)
+}
+
+/// Reads a signing secret in the Standard Webhooks form `whsec_<base64>` into its key bytes.
+pub fn parse_secret(text: &str) -> Result<Vec<u8>, String> {
+    let encoded = text.trim().strip_prefix("whsec_").ok_or("expected whsec_ followed by base64")?;
+    let key = STANDARD.decode(encoded).map_err(|err| format!("expected whsec_ followed by base64 ({err})"))?;
+    if key.len() < 16 {
+        return Err("expected a key of at least 16 bytes after whsec_".to_string());
+    }
+    Ok(key)
+}
+
+/// The body a target receives: Slack's `{"text", "blocks"}` for a Slack hook, else a JSON
+/// event `{"type", "timestamp", "data": {"purpose", "text"}}`.
+pub fn body(target: &Target, kind: EventKind, purpose: &str, text: &str, at: Timestamp) -> String {
+    let value = if target.is_slack() {
+        json!({
+            "text": text,
+            "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],
+        })
+    } else {
+        json!({
+            "type": kind.as_str(),
+            "timestamp": at.to_string(),
+            "data": { "purpose": purpose, "text": text },
+        })
+    };
+    value.to_string()
+}
+
+/// The `webhook-signature` header's value: `v1,` and the base64 HMAC-SHA256 of
+/// `{id}.{timestamp}.{body}` under `key`.
+pub fn signature(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let tag = ring::hmac::sign(&key, format!("{id}.{timestamp}.{body}").as_bytes());
+    format!("v1,{}", STANDARD.encode(tag.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Computed apart from this code, with python3's `hmac` and `base64` modules.
+    const SECRET: &str = "whsec_c2VudGluZWwtdGVzdC1rZXktMDEyMzQ1Njc4OWFiY2Q=";
+    const SIGNED: &str = "v1,WcyLjTAECEyt+sus7TZhWtyv/9x4T8tjAVZNv0H1Bpk=";
+
+    #[test]
+    fn the_signature_matches_an_independent_vector() -> Result<(), String> {
+        let key = parse_secret(SECRET)?;
+        assert_eq!(key, b"sentinel-test-key-0123456789abcd");
+        assert_eq!(signature(&key, "msg_7", 1_772_460_000, r#"{"type":"breach"}"#), SIGNED);
+        assert_ne!(signature(&key, "msg_8", 1_772_460_000, r#"{"type":"breach"}"#), SIGNED);
+        Ok(())
+    }
+
+    #[test]
+    fn a_bad_secret_is_refused() {
+        assert!(parse_secret("c2VudGluZWw=").is_err(), "no prefix");
+        assert!(parse_secret("whsec_!!!").is_err(), "not base64");
+        assert!(parse_secret("whsec_c2hvcnQ=").is_err(), "too short");
+    }
+
+    #[test]
+    fn targets_list_their_kinds() -> Result<(), String> {
+        let targets =
+            parse_targets("https://hooks.example/x?a=b=breach, digest; https://hooks.slack.com/services/T/B/C=all")?;
+        assert_eq!(targets[0].url, "https://hooks.example/x?a=b");
+        assert_eq!(targets[0].kinds, vec![EventKind::Breach, EventKind::Digest]);
+        assert!(!targets[0].is_slack());
+        assert_eq!(targets[1].kinds, EventKind::ALL.to_vec());
+        assert!(targets[1].is_slack());
+        assert_eq!(parse_targets("")?, vec![]);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_targets_say_what_was_expected() {
+        let err = |text: &str| parse_targets(text).err().unwrap_or_default();
+        assert!(err("https://hooks.example/x").contains("expected URL=kinds"));
+        assert!(err("ftp://x=breach").contains("http:// or https://"));
+        assert!(err("https://hooks.example/x=breach,fire").contains("unknown event kind \"fire\""));
+    }
+
+    #[test]
+    fn slack_hooks_get_text_with_blocks() -> Result<(), serde_json::Error> {
+        let at: Timestamp = "2026-03-02T14:00:00Z".parse().unwrap_or(Timestamp::UNIX_EPOCH);
+        let slack = Target { url: "https://hooks.slack.com/services/T/B/C".into(), kinds: vec![EventKind::Breach] };
+        let value: serde_json::Value = serde_json::from_str(&body(&slack, EventKind::Breach, "alert:1", "2 late", at))?;
+        assert_eq!(value["text"], "2 late");
+        assert_eq!(value["blocks"][0]["text"]["text"], "2 late");
+        let plain = Target { url: "https://hooks.example/x".into(), kinds: vec![EventKind::Breach] };
+        let value: serde_json::Value = serde_json::from_str(&body(&plain, EventKind::Breach, "alert:1", "2 late", at))?;
+        assert_eq!(value["type"], "breach");
+        assert_eq!(value["data"]["purpose"], "alert:1");
+        assert_eq!(value["timestamp"], "2026-03-02T14:00:00Z");
+        Ok(())
+    }
+}

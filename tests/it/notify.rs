@@ -1,0 +1,169 @@
+//! Notification webhooks (issue 18 §3) end to end: a local receiver that verifies every
+//! Standard Webhooks signature fails, stalls and comes back, and each breach arrives once.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use crate::fake_ghl::FakeGhl;
+use crate::harness::{Sentinel, with_ghl};
+
+/// Computed apart from the service, with python3's `base64`.
+const SECRET: &str = "whsec_c2VudGluZWwtdGVzdC1rZXktMDEyMzQ1Njc4OWFiY2Q=";
+const KEY: &[u8] = b"sentinel-test-key-0123456789abcd";
+
+const ANSWER: u8 = 0;
+const FAIL: u8 = 1;
+const STALL: u8 = 2;
+
+/// A webhook receiver on 127.0.0.1: answers, fails with 500 or stalls, as told.
+struct Receiver {
+    addr: String,
+    mode: Arc<AtomicU8>,
+    /// Deliveries taken with a valid signature: (webhook-id, body).
+    taken: Arc<Mutex<Vec<(String, Value)>>>,
+    /// Every request seen, whatever came of it.
+    seen: Arc<Mutex<usize>>,
+}
+
+impl Receiver {
+    fn start() -> anyhow::Result<Receiver> {
+        let server = tiny_http::Server::http("127.0.0.1:0").map_err(|err| anyhow::format_err!("{err}"))?;
+        let addr = server.server_addr().to_string();
+        let (mode, taken, seen) =
+            (Arc::new(AtomicU8::new(ANSWER)), Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(0)));
+        let (m, t, s) = (mode.clone(), taken.clone(), seen.clone());
+        std::thread::spawn(move || {
+            for mut request in server.incoming_requests() {
+                *s.lock().expect("seen") += 1;
+                let mut body = String::new();
+                let _ = request.as_reader().read_to_string(&mut body);
+                match m.load(Ordering::SeqCst) {
+                    FAIL => {
+                        let _ = request.respond(tiny_http::Response::empty(500));
+                    }
+                    STALL => {
+                        // Longer than the sender waits; the answer never comes in time.
+                        std::thread::sleep(Duration::from_secs(7));
+                        drop(request);
+                    }
+                    _ => {
+                        let header = |name: &'static str| {
+                            request.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.to_string())
+                        };
+                        let (id, stamp, signature) =
+                            (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
+                        let verified = match (&id, &stamp, &signature) {
+                            (Some(id), Some(stamp), Some(signature)) => verify(id, stamp, &body, signature),
+                            _ => false,
+                        };
+                        let status = if verified { 200 } else { 400 };
+                        if let (true, Some(id), Ok(value)) = (verified, id, serde_json::from_str(&body)) {
+                            t.lock().expect("taken").push((id, value));
+                        }
+                        let _ = request.respond(tiny_http::Response::empty(status));
+                    }
+                }
+            }
+        });
+        Ok(Receiver { addr, mode, taken, seen })
+    }
+
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::SeqCst);
+    }
+
+    fn taken(&self) -> Vec<(String, Value)> {
+        self.taken.lock().map(|taken| taken.clone()).unwrap_or_default()
+    }
+
+    fn seen(&self) -> usize {
+        self.seen.lock().map(|seen| *seen).unwrap_or_default()
+    }
+}
+
+/// Verifies a Standard Webhooks signature as any receiver would, with ring's HMAC.
+fn verify(id: &str, stamp: &str, body: &str, signature: &str) -> bool {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, KEY);
+    let Some(Ok(tag)) = signature.strip_prefix("v1,").map(|tag| STANDARD.decode(tag)) else {
+        return false;
+    };
+    ring::hmac::verify(&key, format!("{id}.{stamp}.{body}").as_bytes(), &tag).is_ok()
+}
+
+fn start(ghl: &FakeGhl, receiver: &Receiver) -> anyhow::Result<Sentinel> {
+    let urls = format!("http://{}/hooks=breach,resolved", receiver.addr);
+    with_ghl(ghl)
+        .and(&[
+            ("MANAGER_CONTACT_IDS", "m1"),
+            ("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z"),
+            ("NOTIFY_WEBHOOK_URLS", &urls),
+            ("NOTIFY_WEBHOOK_SECRET", SECRET),
+        ])
+        .start()
+}
+
+fn text(app: &Sentinel, contact: &str) -> anyhow::Result<()> {
+    let body = json!({ "contact_id": contact, "full_name": format!("Customer {contact}"), "message": { "body": "pool is green" } });
+    app.webhook("inbound_sms", &body.to_string())?;
+    Ok(())
+}
+
+#[test]
+fn a_breach_reaches_a_failing_then_stalled_receiver_exactly_once() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    let receiver = Receiver::start()?;
+    receiver.set(FAIL);
+    let app = start(&ghl, &receiver)?;
+    text(&app, "c1")?;
+    app.set_clock("2026-11-23T17:00:00Z")?;
+    app.eventually("open", || Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 1))?;
+    app.set_clock("2026-11-23T17:01:00Z")?;
+    app.eventually("the alert sent to the manager", || Ok(!ghl.sends().is_empty()))?;
+    app.eventually("a failed delivery", || Ok(receiver.seen() >= 1))?;
+    app.eventually("the failure recorded", || {
+        Ok(app.count("SELECT COUNT(*) FROM outbox WHERE channel = 'webhook' AND attempts >= 1")? == 1)
+    })?;
+    // The receiver stalls: the retry after the backoff times out and is recorded.
+    receiver.set(STALL);
+    app.set_clock("2026-11-23T17:01:40Z")?;
+    app.eventually("a stalled delivery", || Ok(receiver.seen() >= 2))?;
+    app.eventually("the stall recorded", || {
+        Ok(app.count("SELECT COUNT(*) FROM outbox WHERE channel = 'webhook' AND attempts >= 2")? == 1)
+    })?;
+    let status = app.admin("GET", "/status")?;
+    assert!(status.text.contains("Notification webhooks waiting: 1"), "{}", status.text);
+    // It comes back: the next retry is taken, signed, and nothing is sent again.
+    receiver.set(ANSWER);
+    app.set_clock("2026-11-23T17:10:00Z")?;
+    app.eventually("delivered", || Ok(receiver.taken().len() == 1))?;
+    app.eventually("marked sent", || {
+        Ok(app.count("SELECT COUNT(*) FROM outbox WHERE channel = 'webhook' AND status = 'sent'")? == 1)
+    })?;
+    app.set_clock("2026-11-23T18:10:00Z")?;
+    std::thread::sleep(Duration::from_millis(500));
+    let taken = receiver.taken();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    let (id, body) = &taken[0];
+    assert!(id.starts_with("msg_"), "{id}");
+    assert_eq!(body["type"], "breach");
+    let text = body["data"]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("SLA Breach Alert") && text.contains("#1 Customer c1"), "{text}");
+    // A manager resolves it: the resolution is told once too.
+    let command = json!({ "contact_id": "m1", "message": { "type": "SMS", "body": "Resolve 1" } });
+    app.webhook("inbound_sms", &command.to_string())?;
+    app.eventually("the resolution delivered", || Ok(receiver.taken().len() == 2))?;
+    app.set_clock("2026-11-23T19:10:00Z")?;
+    std::thread::sleep(Duration::from_millis(500));
+    let taken = receiver.taken();
+    assert_eq!(taken.len(), 2, "{taken:?}");
+    assert_eq!(taken[1].1["type"], "resolved");
+    assert_ne!(taken[0].0, taken[1].0, "each delivery has its own id");
+    let text = taken[1].1["data"]["text"].as_str().unwrap_or_default();
+    assert!(text.starts_with("Issue #1 resolved") && text.contains("Customer c1"), "{text}");
+    Ok(())
+}
