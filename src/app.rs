@@ -294,7 +294,8 @@ async fn watch_health(ctx: Ctx) {
         let now = ctx.time.now();
         let word = |state: LedState| format!("{state:?}").to_lowercase();
         let text = format!("{}: health changed from {} to {}", crate::domain::format::BRAND, word(before), word(state));
-        let purpose = format!("health:{now}");
+        // Unique per change, the same on a retry of the queueing.
+        let purpose = format!("health:{now}:{}-{}", word(before), word(state));
         if let Err(err) = StoreHandle::default().queue_hook(EventKind::Health, purpose, text, now).await {
             tracing::warn!("queueing the health webhook failed: {err}");
         }

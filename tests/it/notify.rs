@@ -122,6 +122,7 @@ fn a_breach_reaches_a_failing_then_stalled_receiver_exactly_once() -> anyhow::Re
     text(&app, "c1")?;
     app.set_clock("2026-11-23T17:00:00Z")?;
     app.eventually("open", || Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 1))?;
+    app.eventually("the breach heard", || Ok(app.log().contains("alert bundled")))?;
     app.set_clock("2026-11-23T17:01:00Z")?;
     app.eventually("the alert sent to the manager", || Ok(!ghl.sends().is_empty()))?;
     app.eventually("a failed delivery", || Ok(receiver.seen() >= 1))?;
@@ -165,5 +166,41 @@ fn a_breach_reaches_a_failing_then_stalled_receiver_exactly_once() -> anyhow::Re
     assert_ne!(taken[0].0, taken[1].0, "each delivery has its own id");
     let text = taken[1].1["data"]["text"].as_str().unwrap_or_default();
     assert!(text.starts_with("Issue #1 resolved") && text.contains("Customer c1"), "{text}");
+    Ok(())
+}
+
+#[test]
+fn a_health_change_is_told_both_ways_and_signed() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    let receiver = Receiver::start()?;
+    let urls = format!("http://{}/hooks=health", receiver.addr);
+    let app = with_ghl(&ghl)
+        .and(&[
+            ("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z"),
+            ("NOTIFY_WEBHOOK_URLS", &urls),
+            ("NOTIFY_WEBHOOK_SECRET", SECRET),
+        ])
+        .start()?;
+    // Let the watcher take its healthy baseline, then hold the store as a stuck disk would.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(receiver.taken().is_empty(), "a start is not a change");
+    assert_eq!(app.admin("POST", "/debug/wedge?seconds=5")?.status, 200);
+    // Failing is seen within a probe's 3 s; the hook is queued once the store answers again,
+    // and healthy is seen at the next look, 2 s on.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while receiver.taken().len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(receiver.taken().len() >= 2, "{:?}\n{}", receiver.taken(), app.log());
+    let texts: Vec<String> = receiver
+        .taken()
+        .iter()
+        .map(|(_, body)| {
+            assert_eq!(body["type"], "health", "{body}");
+            body["data"]["text"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert!(texts[0].contains("from healthy to failing"), "{texts:?}");
+    assert!(texts[1].contains("from failing to healthy"), "{texts:?}");
     Ok(())
 }

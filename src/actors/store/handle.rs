@@ -6,7 +6,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use ractor::RpcReplyPort;
 
-use super::super::{ActorError, CALL_TIMEOUT, names};
+use super::super::{CALL_TIMEOUT, names};
+pub use super::error::StoreError;
 use crate::domain::ai::{ThreadState, Verdict};
 use crate::domain::event::{Parsed, Status};
 use crate::domain::issue::{Delivery, Issue, TimelineEntry};
@@ -20,51 +21,6 @@ use crate::store::summary::{AlertReport, DigestReport};
 
 /// Where the store answers: with the value, or why not.
 pub type Reply<T> = RpcReplyPort<Result<T, StoreError>>;
-
-/// Why the store could not do what was asked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreError {
-    /// The store could not be reached or did not answer.
-    Unavailable(ActorError),
-    /// The database refused: the disk, not the request.
-    Database(String),
-    /// No digest slot by that name.
-    UnknownSlot {
-        /// The name asked for.
-        slot: String,
-        /// The configured slots.
-        expected: Vec<String>,
-    },
-    /// The work stopped before it finished (a task failed), and why.
-    Aborted(String),
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Unavailable(err) => err.fmt(f),
-            StoreError::Database(err) => write!(f, "database error: {err}"),
-            StoreError::UnknownSlot { slot, expected } => {
-                write!(f, "unknown slot {slot:?}; expected one of {}", expected.join(", "))
-            }
-            StoreError::Aborted(err) => write!(f, "stopped before it finished: {err}"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-impl From<ActorError> for StoreError {
-    fn from(err: ActorError) -> Self {
-        StoreError::Unavailable(err)
-    }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(err: rusqlite::Error) -> Self {
-        StoreError::Database(err.to_string())
-    }
-}
 
 /// The store's protocol. Callers use [`StoreHandle`]; only the store's own module builds these.
 pub enum StoreMsg {

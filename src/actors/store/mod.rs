@@ -6,6 +6,7 @@
 //! answers each, so a webhook's 2xx always follows a durable commit (SPEC §2) and a burst costs
 //! one fsync. After a commit that changed deadlines, the SLA clock is told to look again.
 
+mod error;
 mod handle;
 mod nightly;
 
