@@ -48,25 +48,29 @@ pub fn queue(
     Ok(queued)
 }
 
-/// Queues a `resolved` delivery for each issue resolved since the last look (the first look
-/// only sets the mark: history is not replayed). Returns the rows queued now.
+/// Queues a `resolved` delivery for each issue resolved since the last look. The first look
+/// sets the mark at `now`: history is not replayed, but an issue resolved in the same
+/// transaction as the first look is told. A delivery's purpose (`resolved:{id}`) makes a
+/// second look at the same issue queue nothing. Returns the rows queued now.
 pub fn queue_resolved(conn: &Connection, config: &Config, now: Timestamp) -> rusqlite::Result<usize> {
     if !config.notify.targets.iter().any(|target| target.takes(EventKind::Resolved)) {
         return Ok(0);
     }
-    let Some(since) = kv_get(conn, RESOLVED_KEY)?.map(|text| parse_ts(&text)).transpose()? else {
-        kv_set(conn, RESOLVED_KEY, &ts(now))?;
-        kv_set(conn, RESOLVED_START_KEY, &ts(now))?;
-        return Ok(0);
+    let since = match kv_get(conn, RESOLVED_KEY)?.map(|text| parse_ts(&text)).transpose()? {
+        Some(since) => since,
+        None => {
+            kv_set(conn, RESOLVED_START_KEY, &ts(now))?;
+            now
+        }
     };
     let start = kv_get(conn, RESOLVED_START_KEY)?.map(|text| parse_ts(&text)).transpose()?.unwrap_or(since);
     let from = (since - RESOLVED_OVERLAP).max(start);
     let mut statement = conn.prepare(
         "SELECT id, kind, contact_name, phone, resolved_by FROM issues
-         WHERE status = 'RESOLVED' AND resolved_at >= ?1 AND (?2 IS NULL OR resolved_at > ?2) ORDER BY resolved_at, id",
+         WHERE status = 'RESOLVED' AND resolved_at >= ?1 ORDER BY resolved_at, id",
     )?;
     let resolved = statement
-        .query_map(params![ts(from), (from == start).then(|| ts(start))], |row| {
+        .query_map(params![ts(from)], |row| {
             // A manager-facing text masks the phone, as the digests do.
             let name: Option<String> = row.get(2)?;
             let phone: Option<String> = row.get(3)?;
@@ -80,7 +84,7 @@ pub fn queue_resolved(conn: &Connection, config: &Config, now: Timestamp) -> rus
         let text = format!("Issue #{id} resolved ({kind}, {who}): {by}");
         queued += queue(conn, config, EventKind::Resolved, &format!("resolved:{id}"), &text, now)?;
     }
-    if now > since {
+    if now > since || kv_get(conn, RESOLVED_KEY)?.is_none() {
         kv_set(conn, RESOLVED_KEY, &ts(now))?;
     }
     Ok(queued)

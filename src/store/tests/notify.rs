@@ -80,19 +80,28 @@ fn a_digest_goes_to_its_webhook_with_the_sms() -> anyhow::Result<()> {
 #[test]
 fn resolutions_are_told_once_from_the_first_look_on() -> anyhow::Result<()> {
     let (conn, config) = (database()?, hooked(&[])?);
+    let history = create_open(&conn, IssueKind::Sms, &customer(0))?;
     let first = create_open(&conn, IssueKind::Sms, &customer(1))?;
     let second = create_open(&conn, IssueKind::Sms, &customer(2))?;
     let now = at(NOW);
+    issues::resolve(&conn, history, now - SignedDuration::from_hours(1), "manual:mgr1", "done")?;
+    // Resolved in the transaction that looks first: told; resolved before it: history, not told.
     issues::resolve(&conn, first, now, "manual:mgr1", "done")?;
-    assert_eq!(queue_resolved(&conn, &config, now)?, 0, "the first look only sets the mark");
+    assert_eq!(queue_resolved(&conn, &config, now)?, 1, "the first look tells what it resolved");
     let later = now + SignedDuration::from_mins(5);
     issues::resolve(&conn, second, later, "staff_reply:poll", "answered")?;
     assert_eq!(queue_resolved(&conn, &config, later)?, 1);
     assert_eq!(queue_resolved(&conn, &config, later + SignedDuration::from_mins(1))?, 0, "told once");
-    assert_eq!(hooks(&conn)?, vec![(format!("hook:resolved:{second}"), "https://a.example/hook".into())]);
+    assert_eq!(
+        hooks(&conn)?,
+        vec![
+            (format!("hook:resolved:{first}"), "https://a.example/hook".into()),
+            (format!("hook:resolved:{second}"), "https://a.example/hook".into())
+        ]
+    );
     let rows = due(&conn, later, 10)?;
-    assert!(rows[0].body.contains("staff_reply:poll"), "{}", rows[0].body);
-    assert!(!rows[0].body.contains(MONDAY_9AM));
+    assert!(rows[1].body.contains("staff_reply:poll"), "{}", rows[1].body);
+    assert!(!rows[1].body.contains(MONDAY_9AM));
     Ok(())
 }
 
