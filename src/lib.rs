@@ -35,6 +35,7 @@ pub mod import;
 pub mod led;
 pub mod notify;
 pub mod offbox;
+pub mod replay;
 pub mod secret;
 pub mod status;
 pub mod store;

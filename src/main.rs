@@ -21,6 +21,10 @@ Usage:
   sentinel offbox list [--config PATH]  list the off-box copies in OFFBOX_URL's bucket
   sentinel import-original FILE [--dry-run] [--config PATH]
                                         import the original service's sentinel.db (idempotent)
+  sentinel replay [--since DATE] [--until DATE] [--schedule SCHEDULE] [--holidays DATES]
+                 [--sms-sla-hours H] [--call-sla-hours H] [--svg FILE] [--config PATH]
+                                        run the stored events again with other settings and
+                                        print the issues, breaches and reply times (read-only)
   sentinel --version                    print the version
   sentinel --help                       print this help
 
@@ -36,6 +40,7 @@ enum Command {
     Backup,
     Restore,
     OffboxList,
+    Replay,
     Version,
     Help,
 }
@@ -48,6 +53,11 @@ struct Args {
     /// `restore --offbox`: `latest` or a copy's name in `OFFBOX_URL`'s bucket.
     offbox: Option<String>,
     dry_run: bool,
+    /// `replay`'s what-if settings (variable, value), its dates and its picture.
+    what_if: Vec<(&'static str, String)>,
+    since: Option<String>,
+    until: Option<String>,
+    svg: Option<PathBuf>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -56,6 +66,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut file = None;
     let mut offbox = None;
     let mut dry_run = false;
+    let (mut what_if, mut since, mut until, mut svg) = (Vec::new(), None, None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" | "-c" => {
@@ -78,6 +89,22 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 offbox = Some(args.next().ok_or("--offbox needs latest or a copy's name")?);
             }
             "--dry-run" => dry_run = true,
+            "replay" if command.is_none() => command = Some(Command::Replay),
+            "--since" | "--until" | "--svg" if matches!(command, Some(Command::Replay)) => {
+                let value = args.next().ok_or(format!("{arg} needs a value"))?;
+                match arg.as_str() {
+                    "--since" => since = Some(value),
+                    "--until" => until = Some(value),
+                    _ => svg = Some(PathBuf::from(value)),
+                }
+            }
+            _ if matches!(command, Some(Command::Replay))
+                && sentinel::replay::SETTINGS.iter().any(|(flag, _)| *flag == arg) =>
+            {
+                let value = args.next().ok_or(format!("{arg} needs a value"))?;
+                let name = sentinel::replay::SETTINGS.iter().find(|(flag, _)| *flag == arg).map(|(_, name)| *name);
+                what_if.extend(name.map(|name| (name, value)));
+            }
             _ if matches!(command, Some(Command::ImportOriginal | Command::Backup | Command::Restore))
                 && file.is_none()
                 && !arg.starts_with('-') =>
@@ -100,7 +127,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         }
         _ => {}
     }
-    Ok(Args { command: command.unwrap_or(Command::Run), config, file, offbox, dry_run })
+    Ok(Args { command: command.unwrap_or(Command::Run), config, file, offbox, dry_run, what_if, since, until, svg })
 }
 
 fn run() -> anyhow::Result<()> {
@@ -116,7 +143,11 @@ fn run() -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let source = Source::load(args.config.as_deref())?;
+    let mut source = Source::load(args.config.as_deref())?;
+    // The what-if settings win over the env file and the environment.
+    for (name, value) in &args.what_if {
+        source = source.with(name, value);
+    }
     let config = Config::from_source(&source)?;
     match args.command {
         Command::CheckConfig => {
@@ -173,6 +204,20 @@ fn run() -> anyhow::Result<()> {
             println!("off-box copies in {bucket}: {}", copies.len());
             for copy in copies {
                 println!("  {}  {} bytes  {}", copy.key, copy.size, copy.last_modified.as_deref().unwrap_or("-"));
+            }
+        }
+        Command::Replay => {
+            let window =
+                sentinel::replay::Window::from_dates(&config.calendar, args.since.as_deref(), args.until.as_deref())?;
+            let started = std::time::Instant::now();
+            let report = sentinel::replay::run(&config.db_path, &config, window)?;
+            print!("{report}");
+            let seconds = started.elapsed().as_secs_f64();
+            println!("took {seconds:.2} s ({:.0} events/s)", report.events as f64 / seconds.max(1e-9));
+            if let Some(file) = &args.svg {
+                std::fs::write(file, sentinel::replay::svg::draw(&report))
+                    .map_err(|err| anyhow::format_err!("writing {}: {err}", file.display()))?;
+                println!("picture written: {}", file.display());
             }
         }
         Command::ImportOriginal => {

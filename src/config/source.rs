@@ -73,6 +73,13 @@ impl Source {
         source
     }
 
+    /// The same source with `name` set to `value`, as if from the environment (the what-if
+    /// settings of `sentinel replay`).
+    pub fn with(mut self, name: &str, value: &str) -> Source {
+        self.values.insert(name.to_string(), (value.to_string(), Origin::Environment));
+        self
+    }
+
     /// The raw value of a variable, with empty values treated as unset (as the original did).
     pub fn raw(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(|(value, _)| value.trim()).filter(|value| !value.is_empty())
