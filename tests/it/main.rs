@@ -20,6 +20,7 @@ mod lifecycle;
 mod managers;
 mod notify;
 mod offbox;
+mod replay;
 mod resolver;
 mod signatures;
 mod status;
