@@ -3,10 +3,11 @@
 //! new connections, and the size of the Pi binary. It prints; it asserts nothing about speed.
 //!
 //! `cargo bench --bench appliance` runs everything; `cargo bench --bench appliance -- intake`
-//! (or `start`, `flood`, `burst`, `wear`, `idle`, `day`, `size`) runs one part.
+//! (or `start`, `flood`, `burst`, `wear`, `idle`, `day`, `replay`, `size`) runs one part.
 //! `BENCH_IDLE_SECONDS` shortens the idle measurement (default 60). The HTTP client and
 //! [`client::deliver`] are in `appliance/client.rs`, the readings in `appliance/measure.rs`,
-//! and the business day in `appliance/day.rs`.
+//! the business day in `appliance/day.rs`, and the what-if replay of a year in
+//! `appliance/replay.rs`.
 
 #[allow(dead_code)]
 #[path = "../tests/it/fake_ghl/mod.rs"]
@@ -21,6 +22,8 @@ mod client;
 mod day;
 #[path = "appliance/measure.rs"]
 mod measure;
+#[path = "appliance/replay.rs"]
+mod replay;
 
 use std::io::Write as _;
 use std::net::TcpStream;
@@ -55,6 +58,9 @@ fn main() -> anyhow::Result<()> {
     }
     if wanted("day") {
         day::business_day()?;
+    }
+    if wanted("replay") {
+        replay::replay()?;
     }
     if wanted("size") {
         size();

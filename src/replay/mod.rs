@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 use crate::config::Config;
 use crate::domain::calendar::Calendar;
 use crate::domain::outcome::Outcome;
-use crate::ghl::payload::{self, ParseOptions, Route};
+use crate::ghl::payload::{self, ParseOptions, Parsed, Route};
 use crate::store::events::RawEvent;
 use crate::store::{self, World, apply, settle};
 
@@ -68,29 +68,68 @@ impl Window {
 /// Events applied per transaction of the in-memory database.
 const BATCH: usize = 2_000;
 
+/// Events the reader hands over at a time.
+const CHUNK: usize = 256;
+
+/// One stored event, read and parsed, ready to apply.
+type Ready = (RawEvent, Parsed);
+
 /// Replays the events stored in the database at `live_db` with `config`'s settings and
 /// reports what would have happened. The live database is opened read-only.
 pub fn run(live_db: &Path, config: &Config, window: Window) -> anyhow::Result<Report> {
     let live = Connection::open_with_flags(live_db, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .with_context(|| format!("opening the database {} read-only", live_db.display()))?;
     live.busy_timeout(Duration::from_secs(10))?;
-    let mut replay = store::schema::open_in_memory().context("creating the replay's database")?;
+    let mut replay = in_memory()?;
+    // Reading and parsing run beside applying: the two halves take about as long.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Ready>>(16);
+    let (events, last_at) = std::thread::scope(|scope| -> anyhow::Result<(u64, Option<Timestamp>)> {
+        let reader = scope.spawn(move || read(&live, config, window.until, &sender));
+        let applied = apply_all(&mut replay, config, receiver);
+        let read = reader.join().map_err(|_| anyhow::format_err!("reading the stored events failed"))?;
+        // A failed read ends the channel early: its error is the one that explains.
+        read?;
+        applied
+    })?;
+    let end = window.until.or(last_at).unwrap_or_else(Timestamp::now);
+    store::in_transaction(&mut replay, |tx| settle_until(tx, end))?;
+    let issues = store::issues::list(&replay, &[])?;
+    let calendar = store::hours::calendar(&replay, &config.calendar)?;
+    Ok(report::build(&issues, &calendar, config.escalation, window.since, end, events))
+}
+
+/// The replay's own database: in memory, at the current schema, with SQLite's usual page
+/// size (the small pages of the live file save SD wear, which memory does not need).
+fn in_memory() -> anyhow::Result<Connection> {
+    let mut conn = Connection::open_in_memory()?;
+    conn.pragma_update(None, "page_size", 4096)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    store::schema::migrate(&mut conn).context("creating the replay's database")?;
+    Ok(conn)
+}
+
+/// Reads the stored events before `until`, in the order received, and parses each as intake
+/// does; hands them over in chunks.
+fn read(
+    live: &Connection,
+    config: &Config,
+    until: Option<Timestamp>,
+    sender: &std::sync::mpsc::SyncSender<Vec<Ready>>,
+) -> anyhow::Result<()> {
     let options = ParseOptions {
         missed_marker_keys: config.call_missed_marker_keys.clone(),
         require_missed_marker: config.call_require_missed_marker,
     };
-    let mut calendar = config.calendar.clone();
-    let mut last_at = None;
-    let mut events = 0u64;
     // Events still waiting for the time were never judged live: they are left out.
     let mut statement = live.prepare(
         "SELECT received_at, route, body_hash, body FROM raw_events
          WHERE received_at < ?1 AND id NOT IN (SELECT event_id FROM deferred_events)
          ORDER BY received_at, id",
     )?;
-    let until = window.until.map(store::ts).unwrap_or_else(|| "9999".to_string());
+    let until = until.map(store::ts).unwrap_or_else(|| "9999".to_string());
     let mut rows = statement.query([until])?;
-    let mut tx = replay.transaction()?;
+    let mut chunk = Vec::with_capacity(CHUNK);
     while let Some(row) = rows.next()? {
         let received_at = store::parse_ts(&row.get::<_, String>(0)?)?;
         let route_name: String = row.get(1)?;
@@ -108,26 +147,43 @@ pub fn run(live_db: &Path, config: &Config, window: Window) -> anyhow::Result<Re
         .into_iter()
         .flatten()
         .collect();
-        let raw = RawEvent { received_at, route: route.as_str(), idem_keys, body_hash, body: text };
-        settle_until(&tx, received_at)?;
-        let outcome = apply::apply(&tx, &world(config, &calendar), &raw, &parsed, received_at)?;
+        chunk.push((RawEvent { received_at, route: route.as_str(), idem_keys, body_hash, body: text }, parsed));
+        if chunk.len() == CHUNK && sender.send(std::mem::take(&mut chunk)).is_err() {
+            // The applying side stopped; its error is reported.
+            return Ok(());
+        }
+    }
+    let _ = sender.send(chunk);
+    Ok(())
+}
+
+/// Applies the events as they come, each after settling what fell due before it. Answers
+/// how many were applied and when the last arrived.
+fn apply_all(
+    replay: &mut Connection,
+    config: &Config,
+    receiver: std::sync::mpsc::Receiver<Vec<Ready>>,
+) -> anyhow::Result<(u64, Option<Timestamp>)> {
+    let mut calendar = config.calendar.clone();
+    let (mut events, mut last_at) = (0u64, None);
+    let mut tx = replay.transaction()?;
+    for (raw, parsed) in receiver.into_iter().flatten() {
+        let at = raw.received_at;
+        settle_until(&tx, at)?;
+        let outcome = apply::apply(&tx, &world(config, &calendar), &raw, &parsed, at)?;
         // A manager's hours command changes the calendar for the events after it, as live.
         if matches!(outcome, Outcome::Command { .. }) {
             calendar = store::hours::calendar(&tx, &config.calendar)?;
         }
         events += 1;
-        last_at = Some(received_at);
+        last_at = Some(at);
         if events.is_multiple_of(BATCH as u64) {
             tx.commit()?;
             tx = replay.transaction()?;
         }
     }
-    let end = window.until.or(last_at).unwrap_or_else(Timestamp::now);
-    settle_until(&tx, end)?;
     tx.commit()?;
-    let issues = store::issues::list(&replay, &[])?;
-    let calendar = store::hours::calendar(&replay, &config.calendar)?;
-    Ok(report::build(&issues, &calendar, config.escalation, window.since, end, events))
+    Ok((events, last_at))
 }
 
 /// Settles every PENDING issue due by `now`, each at its own due time, as the SLA clock's
