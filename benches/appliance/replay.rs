@@ -14,7 +14,8 @@ const EVENTS: usize = 200_000;
 /// Builds the database, times the replay and prints events per second.
 pub fn replay() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let db = dir.path().join("sentinel.db");
+    // BENCH_REPLAY_DB keeps the database (e.g. to profile the replay on it).
+    let db = std::env::var_os("BENCH_REPLAY_DB").map_or_else(|| dir.path().join("sentinel.db"), Into::into);
     let written = Instant::now();
     let mut conn = sentinel::store::schema::open(&db)?;
     conn.pragma_update(None, "synchronous", "OFF")?;
