@@ -67,15 +67,7 @@ impl Actor for Intake {
         match msg {
             IntakeMsg::Webhook { route, body, text, reply } => {
                 let parsed = payload::parse(route, &body, &state.options);
-                // Either id makes a redelivery a duplicate: the same message can come again under
-                // a new webhookId (a second app, a redelivery), SPEC §3.2.
-                let idem_keys = [
-                    parsed.webhook_id.as_ref().map(|id| format!("webhook:{id}")),
-                    parsed.message_id.as_ref().map(|id| format!("message:{id}")),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
+                let idem_keys = parsed.idem_keys();
                 let raw = RawEvent {
                     received_at: state.ctx.time.now(),
                     route: route.as_str(),

@@ -300,6 +300,20 @@ pub struct Parsed {
     pub location_id: Option<String>,
 }
 
+impl Parsed {
+    /// The ids that make a redelivery a duplicate. Either one does: the same message can come
+    /// again under a new webhookId (a second app, a redelivery), SPEC §3.2.
+    pub fn idem_keys(&self) -> Vec<String> {
+        [
+            self.webhook_id.as_ref().map(|id| format!("webhook:{id}")),
+            self.message_id.as_ref().map(|id| format!("message:{id}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,5 +389,18 @@ mod tests {
         party.conversation_id = Some("v".into());
         assert_eq!(party.key().as_deref(), Some("conversation:v"));
         assert_eq!(Party::default().key(), None);
+    }
+
+    #[test]
+    fn either_envelope_id_makes_a_redelivery_a_duplicate() {
+        let parsed = |webhook: Option<&str>, message: Option<&str>| Parsed {
+            event: Event::Ignored("test".into()),
+            webhook_id: webhook.map(str::to_string),
+            message_id: message.map(str::to_string),
+            location_id: None,
+        };
+        assert_eq!(parsed(Some("w1"), Some("m1")).idem_keys(), ["webhook:w1", "message:m1"]);
+        assert_eq!(parsed(None, Some("m1")).idem_keys(), ["message:m1"]);
+        assert!(parsed(None, None).idem_keys().is_empty());
     }
 }

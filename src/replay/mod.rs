@@ -148,13 +148,7 @@ fn read(
         let body: Map<String, Value> = serde_json::from_str(&text).unwrap_or_default();
         let parsed = payload::parse(route, &body, &options);
         // The same ids as intake's, so a redelivery stored twice is judged once, as live.
-        let idem_keys = [
-            parsed.webhook_id.as_ref().map(|id| format!("webhook:{id}")),
-            parsed.message_id.as_ref().map(|id| format!("message:{id}")),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let idem_keys = parsed.idem_keys();
         chunk.push((RawEvent { received_at, route: route.as_str(), idem_keys, body_hash, body: text }, parsed));
         if chunk.len() == CHUNK && sender.send(std::mem::take(&mut chunk)).is_err() {
             // The applying side stopped; its error is reported.
