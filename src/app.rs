@@ -115,8 +115,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     announce(&ctx, &webhook_server, &admin_server, secret.expose(), origin);
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
     let watchdog = sd_notify::watchdog_enabled().map(|period| runtime.spawn(feed_watchdog(ctx.clone(), period)));
-    let led = runtime.spawn(drive_led(ctx.clone()));
-    let health_hooks = runtime.spawn(watch_health(ctx.clone()));
+    let health = runtime.spawn(watch_health(ctx.clone()));
     let clock_watch = runtime.spawn(crate::actors::clockwatch::watch(ctx.clone()));
     let tunnel = ctx.config.tunnel_ready_url.clone().map(|url| runtime.spawn(watch_tunnel(ctx.clone(), url)));
 
@@ -131,12 +130,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     if let Some(watchdog) = watchdog {
         watchdog.abort();
     }
-    led.abort();
-    health_hooks.abort();
+    health.abort();
     clock_watch.abort();
     // Wait until the task is gone: its Led stops and joins any blink thread of ours, which
     // could otherwise light the LED again after it was turned off below.
-    let _ = runtime.block_on(led);
+    let _ = runtime.block_on(health);
     if let Some(tunnel) = tunnel {
         tunnel.abort();
     }
@@ -243,24 +241,6 @@ async fn watch_tunnel(ctx: Ctx, url: String) {
 /// How often the LED is brought up to date.
 const LED_EVERY: Duration = Duration::from_secs(2);
 
-/// Shows health on the LED (SPEC §11): failing when an actor does not answer, degraded when
-/// GHL is unreachable or refuses the token, healthy otherwise.
-async fn drive_led(ctx: Ctx) {
-    let mut led = Led::new(&ctx.config.led_path);
-    if !led.is_present() {
-        tracing::info!(path = %ctx.config.led_path.display(), "no status LED; it is not driven");
-        return;
-    }
-    let mut interval = tokio::time::interval(LED_EVERY);
-    loop {
-        interval.tick().await;
-        let state = health_state(&ctx).await;
-        if let Err(err) = led.show(state) {
-            tracing::warn!("status LED: {err:#}");
-        }
-    }
-}
-
 /// The appliance's health in a word: failing when an actor does not answer or the disk is
 /// full, degraded when GHL is unreachable or refuses the token, healthy otherwise.
 async fn health_state(ctx: &Ctx) -> LedState {
@@ -275,11 +255,17 @@ async fn health_state(ctx: &Ctx) -> LedState {
     }
 }
 
-/// Queues a `health` webhook (issue 18) whenever the health seen by the LED changes; the
-/// first reading after start is the baseline, not a change.
+/// Looks at health every [`LED_EVERY`], once for both of its readers: the LED shows it
+/// (SPEC §11), and a `health` webhook is queued (issue 18) whenever it changes. The first
+/// reading after start is the baseline, not a change.
 async fn watch_health(ctx: Ctx) {
     use crate::domain::notify::EventKind;
-    if !ctx.config.notify.targets.iter().any(|target| target.takes(EventKind::Health)) {
+    let mut led = Some(Led::new(&ctx.config.led_path)).filter(Led::is_present);
+    if led.is_none() {
+        tracing::info!(path = %ctx.config.led_path.display(), "no status LED; it is not driven");
+    }
+    let hooks = ctx.config.notify.targets.iter().any(|target| target.takes(EventKind::Health));
+    if led.is_none() && !hooks {
         return;
     }
     let mut interval = tokio::time::interval(LED_EVERY);
@@ -287,8 +273,13 @@ async fn watch_health(ctx: Ctx) {
     loop {
         interval.tick().await;
         let state = health_state(&ctx).await;
+        if let Some(led) = led.as_mut()
+            && let Err(err) = led.show(state)
+        {
+            tracing::warn!("status LED: {err:#}");
+        }
         let before = last.replace(state);
-        let Some(before) = before.filter(|before| *before != state) else {
+        let Some(before) = before.filter(|before| *before != state && hooks) else {
             continue;
         };
         let now = ctx.time.now();
@@ -296,9 +287,12 @@ async fn watch_health(ctx: Ctx) {
         let text = format!("{}: health changed from {} to {}", crate::domain::format::BRAND, word(before), word(state));
         // Unique per change, the same on a retry of the queueing.
         let purpose = format!("health:{now}:{}-{}", word(before), word(state));
-        if let Err(err) = StoreHandle::default().queue_hook(EventKind::Health, purpose, text, now).await {
-            tracing::warn!("queueing the health webhook failed: {err}");
-        }
+        // Beside the loop: a store that does not answer must not hold up the LED.
+        tokio::spawn(async move {
+            if let Err(err) = StoreHandle::default().queue_hook(EventKind::Health, purpose, text, now).await {
+                tracing::warn!("queueing the health webhook failed: {err}");
+            }
+        });
     }
 }
 
