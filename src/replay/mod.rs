@@ -2,10 +2,12 @@
 //! or response targets, and reports what would have happened.
 //!
 //! It reads `raw_events` from the live database read-only (the service may be running; WAL
-//! lets both read), and applies each event, in the order received, through the same
-//! `store::apply::apply` the store actor uses, into a fresh in-memory database. Before each
-//! event, what fell due by then is settled with `store::settle::settle_due` at its due time,
-//! as the SLA clock does live. Only the stored webhooks are known: live, the resolver also
+//! lets both read). One thread parses each event as intake does and records it with intake's
+//! `store::events::record` in a database in memory of its own, which tells a redelivery; the
+//! other judges the new ones, in the order received, with the same `store::apply` code the
+//! store actor uses, into a second database in memory (whose `raw_events` stays empty: a
+//! `STATUS` command replayed sees no webhook). Before each event, what fell due by then is
+//! settled with `store::settle::settle_due` at its due time, as the SLA clock does live. Only the stored webhooks are known: live, the resolver also
 //! asks GHL at each due time, and a reply seen only there is not in the replay.
 //! `report` reads the statistics off the replayed issues; `svg` draws them.
 
@@ -24,7 +26,7 @@ use crate::config::Config;
 use crate::domain::calendar::Calendar;
 use crate::domain::outcome::Outcome;
 use crate::ghl::payload::{self, ParseOptions, Parsed, Route};
-use crate::store::events::RawEvent;
+use crate::store::events::{self, RawEvent, Recorded};
 use crate::store::{self, World, apply, settle};
 
 pub use report::Report;
@@ -71,8 +73,15 @@ const BATCH: usize = 2_000;
 /// Events the reader hands over at a time.
 const CHUNK: usize = 256;
 
-/// One stored event, read and parsed, ready to apply.
-type Ready = (RawEvent, Parsed);
+/// One stored event, read, recorded and parsed, ready to judge.
+struct Ready {
+    /// When it arrived.
+    at: Timestamp,
+    /// Its id in the reader's database, or `None` for a redelivery seen before.
+    id: Option<i64>,
+    /// What it says.
+    parsed: Parsed,
+}
 
 /// Replays the events stored in the database at `live_db` with `config`'s settings and
 /// reports what would have happened. The live database is opened read-only.
@@ -81,10 +90,13 @@ pub fn run(live_db: &Path, config: &Config, window: Window) -> anyhow::Result<Re
         .with_context(|| format!("opening the database {} read-only", live_db.display()))?;
     live.busy_timeout(Duration::from_secs(10))?;
     let mut replay = in_memory()?;
-    // Reading and parsing run beside applying: the two halves take about as long.
+    // Reading, parsing and recording run beside judging, each half on its own core.
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Ready>>(16);
     let (events, last_at) = std::thread::scope(|scope| -> anyhow::Result<(u64, Option<Timestamp>)> {
-        let reader = scope.spawn(move || read(&live, config, window.until, &sender));
+        let reader = scope.spawn(move || -> anyhow::Result<()> {
+            let mut seen = in_memory()?;
+            read(&live, &mut seen, config, window.until, &sender)
+        });
         let applied = apply_all(&mut replay, config, receiver);
         let read = reader.join().map_err(|_| anyhow::format_err!("reading the stored events failed"))?;
         // A failed read ends the channel early: its error is the one that explains.
@@ -104,23 +116,32 @@ fn in_memory() -> anyhow::Result<Connection> {
     let mut conn = Connection::open_in_memory()?;
     conn.pragma_update(None, "page_size", 4096)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.set_prepared_statement_cache_capacity(64);
+    conn.set_prepared_statement_cache_capacity(128);
     store::schema::migrate(&mut conn).context("creating the replay's database")?;
     // Finding a party's live issue looks among all its issues by contact (or phone, or
     // conversation); a year of them makes that the replay's main cost. These indexes cover the
-    // live ones only. They change no answer, and the live file does not have them.
+    // live ones only, and replace the ones over every issue, which the replay's statements
+    // only ever ask about live issues: they change no answer. The live file keeps its own.
     conn.execute_batch(
-        "CREATE INDEX replay_live_by_contact ON issues (contact_id, kind) WHERE status IN ('PENDING', 'OPEN');
-         CREATE INDEX replay_live_by_phone ON issues (phone, kind) WHERE status IN ('PENDING', 'OPEN');
-         CREATE INDEX replay_live_by_conversation ON issues (conversation_id, kind) WHERE status IN ('PENDING', 'OPEN');",
+        "CREATE INDEX replay_live_by_contact ON issues (contact_id, kind)
+           WHERE contact_id IS NOT NULL AND status IN ('PENDING', 'OPEN');
+         CREATE INDEX replay_live_by_phone ON issues (phone, kind)
+           WHERE phone IS NOT NULL AND status IN ('PENDING', 'OPEN');
+         CREATE INDEX replay_live_by_conversation ON issues (conversation_id, kind)
+           WHERE conversation_id IS NOT NULL AND status IN ('PENDING', 'OPEN');
+         DROP INDEX issues_by_contact;
+         DROP INDEX issues_by_phone;
+         DROP INDEX issues_by_conversation;",
     )?;
     Ok(conn)
 }
 
-/// Reads the stored events before `until`, in the order received, and parses each as intake
-/// does; hands them over in chunks.
+/// Reads the stored events before `until`, in the order received, parses each as intake
+/// does, and records it in `seen` with the store's own `events::record`, which tells a
+/// redelivery as intake does; hands them over in chunks.
 fn read(
     live: &Connection,
+    seen: &mut Connection,
     config: &Config,
     until: Option<Timestamp>,
     sender: &std::sync::mpsc::SyncSender<Vec<Ready>>,
@@ -138,6 +159,7 @@ fn read(
     let until = until.map(store::ts).unwrap_or_else(|| "9999".to_string());
     let mut rows = statement.query([until])?;
     let mut chunk = Vec::with_capacity(CHUNK);
+    let mut tx = seen.transaction()?;
     while let Some(row) = rows.next()? {
         let received_at = store::parse_ts(&row.get::<_, String>(0)?)?;
         let route_name: String = row.get(1)?;
@@ -149,18 +171,28 @@ fn read(
         let parsed = payload::parse(route, &body, &options);
         // The same ids as intake's, so a redelivery stored twice is judged once, as live.
         let idem_keys = parsed.idem_keys();
-        chunk.push((RawEvent { received_at, route: route.as_str(), idem_keys, body_hash, body: text }, parsed));
-        if chunk.len() == CHUNK && sender.send(std::mem::take(&mut chunk)).is_err() {
-            // The applying side stopped; its error is reported.
-            return Ok(());
+        let raw = RawEvent { received_at, route: route.as_str(), idem_keys, body_hash, body: text };
+        let id = match events::record(&tx, &raw)? {
+            Recorded::New(id) => Some(id),
+            Recorded::Duplicate => None,
+        };
+        chunk.push(Ready { at: received_at, id, parsed });
+        if chunk.len() == CHUNK {
+            tx.commit()?;
+            tx = seen.transaction()?;
+            if sender.send(std::mem::take(&mut chunk)).is_err() {
+                // The judging side stopped; its error is reported.
+                return Ok(());
+            }
         }
     }
+    tx.commit()?;
     let _ = sender.send(chunk);
     Ok(())
 }
 
-/// Applies the events as they come, each after settling what fell due before it. Answers
-/// how many were applied and when the last arrived.
+/// Judges the events as they come, each after settling what fell due before it, in
+/// transactions of [`BATCH`] events. Answers how many there were and when the last arrived.
 fn apply_all(
     replay: &mut Connection,
     config: &Config,
@@ -168,24 +200,55 @@ fn apply_all(
 ) -> anyhow::Result<(u64, Option<Timestamp>)> {
     let mut calendar = config.calendar.clone();
     let (mut events, mut last_at) = (0u64, None);
-    let mut tx = replay.transaction()?;
-    for (raw, parsed) in receiver.into_iter().flatten() {
-        let at = raw.received_at;
-        settle_until(&tx, at)?;
-        let outcome = apply::apply(&tx, &world(config, &calendar), &raw, &parsed, at)?;
+    let mut batch: Vec<Ready> = Vec::with_capacity(BATCH);
+    let mut chunks = receiver.into_iter().peekable();
+    while let Some(chunk) = chunks.next() {
+        batch.extend(chunk);
+        if batch.len() < BATCH && chunks.peek().is_some() {
+            continue;
+        }
+        // Without a savepoint per event; should one fail, the batch is rolled back and judged
+        // again event by event under savepoints, so a failing event is kept as live keeps it.
+        let tx = replay.transaction()?;
+        match judge_batch(&tx, config, &mut calendar, &batch, apply::judge_unguarded) {
+            Ok(()) => tx.commit()?,
+            Err(_) => {
+                tx.rollback()?;
+                let tx = replay.transaction()?;
+                calendar = store::hours::calendar(&tx, &config.calendar)?;
+                judge_batch(&tx, config, &mut calendar, &batch, apply::judge)?;
+                tx.commit()?;
+            }
+        }
+        events += batch.len() as u64;
+        last_at = batch.last().map(|ready| ready.at).or(last_at);
+        batch.clear();
+    }
+    Ok((events, last_at))
+}
+
+/// The signature of [`apply::judge`] and [`apply::judge_unguarded`].
+type JudgeFn = fn(&Connection, &World<'_>, i64, &Parsed, Timestamp) -> rusqlite::Result<Outcome>;
+
+/// Judges one batch with `judge`, each new event after settling what fell due before it.
+fn judge_batch(
+    tx: &Connection,
+    config: &Config,
+    calendar: &mut Calendar,
+    batch: &[Ready],
+    judge: JudgeFn,
+) -> rusqlite::Result<()> {
+    for ready in batch {
+        // A redelivery changes nothing live (intake answers it as a duplicate).
+        let Some(id) = ready.id else { continue };
+        settle_until(tx, ready.at)?;
+        let outcome = judge(tx, &world(config, calendar), id, &ready.parsed, ready.at)?;
         // A manager's hours command changes the calendar for the events after it, as live.
         if matches!(outcome, Outcome::Command { .. }) {
-            calendar = store::hours::calendar(&tx, &config.calendar)?;
-        }
-        events += 1;
-        last_at = Some(at);
-        if events.is_multiple_of(BATCH as u64) {
-            tx.commit()?;
-            tx = replay.transaction()?;
+            *calendar = store::hours::calendar(tx, &config.calendar)?;
         }
     }
-    tx.commit()?;
-    Ok((events, last_at))
+    Ok(())
 }
 
 /// Settles every PENDING issue due by `now`, each at its own due time, as the SLA clock's
@@ -195,10 +258,10 @@ fn settle_until(conn: &Connection, now: Timestamp) -> rusqlite::Result<()> {
         return Ok(());
     }
     // One read of all that fell due, settled in groups of one due time each.
-    let due = store::issues::pending_due(conn, now, 1_000_000)?;
-    for group in due.chunk_by(|a, b| a.due_at == b.due_at) {
-        let ids: Vec<i64> = group.iter().map(|issue| issue.id).collect();
-        settle::settle_due(conn, group[0].due_at, &ids, &[])?;
+    let due = store::issues::pending_due_ids(conn, now)?;
+    for group in due.chunk_by(|a, b| a.1 == b.1) {
+        let ids: Vec<i64> = group.iter().map(|(id, _)| *id).collect();
+        settle::settle_due(conn, group[0].1, &ids, &[])?;
     }
     Ok(())
 }
@@ -216,3 +279,6 @@ fn world<'a>(config: &'a Config, calendar: &'a Calendar) -> World<'a> {
         ghl_state: "not asked (replay)",
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -38,20 +38,20 @@ pub const BODY_DEDUPE_WINDOW: SignedDuration = SignedDuration::from_mins(2);
 pub fn record(conn: &Connection, event: &RawEvent) -> rusqlite::Result<Recorded> {
     if event.idem_keys.is_empty() {
         let since = event.received_at - BODY_DEDUPE_WINDOW;
-        let seen: Option<i64> = conn
-            .query_row(
-                "SELECT id FROM raw_events WHERE route = ?1 AND body_hash = ?2 AND received_at >= ?3 AND body = ?4 LIMIT 1",
-                params![event.route, event.body_hash, ts(since), event.body],
-                |row| row.get(0),
-            )
-            .optional()?;
+        let seen: Option<i64> = one(
+            conn,
+            "SELECT id FROM raw_events WHERE route = ?1 AND body_hash = ?2 AND received_at >= ?3 AND body = ?4 LIMIT 1",
+            params![event.route, event.body_hash, ts(since), event.body],
+            |row| row.get(0),
+        )
+        .optional()?;
         if seen.is_some() {
             return Ok(Recorded::Duplicate);
         }
     }
     for key in &event.idem_keys {
         let seen: Option<i64> =
-            conn.query_row("SELECT event_id FROM event_keys WHERE key = ?1", [key], |row| row.get(0)).optional()?;
+            one(conn, "SELECT event_id FROM event_keys WHERE key = ?1", [key], |row| row.get(0)).optional()?;
         if seen.is_some() {
             return Ok(Recorded::Duplicate);
         }

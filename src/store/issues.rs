@@ -25,8 +25,29 @@ pub struct NewIssue<'a> {
     pub text: Option<&'a str>,
 }
 
-const COLUMNS: &str = "id, kind, status, party_key, conversation_id, contact_id, phone, contact_name, created_at, \
-     first_inbound_at, last_inbound_at, due_at, inbound_count, last_text, opened_at, resolved_at, resolved_by, alerted_at";
+/// An issue's columns, in [`from_row`]'s order (a macro, so that statements can be literals).
+macro_rules! columns {
+    () => {
+        "id, kind, status, party_key, conversation_id, contact_id, phone, contact_name, created_at, \
+         first_inbound_at, last_inbound_at, due_at, inbound_count, last_text, opened_at, resolved_at, resolved_by, \
+         alerted_at"
+    };
+}
+
+const COLUMNS: &str = columns!();
+
+/// The live issue of a kind by one of the party's ids (`?1` the kind, `?2` the id).
+macro_rules! live_by {
+    ($column:literal) => {
+        concat!(
+            "SELECT ",
+            columns!(),
+            " FROM issues WHERE kind = ?1 AND status IN ('PENDING', 'OPEN') AND ",
+            $column,
+            " = ?2 LIMIT 1"
+        )
+    };
+}
 
 fn opt_ts(row: &Row, index: usize) -> rusqlite::Result<Option<Timestamp>> {
     row.get::<_, Option<String>>(index)?.map(|text| parse_ts(&text)).transpose()
@@ -69,16 +90,13 @@ fn clip(text: &str) -> String {
 /// The live issue of `kind` for the party, matching by conversation, then contact, then phone.
 pub fn find_live(conn: &Connection, kind: IssueKind, party: &Party) -> rusqlite::Result<Option<Issue>> {
     let candidates = [
-        ("conversation_id", party.conversation_id.as_deref()),
-        ("contact_id", party.contact_id.as_deref()),
-        ("phone", party.phone.as_ref().map(Phone::as_str)),
+        (live_by!("conversation_id"), party.conversation_id.as_deref()),
+        (live_by!("contact_id"), party.contact_id.as_deref()),
+        (live_by!("phone"), party.phone.as_ref().map(Phone::as_str)),
     ];
-    for (column, value) in candidates {
+    for (sql, value) in candidates {
         let Some(value) = value else { continue };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM issues WHERE kind = ?1 AND status IN ('PENDING', 'OPEN') AND {column} = ?2 LIMIT 1"
-        );
-        if let Some(issue) = one(conn, &sql, params![kind.as_str(), value], from_row).optional()? {
+        if let Some(issue) = one(conn, sql, params![kind.as_str(), value], from_row).optional()? {
             return Ok(Some(issue));
         }
     }
@@ -243,7 +261,7 @@ pub fn add_timeline(
 
 /// One issue by id.
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Issue>> {
-    one(conn, &format!("SELECT {COLUMNS} FROM issues WHERE id = ?1"), [id], from_row).optional()
+    one(conn, concat!("SELECT ", columns!(), " FROM issues WHERE id = ?1"), [id], from_row).optional()
 }
 
 /// An issue's timeline, oldest first.
@@ -283,10 +301,22 @@ pub fn next_pending_due(conn: &Connection) -> rusqlite::Result<Option<Timestamp>
 
 /// PENDING issues whose due time is at or before `now`, oldest due first.
 pub fn pending_due(conn: &Connection, now: Timestamp, limit: usize) -> rusqlite::Result<Vec<Issue>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM issues WHERE status = 'PENDING' AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2"
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM issues WHERE status = 'PENDING' AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2"
     ))?;
     let rows = stmt.query_map(params![ts(now), limit as i64], from_row)?;
+    rows.collect()
+}
+
+/// The ids and due times of the PENDING issues due at or before `now`, oldest due first:
+/// [`pending_due`] without reading the rest of each issue.
+pub fn pending_due_ids(conn: &Connection, now: Timestamp) -> rusqlite::Result<Vec<(i64, Timestamp)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, due_at FROM issues WHERE status = 'PENDING' AND due_at <= ?1 ORDER BY due_at, id",
+    )?;
+    let rows = stmt.query_map([ts(now)], |row| Ok((row.get(0)?, parse_ts(&row.get::<_, String>(1)?)?)))?;
     rows.collect()
 }
 
@@ -350,9 +380,9 @@ pub fn record_staff_reply(
 pub fn last_staff_reply(conn: &Connection, party: &Party) -> rusqlite::Result<Option<Timestamp>> {
     let mut latest: Option<Timestamp> = None;
     for key in party_keys(party) {
-        let found: Option<String> = conn
-            .query_row("SELECT replied_at FROM staff_replies WHERE party_key = ?1", [&key], |row| row.get(0))
-            .optional()?;
+        let found: Option<String> =
+            one(conn, "SELECT replied_at FROM staff_replies WHERE party_key = ?1", [&key], |row| row.get(0))
+                .optional()?;
         if let Some(text) = found {
             let at = parse_ts(&text)?;
             latest = Some(latest.map_or(at, |l| l.max(at)));

@@ -78,7 +78,25 @@ pub fn one<T>(
 
 /// The stored form of an instant.
 pub fn ts(at: Timestamp) -> String {
-    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    // Written digit by digit: `strftime` was a measurable part of every statement's cost. The
+    // same text as `%Y-%m-%dT%H:%M:%S%.3fZ` (a unit test compares them).
+    let time = jiff::tz::Offset::UTC.to_datetime(at);
+    let mut text = String::with_capacity(24);
+    let mut field = |value: i32, width: u32, then: char| {
+        for place in (0..width).rev() {
+            let digit = (value.unsigned_abs() / 10u32.pow(place)) % 10;
+            text.push(char::from(b'0' + digit as u8));
+        }
+        text.push(then);
+    };
+    field(i32::from(time.year()), 4, '-');
+    field(i32::from(time.month()), 2, '-');
+    field(i32::from(time.day()), 2, 'T');
+    field(i32::from(time.hour()), 2, ':');
+    field(i32::from(time.minute()), 2, ':');
+    field(i32::from(time.second()), 2, '.');
+    field(time.subsec_nanosecond() / 1_000_000, 3, 'Z');
+    text
 }
 
 /// Reads a stored instant; a malformed one is a database error, not a panic.
@@ -113,12 +131,13 @@ where
 /// Reads a stored key-value entry.
 pub fn kv_get(conn: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<String>> {
     use rusqlite::OptionalExtension as _;
-    conn.query_row("SELECT value FROM kv WHERE key = ?1", [key], |row| row.get(0)).optional()
+    one(conn, "SELECT value FROM kv WHERE key = ?1", [key], |row| row.get(0)).optional()
 }
 
 /// Writes a key-value entry.
 pub fn kv_set(conn: &rusqlite::Connection, key: &str, value: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [key, value],
     )?;

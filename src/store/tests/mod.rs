@@ -155,6 +155,20 @@ fn stored_instants_sort_as_text() -> anyhow::Result<()> {
 }
 
 #[test]
+fn stored_instants_are_the_strftime_text() -> anyhow::Result<()> {
+    // From 1970 to past 2100, in uneven steps that land on every field's edges, with
+    // sub-millisecond parts that must be cut, not rounded.
+    let mut at: Timestamp = "1970-01-01T00:00:00Z".parse()?;
+    let end: Timestamp = "2101-01-01T00:00:00Z".parse()?;
+    let step = jiff::SignedDuration::new(86_400 * 13 + 3_599, 999_999_937);
+    while at < end {
+        assert_eq!(super::ts(at), at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(), "at {at}");
+        at += step;
+    }
+    Ok(())
+}
+
+#[test]
 fn a_malformed_stored_instant_is_an_error() {
     assert!(super::parse_ts("yesterday").is_err());
 }
