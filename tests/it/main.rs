@@ -6,6 +6,7 @@ mod backup;
 mod clock;
 mod commands;
 mod config;
+mod console;
 mod crash;
 mod fake_ghl;
 mod faults;
