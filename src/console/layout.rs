@@ -78,7 +78,9 @@ fn document(title: &str, body: Markup) -> Markup {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
             meta name="color-scheme" content="light dark";
-            meta name="referrer" content="no-referrer";
+            // Same-origin: the browser still sends `Origin` with a form, which `session` checks, and
+            // no other site learns a console address (or a sign-in link's token) as a referrer.
+            meta name="referrer" content="same-origin";
             title { (title) " · Sentinel" }
             link rel="stylesheet" href="/console/style.css";
         }

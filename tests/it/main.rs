@@ -3,6 +3,7 @@
 
 mod ai_gate;
 mod backup;
+mod browser;
 mod clock;
 mod commands;
 mod config;
