@@ -38,6 +38,11 @@ const STYLE: &str = include_str!("style.css");
 /// The countdown ticker, compiled in.
 const TICK: &str = include_str!("tick.js");
 
+/// What a console page may load: its own stylesheet and script, nothing from elsewhere, and no
+/// framing by another site.
+const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
 /// A request's method, as far as the console cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Method {
@@ -90,7 +95,11 @@ impl Response {
             status,
             body: body.into_string(),
             content_type: "text/html; charset=utf-8",
-            headers: vec![("Cache-Control", "no-store".into())],
+            headers: vec![
+                ("Cache-Control", "no-store".into()),
+                ("Content-Security-Policy", CSP.into()),
+                ("X-Content-Type-Options", "nosniff".into()),
+            ],
         }
     }
 

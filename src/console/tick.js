@@ -16,5 +16,8 @@
       el.classList.toggle("overdue", ms <= 0);
     });
   }
-  if (!isNaN(offset)) { setInterval(tick, 15000); }
+  if (!isNaN(offset)) {
+    setInterval(tick, 15000);
+    document.body.setAttribute("data-ticking", "1");
+  }
 })();

@@ -156,6 +156,8 @@ fn a_manager_signs_in_reads_why_and_acts_in_a_real_browser() -> anyhow::Result<(
             client.find(Locator::Css("#pin")).await?.send_keys(PIN).await?;
             click(&client, "button[type=submit]").await?;
             assert_eq!(client.current_url().await?.path(), "/console");
+            let ticking = client.execute("return document.body.getAttribute('data-ticking')", vec![]).await?;
+            assert_eq!(ticking, json!("1"), "the countdown script runs under the page's CSP");
             let card = text_of(&client, &format!("a.card.overdue[href='/console/issue/{first}']")).await?;
             assert!(card.contains("Carl Jones") && card.contains("overdue 30m"), "{card}");
 

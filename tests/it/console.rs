@@ -360,6 +360,8 @@ fn every_page_answers_small_and_without_outside_resources() -> anyhow::Result<()
         assert!(page.text.len() <= 30 * 1024, "{path}: {} bytes", page.text.len());
         assert!(!page.text.contains("https://") || path.contains("issue"), "{path} links outside");
         assert_eq!(page.header("Cache-Control"), Some("no-store"), "{path}");
+        let policy = page.header("Content-Security-Policy").unwrap_or_default();
+        assert!(policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"), "{path}");
     }
     let hours = desk.get("/console/hours", Some(&token))?.text;
     assert!(hours.contains("Thu 11/26") && hours.contains("holiday"), "{hours}");
