@@ -30,9 +30,7 @@ const NAV: [(Nav, &str, &str); 4] = [
 
 /// A signed-in page: navigation, the manager's name and sign-out, then `body`.
 pub fn page(title: &str, session: &Session, now: Timestamp, current: Nav, body: Markup) -> Markup {
-    document(
-        title,
-        html! {
+    let body = html! {
         body data-now=(now.as_millisecond()) {
             header {
                 nav {
@@ -49,8 +47,8 @@ pub fn page(title: &str, session: &Session, now: Timestamp, current: Nav, body: 
             main { (body) }
             script src="/console/tick.js" defer {}
         }
-        },
-    )
+    };
+    document(title, body)
 }
 
 /// A page without navigation (sign-in, refusals).
@@ -74,17 +72,17 @@ fn document(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-        head {
-            meta charset="utf-8";
-            meta name="viewport" content="width=device-width, initial-scale=1";
-            meta name="color-scheme" content="light dark";
-            // Same-origin: the browser still sends `Origin` with a form, which `session` checks, and
-            // no other site learns a console address (or a sign-in link's token) as a referrer.
-            meta name="referrer" content="same-origin";
-            title { (title) " · Sentinel" }
-            link rel="stylesheet" href="/console/style.css";
-        }
-        (body)
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                // Same-origin: a form still carries `Origin`, which `session` checks, and no other
+                // site learns a console address (or a sign-in link's token) as a referrer.
+                meta name="referrer" content="same-origin";
+                title { (title) " · Sentinel" }
+                link rel="stylesheet" href="/console/style.css";
+            }
+            (body)
         }
     }
 }
