@@ -6,6 +6,7 @@
 //! reason printed. `SENTINEL_SCREENSHOTS=1` writes the screenshots under `docs/`.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,6 +30,12 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // chromedriver leads its own process group, and the browsers it started are in it: a
+        // test that failed before closing its session leaves no browser behind.
+        if let Ok(group) = i32::try_from(self.child.id()) {
+            // SAFETY: kill sends a signal to the process group this test started; no memory is involved.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -55,6 +62,7 @@ fn driver() -> anyhow::Result<Option<Driver>> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let child = Command::new(chromedriver)
         .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".to_string()])
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
