@@ -27,6 +27,7 @@ pub mod ai;
 pub mod app;
 pub mod backup;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod ghl;
 pub mod guard;

@@ -25,6 +25,11 @@ Usage:
                  [--sms-sla-hours H] [--call-sla-hours H] [--svg FILE] [--config PATH]
                                         run the stored events again with other settings and
                                         print the issues, breaches and reply times (read-only)
+  sentinel manager add NAME --contact-id ID [--pin PIN] [--config PATH]
+                                        let a manager sign in to the console (prints a
+                                        generated PIN when none is given)
+  sentinel manager list|remove NAME [--config PATH]
+                                        the managers who can sign in; take one away
   sentinel --version                    print the version
   sentinel --help                       print this help
 
@@ -41,8 +46,16 @@ enum Command {
     Restore,
     OffboxList,
     Replay,
+    Manager(ManagerCommand),
     Version,
     Help,
+}
+
+/// `sentinel manager …`: who may sign in to the console.
+enum ManagerCommand {
+    Add,
+    List,
+    Remove,
 }
 
 struct Args {
@@ -58,6 +71,8 @@ struct Args {
     since: Option<String>,
     until: Option<String>,
     svg: Option<PathBuf>,
+    /// `manager add`'s or `remove`'s name, `add`'s contact id and chosen PIN.
+    manager: (Option<String>, Option<String>, Option<String>),
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -67,6 +82,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut offbox = None;
     let mut dry_run = false;
     let (mut what_if, mut since, mut until, mut svg) = (Vec::new(), None, None, None);
+    let mut manager = (None, None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" | "-c" => {
@@ -89,6 +105,24 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 offbox = Some(args.next().ok_or("--offbox needs latest or a copy's name")?);
             }
             "--dry-run" => dry_run = true,
+            "manager" if command.is_none() => {
+                command = Some(Command::Manager(match args.next().as_deref() {
+                    Some("add") => ManagerCommand::Add,
+                    Some("list") => ManagerCommand::List,
+                    Some("remove") => ManagerCommand::Remove,
+                    _ => return Err("manager needs what to do: manager add|list|remove".into()),
+                }));
+            }
+            "--contact-id" | "--pin" if matches!(command, Some(Command::Manager(ManagerCommand::Add))) => {
+                let value = args.next().ok_or(format!("{arg} needs a value"))?;
+                if arg == "--pin" { manager.2 = Some(value) } else { manager.1 = Some(value) }
+            }
+            _ if matches!(command, Some(Command::Manager(ManagerCommand::Add | ManagerCommand::Remove)))
+                && manager.0.is_none()
+                && !arg.starts_with('-') =>
+            {
+                manager.0 = Some(arg);
+            }
             "replay" if command.is_none() => command = Some(Command::Replay),
             "--since" | "--until" | "--svg" if matches!(command, Some(Command::Replay)) => {
                 let value = args.next().ok_or(format!("{arg} needs a value"))?;
@@ -125,9 +159,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         Some(Command::Restore) if file.is_some() && offbox.is_some() => {
             return Err("restore takes a file or --offbox, not both".into());
         }
+        Some(Command::Manager(ManagerCommand::Add | ManagerCommand::Remove)) if manager.0.is_none() => {
+            return Err("manager add and remove need the manager's name".into());
+        }
+        Some(Command::Manager(ManagerCommand::Add)) if manager.1.is_none() => {
+            return Err("manager add needs --contact-id: the manager's GHL contact id".into());
+        }
         _ => {}
     }
-    Ok(Args { command: command.unwrap_or(Command::Run), config, file, offbox, dry_run, what_if, since, until, svg })
+    let command = command.unwrap_or(Command::Run);
+    Ok(Args { command, config, file, offbox, dry_run, what_if, since, until, svg, manager })
 }
 
 fn run() -> anyhow::Result<()> {
@@ -219,6 +260,23 @@ fn run() -> anyhow::Result<()> {
                     .map_err(|err| anyhow::format_err!("writing {}: {err}", file.display()))?;
                 println!("picture written: {}", file.display());
             }
+        }
+        Command::Manager(what) => {
+            let (name, contact_id, pin) = &args.manager;
+            let name = name.as_deref().unwrap_or_default();
+            print!(
+                "{}",
+                match what {
+                    ManagerCommand::Add => sentinel::console::managers::add(
+                        &config.db_path,
+                        name,
+                        contact_id.as_deref().unwrap_or_default(),
+                        pin.as_deref()
+                    )?,
+                    ManagerCommand::List => sentinel::console::managers::list(&config.db_path)?,
+                    ManagerCommand::Remove => sentinel::console::managers::remove(&config.db_path, name)?,
+                }
+            );
         }
         Command::ImportOriginal => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));

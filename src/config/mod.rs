@@ -162,6 +162,8 @@ pub struct Config {
     pub offbox: OffboxConfig,
     /// Webhooks told of events besides the managers' SMS (issue 18).
     pub notify: NotifyConfig,
+    /// The managers' console (issue 17).
+    pub console: ConsoleConfig,
     /// The env file this configuration was read from, if any: the off-box copy carries it.
     pub env_file: Option<PathBuf>,
 }
@@ -276,6 +278,22 @@ pub struct OffboxConfig {
     pub encryption_key: Option<Secret>,
     /// Copies kept in the bucket.
     pub keep: usize,
+}
+
+/// The managers' console (issue 17): where managers reach it and how long a sign-in lasts.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// `CONSOLE_URL`, without a trailing slash: the base of the sign-in links sent by SMS.
+    pub url: Option<String>,
+    /// `CONSOLE_SESSION_HOURS`: how long a session lasts after sign-in.
+    pub session: SignedDuration,
+}
+
+impl ConsoleConfig {
+    /// Whether the console is reached over TLS, so its cookie must be `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.url.as_deref().is_some_and(|url| url.starts_with("https://"))
+    }
 }
 
 /// Webhooks told of events besides the managers' SMS, and the key that signs them.

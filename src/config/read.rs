@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use super::cron::{self, CronSchedule};
 use super::parse::AckMode;
 use super::vars::*;
-use super::{AiGateConfig, Config, GhlConfig, NotifyConfig, OffboxConfig, Origin, Source};
+use super::{AiGateConfig, Config, ConsoleConfig, GhlConfig, NotifyConfig, OffboxConfig, Origin, Source};
 use crate::domain::calendar::{Calendar, WeeklySchedule};
 use crate::domain::classify::AckWindow;
 
@@ -111,6 +111,7 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
     let tunnel_ready_url = r.get(&TUNNEL_READY_URL);
     let offbox = read_offbox(r);
     let notify = read_notify(r);
+    let console_session = r.get(&CONSOLE_SESSION_HOURS);
     Some(Config {
         webhook_secret: r.get(&WEBHOOK_SECRET)?,
         listen_addr: listen_addr?,
@@ -149,6 +150,7 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
         cron: cron.notes,
         offbox: offbox?,
         notify: notify?,
+        console: ConsoleConfig { url: r.get(&CONSOLE_URL)?, session: console_session? },
         env_file: r.source.file.clone(),
     })
 }

@@ -234,6 +234,12 @@ vars! {
     NOTIFY_WEBHOOK_SECRET: Option<Secret> = secret, parse::signing_secret,
         "Standard Webhooks signing secret (whsec_ and base64 of at least 16 bytes); every delivery is signed with it; \
         required when NOTIFY_WEBHOOK_URLS names a URL that is not a Slack hook";
+    CONSOLE_URL: Option<String> = unset, parse::url,
+        "the managers' console as managers' phones reach it, e.g. http://192.168.1.20:8001 (ADMIN_LISTEN_ADDR on the \
+        office LAN); the SMS Pin command answers with a sign-in link under it; an https:// URL makes the session \
+        cookie Secure";
+    CONSOLE_SESSION_HOURS: SignedDuration = "12", parse::positive_hours,
+        "how long a console sign-in lasts";
 }
 
 #[cfg(test)]

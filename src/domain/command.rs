@@ -52,6 +52,8 @@ pub enum Command {
     Normal(Day),
     /// `Hours`: this week's hours, special days marked.
     Hours,
+    /// `Pin`: a one-time sign-in link for the managers' console (issue 17).
+    Pin,
 }
 
 /// A command that could not be understood: what was wrong, and the usage to show.
@@ -85,6 +87,7 @@ Open Sat 9-12 | Open today until 7pm
 Normal Fri - usual hours again
 Hours - this week's hours
 Status - appliance health
+Pin - sign-in link for the console
 Help - this list";
 
 /// Parses a manager's SMS into a [`Command`] (SPEC §7).
@@ -106,6 +109,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         "closed" | "close" => one_day(rest, "which day is closed?", USAGE_CLOSED).map(Command::Closed),
         "normal" => one_day(rest, "which day goes back to its usual hours?", USAGE_NORMAL).map(Command::Normal),
         "hours" => bare(Command::Hours, "Hours", rest),
+        "pin" => bare(Command::Pin, "Pin", rest),
         "why" => single_id(rest, USAGE_WHY).map(Command::Why),
         "resolve" => target(rest, USAGE_RESOLVE, Names::Allowed).map(Command::Resolve),
         "spam" => target(rest, USAGE_SPAM, Names::Refused).map(Command::Spam),
@@ -115,7 +119,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
 }
 
 /// The usage line of every command, and of each (SPEC §7: every failure carries one).
-pub const USAGE_ALL: &str = "List | More | Open 12 | Resolve 12 | Spam 12 | Note 12 <text> | Why 12 | Closed Fri | Open Sat 9-12 | Normal Fri | Hours | Status | Help";
+pub const USAGE_ALL: &str = "List | More | Open 12 | Resolve 12 | Spam 12 | Note 12 <text> | Why 12 | Closed Fri | Open Sat 9-12 | Normal Fri | Hours | Status | Pin | Help";
 /// `Open`'s usage line.
 pub const USAGE_OPEN: &str = "Open 12";
 /// The usage line of `Open` with a day: special hours.
@@ -308,6 +312,8 @@ mod tests {
         check("Why #7", Command::Why(7));
         check("why 7.", Command::Why(7));
         check("Sentinel open 999999999", Command::Open(999_999_999));
+        check("PIN", Command::Pin);
+        check("pin.", Command::Pin);
     }
 
     #[test]
@@ -366,9 +372,10 @@ mod tests {
     #[test]
     fn help_lists_every_command_in_one_sms() {
         assert!(HELP.len() < 600, "{}", HELP.len());
-        for word in
-            ["List", "More", "Open", "Resolve", "Spam", "Note", "Why", "Closed", "Normal", "Hours", "Status", "Help"]
-        {
+        for word in [
+            "List", "More", "Open", "Resolve", "Spam", "Note", "Why", "Closed", "Normal", "Hours", "Status", "Pin",
+            "Help",
+        ] {
             assert!(HELP.lines().any(|line| line.starts_with(word)), "{word}");
         }
     }

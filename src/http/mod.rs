@@ -12,6 +12,7 @@
 
 mod admin;
 mod auth;
+mod console;
 mod jobs;
 mod server;
 mod webhook;
@@ -75,6 +76,8 @@ struct Reply {
     slow: Option<Box<SlowDown>>,
     /// The request's body was read whole: a refusal can be answered on the worker.
     body_read: bool,
+    /// Further headers: the console's `Set-Cookie`, `Location`, `Allow` and caching.
+    headers: Option<Box<[(&'static str, String)]>>,
 }
 
 /// How an over-budget failure is answered: 429 with `Retry-After`, held back off the worker.
@@ -85,7 +88,7 @@ struct SlowDown {
 
 impl Reply {
     fn json(status: u16, body: Value) -> Reply {
-        Reply { status, body, allow: None, html: None, slow: None, body_read: false }
+        Reply { status, body, allow: None, html: None, slow: None, body_read: false, headers: None }
     }
 
     fn ok(body: Value) -> Reply {
@@ -138,6 +141,8 @@ fn route(
         Verdict::SlowDown { retry_after, delay } => Reply {
             slow: Some(Box::new(SlowDown { retry_after, hold: http.guard.hold().map(|held| (delay, held)) })),
             body_read: reply.body_read,
+            // A person at the console's sign-in reads a page, not JSON.
+            html: reply.html.map(|_| (crate::console::too_many_attempts(retry_after), "text/html; charset=utf-8")),
             ..Reply::error(429, "too many failed attempts; slow down")
         },
     }
@@ -156,9 +161,15 @@ fn route_checked(
         || path.starts_with("/debug/")
         || path == "/status"
         || path == "/metrics";
+    // The console is the admin listener's only: never on the webhook listener the tunnel exposes.
+    let admin_only = admin_only || console::is_console(path);
     let known = Route::from_path(path).is_some() || admin_only;
     if !known || (admin_only && listener == Listener::Webhook) {
         return Reply::error(404, "Not Found");
+    }
+    if console::is_console(path) {
+        // The console signs managers in itself; it never takes the shared secret.
+        return console::console(request, http, path, query);
     }
     if let Some(route) = Route::from_path(path) {
         // Marketplace events may prove themselves by signature instead of the secret, so

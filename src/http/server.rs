@@ -290,6 +290,12 @@ fn handle(mut request: Request, listener: Listener, http: &HttpContext) {
     if let Some(allow) = reply.allow {
         response = response.with_header(header("Allow", allow));
     }
+    for (name, value) in reply.headers.iter().flat_map(|headers| headers.iter()) {
+        match Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            Ok(extra) => response.add_header(extra),
+            Err(()) => tracing::warn!(header = name, "a header value that HTTP cannot carry was left out"),
+        }
+    }
     let hold = reply.slow.and_then(|slow| {
         response.add_header(header("Retry-After", &slow.retry_after.to_string()));
         slow.hold

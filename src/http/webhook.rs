@@ -20,7 +20,7 @@ const INGEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Reads the body, refusing more than the limit without reading it all, and a body that does
 /// not arrive within `deadline` (a stall also ends at the socket timeout, see [`bind`](super::bind)).
-fn read_body(request: &mut Request, limit: usize, deadline: Duration) -> Result<Vec<u8>, Reply> {
+pub(super) fn read_body(request: &mut Request, limit: usize, deadline: Duration) -> Result<Vec<u8>, Reply> {
     let too_large = || Reply::error(413, format!("body over the limit of {limit} bytes"));
     let too_slow = || Reply::error(408, format!("the body did not arrive within {} s", deadline.as_secs()));
     if request.body_length().is_some_and(|length| length > limit) {

@@ -9,6 +9,7 @@
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::Connection;
 
+use super::console;
 use super::hours;
 use super::issues;
 use super::outbox::{self, NewEntry};
@@ -41,6 +42,7 @@ pub fn run(
             let answer = hours::run(conn, world, contact_id, who, command, now)?;
             (answer.reply, answer.changed)
         }
+        Ok(Command::Pin) => (sign_in_link(conn, world, contact_id, name, now)?, false),
         Ok(command) => (execute(conn, world, contact_id, command, now)?, false),
         Err(err) => (err.to_string(), false),
     };
@@ -210,11 +212,37 @@ fn execute(
             ))
         }
         Command::Help => Ok(command::HELP.to_string()),
+        // `run` sends this to `sign_in_link`.
+        Command::Pin => Ok(format!("Not understood. Usage: {}", command::USAGE_ALL)),
         // `run` sends these to `store::hours`.
         Command::Closed(_) | Command::OpenHours(..) | Command::Normal(_) | Command::Hours => {
             Ok(format!("Not understood. Usage: {}", command::USAGE_ALL))
         }
     }
+}
+
+/// `Pin` (issue 17): a one-time sign-in link to the console for a manager, under `CONSOLE_URL`.
+fn sign_in_link(
+    conn: &Connection,
+    world: &World<'_>,
+    contact_id: &str,
+    ghl_name: Option<&str>,
+    now: Timestamp,
+) -> rusqlite::Result<String> {
+    let is_manager = world.config.manager_contact_ids.iter().any(|id| id == contact_id)
+        || console::is_manager_contact(conn, contact_id)?;
+    if !is_manager {
+        return Ok("Only managers can sign in to the console.".to_string());
+    }
+    let Some(base) = &world.config.console.url else {
+        return Ok("The console's address is not set (CONSOLE_URL), so no sign-in link can be sent.".to_string());
+    };
+    let name = console::name_for_contact(conn, contact_id, ghl_name)?;
+    let token = console::create_link(conn, &name, contact_id, now)?;
+    let minutes = console::LINK_LIFETIME.as_mins();
+    Ok(format!(
+        "Sentinel console sign-in for {name}, once, within {minutes} minutes: {base}/console/link?token={token}"
+    ))
 }
 
 fn page_key(manager: &str) -> String {

@@ -157,7 +157,9 @@ fn move_due_times(
     now: Timestamp,
 ) -> rusqlite::Result<usize> {
     let mut moved = 0;
-    for issue in issues::list(conn, &[Status::Pending])? {
+    // A manager snoozed these to a time of their choosing (issue 17): the hours do not move it.
+    let snoozed = super::console::snoozed(conn)?;
+    for issue in issues::list(conn, &[Status::Pending])?.into_iter().filter(|issue| !snoozed.contains(&issue.id)) {
         let sla = match issue.kind {
             IssueKind::Sms => world.config.sms_sla,
             IssueKind::Call => world.config.call_sla,

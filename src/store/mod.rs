@@ -8,6 +8,7 @@
 pub mod ai_gate;
 pub mod apply;
 pub mod commands;
+pub mod console;
 pub mod events;
 pub mod facts;
 pub mod hours;

@@ -207,6 +207,34 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'sms';
     "#,
+    // v11: the managers' console (issue 17). A manager's PIN is kept only as a salted PBKDF2
+    // hash; sessions and one-time sign-in links only as the SHA-256 of their token. A snoozed
+    // issue keeps the time it was snoozed to, so a change of hours does not move it back.
+    r#"
+    CREATE TABLE managers (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        contact_id  TEXT NOT NULL,
+        pin_hash    TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE console_sessions (
+        token_hash  TEXT PRIMARY KEY,
+        manager     TEXT NOT NULL,
+        contact_id  TEXT NOT NULL,
+        csrf        TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE console_links (
+        token_hash  TEXT PRIMARY KEY,
+        manager     TEXT NOT NULL,
+        contact_id  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE issues ADD COLUMN snoozed_until TEXT;
+    "#,
 ];
 
 /// The schema version this binary writes.

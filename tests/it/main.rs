@@ -3,9 +3,11 @@
 
 mod ai_gate;
 mod backup;
+mod browser;
 mod clock;
 mod commands;
 mod config;
+mod console;
 mod crash;
 mod fake_ghl;
 mod faults;

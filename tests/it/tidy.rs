@@ -101,12 +101,27 @@ fn the_domain_imports_nothing_of_the_crate_but_itself() -> anyhow::Result<()> {
 
 #[test]
 fn the_store_never_imports_actors_ghl_http_or_status() -> anyhow::Result<()> {
-    never_imports("store", &["actors", "ghl", "http", "status", "app", "supervisor", "ai", "guard", "led"])
+    never_imports("store", &["actors", "ghl", "http", "status", "app", "supervisor", "ai", "guard", "led", "console"])
 }
 
 #[test]
 fn actors_never_import_http_status_or_the_app() -> anyhow::Result<()> {
-    never_imports("actors", &["http", "status", "app", "supervisor", "guard", "led"])
+    never_imports("actors", &["http", "status", "app", "supervisor", "guard", "led", "console"])
+}
+
+#[test]
+fn the_console_sits_beside_http_and_never_imports_it() -> anyhow::Result<()> {
+    // The managers' console (issue 17) renders pages and checks sessions; `http` hands it plain
+    // requests. It reaches the database only through the store's handle.
+    never_imports("console", &["http", "app", "guard", "led"])?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/console");
+    let mut files = Vec::new();
+    sources(&root, &mut files)?;
+    for file in files.iter().filter(|file| !file.ends_with("managers.rs")) {
+        let text = std::fs::read_to_string(file)?;
+        assert!(!text.contains("rusqlite"), "{} uses SQL; go through StoreHandle", file.display());
+    }
+    Ok(())
 }
 
 #[test]

@@ -238,6 +238,8 @@ pub enum StoreMsg {
         /// The figures.
         reply: Reply<StoreStats>,
     },
+    /// The managers' console's requests (issue 17).
+    Console(super::console::ConsoleMsg),
     /// Test hook: panic, to prove the supervisor restarts the store.
     Fail,
     /// Test hook: hold the mailbox this long, as a stuck disk would, to prove the watchdog
@@ -282,7 +284,10 @@ impl StoreHandle {
         StoreHandle { timeout }
     }
 
-    async fn ask<T: Send + 'static>(&self, build: impl FnOnce(Reply<T>) -> StoreMsg) -> Result<T, StoreError> {
+    pub(super) async fn ask<T: Send + 'static>(
+        &self,
+        build: impl FnOnce(Reply<T>) -> StoreMsg,
+    ) -> Result<T, StoreError> {
         super::super::call(names::STORE, build, self.timeout).await?
     }
 

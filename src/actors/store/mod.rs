@@ -6,10 +6,12 @@
 //! answers each, so a webhook's 2xx always follows a durable commit (SPEC §2) and a burst costs
 //! one fsync. After a commit that changed deadlines, the SLA clock is told to look again.
 
+mod console;
 mod error;
 mod handle;
 mod nightly;
 
+pub use console::ConsoleMsg;
 pub use handle::{IngestReply, IssueWithTimeline, Reply, StoreError, StoreHandle, StoreMsg, Webhook};
 use jiff::Timestamp;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -292,6 +294,7 @@ impl Actor for Store {
             StoreMsg::Stats { reply } => {
                 let _ = reply.send(text_err(facts::stats(&state.conn)));
             }
+            StoreMsg::Console(request) => console::handle(request, state),
             StoreMsg::Fail => panic!("store: failure injected by a test"),
             StoreMsg::Wedge(period) => tokio::task::block_in_place(|| std::thread::sleep(period)),
         }

@@ -8,6 +8,7 @@
 
 mod apply;
 mod commands;
+mod console;
 mod facts;
 mod hours;
 mod housekeeping;

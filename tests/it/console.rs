@@ -1,0 +1,376 @@
+//! The managers' console (issue 17) over real HTTP: sign-in by PIN and by SMS link, the
+//! session cookie's flags and expiry on the injected clock, CSRF, the guard on wrong PINs,
+//! the webhook listener's refusal, and each button's change to the database and timeline.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use crate::fake_ghl::FakeGhl;
+use crate::harness::{Answer, Sentinel, command, request, with_ghl};
+
+/// The manager every test signs in as, and their PIN.
+pub const NAME: &str = "Dana";
+/// Dana's PIN.
+pub const PIN: &str = "24681357";
+
+/// A running Sentinel with the fake GHL, manager Dana (contact `boss`) added by the CLI, and
+/// the clock at Monday 2026-11-23 09:00 CST.
+pub struct Desk {
+    /// The fake GHL.
+    pub ghl: FakeGhl,
+    /// The service.
+    pub app: Sentinel,
+}
+
+impl Desk {
+    pub fn open(extra: &[(&str, &str)]) -> anyhow::Result<Desk> {
+        let ghl = FakeGhl::start()?;
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("sentinel.db");
+        let added = command()
+            .args(["manager", "add", NAME, "--contact-id", "boss", "--pin", PIN])
+            .env_clear()
+            .env("DB_PATH", &db)
+            .output()?;
+        anyhow::ensure!(added.status.success(), "manager add: {}", String::from_utf8_lossy(&added.stderr));
+        let app = with_ghl(&ghl)
+            .and(&[
+                ("MANAGER_CONTACT_IDS", "boss"),
+                ("SUMMARY_SLOTS", "night=23:30"),
+                ("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z"),
+                ("CONSOLE_URL", "http://sentinel.office.lan:8001"),
+            ])
+            .and(extra)
+            .start_in(dir)?;
+        Ok(Desk { ghl, app })
+    }
+
+    /// A customer texts (`c7` from +12145550007); returns the issue number.
+    pub fn customer(&self, contact: &str, name: &str) -> anyhow::Result<i64> {
+        let digits: String = contact.chars().filter(char::is_ascii_digit).collect();
+        let phone = format!("+12145550{digits:0>3}");
+        let body = json!({ "type": "InboundMessage", "locationId": "loc1", "contactId": contact,
+            "conversationId": format!("conv-{contact}"), "contactName": name, "phone": phone,
+            "messageType": "SMS", "body": format!("{name}: the pool is green") });
+        let answer = self.app.webhook("", &body.to_string())?;
+        answer.json["issue_id"].as_i64().ok_or_else(|| anyhow::format_err!("{answer:?}"))
+    }
+
+    pub fn get(&self, path: &str, cookie: Option<&str>) -> anyhow::Result<Answer> {
+        let cookie = cookie.map(|token| format!("sentinel_session={token}"));
+        let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("Cookie", c.as_str())).collect();
+        request(&self.app.admin_addr, "GET", path, &headers, b"")
+    }
+
+    pub fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        self.post_with(path, cookie, form, &[])
+    }
+
+    pub fn post_with(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Answer> {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let cookie = cookie.map(|token| format!("sentinel_session={token}"));
+        let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+        headers.extend(cookie.iter().map(|c| ("Cookie", c.as_str())));
+        headers.extend_from_slice(extra);
+        request(&self.app.admin_addr, "POST", path, &headers, body.as_bytes())
+    }
+
+    /// Signs Dana in; returns the session token and the answer.
+    pub fn sign_in(&self) -> anyhow::Result<(String, Answer)> {
+        let answer = self.post("/console/signin", None, &[("name", NAME), ("pin", PIN)])?;
+        anyhow::ensure!(answer.status == 303, "sign-in: {} {}", answer.status, answer.text);
+        Ok((cookie_token(&answer).ok_or_else(|| anyhow::format_err!("no cookie: {}", answer.head))?, answer))
+    }
+
+    /// The CSRF token on a signed-in page.
+    pub fn csrf(&self, token: &str) -> anyhow::Result<String> {
+        let page = self.get("/console", Some(token))?;
+        hidden(&page.text, "csrf").ok_or_else(|| anyhow::format_err!("no csrf field: {}", page.text))
+    }
+
+    /// An issue's status and the timeline's last entry `(event, actor, detail)`.
+    pub fn state(&self, id: i64) -> anyhow::Result<(String, (String, String, String))> {
+        let db = self.app.db()?;
+        let status = db.query_row("SELECT status FROM issues WHERE id = ?1", [id], |r| r.get(0))?;
+        let last = db.query_row(
+            "SELECT event, actor, detail FROM timeline WHERE issue_id = ?1 ORDER BY id DESC LIMIT 1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        Ok((status, last))
+    }
+}
+
+/// The session token a `Set-Cookie` carries.
+pub fn cookie_token(answer: &Answer) -> Option<String> {
+    let cookie = answer.header("Set-Cookie")?;
+    let value = cookie.split(';').next()?.strip_prefix("sentinel_session=")?;
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+/// A hidden form field's value in a page.
+pub fn hidden(page: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker)? + marker.len();
+    Some(page[start..].split('"').next()?.to_string())
+}
+
+#[test]
+fn the_session_cookie_is_http_only_strict_and_secure_behind_tls() -> anyhow::Result<()> {
+    let desk = Desk::open(&[])?;
+    let away = desk.get("/console", None)?;
+    assert_eq!((away.status, away.header("Location")), (303, Some("/console/signin")));
+    let signin = desk.get("/console/signin", None)?;
+    assert_eq!(signin.status, 200);
+    assert!(signin.text.contains("name=\"pin\""), "{}", signin.text);
+
+    let (token, answer) = desk.sign_in()?;
+    assert_eq!(answer.header("Location"), Some("/console"));
+    let cookie = answer.header("Set-Cookie").unwrap_or_default().to_string();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(cookie.split("; ").any(|part| part == flag), "{flag} missing: {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http on the LAN: {cookie}");
+    // Only the token's hash is kept: the database alone signs no one in.
+    assert_eq!(desk.app.count("SELECT COUNT(*) FROM console_sessions")?, 1);
+    let kept: String = desk.app.db()?.query_row("SELECT token_hash FROM console_sessions", [], |r| r.get(0))?;
+    assert_ne!(kept, token);
+    let home = desk.get("/console", Some(&token))?;
+    assert_eq!(home.status, 200, "{}", home.text);
+    assert!(home.text.contains("Dana") && home.text.contains("Issues"), "{}", home.text);
+
+    // Behind a TLS proxy on this box the cookie is Secure.
+    let forwarded = [("X-Forwarded-Proto", "https")];
+    let tls = desk.post_with("/console/signin", None, &[("name", "dana"), ("pin", PIN)], &forwarded)?;
+    assert_eq!(tls.status, 303, "the name is case-insensitive: {}", tls.text);
+    assert!(tls.header("Set-Cookie").unwrap_or_default().ends_with("; Secure"), "{}", tls.head);
+
+    // The shared secret opens the API, never the console.
+    let with_secret = desk.app.admin("GET", "/console")?;
+    assert_eq!(with_secret.status, 303);
+    assert_eq!(desk.app.admin("GET", "/api/issues")?.status, 200);
+
+    // Signing out ends the session in the database, not only in the browser.
+    let csrf = desk.csrf(&token)?;
+    let out = desk.post("/console/signout", Some(&token), &[("csrf", &csrf)])?;
+    assert_eq!(out.status, 303);
+    assert!(out.header("Set-Cookie").unwrap_or_default().contains("Max-Age=0"), "{}", out.head);
+    assert_eq!(desk.get("/console", Some(&token))?.status, 303);
+    Ok(())
+}
+
+#[test]
+fn a_session_ends_after_its_hours_on_the_injected_clock() -> anyhow::Result<()> {
+    let desk = Desk::open(&[("CONSOLE_SESSION_HOURS", "2")])?;
+    let (token, answer) = desk.sign_in()?;
+    assert!(answer.header("Set-Cookie").unwrap_or_default().contains("Max-Age=7200"), "{}", answer.head);
+    desk.app.set_clock("2026-11-23T16:59:00Z")?;
+    assert_eq!(desk.get("/console", Some(&token))?.status, 200, "1 h 59 m in");
+    desk.app.set_clock("2026-11-23T17:00:01Z")?;
+    let late = desk.get("/console", Some(&token))?;
+    assert_eq!((late.status, late.header("Location")), (303, Some("/console/signin")), "{}", late.text);
+    let csrf_was = "any";
+    let refused = desk.post("/console/issue/1/note", Some(&token), &[("csrf", csrf_was), ("note", "late")])?;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    Ok(())
+}
+
+#[test]
+fn a_post_without_its_csrf_token_or_from_another_site_is_refused() -> anyhow::Result<()> {
+    let desk = Desk::open(&[])?;
+    let id = desk.customer("c1", "Carl Jones")?;
+    let (token, _) = desk.sign_in()?;
+    let csrf = desk.csrf(&token)?;
+    let path = format!("/console/issue/{id}/resolve");
+    let missing = desk.post(&path, Some(&token), &[])?;
+    assert_eq!(missing.status, 403);
+    assert!(missing.text.contains("security token (CSRF)"), "{}", missing.text);
+    assert_eq!(desk.post(&path, Some(&token), &[("csrf", "forged")])?.status, 403);
+    let foreign = desk.post_with(&path, Some(&token), &[("csrf", &csrf)], &[("Origin", "https://evil.example")])?;
+    assert_eq!(foreign.status, 403);
+    assert_eq!(desk.state(id)?.0, "PENDING", "nothing refused changed the issue");
+    // Another session's token is no good either.
+    let (other, _) = desk.sign_in()?;
+    assert_eq!(desk.post(&path, Some(&other), &[("csrf", &csrf)])?.status, 403);
+    let done = desk.post(&path, Some(&token), &[("csrf", &csrf)])?;
+    assert_eq!(done.status, 303, "{}", done.text);
+    assert_eq!(desk.state(id)?.0, "RESOLVED");
+    Ok(())
+}
+
+#[test]
+fn wrong_pins_are_slowed_down_but_the_right_pin_still_gets_in() -> anyhow::Result<()> {
+    let desk = Desk::open(&[])?;
+    let mut statuses = Vec::new();
+    for attempt in 0..12 {
+        let pin = format!("1111{attempt:04}");
+        statuses.push(desk.post("/console/signin", None, &[("name", NAME), ("pin", &pin)])?);
+    }
+    let codes: Vec<u16> = statuses.iter().map(|answer| answer.status).collect();
+    assert_eq!(codes[..10], [401; 10], "{codes:?}");
+    assert_eq!(codes[10..], [429; 2], "{codes:?}");
+    assert!(statuses[0].text.contains("do not match") && cookie_token(&statuses[0]).is_none());
+    assert!(statuses[11].header("Retry-After").is_some());
+    assert!(statuses[11].text.contains("Too many wrong sign-ins"), "{}", statuses[11].text);
+    // An unknown name is refused the same way.
+    assert_eq!(desk.post("/console/signin", None, &[("name", "Mallory"), ("pin", PIN)])?.status, 429);
+    let (token, _) = desk.sign_in()?;
+    assert_eq!(desk.get("/console", Some(&token))?.status, 200);
+    assert_eq!(desk.app.count("SELECT COUNT(*) FROM console_sessions")?, 1);
+    Ok(())
+}
+
+#[test]
+fn the_console_is_not_served_on_the_webhook_listener() -> anyhow::Result<()> {
+    let desk = Desk::open(&[])?;
+    for path in ["/console", "/console/signin", "/console/style.css", "/console/link?token=x", "/console/issue/1"] {
+        let answer = request(&desk.app.webhook_addr, "GET", path, &[], b"")?;
+        assert_eq!(answer.status, 404, "{path}");
+    }
+    let form = format!("name={NAME}&pin={PIN}");
+    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+    let answer = request(&desk.app.webhook_addr, "POST", "/console/signin", &headers, form.as_bytes())?;
+    assert_eq!(answer.status, 404);
+    assert!(cookie_token(&answer).is_none());
+    assert_eq!(desk.get("/console/signin", None)?.status, 200, "the admin listener serves it");
+    Ok(())
+}
+
+#[test]
+fn each_button_changes_the_issue_and_its_timeline_names_the_manager() -> anyhow::Result<()> {
+    let desk = Desk::open(&[])?;
+    let (first, second) = (desk.customer("c1", "Carl")?, desk.customer("c2", "Erin")?);
+    let (token, _) = desk.sign_in()?;
+    let csrf = desk.csrf(&token)?;
+    let act = |id: i64, action: &str, form: &[(&str, &str)]| -> anyhow::Result<Answer> {
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend_from_slice(form);
+        let answer = desk.post(&format!("/console/issue/{id}/{action}"), Some(&token), &fields)?;
+        anyhow::ensure!(answer.status == 303, "{action}: {} {}", answer.status, answer.text);
+        Ok(answer)
+    };
+    let resolved = act(first, "resolve", &[])?;
+    assert_eq!(resolved.header("Location"), Some(format!("/console/issue/{first}?done=resolve").as_str()));
+    let (status, (event, actor, _)) = desk.state(first)?;
+    assert_eq!((status.as_str(), event.as_str(), actor.as_str()), ("RESOLVED", "resolved", "console:Dana"));
+    let resolved_by: String =
+        desk.app.db()?.query_row("SELECT resolved_by FROM issues WHERE id = ?1", [first], |r| r.get(0))?;
+    assert_eq!(resolved_by, "console:Dana");
+
+    act(second, "note", &[("note", "Called back, left a voicemail")])?;
+    assert_eq!(
+        desk.state(second)?,
+        ("PENDING".into(), ("note".into(), "console:Dana".into(), "Called back, left a voicemail".into()))
+    );
+    act(second, "spam", &[])?;
+    let (status, (event, actor, _)) = desk.state(second)?;
+    assert_eq!((status.as_str(), event.as_str(), actor.as_str()), ("SPAM", "spam", "console:Dana"));
+    assert_eq!(desk.app.count("SELECT COUNT(*) FROM spam_phones WHERE phone = '+12145550002'")?, 1);
+    // A closed issue takes a note but no other button.
+    let again = desk.post(&format!("/console/issue/{first}/resolve"), Some(&token), &[("csrf", &csrf)])?;
+    assert_eq!(again.status, 409, "{}", again.text);
+
+    let page = desk.get(&format!("/console/issue/{second}?done=spam"), Some(&token))?;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("Marked spam") && page.text.contains("console:Dana"), "{}", page.text);
+    assert!(page.text.contains("Erin: the pool is green"), "the message Sentinel kept: {}", page.text);
+    Ok(())
+}
+
+#[test]
+fn a_snoozed_issue_stays_live_and_falls_due_again_at_the_chosen_time() -> anyhow::Result<()> {
+    // The SLA clock's debug line shows when it arms, so the test sees the snooze re-arm it
+    // (moving the test clock would re-arm it anyway).
+    let desk = Desk::open(&[("RUST_LOG", "info,sentinel::actors::clock=debug")])?;
+    // Monday 09:00 CST; the text is due at 11:00.
+    let id = desk.customer("c1", "Carl")?;
+    desk.app.set_clock("2026-11-23T17:30:00Z")?;
+    desk.app.eventually("overdue", || Ok(desk.state(id)?.0 == "OPEN"))?;
+    let (token, _) = desk.sign_in()?;
+    let csrf = desk.csrf(&token)?;
+    let path = format!("/console/issue/{id}/snooze");
+    let past = desk.post(&path, Some(&token), &[("csrf", &csrf), ("until", "2026-11-23T10:00")])?;
+    assert_eq!(past.status, 400, "{}", past.text);
+    let snoozed = desk.post(&path, Some(&token), &[("csrf", &csrf), ("until", "2026-11-23T14:00")])?;
+    assert_eq!(snoozed.status, 303, "{}", snoozed.text);
+    let (status, (event, actor, detail)) = desk.state(id)?;
+    assert_eq!((status.as_str(), event.as_str(), actor.as_str()), ("PENDING", "snoozed", "console:Dana"));
+    assert!(detail.contains("Mon 2:00pm CST"), "{detail}");
+    let due: String = desk.app.db()?.query_row("SELECT due_at FROM issues WHERE id = ?1", [id], |r| r.get(0))?;
+    assert_eq!(due, "2026-11-23T20:00:00.000Z");
+    desk.app.eventually("the SLA clock re-armed for the snooze", || {
+        Ok(desk.app.log().lines().any(|line| line.contains("SLA clock armed") && line.contains("2026-11-23T20:00:00Z")))
+    })?;
+    desk.app.set_clock("2026-11-23T19:59:00Z")?;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(desk.state(id)?.0, "PENDING", "not due yet");
+    desk.app.set_clock("2026-11-23T20:00:30Z")?;
+    desk.app.eventually("due again", || Ok(desk.state(id)?.0 == "OPEN"))?;
+    Ok(())
+}
+
+#[test]
+fn the_pin_command_texts_a_link_that_signs_in_once() -> anyhow::Result<()> {
+    let desk = Desk::open(&[("MANAGER_CONTACT_IDS", "boss,owner")])?;
+    let body = json!({ "contact_id": "owner", "full_name": "Olga Owner", "message": { "type": "SMS", "body": "Pin" } });
+    let answer = desk.app.webhook("inbound_sms", &body.to_string())?;
+    assert_eq!(answer.json["command"], true, "{answer:?}");
+    desk.app.eventually("the link is texted", || Ok(!desk.ghl.sends().is_empty()))?;
+    let sends = desk.ghl.sends();
+    let text = sends[0]["message"].as_str().unwrap_or_default().to_string();
+    assert_eq!(sends[0]["contactId"], "owner");
+    let link = text
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("http://sentinel.office.lan:8001"))
+        .ok_or_else(|| anyhow::format_err!("no link: {text}"))?;
+    let query: HashMap<String, String> =
+        form_urlencoded::parse(link.split_once('?').map_or("", |(_, q)| q).as_bytes()).into_owned().collect();
+    let token = query.get("token").cloned().unwrap_or_default();
+    // Opening the link (or a phone's preview of it) signs no one in and uses nothing up.
+    for _ in 0..2 {
+        let page = desk.get(link, None)?;
+        assert_eq!(page.status, 200, "{}", page.text);
+        assert!(page.text.contains("Olga Owner") && cookie_token(&page).is_none(), "{}", page.text);
+    }
+    let used = desk.post("/console/link", None, &[("token", &token)])?;
+    assert_eq!(used.status, 303, "{}", used.text);
+    let session = cookie_token(&used).ok_or_else(|| anyhow::format_err!("no cookie"))?;
+    let home = desk.get("/console", Some(&session))?;
+    assert!(home.text.contains("Olga Owner"), "{}", home.text);
+    assert_eq!(desk.post("/console/link", None, &[("token", &token)])?.status, 401, "once only");
+    assert_eq!(desk.get(link, None)?.status, 401);
+    Ok(())
+}
+
+#[test]
+fn every_page_answers_small_and_without_outside_resources() -> anyhow::Result<()> {
+    let desk = Desk::open(&[("HOLIDAYS", "2026-11-26")])?;
+    let id = desk.customer("c1", "Carl")?;
+    let (token, _) = desk.sign_in()?;
+    for path in ["/console", &format!("/console/issue/{id}"), "/console/hours", "/console/health", "/console/digest"] {
+        let page = desk.get(path, Some(&token))?;
+        assert_eq!(page.status, 200, "{path}: {}", page.text);
+        assert!(page.text.len() <= 30 * 1024, "{path}: {} bytes", page.text.len());
+        assert!(!page.text.contains("https://") || path.contains("issue"), "{path} links outside");
+        assert_eq!(page.header("Cache-Control"), Some("no-store"), "{path}");
+        let policy = page.header("Content-Security-Policy").unwrap_or_default();
+        assert!(policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"), "{path}");
+    }
+    let hours = desk.get("/console/hours", Some(&token))?.text;
+    assert!(hours.contains("Thu 11/26") && hours.contains("holiday"), "{hours}");
+    let issue = desk.get(&format!("/console/issue/{id}"), Some(&token))?.text;
+    assert!(issue.contains("texted Mon 9:00am CST; 2 h left Monday → due Mon 11:00am CST"), "the Why: {issue}");
+    assert!(issue.contains("/v2/location/loc1/conversations/conversations/conv-c1"), "{issue}");
+    let digest = desk.get("/console/digest", Some(&token))?.text;
+    assert!(digest.contains("Preview: night"), "{digest}");
+    let style = desk.get("/console/style.css", None)?;
+    assert!(style.text.contains("prefers-color-scheme: dark") && style.text.len() < 8 * 1024);
+    Ok(())
+}
