@@ -25,6 +25,11 @@ Usage:
                  [--sms-sla-hours H] [--call-sla-hours H] [--svg FILE] [--config PATH]
                                         run the stored events again with other settings and
                                         print the issues, breaches and reply times (read-only)
+  sentinel update FILE|URL [--allow-downgrade] [--keys DIR] [--config PATH]
+                                        install a signed release bundle into the inactive slot,
+                                        back up the database, switch slots and restart the
+                                        service; rolled back by itself unless it becomes healthy
+  sentinel release keygen|pack ...      make a release key or a signed bundle (sentinel release --help)
   sentinel --version                    print the version
   sentinel --help                       print this help
 
@@ -41,6 +46,7 @@ enum Command {
     Restore,
     OffboxList,
     Replay,
+    Update,
     Version,
     Help,
 }
@@ -58,6 +64,9 @@ struct Args {
     since: Option<String>,
     until: Option<String>,
     svg: Option<PathBuf>,
+    /// `update`: install an older or the same version; another directory of trusted keys.
+    allow_downgrade: bool,
+    keys: Option<PathBuf>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -67,6 +76,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut offbox = None;
     let mut dry_run = false;
     let (mut what_if, mut since, mut until, mut svg) = (Vec::new(), None, None, None);
+    let (mut allow_downgrade, mut keys) = (false, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" | "-c" => {
@@ -90,6 +100,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--dry-run" => dry_run = true,
             "replay" if command.is_none() => command = Some(Command::Replay),
+            "update" if command.is_none() => command = Some(Command::Update),
+            "--allow-downgrade" if matches!(command, Some(Command::Update)) => allow_downgrade = true,
+            "--keys" if matches!(command, Some(Command::Update)) => {
+                keys = Some(PathBuf::from(args.next().ok_or("--keys needs a directory")?));
+            }
             "--since" | "--until" | "--svg" if matches!(command, Some(Command::Replay)) => {
                 let value = args.next().ok_or(format!("{arg} needs a value"))?;
                 match arg.as_str() {
@@ -105,8 +120,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 let name = sentinel::replay::SETTINGS.iter().find(|(flag, _)| *flag == arg).map(|(_, name)| *name);
                 what_if.extend(name.map(|name| (name, value)));
             }
-            _ if matches!(command, Some(Command::ImportOriginal | Command::Backup | Command::Restore))
-                && file.is_none()
+            _ if matches!(
+                command,
+                Some(Command::ImportOriginal | Command::Backup | Command::Restore | Command::Update)
+            ) && file.is_none()
                 && !arg.starts_with('-') =>
             {
                 file = Some(PathBuf::from(&arg));
@@ -119,6 +136,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             return Err("import-original needs the original's sentinel.db".into());
         }
         Some(Command::Backup) if file.is_none() => return Err("backup needs the file to write".into()),
+        Some(Command::Update) if file.is_none() => return Err("update needs a release bundle's file or URL".into()),
         Some(Command::Restore) if file.is_none() && offbox.is_none() => {
             return Err("restore needs the backup to restore".into());
         }
@@ -127,10 +145,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         }
         _ => {}
     }
-    Ok(Args { command: command.unwrap_or(Command::Run), config, file, offbox, dry_run, what_if, since, until, svg })
+    let command = command.unwrap_or(Command::Run);
+    Ok(Args { command, config, file, offbox, dry_run, what_if, since, until, svg, allow_downgrade, keys })
 }
 
 fn run() -> anyhow::Result<()> {
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    if all.first().is_some_and(|first| first == "release") {
+        println!("{}", sentinel::update::release::run(&all[1..])?);
+        return Ok(());
+    }
     let args = parse_args(std::env::args().skip(1)).map_err(|err| anyhow::format_err!("{err}\n\n{USAGE}"))?;
     match args.command {
         Command::Version => {
@@ -220,6 +244,19 @@ fn run() -> anyhow::Result<()> {
                 println!("picture written: {}", file.display());
             }
         }
+        Command::Update => {
+            let source = args.file.as_deref().unwrap_or(std::path::Path::new("")).to_string_lossy().into_owned();
+            let keys_dir = args.keys.clone().unwrap_or_else(sentinel::update::keys::keys_dir);
+            let request =
+                sentinel::update::install::Request { source, allow_downgrade: args.allow_downgrade, keys_dir };
+            let now = sentinel::update::install::now()?;
+            let done = sentinel::update::install::update(&config, &request, now)?;
+            println!(
+                "installed sentinel {} into slot {} (was {} in slot {}), signed by key {}",
+                done.version, done.slot, done.from_version, done.from_slot, done.key.id
+            );
+            println!("  {}", done.restart);
+        }
         Command::ImportOriginal => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
             let mode = if args.dry_run { sentinel::import::Mode::DryRun } else { sentinel::import::Mode::Write };
@@ -235,7 +272,10 @@ fn run() -> anyhow::Result<()> {
             for warning in sentinel::config::warnings(&source, &config) {
                 tracing::warn!("{warning}");
             }
-            sentinel::app::run(config)?;
+            if sentinel::app::run(config)? == sentinel::app::Stopped::Restart {
+                // systemd restarts on this code (RestartForceExitStatus=), into the active slot.
+                std::process::exit(i32::from(sentinel::update::RESTART_EXIT));
+            }
         }
     }
     Ok(())

@@ -162,6 +162,8 @@ pub struct Config {
     pub offbox: OffboxConfig,
     /// Webhooks told of events besides the managers' SMS (issue 18).
     pub notify: NotifyConfig,
+    /// How long a version on trial has to become healthy (`UPDATE_TRIAL_MINUTES`, issue 16).
+    pub update_trial: std::time::Duration,
     /// The env file this configuration was read from, if any: the off-box copy carries it.
     pub env_file: Option<PathBuf>,
 }

@@ -111,6 +111,7 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
     let tunnel_ready_url = r.get(&TUNNEL_READY_URL);
     let offbox = read_offbox(r);
     let notify = read_notify(r);
+    let update_trial = r.get(&UPDATE_TRIAL_MINUTES);
     Some(Config {
         webhook_secret: r.get(&WEBHOOK_SECRET)?,
         listen_addr: listen_addr?,
@@ -149,6 +150,7 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
         cron: cron.notes,
         offbox: offbox?,
         notify: notify?,
+        update_trial: update_trial?,
         env_file: r.source.file.clone(),
     })
 }
