@@ -89,15 +89,10 @@ pub fn pause_at(step: &str) {
 /// Runs the whole update; `now` dates the trial (the service's clock judges its deadline).
 pub fn update(config: &Config, request: &Request, now: Timestamp) -> anyhow::Result<Installed> {
     let slots = Slots::in_data_dir(&config.data_dir());
-    std::fs::create_dir_all(&slots.dir).with_context(|| format!("creating {}", slots.dir.display()))?;
-    let _lock = lock(&slots.dir)?;
-    if let Some(trial) = slots.trial().filter(|trial| trial.get("to").is_some_and(|to| *to == slots.active())) {
-        bail!(
-            "the update to {} is still on trial (since {}); wait until it is confirmed or rolled back",
-            trial.get("version").map_or("?", String::as_str),
-            trial.get("started").map_or("?", String::as_str)
-        );
-    }
+    refuse_during_trial(&slots)?;
+    // A bundle file is checked before anything is written; a download needs its place first.
+    let download = request.source.starts_with("http://") || request.source.starts_with("https://");
+    let mut held = if download { Some(lock(&slots.dir)?) } else { None };
     let (file, downloaded) = fetch(&slots, &request.source)?;
     pause_at(Step::Verify.name());
     let checked = check(config, &slots, &file, request);
@@ -105,13 +100,19 @@ pub fn update(config: &Config, request: &Request, now: Timestamp) -> anyhow::Res
         let _ = std::fs::remove_file(&file);
     }
     let (bundle, key) = checked?;
+    if held.is_none() {
+        held = Some(lock(&slots.dir)?);
+    }
+    // Again under the lock: another update may have switched meanwhile.
+    refuse_during_trial(&slots)?;
     let from_slot = slots.active();
     let from_version = current_version(&slots);
     let slot = slots.inactive();
     slots.write(slot, &bundle, || pause_at(Step::Write.name()))?;
     backup_database(config, &slots)?;
     let trial: State = [
-        ("id", format!("{}@{now}", bundle.manifest.version)),
+        // Unique per update even on a test clock that stands still: the system's time.
+        ("id", format!("{}@{}", bundle.manifest.version, Timestamp::now())),
         ("from", from_slot.clone()),
         ("to", slot.to_string()),
         ("version", bundle.manifest.version.clone()),
@@ -124,6 +125,7 @@ pub fn update(config: &Config, request: &Request, now: Timestamp) -> anyhow::Res
     .collect();
     slots.set_trial(&trial)?;
     slots.switch(slot, || pause_at(Step::Switch.name()))?;
+    drop(held);
     let restart = request_restart(config);
     Ok(Installed {
         version: bundle.manifest.version.clone(),
@@ -154,8 +156,21 @@ pub fn current_version(slots: &Slots) -> String {
     }
 }
 
+/// Refuses while a version is on trial: its previous slot is the one a new update would fill.
+fn refuse_during_trial(slots: &Slots) -> anyhow::Result<()> {
+    if let Some(trial) = slots.trial().filter(|trial| trial.get("to").is_some_and(|to| *to == slots.active())) {
+        bail!(
+            "the update to {} is still on trial (since {}); wait until it is confirmed or rolled back",
+            trial.get("version").map_or("?", String::as_str),
+            trial.get("started").map_or("?", String::as_str)
+        );
+    }
+    Ok(())
+}
+
 /// One update at a time: an exclusive lock on `slots/update.lock`, held until dropped.
 fn lock(dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("update.lock");
     let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     match file.try_lock() {

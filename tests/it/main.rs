@@ -28,4 +28,5 @@ mod storage;
 mod supervision;
 mod tidy;
 mod tunnel;
+mod update;
 mod watchdog;
