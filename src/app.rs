@@ -128,6 +128,8 @@ pub fn run(config: Config) -> anyhow::Result<Stopped> {
     let clock_watch = runtime.spawn(crate::actors::clockwatch::watch(ctx.clone()));
     let tunnel = ctx.config.tunnel_ready_url.clone().map(|url| runtime.spawn(watch_tunnel(ctx.clone(), url)));
     let gate = runtime.spawn(crate::update::gate::start(ctx.clone()));
+    let auto_update =
+        ctx.config.update_url.clone().map(|url| runtime.spawn(crate::update::auto::watch(ctx.clone(), url)));
 
     let (failed, stopped) = runtime.block_on(async {
         tokio::select! {
@@ -137,6 +139,9 @@ pub fn run(config: Config) -> anyhow::Result<Stopped> {
         }
     });
     gate.abort();
+    if let Some(auto_update) = auto_update {
+        auto_update.abort();
+    }
     tracing::info!("stopping: draining requests");
     let _ = sd_notify::notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
     if let Some(watchdog) = watchdog {

@@ -255,7 +255,7 @@ fn run() -> anyhow::Result<()> {
                 "installed sentinel {} into slot {} (was {} in slot {}), signed by key {}",
                 done.version, done.slot, done.from_version, done.from_slot, done.key.id
             );
-            println!("  {}", done.restart);
+            println!("  {}", sentinel::update::install::ask_restart(&config));
         }
         Command::ImportOriginal => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));

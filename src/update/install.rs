@@ -46,8 +46,6 @@ pub struct Installed {
     pub from_slot: String,
     /// The key that signed it.
     pub key: TrustedKey,
-    /// What the running service said to the restart request.
-    pub restart: String,
 }
 
 /// A step where a test may stop the update to kill it there (`SENTINEL_TEST_UPDATE_PAUSE`).
@@ -86,7 +84,9 @@ pub fn pause_at(step: &str) {
     }
 }
 
-/// Runs the whole update; `now` dates the trial (the service's clock judges its deadline).
+/// Runs the update up to the switch; `now` dates the trial (the service's clock judges its
+/// deadline). The caller restarts the service: `sentinel update` through [`ask_restart`], the
+/// automatic update by exiting.
 pub fn update(config: &Config, request: &Request, now: Timestamp) -> anyhow::Result<Installed> {
     let slots = Slots::in_data_dir(&config.data_dir());
     refuse_during_trial(&slots)?;
@@ -126,15 +126,7 @@ pub fn update(config: &Config, request: &Request, now: Timestamp) -> anyhow::Res
     slots.set_trial(&trial)?;
     slots.switch(slot, || pause_at(Step::Switch.name()))?;
     drop(held);
-    let restart = request_restart(config);
-    Ok(Installed {
-        version: bundle.manifest.version.clone(),
-        slot: slot.to_string(),
-        from_version,
-        from_slot,
-        key,
-        restart,
-    })
+    Ok(Installed { version: bundle.manifest.version.clone(), slot: slot.to_string(), from_version, from_slot, key })
 }
 
 /// Now, for dating the trial: the manual test clock's start when `SENTINEL_TEST_NOW` is set
@@ -281,7 +273,7 @@ fn backup_database(config: &Config, slots: &Slots) -> anyhow::Result<()> {
 
 /// Asks the running service to restart into the new slot (`POST /jobs/restart` on the admin
 /// listener, with the webhook secret); answers what happened, in words.
-fn request_restart(config: &Config) -> String {
+pub fn ask_restart(config: &Config) -> String {
     let secret = match &config.webhook_secret {
         Some(secret) => secret.expose().to_string(),
         None => match std::fs::read_to_string(crate::secret::secret_path(&config.data_dir())) {
