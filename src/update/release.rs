@@ -21,6 +21,9 @@ Usage:
 
 /// Runs `sentinel release ARGS...`; answers what to print.
 pub fn run(args: &[String]) -> anyhow::Result<String> {
+    if args.first().is_none_or(|first| first == "--help" || first == "-h" || first == "help") {
+        return Ok(USAGE.to_string());
+    }
     let mut flags = std::collections::HashMap::new();
     let mut rest = args.iter().skip(1);
     while let Some(flag) = rest.next() {
