@@ -144,12 +144,13 @@ fn bad_bundles_are_refused_with_a_clear_message_and_nothing_changes() -> anyhow:
     let (_, dir) = app.stop()?;
 
     let good = std::fs::read(fixture.bundle("0.3.0", &[])?)?;
-    let truncated = dir.path().join("../truncated.bundle");
+    let scratch = tempfile::tempdir()?;
+    let truncated = scratch.path().join("truncated.bundle");
     std::fs::write(&truncated, &good[..good.len() / 2])?;
     let mut flipped = good.clone();
     let at = flipped.len() - 100;
     flipped[at] ^= 0x40;
-    let tampered = dir.path().join("../tampered.bundle");
+    let tampered = scratch.path().join("tampered.bundle");
     std::fs::write(&tampered, &flipped)?;
     let other_arch =
         if std::env::consts::ARCH == "aarch64" { "x86_64-unknown-linux-gnu" } else { "aarch64-unknown-linux-musl" };

@@ -29,7 +29,8 @@ pub(super) const FACTORY: &str = env!("CARGO_PKG_VERSION");
 
 /// Keys and bundles shared by every test: packing copies the binary, so it is done once.
 pub(super) struct Fixture {
-    _dir: tempfile::TempDir,
+    /// Where the keys and bundles are (see [`fixture_dir`]).
+    dir: PathBuf,
     /// The directory of trusted public keys (`SENTINEL_KEYS_DIR`).
     keys: PathBuf,
     /// The trusted private key.
@@ -59,20 +60,20 @@ pub(super) fn fixture() -> anyhow::Result<Arc<Fixture>> {
     if let Some(fixture) = shared.as_ref() {
         return Ok(fixture.clone());
     }
-    let dir = tempfile::tempdir()?;
-    let keys = dir.path().join("keys");
-    let private = dir.path().join("private");
-    let stranger = dir.path().join("stranger");
+    let dir = fixture_dir()?;
+    let keys = dir.join("keys");
+    let private = dir.join("private");
+    let stranger = dir.join("stranger");
     release(&["keygen", "--out", path(&private)])?;
     release(&["keygen", "--out", path(&stranger)])?;
     std::fs::create_dir_all(&keys)?;
     std::fs::copy(private.join("release-ed25519.pub"), keys.join("test.pub"))?;
-    let binary = dir.path().join("sentinel");
+    let binary = dir.join("sentinel");
     std::fs::copy(env!("CARGO_BIN_EXE_sentinel"), &binary)?;
     // Smaller bundles when `strip` is there; the binary works either way.
     let _ = Command::new("strip").arg(&binary).status();
     let fixture = Arc::new(Fixture {
-        _dir: dir,
+        dir,
         keys,
         key: private.join("release-ed25519.pk8"),
         stranger: stranger.join("release-ed25519.pk8"),
@@ -81,6 +82,25 @@ pub(super) fn fixture() -> anyhow::Result<Arc<Fixture>> {
     });
     *shared = Some(fixture.clone());
     Ok(fixture)
+}
+
+/// The fixture's directory: a static lives as long as the process and is never dropped, so it
+/// is under cargo's temporary directory, named by this process, and the directories of test
+/// processes that are gone are removed (each holds about 100 MB of bundles).
+fn fixture_dir() -> anyhow::Result<PathBuf> {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    for entry in std::fs::read_dir(root)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("update-fixture-")
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    let dir = root.join(format!("update-fixture-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 pub(super) fn path(path: &Path) -> &str {
@@ -106,7 +126,7 @@ impl Fixture {
         if let Some(bundle) = bundles.get(&name) {
             return Ok(bundle.clone());
         }
-        let out = self._dir.path().join(format!("{}.bundle", name.replace(['-', ' '], "_")));
+        let out = self.dir.join(format!("{}.bundle", name.replace(['-', ' '], "_")));
         let mut args = vec!["pack", "--binary", path(&self.binary), "--key", path(key), "--version", version];
         args.extend(["--out", path(&out)]);
         args.extend(extra);
