@@ -1,7 +1,8 @@
-//! Kills at each step of an update, a restart loop, and the nightly automatic update.
+//! Kills at each step of an update, a restart loop, a corrupt slot, the start-limit rollback,
+//! and the nightly automatic update.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
@@ -164,5 +165,49 @@ fn automatic_updates_come_outside_business_hours_and_once_a_night() -> anyhow::R
     app.eventually("managers are told of both", || {
         Ok(appliance.sms_with("updated to 0.2.0") == 1 && appliance.sms_with("updated to 0.3.0") == 1)
     })?;
+    Ok(())
+}
+
+#[test]
+fn a_corrupt_slot_falls_back_and_the_start_limit_rollback_switches_back() -> anyhow::Result<()> {
+    if skipped() {
+        return Ok(());
+    }
+    let appliance = Appliance::new()?;
+    let bundle = appliance.fixture.bundle("0.2.0", &[])?;
+    let app = appliance.boot(tempfile::tempdir()?, &[])?;
+    let output = appliance.update(app.dir(), &[path(&bundle)], Some(&app.admin_addr), &[])?;
+    ensure!(output.status.success(), "update failed: {}", text(&output));
+    let dir = restarted(app)?;
+    // A slot whose binary no longer matches its SHA-256 is never run: the factory binary is,
+    // and it ends the trial of the slot that could not start.
+    let binary = dir.path().join("slots/a/sentinel");
+    let mut bytes = std::fs::read(&binary)?;
+    bytes.push(0);
+    std::fs::write(&binary, &bytes)?;
+    let app = appliance.boot(dir, &[])?;
+    assert_eq!(version(&app)?, FACTORY);
+    app.eventually("the trial is settled", || Ok(state(app.dir(), "trial").is_empty()))?;
+    let last = state(app.dir(), "last-update");
+    assert_eq!(last["result"], "rolled-back");
+    assert!(last["reason"].contains("could not start"), "{last:?}");
+    assert!(!app.dir().join("slots/current").exists(), "switched back to the factory binary");
+    app.eventually("managers are told", || Ok(appliance.sms_with("rolled back to") == 1))?;
+    // The launcher's own rollback, as sentinel-rollback.service runs it after the start limit.
+    let output = appliance.update(app.dir(), &[path(&bundle)], Some(&app.admin_addr), &[])?;
+    ensure!(output.status.success(), "update failed: {}", text(&output));
+    let dir = restarted(app)?;
+    let slots = dir.path().join("slots").display().to_string();
+    let rollback = || Command::new(launcher()).arg("rollback").env("SENTINEL_SLOTS", &slots).output();
+    let output = rollback()?;
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("rolled back to"), "{}", text(&output));
+    assert!(state(dir.path(), "trial").is_empty());
+    assert!(state(dir.path(), "last-update")["reason"].contains("start limit"));
+    let output = rollback()?;
+    assert!(!output.status.success(), "nothing left to roll back: {}", text(&output));
+    assert!(text(&output).contains("nothing to roll back"), "{}", text(&output));
+    let app = appliance.boot(dir, &[])?;
+    assert_eq!(version(&app)?, FACTORY);
     Ok(())
 }
