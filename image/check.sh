@@ -69,6 +69,8 @@ ok "enabled: sentinel.service, sentinel-import.service"
 fstab=$(ls_root "cat /etc/fstab")
 grep -Eq '^LABEL=root[[:space:]]+/[[:space:]]+ext4[[:space:]]+ro,' <<<"$fstab" || fail "fstab does not mount / read-only"
 grep -Eq '^LABEL=data[[:space:]]+/var/lib/sentinel[[:space:]]' <<<"$fstab" || fail "fstab does not mount the data partition"
+grep -Eq '^LABEL=data[[:space:]]+/var/lib/sentinel[[:space:]]+ext4[[:space:]]+[^[:space:]]*noexec' <<<"$fstab" \
+  && fail "the data partition is mounted noexec: the update slots' binaries could not run"
 grep -Eq '^LABEL=GHLBOOT[[:space:]]+/boot/firmware[[:space:]]' <<<"$fstab" || fail "fstab does not mount the boot partition"
 ok "fstab: / read-only, data on /var/lib/sentinel, boot on /boot/firmware"
 ls_root "cat /etc/passwd" | grep -q '^sentinel:.*:/var/lib/sentinel:/usr/sbin/nologin$' || fail "no sentinel system user"
