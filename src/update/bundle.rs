@@ -28,8 +28,9 @@ use super::keys::{TrustedKey, key_id};
 const MAGIC: &str = "sentinel-bundle 1";
 /// The largest manifest read.
 const MAX_MANIFEST: u64 = 64 * 1024;
-/// The largest binary accepted: today's is about 8 MB.
-pub const MAX_BINARY: u64 = 128 * 1024 * 1024;
+/// The largest binary accepted: today's is about 8 MB, and the service may use 256 MB at most
+/// (`MemoryMax=`), the whole bundle held in memory while it is checked.
+pub const MAX_BINARY: u64 = 48 * 1024 * 1024;
 
 /// What a release says about itself; signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,7 +168,8 @@ fn section(input: &mut impl BufRead, name: &str, max: u64) -> anyhow::Result<Vec
         .and_then(|length| length.parse::<u64>().ok())
         .with_context(|| format!("the bundle is damaged: expected its {name} section, found {:?}", line.trim_end()))?;
     ensure!(length <= max, "the bundle's {name} section is {length} bytes, more than the {max} allowed");
-    let mut bytes = Vec::with_capacity(length as usize);
+    // Grown as bytes arrive: a length that lies costs nothing before they do.
+    let mut bytes = Vec::new();
     input.take(length).read_to_end(&mut bytes)?;
     ensure!(
         bytes.len() as u64 == length,
