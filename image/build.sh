@@ -89,7 +89,11 @@ rm -rf "$work" && mkdir -p "$work/root" "$work/boot" "$work/data"
 root=$work/root
 tar -C "$root" --numeric-owner -xpf "$rootfs_tar"
 
-install -m 0755 "$binary" "$root/usr/local/bin/sentinel"
+# The factory binary, and the launcher that runs the active update slot's binary or, without
+# one, the factory binary (issue 16); the release keys updates are checked against.
+install -D -m 0755 "$binary" "$root/usr/lib/sentinel/sentinel"
+install -m 0755 systemd/sentinel-launcher "$root/usr/local/bin/sentinel"
+install -D -m 0644 cross/keys/*.pub -t "$root/usr/share/sentinel/keys/"
 if [ -n "$cloudflared" ]; then
   file -L "$cloudflared" | grep -q "ARM aarch64" || { echo "$cloudflared is not an arm64 binary" >&2; exit 1; }
   install -m 0755 "$cloudflared" "$root/usr/local/bin/cloudflared"
@@ -98,7 +102,7 @@ if [ -n "$rathole" ]; then
   file -L "$rathole" | grep -q "ARM aarch64" || { echo "$rathole is not an arm64 binary" >&2; exit 1; }
   install -m 0755 "$rathole" "$root/usr/local/bin/rathole"
 fi
-install -m 0644 systemd/sentinel.service systemd/cloudflared.service systemd/rathole-client.service "$root/etc/systemd/system/"
+install -m 0644 systemd/sentinel.service systemd/sentinel-rollback.service systemd/cloudflared.service systemd/rathole-client.service "$root/etc/systemd/system/"
 # The tunnel's ingress rules (no secret): copied to /etc/sentinel at boot when missing there.
 install -D -m 0644 systemd/cloudflared.yml "$root/usr/share/sentinel/cloudflared.yml"
 install -D -m 0644 systemd/journald-sentinel.conf "$root/etc/systemd/journald.conf.d/10-sentinel.conf"

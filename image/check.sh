@@ -44,12 +44,17 @@ e2fsck -fn "$tmp/p2" >/dev/null 2>&1 || fail "root filesystem is not clean"
 [ "$(e2label "$tmp/p2")" = root ] || fail "p2 is not labelled root"
 ls_root() { debugfs -R "$1" "$tmp/p2" 2>/dev/null; }
 mode_of() { ls_root "stat $1" | sed -n 's/.*Mode: *\([0-7]*\).*/\1/p'; }
-ls_root "dump /usr/local/bin/sentinel $tmp/sentinel"
-[ -s "$tmp/sentinel" ] || fail "no /usr/local/bin/sentinel"
-[ "$(mode_of /usr/local/bin/sentinel)" = 0755 ] || fail "/usr/local/bin/sentinel is not mode 0755"
+ls_root "dump /usr/lib/sentinel/sentinel $tmp/sentinel"
+[ -s "$tmp/sentinel" ] || fail "no /usr/lib/sentinel/sentinel (the factory binary)"
+[ "$(mode_of /usr/lib/sentinel/sentinel)" = 0755 ] || fail "/usr/lib/sentinel/sentinel is not mode 0755"
 file "$tmp/sentinel" | grep -q "ARM aarch64.*statically linked" || fail "sentinel is not a static aarch64 binary: $(file -b "$tmp/sentinel")"
-ok "root: /usr/local/bin/sentinel, static aarch64, $(stat -c %s "$tmp/sentinel") bytes"
-for f in /etc/systemd/system/sentinel.service /etc/systemd/system/sentinel-import.service \
+ok "root: /usr/lib/sentinel/sentinel, static aarch64, $(stat -c %s "$tmp/sentinel") bytes"
+ls_root "dump /usr/local/bin/sentinel $tmp/launcher"
+cmp -s "$tmp/launcher" "$(dirname "$0")/../systemd/sentinel-launcher" || fail "/usr/local/bin/sentinel is not systemd/sentinel-launcher"
+[ "$(mode_of /usr/local/bin/sentinel)" = 0755 ] || fail "/usr/local/bin/sentinel is not mode 0755"
+ls_root "ls /usr/share/sentinel/keys" | grep -q "release-ed25519.pub" || fail "no release key in /usr/share/sentinel/keys"
+ok "root: the launcher at /usr/local/bin/sentinel, the release keys in /usr/share/sentinel/keys"
+for f in /etc/systemd/system/sentinel.service /etc/systemd/system/sentinel-rollback.service /etc/systemd/system/sentinel-import.service \
          /etc/systemd/system/cloudflared.service /usr/share/sentinel/cloudflared.yml \
          /etc/systemd/system/rathole-client.service /etc/systemd/journald.conf.d/10-sentinel.conf \
          /etc/systemd/system.conf.d/10-hw-watchdog.conf /etc/udev/rules.d/99-sentinel-led.rules /usr/local/sbin/sentinel-import /etc/systemd/network/20-wired.network; do
@@ -64,6 +69,8 @@ ok "enabled: sentinel.service, sentinel-import.service"
 fstab=$(ls_root "cat /etc/fstab")
 grep -Eq '^LABEL=root[[:space:]]+/[[:space:]]+ext4[[:space:]]+ro,' <<<"$fstab" || fail "fstab does not mount / read-only"
 grep -Eq '^LABEL=data[[:space:]]+/var/lib/sentinel[[:space:]]' <<<"$fstab" || fail "fstab does not mount the data partition"
+grep -Eq '^LABEL=data[[:space:]]+/var/lib/sentinel[[:space:]]+ext4[[:space:]]+[^[:space:]]*noexec' <<<"$fstab" \
+  && fail "the data partition is mounted noexec: the update slots' binaries could not run"
 grep -Eq '^LABEL=GHLBOOT[[:space:]]+/boot/firmware[[:space:]]' <<<"$fstab" || fail "fstab does not mount the boot partition"
 ok "fstab: / read-only, data on /var/lib/sentinel, boot on /boot/firmware"
 ls_root "cat /etc/passwd" | grep -q '^sentinel:.*:/var/lib/sentinel:/usr/sbin/nologin$' || fail "no sentinel system user"

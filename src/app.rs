@@ -56,8 +56,17 @@ fn time_source() -> anyhow::Result<TimeSource> {
     }
 }
 
-/// Runs the service until SIGTERM or SIGINT.
-pub fn run(config: Config) -> anyhow::Result<()> {
+/// Why the service stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// SIGTERM or SIGINT.
+    Signal,
+    /// An update asked for a restart: exit with `update::RESTART_EXIT`, which systemd restarts.
+    Restart,
+}
+
+/// Runs the service until SIGTERM or SIGINT, or an update's restart.
+pub fn run(config: Config) -> anyhow::Result<Stopped> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -118,13 +127,21 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let health = runtime.spawn(watch_health(ctx.clone()));
     let clock_watch = runtime.spawn(crate::actors::clockwatch::watch(ctx.clone()));
     let tunnel = ctx.config.tunnel_ready_url.clone().map(|url| runtime.spawn(watch_tunnel(ctx.clone(), url)));
+    let gate = runtime.spawn(crate::update::gate::start(ctx.clone()));
+    let auto_update =
+        ctx.config.update_url.clone().map(|url| runtime.spawn(crate::update::auto::watch(ctx.clone(), url)));
 
-    let failed = runtime.block_on(async {
+    let (failed, stopped) = runtime.block_on(async {
         tokio::select! {
-            () = shutdown_signal() => false,
-            () = listener_failed.notified() => true,
+            () = shutdown_signal() => (false, Stopped::Signal),
+            () = listener_failed.notified() => (true, Stopped::Signal),
+            () = crate::update::restart_requested() => (false, Stopped::Restart),
         }
     });
+    gate.abort();
+    if let Some(auto_update) = auto_update {
+        auto_update.abort();
+    }
     tracing::info!("stopping: draining requests");
     let _ = sd_notify::notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
     if let Some(watchdog) = watchdog {
@@ -155,7 +172,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("stopped");
     // A non-zero exit makes systemd (Restart=on-failure) start a fresh process that listens again.
     anyhow::ensure!(!failed, "a listener stopped accepting connections");
-    Ok(())
+    Ok(stopped)
 }
 
 /// Prints where to point GHL, once per start; the secret itself only when it was just made.
@@ -163,7 +180,7 @@ fn announce(ctx: &Ctx, webhook: &Server, admin: &Server, secret: &str, origin: S
     let webhook_addr = webhook.server_addr().to_ip().map(|a| a.to_string()).unwrap_or_default();
     let admin_addr = admin.server_addr().to_ip().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(webhook = %webhook_addr, admin = %admin_addr, db = %ctx.config.db_path.display(), "listening");
-    println!("Sentinel {} is running.", env!("CARGO_PKG_VERSION"));
+    println!("Sentinel {} is running.", crate::version::running());
     println!("  database:         {}", ctx.config.db_path.display());
     match origin {
         SecretOrigin::Generated => {

@@ -20,7 +20,8 @@
 //! Imports run one way: `domain` (pure logic and the shared types) ← `store` (SQL and its
 //! transactions) ← `actors` ← `http`, `status` and `app`; `tests/it/tidy.rs` checks it.
 //! `ghl` and `ai` are the only code that talks to GHL and to the optional AI endpoint;
-//! `backup` keeps the nightly copies, and `offbox` seals and sends them to a bucket.
+//! `backup` keeps the nightly copies, and `offbox` seals and sends them to a bucket. `update`
+//! installs signed releases into A/B slots and rolls back a version that is not healthy.
 
 pub mod actors;
 pub mod ai;
@@ -42,3 +43,5 @@ pub mod status;
 pub mod store;
 pub mod supervisor;
 pub mod time;
+pub mod update;
+pub mod version;

@@ -30,6 +30,11 @@ Usage:
                                         generated PIN when none is given)
   sentinel manager list|remove NAME [--config PATH]
                                         the managers who can sign in; take one away
+  sentinel update FILE|URL [--allow-downgrade] [--keys DIR] [--config PATH]
+                                        install a signed release bundle into the inactive slot,
+                                        back up the database, switch slots and restart the
+                                        service; rolled back by itself unless it becomes healthy
+  sentinel release keygen|pack ...      make a release key or a signed bundle (sentinel release --help)
   sentinel --version                    print the version
   sentinel --help                       print this help
 
@@ -47,6 +52,7 @@ enum Command {
     OffboxList,
     Replay,
     Manager(ManagerCommand),
+    Update,
     Version,
     Help,
 }
@@ -73,6 +79,9 @@ struct Args {
     svg: Option<PathBuf>,
     /// `manager add`'s or `remove`'s name, `add`'s contact id and chosen PIN.
     manager: (Option<String>, Option<String>, Option<String>),
+    /// `update`: install an older or the same version; another directory of trusted keys.
+    allow_downgrade: bool,
+    keys: Option<PathBuf>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -83,6 +92,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut dry_run = false;
     let (mut what_if, mut since, mut until, mut svg) = (Vec::new(), None, None, None);
     let mut manager = (None, None, None);
+    let (mut allow_downgrade, mut keys) = (false, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" | "-c" => {
@@ -124,6 +134,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 manager.0 = Some(arg);
             }
             "replay" if command.is_none() => command = Some(Command::Replay),
+            "update" if command.is_none() => command = Some(Command::Update),
+            "--allow-downgrade" if matches!(command, Some(Command::Update)) => allow_downgrade = true,
+            "--keys" if matches!(command, Some(Command::Update)) => {
+                keys = Some(PathBuf::from(args.next().ok_or("--keys needs a directory")?));
+            }
             "--since" | "--until" | "--svg" if matches!(command, Some(Command::Replay)) => {
                 let value = args.next().ok_or(format!("{arg} needs a value"))?;
                 match arg.as_str() {
@@ -139,8 +154,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 let name = sentinel::replay::SETTINGS.iter().find(|(flag, _)| *flag == arg).map(|(_, name)| *name);
                 what_if.extend(name.map(|name| (name, value)));
             }
-            _ if matches!(command, Some(Command::ImportOriginal | Command::Backup | Command::Restore))
-                && file.is_none()
+            _ if matches!(
+                command,
+                Some(Command::ImportOriginal | Command::Backup | Command::Restore | Command::Update)
+            ) && file.is_none()
                 && !arg.starts_with('-') =>
             {
                 file = Some(PathBuf::from(&arg));
@@ -153,6 +170,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             return Err("import-original needs the original's sentinel.db".into());
         }
         Some(Command::Backup) if file.is_none() => return Err("backup needs the file to write".into()),
+        Some(Command::Update) if file.is_none() => return Err("update needs a release bundle's file or URL".into()),
         Some(Command::Restore) if file.is_none() && offbox.is_none() => {
             return Err("restore needs the backup to restore".into());
         }
@@ -168,10 +186,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         _ => {}
     }
     let command = command.unwrap_or(Command::Run);
-    Ok(Args { command, config, file, offbox, dry_run, what_if, since, until, svg, manager })
+    Ok(Args { command, config, file, offbox, dry_run, what_if, since, until, svg, manager, allow_downgrade, keys })
 }
 
 fn run() -> anyhow::Result<()> {
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    if all.first().is_some_and(|first| first == "release") {
+        println!("{}", sentinel::update::release::run(&all[1..])?);
+        return Ok(());
+    }
     let args = parse_args(std::env::args().skip(1)).map_err(|err| anyhow::format_err!("{err}\n\n{USAGE}"))?;
     match args.command {
         Command::Version => {
@@ -278,6 +301,19 @@ fn run() -> anyhow::Result<()> {
                 }
             );
         }
+        Command::Update => {
+            let source = args.file.as_deref().unwrap_or(std::path::Path::new("")).to_string_lossy().into_owned();
+            let keys_dir = args.keys.clone().unwrap_or_else(sentinel::update::keys::keys_dir);
+            let request =
+                sentinel::update::install::Request { source, allow_downgrade: args.allow_downgrade, keys_dir };
+            let now = sentinel::update::install::now()?;
+            let done = sentinel::update::install::update(&config, &request, now)?;
+            println!(
+                "installed sentinel {} into slot {} (was {} in slot {}), signed by key {}",
+                done.version, done.slot, done.from_version, done.from_slot, done.key.id
+            );
+            println!("  {}", sentinel::update::install::ask_restart(&config));
+        }
         Command::ImportOriginal => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
             let mode = if args.dry_run { sentinel::import::Mode::DryRun } else { sentinel::import::Mode::Write };
@@ -293,7 +329,10 @@ fn run() -> anyhow::Result<()> {
             for warning in sentinel::config::warnings(&source, &config) {
                 tracing::warn!("{warning}");
             }
-            sentinel::app::run(config)?;
+            if sentinel::app::run(config)? == sentinel::app::Stopped::Restart {
+                // systemd restarts on this code (RestartForceExitStatus=), into the active slot.
+                std::process::exit(i32::from(sentinel::update::RESTART_EXIT));
+            }
         }
     }
     Ok(())

@@ -125,6 +125,10 @@ pub async fn probe_all(timeout: Duration) -> Vec<ActorHealth> {
         let result = probe.await.unwrap_or_else(|err| Err(format!("probe failed: {err}")));
         health.push(ActorHealth { name: child.name(), ok: result.is_ok(), error: result.err() });
     }
+    // A build made never to become healthy, for the update's rollback tests (issue 16).
+    if let Some(why) = crate::version::test_unhealthy() {
+        health.push(ActorHealth { name: "test-hook", ok: false, error: Some(why) });
+    }
     health
 }
 

@@ -164,6 +164,10 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// The managers' console (issue 17).
     pub console: ConsoleConfig,
+    /// How long a version on trial has to become healthy (`UPDATE_TRIAL_MINUTES`, issue 16).
+    pub update_trial: std::time::Duration,
+    /// The release manifest checked nightly for automatic updates (`UPDATE_URL`, issue 16).
+    pub update_url: Option<String>,
     /// The env file this configuration was read from, if any: the off-box copy carries it.
     pub env_file: Option<PathBuf>,
 }

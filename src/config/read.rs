@@ -112,6 +112,8 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
     let offbox = read_offbox(r);
     let notify = read_notify(r);
     let console_session = r.get(&CONSOLE_SESSION_HOURS);
+    let update_trial = r.get(&UPDATE_TRIAL_MINUTES);
+    let update_url = r.get(&UPDATE_URL);
     Some(Config {
         webhook_secret: r.get(&WEBHOOK_SECRET)?,
         listen_addr: listen_addr?,
@@ -151,6 +153,8 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
         offbox: offbox?,
         notify: notify?,
         console: ConsoleConfig { url: r.get(&CONSOLE_URL)?, session: console_session? },
+        update_trial: update_trial?,
+        update_url: update_url?,
         env_file: r.source.file.clone(),
     })
 }

@@ -227,6 +227,11 @@ vars! {
         off this box: without it no copy can be read";
     OFFBOX_KEEP: usize = "14", |v| parse::count(v, "a whole number of copies, at least 1"),
         "off-box copies kept in the bucket: the newest this many";
+    UPDATE_TRIAL_MINUTES: Duration = "10", |v| parse::count(v, "whole minutes, at least 1").map(|m: u64| Duration::from_secs(m * 60)),
+        "how long a new version installed by sentinel update has to become healthy before it is rolled back";
+    UPDATE_URL: Option<String> = unset, parse::url,
+        "a static JSON manifest of the latest release (cross/release.sh --base-url writes it); checked once a night \
+        outside business hours, and a newer signed version is installed; unset means no automatic updates";
     NOTIFY_WEBHOOK_URLS: Vec<Target> = "", notify::parse_targets,
         "webhooks told of events besides the managers' SMS: URL=kinds entries split by ';', kinds from breach, digest, \
         health, resolved or all, e.g. https://hooks.example/x=breach,digest;https://hooks.slack.com/services/T/B/C=all; \

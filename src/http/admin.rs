@@ -24,7 +24,7 @@ pub(super) fn health(http: &HttpContext) -> Reply {
     let uptime = http.ctx.uptime().as_secs();
     let mut body = json!({
         "ok": ok,
-        "version": env!("CARGO_PKG_VERSION"),
+        "version": crate::version::running(),
         "uptime_seconds": uptime,
         "actors": actors,
         "ghl": ghl.state,

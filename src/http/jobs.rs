@@ -281,3 +281,11 @@ pub(super) fn set_clock(http: &HttpContext, query: &HashMap<String, String>) -> 
     OutboxHandle.wake();
     Reply::ok(json!({ "now": time.now(), "trusted": http.ctx.signals.clock_trusted() }))
 }
+
+/// `POST /jobs/restart`: `sentinel update` switched slots and asks for the new version. The
+/// service stops as on SIGTERM (requests in progress get their answer) and exits with
+/// `update::RESTART_EXIT`, which the unit restarts on.
+pub(super) fn restart() -> Reply {
+    crate::update::request_restart("asked through /jobs/restart");
+    Reply::ok(json!({ "job": "restart", "restarting": true, "exit_code": crate::update::RESTART_EXIT }))
+}

@@ -37,7 +37,8 @@ use crate::guard::{AuthGuard, Held, Verdict};
 use admin::{get_issue, health, list_issues, mark_spam, metrics, status_json, status_page};
 use auth::{authorised, client_of};
 use jobs::{
-    cleanup_raw_events, escalations, inject_failure, poll_resolver, send_summary, set_clock, verify_pending, wedge,
+    cleanup_raw_events, escalations, inject_failure, poll_resolver, restart, send_summary, set_clock, verify_pending,
+    wedge,
 };
 use server::KEEPER_PATH;
 use webhook::webhook;
@@ -192,7 +193,8 @@ fn route_checked(
         | "/jobs/poll_resolver"
         | "/jobs/send_summary"
         | "/jobs/escalations"
-        | "/jobs/cleanup_raw_events" => "POST",
+        | "/jobs/cleanup_raw_events"
+        | "/jobs/restart" => "POST",
         "/debug/fail" | "/debug/clock" | "/debug/wedge" if manual => "POST",
         _ => return Reply::error(404, "Not Found"),
     };
@@ -214,6 +216,7 @@ fn route_checked(
         "/jobs/send_summary" => send_summary(http, query),
         "/jobs/escalations" => escalations(http, query),
         "/jobs/cleanup_raw_events" => cleanup_raw_events(http, query),
+        "/jobs/restart" => restart(),
         "/debug/fail" => inject_failure(query),
         "/debug/clock" => set_clock(http, query),
         "/debug/wedge" => wedge(query),

@@ -93,6 +93,9 @@ pub struct Snapshot {
     /// The off-box copy of the nightly backup (issue 15); `None` when `OFFBOX_URL` is unset.
     #[serde(default)]
     pub offbox: Option<crate::offbox::Record>,
+    /// The active slot, a version on trial, and how the last update ended (issue 16).
+    #[serde(default)]
+    pub update: crate::update::UpdateStatus,
 }
 
 /// One actor's state.
@@ -119,7 +122,7 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
     let now = ctx.time.now();
     let ghl = ctx.ghl.status();
     let snapshot = Snapshot {
-        version: env!("CARGO_PKG_VERSION").to_string(),
+        version: crate::version::running().to_string(),
         uptime_seconds: ctx.uptime().as_secs() as i64,
         actors: actors.into_iter().map(ActorState::from).collect(),
         ghl: ghl.state.to_string(),
@@ -144,6 +147,7 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         auth_slowed: 0,
         ai_gate: ctx.ai.status(),
         offbox: ctx.offbox.status(),
+        update: crate::update::status(&ctx.config.data_dir()),
     };
     Ok((snapshot, live))
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 
 use super::Snapshot;
-use super::text::{ai_gate_line, clock_line, countdown, data_line, offbox_line, or_never, pass_line};
+use super::text::{ai_gate_line, clock_line, countdown, data_line, offbox_line, or_never, pass_line, update_line};
 use crate::domain::format::{clock, when};
 use crate::domain::issue::Issue;
 use crate::domain::phone::mask_digits;
@@ -69,6 +69,14 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
         "<li class=\"{}\">Off-box copy: {}</li>",
         if failing { "bad" } else { "ok" },
         escape(&offbox_line(snapshot.offbox.as_ref(), now, zone))
+    );
+    let rolled_back = snapshot.update.last.as_deref().is_some_and(|last| last.contains("rolled back"));
+    let _ = write!(
+        page,
+        "<li class=\"{}\">Version {}, {}</li>",
+        if rolled_back { "bad" } else { "ok" },
+        escape(&snapshot.version),
+        escape(&update_line(&snapshot.update))
     );
     if let Some((slot, at)) = &snapshot.next_digest {
         let _ = write!(page, "<li>Next digest: {} at {}</li>", escape(slot), escape(&when(*at, now, zone)));
@@ -168,6 +176,7 @@ mod tests {
             auth_slowed: 0,
             ai_gate: AiGateStatus::default(),
             offbox: None,
+            update: Default::default(),
         };
         let issue = Issue {
             id: 1,

@@ -97,6 +97,17 @@ pub(super) fn or_never(at: Option<Timestamp>, now: Timestamp, zone: &jiff::tz::T
     at.map_or_else(|| "never".to_string(), |at| when(at, now, zone))
 }
 
+/// The slot, a trial and the last update, in one line (issue 16).
+pub fn update_line(update: &crate::update::UpdateStatus) -> String {
+    let slot = if update.slot.is_empty() { "factory" } else { update.slot.as_str() };
+    let mut line = format!("slot {slot}");
+    if let Some(trial) = &update.trial {
+        line.push_str(&format!("; {trial}"));
+    }
+    line.push_str(&format!("; last: {}", update.last.as_deref().unwrap_or("none")));
+    line
+}
+
 /// One screen for `sentinel status`.
 pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) -> String {
     let mut out = String::new();
@@ -139,6 +150,7 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
         writeln!(out, "  auth failures: {} since start ({} slowed down)", snapshot.auth_failures, snapshot.auth_slowed);
     let _ = writeln!(out, "  AI check:      {}", ai_gate_line(&snapshot.ai_gate));
     let _ = writeln!(out, "  off-box copy:  {}", offbox_line(snapshot.offbox.as_ref(), now, zone));
+    let _ = writeln!(out, "  update:        {}", update_line(&snapshot.update));
     if let Some((slot, at)) = &snapshot.next_digest {
         let _ = writeln!(out, "  next digest:   {slot} at {}", when(*at, now, zone));
     }

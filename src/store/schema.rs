@@ -255,7 +255,27 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
         anyhow::bail!("the database {} failed quick_check: {check}", path.display());
     }
     migrate(&mut conn)?;
+    if crate::version::test_hooks() && std::env::var("SENTINEL_TEST_SCHEMA_AHEAD").is_ok_and(|v| v == "1") {
+        schema_ahead(&mut conn)?;
+    }
     Ok(conn)
+}
+
+/// The test hook `SENTINEL_TEST_SCHEMA_AHEAD=1`: one more migration of the kind the rule allows
+/// (a table and a column added), so a test can roll back over a file the new version migrated.
+fn schema_ahead(conn: &mut Connection) -> anyhow::Result<()> {
+    let tx = conn.transaction()?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == VERSION {
+        tx.execute_batch(
+            "CREATE TABLE test_ahead (id INTEGER PRIMARY KEY, note TEXT NOT NULL);
+             ALTER TABLE issues ADD COLUMN test_ahead TEXT;
+             INSERT INTO test_ahead (note) VALUES ('written by a newer schema (test hook)');",
+        )?;
+        tx.pragma_update(None, "user_version", VERSION + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// An in-memory database at the current version (tests).
@@ -285,13 +305,38 @@ fn configure(conn: &Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Applies every migration newer than the file's version.
+/// The `kv` key that holds the oldest schema version able to read the file. Every migration
+/// keeps the previous release able to read and write the file (ARCHITECTURE.md, "Updates and
+/// the schema"), so none sets it yet; one that cannot keep that promise must.
+pub const MIN_READER_KEY: &str = "schema_min_reader";
+
+/// The file's schema version and the oldest schema version that can read it.
+pub fn readable_by(conn: &Connection) -> anyhow::Result<(i64, i64)> {
+    use rusqlite::OptionalExtension as _;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == 0 {
+        return Ok((0, 0));
+    }
+    let min_reader: Option<String> =
+        conn.query_row("SELECT value FROM kv WHERE key = ?1", [MIN_READER_KEY], |row| row.get(0)).optional()?;
+    Ok((version, min_reader.and_then(|text| text.parse().ok()).unwrap_or(0)))
+}
+
+/// Applies every migration newer than the file's version. A file a newer release migrated is
+/// used as it is when that release says this one can still read it (a rollback, issue 16).
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let (current, min_reader) = readable_by(conn)?;
     if current > VERSION {
-        anyhow::bail!(
-            "the database is at schema version {current}, newer than this binary's {VERSION}; upgrade sentinel"
+        if min_reader > VERSION {
+            anyhow::bail!(
+                "the database is at schema version {current}, which needs schema {min_reader} to read, newer than this \
+                 binary's {VERSION}; upgrade sentinel"
+            );
+        }
+        tracing::warn!(
+            "the database is at schema version {current}, newer than this binary's {VERSION}, and readable by it"
         );
+        return Ok(());
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = index as i64 + 1;
@@ -355,12 +400,29 @@ mod tests {
     }
 
     #[test]
-    fn a_newer_file_is_refused() -> anyhow::Result<()> {
+    fn a_newer_file_this_version_cannot_read_is_refused() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("sentinel.db");
-        open(&path)?.pragma_update(None, "user_version", VERSION + 1)?;
+        let conn = open(&path)?;
+        conn.pragma_update(None, "user_version", VERSION + 1)?;
+        conn.execute("INSERT INTO kv (key, value) VALUES (?1, ?2)", rusqlite::params![MIN_READER_KEY, VERSION + 1])?;
+        drop(conn);
         let err = open(&path).err().map(|e| format!("{e:#}")).unwrap_or_default();
         assert!(err.contains("newer than this binary"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_newer_file_this_version_can_read_opens_as_it_is() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("sentinel.db");
+        let conn = open(&path)?;
+        conn.execute_batch("CREATE TABLE later (id INTEGER PRIMARY KEY); ALTER TABLE issues ADD COLUMN later TEXT;")?;
+        conn.pragma_update(None, "user_version", VERSION + 1)?;
+        conn.execute("INSERT INTO kv (key, value) VALUES (?1, ?2)", rusqlite::params![MIN_READER_KEY, VERSION])?;
+        drop(conn);
+        let conn = open(&path)?;
+        assert_eq!(readable_by(&conn)?, (VERSION + 1, VERSION));
         Ok(())
     }
 

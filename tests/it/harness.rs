@@ -124,6 +124,17 @@ impl Sentinel {
 
     /// Starts `sentinel ARGS...` (e.g. `run --config FILE`) with the database in `dir`.
     pub fn start_with_args(dir: tempfile::TempDir, args: &[&str], extra: &[(&str, &str)]) -> anyhow::Result<Sentinel> {
+        Sentinel::start_command(command(), dir, args, extra)
+    }
+
+    /// Starts `program ARGS...` (e.g. the update launcher, which execs a sentinel) as
+    /// [`Sentinel::start_with_args`] starts the binary under test.
+    pub fn start_command(
+        mut program: Command,
+        dir: tempfile::TempDir,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Sentinel> {
         let mut env = base_env();
         env.push(("DB_PATH".into(), dir.path().join("sentinel.db").display().to_string()));
         for (name, value) in extra {
@@ -131,7 +142,7 @@ impl Sentinel {
             env.push((name.to_string(), value.to_string()));
         }
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("stderr.log"))?;
-        let mut child = command()
+        let mut child = program
             .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -261,6 +272,15 @@ impl Sentinel {
     #[allow(dead_code)]
     pub fn try_exit(&mut self) -> anyhow::Result<Option<ExitStatus>> {
         Ok(self.child.try_wait()?)
+    }
+
+    /// Waits up to `limit` for an exit the service chose itself (a restart it asked for);
+    /// returns the status and the data directory for the restart.
+    #[allow(dead_code)]
+    pub fn wait_exit(mut self, limit: Duration) -> anyhow::Result<(ExitStatus, tempfile::TempDir)> {
+        let status = wait_with_timeout(&mut self.child, limit)?;
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
+        Ok((status, dir))
     }
 
     /// Sends SIGTERM and waits for the exit; returns the data directory for a restart.

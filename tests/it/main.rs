@@ -30,4 +30,5 @@ mod storage;
 mod supervision;
 mod tidy;
 mod tunnel;
+mod update;
 mod watchdog;
