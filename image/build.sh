@@ -7,7 +7,8 @@
 #   --binary       the static aarch64 sentinel (default: cross/build.sh's output, built if missing)
 #   --cloudflared  an arm64 cloudflared binary to bake in (Cloudflare publishes them); without it
 #                  the image has the unit but no tunnel binary
-#   --rathole      an arm64 rathole binary to bake in, for the self-hosted tunnel instead
+#   --rathole      the arm64 rathole binary baked in for the self-hosted tunnel instead
+#                  (default: cross/rathole.sh's output, built if missing)
 #   --out          where the image goes (default: target/image)
 #   --xz           also write a compressed copy for downloading and flashing
 #
@@ -25,7 +26,7 @@ repo=$PWD
 
 binary=target/aarch64-unknown-linux-musl/release/sentinel
 cloudflared=""
-rathole=""
+rathole=target/rathole/aarch64-unknown-linux-musl/rathole
 out=target/image
 compress=0
 while [ $# -gt 0 ]; do
@@ -98,10 +99,11 @@ if [ -n "$cloudflared" ]; then
   file -L "$cloudflared" | grep -q "ARM aarch64" || { echo "$cloudflared is not an arm64 binary" >&2; exit 1; }
   install -m 0755 "$cloudflared" "$root/usr/local/bin/cloudflared"
 fi
-if [ -n "$rathole" ]; then
-  file -L "$rathole" | grep -q "ARM aarch64" || { echo "$rathole is not an arm64 binary" >&2; exit 1; }
-  install -m 0755 "$rathole" "$root/usr/local/bin/rathole"
-fi
+# rathole is always baked in, so an office can pick the self-hosted tunnel without fetching a
+# binary; its unit runs only once a rathole-client.toml was imported.
+[ -x "$rathole" ] || bash cross/rathole.sh aarch64-unknown-linux-musl
+file -L "$rathole" | grep -q "ARM aarch64.*statically linked" || { echo "$rathole is not a static arm64 binary" >&2; exit 1; }
+install -m 0755 "$rathole" "$root/usr/local/bin/rathole"
 install -m 0644 systemd/sentinel.service systemd/sentinel-rollback.service systemd/cloudflared.service systemd/rathole-client.service "$root/etc/systemd/system/"
 # The tunnel's ingress rules (no secret): copied to /etc/sentinel at boot when missing there.
 install -D -m 0644 systemd/cloudflared.yml "$root/usr/share/sentinel/cloudflared.yml"

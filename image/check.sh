@@ -61,11 +61,20 @@ for f in /etc/systemd/system/sentinel.service /etc/systemd/system/sentinel-rollb
   ls_root "stat $f" | grep -q "Type: regular" || fail "root lacks $f"
 done
 ok "root: units (Sentinel, import, cloudflared with its ingress rules, rathole), journald drop-in, hardware watchdog, LED udev rule, import script, network"
-for unit in sentinel.service sentinel-import.service; do
+# The self-hosted tunnel's client, baked in by default; its unit waits for an imported config.
+ls_root "dump /usr/local/bin/rathole $tmp/rathole"
+[ -s "$tmp/rathole" ] || fail "no /usr/local/bin/rathole (image/build.sh bakes cross/rathole.sh's build in)"
+[ "$(mode_of /usr/local/bin/rathole)" = 0755 ] || fail "/usr/local/bin/rathole is not mode 0755"
+file "$tmp/rathole" | grep -q "ARM aarch64.*statically linked" || fail "rathole is not a static aarch64 binary: $(file -b "$tmp/rathole")"
+dropin=$(ls_root "cat /etc/systemd/system/rathole-client.service.d/sentinel.conf")
+grep -qx 'ConditionPathExists=/etc/sentinel/rathole-client.toml' <<<"$dropin" \
+  || fail "rathole-client.service must run only once its configuration was imported"
+ok "root: /usr/local/bin/rathole, static aarch64, $(stat -c %s "$tmp/rathole") bytes; its unit waits for rathole-client.toml"
+for unit in sentinel.service sentinel-import.service rathole-client.service; do
   target=$(ls_root "stat /etc/systemd/system/multi-user.target.wants/$unit" | sed -n 's/^Fast link dest: "\(.*\)"/\1/p')
   [ "$target" = "/etc/systemd/system/$unit" ] || fail "$unit is not enabled"
 done
-ok "enabled: sentinel.service, sentinel-import.service"
+ok "enabled: sentinel.service, sentinel-import.service, rathole-client.service (on its condition)"
 fstab=$(ls_root "cat /etc/fstab")
 grep -Eq '^LABEL=root[[:space:]]+/[[:space:]]+ext4[[:space:]]+ro,' <<<"$fstab" || fail "fstab does not mount / read-only"
 grep -Eq '^LABEL=data[[:space:]]+/var/lib/sentinel[[:space:]]' <<<"$fstab" || fail "fstab does not mount the data partition"

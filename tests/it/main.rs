@@ -22,6 +22,7 @@ mod lifecycle;
 mod managers;
 mod notify;
 mod offbox;
+mod rathole;
 mod replay;
 mod resolver;
 mod signatures;
