@@ -22,9 +22,18 @@ done
 refuse() { echo "image/reflash.sh: $*; nothing was written" >&2; exit 1; }
 
 # start size (512-byte sectors) of each partition, one line each.
-table() { sfdisk -J "$1" | python3 -c 'import json,sys; [print(p["start"], p["size"]) for p in json.load(sys.stdin)["partitiontable"]["partitions"]]'; }
-mapfile -t new_parts < <(table "$new") || true
-mapfile -t card_parts < <(table "$card") || true
+table() {
+  { sfdisk -J "$1" 2>/dev/null || true; } | python3 -c '
+import json, sys
+try:
+    parts = json.load(sys.stdin)["partitiontable"]["partitions"]
+except (ValueError, KeyError):
+    parts = []
+for p in parts:
+    print(p["start"], p["size"])'
+}
+mapfile -t new_parts < <(table "$new")
+mapfile -t card_parts < <(table "$card")
 [ "${#new_parts[@]}" -eq 3 ] || refuse "$new is not a Sentinel image (expected 3 partitions)"
 [ "${#card_parts[@]}" -eq 3 ] || refuse "$card is not a Sentinel card (expected 3 partitions)"
 read -r new1_start new1_size <<<"${new_parts[0]}"
