@@ -11,6 +11,9 @@
 #                  (default: cross/rathole.sh's output, built if missing)
 #   --out          where the image goes (default: target/image)
 #   --xz           also write a compressed copy for downloading and flashing
+#   --trust-key    CI only: also trust this release public key (*.pub) in /usr/share/sentinel/keys
+#   --test-shell   CI only: a root shell on the VM's virtio port "sentinel.test-shell"
+#                  (image/test/sentinel-test-shell.service), for image/update-check.sh
 #
 # Stage 1, the Debian root filesystem, is image/rootfs.sh under qemu-user: about 15-40 minutes,
 # so its tar is cached in $SENTINEL_IMAGE_CACHE (default /var/cache/sentinel-image) under a key
@@ -29,6 +32,8 @@ cloudflared=""
 rathole=target/rathole/aarch64-unknown-linux-musl/rathole
 out=target/image
 compress=0
+trust_keys=()
+test_shell=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --binary) binary=$2; shift 2 ;;
@@ -36,6 +41,8 @@ while [ $# -gt 0 ]; do
     --rathole) rathole=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --xz) compress=1; shift ;;
+    --trust-key) trust_keys+=("$2"); shift 2 ;;
+    --test-shell) test_shell=1; shift ;;
     *) echo "unknown argument $1 (see the top of image/build.sh)" >&2; exit 2 ;;
   esac
 done
@@ -72,6 +79,13 @@ rootfs_tar=$cache/rootfs-$key.tar
 mkdir -p "$cache"
 # (grep -c reads the whole listing: grep -q would end tar with SIGPIPE, a failure under pipefail.)
 is_tar() { [ -f "$1" ] && [ "$(tar -tf "$1" 2>/dev/null | grep -c '^\(\./\)\?etc/os-release$')" -gt 0 ]; }
+# Issue 16 moved the mirror out of rootfs.sh (mirror.sh) and changed nothing else it installs
+# or runs, so the tar cached under the key of the rootfs.sh before that edit, with the same
+# tools, is the same root filesystem: it is taken over by a hard link rather than rebuilt
+# (17 minutes). Its /etc/apt/sources.list names the mirror it was built from, deb.debian.org.
+if [ "$key" = 7f5c19da02f83ac3 ] && [ ! -e "$rootfs_tar" ] && is_tar "$cache/rootfs-b4501ea96094a0be.tar"; then
+  ln "$cache/rootfs-b4501ea96094a0be.tar" "$rootfs_tar"
+fi
 if is_tar "$rootfs_tar"; then
   echo "== root filesystem: cached $rootfs_tar"
 else
@@ -95,6 +109,15 @@ tar -C "$root" --numeric-owner -xpf "$rootfs_tar"
 install -D -m 0755 "$binary" "$root/usr/lib/sentinel/sentinel"
 install -m 0755 systemd/sentinel-launcher "$root/usr/local/bin/sentinel"
 install -D -m 0644 cross/keys/*.pub -t "$root/usr/share/sentinel/keys/"
+# CI only (the production image trusts only the committed key): a throwaway key CI signs with,
+# and a root shell on a virtio port that only QEMU has, for the update check.
+for trust_key in "${trust_keys[@]}"; do
+  install -m 0644 "$trust_key" "$root/usr/share/sentinel/keys/ci-$(basename "$trust_key")"
+done
+if [ "$test_shell" -eq 1 ]; then
+  install -m 0644 image/test/sentinel-test-shell.service "$root/etc/systemd/system/"
+  ln -sf /etc/systemd/system/sentinel-test-shell.service "$root/etc/systemd/system/multi-user.target.wants/"
+fi
 if [ -n "$cloudflared" ]; then
   file -L "$cloudflared" | grep -q "ARM aarch64" || { echo "$cloudflared is not an arm64 binary" >&2; exit 1; }
   install -m 0755 "$cloudflared" "$root/usr/local/bin/cloudflared"

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# The QEMU set-up the image checks share (boot-check.sh, plug-check.sh): sourced, not run.
+# The QEMU set-up the image checks share (boot-check.sh, plug-check.sh, update-check.sh):
+# sourced, not run.
 #
 # It owns the working directory ($tmp) and the VM: a grown copy of the image ($tmp/disk.img),
 # the kernel and initrd taken from its own boot partition, the sentinel.env put there, and
@@ -12,6 +13,7 @@
 #   vm_env "$secret" [SETTING...] # sentinel.env on the boot partition
 #   webhook_port=$(free_port)    # (admin_port too, to forward the admin listener)
 #   vm_boot [QEMU OPTIONS...]    # $qemu_pid, console in $tmp/console.log
+#   vm_check_data ACKED          # after power-off: every acknowledged webhook is stored
 
 command -v qemu-system-aarch64 >/dev/null || {
   apt-get update -qq || true
@@ -96,4 +98,34 @@ vm_boot() {
     -netdev "user,id=net,restrict=off,$forward" -device virtio-net-pci,netdev=net,romfile= \
     -display none -serial "file:$tmp/console.log" "$@" &
   qemu_pid=$!
+}
+
+# vm_check_data ACKED: with the VM off (after a clean power-off or a cut), the data partition's
+# journal replays, it checks clean, and its database passes integrity_check and holds every
+# webhook whose messageId is a line of the file ACKED (those answered 2xx). Prints a summary.
+vm_check_data() {
+  local start size
+  read -r start size < <(part 3)
+  dd if="$tmp/disk.img" of="$tmp/data.ext4" bs=512 skip="$start" count="$size" status=none
+  e2fsck -fy "$tmp/data.ext4" >"$tmp/fsck.log" 2>&1 || [ $? -le 1 ] || { cat "$tmp/fsck.log" >&2; fail "the data filesystem needed repair"; }
+  e2fsck -fn "$tmp/data.ext4" >/dev/null 2>&1 || fail "the data filesystem is not clean after its journal replayed"
+  rm -rf "$tmp/db" && mkdir "$tmp/db"
+  for file in sentinel.db sentinel.db-wal; do
+    debugfs -R "dump /$file $tmp/db/$file" "$tmp/data.ext4" >/dev/null 2>&1 || true
+  done
+  [ -s "$tmp/db/sentinel.db" ] || fail "no database on the data partition"
+  python3 - "$tmp/db/sentinel.db" "$1" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+check = db.execute("PRAGMA integrity_check").fetchone()[0]
+if check != "ok":
+    sys.exit(f"integrity_check: {check}")
+stored = {json.loads(body).get("messageId") for (body,) in db.execute("SELECT body FROM raw_events")}
+acked = [line.strip() for line in open(sys.argv[2]) if line.strip()]
+missing = [m for m in acked if m not in stored]
+if missing:
+    sys.exit(f"{len(missing)} acknowledged webhooks are missing, e.g. {missing[:3]}")
+print(f"{len(acked)} acknowledged webhooks, all stored; integrity_check ok")
+PY
+  rm -f "$tmp/data.ext4"
 }

@@ -68,35 +68,6 @@ with open(acked, "a") as out:
 PY
 }
 
-# After a cut: the data partition's journal replays, it checks clean, and the database holds
-# every acknowledged webhook and passes integrity_check.
-inspect() {
-  local start size
-  read -r start size < <(part 3)
-  dd if="$tmp/disk.img" of="$tmp/data.ext4" bs=512 skip="$start" count="$size" status=none
-  e2fsck -fy "$tmp/data.ext4" >"$tmp/fsck.log" 2>&1 || [ $? -le 1 ] || { cat "$tmp/fsck.log" >&2; fail "the data filesystem needed repair"; }
-  e2fsck -fn "$tmp/data.ext4" >/dev/null 2>&1 || fail "the data filesystem is not clean after its journal replayed"
-  rm -rf "$tmp/db" && mkdir "$tmp/db"
-  for file in sentinel.db sentinel.db-wal; do
-    debugfs -R "dump /$file $tmp/db/$file" "$tmp/data.ext4" >/dev/null 2>&1 || true
-  done
-  [ -s "$tmp/db/sentinel.db" ] || fail "no database on the data partition"
-  python3 - "$tmp/db/sentinel.db" "$tmp/acked" <<'PY'
-import json, sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-check = db.execute("PRAGMA integrity_check").fetchone()[0]
-if check != "ok":
-    sys.exit(f"integrity_check: {check}")
-stored = {json.loads(body).get("messageId") for (body,) in db.execute("SELECT body FROM raw_events")}
-acked = [line.strip() for line in open(sys.argv[2]) if line.strip()]
-missing = [m for m in acked if m not in stored]
-if missing:
-    sys.exit(f"{len(missing)} acknowledged webhooks are missing, e.g. {missing[:3]}")
-print(f"{len(acked)} acknowledged webhooks, all stored; integrity_check ok")
-PY
-  rm -f "$tmp/data.ext4"
-}
-
 : > "$tmp/acked"
 echo "== the plug pulled $cuts times under a webhook flood ($(basename "$img"))"
 for round in $(seq 1 "$cuts"); do
@@ -109,7 +80,7 @@ for round in $(seq 1 "$cuts"); do
   vm_kill
   wait "$flood_pid" 2>/dev/null || true
   flood_pid=""
-  summary=$(inspect) || exit 1
+  summary=$(vm_check_data "$tmp/acked") || exit 1
   echo "  cut $round: $summary"
 done
 boot

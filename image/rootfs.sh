@@ -4,12 +4,18 @@
 # is slow (APPLIANCE Addendum A: 41 min when every dpkg trigger rebuilds the initramfs), so
 # image/build.sh caches the tar under a key made of this file's contents: change this file and
 # the next build makes a new one. The initramfs is built once, at the end, not per trigger.
+# The Debian mirror comes from DEBIAN_MIRROR or the build machine's apt sources (mirror.sh);
+# it is not part of the key.
 #
 #   image/rootfs.sh OUT.tar
 #
 # Needs root (mmdebstrap --mode=root), mmdebstrap, qemu-user-static and binfmt-support.
 set -euo pipefail
 out="${1:?usage: image/rootfs.sh OUT.tar}"
+# shellcheck source-path=SCRIPTDIR source=mirror.sh
+source "$(dirname "${BASH_SOURCE[0]}")/mirror.sh"
+read -r mirror security_mirror < <(debian_mirrors)
+echo "   Debian mirror: $mirror (security: $security_mirror)"
 
 # Debian's kernel (Pi 3, 4, 400, Zero 2 W; bookworm has no Pi 5 device tree) and the Pi
 # firmware, systemd with networkd/resolved/timesyncd (the Pi has no RTC; TLS needs a clock),
@@ -47,6 +53,6 @@ mmdebstrap --arch=arm64 --variant=minbase --mode=root --format=tar --components=
   --essential-hook="$essential_hook" \
   --customize-hook="$customize_hook" \
   bookworm "$out" \
-  "deb http://deb.debian.org/debian bookworm main non-free-firmware" \
-  "deb http://deb.debian.org/debian bookworm-updates main non-free-firmware" \
-  "deb http://deb.debian.org/debian-security bookworm-security main non-free-firmware"
+  "deb $mirror bookworm main non-free-firmware" \
+  "deb $mirror bookworm-updates main non-free-firmware" \
+  "deb $security_mirror bookworm-security main non-free-firmware"

@@ -183,3 +183,27 @@ fn bad_bundles_are_refused_with_a_clear_message_and_nothing_changes() -> anyhow:
     all_stored(&app, &["kept".into()])?;
     Ok(())
 }
+
+/// `sentinel update` typed by hand on a box, from any directory and without `DB_PATH` (only the
+/// service gets systemd's `STATE_DIRECTORY`): the launcher points it at the data directory the
+/// slots are in, not at `./sentinel-data` under the working directory.
+#[test]
+fn an_update_typed_by_hand_elsewhere_installs_into_the_data_directory() -> anyhow::Result<()> {
+    if skipped() {
+        return Ok(());
+    }
+    let appliance = Appliance::new()?;
+    let bundle = appliance.fixture.bundle("0.2.0", &[])?;
+    let dir = tempfile::tempdir()?;
+    let elsewhere = tempfile::tempdir()?;
+    let output = appliance
+        .update_command(dir.path(), &[path(&bundle)], None, &[])
+        .env_remove("DB_PATH")
+        .current_dir(elsewhere.path())
+        .output()?;
+    ensure!(output.status.success(), "update failed: {}", text(&output));
+    assert!(dir.path().join("slots/a/sentinel").exists(), "{}", text(&output));
+    assert_eq!(std::fs::read_link(dir.path().join("slots/current"))?, Path::new("a"));
+    assert!(!elsewhere.path().join("sentinel-data").exists(), "written under the working directory");
+    Ok(())
+}
