@@ -17,6 +17,7 @@ mod hostile;
 mod hours;
 mod import;
 mod intake;
+mod launcher;
 mod led;
 mod lifecycle;
 mod managers;

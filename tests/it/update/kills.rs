@@ -198,7 +198,13 @@ fn a_corrupt_slot_falls_back_and_the_start_limit_rollback_switches_back() -> any
     ensure!(output.status.success(), "update failed: {}", text(&output));
     let dir = restarted(app)?;
     let slots = dir.path().join("slots").display().to_string();
-    let rollback = || Command::new(launcher()).arg("rollback").env("SENTINEL_SLOTS", &slots).output();
+    let rollback = || {
+        Command::new(launcher())
+            .arg("rollback")
+            .env(LAUNCHER_USER.0, LAUNCHER_USER.1)
+            .env("SENTINEL_SLOTS", &slots)
+            .output()
+    };
     let output = rollback()?;
     assert!(output.status.success(), "{}", text(&output));
     assert!(text(&output).contains("rolled back to"), "{}", text(&output));

@@ -155,6 +155,9 @@ impl Appliance {
         [
             ("SENTINEL_SLOTS", dir.join("slots").display().to_string()),
             ("SENTINEL_FACTORY", env!("CARGO_BIN_EXE_sentinel").to_string()),
+            // Typed as root, the launcher becomes the service user `sentinel` first
+            // (tests/it/launcher.rs); these tests play that user as whoever runs them.
+            (LAUNCHER_USER.0, LAUNCHER_USER.1.to_string()),
             ("SENTINEL_KEYS_DIR", self.fixture.keys.display().to_string()),
             ("SENTINEL_TEST_NOW", NOW.to_string()),
             ("LISTEN_ADDR", self.webhook_addr.clone()),
@@ -214,6 +217,9 @@ impl Appliance {
         self.ghl.sends().iter().filter(|send| send.to_string().contains(text)).count()
     }
 }
+
+/// `SENTINEL_USER=root`: the launcher stays as whoever runs these tests, root included.
+pub(super) const LAUNCHER_USER: (&str, &str) = ("SENTINEL_USER", "root");
 
 pub(super) fn launcher() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/sentinel-launcher")
