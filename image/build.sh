@@ -147,6 +147,8 @@ rm -f "$root"/etc/systemd/system/timers.target.wants/{apt-daily.timer,apt-daily-
 
 # Settings live on the data partition; /etc/sentinel points there.
 rm -rf "$root/etc/sentinel" && ln -s /var/lib/sentinel/etc "$root/etc/sentinel"
+# The tunnel's rules and secrets too, in root's own directory there (image/README.md, issue 23).
+rm -rf "$root/etc/sentinel-tunnel" && ln -s /var/lib/sentinel/tunnel "$root/etc/sentinel-tunnel"
 mkdir -p "$root/var/lib/sentinel" && chmod 0700 "$root/var/lib/sentinel"
 # An empty machine-id: systemd makes a fresh one per boot in /run (the journal is in RAM anyway).
 : > "$root/etc/machine-id"
@@ -170,9 +172,15 @@ rm -f "$work/boot.vfat"
 mkfs.vfat -F 32 -n GHLBOOT -C "$work/boot.vfat" $(( boot_mib * 1024 )) >/dev/null
 mcopy -s -p -m -i "$work/boot.vfat" "$work/boot/"* ::/
 mke2fs -q -F -t ext4 -L root -d "$root" "$work/root.ext4" "${root_mib}M"
-# The data partition starts with the directory timesyncd's clock file is bind-mounted from.
+# The data partition starts with the directory timesyncd's clock file is bind-mounted from, and
+# root's tunnel directory; its top is root:sentinel, mode 1770 with the sticky bit, as
+# sentinel-import keeps it at every boot (the service user writes only its own entries there).
 mkdir -p "$work/data/timesync"
-mke2fs -q -F -t ext4 -L data -E root_owner=0:0 -d "$work/data" "$work/data.ext4" "${data_mib}M"
+install -d -m 0700 "$work/data/tunnel"
+sentinel_gid=$(awk -F: '$1 == "sentinel" { print $3 }' "$root/etc/group")
+[ -n "$sentinel_gid" ] || { echo "the root filesystem has no sentinel group" >&2; exit 1; }
+mke2fs -q -F -t ext4 -L data -E root_owner=0:"$sentinel_gid" -d "$work/data" "$work/data.ext4" "${data_mib}M"
+debugfs -w -R "sif / mode 041770" "$work/data.ext4" >/dev/null 2>&1
 
 mkdir -p "$out"
 img=$out/sentinel-$version-arm64.img

@@ -67,7 +67,7 @@ ls_root "dump /usr/local/bin/rathole $tmp/rathole"
 [ "$(mode_of /usr/local/bin/rathole)" = 0755 ] || fail "/usr/local/bin/rathole is not mode 0755"
 file "$tmp/rathole" | grep -q "ARM aarch64.*statically linked" || fail "rathole is not a static aarch64 binary: $(file -b "$tmp/rathole")"
 dropin=$(ls_root "cat /etc/systemd/system/rathole-client.service.d/sentinel.conf")
-grep -qx 'ConditionPathExists=/etc/sentinel/rathole-client.toml' <<<"$dropin" \
+grep -qx 'ConditionPathExists=/etc/sentinel-tunnel/rathole-client.toml' <<<"$dropin" \
   || fail "rathole-client.service must run only once its configuration was imported"
 ok "root: /usr/local/bin/rathole, static aarch64, $(stat -c %s "$tmp/rathole") bytes; its unit waits for rathole-client.toml"
 for unit in sentinel.service sentinel-import.service rathole-client.service; do
@@ -87,6 +87,21 @@ target=$(ls_root "stat /etc/sentinel" | sed -n 's/^Fast link dest: "\(.*\)"/\1/p
 [ "$target" = /var/lib/sentinel/etc ] || fail "/etc/sentinel does not point at the data partition"
 [ -z "$(ls_root "cat /etc/machine-id")" ] || fail "/etc/machine-id must be empty in an image"
 ok "sentinel user; /etc/sentinel -> /var/lib/sentinel/etc; empty machine-id"
+# What the tunnel exposes, and its secrets, are root's alone (issue 23): /etc/sentinel-tunnel
+# is root's directory on the data partition, every tunnel unit and drop-in reads from there,
+# and the service cannot take the partition's top (StateDirectory= would give it away).
+target=$(ls_root "stat /etc/sentinel-tunnel" | sed -n 's/^Fast link dest: "\(.*\)"/\1/p')
+[ "$target" = /var/lib/sentinel/tunnel ] || fail "/etc/sentinel-tunnel does not point at root's tunnel directory"
+for unit in /etc/systemd/system/cloudflared.service /etc/systemd/system/rathole-client.service \
+            /etc/systemd/system/cloudflared.service.d/sentinel.conf /etc/systemd/system/rathole-client.service.d/sentinel.conf; do
+  ls_root "cat $unit" | grep -E '^[A-Za-z]+=.*/etc/sentinel/' && fail "$unit reads the tunnel's files from the service user's /etc/sentinel"
+done
+sentinel_gid=$(ls_root "cat /etc/group" | awk -F: '$1 == "sentinel" { print $3 }')
+dropin=$(ls_root "cat /etc/systemd/system/sentinel.service.d/data.conf")
+grep -qx 'StateDirectory=' <<<"$dropin" || fail "sentinel.service would chown the data partition's top to the service user"
+grep -qx 'Environment=STATE_DIRECTORY=/var/lib/sentinel' <<<"$dropin" || fail "sentinel.service lacks its STATE_DIRECTORY"
+ls_root "cat /usr/local/sbin/sentinel-import" | grep -q 'chmod 1770 "$data"' || fail "sentinel-import does not keep the data partition's top root's"
+ok "tunnel: /etc/sentinel-tunnel -> /var/lib/sentinel/tunnel, root's; the units read it; the service does not own the data partition's top"
 
 # p3: the data partition, empty until the first boot.
 e2fsck -fn "$tmp/p3" >/dev/null 2>&1 || fail "data filesystem is not clean"
@@ -94,5 +109,10 @@ e2fsck -fn "$tmp/p3" >/dev/null 2>&1 || fail "data filesystem is not clean"
 debugfs -R "ls -l /" "$tmp/p3" 2>/dev/null | grep -qw timesync || fail "the data partition has no timesync directory"
 grep -Eq '^/var/lib/sentinel/timesync[[:space:]]+/var/lib/systemd/timesync[[:space:]]+none[[:space:]]+bind' <<<"$fstab" \
   || fail "fstab does not keep timesyncd's clock file on the data partition"
-ok "data: clean ext4 labelled data, with timesyncd's clock kept on it"
+data_stat() { debugfs -R "stat $1" "$tmp/p3" 2>/dev/null; }
+data_stat / | grep -Eq 'Mode: +01770' || fail "the data partition's top is not mode 1770 (sticky)"
+data_stat / | grep -Eq "User: +0 +Group: +$sentinel_gid\b" || fail "the data partition's top is not root:sentinel"
+data_stat /tunnel | grep -Eq 'Mode: +0700' && data_stat /tunnel | grep -Eq 'User: +0 +Group: +0\b' \
+  || fail "the data partition's tunnel directory is not root's, mode 0700"
+ok "data: clean ext4 labelled data, with timesyncd's clock kept on it; its top root:sentinel 1770, tunnel/ root 0700"
 echo "image structure: ok"

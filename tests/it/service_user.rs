@@ -1,0 +1,225 @@
+//! What the service user controls, and what root does with it (issue 23). Whoever controls the
+//! `sentinel` user (say, after a compromise of the internet-facing service) can write anything
+//! that user owns; root must never run it, follow a link in it, or let that user change what
+//! the tunnel exposes.
+//!
+//! - The launcher typed as root: `/usr/local/bin/sentinel` is `systemd/sentinel-launcher`, and
+//!   the update slots it picks from are the service user's. It runs as a plain script under a
+//!   scratch root, with a planted "slot binary" and a "factory binary" that each print who they
+//!   ran as.
+//! - The image's boot-time import (`image/overlay/usr/local/sbin/sentinel-import`), as root over
+//!   a scratch data partition the service user has been writing to, with planted links.
+
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use anyhow::ensure;
+
+use crate::update::launcher;
+
+/// The user the launcher is told to run as: `nobody` exists on every Debian machine.
+const SERVICE_USER: &str = "nobody";
+
+fn uid_of(user: &str) -> anyhow::Result<String> {
+    let output = Command::new("id").args(["-u", user]).output()?;
+    ensure!(output.status.success(), "no user {user}");
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+fn running_as_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+/// An executable script at `path` that prints `name` and the uid it runs as.
+fn who_am_i(path: &Path, name: &str) -> anyhow::Result<()> {
+    std::fs::write(path, format!("#!/bin/sh\necho \"{name} uid=$(id -u) args=$*\"\n"))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+/// A scratch data directory whose active slot holds a planted binary with a matching hash,
+/// readable by everyone so that the service user can run what is in it.
+fn planted() -> anyhow::Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    let slot = dir.path().join("slots/a");
+    std::fs::create_dir_all(&slot)?;
+    who_am_i(&slot.join("sentinel"), "planted")?;
+    let hashed = Command::new("sha256sum").arg("sentinel").current_dir(&slot).output()?;
+    ensure!(hashed.status.success(), "sha256sum failed");
+    std::fs::write(slot.join("sentinel.sha256"), &hashed.stdout)?;
+    std::os::unix::fs::symlink("a", dir.path().join("slots/current"))?;
+    for sub in ["slots", "slots/a"] {
+        std::fs::set_permissions(dir.path().join(sub), std::fs::Permissions::from_mode(0o755))?;
+    }
+    who_am_i(&dir.path().join("factory"), "factory")?;
+    Ok(dir)
+}
+
+fn run(dir: &Path, user: &str, args: &[&str]) -> anyhow::Result<Output> {
+    Ok(Command::new(launcher())
+        .args(args)
+        .env("SENTINEL_SLOTS", dir.join("slots"))
+        .env("SENTINEL_FACTORY", dir.join("factory"))
+        .env("SENTINEL_USER", user)
+        .current_dir(dir)
+        .output()?)
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+#[test]
+fn a_command_typed_as_root_never_runs_a_planted_slot_binary_as_root() -> anyhow::Result<()> {
+    if !running_as_root() {
+        ensure!(std::env::var("CI").is_err(), "CI runs as root: this test must run there");
+        eprintln!("skipped: the launcher's root path needs root");
+        return Ok(());
+    }
+    let dir = planted()?;
+    let service_uid = uid_of(SERVICE_USER)?;
+    // What an operator types as root: each runs as the service user, never as uid 0.
+    for args in [&["restore", "--offbox", "latest"][..], &["status"], &["update", "x.bundle"], &["run"]] {
+        let output = run(dir.path(), SERVICE_USER, args)?;
+        let said = text(&output);
+        assert!(output.status.success(), "{args:?}: {said}");
+        assert!(said.contains(&format!("uid={service_uid} ")), "{args:?} did not run as {SERVICE_USER}: {said}");
+        assert!(!said.contains("uid=0 "), "{args:?} ran as root: {said}");
+        assert!(said.contains(&format!("args={}", args.join(" "))), "{args:?}: {said}");
+    }
+    // The planted slot is run (its hash matches) but only with the service user's rights, which
+    // its planter already had; the trial's bookkeeping is written by that user too.
+    assert!(text(&run(dir.path(), SERVICE_USER, &["status"])?).starts_with("planted "));
+    // No such user: nothing runs at all, and root is told why.
+    let output = run(dir.path(), "no-such-sentinel-user", &["status"])?;
+    assert!(!output.status.success());
+    let said = text(&output);
+    assert!(said.contains("no user no-such-sentinel-user"), "{said}");
+    assert!(!said.contains("uid="), "something ran: {said}");
+    Ok(())
+}
+
+#[test]
+fn the_service_user_itself_runs_the_verified_slot_or_else_the_factory_binary() -> anyhow::Result<()> {
+    if !running_as_root() {
+        eprintln!("skipped: becoming the service user needs root");
+        return Ok(());
+    }
+    let dir = planted()?;
+    let service_uid = uid_of(SERVICE_USER)?;
+    let as_service = |args: &[&str]| -> anyhow::Result<String> {
+        let output = Command::new("setpriv")
+            .args(["--reuid", &service_uid, "--regid", &service_uid, "--clear-groups", "--"])
+            .arg(launcher())
+            .args(args)
+            .env("SENTINEL_SLOTS", dir.path().join("slots"))
+            .env("SENTINEL_FACTORY", dir.path().join("factory"))
+            .current_dir(dir.path())
+            .output()?;
+        ensure!(output.status.success(), "{}", text(&output));
+        Ok(text(&output))
+    };
+    assert!(as_service(&["status"])?.starts_with(&format!("planted uid={service_uid} ")));
+    // A slot binary that no longer matches its hash is never run.
+    std::fs::write(dir.path().join("slots/a/sentinel.sha256"), format!("{} sentinel\n", "0".repeat(64)))?;
+    assert!(as_service(&["status"])?.starts_with(&format!("factory uid={service_uid} ")));
+    Ok(())
+}
+
+fn import_script() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("image/overlay/usr/local/sbin/sentinel-import")
+}
+
+/// Runs `sh -c SCRIPT` as the service user in `dir`; whether it succeeded.
+fn as_user(uid: &str, dir: &Path, script: &str) -> anyhow::Result<bool> {
+    let status = Command::new("setpriv")
+        .args(["--reuid", uid, "--regid", uid, "--clear-groups", "--", "sh", "-c", script])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    Ok(status.success())
+}
+
+fn import(data: &Path, boot: &Path) -> anyhow::Result<String> {
+    let output = Command::new("sh")
+        .arg(import_script())
+        .env("SENTINEL_DATA", data)
+        .env("SENTINEL_BOOT", boot)
+        .env("SENTINEL_USER", SERVICE_USER)
+        .env("SENTINEL_TUNNEL_RULES", Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/cloudflared.yml"))
+        .output()?;
+    ensure!(output.status.success(), "sentinel-import failed: {}", text(&output));
+    Ok(text(&output))
+}
+
+#[test]
+fn the_tunnels_rules_and_secrets_are_roots_alone_on_the_data_partition() -> anyhow::Result<()> {
+    if !running_as_root() {
+        ensure!(std::env::var("CI").is_err(), "CI runs as root: this test must run there");
+        eprintln!("skipped: the import runs as root");
+        return Ok(());
+    }
+    let uid = uid_of(SERVICE_USER)?;
+    let uid_n: u32 = uid.parse()?;
+    let scratch = tempfile::tempdir()?;
+    std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o755))?;
+    let (data, boot, lure) = (scratch.path().join("data"), scratch.path().join("boot"), scratch.path().join("lure"));
+    for dir in [&data, &boot, &lure] {
+        std::fs::create_dir(dir)?;
+    }
+    // A card of an earlier image, after the service user had its way: the partition's top and
+    // etc/ are that user's; root's ingress rules still there; the rathole config replaced by
+    // the user's own; and `tunnel` planted as a link to a directory the user reads.
+    std::fs::write(data.join("sentinel.db"), "db")?;
+    std::fs::create_dir(data.join("etc"))?;
+    std::fs::write(data.join("etc/cloudflared.yml"), "root's rules")?;
+    std::fs::write(data.join("etc/rathole-client.toml"), "the attacker's config")?;
+    std::os::unix::fs::symlink(&lure, data.join("tunnel"))?;
+    for path in [&data, &data.join("sentinel.db"), &data.join("etc"), &data.join("etc/rathole-client.toml"), &lure] {
+        std::os::unix::fs::chown(path, Some(uid_n), Some(uid_n))?;
+    }
+    // What the office puts on the boot partition.
+    std::fs::write(boot.join("rathole-client.toml"), "the office's config")?;
+    std::fs::write(boot.join("sentinel.env"), "TIMEZONE=America/Chicago\n")?;
+
+    let said = import(&data, &boot)?;
+    assert!(said.contains("set aside"), "{said}");
+    // Nothing reached the lure; the link and the user's config were set aside, not followed.
+    assert_eq!(std::fs::read_dir(&lure)?.count(), 0, "root wrote through the planted link");
+    let tunnel = data.join("tunnel");
+    let meta = std::fs::symlink_metadata(&tunnel)?;
+    assert!(meta.is_dir() && meta.uid() == 0 && meta.mode() & 0o7777 == 0o700, "tunnel/: {meta:?}");
+    assert_eq!(std::fs::read_to_string(tunnel.join("rathole-client.toml"))?, "the office's config");
+    assert_eq!(std::fs::read_to_string(tunnel.join("cloudflared.yml"))?, "root's rules");
+    for name in ["rathole-client.toml", "cloudflared.yml"] {
+        let file = std::fs::symlink_metadata(tunnel.join(name))?;
+        assert_eq!(file.uid(), 0, "{name} is not root's");
+    }
+    assert!(!data.join("etc/rathole-client.toml").exists(), "the user's config stays where a tunnel could read it");
+    let top = std::fs::metadata(&data)?;
+    assert_eq!((top.uid(), top.mode() & 0o7777), (0, 0o1770), "the partition's top");
+    let env = std::fs::metadata(data.join("etc/sentinel.env"))?;
+    assert_eq!((env.uid(), env.mode() & 0o777), (uid_n, 0o600), "sentinel.env is the service user's");
+
+    // Now the service user tries again: it keeps writing its own files, and cannot touch root's.
+    assert!(as_user(&uid, &data, "echo more > sentinel.db && mkdir -p backups && echo x > etc/sentinel.env")?);
+    for attempt in [
+        "mv tunnel tunnel.old",
+        "rm -rf tunnel",
+        "ln -s /tmp tunnel2 && mv -T tunnel2 tunnel",
+        "echo evil > tunnel/rathole-client.toml",
+        "cat tunnel/rathole-client.toml",
+        "ls tunnel",
+    ] {
+        assert!(!as_user(&uid, &data, attempt)?, "the service user could: {attempt}");
+    }
+    assert_eq!(std::fs::read_to_string(tunnel.join("rathole-client.toml"))?, "the office's config");
+    // The next boot's import changes nothing and sets nothing aside.
+    let again = import(&data, &boot)?;
+    assert!(!again.contains("set aside"), "{again}");
+    assert!(std::fs::symlink_metadata(&tunnel)?.is_dir());
+    Ok(())
+}
