@@ -173,6 +173,14 @@ wait_for "$bad_version rolled back to $good_version in slot $good_slot" 420 stat
 echo "     $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["update"])' "$(api_status)")"
 vm_sh 30 "readlink /var/lib/sentinel/slots/current" | grep -qx "$good_slot" || fail "slots/current is not $good_slot"
 say "slots/current -> $good_slot on the data partition"
+# After all those starts, the data partition's top and the tunnel's directory are still root's
+# (systemd's StateDirectory= would have handed them to the service user; issue 23), and a
+# command typed as root runs, as the service user, through the launcher.
+owners=$(vm_sh 30 "stat -c '%U:%G %a %n' /var/lib/sentinel /var/lib/sentinel/tunnel")
+grep -qx 'root:sentinel 1770 /var/lib/sentinel' <<<"$owners" || fail "the data partition's top is not root's: $owners"
+grep -qx 'root:root 700 /var/lib/sentinel/tunnel' <<<"$owners" || fail "the tunnel's directory is not root's: $owners"
+vm_sh 60 "cd /root && /usr/local/bin/sentinel status" | grep -q "$good_version" || fail "sentinel status typed as root failed"
+say "the data partition's top and tunnel/ are root's after every start; sentinel status typed as root works"
 notices=$(vm_sh 30 "journalctl -b --no-pager -u sentinel.service | grep -c 'rolled back' || true")
 echo "     the journal mentions the rollback $notices times"
 
