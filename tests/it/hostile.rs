@@ -86,6 +86,57 @@ fn slow_clients_cannot_starve_the_listener() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The threads of the process under test, from /proc.
+fn threads(app: &Sentinel) -> anyhow::Result<usize> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", app.pid()))?;
+    let line = status.lines().find_map(|line| line.strip_prefix("Threads:"));
+    Ok(line.ok_or_else(|| anyhow::format_err!("no Threads: line"))?.trim().parse()?)
+}
+
+#[test]
+fn a_flood_of_idle_connections_cannot_take_every_thread_nor_shut_out_ghl() -> anyhow::Result<()> {
+    // Each open connection holds a thread, and the unit allows the service `TasksMax=` of them:
+    // past that, threads could not be made and the listener would stop. A listener keeps at
+    // most 512 connections open, closing the oldest for a new one (issue 23, part 6).
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/sentinel.service"))?;
+    let tasks_max: usize = unit
+        .lines()
+        .find_map(|line| line.strip_prefix("TasksMax="))
+        .ok_or_else(|| anyhow::format_err!("the unit sets no TasksMax"))?
+        .parse()?;
+    let app = Sentinel::start(&[])?;
+    let before = threads(&app)?;
+    // 700 clients that each send half a request line and go quiet (no secret, nothing else).
+    let idle: Vec<TcpStream> = (0..700)
+        .map(|_| -> anyhow::Result<TcpStream> {
+            let mut stream = TcpStream::connect(&app.webhook_addr)?;
+            stream.write_all(b"POST /webhook/ghl/inbound_sms HT")?;
+            Ok(stream)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut peak = threads(&app)?;
+    // GHL still gets in while they hang: its new connection closes an idle one.
+    for n in 0..20 {
+        let answer = app.webhook("inbound_sms", &format!(r#"{{"contact_id":"busy{n}","message":{{"body":"hi"}}}}"#))?;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        peak = peak.max(threads(&app)?);
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 20);
+    // An idle connection still open has nothing to read yet; a closed one reads its end.
+    let closed = idle
+        .iter()
+        .filter(|stream| {
+            stream.set_nonblocking(true).is_ok()
+                && !matches!((&mut &**stream).read(&mut [0u8; 64]), Err(err) if err.kind() == std::io::ErrorKind::WouldBlock)
+        })
+        .count();
+    assert!(closed >= 700 - 512, "only {closed} of the oldest idle connections were closed");
+    assert!(peak <= before + 512 + 64, "{peak} threads with 700 idle connections (from {before})");
+    assert!(peak < tasks_max / 2, "{peak} threads against TasksMax={tasks_max}");
+    assert_eq!(app.admin("GET", "/health")?.json["ok"], true);
+    Ok(())
+}
+
 #[test]
 fn a_streamed_ten_megabyte_body_is_refused_and_changes_nothing() -> anyhow::Result<()> {
     let app = Sentinel::start(&[])?;

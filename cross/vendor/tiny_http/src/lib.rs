@@ -288,11 +288,16 @@ impl Server {
         thread::spawn(move || {
             // a tasks pool is used to dispatch the connections into threads
             let tasks_pool = util::TaskPool::new();
+            // Sentinel's patch: each connection holds a thread, so at most MAX_OPEN are kept;
+            // a new one past that closes the oldest (a slow client's, most likely), so a flood
+            // of idle connections neither exhausts threads nor shuts out a new client.
+            let open = Arc::new(util::OpenConnections::new(util::MAX_OPEN));
 
             log::debug!("Running accept thread");
             while !inside_close_trigger.load(Relaxed) {
                 let new_client = match server.accept() {
                     Ok((sock, _)) => {
+                        let closer = sock.try_clone().ok();
                         use util::RefinedTcpStream;
                         let (read_closable, write_closable) = match ssl {
                             None => RefinedTcpStream::new(sock),
@@ -311,16 +316,18 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        Ok(ClientConnection::new(write_closable, read_closable))
+                        Ok((ClientConnection::new(write_closable, read_closable), closer))
                     }
                     Err(e) => Err(e),
                 };
 
                 match new_client {
-                    Ok(client) => {
+                    Ok((client, closer)) => {
                         let messages = inside_messages.clone();
                         let mut client = Some(client);
+                        let registered = open.register(closer);
                         tasks_pool.spawn(Box::new(move || {
+                            let _registered = &registered;
                             if let Some(client) = client.take() {
                                 // Synchronization is needed for HTTPS requests to avoid a deadlock
                                 if client.secure() {

@@ -84,7 +84,9 @@ impl TaskPool {
     fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
         let sharing = self.sharing.clone();
 
-        thread::spawn(move || {
+        // Sentinel's patch: when no thread can be made (a unit's TasksMax, memory), the task is
+        // dropped, which closes its connection, instead of panicking the accept thread.
+        let spawned = thread::Builder::new().spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
 
@@ -128,6 +130,9 @@ impl TaskPool {
                 task();
             }
         });
+        if let Err(err) = spawned {
+            log::error!("no thread for a connection, closed: {}", err);
+        }
     }
 }
 
