@@ -165,6 +165,24 @@ pub fn install_file(dest: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     })
 }
 
+/// Refuses to run as root on a data directory another user owns (the service user's, on a
+/// hand-installed box): that user can plant links there for root to write through, and files
+/// root left there would be root's, which the service could not rewrite. `command` is what to
+/// run as that user instead, e.g. `restore`. On the image the launcher has already switched to
+/// the service user (README "Updates").
+pub fn refuse_root_over(data_dir: &Path, command: &str) -> anyhow::Result<()> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    match std::fs::metadata(data_dir) {
+        Ok(meta) if euid == 0 && meta.uid() != 0 => anyhow::bail!(
+            "{} belongs to another user (uid {}); run this as that user, e.g. sudo -u sentinel sentinel {command} …",
+            data_dir.display(),
+            meta.uid()
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// The newest nightly backup in `dir` and its date.
 pub fn newest_nightly(dir: &Path) -> Option<(Date, PathBuf)> {
     let entries = std::fs::read_dir(dir).ok()?;

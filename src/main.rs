@@ -213,6 +213,19 @@ fn run() -> anyhow::Result<()> {
         source = source.with(name, value);
     }
     let config = Config::from_source(&source)?;
+    // Root never writes in, nor runs from, a data directory the service user owns.
+    let writes_data = match &args.command {
+        Command::Run => Some("run"),
+        Command::Backup => Some("backup"),
+        Command::Restore => Some("restore"),
+        Command::ImportOriginal => Some("import-original"),
+        Command::Manager(_) => Some("manager"),
+        Command::Replay => Some("replay"),
+        _ => None,
+    };
+    if let Some(command) = writes_data {
+        sentinel::backup::refuse_root_over(&config.data_dir(), command)?;
+    }
     match args.command {
         Command::CheckConfig => {
             print!("{}", config::describe(&source, &config));

@@ -89,7 +89,7 @@ pub fn pause_at(step: &str) {
 /// automatic update by exiting.
 pub fn update(config: &Config, request: &Request, now: Timestamp) -> anyhow::Result<Installed> {
     let slots = Slots::in_data_dir(&config.data_dir());
-    refuse_foreign_owner(&config.data_dir())?;
+    crate::backup::refuse_root_over(&config.data_dir(), "update")?;
     refuse_during_trial(&slots)?;
     // A bundle file is checked before anything is written; a download needs its place first.
     let download = request.source.starts_with("http://") || request.source.starts_with("https://");
@@ -146,22 +146,6 @@ pub fn current_version(slots: &Slots) -> String {
     match slots.active().as_str() {
         FACTORY => crate::version::running().to_string(),
         slot => slots.manifest(slot).map_or_else(|| crate::version::running().to_string(), |m| m.version),
-    }
-}
-
-/// Refuses to run as root on a data directory another user owns: the service, as that user,
-/// must be able to rewrite the slots' state files.
-fn refuse_foreign_owner(data_dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::MetadataExt as _;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    match std::fs::metadata(data_dir) {
-        Ok(meta) if euid == 0 && meta.uid() != 0 => bail!(
-            "{} belongs to another user (uid {}); run the update as that user, e.g. sudo -u sentinel sentinel update …",
-            data_dir.display(),
-            meta.uid()
-        ),
-        _ => Ok(()),
     }
 }
 

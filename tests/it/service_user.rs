@@ -223,3 +223,44 @@ fn the_tunnels_rules_and_secrets_are_roots_alone_on_the_data_partition() -> anyh
     assert!(std::fs::symlink_metadata(&tunnel)?.is_dir());
     Ok(())
 }
+
+#[test]
+fn root_refuses_to_write_in_a_data_directory_the_service_user_owns() -> anyhow::Result<()> {
+    // A box installed by hand (README "Installing on Raspberry Pi OS"): the binary itself is
+    // /usr/local/bin/sentinel, with no launcher to switch users. Root restoring into the
+    // service user's directory would write through whatever links that user planted there.
+    if !running_as_root() {
+        eprintln!("skipped: the refusal is root's");
+        return Ok(());
+    }
+    let uid: u32 = uid_of(SERVICE_USER)?.parse()?;
+    let scratch = tempfile::tempdir()?;
+    let (_, dir) = crate::harness::Sentinel::start(&[])?.stop()?;
+    let data = dir.path().to_path_buf();
+    let backup = scratch.path().join("backup.db");
+    let made = crate::harness::command()
+        .args(["backup", &backup.display().to_string()])
+        .env("DB_PATH", data.join("sentinel.db"))
+        .output()?;
+    ensure!(made.status.success(), "{}", text(&made));
+    std::os::unix::fs::chown(&data, Some(uid), Some(uid))?;
+    let before: Vec<_> = std::fs::read_dir(&data)?.flatten().map(|entry| entry.file_name()).collect();
+    let db = data.join("sentinel.db").display().to_string();
+    for args in [
+        vec!["restore", backup.to_str().unwrap_or_default()],
+        vec!["manager", "add", "Dana", "--contact-id", "mgr-dana"],
+        vec!["run"],
+    ] {
+        let output =
+            crate::harness::command().args(&args).env("DB_PATH", &db).env("WEBHOOK_SECRET", "x".repeat(32)).output()?;
+        let said = text(&output);
+        assert!(!output.status.success(), "{args:?} ran as root over the service user's directory: {said}");
+        assert!(
+            said.contains("belongs to another user") && said.contains(&format!("sentinel {}", args[0])),
+            "{args:?}: {said}"
+        );
+    }
+    let after: Vec<_> = std::fs::read_dir(&data)?.flatten().map(|entry| entry.file_name()).collect();
+    assert_eq!(before, after, "root wrote in the service user's directory");
+    Ok(())
+}
