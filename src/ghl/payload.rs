@@ -88,8 +88,14 @@ pub fn parse(route: Route, body: &Map<String, Value>, options: &ParseOptions) ->
         message_id: fields
             .text(&["messageId", "message_id"])
             .or_else(|| fields.nested_text("message", &["id", "messageId"])),
-        location_id: fields.text(&["locationId", "location_id"]).or_else(|| fields.nested_text("location", &["id"])),
+        location_id: location_of(body),
     }
+}
+
+/// The GHL location a webhook body names, wherever GHL's shapes put it.
+pub fn location_of(body: &Map<String, Value>) -> Option<String> {
+    let fields = Fields(body);
+    fields.text(&["locationId", "location_id"]).or_else(|| fields.nested_text("location", &["id"]))
 }
 
 fn inbound_sms(fields: &Fields) -> Event {

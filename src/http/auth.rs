@@ -49,6 +49,16 @@ fn header_value<'a>(request: &'a Request, name: &'static str) -> Option<&'a str>
     request.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str())
 }
 
+/// How a webhook proved itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Proof {
+    /// The webhook secret (with or without a valid signature).
+    Secret,
+    /// Only GHL's signature. GHL signs every account's events with one key, so such an event
+    /// proves it came from GHL, not that it is for this box: its location must be this box's.
+    SignatureOnly,
+}
+
 /// Secret or signature, as SPEC §2 and §3.3 allow: workflow routes need the secret; the
 /// events route also takes a valid GHL signature, and with `GHL_REQUIRE_SIGNATURE=1` needs one.
 pub(super) fn webhook_auth(
@@ -57,27 +67,56 @@ pub(super) fn webhook_auth(
     http: &HttpContext,
     query: &HashMap<String, String>,
     body: &[u8],
-) -> Result<(), Reply> {
+) -> Result<Proof, Reply> {
     let secret_ok = authorised(request, &http.secret, query);
     if route != Route::Events {
-        return if secret_ok { Ok(()) } else { Err(Reply::error(401, "Unauthorized")) };
+        return if secret_ok { Ok(Proof::Secret) } else { Err(Reply::error(401, "Unauthorized")) };
     }
     let check =
         http.verifier.check(header_value(request, "X-GHL-Signature"), header_value(request, "X-WH-Signature"), body);
     match check {
         SignatureCheck::Invalid(why) => Err(Reply::error(401, format!("invalid signature: {why}"))),
-        SignatureCheck::Valid => Ok(()),
+        SignatureCheck::Valid if secret_ok => Ok(Proof::Secret),
+        SignatureCheck::Valid => Ok(Proof::SignatureOnly),
         SignatureCheck::Missing if http.ctx.config.ghl.require_signature => {
             Err(Reply::error(401, "signature required: GHL_REQUIRE_SIGNATURE=1"))
         }
-        SignatureCheck::Missing if secret_ok => Ok(()),
+        SignatureCheck::Missing if secret_ok => Ok(Proof::Secret),
         SignatureCheck::Missing => Err(Reply::error(401, "Unauthorized")),
+    }
+}
+
+/// Refuses an event proven by GHL's signature alone unless it names this box's location (set
+/// by `GHL_LOCATION_ID`, or learnt from a webhook that carried the secret). Any GHL account
+/// with an app receives validly signed events of its own; they must not become issues here,
+/// nor teach the box a location.
+pub(super) fn signed_for_this_location(known: Option<&str>, named: Option<&str>) -> Result<(), Reply> {
+    match (known, named) {
+        (Some(known), Some(named)) if known == named => Ok(()),
+        (None, _) => Err(Reply::error(
+            403,
+            "an event signed by GHL without the secret needs this box's location: set GHL_LOCATION_ID \
+             (or let a workflow webhook with the secret arrive first)",
+        )),
+        (Some(_), named) => Err(Reply::error(
+            403,
+            format!("signed by GHL for location {}, which is not this box's", named.unwrap_or("(none)")),
+        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signed_event_must_name_the_known_location() {
+        assert!(signed_for_this_location(Some("loc1"), Some("loc1")).is_ok());
+        for (known, named) in [(Some("loc1"), Some("loc2")), (Some("loc1"), None), (None, Some("loc1")), (None, None)] {
+            let refused = signed_for_this_location(known, named).err();
+            assert_eq!(refused.map(|reply| reply.status), Some(403), "{known:?} {named:?}");
+        }
+    }
 
     #[test]
     fn constant_time_comparison_is_still_a_comparison() {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 use tiny_http::{Method, Request};
 
-use super::auth::{authorised, webhook_auth};
+use super::auth::{Proof, authorised, signed_for_this_location, webhook_auth};
 use super::{HttpContext, Reply};
 use crate::actors::handles::IntakeHandle;
 use crate::domain::event::IssueKind;
@@ -126,14 +126,24 @@ pub(super) fn webhook(
         Ok(body) => body,
         Err(reply) => return reply,
     };
-    if let Err(reply) = webhook_auth(request, route, http, query, &body) {
-        tracing::debug!(route = route.as_str(), "webhook refused: {}", reply.body["detail"]);
-        return Reply { body_read: true, ..reply };
-    }
+    let proof = match webhook_auth(request, route, http, query, &body) {
+        Ok(proof) => proof,
+        Err(reply) => {
+            tracing::debug!(route = route.as_str(), "webhook refused: {}", reply.body["detail"]);
+            return Reply { body_read: true, ..reply };
+        }
+    };
     let (object, text) = match decode(&content_type(request), &body) {
         Ok(decoded) => decoded,
         Err(reply) => return reply,
     };
+    if proof == Proof::SignatureOnly {
+        let named = crate::ghl::payload::location_of(&object);
+        if let Err(reply) = signed_for_this_location(http.ctx.ghl.location_id().as_deref(), named.as_deref()) {
+            tracing::warn!("a GHL-signed event without the secret was refused: {}", reply.body["detail"]);
+            return reply;
+        }
+    }
     match http.runtime.block_on(IntakeHandle.webhook(route, object, text, INGEST_TIMEOUT)) {
         Ok(outcome) => Reply::ok(webhook_answer(route, &outcome)),
         Err(err) => {

@@ -8,7 +8,11 @@ use base64::engine::general_purpose::STANDARD;
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 
-use crate::harness::{Sentinel, payload, request};
+use crate::harness::{SECRET, Sentinel, payload, request};
+
+/// The location of the fixtures' `inbound_sms_1.json`: a signed event without the secret must
+/// name the box's location (issue 23).
+const LOCATION: &str = "l1C08ntBrFjLS0elLIYU";
 
 struct Keys {
     ed25519: Ed25519KeyPair,
@@ -58,6 +62,7 @@ fn signed_events_are_accepted_without_the_secret_and_bad_ones_refused() -> anyho
         ("GHL_WEBHOOK_ED25519_KEY", keys.ed25519_pem.as_str()),
         ("GHL_WEBHOOK_RSA_KEY", keys.rsa_pem.as_str()),
         ("GHL_REQUIRE_SIGNATURE", "1"),
+        ("GHL_LOCATION_ID", LOCATION),
     ])?;
     let body = payload("inbound_sms_1.json");
     let ed = STANDARD.encode(keys.ed25519.sign(body.as_bytes()));
@@ -75,7 +80,7 @@ fn signed_events_are_accepted_without_the_secret_and_bad_ones_refused() -> anyho
         401,
         "missing signature when required"
     );
-    let voicemail = payload("inbound_voicemail_1.json");
+    let voicemail = payload("inbound_voicemail_1.json").replace("0dalah57827q67DAuXUxbpy", LOCATION);
     let rsa = rsa_sign(&keys, voicemail.as_bytes())?;
     assert_eq!(post(&app, &[("X-WH-Signature", &rsa)], &voicemail)?, 200, "valid legacy RSA");
     let rsa_tampered = voicemail.replace("voicemail\"", "completed\"");
@@ -99,8 +104,11 @@ fn without_the_requirement_unsigned_events_need_the_secret() -> anyhow::Result<(
 #[test]
 fn a_validly_signed_event_is_served_during_a_flood_of_forged_ones() -> anyhow::Result<()> {
     let keys = keys()?;
-    let app =
-        Sentinel::start(&[("GHL_WEBHOOK_ED25519_KEY", keys.ed25519_pem.as_str()), ("GHL_REQUIRE_SIGNATURE", "1")])?;
+    let app = Sentinel::start(&[
+        ("GHL_WEBHOOK_ED25519_KEY", keys.ed25519_pem.as_str()),
+        ("GHL_REQUIRE_SIGNATURE", "1"),
+        ("GHL_LOCATION_ID", LOCATION),
+    ])?;
     let body = payload("inbound_sms_1.json");
     let forged = STANDARD.encode([7u8; 64]);
     // Forgeries from the same address as GHL (the tunnel), all at once: past the budget they
@@ -115,5 +123,42 @@ fn a_validly_signed_event_is_served_during_a_flood_of_forged_ones() -> anyhow::R
     let signed = STANDARD.encode(keys.ed25519.sign(body.as_bytes()));
     assert_eq!(post(&app, &[("X-GHL-Signature", &signed)], &body)?, 200, "the real event is served");
     assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1);
+    Ok(())
+}
+
+#[test]
+fn an_event_signed_for_another_ghl_account_is_refused_and_teaches_nothing() -> anyhow::Result<()> {
+    // GHL signs every account's events with one key: anyone with a GHL location and an app
+    // receives validly signed events of their own, and could post them here (issue 23).
+    let keys = keys()?;
+    let app = Sentinel::start(&[("GHL_WEBHOOK_ED25519_KEY", keys.ed25519_pem.as_str())])?;
+    let sign = |body: &str| STANDARD.encode(keys.ed25519.sign(body.as_bytes()));
+    let theirs = payload("inbound_sms_1.json").replace(LOCATION, "attackers-location");
+    // No location known yet: a signature alone cannot be told apart, so it is refused, and the
+    // box does not learn the sender's location from it.
+    let answer = request(
+        &app.webhook_addr,
+        "POST",
+        "/webhook/ghl",
+        &[("Content-Type", "application/json"), ("X-GHL-Signature", &sign(&theirs))],
+        theirs.as_bytes(),
+    )?;
+    assert_eq!(answer.status, 403, "{answer:?}");
+    assert!(answer.json["detail"].as_str().is_some_and(|d| d.contains("GHL_LOCATION_ID")), "{answer:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM kv WHERE key = 'ghl_location_learned'")?, 0);
+    // A workflow webhook with the secret teaches the box its own location.
+    let ours = format!(r#"{{"contact_id":"c1","message":{{"body":"hi"}},"location":{{"id":"{LOCATION}"}}}}"#);
+    assert_eq!(app.webhook("inbound_sms", &ours)?.status, 200);
+    app.eventually("the location is learnt", || {
+        Ok(app.count("SELECT COUNT(*) FROM kv WHERE key = 'ghl_location_learned'")? == 1)
+    })?;
+    // Then the other account's signed events are still refused, and this box's own are served.
+    assert_eq!(post(&app, &[("X-GHL-Signature", &sign(&theirs))], &theirs)?, 403);
+    let mine = payload("inbound_sms_1.json");
+    assert_eq!(post(&app, &[("X-GHL-Signature", &sign(&mine))], &mine)?, 200);
+    // With the secret, another location's event is stored and ignored, as SPEC §3.2 says.
+    assert_eq!(post(&app, &[("X-NTPP-Secret", SECRET)], &theirs)?, 200);
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 2, "the workflow's and the signed one's");
     Ok(())
 }
