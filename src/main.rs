@@ -317,8 +317,12 @@ fn run() -> anyhow::Result<()> {
         Command::Update => {
             let source = args.file.as_deref().unwrap_or(std::path::Path::new("")).to_string_lossy().into_owned();
             let keys_dir = args.keys.clone().unwrap_or_else(sentinel::update::keys::keys_dir);
-            let request =
-                sentinel::update::install::Request { source, allow_downgrade: args.allow_downgrade, keys_dir };
+            let request = sentinel::update::install::Request {
+                source,
+                allow_downgrade: args.allow_downgrade,
+                keys_dir,
+                refuse_rolled_back: false,
+            };
             let now = sentinel::update::install::now()?;
             let done = sentinel::update::install::update(&config, &request, now)?;
             println!(

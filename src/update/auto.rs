@@ -119,6 +119,9 @@ fn check(
     } else {
         format!("{}/{bundle}", url.rsplit_once('/').map_or(url, |(base, _)| base))
     };
-    let request = Request { source, allow_downgrade: false, keys_dir: keys_dir.to_path_buf() };
+    // The feed's version is only a hint: the signed manifest's is checked again after the
+    // signature, so a feed naming another version cannot bring a rolled-back build back.
+    let request =
+        Request { source, allow_downgrade: false, keys_dir: keys_dir.to_path_buf(), refuse_rolled_back: true };
     install::update(config, &request, now).map(Some)
 }

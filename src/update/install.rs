@@ -31,6 +31,9 @@ pub struct Request {
     pub allow_downgrade: bool,
     /// Where the extra trusted public keys are.
     pub keys_dir: PathBuf,
+    /// Refuse the version the last update rolled back (the automatic update): judged by the
+    /// signed manifest, not by whatever an update feed names.
+    pub refuse_rolled_back: bool,
 }
 
 /// What was installed.
@@ -220,6 +223,13 @@ fn check(config: &Config, slots: &Slots, file: &Path, request: &Request) -> anyh
         manifest.target,
         crate::version::target()
     );
+    if request.refuse_rolled_back
+        && slots.last_update().is_some_and(|last| {
+            last.get("result").is_some_and(|r| r == "rolled-back") && last.get("version") == Some(&manifest.version)
+        })
+    {
+        bail!("version {} was rolled back here before; waiting for a newer one", manifest.version);
+    }
     let current = current_version(slots);
     let order = version_cmp(&manifest.version, &current)
         .with_context(|| format!("comparing version {:?} with {current:?}", manifest.version))?;

@@ -217,3 +217,33 @@ fn a_corrupt_slot_falls_back_and_the_start_limit_rollback_switches_back() -> any
     assert_eq!(version(&app)?, FACTORY);
     Ok(())
 }
+
+#[test]
+fn a_feed_cannot_bring_back_a_rolled_back_build_under_another_version_number() -> anyhow::Result<()> {
+    if skipped() {
+        return Ok(());
+    }
+    // 0.2.0 was rolled back here. Whoever controls UPDATE_URL (or the path to an http:// one)
+    // announces "9.9.9" but points at that same signed 0.2.0 bundle: the signed manifest's
+    // version is what counts, so it is not installed again (issue 23).
+    let appliance = Appliance::new()?;
+    let site = tempfile::tempdir()?;
+    publish(site.path(), &appliance.fixture.bundle("0.2.0", &[])?, "9.9.9")?;
+    let manifest = format!("{}/latest.json", serve(site.path().to_path_buf())?);
+    let env = [("UPDATE_URL", manifest.as_str())];
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir_all(dir.path().join("slots"))?;
+    std::fs::write(
+        dir.path().join("slots/last-update"),
+        "id=1\nversion=0.2.0\nfrom_version=0.1.0\nresult=rolled-back\nreason=test\nannounced=1\n",
+    )?;
+    let app = appliance.boot(dir, &env)?;
+    // Monday 23:00 in Chicago: the night's check.
+    app.set_clock("2026-03-03T05:00:00Z")?;
+    app.eventually("the night's check is recorded", || Ok(state(app.dir(), "auto-update").contains_key("result")))?;
+    let record = state(app.dir(), "auto-update");
+    assert!(record["result"].contains("rolled back here before"), "{record:?}");
+    assert_eq!(version(&app)?, FACTORY);
+    assert!(!app.dir().join("slots/current").exists(), "the rolled-back build was installed again");
+    Ok(())
+}
