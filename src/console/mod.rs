@@ -159,6 +159,12 @@ pub fn handle(ctx: &Ctx, runtime: &Handle, request: &Request) -> Response {
         "/console/tick.js" if get => return Response::asset(TICK, "text/javascript; charset=utf-8"),
         _ => {}
     }
+    if !session::host_ok(request.host.as_deref(), ctx.config.console.url.as_deref()) {
+        return Response::refused(
+            421,
+            "The console answers only at the box's own address (or CONSOLE_URL): open it by the address the office uses.",
+        );
+    }
     if post && !session::same_origin(request) {
         return Response::refused(403, "This form was sent from another site, so it was refused.");
     }

@@ -53,6 +53,31 @@ pub fn same_origin(request: &Request) -> bool {
     }
 }
 
+/// Whether the `Host` a request was sent to is one the console answers to: an IP address
+/// (how the office reaches the box on its LAN), `localhost`, a `.local` (mDNS) name, or the host
+/// of `CONSOLE_URL`. Any other name is a page elsewhere that re-pointed its own name at this
+/// box (DNS rebinding): the browser would then treat the console as that page's own origin,
+/// so its `Origin` check would pass and the page could guess PINs from the office's LAN.
+pub fn host_ok(host: Option<&str>, console_url: Option<&str>) -> bool {
+    let Some(host) = host else { return false };
+    let name = match host.strip_prefix('[') {
+        // An IPv6 literal, `[::1]:8001`.
+        Some(rest) => return rest.split_once(']').is_some_and(|(ip, _)| ip.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => {
+            host.rsplit_once(':').map_or(host, |(name, port)| if port.parse::<u16>().is_ok() { name } else { host })
+        }
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let configured = console_url
+        .and_then(|url| url.split_once("://").map(|(_, rest)| rest))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default())
+        .map(|authority| authority.rsplit_once(':').map_or(authority, |(name, _)| name).to_ascii_lowercase());
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || (name.ends_with(".local") && name.len() > ".local".len())
+        || configured.is_some_and(|configured| configured == name)
+}
+
 /// Compares without an early exit, so the time taken does not tell how much matched.
 fn same(a: &[u8], b: &[u8]) -> bool {
     let mut diff = u8::from(a.len() != b.len());
@@ -65,6 +90,20 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_console_answers_to_its_addresses_and_names_only() {
+        let url = Some("https://console.poolpros.example/");
+        for host in ["192.168.1.20:8001", "127.0.0.1", "[::1]:8001", "localhost:8001", "sentinel.local:8001"] {
+            assert!(host_ok(Some(host), None), "{host}");
+        }
+        assert!(host_ok(Some("Console.PoolPros.example"), url));
+        assert!(host_ok(Some("console.poolpros.example:443"), url));
+        for host in ["evil.example", "evil.example:8001", "192.168.1.20.evil.example", ".local", "[nonsense]"] {
+            assert!(!host_ok(Some(host), url), "{host}");
+        }
+        assert!(!host_ok(None, url));
+    }
 
     #[test]
     fn the_cookie_has_every_flag() {

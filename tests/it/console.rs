@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use crate::fake_ghl::FakeGhl;
-use crate::harness::{Answer, Sentinel, command, request, with_ghl};
+use crate::harness::{Answer, Sentinel, command, raw_request, request, with_ghl};
 
 /// The manager every test signs in as, and their PIN.
 pub const NAME: &str = "Dana";
@@ -372,5 +372,30 @@ fn every_page_answers_small_and_without_outside_resources() -> anyhow::Result<()
     assert!(digest.contains("Preview: night"), "{digest}");
     let style = desk.get("/console/style.css", None)?;
     assert!(style.text.contains("prefers-color-scheme: dark") && style.text.len() < 8 * 1024);
+    Ok(())
+}
+
+#[test]
+fn a_page_elsewhere_that_rebinds_its_name_to_the_box_gets_no_console() -> anyhow::Result<()> {
+    // DNS rebinding: a page at evil.example re-points its own name at the box's LAN address, so
+    // a manager's browser sends the console `Host: evil.example` with a matching `Origin`.
+    let desk = Desk::open(&[])?;
+    let port = desk.app.admin_addr.rsplit_once(':').map(|(_, port)| port.to_string()).unwrap_or_default();
+    let evil = format!("evil.example:{port}");
+    let form = format!("name={NAME}&pin={PIN}");
+    let head = format!(
+        "POST /console/signin HTTP/1.1\r\nHost: {evil}\r\nOrigin: http://{evil}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        form.len()
+    );
+    let answer = raw_request(&desk.app.admin_addr, head.as_bytes(), form.as_bytes())?;
+    assert_eq!(answer.status, 421, "{}", answer.text);
+    assert!(cookie_token(&answer).is_none(), "signed in through another site's name");
+    let head = format!("GET /console/signin HTTP/1.1\r\nHost: {evil}\r\nConnection: close\r\n\r\n");
+    assert_eq!(raw_request(&desk.app.admin_addr, head.as_bytes(), b"")?.status, 421);
+    // By the box's address, and by CONSOLE_URL's name, it is served as before.
+    desk.sign_in()?;
+    let head = format!("GET /console/signin HTTP/1.1\r\nHost: sentinel.office.lan:{port}\r\nConnection: close\r\n\r\n");
+    assert_eq!(raw_request(&desk.app.admin_addr, head.as_bytes(), b"")?.status, 200);
     Ok(())
 }
