@@ -65,7 +65,7 @@ pub(super) fn page(console: &Console<'_>, session: &Session, request: &Request) 
                 li {
                     time datetime=(sms.created_at) { (calendar.stamp(sms.created_at)) }
                     " to " (sms.contact_id) " · " span.chip { (sms.status) } " · " span.muted { (sms.purpose) }
-                    pre.sms { (sms.body) }
+                    pre.sms { (crate::store::console::shown_body(&sms.body)) }
                 }
             }
         }

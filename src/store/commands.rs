@@ -42,7 +42,24 @@ pub fn run(
             let answer = hours::run(conn, world, contact_id, who, command, now)?;
             (answer.reply, answer.changed)
         }
-        Ok(Command::Pin) => (sign_in_link(conn, world, contact_id, name, now)?, false),
+        Ok(Command::Pin) => {
+            // The link is made as the text goes out, so the outbox never holds it (issue 23).
+            let reply = sign_in_link(conn, world, contact_id, name)?;
+            if reply.contains(console::TOKEN_SLOT) {
+                let purpose = format!("{}{purpose}", console::SIGN_IN_PURPOSE);
+                let entry = NewEntry {
+                    purpose: &purpose,
+                    contact_id,
+                    body: &reply,
+                    expires_at: now + console::LINK_LIFETIME,
+                    issue_ids: None,
+                    watermark: None,
+                };
+                outbox::enqueue_text(conn, &entry, now)?;
+                return Ok(console::shown_body(&reply));
+            }
+            (reply, false)
+        }
         Ok(command) => (execute(conn, world, contact_id, command, now)?, false),
         Err(err) => (err.to_string(), false),
     };
@@ -227,7 +244,6 @@ fn sign_in_link(
     world: &World<'_>,
     contact_id: &str,
     ghl_name: Option<&str>,
-    now: Timestamp,
 ) -> rusqlite::Result<String> {
     let is_manager = world.config.manager_contact_ids.iter().any(|id| id == contact_id)
         || console::is_manager_contact(conn, contact_id)?;
@@ -238,10 +254,11 @@ fn sign_in_link(
         return Ok("The console's address is not set (CONSOLE_URL), so no sign-in link can be sent.".to_string());
     };
     let name = console::name_for_contact(conn, contact_id, ghl_name)?;
-    let token = console::create_link(conn, &name, contact_id, now)?;
+    console::promise_link(conn, &name, contact_id)?;
     let minutes = console::LINK_LIFETIME.as_mins();
     Ok(format!(
-        "Sentinel console sign-in for {name}, once, within {minutes} minutes: {base}/console/link?token={token}"
+        "Sentinel console sign-in for {name}, once, within {minutes} minutes: {base}/console/link?token={}",
+        console::TOKEN_SLOT
     ))
 }
 

@@ -18,6 +18,82 @@ use crate::domain::event::Status;
 /// How long a sign-in link sent by SMS can be used.
 pub const LINK_LIFETIME: SignedDuration = SignedDuration::from_mins(15);
 
+/// The outbox purpose of a texted sign-in link (the inbound `Pin`'s own purpose follows).
+pub const SIGN_IN_PURPOSE: &str = "signin:";
+/// Stands in a queued sign-in text for its link's token. The token is made only as the text
+/// goes out ([`mint_texted_link`]) and kept only as its hash, so no page, backup or copy of
+/// the database ever holds a link that signs anyone in.
+pub const TOKEN_SLOT: &str = "{one-time-token}";
+/// What pages show in place of a texted link's token.
+pub const TOKEN_SHOWN: &str = "(link sent only to this manager)";
+
+/// `body` as a page may show it: a sign-in link's token slot (or a token an earlier version
+/// kept in clear) is never shown.
+pub fn shown_body(body: &str) -> String {
+    let body = body.replace(TOKEN_SLOT, TOKEN_SHOWN);
+    match body.find("/console/link?token=") {
+        Some(at) => {
+            let start = at + "/console/link?token=".len();
+            let end = body[start..].find(char::is_whitespace).map_or(body.len(), |len| start + len);
+            format!("{}{TOKEN_SHOWN}{}", &body[..start], &body[end..])
+        }
+        None => body,
+    }
+}
+
+fn link_name_key(contact_id: &str) -> String {
+    format!("signin_name:{contact_id}")
+}
+
+/// Queues nothing itself: remembers the name a texted link for `contact_id` signs in under,
+/// for [`mint_texted_link`] when the text goes out.
+pub fn promise_link(conn: &Connection, name: &str, contact_id: &str) -> rusqlite::Result<()> {
+    super::kv_set(conn, &link_name_key(contact_id), name)
+}
+
+/// Makes the link of a queued sign-in text as it goes out: a new token in place of
+/// [`TOKEN_SLOT`], stored only as its hash. `None` when the recipient is no longer a manager
+/// (the text is then not sent). Each attempt makes a new link; an unused one expires.
+pub fn mint_texted_link(
+    conn: &Connection,
+    contact_id: &str,
+    body: &str,
+    managers_by_config: &[String],
+    now: Timestamp,
+) -> rusqlite::Result<Option<String>> {
+    let still_manager = managers_by_config.iter().any(|id| id == contact_id) || is_manager_contact(conn, contact_id)?;
+    if !still_manager {
+        return Ok(None);
+    }
+    let name = match super::kv_get(conn, &link_name_key(contact_id))? {
+        Some(name) => name,
+        None => name_for_contact(conn, contact_id, None)?,
+    };
+    let token = create_link(conn, &name, contact_id, now)?;
+    Ok(Some(body.replace(TOKEN_SLOT, &token)))
+}
+
+/// Rewrites sign-in texts an earlier version queued with their token in clear: none keeps its
+/// token, and one not yet sent is not sent (the manager texts `Pin` again).
+pub fn scrub_texted_links(conn: &Connection) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare("SELECT id, body, status FROM outbox WHERE body LIKE '%/console/link?token=%'")?;
+    let rows = stmt
+        .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut scrubbed = 0;
+    for (id, body, status) in rows {
+        let clean = shown_body(&body.replace(TOKEN_SLOT, TOKEN_SHOWN)).replace(TOKEN_SHOWN, TOKEN_SLOT);
+        if clean == body {
+            continue;
+        }
+        scrubbed += exec(conn, "UPDATE outbox SET body = ?1 WHERE id = ?2", params![clean, id])?;
+        if status == "pending" {
+            super::outbox::mark_skipped(conn, id, "a sign-in link kept in clear by an earlier version")?;
+        }
+    }
+    Ok(scrubbed)
+}
+
 /// A manager who may sign in with a PIN.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Manager {
@@ -161,10 +237,16 @@ pub fn manager_named(conn: &Connection, name: &str) -> rusqlite::Result<Option<M
     .optional()
 }
 
-/// Removes a manager and ends their sessions; false when there was none of that name.
+/// Removes a manager and ends their sessions and unused sign-in links (a texted link not yet
+/// sent is not sent); false when there was none of that name.
 pub fn remove_manager(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     let Some(manager) = manager_named(conn, name)? else { return Ok(false) };
     exec(conn, "DELETE FROM console_sessions WHERE manager = ?1", [&manager.name])?;
+    exec(
+        conn,
+        "DELETE FROM console_links WHERE manager = ?1 OR contact_id = ?2",
+        [&manager.name, &manager.contact_id],
+    )?;
     exec(conn, "DELETE FROM managers WHERE id = ?1", [manager.id])?;
     Ok(true)
 }

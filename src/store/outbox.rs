@@ -119,8 +119,30 @@ pub fn enqueue_text(conn: &Connection, entry: &NewEntry, now: Timestamp) -> rusq
     Ok(queued)
 }
 
-/// Expires what is past its time, then returns pending rows due by `now`.
-pub fn due(conn: &Connection, now: Timestamp, limit: usize) -> rusqlite::Result<Vec<Entry>> {
+/// Expires what is past its time, then returns pending rows due by `now`. A texted sign-in
+/// link gets its token here, as it goes out (`console::mint_texted_link`); one whose
+/// recipient is no longer a manager (`managers` by configuration, or the table) is skipped.
+pub fn due(conn: &Connection, now: Timestamp, limit: usize, managers: &[String]) -> rusqlite::Result<Vec<Entry>> {
+    let mut due = Vec::new();
+    for mut entry in pending_due(conn, now, limit)? {
+        if entry.channel == Channel::Sms
+            && entry.purpose.starts_with(super::console::SIGN_IN_PURPOSE)
+            && entry.body.contains(super::console::TOKEN_SLOT)
+        {
+            match super::console::mint_texted_link(conn, &entry.contact_id, &entry.body, managers, now)? {
+                Some(body) => entry.body = body,
+                None => {
+                    mark_skipped(conn, entry.id, "no longer a manager")?;
+                    continue;
+                }
+            }
+        }
+        due.push(entry);
+    }
+    Ok(due)
+}
+
+fn pending_due(conn: &Connection, now: Timestamp, limit: usize) -> rusqlite::Result<Vec<Entry>> {
     expire(conn, now)?;
     let mut stmt = conn.prepare(
         "SELECT id, purpose, contact_id, body, attempts, uncertain, created_at, channel FROM outbox
@@ -303,7 +325,7 @@ mod tests {
         assert!(enqueue(&conn, &entry("digest:2026-03-02:morning", "m1", None), now)?);
         assert!(!enqueue(&conn, &entry("digest:2026-03-02:morning", "m1", None), now)?);
         assert!(enqueue(&conn, &entry("digest:2026-03-02:morning", "m2", None), now)?);
-        assert_eq!(due(&conn, now, 10)?.len(), 2);
+        assert_eq!(due(&conn, now, 10, &[])?.len(), 2);
         Ok(())
     }
 
@@ -315,7 +337,7 @@ mod tests {
         let text = NewEntry { body: &long, ..entry("reply:7", "m1", None) };
         assert!(enqueue_text(&conn, &text, now)?);
         assert!(!enqueue_text(&conn, &text, now)?, "queued once");
-        let purposes: Vec<String> = due(&conn, now, 10)?.into_iter().map(|row| row.purpose).collect();
+        let purposes: Vec<String> = due(&conn, now, 10, &[])?.into_iter().map(|row| row.purpose).collect();
         let total = purposes.len();
         assert!(total > 1, "{purposes:?}");
         let expected: Vec<String> = (1..=total).map(|n| format!("reply:7:{n}/{total}")).collect();
@@ -332,15 +354,15 @@ mod tests {
         let conn = open_in_memory()?;
         let now = at("2026-03-02T14:00:00Z");
         enqueue(&conn, &entry("digest:2026-03-02:morning", "m1", Some(now)), now)?;
-        let id = due(&conn, now, 10)?[0].id;
+        let id = due(&conn, now, 10, &[])?[0].id;
         mark_failed(&conn, id, now, "GHL unavailable")?;
-        assert!(due(&conn, now, 10)?.is_empty(), "backing off");
+        assert!(due(&conn, now, 10, &[])?.is_empty(), "backing off");
         assert_eq!(kv_get(&conn, WATERMARK_KEY)?, None, "not moved by a failure");
         let later = now + SignedDuration::from_secs(31);
-        assert_eq!(due(&conn, later, 10)?.len(), 1);
+        assert_eq!(due(&conn, later, 10, &[])?.len(), 1);
         mark_sent(&conn, id, later, Some("msg1"))?;
         assert_eq!(kv_get(&conn, WATERMARK_KEY)?, Some(ts(now)));
-        assert!(due(&conn, later, 10)?.is_empty(), "sent rows are never sent again");
+        assert!(due(&conn, later, 10, &[])?.is_empty(), "sent rows are never sent again");
         Ok(())
     }
 
@@ -348,7 +370,7 @@ mod tests {
     fn expired_rows_are_not_sent() -> anyhow::Result<()> {
         let conn = open_in_memory()?;
         enqueue(&conn, &entry("reply:1", "m1", None), at("2026-03-02T14:00:00Z"))?;
-        assert!(due(&conn, at("2026-03-02T21:00:00Z"), 10)?.is_empty());
+        assert!(due(&conn, at("2026-03-02T21:00:00Z"), 10, &[])?.is_empty());
         assert_eq!(backlog(&conn)?, 0);
         Ok(())
     }

@@ -255,6 +255,8 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
         anyhow::bail!("the database {} failed quick_check: {check}", path.display());
     }
     migrate(&mut conn)?;
+    // Sign-in links an earlier version kept in clear in the outbox (issue 23).
+    super::console::scrub_texted_links(&conn).context("scrubbing sign-in links")?;
     if crate::version::test_hooks() && std::env::var("SENTINEL_TEST_SCHEMA_AHEAD").is_ok_and(|v| v == "1") {
         schema_ahead(&mut conn)?;
     }

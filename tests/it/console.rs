@@ -316,16 +316,17 @@ fn a_snoozed_issue_stays_live_and_falls_due_again_at_the_chosen_time() -> anyhow
     Ok(())
 }
 
-#[test]
-fn the_pin_command_texts_a_link_that_signs_in_once() -> anyhow::Result<()> {
-    let desk = Desk::open(&[("MANAGER_CONTACT_IDS", "boss,owner")])?;
-    let body = json!({ "contact_id": "owner", "full_name": "Olga Owner", "message": { "type": "SMS", "body": "Pin" } });
+/// `contact` (called `name` in GHL) texts `Pin`; returns the link's path and its token, as
+/// the fake GHL was asked to text them.
+fn texted_link(desk: &Desk, contact: &str, name: &str) -> anyhow::Result<(String, String)> {
+    let before = desk.ghl.sends().len();
+    let body = json!({ "contact_id": contact, "full_name": name, "message": { "type": "SMS", "body": "Pin" } });
     let answer = desk.app.webhook("inbound_sms", &body.to_string())?;
     assert_eq!(answer.json["command"], true, "{answer:?}");
-    desk.app.eventually("the link is texted", || Ok(!desk.ghl.sends().is_empty()))?;
+    desk.app.eventually("the link is texted", || Ok(desk.ghl.sends().len() > before))?;
     let sends = desk.ghl.sends();
-    let text = sends[0]["message"].as_str().unwrap_or_default().to_string();
-    assert_eq!(sends[0]["contactId"], "owner");
+    let text = sends[before]["message"].as_str().unwrap_or_default().to_string();
+    assert_eq!(sends[before]["contactId"], contact);
     let link = text
         .split_whitespace()
         .find_map(|word| word.strip_prefix("http://sentinel.office.lan:8001"))
@@ -333,6 +334,15 @@ fn the_pin_command_texts_a_link_that_signs_in_once() -> anyhow::Result<()> {
     let query: HashMap<String, String> =
         form_urlencoded::parse(link.split_once('?').map_or("", |(_, q)| q).as_bytes()).into_owned().collect();
     let token = query.get("token").cloned().unwrap_or_default();
+    anyhow::ensure!(token.len() >= 40, "a short token: {text}");
+    Ok((link.to_string(), token))
+}
+
+#[test]
+fn the_pin_command_texts_a_link_that_signs_in_once() -> anyhow::Result<()> {
+    let desk = Desk::open(&[("MANAGER_CONTACT_IDS", "boss,owner")])?;
+    let (link, token) = texted_link(&desk, "owner", "Olga Owner")?;
+    let link = link.as_str();
     // Opening the link (or a phone's preview of it) signs no one in and uses nothing up.
     for _ in 0..2 {
         let page = desk.get(link, None)?;
@@ -346,6 +356,75 @@ fn the_pin_command_texts_a_link_that_signs_in_once() -> anyhow::Result<()> {
     assert!(home.text.contains("Olga Owner"), "{}", home.text);
     assert_eq!(desk.post("/console/link", None, &[("token", &token)])?.status, 401, "once only");
     assert_eq!(desk.get(link, None)?.status, 401);
+    Ok(())
+}
+
+/// Every file under `dir` (the database, its WAL, backups), as bytes.
+fn files_holding(dir: &std::path::Path, needle: &str) -> anyhow::Result<Vec<String>> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path)?.windows(needle.len()).any(|window| window == needle.as_bytes()) {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[test]
+fn a_texted_sign_in_link_is_kept_nowhere_but_on_the_managers_phone() -> anyhow::Result<()> {
+    let desk = Desk::open(&[("MANAGER_CONTACT_IDS", "boss,owner")])?;
+    let (link, token) = texted_link(&desk, "owner", "Olga Owner")?;
+    // Dana, signed in, reads every page: Olga's unused link is on none of them.
+    let (dana, _) = desk.sign_in()?;
+    for path in ["/console", "/console/digest", "/console/health", "/console/hours"] {
+        let page = desk.get(path, Some(&dana))?;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(!page.text.contains(&token), "{path} shows Olga's sign-in link: {}", page.text);
+    }
+    // Nor the database, its WAL, a backup of it, or the log.
+    let backup = desk.app.dir().join("backup.db");
+    let output = command()
+        .args(["backup", &backup.display().to_string()])
+        .env_clear()
+        .env("DB_PATH", desk.app.db_path())
+        .output()?;
+    assert!(output.status.success(), "backup: {}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(files_holding(desk.app.dir(), &token)?, Vec::<String>::new(), "the token in clear");
+    assert!(!desk.app.log().contains(&token), "the token in the log");
+    // Olga's link still signs Olga in, once.
+    assert_eq!(desk.get(&link, None)?.status, 200);
+    let used = desk.post("/console/link", None, &[("token", &token)])?;
+    assert_eq!(used.status, 303, "{}", used.text);
+    let home = desk.get("/console", cookie_token(&used).as_deref())?;
+    assert!(home.text.contains("Olga Owner"), "{}", home.text);
+    Ok(())
+}
+
+#[test]
+fn removing_a_manager_ends_their_unused_sign_in_links_and_sessions() -> anyhow::Result<()> {
+    let desk = Desk::open(&[("MANAGER_CONTACT_IDS", "boss,pat1")])?;
+    let added = command()
+        .args(["manager", "add", "Pat", "--contact-id", "pat1", "--pin", "13572468"])
+        .env_clear()
+        .env("DB_PATH", desk.app.db_path())
+        .output()?;
+    assert!(added.status.success(), "manager add: {}", String::from_utf8_lossy(&added.stderr));
+    let (link, token) = texted_link(&desk, "pat1", "Pat")?;
+    let signed_in = desk.post("/console/signin", None, &[("name", "Pat"), ("pin", "13572468")])?;
+    let session = cookie_token(&signed_in).ok_or_else(|| anyhow::format_err!("no cookie: {}", signed_in.text))?;
+    assert_eq!(desk.get("/console", Some(&session))?.status, 200);
+    let removed =
+        command().args(["manager", "remove", "Pat"]).env_clear().env("DB_PATH", desk.app.db_path()).output()?;
+    assert!(removed.status.success(), "manager remove: {}", String::from_utf8_lossy(&removed.stderr));
+    assert_eq!(desk.get(&link, None)?.status, 401, "the link outlived its manager");
+    assert_eq!(desk.post("/console/link", None, &[("token", &token)])?.status, 401);
+    assert_ne!(desk.get("/console", Some(&session))?.status, 200, "the session outlived its manager");
     Ok(())
 }
 

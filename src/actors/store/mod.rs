@@ -259,7 +259,10 @@ impl Actor for Store {
             }
             StoreMsg::DueOutbox { now, limit, reply } => {
                 let due = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| Ok((outbox::due(tx, now, limit)?, outbox::next_attempt(tx)?)))
+                    let managers = &state.ctx.config.manager_contact_ids;
+                    in_transaction(&mut state.conn, |tx| {
+                        Ok((outbox::due(tx, now, limit, managers)?, outbox::next_attempt(tx)?))
+                    })
                 });
                 let _ = reply.send(text_err(due));
             }

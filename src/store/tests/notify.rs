@@ -34,7 +34,7 @@ fn an_event_goes_to_the_targets_that_take_its_kind_once() -> anyhow::Result<()> 
     assert_eq!(queue(&conn, &config, EventKind::Health, "health:1", "degraded", now)?, 1);
     assert_eq!(queue(&conn, &config, EventKind::Health, "health:1", "degraded", now)?, 0, "queued once");
     assert_eq!(hooks(&conn)?, vec![("hook:health:1".to_string(), "https://b.example/hook".to_string())]);
-    let rows = due(&conn, now, 10)?;
+    let rows = due(&conn, now, 10, &[])?;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].channel, Channel::Webhook);
     let body: serde_json::Value = serde_json::from_str(&rows[0].body)?;
@@ -58,7 +58,7 @@ fn a_breach_is_told_once_even_without_managers() -> anyhow::Result<()> {
     create_open(&conn, IssueKind::Call, &customer(2))?;
     let later = now + SignedDuration::from_mins(2);
     build_alert(&conn, &config, later, Delivery::Queue)?;
-    let rows = due(&conn, later, 10)?;
+    let rows = due(&conn, later, 10, &[])?;
     assert_eq!(rows.len(), 2);
     assert!(rows[1].body.contains("#2 ") && !rows[1].body.contains("#1 "), "{}", rows[1].body);
     // A dry run tells nobody.
@@ -99,7 +99,7 @@ fn resolutions_are_told_once_from_the_first_look_on() -> anyhow::Result<()> {
             (format!("hook:resolved:{second}"), "https://a.example/hook".into())
         ]
     );
-    let rows = due(&conn, later, 10)?;
+    let rows = due(&conn, later, 10, &[])?;
     assert!(rows[1].body.contains("staff_reply:poll"), "{}", rows[1].body);
     assert!(!rows[1].body.contains(MONDAY_9AM));
     Ok(())

@@ -81,7 +81,7 @@ fn the_digest_lists_resolutions_since_the_watermark_but_not_acknowledgements() -
 fn the_digest_watermark_moves_when_it_is_sent() -> anyhow::Result<()> {
     let (conn, config) = (database()?, config(&[])?);
     build_digest(&conn, &config, "midday", at(NOW), Delivery::Queue)?;
-    for entry in due(&conn, at(NOW), 10)? {
+    for entry in due(&conn, at(NOW), 10, &[])? {
         mark_sent(&conn, entry.id, at(NOW), None)?;
     }
     assert_eq!(crate::store::kv_get(&conn, WATERMARK_KEY)?, Some(ts(at(NOW))));
@@ -107,7 +107,7 @@ fn an_alert_is_queued_once_for_the_new_breaches() -> anyhow::Result<()> {
     assert_eq!((later.new_breaches, later.queued), (0, false), "queued issues are not alerted again");
     assert_eq!(outbox(&conn)?.len(), 2);
     // Sending marks the issues alerted.
-    for entry in due(&conn, now, 10)? {
+    for entry in due(&conn, now, 10, &[])? {
         mark_sent(&conn, entry.id, now, Some("msg"))?;
     }
     for id in [first, second] {
