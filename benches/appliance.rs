@@ -3,8 +3,9 @@
 //! new connections, and the size of the Pi binary. It prints; it asserts nothing about speed.
 //!
 //! `cargo bench --bench appliance` runs everything; `cargo bench --bench appliance -- intake`
-//! (or `start`, `flood`, `burst`, `wear`, `idle`, `day`, `replay`, `size`) runs one part.
-//! `BENCH_IDLE_SECONDS` shortens the idle measurement (default 60). The HTTP client and
+//! (or `start`, `flood`, `burst`, `pins`, `wear`, `idle`, `day`, `replay`, `size`) runs one part.
+//! `BENCH_IDLE_SECONDS` shortens the idle measurement (default 60), `BENCH_PIN_SECONDS` the
+//! PIN flood (default 60). The HTTP client and
 //! [`client::deliver`] are in `appliance/client.rs`, the readings in `appliance/measure.rs`,
 //! the business day in `appliance/day.rs`, and the what-if replay of a year in
 //! `appliance/replay.rs`.
@@ -49,6 +50,9 @@ fn main() -> anyhow::Result<()> {
     }
     if wanted("burst") {
         burst()?;
+    }
+    if wanted("pins") {
+        pins()?;
     }
     if wanted("wear") {
         wear()?;
@@ -277,6 +281,90 @@ fn flood() -> anyhow::Result<()> {
         "flood: the guard counted {} failed authentications, {} of them slowed to 429",
         counter("sentinel_auth_failures_total "),
         counter("sentinel_auth_slowed_total ")
+    );
+    Ok(())
+}
+
+/// Guessing connections in the `pins` part.
+const PIN_GUESSERS: usize = 300;
+
+/// Console PINs guessed for one name from [`PIN_GUESSERS`] keep-alive connections at once, each
+/// guessing as fast as it is answered, for `BENCH_PIN_SECONDS` (issue 23 part 3). Prints the
+/// PINs really checked per minute (the service's own counter; goal: at most 30) and the
+/// webhook deliveries' p99 during the flood against a quiet run (goal: within 2x).
+fn pins() -> anyhow::Result<()> {
+    let seconds: u64 = std::env::var("BENCH_PIN_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let dir = tempfile::tempdir()?;
+    let added = harness::command()
+        .args(["manager", "add", "Dana", "--contact-id", "boss", "--pin", "24681357"])
+        .env_clear()
+        .env("DB_PATH", dir.path().join("sentinel.db"))
+        .output()?;
+    anyhow::ensure!(added.status.success(), "manager add: {}", String::from_utf8_lossy(&added.stderr));
+    let app = Sentinel::start_in(dir, &[("RUST_LOG", "error"), ("CONSOLE_URL", "http://127.0.0.1:8001")])?;
+    let counter = |name: &str| -> anyhow::Result<u64> {
+        let metrics = app.admin("GET", "/metrics")?.text;
+        Ok(metrics.lines().find_map(|line| line.strip_prefix(name)?.trim().parse::<u64>().ok()).unwrap_or(0))
+    };
+    let deliveries = |base: u64, until: Instant| -> anyhow::Result<Vec<Duration>> {
+        let mut all = Vec::new();
+        let mut round = 0;
+        while all.is_empty() || Instant::now() < until {
+            let connections = (0..16).map(|_| Connection::open(&app.webhook_addr)).collect::<anyhow::Result<_>>()?;
+            all.extend(deliver(connections, base + round * 100_000, 0, 50)?);
+            round += 1;
+        }
+        Ok(all)
+    };
+    let mut quiet = deliveries(8_000_000, Instant::now())?;
+    quiet.sort();
+    let p99_quiet = percentile(&quiet, 0.99);
+    let checked_before = counter("sentinel_console_pins_checked_total ")?;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let answered = std::sync::atomic::AtomicU64::new(0);
+    let started = Instant::now();
+    let mut loud = std::thread::scope(|scope| -> anyhow::Result<Vec<Duration>> {
+        for guesser in 0..PIN_GUESSERS {
+            let (done, answered, addr) = (&done, &answered, &app.admin_addr);
+            scope.spawn(move || {
+                let mut n = 0u64;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let Ok(connection) = Connection::open(addr) else { return };
+                    let Ok(mut connection) = connection.with_read_timeout(Duration::from_secs(10)) else { return };
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        n += 1;
+                        let form = format!("name=Dana&pin={:08}", (guesser as u64 * 1_000_003 + n) % 100_000_000);
+                        if connection.post_form("/console/signin", &form).is_err() {
+                            break;
+                        }
+                        answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        let loud = deliveries(9_000_000, started + Duration::from_secs(seconds));
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        loud
+    })?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let checked = counter("sentinel_console_pins_checked_total ")? - checked_before;
+    loud.sort();
+    let p99 = percentile(&loud, 0.99);
+    println!(
+        "pins: {PIN_GUESSERS} connections guessed one name's PIN for {elapsed:.0} s: {} answers, {checked} PINs really \
+         checked = {:.1} a minute (goal <= 30)",
+        answered.into_inner(),
+        checked as f64 * 60.0 / elapsed
+    );
+    println!(
+        "pins: webhooks p50 {:.2} ms, p99 {:.2} ms during the flood ({} deliveries, all 200) against p99 {:.2} ms \
+         quiet; p99 ratio {:.2} (goal <= 2)",
+        ms(percentile(&loud, 0.5)),
+        ms(p99),
+        loud.len(),
+        ms(p99_quiet),
+        p99.as_secs_f64() / p99_quiet.as_secs_f64().max(1e-9)
     );
     Ok(())
 }

@@ -29,8 +29,10 @@ pub const GLOBAL_BUDGET: u32 = 100;
 pub const WINDOW: Duration = Duration::from_secs(60);
 /// How long a failure over budget waits before its 429.
 pub const TARPIT: Duration = Duration::from_secs(1);
-/// The most over-budget answers held back at one time.
-pub const MAX_HELD: usize = 256;
+/// The most over-budget answers held back at one time: more than the connections a listener
+/// keeps open (512, vendored tiny_http), so every guessing connection waits its second; a held
+/// answer costs a queue entry, not a thread.
+pub const MAX_HELD: usize = 1024;
 /// Sources remembered at most; past this the oldest windows are dropped first.
 const MAX_SOURCES: usize = 4096;
 

@@ -39,6 +39,20 @@ impl Connection {
             "POST {path} HTTP/1.1\r\nHost: bench\r\nX-NTPP-Secret: {secret}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
+        self.send(&request)
+    }
+
+    /// POSTs a console form (`name=…&pin=…`), as a browser on the office LAN would; the
+    /// answer's status.
+    pub fn post_form(&mut self, path: &str, form: &str) -> anyhow::Result<u16> {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        );
+        self.send(&request)
+    }
+
+    fn send(&mut self, request: &str) -> anyhow::Result<u16> {
         self.reader.get_mut().write_all(request.as_bytes())?;
         let mut status_line = String::new();
         self.reader.read_line(&mut status_line)?;

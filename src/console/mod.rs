@@ -14,6 +14,7 @@
 
 mod actions;
 mod digest;
+pub mod gate;
 mod health;
 mod hours;
 mod issue;
@@ -74,6 +75,8 @@ pub struct Request {
     pub origin: Option<String>,
     /// Whether the request came over TLS (see `session`): the cookie is then `Secure`.
     pub tls: bool,
+    /// The client, as the guard sees it (`CLIENT_IP_HEADER` believed from loopback only).
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// The console's answer.
@@ -140,17 +143,22 @@ pub(crate) struct Console<'a> {
     pub now: Timestamp,
     /// The store.
     pub store: StoreHandle,
+    /// The budgets of real PIN checks.
+    pub pins: &'a gate::PinGate,
 }
 
 /// The body of the answer when a client failed too many sign-ins and is slowed down.
 pub fn too_many_attempts(retry_after: u64) -> String {
-    let why = format!("Too many wrong sign-ins from here. Wait {retry_after} seconds, then try again.");
+    let why = format!(
+        "Too many wrong sign-ins from here. Wait {retry_after} seconds, then try again, or text Pin to \
+         Sentinel's number for a one-time sign-in link."
+    );
     layout::message("Slow down", &why).into_string()
 }
 
 /// Answers one request to `/console` or below.
-pub fn handle(ctx: &Ctx, runtime: &Handle, request: &Request) -> Response {
-    let console = Console { ctx, runtime, now: ctx.time.now(), store: StoreHandle::default() };
+pub fn handle(ctx: &Ctx, runtime: &Handle, pins: &gate::PinGate, request: &Request) -> Response {
+    let console = Console { ctx, runtime, now: ctx.time.now(), store: StoreHandle::default(), pins };
     let path = request.path.as_str();
     let get = request.method == Method::Get;
     let post = request.method == Method::Post;

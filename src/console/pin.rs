@@ -3,7 +3,7 @@
 //! The hash is PBKDF2-HMAC-SHA256 from `ring` (already in the tree), written as
 //! `pbkdf2-sha256$ITERATIONS$SALT$HASH` with base64 parts, so the cost can be raised later
 //! without breaking the PINs already set. A PIN has few digits, so its hash only slows down
-//! someone who copied the database; the guard (`crate::guard`) slows guessing over HTTP.
+//! someone who copied the database; over HTTP, `gate` bounds how many are checked a minute.
 
 use std::num::NonZeroU32;
 
@@ -17,7 +17,7 @@ const ITERATIONS: u32 = 100_000;
 /// Digits in a generated PIN.
 const GENERATED_DIGITS: usize = 8;
 /// The fewest digits a chosen PIN may have.
-pub const MIN_DIGITS: usize = 6;
+pub const MIN_DIGITS: usize = 8;
 /// The most digits a PIN may have.
 pub const MAX_DIGITS: usize = 12;
 const SCHEME: &str = "pbkdf2-sha256";
@@ -105,6 +105,7 @@ mod tests {
             check_shape(&pin).map_err(anyhow::Error::msg)?;
         }
         assert!(check_shape("12345").is_err());
+        assert!(check_shape("1234567").is_err(), "seven digits fall to guessing too soon");
         assert!(check_shape("12a456").is_err());
         assert!(check_shape("1234567890123").is_err());
         Ok(())

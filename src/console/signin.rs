@@ -16,7 +16,8 @@ use crate::store::console::Grant;
 pub(super) fn form(console: &Console<'_>, request: &Request, error: Option<&str>) -> Response {
     let name = request.form.get("name").map(String::as_str).unwrap_or_default();
     let link_help = if console.ctx.config.console.url.is_some() {
-        "Or text Pin to Sentinel's number: it answers with a sign-in link."
+        "Or text Pin to Sentinel's number: it answers with a one-time sign-in link, which works even while \
+         someone is guessing PINs."
     } else {
         "Ask whoever installed Sentinel to add you: sentinel manager add NAME --contact-id ID."
     };
@@ -38,24 +39,31 @@ pub(super) fn form(console: &Console<'_>, request: &Request, error: Option<&str>
     Response::page(status, layout::bare("Sign in", body))
 }
 
-/// `POST /console/signin`: name and PIN.
+/// `POST /console/signin`: name and PIN. The PIN is checked only within the gate's budgets
+/// (`gate`); past them the answer is the same whether it was right or wrong.
 pub(super) fn with_pin(console: &Console<'_>, request: &Request) -> Response {
     let field = |name: &str| request.form.get(name).map(|value| value.trim().to_string()).unwrap_or_default();
     let (name, pin) = (field("name"), field("pin"));
+    let source = request.source.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    if let Err(retry_after) = console.pins.admit(&name, source, console.now) {
+        tracing::warn!("console sign-in by PIN refused unchecked: too many tries for a name, a client or in all");
+        return too_many_tries(console, request, retry_after);
+    }
     let manager = match console.runtime.block_on(console.store.console_manager(name.clone())) {
         Ok(manager) => manager,
         Err(err) => return unavailable(&err.to_string()),
     };
-    let right = match &manager {
+    let right = console.pins.check(|| match &manager {
         Some(manager) => super::pin::verify(&pin, &manager.pin_hash),
         None => {
             // As slow as a wrong PIN, so the answer's time does not tell which names exist.
             super::pin::waste_one_check(&pin);
             false
         }
-    };
+    });
     match manager.filter(|_| right) {
         Some(manager) => {
+            console.pins.right(&name, source);
             tracing::info!(manager = %manager.name, "console sign-in by PIN");
             open(console, request, manager.name, manager.contact_id)
         }
@@ -64,6 +72,20 @@ pub(super) fn with_pin(console: &Console<'_>, request: &Request) -> Response {
             form(console, request, Some("That name and PIN do not match. Check both and try again."))
         }
     }
+}
+
+/// A sign-in past the gate's budgets: refused without looking at the PIN (401, so the guard
+/// also slows the client), with the way in that always works.
+fn too_many_tries(console: &Console<'_>, request: &Request, retry_after: u64) -> Response {
+    let error = format!(
+        "Too many sign-in tries just now, so this one was not checked. Wait {retry_after} seconds and try again{}",
+        if console.ctx.config.console.url.is_some() {
+            ", or text Pin to Sentinel's number for a one-time sign-in link, which always works."
+        } else {
+            "."
+        }
+    );
+    form(console, request, Some(&error)).with_header("Retry-After", retry_after.to_string())
 }
 
 /// `GET /console/link?token=…`: whose link it is, and the button that uses it.

@@ -69,6 +69,8 @@ fn gather(http: &HttpContext) -> anyhow::Result<(status::Snapshot, Vec<crate::do
     let guard = http.guard.stats();
     snapshot.auth_failures = guard.failures;
     snapshot.auth_slowed = guard.slowed;
+    let pins = http.pins.stats();
+    (snapshot.pins_checked, snapshot.pins_unchecked) = (pins.checked, pins.refused);
     Ok((snapshot, live))
 }
 

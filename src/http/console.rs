@@ -41,6 +41,7 @@ pub(super) fn console(request: &mut Request, http: &HttpContext, path: &str, que
         host: header("Host"),
         origin: header("Origin"),
         tls: forwarded_https || http.ctx.config.console.is_https(),
+        source: Some(super::auth::client_of(request, &http.guard)),
     };
     if method == console::Method::Post {
         let is_form = header("Content-Type")
@@ -57,7 +58,7 @@ pub(super) fn console(request: &mut Request, http: &HttpContext, path: &str, que
         }
         console_request.form = form_urlencoded::parse(&body).into_owned().collect();
     }
-    let answer = console::handle(&http.ctx, &http.runtime, &console_request);
+    let answer = console::handle(&http.ctx, &http.runtime, &http.pins, &console_request);
     Reply {
         html: Some((answer.body, answer.content_type)),
         headers: Some(answer.headers.into_boxed_slice()),

@@ -65,6 +65,8 @@ pub struct HttpContext {
     pub verifier: Verifier,
     /// Failed attempts per client, shared by both listeners.
     pub guard: Arc<AuthGuard>,
+    /// The budgets of real PIN checks at the console's sign-in.
+    pub pins: Arc<crate::console::gate::PinGate>,
 }
 
 /// A JSON answer (or, for the status page, HTML).

@@ -53,6 +53,16 @@ pub fn metrics(snapshot: &Snapshot, ghl: &crate::ghl::client::GhlStatus, ai: &Ai
         "# HELP sentinel_auth_slowed_total Failed authentications answered 429 after a guessing budget ran out.\n# TYPE sentinel_auth_slowed_total counter\nsentinel_auth_slowed_total {}",
         snapshot.auth_slowed
     );
+    let _ = writeln!(
+        out,
+        "# HELP sentinel_console_pins_checked_total Console PINs really checked.\n# TYPE sentinel_console_pins_checked_total counter\nsentinel_console_pins_checked_total {}",
+        snapshot.pins_checked
+    );
+    let _ = writeln!(
+        out,
+        "# HELP sentinel_console_pins_unchecked_total Console sign-ins by PIN refused unchecked, a budget being used up.\n# TYPE sentinel_console_pins_unchecked_total counter\nsentinel_console_pins_unchecked_total {}",
+        snapshot.pins_unchecked
+    );
     if let Some(record) = &snapshot.offbox {
         let last = record.last_success_at.map_or(0, |at| at.as_second());
         gauge_line(

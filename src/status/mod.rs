@@ -87,6 +87,12 @@ pub struct Snapshot {
     /// Of those, the ones slowed down (429) because a guessing budget was used up.
     #[serde(default)]
     pub auth_slowed: u64,
+    /// Console PINs really checked since start (issue 23: a few a minute at most).
+    #[serde(default)]
+    pub pins_checked: u64,
+    /// Console sign-ins by PIN answered unchecked, a budget being used up.
+    #[serde(default)]
+    pub pins_unchecked: u64,
     /// The optional AI check (SPEC §10): on or off, and what it did since start.
     #[serde(default)]
     pub ai_gate: AiGateStatus,
@@ -145,6 +151,8 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         special_days: special_days(ctx, now),
         auth_failures: 0,
         auth_slowed: 0,
+        pins_checked: 0,
+        pins_unchecked: 0,
         ai_gate: ctx.ai.status(),
         offbox: ctx.offbox.status(),
         update: crate::update::status(&ctx.config.data_dir()),

@@ -174,6 +174,8 @@ mod tests {
             special_days: vec!["Fri 3/6 closed, set by <b>Dana</b>".into()],
             auth_failures: 0,
             auth_slowed: 0,
+            pins_checked: 0,
+            pins_unchecked: 0,
             ai_gate: AiGateStatus::default(),
             offbox: None,
             update: Default::default(),

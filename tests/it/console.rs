@@ -205,8 +205,17 @@ fn a_post_without_its_csrf_token_or_from_another_site_is_refused() -> anyhow::Re
     Ok(())
 }
 
+/// A counter on `/metrics`.
+fn metric(desk: &Desk, name: &str) -> anyhow::Result<u64> {
+    let metrics = desk.app.admin("GET", "/metrics")?.text;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .ok_or_else(|| anyhow::format_err!("no {name}: {metrics}"))
+}
+
 #[test]
-fn wrong_pins_are_slowed_down_but_the_right_pin_still_gets_in() -> anyhow::Result<()> {
+fn wrong_pins_are_slowed_down_and_refused_the_same_way_right_or_wrong() -> anyhow::Result<()> {
     let desk = Desk::open(&[])?;
     let mut statuses = Vec::new();
     for attempt in 0..12 {
@@ -217,13 +226,75 @@ fn wrong_pins_are_slowed_down_but_the_right_pin_still_gets_in() -> anyhow::Resul
     assert_eq!(codes[..10], [401; 10], "{codes:?}");
     assert_eq!(codes[10..], [429; 2], "{codes:?}");
     assert!(statuses[0].text.contains("do not match") && cookie_token(&statuses[0]).is_none());
+    assert!(statuses[5].text.contains("not checked") && statuses[5].text.contains("text Pin"), "{}", statuses[5].text);
     assert!(statuses[11].header("Retry-After").is_some());
     assert!(statuses[11].text.contains("Too many wrong sign-ins"), "{}", statuses[11].text);
-    // An unknown name is refused the same way.
-    assert_eq!(desk.post("/console/signin", None, &[("name", "Mallory"), ("pin", PIN)])?.status, 429);
+    // Only the name's budget of PINs was looked at.
+    assert_eq!(metric(&desk, "sentinel_console_pins_checked_total")?, 5);
+    // The right PIN, now, gets the same refusal as a wrong one: the answer tells nothing.
+    let right = desk.post("/console/signin", None, &[("name", NAME), ("pin", PIN)])?;
+    assert_eq!((right.status, cookie_token(&right)), (429, None), "{}", right.text);
+    // A minute after the guessing stopped, the right PIN works again.
+    desk.app.set_clock("2026-11-23T15:01:01Z")?;
     let (token, _) = desk.sign_in()?;
     assert_eq!(desk.get("/console", Some(&token))?.status, 200);
     assert_eq!(desk.app.count("SELECT COUNT(*) FROM console_sessions")?, 1);
+    Ok(())
+}
+
+#[test]
+fn a_flood_of_guesses_from_many_connections_gets_a_few_checks_and_the_texted_link_still_signs_in() -> anyhow::Result<()>
+{
+    let desk = Desk::open(&[])?;
+    let addr = desk.app.admin_addr.clone();
+    let flood: Vec<_> = (0..16)
+        .map(|thread| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut answers = Vec::new();
+                for attempt in 0..6 {
+                    let form = format!("name=dana&pin=9{thread:03}{attempt:04}");
+                    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+                    if let Ok(answer) = request(&addr, "POST", "/console/signin", &headers, form.as_bytes()) {
+                        answers.push(answer.status);
+                    }
+                }
+                answers
+            })
+        })
+        .collect();
+    // From inside the flood: the right PIN is refused like any guess, the texted link gets in.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let right = desk.post("/console/signin", None, &[("name", NAME), ("pin", PIN)])?;
+    assert_ne!(right.status, 303, "a real guess inside the flood: {}", right.text);
+    let (_, token) = texted_link(&desk, "boss", "Dana")?;
+    let used = desk.post("/console/link", None, &[("token", &token)])?;
+    assert_eq!(used.status, 303, "{}", used.text);
+    let mut answered = 0;
+    for thread in flood {
+        let statuses = thread.join().map_err(|_| anyhow::format_err!("a flood thread panicked"))?;
+        assert!(statuses.iter().all(|status| matches!(status, 401 | 429)), "{statuses:?}");
+        answered += statuses.len();
+    }
+    assert!(answered >= 90, "only {answered} guesses answered");
+    let checked = metric(&desk, "sentinel_console_pins_checked_total")?;
+    assert!(checked <= 5, "{checked} PINs checked in a minute for one name");
+    // Webhooks with the secret were served throughout.
+    assert!(desk.customer("c9", "Cora").is_ok());
+    Ok(())
+}
+
+#[test]
+fn a_pin_shorter_than_eight_digits_is_refused() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let added = command()
+        .args(["manager", "add", "Lee", "--contact-id", "lee1", "--pin", "1234567"])
+        .env_clear()
+        .env("DB_PATH", dir.path().join("sentinel.db"))
+        .output()?;
+    assert!(!added.status.success());
+    let said = String::from_utf8_lossy(&added.stderr);
+    assert!(said.contains("8 to 12 digits"), "{said}");
     Ok(())
 }
 
