@@ -376,6 +376,13 @@ impl Calendar {
         let local = at.to_zoned(self.zone.clone());
         format!("{} {} {}", local.strftime("%a"), clock_12h(local.time()), zone_abbreviation(&self.zone, at))
     }
+
+    /// `at` with its date, for lists that span days: `Mon 11/23 9:00am CST`.
+    pub fn day_stamp(&self, at: Timestamp) -> String {
+        let local = at.to_zoned(self.zone.clone());
+        format!("{} {}", local.strftime("%a %-m/%-d"), clock_12h(local.time()))
+            + &format!(" {}", zone_abbreviation(&self.zone, at))
+    }
 }
 
 fn weekday_name(day: Weekday) -> &'static str {

@@ -185,6 +185,8 @@ pub struct Sms {
     pub status: String,
     /// The text.
     pub body: String,
+    /// The recipient's name, when the managers table knows it.
+    pub manager: Option<String>,
 }
 
 /// A new random token: 32 bytes, base64url.
@@ -440,11 +442,17 @@ pub fn messages(conn: &Connection, id: i64) -> rusqlite::Result<Vec<KnownMessage
     rows.collect()
 }
 
-/// Manager SMS queued since `since`, newest first.
+/// What managers were told since `since`, newest first: digests, alerts and notices, each part
+/// of each with its recipient's name when the managers table knows it. Replies to commands
+/// (and texted sign-in links) are a manager's own conversation and are left out.
 pub fn sms_since(conn: &Connection, since: Timestamp) -> rusqlite::Result<Vec<Sms>> {
     let mut stmt = conn.prepare(
-        "SELECT created_at, sent_at, contact_id, purpose, status, body FROM outbox
-         WHERE channel = 'sms' AND (created_at >= ?1 OR sent_at >= ?1) ORDER BY created_at DESC, id DESC LIMIT 100",
+        "SELECT o.created_at, o.sent_at, o.contact_id, o.purpose, o.status, o.body,
+                (SELECT m.name FROM managers m WHERE m.contact_id = o.contact_id ORDER BY m.id LIMIT 1)
+         FROM outbox o
+         WHERE o.channel = 'sms' AND (o.created_at >= ?1 OR o.sent_at >= ?1)
+           AND (o.purpose LIKE 'digest:%' OR o.purpose LIKE 'alert:%' OR o.purpose LIKE 'notice:%')
+         ORDER BY o.created_at DESC, o.id DESC LIMIT 2000",
     )?;
     let rows = stmt.query_map([ts(since)], |row| {
         Ok(Sms {
@@ -454,6 +462,7 @@ pub fn sms_since(conn: &Connection, since: Timestamp) -> rusqlite::Result<Vec<Sm
             purpose: row.get(3)?,
             status: row.get(4)?,
             body: row.get(5)?,
+            manager: row.get(6)?,
         })
     })?;
     rows.collect()

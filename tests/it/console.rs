@@ -394,10 +394,13 @@ fn texted_link(desk: &Desk, contact: &str, name: &str) -> anyhow::Result<(String
     let body = json!({ "contact_id": contact, "full_name": name, "message": { "type": "SMS", "body": "Pin" } });
     let answer = desk.app.webhook("inbound_sms", &body.to_string())?;
     assert_eq!(answer.json["command"], true, "{answer:?}");
-    desk.app.eventually("the link is texted", || Ok(desk.ghl.sends().len() > before))?;
+    let texted = |send: &serde_json::Value| {
+        send["contactId"] == contact && send["message"].as_str().is_some_and(|text| text.contains("/console/link"))
+    };
+    desk.app.eventually("the link is texted", || Ok(desk.ghl.sends().iter().skip(before).any(texted)))?;
     let sends = desk.ghl.sends();
-    let text = sends[before]["message"].as_str().unwrap_or_default().to_string();
-    assert_eq!(sends[before]["contactId"], contact);
+    let text = sends.iter().skip(before).find(|send| texted(send)).and_then(|send| send["message"].as_str());
+    let text = text.unwrap_or_default().to_string();
     let link = text
         .split_whitespace()
         .find_map(|word| word.strip_prefix("http://sentinel.office.lan:8001"))
@@ -522,6 +525,41 @@ fn every_page_answers_small_and_without_outside_resources() -> anyhow::Result<()
     assert!(digest.contains("Preview: night"), "{digest}");
     let style = desk.get("/console/style.css", None)?;
     assert!(style.text.contains("prefers-color-scheme: dark") && style.text.len() < 8 * 1024);
+    Ok(())
+}
+
+#[test]
+fn the_digest_page_shows_what_managers_were_told_by_name_a_page_at_a_time() -> anyhow::Result<()> {
+    let slots: Vec<String> = (1..=12).map(|n| format!("s{n:02}={:02}:00", n + 7)).collect();
+    let slots = slots.join(",");
+    let desk = Desk::open(&[("MANAGER_CONTACT_IDS", "boss,owner"), ("SUMMARY_SLOTS", &slots)])?;
+    // Olga's Pin and its link are her own conversation, not the page's.
+    texted_link(&desk, "owner", "Olga Owner")?;
+    desk.customer("c1", "Carl")?;
+    desk.app.set_clock("2026-11-23T17:30:00Z")?;
+    desk.app.eventually("Carl's issue is overdue", || Ok(desk.app.log().contains("issues overdue")))?;
+    // Breaches are bundled for a minute before the alert goes out.
+    desk.app.set_clock("2026-11-23T17:31:30Z")?;
+    desk.app.eventually("Carl's issue is alerted", || {
+        Ok(desk.app.count("SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'alert:%' AND status = 'sent'")? == 2)
+    })?;
+    for n in 1..=12 {
+        let sent = desk.app.admin("POST", &format!("/jobs/send_summary?slot=s{n:02}"))?;
+        assert_eq!(sent.status, 200, "{}", sent.text);
+    }
+    let (dana, _) = desk.sign_in()?;
+    let first = desk.get("/console/digest", Some(&dana))?.text;
+    assert!(first.contains("Digest: s12") && first.contains("To Dana ("), "{first}");
+    assert!(first.contains("1 manager by MANAGER_CONTACT_IDS"), "{first}");
+    assert!(first.contains("Page 1 of 2") && first.contains("page=2"), "{first}");
+    assert!(!first.contains("Overdue alert"), "the alert is older than ten digests: {first}");
+    for internal in ["boss", "owner", "Olga", "digest:2026", "alert:2026", "reply:", "signin:", "token="] {
+        assert!(!first.contains(internal), "the page shows {internal:?}: {first}");
+    }
+    assert!(first.len() < 30 * 1024, "{} bytes", first.len());
+    let second = desk.get("/console/digest?page=2", Some(&dana))?.text;
+    assert!(second.contains("Overdue alert") && second.contains("Carl"), "{second}");
+    assert!(second.contains("Page 2 of 2") && second.contains("Newer"), "{second}");
     Ok(())
 }
 
