@@ -229,6 +229,7 @@ fn run() -> anyhow::Result<()> {
     match args.command {
         Command::CheckConfig => {
             print!("{}", config::describe(&source, &config));
+            println!("{}", sentinel::update::keys::describe(&sentinel::update::keys::keys_dir()));
             if config.ghl.location_id.is_none() {
                 match sentinel::store::learned_location(&config.db_path) {
                     Some(location) => println!(
