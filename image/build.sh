@@ -2,8 +2,15 @@
 # Builds the flashable Raspberry Pi SD-card image (Pi 3, 4, 400, Zero 2 W; 64-bit) from Debian
 # packages only: no Docker, no loop devices, no mounts.
 #
-#   image/build.sh [--binary PATH] [--cloudflared PATH] [--rathole PATH] [--out DIR] [--xz]
+#   image/build.sh --trust-key KEY.pub [--trust-key KEY.pub ...] | --no-trust-key
+#                  [--binary PATH] [--cloudflared PATH] [--rathole PATH] [--out DIR] [--xz]
 #
+#   --trust-key    a release public key the box trusts updates from (`sentinel release keygen
+#                  --out DIR` makes the office's pair once: give DIR/release-ed25519.pub here and
+#                  keep the .pk8 off the box). Repeat it to trust several, as while a key is
+#                  rotated (README "Release keys"). No key is built into the binary.
+#   --no-trust-key an image that trusts no key, so it refuses every update (CI's first image);
+#                  one of the two is required
 #   --binary       the static aarch64 sentinel (default: cross/build.sh's output, built if missing)
 #   --cloudflared  an arm64 cloudflared binary to bake in (Cloudflare publishes them); without it
 #                  the image has the unit but no tunnel binary
@@ -11,7 +18,6 @@
 #                  (default: cross/rathole.sh's output, built if missing)
 #   --out          where the image goes (default: target/image)
 #   --xz           also write a compressed copy for downloading and flashing
-#   --trust-key    CI only: also trust this release public key (*.pub) in /usr/share/sentinel/keys
 #   --test-shell   CI only: a root shell on the VM's virtio port "sentinel.test-shell"
 #                  (image/test/sentinel-test-shell.service), for image/update-check.sh
 #
@@ -33,6 +39,7 @@ rathole=target/rathole/aarch64-unknown-linux-musl/rathole
 out=target/image
 compress=0
 trust_keys=()
+no_trust_key=0
 test_shell=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -41,10 +48,27 @@ while [ $# -gt 0 ]; do
     --rathole) rathole=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --xz) compress=1; shift ;;
-    --trust-key) trust_keys+=("$2"); shift 2 ;;
+    --trust-key) trust_keys+=("${2:?--trust-key needs a KEY.pub}"); shift 2 ;;
+    --no-trust-key) no_trust_key=1; shift ;;
     --test-shell) test_shell=1; shift ;;
     *) echo "unknown argument $1 (see the top of image/build.sh)" >&2; exit 2 ;;
   esac
+done
+# Which release keys the box trusts is the builder's decision, made out loud: no key is built
+# into the binary, so an image with none refuses every update (issue 23 part 4).
+source image/keys.sh
+if [ "${#trust_keys[@]}" -eq 0 ] && [ "$no_trust_key" -eq 0 ]; then
+  echo "image/build.sh needs --trust-key KEY.pub (the release key the box will trust updates from; make one with" \
+       "\`sentinel release keygen --out DIR\` and give DIR/release-ed25519.pub), or --no-trust-key for an image" \
+       "that refuses every update" >&2
+  exit 2
+fi
+if [ "${#trust_keys[@]}" -gt 0 ] && [ "$no_trust_key" -eq 1 ]; then
+  echo "image/build.sh: --trust-key and --no-trust-key contradict each other; give one" >&2
+  exit 2
+fi
+for trust_key in "${trust_keys[@]}"; do
+  release_key_id "$trust_key" >/dev/null || exit 2
 done
 [ "$(id -u)" -eq 0 ] || { echo "image/build.sh needs root (mmdebstrap, file ownership in the image)" >&2; exit 1; }
 
@@ -105,15 +129,12 @@ root=$work/root
 tar -C "$root" --numeric-owner -xpf "$rootfs_tar"
 
 # The factory binary, and the launcher that runs the active update slot's binary or, without
-# one, the factory binary (issue 16); the release keys updates are checked against.
+# one, the factory binary (issue 16); the release keys updates are checked against, exactly
+# those given (image/keys.sh names each by its id).
 install -D -m 0755 "$binary" "$root/usr/lib/sentinel/sentinel"
 install -m 0755 systemd/sentinel-launcher "$root/usr/local/bin/sentinel"
-install -D -m 0644 cross/keys/*.pub -t "$root/usr/share/sentinel/keys/"
-# CI only (the production image trusts only the committed key): a throwaway key CI signs with,
-# and a root shell on a virtio port that only QEMU has, for the update check.
-for trust_key in "${trust_keys[@]}"; do
-  install -m 0644 "$trust_key" "$root/usr/share/sentinel/keys/ci-$(basename "$trust_key")"
-done
+release_keys_install "$root/usr/share/sentinel/keys" "${trust_keys[@]}"
+# CI only: a root shell on a virtio port that only QEMU has, for the update check.
 if [ "$test_shell" -eq 1 ]; then
   install -m 0644 image/test/sentinel-test-shell.service "$root/etc/systemd/system/"
   ln -sf /etc/systemd/system/sentinel-test-shell.service "$root/etc/systemd/system/multi-user.target.wants/"
@@ -199,7 +220,10 @@ dd if="$work/data.ext4" of="$img" bs=1M seek=$start_data conv=notrunc,sparse sta
 rm -rf "$work"
 
 echo "== image: $img ($(du -h --apparent-size "$img" | cut -f1), root ${root_mib} MiB)"
-bash image/check.sh "$img"
+check_keys=(--no-trust-key)
+[ "${#trust_keys[@]}" -eq 0 ] || check_keys=()
+for trust_key in "${trust_keys[@]}"; do check_keys+=(--trust-key "$trust_key"); done
+bash image/check.sh "$img" "${check_keys[@]}"
 if [ "$compress" -eq 1 ]; then
   xz -T0 -6 -k -f "$img" && echo "== compressed: $img.xz ($(du -h "$img.xz" | cut -f1))"
 fi

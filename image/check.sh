@@ -3,9 +3,29 @@
 # partition table, the boot files the firmware needs, Sentinel's binary, units and settings on
 # the root, and a clean empty data partition. Prints each check; exits 1 on the first failure.
 #
-#   image/check.sh target/image/sentinel-<version>-arm64.img
+#   image/check.sh target/image/sentinel-<version>-arm64.img --trust-key KEY.pub [--trust-key KEY.pub ...]
+#   image/check.sh target/image/sentinel-<version>-arm64.img --no-trust-key
+#
+# The keys are those the image was built with (image/build.sh passes its own): the image must
+# trust exactly those, or none with --no-trust-key.
 set -euo pipefail
-img="${1:?usage: image/check.sh IMAGE}"
+usage="usage: image/check.sh IMAGE --trust-key KEY.pub [--trust-key KEY.pub ...] | --no-trust-key"
+img="${1:?$usage}"
+shift
+source "$(dirname "$0")/keys.sh"
+trust_keys=()
+no_trust_key=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --trust-key) trust_keys+=("${2:?$usage}"); shift 2 ;;
+    --no-trust-key) no_trust_key=1; shift ;;
+    *) echo "unknown argument $1; $usage" >&2; exit 2 ;;
+  esac
+done
+if [ "${#trust_keys[@]}" -eq 0 ] && [ "$no_trust_key" -eq 0 ] || [ "${#trust_keys[@]}" -gt 0 ] && [ "$no_trust_key" -eq 1 ]; then
+  echo "$usage" >&2
+  exit 2
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -52,8 +72,15 @@ ok "root: /usr/lib/sentinel/sentinel, static aarch64, $(stat -c %s "$tmp/sentine
 ls_root "dump /usr/local/bin/sentinel $tmp/launcher"
 cmp -s "$tmp/launcher" "$(dirname "$0")/../systemd/sentinel-launcher" || fail "/usr/local/bin/sentinel is not systemd/sentinel-launcher"
 [ "$(mode_of /usr/local/bin/sentinel)" = 0755 ] || fail "/usr/local/bin/sentinel is not mode 0755"
-ls_root "ls /usr/share/sentinel/keys" | grep -q "release-ed25519.pub" || fail "no release key in /usr/share/sentinel/keys"
-ok "root: the launcher at /usr/local/bin/sentinel, the release keys in /usr/share/sentinel/keys"
+ok "root: the launcher at /usr/local/bin/sentinel"
+# The release keys: exactly those given, and nothing else (issue 23 part 4: no key from a
+# machine nobody holds); image/keys.sh says what differs.
+release_keys_check "$tmp/p2" "${trust_keys[@]}" || fail "the image's release keys are not exactly those given"
+if [ "$no_trust_key" -eq 1 ]; then
+  ok "root: no release key trusted (--no-trust-key): this image refuses every update"
+else
+  ok "root: the release keys trusted are exactly those given ($(for k in "${trust_keys[@]}"; do release_key_id "$k"; done | paste -sd' '))"
+fi
 for f in /etc/systemd/system/sentinel.service /etc/systemd/system/sentinel-rollback.service /etc/systemd/system/sentinel-import.service \
          /etc/systemd/system/cloudflared.service /usr/share/sentinel/cloudflared.yml \
          /etc/systemd/system/rathole-client.service /etc/systemd/journald.conf.d/10-sentinel.conf \

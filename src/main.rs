@@ -229,6 +229,7 @@ fn run() -> anyhow::Result<()> {
     match args.command {
         Command::CheckConfig => {
             print!("{}", config::describe(&source, &config));
+            println!("{}", sentinel::update::keys::describe(&sentinel::update::keys::keys_dir()));
             if config.ghl.location_id.is_none() {
                 match sentinel::store::learned_location(&config.db_path) {
                     Some(location) => println!(
@@ -261,7 +262,11 @@ fn run() -> anyhow::Result<()> {
                     let restored = sentinel::offbox::restore(&config, from, &env_file)?;
                     let sealed = &restored.manifest;
                     println!("restored {} from {}", restored.database.display(), restored.from);
-                    println!("  sealed {} by sentinel {}", sealed.created_at, sealed.sentinel_version);
+                    let night = sealed.backup_date.map_or_else(String::new, |date| format!(" (the backup of {date})"));
+                    println!("  sealed {}{night} by sentinel {}", sealed.created_at, sealed.sentinel_version);
+                    for note in &restored.notes {
+                        println!("  note: {note}");
+                    }
                     match &restored.env_file {
                         Some(env) => println!("  env file restored to {}", env.display()),
                         None => println!(

@@ -49,10 +49,12 @@ impl Notifier {
         if let Some(key) = &self.key {
             request = request.header("webhook-signature", notify::signature(key, &id, timestamp, &entry.body));
         }
+        // The failure is stored, logged and shown: never with the URL's path, which may be a
+        // credential (a Slack hook's is).
         match request.send(entry.body.as_str()) {
             Ok(response) if response.status().is_success() => Attempt::Sent(None),
             Ok(response) => Attempt::Failed(format!("webhook answered {}", response.status())),
-            Err(err) => Attempt::Failed(format!("webhook unreachable: {err}")),
+            Err(err) => Attempt::Failed(notify::scrub(&format!("webhook unreachable: {err}"), &entry.contact_id)),
         }
     }
 }

@@ -165,7 +165,8 @@ async fn deliver_hook(ctx: &Ctx, store: &StoreHandle, notifier: &Notifier, entry
         .await
         .unwrap_or_else(|err| outbox::Attempt::Failed(format!("send task failed: {err}")));
     if let outbox::Attempt::Failed(err) = &outcome {
-        tracing::warn!(purpose = %entry.purpose, "webhook not delivered: {err}");
+        let to = crate::domain::notify::mask_url(&entry.contact_id);
+        tracing::warn!(purpose = %entry.purpose, to = %to, "webhook not delivered: {err}");
     }
     if let Err(err) = store.outbox_result(entry.id, ctx.time.now(), outcome).await {
         tracing::warn!(purpose = %entry.purpose, "recording a delivery failed: {err}");

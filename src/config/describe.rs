@@ -4,7 +4,7 @@
 //! where it came from and what it means, then the `CRON_*` mapping and the settings derived
 //! from several variables. `main` prints the warnings at start too.
 
-use super::{Config, Origin, Source, VARS, mask};
+use super::{Config, Origin, Source, VARS};
 
 /// The `check-config` report: every variable, its effective value (secrets masked) and where
 /// it came from, then the derived settings.
@@ -37,11 +37,7 @@ pub fn describe(source: &Source, config: &Config) -> String {
             }
             _ => (value, origin),
         };
-        let shown = if def.secret {
-            if value.is_empty() { "(unset)".to_string() } else { mask(value) }
-        } else {
-            value.to_string()
-        };
+        let shown = def.shown(value);
         out.push_str(&format!("{}={}    # {}; {}\n", def.name, shown, origin, def.doc));
     }
     for note in &config.cron {

@@ -40,7 +40,7 @@ impl<'a> Reader<'a> {
                 None
             }
             Err(why) => {
-                self.errors.push(format!("{}={value:?}: {why}", def.name));
+                self.errors.push(format!("{}={:?}: {why}", def.name, def.shown(value)));
                 None
             }
         }
@@ -296,7 +296,7 @@ fn read_notify(r: &mut Reader<'_>) -> Option<NotifyConfig> {
     {
         r.errors.push(format!(
             "NOTIFY_WEBHOOK_URLS names {}: expected NOTIFY_WEBHOOK_SECRET as well (whsec_ and base64), so the receiver can verify deliveries",
-            unsigned.url
+            crate::domain::notify::mask_url(&unsigned.url)
         ));
     }
     Some(NotifyConfig { targets: targets?, secret: secret? })

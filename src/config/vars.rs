@@ -42,6 +42,21 @@ pub struct VarDef {
     pub doc: &'static str,
 }
 
+impl VarDef {
+    /// The value as `check-config` and a configuration error show it: a secret masked, the
+    /// notification webhooks with each URL cut to its scheme and host (a Slack hook's path is
+    /// a bearer credential), anything else as it is.
+    pub fn shown(&self, value: &str) -> String {
+        if self.secret {
+            if value.is_empty() { "(unset)".to_string() } else { super::mask(value) }
+        } else if self.name == NOTIFY_WEBHOOK_URLS.def.name {
+            notify::mask_targets(value)
+        } else {
+            value.to_string()
+        }
+    }
+}
+
 /// A table entry with its parser: reading it yields a `T`.
 pub(super) struct Var<T> {
     /// The name, default, secrecy and meaning.

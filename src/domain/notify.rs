@@ -38,8 +38,8 @@ impl EventKind {
     }
 }
 
-/// One webhook URL and the kinds of event it takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One webhook URL and the kinds of event it takes; `Debug` masks the URL (see [`mask_url`]).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Target {
     /// Where deliveries are POSTed.
     pub url: String,
@@ -57,6 +57,74 @@ impl Target {
     pub fn is_slack(&self) -> bool {
         is_slack(&self.url)
     }
+
+    /// The URL as people see it (see [`mask_url`]) and its kinds: `https://hooks.slack.com/… (breach, digest)`.
+    pub fn shown(&self) -> String {
+        let kinds: Vec<&str> = self.kinds.iter().map(|kind| kind.as_str()).collect();
+        format!("{} ({})", mask_url(&self.url), kinds.join(", "))
+    }
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target").field("url", &mask_url(&self.url)).field("kinds", &self.kinds).finish()
+    }
+}
+
+/// A webhook URL as `check-config`, `/status` and the logs show it: the scheme and host, then
+/// `/…` for whatever followed. A Slack hook's path is a bearer credential (whoever has it can
+/// post to the channel), and another receiver's path or query may be one too; a user and
+/// password before the host are dropped as well.
+pub fn mask_url(url: &str) -> String {
+    let url = url.trim();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "…".to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if end < rest.len() || host.len() < authority.len() {
+        format!("{scheme}://{host}/…")
+    } else {
+        format!("{scheme}://{host}")
+    }
+}
+
+/// `NOTIFY_WEBHOOK_URLS` as written, each entry's URL masked (see [`mask_url`]) and its kinds
+/// kept: what `check-config` and a configuration error show. Entries that do not parse are
+/// masked all the same.
+pub fn mask_targets(text: &str) -> String {
+    text.split([';', '\n'])
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| match entry.rsplit_once('=') {
+            Some((url, kinds)) if kinds.split(',').all(|word| is_word(word.trim())) => {
+                format!("{}={}", mask_url(url), kinds.trim())
+            }
+            _ => mask_url(entry),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Whether `word` could be meant as an event kind (a few letters), so it may be shown: a
+/// piece of a URL's query is not.
+fn is_word(word: &str) -> bool {
+    !word.is_empty() && word.len() <= 12 && word.bytes().all(|byte| byte.is_ascii_alphabetic())
+}
+
+/// `text` (an HTTP client's error, say) with `url`, and the part of it after the host (with or
+/// without its leading `/`), masked.
+pub fn scrub(text: &str, url: &str) -> String {
+    let masked = mask_url(url);
+    let mut text = text.replace(url, &masked);
+    if let Some((_, rest)) = url.split_once("://")
+        && let Some(at) = rest.find(['/', '?', '#'])
+        && rest.len() - at > 1
+    {
+        text = text.replace(&rest[at..], "/…").replace(&rest[at + 1..], "…");
+    }
+    text
 }
 
 /// Whether `url` is a Slack incoming webhook (host `hooks.slack.com`).
@@ -72,12 +140,13 @@ pub fn is_slack(url: &str) -> bool {
 pub fn parse_targets(text: &str) -> Result<Vec<Target>, String> {
     let mut targets = Vec::new();
     for entry in text.split([';', '\n']).map(str::trim).filter(|entry| !entry.is_empty()) {
+        // An error shows the URL masked: it goes to the terminal and the journal.
         let Some((url, kinds)) = entry.rsplit_once('=') else {
-            return Err(format!("{entry:?}: expected URL=kinds, e.g. https://hooks.example/x=breach,digest"));
+            return Err(format!("{}: expected URL=kinds, e.g. https://hooks.example/x=breach,digest", mask_url(entry)));
         };
         let url = url.trim();
         if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < "http://x".len() {
-            return Err(format!("{url:?}: expected an http:// or https:// URL before ={kinds}"));
+            return Err(format!("{}: expected an http:// or https:// URL before ={kinds}", mask_url(url)));
         }
         let mut found = Vec::new();
         for word in kinds.split(',').map(str::trim) {
@@ -86,8 +155,13 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, String> {
                 other => match EventKind::ALL.iter().find(|kind| kind.as_str() == other) {
                     Some(kind) => std::slice::from_ref(kind),
                     None => {
+                        // A word that may be a piece of the URL's query (`=kinds` forgotten)
+                        // is not repeated.
+                        let word = if is_word(word) { format!("{word:?}") } else { "(not shown)".to_string() };
                         return Err(format!(
-                            "{url}: unknown event kind {word:?}; expected breach, digest, health, resolved or all"
+                            "{}: unknown event kind {word}; expected breach, digest, health, resolved or all after \
+                             the URL's last =",
+                            mask_url(url)
                         ));
                     }
                 },
@@ -178,6 +252,30 @@ mod tests {
         assert!(err("https://hooks.example/x").contains("expected URL=kinds"));
         assert!(err("ftp://x=breach").contains("http:// or https://"));
         assert!(err("https://hooks.example/x=breach,fire").contains("unknown event kind \"fire\""));
+    }
+
+    #[test]
+    fn urls_are_shown_as_scheme_and_host_only() {
+        let slack = "https://hooks.slack.com/services/T0AB/B0CD/s3cr3tT0k3n";
+        assert_eq!(mask_url(slack), "https://hooks.slack.com/…");
+        assert_eq!(mask_url("https://ops.example"), "https://ops.example");
+        assert_eq!(mask_url("http://127.0.0.1:9000?token=x"), "http://127.0.0.1:9000/…");
+        assert_eq!(mask_url("https://user:pass@ops.example"), "https://ops.example/…");
+        assert_eq!(mask_url("not a url"), "…");
+        let written = format!(" {slack}=breach, digest ;https://ops.example/x?key=k=all; junk");
+        assert_eq!(mask_targets(&written), "https://hooks.slack.com/…=breach, digest;https://ops.example/…=all;…");
+        let target = Target { url: slack.into(), kinds: vec![EventKind::Breach, EventKind::Health] };
+        assert_eq!(target.shown(), "https://hooks.slack.com/… (breach, health)");
+        let said = scrub(&format!("bad uri: {slack}; path services/T0AB/B0CD/s3cr3tT0k3n"), slack);
+        assert_eq!(said, "bad uri: https://hooks.slack.com/…; path …");
+        assert!(!scrub("GET /services/T0AB/B0CD/s3cr3tT0k3n failed", slack).contains("s3cr3t"));
+        assert_eq!(mask_targets("https://ops.example/x?token=s3cr3t"), "https://ops.example/…");
+        for bad in
+            [format!("{slack}=fire"), slack.to_string(), "ftp://h/s3cr3t=all".into(), format!("{slack}?t=s3cr3t")]
+        {
+            let err = parse_targets(&bad).err().unwrap_or_default();
+            assert!(!err.is_empty() && !err.contains("s3cr3t"), "{err}");
+        }
     }
 
     #[test]

@@ -91,6 +91,25 @@ impl Bucket {
         std::io::copy(&mut body, out).with_context(|| format!("downloading {key} from {}", self.label))
     }
 
+    /// The first `limit` bytes of `key` (a `Range` request; a bucket that ignores it sends
+    /// the whole object, of which only `limit` bytes are read).
+    pub fn get_start(&self, key: &str, limit: u64) -> anyhow::Result<Vec<u8>> {
+        use std::io::Read as _;
+        let url = self.bucket.get_object(Some(&self.credentials), key).sign(SIGNED_FOR);
+        let range = format!("bytes=0-{}", limit.saturating_sub(1));
+        let response =
+            self.agent.get(url.as_str()).header("Range", &range).call().map_err(|err| self.unreachable(err))?;
+        let response = self.expect_success(response, "GET", key)?;
+        let mut start = Vec::new();
+        response
+            .into_body()
+            .into_reader()
+            .take(limit)
+            .read_to_end(&mut start)
+            .with_context(|| format!("downloading {key} from {}", self.label))?;
+        Ok(start)
+    }
+
     /// Deletes `key`.
     pub fn delete(&self, key: &str) -> anyhow::Result<()> {
         let url = self.bucket.delete_object(Some(&self.credentials), key).sign(SIGNED_FOR);

@@ -16,14 +16,14 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, bail, ensure};
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 pub use bucket::{Bucket, BucketUrl, Object};
 
-use crate::config::{Config, OffboxConfig};
+use crate::config::{Config, OffboxConfig, Secret};
 
 /// The kv entry holding the [`Record`], as JSON.
 pub const RECORD_KEY: &str = "offbox_record";
@@ -83,6 +83,9 @@ pub struct Restored {
     pub env_file: Option<PathBuf>,
     /// What the copy says about itself.
     pub manifest: sealed::Manifest,
+    /// How `latest` was chosen, and copies whose names disagree with what they hold, one
+    /// sentence each.
+    pub notes: Vec<String>,
 }
 
 /// Attempts at one night's copy before waiting for the next night's.
@@ -268,7 +271,7 @@ pub fn list(config: &Config) -> anyhow::Result<(String, Vec<Object>)> {
 
 /// Where a restore reads from: `latest` or a copy's name in the configured bucket, an
 /// `s3://bucket/key` URL (on the configured endpoint, else AWS's for `OFFBOX_REGION`), or an
-/// object's path-style URL.
+/// object's path-style URL. `latest` is answered by [`newest_sealed`]; the others by name.
 fn locate(offbox: &OffboxConfig, from: &str) -> anyhow::Result<(Bucket, String)> {
     if from.starts_with("http://") || from.starts_with("https://") {
         let (url, key) = BucketUrl::parse_object(from).map_err(|why| anyhow::format_err!("{from}: {why}"))?;
@@ -291,14 +294,66 @@ fn locate(offbox: &OffboxConfig, from: &str) -> anyhow::Result<(Bucket, String)>
         bail!("OFFBOX_URL is not set: give the copy's URL (s3://bucket/object or https://host/bucket/object)");
     };
     let bucket = Bucket::new(url, offbox)?;
-    if from != "latest" {
-        let key = if from.contains('/') { from.to_string() } else { format!("{}{from}", url.prefix) };
-        return Ok((bucket, key));
+    let key = if from.contains('/') { from.to_string() } else { format!("{}{from}", url.prefix) };
+    Ok((bucket, key))
+}
+
+/// The copy `latest` means: of the copies under `prefix`, the one whose sealed manifest was
+/// sealed last. Object names are whatever anyone who can write to the bucket chose: an older
+/// copy put back under a newer night's name would roll the box back unnoticed if the name
+/// decided. The manifest is sealed with the key, so it cannot be forged or altered without it;
+/// only each copy's first chunk is downloaded to read it. Answers the key, its manifest and
+/// the notes to print: how it was chosen, copies whose names disagree with what they hold, and
+/// copies that could not be read (a copy none of which opens is an error).
+fn newest_sealed(
+    bucket: &Bucket,
+    prefix: &str,
+    passphrase: &Secret,
+) -> anyhow::Result<(String, sealed::Manifest, Vec<String>)> {
+    let copies = dated(bucket.list(prefix)?, prefix);
+    ensure!(!copies.is_empty(), "no off-box copy in {}/{prefix}", bucket.label());
+    let mut notes = Vec::new();
+    let mut read = Vec::new();
+    let mut first_error = None;
+    for (named, object) in &copies {
+        let manifest = bucket
+            .get_start(&object.key, sealed::MANIFEST_BYTES)
+            .and_then(|start| sealed::read_manifest(passphrase, start.as_slice()));
+        match manifest {
+            Ok(manifest) => {
+                notes.extend(name_disagrees(&object.key, *named, &manifest));
+                read.push((object.key.clone(), manifest));
+            }
+            Err(err) => {
+                notes.push(format!("{} was passed over: {err:#}", object.key));
+                first_error.get_or_insert(err.context(format!("opening {}/{}", bucket.label(), object.key)));
+            }
+        }
     }
-    let copies = dated(bucket.list(&url.prefix)?, &url.prefix);
-    let newest = copies.into_iter().max_by_key(|(date, _)| *date);
-    let (_, object) = newest.with_context(|| format!("no off-box copy in {}/{}", bucket.label(), url.prefix))?;
-    Ok((bucket, object.key))
+    let newest = read.into_iter().max_by(|(a_key, a), (b_key, b)| {
+        (a.created_at, a.backup_date, a_key).cmp(&(b.created_at, b.backup_date, b_key))
+    });
+    let Some((key, manifest)) = newest else {
+        return Err(first_error.unwrap_or_else(|| anyhow::format_err!("no off-box copy could be read")));
+    };
+    notes.insert(
+        0,
+        format!(
+            "{key} is the newest of the {} copies by the date sealed inside each (names are not trusted)",
+            copies.len()
+        ),
+    );
+    Ok((key, manifest, notes))
+}
+
+/// A note when a copy's object name names another night than the backup it holds.
+fn name_disagrees(key: &str, named: Date, manifest: &sealed::Manifest) -> Option<String> {
+    (manifest.backup_date != Some(named)).then(|| {
+        let holds = manifest
+            .backup_date
+            .map_or_else(|| "an unnamed backup".to_string(), |date| format!("the backup of {date}"));
+        format!("{key} is named for {named} but holds {holds}, sealed {}: its name is not trusted", manifest.created_at)
+    })
 }
 
 /// `sentinel restore` from the bucket: downloads the copy, opens it with
@@ -313,7 +368,18 @@ pub fn restore(config: &Config, from: &str, env_file: &Path) -> anyhow::Result<R
         .as_ref()
         .context("OFFBOX_ENCRYPTION_KEY is not set: the copy cannot be opened without the key it was sealed with")?;
     crate::backup::ensure_stopped(&config.db_path)?;
-    let (bucket, key) = locate(offbox, from)?;
+    let (bucket, key, chosen, mut notes) = if from == "latest" {
+        let url = offbox
+            .bucket
+            .as_ref()
+            .context("OFFBOX_URL is not set: give the copy's URL (s3://bucket/object or https://host/bucket/object)")?;
+        let bucket = Bucket::new(url, offbox)?;
+        let (key, manifest, notes) = newest_sealed(&bucket, &url.prefix, passphrase)?;
+        (bucket, key, Some(manifest), notes)
+    } else {
+        let (bucket, key) = locate(offbox, from)?;
+        (bucket, key, None, Vec::new())
+    };
     let from = format!("{}/{key}", bucket.label());
     let work = config.data_dir();
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
@@ -329,6 +395,18 @@ pub fn restore(config: &Config, from: &str, env_file: &Path) -> anyhow::Result<R
     let file = std::fs::File::open(&download).with_context(|| format!("reading {}", download.display()))?;
     let opened = sealed::open(passphrase, std::io::BufReader::new(file), &database)
         .with_context(|| format!("opening {from}"))?;
+    // The copy chosen by its manifest must still be that copy: one replaced in between (by
+    // whoever can write to the bucket) is not restored.
+    if chosen.as_ref().is_some_and(|chosen| *chosen != opened.manifest) {
+        bail!(
+            "{from} changed in the bucket while it was being restored (its sealed manifest differs); nothing was restored"
+        );
+    }
+    if chosen.is_none()
+        && let Some(named) = key.rsplit('/').next().and_then(object_date)
+    {
+        notes.extend(name_disagrees(&key, named, &opened.manifest));
+    }
     let db_path = match (&opened.env, std::env::var_os("DB_PATH").filter(|path| !path.is_empty())) {
         (Some(env), None) => env_db_path(env).unwrap_or_else(|| config.db_path.clone()),
         _ => config.db_path.clone(),
@@ -350,7 +428,7 @@ pub fn restore(config: &Config, from: &str, env_file: &Path) -> anyhow::Result<R
         None => None,
     };
     tracing::info!(from, "restored from the off-box copy");
-    Ok(Restored { from, database: db_path, env_file: env_written, manifest: opened.manifest })
+    Ok(Restored { from, database: db_path, env_file: env_written, manifest: opened.manifest, notes })
 }
 
 /// Writes the record of the copy restored into the restored database.

@@ -116,23 +116,7 @@ pub fn seal(
 /// returned. A wrong passphrase is told apart from a damaged copy. On error `database` may hold
 /// part of the data; the caller removes it.
 pub fn open(passphrase: &Secret, input: impl Read, database: &Path) -> anyhow::Result<Opened> {
-    let mut input = input;
-    let mut header = [0u8; HEADER_LEN];
-    input.read_exact(&mut header).map_err(|_| anyhow::format_err!("not an off-box copy of Sentinel (too short)"))?;
-    ensure!(header.starts_with(MAGIC), "not an off-box copy of Sentinel (unknown format)");
-    let mut field = [0u8; 4];
-    field.copy_from_slice(&header[MAGIC.len()..MAGIC.len() + 4]);
-    let iterations = u32::from_be_bytes(field);
-    ensure!(ITERATIONS_ACCEPTED.contains(&iterations), "the copy's header is damaged");
-    let salt = &header[MAGIC.len() + 4..MAGIC.len() + 4 + SALT_LEN];
-    let check = &header[HEADER_LEN - CHECK_LEN..];
-    let keys = Keys::derive(passphrase, salt, iterations)?;
-    if hmac::verify(&keys.master, KEY_CHECK_LABEL, check).is_err() {
-        bail!("OFFBOX_ENCRYPTION_KEY does not open this copy: it was sealed with another key");
-    }
-    let mut opener =
-        Opener { input, key: keys.chunk, aad: header.to_vec(), plain: Vec::new(), at: 0, counter: 0, last_seen: false };
-
+    let mut opener = opener(passphrase, input)?;
     let mut manifest = None;
     let mut env = None;
     let mut database_written = false;
@@ -182,6 +166,47 @@ pub fn open(passphrase: &Secret, input: impl Read, database: &Path) -> anyhow::R
     ensure!(database_written, "the copy holds no database");
     let manifest = manifest.context("the copy has no manifest")?;
     Ok(Opened { manifest, env })
+}
+
+/// How much of a copy [`read_manifest`] needs: the header and the first chunk.
+pub const MANIFEST_BYTES: u64 = (HEADER_LEN + CHUNK + TAG_LEN) as u64;
+
+/// Reads only a copy's manifest from its first [`MANIFEST_BYTES`] (the whole copy will do as
+/// well): authenticated by the key like the rest, so whoever can write to the bucket but lacks
+/// the key can neither forge nor alter it. A restore of `latest` picks by it, not by names.
+pub fn read_manifest(passphrase: &Secret, input: impl Read) -> anyhow::Result<Manifest> {
+    let mut opener = opener(passphrase, input.take(MANIFEST_BYTES))?;
+    let mut length = [0u8; 2];
+    opener.read_exact(&mut length).context("reading the copy")?;
+    let mut name = vec![0u8; usize::from(u16::from_be_bytes(length))];
+    opener.read_exact(&mut name).context("reading the copy")?;
+    ensure!(name == MANIFEST.as_bytes(), "the copy does not start with its manifest");
+    let mut size = [0u8; 8];
+    opener.read_exact(&mut size).context("reading the copy")?;
+    let size = u64::from_be_bytes(size);
+    ensure!(size <= SMALL_ENTRY_MAX, "the copy's manifest is too large");
+    let mut bytes = Vec::new();
+    (&mut opener).take(size).read_to_end(&mut bytes).context("reading the copy's manifest")?;
+    ensure!(bytes.len() as u64 == size, "the copy's manifest is cut short");
+    serde_json::from_slice(&bytes).context("reading the copy's manifest")
+}
+
+/// Reads a copy's header, checks the key against it, and answers the reader of its chunks.
+fn opener<R: Read>(passphrase: &Secret, mut input: R) -> anyhow::Result<Opener<R>> {
+    let mut header = [0u8; HEADER_LEN];
+    input.read_exact(&mut header).map_err(|_| anyhow::format_err!("not an off-box copy of Sentinel (too short)"))?;
+    ensure!(header.starts_with(MAGIC), "not an off-box copy of Sentinel (unknown format)");
+    let mut field = [0u8; 4];
+    field.copy_from_slice(&header[MAGIC.len()..MAGIC.len() + 4]);
+    let iterations = u32::from_be_bytes(field);
+    ensure!(ITERATIONS_ACCEPTED.contains(&iterations), "the copy's header is damaged");
+    let salt = &header[MAGIC.len() + 4..MAGIC.len() + 4 + SALT_LEN];
+    let check = &header[HEADER_LEN - CHECK_LEN..];
+    let keys = Keys::derive(passphrase, salt, iterations)?;
+    if hmac::verify(&keys.master, KEY_CHECK_LABEL, check).is_err() {
+        bail!("OFFBOX_ENCRYPTION_KEY does not open this copy: it was sealed with another key");
+    }
+    Ok(Opener { input, key: keys.chunk, aad: header.to_vec(), plain: Vec::new(), at: 0, counter: 0, last_seen: false })
 }
 
 const KEY_CHECK_LABEL: &[u8] = b"sentinel off-box key check";
@@ -398,6 +423,26 @@ mod tests {
         let text = String::from_utf8_lossy(&first);
         assert!(!text.contains("pit-secret") && !text.contains("manifest"), "{text}");
         assert_ne!(first[HEADER_LEN..], second[HEADER_LEN..], "a fresh salt, a fresh key");
+        Ok(())
+    }
+
+    /// The manifest reads from the copy's first bytes alone, whatever its size, and only
+    /// with the key: a forged or altered one does not read.
+    #[test]
+    fn the_manifest_reads_from_the_first_chunk_and_only_with_the_key() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        for size in [0, 1000, 3 * CHUNK + 5] {
+            let copy = sealed(dir.path(), size, KEY)?;
+            let head = &copy[..copy.len().min(MANIFEST_BYTES as usize)];
+            assert_eq!(read_manifest(&Secret::new(KEY), head)?, manifest(), "{size} bytes");
+            assert_eq!(read_manifest(&Secret::new(KEY), copy.as_slice())?, manifest(), "{size} bytes, whole");
+            let wrong = read_manifest(&Secret::new("another-key-of-some-length"), head).err().map(|e| format!("{e:#}"));
+            assert!(wrong.unwrap_or_default().contains("sealed with another key"));
+            let mut flipped = copy.clone();
+            flipped[HEADER_LEN + 20] ^= 1;
+            let forged = read_manifest(&Secret::new(KEY), &flipped[..head.len()]).err().map(|e| format!("{e:#}"));
+            assert!(forged.unwrap_or_default().contains("damaged"), "{size} bytes");
+        }
         Ok(())
     }
 

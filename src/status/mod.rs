@@ -54,6 +54,10 @@ pub struct Snapshot {
     /// Notification webhook deliveries given up.
     #[serde(default)]
     pub webhook_not_sent: i64,
+    /// The notification webhooks (`NOTIFY_WEBHOOK_URLS`), each URL cut to its scheme and host
+    /// with its kinds: `https://hooks.slack.com/… (breach, digest)`.
+    #[serde(default)]
+    pub notify_targets: Vec<String>,
     /// The newest webhooks and what came of them, newest first.
     #[serde(default)]
     pub recent_events: Vec<crate::store::events::Recent>,
@@ -139,6 +143,7 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         outbox_not_sent: stats.outbox_not_sent.0,
         webhook_backlog: stats.hooks.0,
         webhook_not_sent: stats.hooks.1,
+        notify_targets: ctx.config.notify.targets.iter().map(|target| target.shown()).collect(),
         recent_events: stats.recent_events,
         resolver_pass: ctx.signals.resolver_pass(),
         clock: ctx.signals.clock(),

@@ -39,6 +39,9 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
     let _ = write!(page, "<li class=\"{clock_class}\">Clock: {}</li>", escape(&clock_line(&snapshot.clock, now, zone)));
     let _ = write!(page, "<li>Last webhook: {}</li>", escape(&or_never(snapshot.last_webhook_at, now, zone)));
     let _ = write!(page, "<li>Outbox backlog: {}</li>", snapshot.outbox_backlog);
+    if !snapshot.notify_targets.is_empty() {
+        let _ = write!(page, "<li>Notification webhooks: {}</li>", escape(&snapshot.notify_targets.join("; ")));
+    }
     if snapshot.webhook_backlog > 0 || snapshot.webhook_not_sent > 0 {
         let class = if snapshot.webhook_not_sent > 0 { " class=\"bad\"" } else { "" };
         let _ = write!(
@@ -162,6 +165,7 @@ mod tests {
             outbox_not_sent: 0,
             webhook_backlog: 0,
             webhook_not_sent: 0,
+            notify_targets: Vec::new(),
             recent_events: Vec::new(),
             resolver_pass: None,
             clock: Default::default(),

@@ -129,6 +129,9 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
     let _ = writeln!(out, "  GHL:           {ghl}; last success {}", or_never(snapshot.last_ghl_success_at, now, zone));
     let _ = writeln!(out, "  issues:        {} open, {} pending", snapshot.open, snapshot.pending);
     let _ = writeln!(out, "  outbox:        {} waiting", snapshot.outbox_backlog);
+    if !snapshot.notify_targets.is_empty() {
+        let _ = writeln!(out, "  notify:        {}", snapshot.notify_targets.join("; "));
+    }
     if snapshot.webhook_backlog > 0 || snapshot.webhook_not_sent > 0 {
         let _ = writeln!(
             out,

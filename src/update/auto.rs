@@ -43,6 +43,11 @@ pub async fn watch(ctx: Ctx, url: String) {
     let mut interval = tokio::time::interval(every);
     let slots = Slots::in_data_dir(&ctx.config.data_dir());
     let record_path = slots.dir.join("auto-update");
+    // Said at start as well as each night: with no key trusted, every check ends refused.
+    let keys_dir = super::keys::keys_dir();
+    if super::keys::trusted(&keys_dir).is_ok_and(|keys| keys.is_empty()) {
+        tracing::warn!("automatic update: {}", super::keys::no_key_sentence(&keys_dir));
+    }
     loop {
         interval.tick().await;
         let now = ctx.time.now();
@@ -66,7 +71,7 @@ pub async fn watch(ctx: Ctx, url: String) {
             continue;
         }
         let (config, url) = (ctx.config.clone(), url.clone());
-        let (slots_for_check, keys_dir) = (slots.clone(), super::keys::keys_dir());
+        let (slots_for_check, keys_dir) = (slots.clone(), keys_dir.clone());
         let outcome = tokio::task::spawn_blocking(move || check(&config, &slots_for_check, &url, &keys_dir, now)).await;
         let (result, restart) = match outcome {
             Ok(Ok(Some(installed))) => (format!("installed {} into slot {}", installed.version, installed.slot), true),
@@ -94,6 +99,7 @@ fn check(
     keys_dir: &std::path::Path,
     now: jiff::Timestamp,
 ) -> anyhow::Result<Option<install::Installed>> {
+    super::keys::trusted_or_explain(keys_dir)?;
     let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(60))).build().into();
     let mut answer = agent.get(url).call().with_context(|| format!("reading {url}"))?;
     let mut text = String::new();

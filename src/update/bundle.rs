@@ -78,10 +78,11 @@ impl Bundle {
             UnparsedPublicKey::new(&ED25519, &key.public).verify(&self.manifest_bytes, &self.signature).is_ok()
         });
         let Some(signer) = signer else {
+            let trusted: Vec<String> = keys.iter().map(|key| format!("{} ({})", key.id, key.origin)).collect();
             bail!(
-                "bad signature: the manifest is not signed by a trusted key (it names key {}; {} key(s) trusted)",
+                "bad signature: no key this box trusts signed this bundle (it names key {}; trusted here: {})",
                 self.manifest.key_id,
-                keys.len()
+                if trusted.is_empty() { "none".to_string() } else { trusted.join(", ") }
             );
         };
         ensure!(

@@ -29,7 +29,7 @@ pub struct Request {
     pub source: String,
     /// Install an older version, or the same one again.
     pub allow_downgrade: bool,
-    /// Where the extra trusted public keys are.
+    /// The directory of trusted public keys.
     pub keys_dir: PathBuf,
     /// Refuse the version the last update rolled back (the automatic update): judged by the
     /// signed manifest, not by whatever an update feed names.
@@ -93,13 +93,15 @@ pub fn pause_at(step: &str) {
 pub fn update(config: &Config, request: &Request, now: Timestamp) -> anyhow::Result<Installed> {
     let slots = Slots::in_data_dir(&config.data_dir());
     crate::backup::refuse_root_over(&config.data_dir(), "update")?;
+    // Said before anything is fetched: with no key trusted, no bundle could be installed.
+    let keys = keys::trusted_or_explain(&request.keys_dir)?;
     refuse_during_trial(&slots)?;
     // A bundle file is checked before anything is written; a download needs its place first.
     let download = request.source.starts_with("http://") || request.source.starts_with("https://");
     let mut held = if download { Some(lock(&slots.dir)?) } else { None };
     let (file, downloaded) = fetch(&slots, &request.source)?;
     pause_at(Step::Verify.name());
-    let checked = check(config, &slots, &file, request);
+    let checked = check(config, &slots, &file, &keys, request);
     if downloaded {
         let _ = std::fs::remove_file(&file);
     }
@@ -208,11 +210,15 @@ fn fetch(slots: &Slots, source: &str) -> anyhow::Result<(PathBuf, bool)> {
 
 /// Every check, before anything is written: the bundle's framing and signature, then what
 /// its signed manifest says against this box.
-fn check(config: &Config, slots: &Slots, file: &Path, request: &Request) -> anyhow::Result<(Bundle, TrustedKey)> {
+fn check(
+    config: &Config,
+    slots: &Slots,
+    file: &Path,
+    keys: &[TrustedKey],
+    request: &Request,
+) -> anyhow::Result<(Bundle, TrustedKey)> {
     let bundle = bundle::read(file)?;
-    let keys = keys::trusted(&request.keys_dir)?;
-    ensure!(!keys.is_empty(), "no release key is trusted (none built in, none in {})", request.keys_dir.display());
-    let key = bundle.verify(&keys)?.clone();
+    let key = bundle.verify(keys)?.clone();
     let manifest = &bundle.manifest;
     ensure!(manifest.name == "sentinel", "this bundle is for {:?}, not sentinel", manifest.name);
     let arch = crate::version::arch();

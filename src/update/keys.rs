@@ -1,10 +1,13 @@
 //! Release keys: making a key pair, and the public keys an update is checked against.
 //!
-//! Trusted are the keys compiled into this binary (`cross/keys/*.pub`, listed in [`BUILT_IN`])
-//! and the `*.pub` files of a keys directory: `/usr/share/sentinel/keys` on the image's
-//! read-only root, or `SENTINEL_KEYS_DIR` (tests trust a key they make there). A public key
-//! file holds the 32 raw bytes of an Ed25519 key, or the same as 64 hex digits. Private keys
-//! are PKCS#8 files that never enter the repository (README "Updates").
+//! Trusted are the `*.pub` files of one keys directory, and nothing else: no key is compiled
+//! in, since a key built into every binary is only as good as the one machine that holds its
+//! private half (issue 23). The directory is `/usr/share/sentinel/keys` on the image's
+//! read-only root (`image/build.sh --trust-key KEY.pub` puts the office's key there), or
+//! `SENTINEL_KEYS_DIR` / `sentinel update --keys DIR`. Several keys may be trusted at once; a
+//! bundle signed by any of them is accepted, which is how a key is rotated (README "Release
+//! keys"). A public key file holds the 32 raw bytes of an Ed25519 key, or the same as 64 hex
+//! digits. Private keys are PKCS#8 files that never enter the repository or the box.
 
 use std::path::{Path, PathBuf};
 
@@ -13,11 +16,6 @@ use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 
 use super::bundle::{hex, sha256_hex};
-
-/// The public release keys compiled in. To rotate keys, add the new one here in a release
-/// signed with the old one, then sign the next release with the new one (README "Updates").
-pub const BUILT_IN: &[(&str, &[u8])] =
-    &[("cross/keys/release-ed25519.pub", include_bytes!("../../cross/keys/release-ed25519.pub"))];
 
 /// The keys directory on the image's read-only root.
 pub const DEFAULT_KEYS_DIR: &str = "/usr/share/sentinel/keys";
@@ -30,7 +28,7 @@ pub const KEYS_DIR_VAR: &str = "SENTINEL_KEYS_DIR";
 pub struct TrustedKey {
     /// The 32-byte Ed25519 public key.
     pub public: Vec<u8>,
-    /// Where it came from: the built-in key's path or the file's.
+    /// The file it came from.
     pub origin: String,
     /// Its short id (see [`key_id`]).
     pub id: String,
@@ -91,16 +89,11 @@ pub fn keys_dir() -> PathBuf {
     std::env::var_os(KEYS_DIR_VAR).filter(|dir| !dir.is_empty()).map_or_else(|| DEFAULT_KEYS_DIR.into(), PathBuf::from)
 }
 
-/// Every trusted key: the built-in ones (an all-zero placeholder is skipped), then the
-/// `*.pub` files of `dir` in name order. A missing directory adds none; an unreadable or
-/// malformed key file is an error, so a broken key is never silently ignored.
+/// Every trusted key: the `*.pub` files of `dir` in name order. A missing directory holds
+/// none; an unreadable or malformed key file is an error, so a broken key is never silently
+/// ignored.
 pub fn trusted(dir: &Path) -> anyhow::Result<Vec<TrustedKey>> {
     let mut keys = Vec::new();
-    for (origin, bytes) in BUILT_IN {
-        if bytes.iter().any(|byte| *byte != 0) {
-            keys.push(TrustedKey::new(bytes.to_vec(), origin)?);
-        }
-    }
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(keys),
@@ -117,6 +110,39 @@ pub fn trusted(dir: &Path) -> anyhow::Result<Vec<TrustedKey>> {
         keys.push(TrustedKey::new(decode(&bytes), &path.display().to_string())?);
     }
     Ok(keys)
+}
+
+/// The trusted keys, refusing none: with no key trusted, no update can be installed, and the
+/// error says what to do, on one line.
+pub fn trusted_or_explain(dir: &Path) -> anyhow::Result<Vec<TrustedKey>> {
+    let keys = trusted(dir)?;
+    if keys.is_empty() {
+        bail!("{}", no_key_sentence(dir));
+    }
+    Ok(keys)
+}
+
+/// What to do when no key is trusted; one line, for `sentinel update`, `check-config` and the
+/// automatic update's log.
+pub fn no_key_sentence(dir: &Path) -> String {
+    format!(
+        "no release key is trusted (no *.pub in {dir}), so every update is refused: make the office's key once \
+         with `sentinel release keygen --out DIR` (keep the .pk8 off the box), then build the image with \
+         `image/build.sh --trust-key DIR/release-ed25519.pub`, or copy that .pub into {dir}",
+        dir = dir.display()
+    )
+}
+
+/// One line for `check-config`: the keys trusted, or a warning that none is.
+pub fn describe(dir: &Path) -> String {
+    match trusted(dir) {
+        Ok(keys) if keys.is_empty() => format!("# warning: {}", no_key_sentence(dir)),
+        Ok(keys) => {
+            let ids: Vec<String> = keys.iter().map(|key| format!("{} ({})", key.id, key.origin)).collect();
+            format!("# release keys: updates signed by any of {} trusted: {}", keys.len(), ids.join(", "))
+        }
+        Err(err) => format!("# warning: release keys: {err:#}; every update is refused until it is fixed"),
+    }
 }
 
 /// Raw bytes as they are, or 64 hex digits (with surrounding white space) as 32 bytes.

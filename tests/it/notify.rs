@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::fake_ghl::FakeGhl;
-use crate::harness::{Sentinel, with_ghl};
+use crate::harness::{Sentinel, command, with_ghl};
 
 /// Computed apart from the service, with python3's `base64`.
 const SECRET: &str = "whsec_c2VudGluZWwtdGVzdC1rZXktMDEyMzQ1Njc4OWFiY2Q=";
@@ -202,5 +202,88 @@ fn a_health_change_is_told_both_ways_and_signed() -> anyhow::Result<()> {
         .collect();
     assert!(texts[0].contains("from healthy to failing"), "{texts:?}");
     assert!(texts[1].contains("from failing to healthy"), "{texts:?}");
+    Ok(())
+}
+
+/// The parts of the hook URLs below that are credentials: none may be shown anywhere.
+const HIDDEN: [&str; 4] = ["T0SENT", "slackSecretPath42", "otherSecretPath43", "tokSecret44"];
+
+fn shows_no_credential(what: &str, text: &str) {
+    for hidden in HIDDEN {
+        assert!(!text.contains(hidden), "{what} shows {hidden}: {text}");
+    }
+}
+
+/// A Slack hook's URL is a bearer credential (whoever has it posts to the channel), and
+/// another receiver's path or query may be one: `check-config`, a configuration error,
+/// `/status`, `/api/status`, `sentinel status` and the log show each URL's scheme and host only.
+#[test]
+fn hook_urls_are_shown_as_scheme_and_host_only() -> anyhow::Result<()> {
+    let slack = "https://hooks.slack.com/services/T0SENT/B0SENT/slackSecretPath42";
+    let other = "https://ops.example/hooks/otherSecretPath43?token=tokSecret44";
+    let urls = format!("{slack}=breach,digest;{other}=health");
+    let check = |urls: &str| -> anyhow::Result<(bool, String)> {
+        let dir = tempfile::tempdir()?;
+        let output = command()
+            .arg("check-config")
+            .env_clear()
+            .env("DB_PATH", dir.path().join("sentinel.db"))
+            .env("NOTIFY_WEBHOOK_URLS", urls)
+            .env("NOTIFY_WEBHOOK_SECRET", SECRET)
+            .output()?;
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        Ok((output.status.success(), text))
+    };
+    let (ok, shown) = check(&urls)?;
+    assert!(ok, "{shown}");
+    shows_no_credential("check-config", &shown);
+    assert!(
+        shown.contains("NOTIFY_WEBHOOK_URLS=https://hooks.slack.com/…=breach,digest;https://ops.example/…=health"),
+        "{shown}"
+    );
+    // A mistake in the list is reported with the URLs masked too.
+    let (ok, said) = check(&format!("{slack}=fire;{other}"))?;
+    assert!(!ok, "{said}");
+    assert!(said.contains("unknown event kind \"fire\""), "{said}");
+    shows_no_credential("a configuration error", &said);
+
+    // The running service: a receiver shaped like a Slack hook that fails every delivery.
+    let ghl = FakeGhl::start()?;
+    let receiver = Receiver::start()?;
+    receiver.set(FAIL);
+    let hook = format!("http://{}/services/T0SENT/B0SENT/slackSecretPath42", receiver.addr);
+    let urls = format!("{hook}=breach;http://{}/hooks/otherSecretPath43?token=tokSecret44=resolved", receiver.addr);
+    let app = with_ghl(&ghl)
+        .and(&[
+            ("MANAGER_CONTACT_IDS", "m1"),
+            ("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z"),
+            ("NOTIFY_WEBHOOK_URLS", &urls),
+            ("NOTIFY_WEBHOOK_SECRET", SECRET),
+        ])
+        .start()?;
+    text(&app, "c1")?;
+    app.set_clock("2026-11-23T17:00:00Z")?;
+    app.eventually("open", || Ok(app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 1))?;
+    app.set_clock("2026-11-23T17:01:00Z")?;
+    app.eventually("a failed delivery logged", || Ok(app.log().contains("webhook not delivered")))?;
+    let masked = format!("http://{}/…", receiver.addr);
+    let log = app.log();
+    shows_no_credential("the log", &log);
+    assert!(log.contains(&format!("to={masked}")), "the log says where, masked: {log}");
+    let page = app.admin("GET", "/status")?.text;
+    shows_no_credential("/status", &page);
+    assert!(page.contains(&format!("Notification webhooks: {masked} (breach); {masked} (resolved)")), "{page}");
+    let json = app.admin("GET", "/api/status")?.text;
+    shows_no_credential("/api/status", &json);
+    assert!(json.contains(&format!("{masked} (breach)")), "{json}");
+    let output = command()
+        .arg("status")
+        .env_clear()
+        .env("ADMIN_LISTEN_ADDR", &app.admin_addr)
+        .env("WEBHOOK_SECRET", crate::harness::SECRET)
+        .output()?;
+    let screen = String::from_utf8_lossy(&output.stdout);
+    shows_no_credential("sentinel status", &screen);
+    assert!(screen.contains(&format!("notify:        {masked} (breach)")), "{screen}");
     Ok(())
 }

@@ -96,6 +96,15 @@ impl Moto {
         Ok(object.text)
     }
 
+    /// Copies `from` to `to` inside the bucket (S3's CopyObject), as anyone who can write
+    /// to the bucket could, without the encryption key.
+    fn copy(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        let source = format!("/{BUCKET}/{from}");
+        let put = request(&self.addr(), "PUT", &format!("/{BUCKET}/{to}"), &[("x-amz-copy-source", &source)], b"")?;
+        ensure!(put.status == 200, "copying {from} to {to}: {put:?}");
+        Ok(())
+    }
+
     fn put(&self, key: &str, body: &str) -> anyhow::Result<()> {
         let put = request(&self.addr(), "PUT", &format!("/{BUCKET}/{key}"), &[], body.as_bytes())?;
         ensure!(put.status == 200, "putting {key}: {put:?}");
@@ -132,8 +141,12 @@ fn offbox_env(port: u16) -> Vec<(String, String)> {
 
 /// A text from a customer, with a phone number that must never be readable in the bucket.
 fn customer_text(app: &Sentinel) -> anyhow::Result<()> {
+    customer_text_id(app, "m-offbox-1")
+}
+
+fn customer_text_id(app: &Sentinel, id: &str) -> anyhow::Result<()> {
     let body = json!({
-        "type": "InboundMessage", "messageId": "m-offbox-1", "contactId": "c-offbox", "messageType": "SMS",
+        "type": "InboundMessage", "messageId": id, "contactId": "c-offbox", "messageType": "SMS",
         "phone": "+12145550199", "body": "Pool is green again"
     });
     let answer = app.webhook("", &body.to_string())?;
@@ -162,10 +175,21 @@ fn upload_one_copy(moto: &Moto) -> anyhow::Result<(String, tempfile::TempDir)> {
     Ok((env_text, dir))
 }
 
-/// `sentinel ARGS` with only `env` (and the data in `db_path`): a fresh card's shell.
+/// `sentinel ARGS` with only `env` (and the data in `db_path`): a fresh card's shell. Without
+/// a `--config` among `args`, an empty scratch env file beside the database is given, so a
+/// restore never writes the machine's own `/etc/sentinel/sentinel.env`.
 fn cli(args: &[&str], db_path: &Path, env: &[(String, String)]) -> anyhow::Result<(bool, String)> {
+    let mut args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    if !args.iter().any(|arg| arg == "--config") {
+        let scratch = db_path.with_file_name("cli-scratch.env");
+        std::fs::create_dir_all(db_path.parent().context("the database has no directory")?)?;
+        if !scratch.exists() {
+            std::fs::write(&scratch, "")?;
+        }
+        args.extend(["--config".to_string(), scratch.display().to_string()]);
+    }
     let output = command()
-        .args(args)
+        .args(&args)
         .env_clear()
         .env("DB_PATH", db_path)
         .envs(env.iter().map(|(name, value)| (name, value)))
@@ -367,5 +391,63 @@ fn a_fresh_card_uploads_nothing_over_the_copies_until_it_is_restored_from_them()
         |r| r.get(0),
     )?;
     assert_eq!(found, 1, "the new copy holds the restored data, not the empty database");
+    Ok(())
+}
+
+/// Object names are the bucket's, not the box's: whoever can write to the bucket can put an
+/// older copy under a newer night's name. `latest` is the copy sealed last by the date inside
+/// it, which cannot be forged without the key; the restore says which copy and its date, and
+/// that the misnamed copy's name is not trusted.
+#[test]
+fn latest_is_the_copy_sealed_last_whatever_the_names_say() -> anyhow::Result<()> {
+    let Some(moto) = Moto::start()? else { return Ok(()) };
+    let dir = tempfile::tempdir()?;
+    let env_path = dir.path().join("sentinel.env");
+    std::fs::write(&env_path, env_file_text(moto.port))?;
+    let config = env_path.display().to_string();
+    let app = Sentinel::start_with_args(dir, &["run", "--config", &config], &[("SENTINEL_TEST_NOW", BEFORE_TWO)])?;
+    customer_text(&app)?;
+    app.set_clock("2026-03-03T08:00:00Z")?;
+    app.eventually("the first copy", || Ok(moto.keys()?.contains(&COPY.to_string())))?;
+    // A second text, then the next night's copy, which alone holds it.
+    customer_text_id(&app, "m-offbox-2")?;
+    let newest = "office/sentinel-2026-03-04.offbox";
+    app.set_clock("2026-03-04T08:00:00Z")?;
+    app.eventually("the second copy", || Ok(moto.keys()?.contains(&newest.to_string())))?;
+    let (_, _old_card) = app.stop()?;
+    // The older copy, put back under a later night's name.
+    let misnamed = "office/sentinel-2026-03-09.offbox";
+    moto.copy(COPY, misnamed)?;
+    assert_eq!(moto.keys()?, [COPY, newest, misnamed]);
+
+    let fresh = tempfile::tempdir()?;
+    let env_path = fresh.path().join("sentinel.env");
+    std::fs::write(&env_path, offbox_lines(moto.port, KEY))?;
+    let config = env_path.display().to_string();
+    let db_path = fresh.path().join("data/sentinel.db");
+    let (ok, out) = cli(&["restore", "--offbox", "latest", "--config", &config], &db_path, &[])?;
+    assert!(ok, "{out}");
+    assert!(out.contains(&format!("/{BUCKET}/{newest}\n")), "the copy sealed last is restored: {out}");
+    assert!(out.contains("sealed 2026-03-04T08:00:00Z (the backup of 2026-03-04)"), "its date: {out}");
+    assert!(
+        out.contains(&format!("note: {misnamed} is named for 2026-03-09 but holds the backup of 2026-03-03")),
+        "the misnamed copy is called out: {out}"
+    );
+    let texts = |db: &Path| -> anyhow::Result<i64> {
+        Ok(rusqlite::Connection::open(db)?.query_row(
+            "SELECT COUNT(*) FROM raw_events WHERE idem_key IN ('message:m-offbox-1', 'message:m-offbox-2')",
+            [],
+            |row| row.get(0),
+        )?)
+    };
+    assert_eq!(texts(&db_path)?, 2, "the newest data is back");
+
+    // Named by hand, the misnamed copy is restored as asked, and said to be what it is.
+    let by_name = fresh.path().join("by-name/sentinel.db");
+    let (ok, out) = cli(&["restore", "--offbox", "sentinel-2026-03-09.offbox", "--config", &config], &by_name, &[])?;
+    assert!(ok, "{out}");
+    assert!(out.contains("sealed 2026-03-03T08:00:00Z (the backup of 2026-03-03)"), "{out}");
+    assert!(out.contains("is named for 2026-03-09 but holds the backup of 2026-03-03"), "{out}");
+    assert_eq!(texts(&by_name)?, 1);
     Ok(())
 }

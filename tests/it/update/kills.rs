@@ -11,7 +11,7 @@ use super::*;
 
 /// Serves the files of `dir` over HTTP on loopback, as a release page would; answers the base
 /// URL.
-fn serve(dir: PathBuf) -> anyhow::Result<String> {
+pub(super) fn serve(dir: PathBuf) -> anyhow::Result<String> {
     let server = tiny_http::Server::http("127.0.0.1:0").map_err(|err| anyhow::format_err!("{err}"))?;
     let addr = server.server_addr().to_ip().context("no address")?;
     std::thread::spawn(move || {
@@ -32,7 +32,7 @@ fn serve(dir: PathBuf) -> anyhow::Result<String> {
 
 /// A release page: the bundles and `latest.json` naming `version`'s bundle, as
 /// `cross/release.sh --base-url` writes it.
-fn publish(site: &Path, bundle: &Path, version: &str) -> anyhow::Result<()> {
+pub(super) fn publish(site: &Path, bundle: &Path, version: &str) -> anyhow::Result<()> {
     let name = format!("sentinel-{version}.bundle");
     std::fs::copy(bundle, site.join(&name))?;
     let manifest = serde_json::json!({ "version": version, "bundles": { std::env::consts::ARCH: name } });

@@ -5,6 +5,7 @@
 //! under other version numbers; the factory binary is the binary under test (0.1.0).
 
 mod cases;
+mod keys;
 mod kills;
 
 use std::collections::BTreeMap;
