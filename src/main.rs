@@ -25,9 +25,10 @@ Usage:
                  [--sms-sla-hours H] [--call-sla-hours H] [--svg FILE] [--config PATH]
                                         run the stored events again with other settings and
                                         print the issues, breaches and reply times (read-only)
-  sentinel manager add NAME --contact-id ID [--pin PIN] [--config PATH]
+  sentinel manager add NAME [--contact-id ID] [--phone PHONE] [--pin PIN] [--config PATH]
                                         let a manager sign in to the console (prints a
-                                        generated PIN when none is given)
+                                        generated PIN when none is given) and text commands
+                                        from that GHL contact or phone (one or both)
   sentinel manager list|remove NAME [--config PATH]
                                         the managers who can sign in; take one away
   sentinel update FILE|URL [--allow-downgrade] [--keys DIR] [--config PATH]
@@ -77,8 +78,8 @@ struct Args {
     since: Option<String>,
     until: Option<String>,
     svg: Option<PathBuf>,
-    /// `manager add`'s or `remove`'s name, `add`'s contact id and chosen PIN.
-    manager: (Option<String>, Option<String>, Option<String>),
+    /// `manager add`'s or `remove`'s name, `add`'s contact id, phone and chosen PIN.
+    manager: sentinel::console::managers::NewManager,
     /// `update`: install an older or the same version; another directory of trusted keys.
     allow_downgrade: bool,
     keys: Option<PathBuf>,
@@ -91,7 +92,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut offbox = None;
     let mut dry_run = false;
     let (mut what_if, mut since, mut until, mut svg) = (Vec::new(), None, None, None);
-    let mut manager = (None, None, None);
+    let mut manager = sentinel::console::managers::NewManager::default();
+    let mut manager_named = false;
     let (mut allow_downgrade, mut keys) = (false, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -123,15 +125,20 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     _ => return Err("manager needs what to do: manager add|list|remove".into()),
                 }));
             }
-            "--contact-id" | "--pin" if matches!(command, Some(Command::Manager(ManagerCommand::Add))) => {
-                let value = args.next().ok_or(format!("{arg} needs a value"))?;
-                if arg == "--pin" { manager.2 = Some(value) } else { manager.1 = Some(value) }
+            "--contact-id" | "--phone" | "--pin" if matches!(command, Some(Command::Manager(ManagerCommand::Add))) => {
+                let value = Some(args.next().ok_or(format!("{arg} needs a value"))?);
+                match arg.as_str() {
+                    "--pin" => manager.pin = value,
+                    "--phone" => manager.phone = value,
+                    _ => manager.contact_id = value,
+                }
             }
             _ if matches!(command, Some(Command::Manager(ManagerCommand::Add | ManagerCommand::Remove)))
-                && manager.0.is_none()
+                && !manager_named
                 && !arg.starts_with('-') =>
             {
-                manager.0 = Some(arg);
+                manager.name = arg;
+                manager_named = true;
             }
             "replay" if command.is_none() => command = Some(Command::Replay),
             "update" if command.is_none() => command = Some(Command::Update),
@@ -177,11 +184,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         Some(Command::Restore) if file.is_some() && offbox.is_some() => {
             return Err("restore takes a file or --offbox, not both".into());
         }
-        Some(Command::Manager(ManagerCommand::Add | ManagerCommand::Remove)) if manager.0.is_none() => {
+        Some(Command::Manager(ManagerCommand::Add | ManagerCommand::Remove)) if !manager_named => {
             return Err("manager add and remove need the manager's name".into());
         }
-        Some(Command::Manager(ManagerCommand::Add)) if manager.1.is_none() => {
-            return Err("manager add needs --contact-id: the manager's GHL contact id".into());
+        Some(Command::Manager(ManagerCommand::Add)) if manager.contact_id.is_none() && manager.phone.is_none() => {
+            return Err(
+                "manager add needs --contact-id (the manager's GHL contact id) or --phone (the phone they text from)"
+                    .into(),
+            );
         }
         _ => {}
     }
@@ -298,17 +308,11 @@ fn run() -> anyhow::Result<()> {
             }
         }
         Command::Manager(what) => {
-            let (name, contact_id, pin) = &args.manager;
-            let name = name.as_deref().unwrap_or_default();
+            let name = args.manager.name.as_str();
             print!(
                 "{}",
                 match what {
-                    ManagerCommand::Add => sentinel::console::managers::add(
-                        &config.db_path,
-                        name,
-                        contact_id.as_deref().unwrap_or_default(),
-                        pin.as_deref()
-                    )?,
+                    ManagerCommand::Add => sentinel::console::managers::add(&config.db_path, &args.manager)?,
                     ManagerCommand::List => sentinel::console::managers::list(&config.db_path)?,
                     ManagerCommand::Remove => sentinel::console::managers::remove(&config.db_path, name)?,
                 }

@@ -235,6 +235,12 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     ALTER TABLE issues ADD COLUMN snoozed_until TEXT;
     "#,
+    // v12: a manager added with `sentinel manager add` may be known by phone (normalised, as
+    // `Phone` writes it) as well as, or instead of, a GHL contact id (then `contact_id` is
+    // empty): a text from either is a command (issue 24).
+    r#"
+    ALTER TABLE managers ADD COLUMN phone TEXT;
+    "#,
 ];
 
 /// The schema version this binary writes.
