@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sentinel::config::{self, Config, Source};
+use sentinel::{out, outln};
 
 const USAGE: &str = "\
 sentinel — missed-contact watchdog for GoHighLevel
@@ -202,17 +203,17 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 fn run() -> anyhow::Result<()> {
     let all: Vec<String> = std::env::args().skip(1).collect();
     if all.first().is_some_and(|first| first == "release") {
-        println!("{}", sentinel::update::release::run(&all[1..])?);
+        outln!("{}", sentinel::update::release::run(&all[1..])?);
         return Ok(());
     }
     let args = parse_args(std::env::args().skip(1)).map_err(|err| anyhow::format_err!("{err}\n\n{USAGE}"))?;
     match args.command {
         Command::Version => {
-            println!("sentinel {}", env!("CARGO_PKG_VERSION"));
+            outln!("sentinel {}", env!("CARGO_PKG_VERSION"));
             return Ok(());
         }
         Command::Help => {
-            println!("{USAGE}");
+            outln!("{USAGE}");
             return Ok(());
         }
         _ => {}
@@ -238,13 +239,13 @@ fn run() -> anyhow::Result<()> {
     }
     match args.command {
         Command::CheckConfig => {
-            print!("{}", config::describe(&source, &config));
+            out!("{}", config::describe(&source, &config));
             if config.ghl.location_id.is_none() {
                 match sentinel::store::learned_location(&config.db_path) {
-                    Some(location) => println!(
-                        "# GHL location: {location}, learned from the webhooks (set GHL_LOCATION_ID to pin it)"
-                    ),
-                    None if config.ghl.token.is_some() => println!(
+                    Some(location) => {
+                        outln!("# GHL location: {location}, learned from the webhooks (set GHL_LOCATION_ID to pin it)")
+                    }
+                    None if config.ghl.token.is_some() => outln!(
                         "# warning: GHL_TOKEN is set but GHL_LOCATION_ID is not: GHL's conversation searches need it; \
                          it is learned from the first webhook (none yet)"
                     ),
@@ -252,14 +253,14 @@ fn run() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Status => print!("{}", sentinel::status::print(&config)?),
+        Command::Status => out!("{}", sentinel::status::print(&config)?),
         Command::Backup => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
             let db =
                 rusqlite::Connection::open_with_flags(&config.db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
             db.busy_timeout(std::time::Duration::from_secs(10))?;
             let bytes = sentinel::backup::backup_to(&db, file)?;
-            println!("backup written: {} ({bytes} bytes)", file.display());
+            outln!("backup written: {} ({bytes} bytes)", file.display());
         }
         Command::Restore => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
@@ -270,11 +271,11 @@ fn run() -> anyhow::Result<()> {
                     let env_file = source.file.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_ENV_FILE));
                     let restored = sentinel::offbox::restore(&config, from, &env_file)?;
                     let sealed = &restored.manifest;
-                    println!("restored {} from {}", restored.database.display(), restored.from);
-                    println!("  sealed {} by sentinel {}", sealed.created_at, sealed.sentinel_version);
+                    outln!("restored {} from {}", restored.database.display(), restored.from);
+                    outln!("  sealed {} by sentinel {}", sealed.created_at, sealed.sentinel_version);
                     match &restored.env_file {
-                        Some(env) => println!("  env file restored to {}", env.display()),
-                        None => println!(
+                        Some(env) => outln!("  env file restored to {}", env.display()),
+                        None => outln!(
                             "  the copy holds no env file (its service was configured by its environment only); {} is untouched",
                             env_file.display()
                         ),
@@ -282,15 +283,15 @@ fn run() -> anyhow::Result<()> {
                 }
                 None => {
                     sentinel::backup::restore(file, &config.db_path)?;
-                    println!("restored {} from {}", config.db_path.display(), file.display());
+                    outln!("restored {} from {}", config.db_path.display(), file.display());
                 }
             }
         }
         Command::OffboxList => {
             let (bucket, copies) = sentinel::offbox::list(&config)?;
-            println!("off-box copies in {bucket}: {}", copies.len());
+            outln!("off-box copies in {bucket}: {}", copies.len());
             for copy in copies {
-                println!("  {}  {} bytes  {}", copy.key, copy.size, copy.last_modified.as_deref().unwrap_or("-"));
+                outln!("  {}  {} bytes  {}", copy.key, copy.size, copy.last_modified.as_deref().unwrap_or("-"));
             }
         }
         Command::Replay => {
@@ -298,18 +299,18 @@ fn run() -> anyhow::Result<()> {
                 sentinel::replay::Window::from_dates(&config.calendar, args.since.as_deref(), args.until.as_deref())?;
             let started = std::time::Instant::now();
             let report = sentinel::replay::run(&config.db_path, &config, window)?;
-            print!("{report}");
+            out!("{report}");
             let seconds = started.elapsed().as_secs_f64();
-            println!("took {seconds:.2} s ({:.0} events/s)", report.events as f64 / seconds.max(1e-9));
+            outln!("took {seconds:.2} s ({:.0} events/s)", report.events as f64 / seconds.max(1e-9));
             if let Some(file) = &args.svg {
                 std::fs::write(file, sentinel::replay::svg::draw(&report))
                     .map_err(|err| anyhow::format_err!("writing {}: {err}", file.display()))?;
-                println!("picture written: {}", file.display());
+                outln!("picture written: {}", file.display());
             }
         }
         Command::Manager(what) => {
             let name = args.manager.name.as_str();
-            print!(
+            out!(
                 "{}",
                 match what {
                     ManagerCommand::Add => sentinel::console::managers::add(&config.db_path, &args.manager)?,
@@ -329,11 +330,15 @@ fn run() -> anyhow::Result<()> {
             };
             let now = sentinel::update::install::now()?;
             let done = sentinel::update::install::update(&config, &request, now)?;
-            println!(
+            outln!(
                 "installed sentinel {} into slot {} (was {} in slot {}), signed by key {}",
-                done.version, done.slot, done.from_version, done.from_slot, done.key.id
+                done.version,
+                done.slot,
+                done.from_version,
+                done.from_slot,
+                done.key.id
             );
-            println!("  {}", sentinel::update::install::ask_restart(&config));
+            outln!("  {}", sentinel::update::install::ask_restart(&config));
         }
         Command::ImportOriginal => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
@@ -341,9 +346,9 @@ fn run() -> anyhow::Result<()> {
             let mut db = sentinel::store::schema::open(&config.db_path)?;
             let report = sentinel::import::import(file, &mut db, &config, mode)?;
             if args.dry_run {
-                println!("dry run: nothing was written");
+                outln!("dry run: nothing was written");
             }
-            print!("{report}");
+            out!("{report}");
         }
         _ => {
             sentinel::app::init_logging();
