@@ -108,7 +108,8 @@ pub fn run(live_db: &Path, config: &Config, window: Window) -> anyhow::Result<Re
     store::in_transaction(&mut replay, |tx| settle_until(tx, end))?;
     let issues = store::issues::list(&replay, &[])?;
     let calendar = store::hours::calendar(&replay, &config.calendar)?;
-    Ok(report::build(&issues, &calendar, config.escalation, window.since, end, events))
+    let targets = report::Targets { escalation: config.escalation, sms_sla: config.sms_sla, call_sla: config.call_sla };
+    Ok(report::build(&issues, &calendar, targets, window.since, end, events))
 }
 
 /// The replay's own database: in memory, at the current schema, with SQLite's usual page
