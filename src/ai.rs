@@ -145,6 +145,7 @@ struct Inner {
     base_url: String,
     api_key: Option<Secret>,
     model: String,
+    max_output_tokens: Option<u32>,
     status: Mutex<AiGateStatus>,
 }
 
@@ -171,6 +172,7 @@ impl AiClient {
                 base_url: config.base_url.clone(),
                 api_key: config.api_key.clone(),
                 model: config.model.clone(),
+                max_output_tokens: config.max_output_tokens,
                 status: Mutex::new(status),
             }),
         }
@@ -187,7 +189,7 @@ impl AiClient {
             return Err(AiError::NotConfigured);
         };
         let url = format!("{}/responses", self.inner.base_url);
-        let body = request_body(&self.inner.model, transcript);
+        let body = request_body(&self.inner.model, self.inner.max_output_tokens, transcript);
         self.lock().requests += 1;
         let sent = self
             .inner
@@ -276,13 +278,14 @@ fn answer_schema() -> Value {
 }
 
 /// The Responses API request: instructions, the transcript, the answer's schema, and
-/// `store:false` so the endpoint keeps no copy of the thread.
-fn request_body(model: &str, transcript: &str) -> Value {
+/// `store:false` so the endpoint keeps no copy of the thread; `max_output_tokens` when set
+/// (`AI_GATE_MAX_OUTPUT_TOKENS`).
+fn request_body(model: &str, max_output_tokens: Option<u32>, transcript: &str) -> Value {
     let user = format!(
         "[CUSTOMER] lines are the customer's texts; [INTERNAL] lines are the company's. \
          Phone numbers, e-mails and links may be masked.\n\nThread, oldest first:\n{transcript}"
     );
-    json!({
+    let mut body = json!({
         "model": model,
         "input": [
             { "role": "system", "content": INSTRUCTIONS },
@@ -290,7 +293,11 @@ fn request_body(model: &str, transcript: &str) -> Value {
         ],
         "text": { "format": { "type": "json_schema", "name": "follow_up_check", "schema": answer_schema() } },
         "store": false
-    })
+    });
+    if let Some(tokens) = max_output_tokens {
+        body["max_output_tokens"] = json!(tokens);
+    }
+    body
 }
 
 /// The model's answer text in a Responses API body (`output_text`, else the first
@@ -372,8 +379,10 @@ mod tests {
 
     #[test]
     fn the_request_asks_for_the_schema_and_no_storage() {
-        let body = request_body("gpt-4o-mini", "[CUSTOMER] thanks!");
+        let body = request_body("gpt-4o-mini", None, "[CUSTOMER] thanks!");
         assert_eq!(body["model"], "gpt-4o-mini");
+        assert!(body.get("max_output_tokens").is_none(), "no limit unless AI_GATE_MAX_OUTPUT_TOKENS is set");
+        assert_eq!(request_body("gpt-5-mini", Some(220), "")["max_output_tokens"], 220);
         assert_eq!(body["store"], false);
         assert_eq!(body["input"][0]["role"], "system");
         assert_eq!(body["input"][1]["role"], "user");
@@ -404,6 +413,7 @@ mod tests {
             run_budget: Duration::from_secs(20),
             timeout: Duration::from_secs(1),
             redaction: crate::domain::ai::Redaction::Mask,
+            max_output_tokens: None,
         };
         let client = AiClient::new(&config);
         assert_eq!(client.classify("[CUSTOMER] hi", Duration::from_secs(1)), Err(AiError::NotConfigured));

@@ -1,6 +1,7 @@
 //! Running the service: logging, the runtime, the supervisor, both listeners, systemd
 //! notifications, and a graceful stop on SIGTERM.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -181,23 +182,36 @@ fn announce(ctx: &Ctx, webhook: &Server, admin: &Server, secret: &str, origin: S
     let webhook_addr = webhook.server_addr().to_ip().map(|a| a.to_string()).unwrap_or_default();
     let admin_addr = admin.server_addr().to_ip().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(webhook = %webhook_addr, admin = %admin_addr, db = %ctx.config.db_path.display(), "listening");
-    println!("Sentinel {} is running.", crate::version::running());
-    println!("  database:         {}", ctx.config.db_path.display());
+    let mut said = String::new();
+    let _ = writeln!(said, "Sentinel {} is running.", crate::version::running());
+    let _ = writeln!(said, "  database:         {}", ctx.config.db_path.display());
     match origin {
         SecretOrigin::Generated => {
-            println!("  webhook secret (generated now, shown once): {secret}");
-            println!("  GHL workflows post to: http://{webhook_addr}/webhook/ghl/inbound_sms?secret={secret}");
+            let _ = writeln!(said, "  webhook secret (generated now, shown once): {secret}");
+            let _ = writeln!(
+                said,
+                "  GHL workflows post to: http://{webhook_addr}/webhook/ghl/inbound_sms?secret={secret}"
+            );
         }
-        SecretOrigin::Stored => println!("  webhook secret: in {}", secret_path(&ctx.config.data_dir()).display()),
-        SecretOrigin::Configured => println!("  webhook secret: WEBHOOK_SECRET"),
+        SecretOrigin::Stored => {
+            let _ = writeln!(said, "  webhook secret: in {}", secret_path(&ctx.config.data_dir()).display());
+        }
+        SecretOrigin::Configured => {
+            let _ = writeln!(said, "  webhook secret: WEBHOOK_SECRET");
+        }
     }
     let ai = &ctx.config.ai_gate;
     if ai.enabled {
-        println!("  AI check:         on, {} at {} (SPEC §10)", ai.model, ai.base_url);
+        let _ = writeln!(said, "  AI check:         on, {} at {} (SPEC §10)", ai.model, ai.base_url);
     }
     // The listener lines come last: scripts and tests read up to them.
-    println!("  webhook listener: http://{webhook_addr}/webhook/ghl/inbound_sms (also /unanswered_call, /webhook/ghl)");
-    println!("  admin listener:   http://{admin_addr}/health");
+    let _ = writeln!(
+        said,
+        "  webhook listener: http://{webhook_addr}/webhook/ghl/inbound_sms (also /unanswered_call, /webhook/ghl)"
+    );
+    let _ = writeln!(said, "  admin listener:   http://{admin_addr}/health");
+    // A closed stdout (`sentinel run | head`) loses the banner, not the service.
+    crate::output::banner(&said);
 }
 
 /// Feeds the systemd watchdog only after every actor answered through its mailbox and the

@@ -37,6 +37,7 @@ pub mod import;
 pub mod led;
 pub mod notify;
 pub mod offbox;
+pub mod output;
 pub mod replay;
 pub mod secret;
 pub mod status;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sentinel::config::{self, Config, Source};
+use sentinel::{out, outln};
 
 const USAGE: &str = "\
 sentinel — missed-contact watchdog for GoHighLevel
@@ -25,9 +26,10 @@ Usage:
                  [--sms-sla-hours H] [--call-sla-hours H] [--svg FILE] [--config PATH]
                                         run the stored events again with other settings and
                                         print the issues, breaches and reply times (read-only)
-  sentinel manager add NAME --contact-id ID [--pin PIN] [--config PATH]
+  sentinel manager add NAME [--contact-id ID] [--phone PHONE] [--pin PIN] [--config PATH]
                                         let a manager sign in to the console (prints a
-                                        generated PIN when none is given)
+                                        generated PIN when none is given) and text commands
+                                        from that GHL contact or phone (one or both)
   sentinel manager list|remove NAME [--config PATH]
                                         the managers who can sign in; take one away
   sentinel update FILE|URL [--allow-downgrade] [--keys DIR] [--config PATH]
@@ -77,8 +79,8 @@ struct Args {
     since: Option<String>,
     until: Option<String>,
     svg: Option<PathBuf>,
-    /// `manager add`'s or `remove`'s name, `add`'s contact id and chosen PIN.
-    manager: (Option<String>, Option<String>, Option<String>),
+    /// `manager add`'s or `remove`'s name, `add`'s contact id, phone and chosen PIN.
+    manager: sentinel::console::managers::NewManager,
     /// `update`: install an older or the same version; another directory of trusted keys.
     allow_downgrade: bool,
     keys: Option<PathBuf>,
@@ -91,7 +93,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut offbox = None;
     let mut dry_run = false;
     let (mut what_if, mut since, mut until, mut svg) = (Vec::new(), None, None, None);
-    let mut manager = (None, None, None);
+    let mut manager = sentinel::console::managers::NewManager::default();
+    let mut manager_named = false;
     let (mut allow_downgrade, mut keys) = (false, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -123,15 +126,20 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     _ => return Err("manager needs what to do: manager add|list|remove".into()),
                 }));
             }
-            "--contact-id" | "--pin" if matches!(command, Some(Command::Manager(ManagerCommand::Add))) => {
-                let value = args.next().ok_or(format!("{arg} needs a value"))?;
-                if arg == "--pin" { manager.2 = Some(value) } else { manager.1 = Some(value) }
+            "--contact-id" | "--phone" | "--pin" if matches!(command, Some(Command::Manager(ManagerCommand::Add))) => {
+                let value = Some(args.next().ok_or(format!("{arg} needs a value"))?);
+                match arg.as_str() {
+                    "--pin" => manager.pin = value,
+                    "--phone" => manager.phone = value,
+                    _ => manager.contact_id = value,
+                }
             }
             _ if matches!(command, Some(Command::Manager(ManagerCommand::Add | ManagerCommand::Remove)))
-                && manager.0.is_none()
+                && !manager_named
                 && !arg.starts_with('-') =>
             {
-                manager.0 = Some(arg);
+                manager.name = arg;
+                manager_named = true;
             }
             "replay" if command.is_none() => command = Some(Command::Replay),
             "update" if command.is_none() => command = Some(Command::Update),
@@ -177,11 +185,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         Some(Command::Restore) if file.is_some() && offbox.is_some() => {
             return Err("restore takes a file or --offbox, not both".into());
         }
-        Some(Command::Manager(ManagerCommand::Add | ManagerCommand::Remove)) if manager.0.is_none() => {
+        Some(Command::Manager(ManagerCommand::Add | ManagerCommand::Remove)) if !manager_named => {
             return Err("manager add and remove need the manager's name".into());
         }
-        Some(Command::Manager(ManagerCommand::Add)) if manager.1.is_none() => {
-            return Err("manager add needs --contact-id: the manager's GHL contact id".into());
+        Some(Command::Manager(ManagerCommand::Add)) if manager.contact_id.is_none() && manager.phone.is_none() => {
+            return Err(
+                "manager add needs --contact-id (the manager's GHL contact id) or --phone (the phone they text from)"
+                    .into(),
+            );
         }
         _ => {}
     }
@@ -192,17 +203,17 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 fn run() -> anyhow::Result<()> {
     let all: Vec<String> = std::env::args().skip(1).collect();
     if all.first().is_some_and(|first| first == "release") {
-        println!("{}", sentinel::update::release::run(&all[1..])?);
+        outln!("{}", sentinel::update::release::run(&all[1..])?);
         return Ok(());
     }
     let args = parse_args(std::env::args().skip(1)).map_err(|err| anyhow::format_err!("{err}\n\n{USAGE}"))?;
     match args.command {
         Command::Version => {
-            println!("sentinel {}", env!("CARGO_PKG_VERSION"));
+            outln!("sentinel {}", env!("CARGO_PKG_VERSION"));
             return Ok(());
         }
         Command::Help => {
-            println!("{USAGE}");
+            outln!("{USAGE}");
             return Ok(());
         }
         _ => {}
@@ -228,14 +239,14 @@ fn run() -> anyhow::Result<()> {
     }
     match args.command {
         Command::CheckConfig => {
-            print!("{}", config::describe(&source, &config));
-            println!("{}", sentinel::update::keys::describe(&sentinel::update::keys::keys_dir()));
+            out!("{}", config::describe(&source, &config));
+            outln!("{}", sentinel::update::keys::describe(&sentinel::update::keys::keys_dir()));
             if config.ghl.location_id.is_none() {
                 match sentinel::store::learned_location(&config.db_path) {
-                    Some(location) => println!(
-                        "# GHL location: {location}, learned from the webhooks (set GHL_LOCATION_ID to pin it)"
-                    ),
-                    None if config.ghl.token.is_some() => println!(
+                    Some(location) => {
+                        outln!("# GHL location: {location}, learned from the webhooks (set GHL_LOCATION_ID to pin it)")
+                    }
+                    None if config.ghl.token.is_some() => outln!(
                         "# warning: GHL_TOKEN is set but GHL_LOCATION_ID is not: GHL's conversation searches need it; \
                          it is learned from the first webhook (none yet)"
                     ),
@@ -243,14 +254,14 @@ fn run() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Status => print!("{}", sentinel::status::print(&config)?),
+        Command::Status => out!("{}", sentinel::status::print(&config)?),
         Command::Backup => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
             let db =
                 rusqlite::Connection::open_with_flags(&config.db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
             db.busy_timeout(std::time::Duration::from_secs(10))?;
             let bytes = sentinel::backup::backup_to(&db, file)?;
-            println!("backup written: {} ({bytes} bytes)", file.display());
+            outln!("backup written: {} ({bytes} bytes)", file.display());
         }
         Command::Restore => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
@@ -261,15 +272,15 @@ fn run() -> anyhow::Result<()> {
                     let env_file = source.file.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_ENV_FILE));
                     let restored = sentinel::offbox::restore(&config, from, &env_file)?;
                     let sealed = &restored.manifest;
-                    println!("restored {} from {}", restored.database.display(), restored.from);
+                    outln!("restored {} from {}", restored.database.display(), restored.from);
                     let night = sealed.backup_date.map_or_else(String::new, |date| format!(" (the backup of {date})"));
-                    println!("  sealed {}{night} by sentinel {}", sealed.created_at, sealed.sentinel_version);
+                    outln!("  sealed {}{night} by sentinel {}", sealed.created_at, sealed.sentinel_version);
                     for note in &restored.notes {
-                        println!("  note: {note}");
+                        outln!("  note: {note}");
                     }
                     match &restored.env_file {
-                        Some(env) => println!("  env file restored to {}", env.display()),
-                        None => println!(
+                        Some(env) => outln!("  env file restored to {}", env.display()),
+                        None => outln!(
                             "  the copy holds no env file (its service was configured by its environment only); {} is untouched",
                             env_file.display()
                         ),
@@ -277,15 +288,15 @@ fn run() -> anyhow::Result<()> {
                 }
                 None => {
                     sentinel::backup::restore(file, &config.db_path)?;
-                    println!("restored {} from {}", config.db_path.display(), file.display());
+                    outln!("restored {} from {}", config.db_path.display(), file.display());
                 }
             }
         }
         Command::OffboxList => {
             let (bucket, copies) = sentinel::offbox::list(&config)?;
-            println!("off-box copies in {bucket}: {}", copies.len());
+            outln!("off-box copies in {bucket}: {}", copies.len());
             for copy in copies {
-                println!("  {}  {} bytes  {}", copy.key, copy.size, copy.last_modified.as_deref().unwrap_or("-"));
+                outln!("  {}  {} bytes  {}", copy.key, copy.size, copy.last_modified.as_deref().unwrap_or("-"));
             }
         }
         Command::Replay => {
@@ -293,27 +304,21 @@ fn run() -> anyhow::Result<()> {
                 sentinel::replay::Window::from_dates(&config.calendar, args.since.as_deref(), args.until.as_deref())?;
             let started = std::time::Instant::now();
             let report = sentinel::replay::run(&config.db_path, &config, window)?;
-            print!("{report}");
+            out!("{report}");
             let seconds = started.elapsed().as_secs_f64();
-            println!("took {seconds:.2} s ({:.0} events/s)", report.events as f64 / seconds.max(1e-9));
+            outln!("took {seconds:.2} s ({:.0} events/s)", report.events as f64 / seconds.max(1e-9));
             if let Some(file) = &args.svg {
                 std::fs::write(file, sentinel::replay::svg::draw(&report))
                     .map_err(|err| anyhow::format_err!("writing {}: {err}", file.display()))?;
-                println!("picture written: {}", file.display());
+                outln!("picture written: {}", file.display());
             }
         }
         Command::Manager(what) => {
-            let (name, contact_id, pin) = &args.manager;
-            let name = name.as_deref().unwrap_or_default();
-            print!(
+            let name = args.manager.name.as_str();
+            out!(
                 "{}",
                 match what {
-                    ManagerCommand::Add => sentinel::console::managers::add(
-                        &config.db_path,
-                        name,
-                        contact_id.as_deref().unwrap_or_default(),
-                        pin.as_deref()
-                    )?,
+                    ManagerCommand::Add => sentinel::console::managers::add(&config.db_path, &args.manager)?,
                     ManagerCommand::List => sentinel::console::managers::list(&config.db_path)?,
                     ManagerCommand::Remove => sentinel::console::managers::remove(&config.db_path, name)?,
                 }
@@ -330,11 +335,15 @@ fn run() -> anyhow::Result<()> {
             };
             let now = sentinel::update::install::now()?;
             let done = sentinel::update::install::update(&config, &request, now)?;
-            println!(
+            outln!(
                 "installed sentinel {} into slot {} (was {} in slot {}), signed by key {}",
-                done.version, done.slot, done.from_version, done.from_slot, done.key.id
+                done.version,
+                done.slot,
+                done.from_version,
+                done.from_slot,
+                done.key.id
             );
-            println!("  {}", sentinel::update::install::ask_restart(&config));
+            outln!("  {}", sentinel::update::install::ask_restart(&config));
         }
         Command::ImportOriginal => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
@@ -342,9 +351,9 @@ fn run() -> anyhow::Result<()> {
             let mut db = sentinel::store::schema::open(&config.db_path)?;
             let report = sentinel::import::import(file, &mut db, &config, mode)?;
             if args.dry_run {
-                println!("dry run: nothing was written");
+                outln!("dry run: nothing was written");
             }
-            print!("{report}");
+            out!("{report}");
         }
         _ => {
             sentinel::app::init_logging();

@@ -2,7 +2,8 @@
 //!
 //! The outbox sender hands each due `webhook` row here on the blocking pool. One delivery is
 //! one POST of the row's JSON body, signed in the Standard Webhooks form: `webhook-id` is
-//! the same on every retry (so a receiver can drop a repeat), `webhook-timestamp` is the
+//! `msg_` and the row's UUIDv7, the same on every retry (so a receiver can drop a repeat) and
+//! never another delivery's, even after a restore or from another box; `webhook-timestamp` is the
 //! attempt's time and `webhook-signature` covers both and the body. Any 2xx counts as
 //! delivered; everything else is a failure the outbox retries with backoff.
 
@@ -38,7 +39,7 @@ impl Notifier {
 
     /// One attempt at delivering `entry` (its URL in `contact_id`) at `now`.
     pub fn deliver(&self, entry: &Entry, now: Timestamp) -> Attempt {
-        let id = format!("msg_{}", entry.id);
+        let id = format!("msg_{}", entry.delivery_id);
         let timestamp = now.as_second();
         let mut request = self
             .agent

@@ -77,6 +77,32 @@ pub fn warnings(source: &Source, config: &Config) -> Vec<String> {
     for name in &source.unknown {
         warnings.push(format!("{name} in the env file is not a Sentinel variable and is ignored"));
     }
+    // The original read TZ when TIMEZONE was unset; here only TIMEZONE counts.
+    let zone = config.calendar.zone().iana_name().unwrap_or_default();
+    if source.origin("TZ") == Origin::File && source.value("TZ") != zone {
+        warnings.push(format!(
+            "TZ={} in the env file does not set the zone: the zone is TIMEZONE's, {zone}; set TIMEZONE to change it",
+            source.value("TZ")
+        ));
+    }
+    // The original's intake-time AI decisions are not carried out; say so rather than ignore them.
+    if source.value("DECISION_MODE").eq_ignore_ascii_case("ai_primary") {
+        warnings.push(
+            "DECISION_MODE=ai_primary is not carried out: the rules decide, and the AI check (AI_GATE_ENABLED) can \
+             only resolve a text still unanswered at its due time"
+                .to_string(),
+        );
+    }
+    if source
+        .raw("AI_GATE_ON_EVERY_INBOUND")
+        .is_some_and(|value| ["1", "true", "yes", "on"].contains(&value.to_ascii_lowercase().as_str()))
+    {
+        warnings.push(
+            "AI_GATE_ON_EVERY_INBOUND=1 is not carried out: the AI check (AI_GATE_ENABLED) runs once, at a text's due \
+             time"
+                .to_string(),
+        );
+    }
     if config.offbox.bucket.is_some() && config.env_file.is_none() {
         warnings.push(
             "OFFBOX_URL is set but no env file was read: the off-box copies hold the data, not the configuration"

@@ -264,6 +264,8 @@ pub struct AiGateConfig {
     pub timeout: std::time::Duration,
     /// Whether phones, e-mails and URLs are masked before sending.
     pub redaction: Redaction,
+    /// Most tokens an answer may take (`max_output_tokens`); `None` sends no limit.
+    pub max_output_tokens: Option<u32>,
 }
 
 /// Settings for the optional off-box copy (issue 15): each nightly backup, encrypted together

@@ -206,6 +206,13 @@ pub(super) fn ack_mode(value: &str) -> Parsed<AckMode> {
     expected(parsed, "eod or hours")
 }
 
+/// `DECISION_MODE`: the original's two modes, in lower case.
+pub(super) fn decision_mode(value: &str) -> Parsed<String> {
+    let mode = value.to_ascii_lowercase();
+    let known = matches!(mode.as_str(), "deterministic" | "ai_primary");
+    expected(known.then_some(mode), "deterministic or ai_primary")
+}
+
 /// `morning=08:00,midday=11:00,afternoon=15:00`, in time order.
 pub(super) fn slots(value: &str) -> Parsed<Vec<SummarySlot>> {
     const EXPECTED: &str = "expected name=HH:MM pairs, e.g. morning=08:00,midday=11:00,afternoon=15:00";

@@ -101,6 +101,7 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
     let ack_close_max_len = r.get(&ACK_CLOSE_MAX_LEN);
     let ack_close_window = read_ack_window(r);
     let _ = r.get(&FLOW_LOG_ENABLED);
+    let _ = r.get(&TZ);
     let resolver_interval = match cron.resolver_minutes {
         Some(minutes) => Some(jiff::SignedDuration::from_mins(i64::from(minutes))),
         None => r.get(&RESOLVER_INTERVAL_MINUTES),
@@ -195,7 +196,10 @@ fn read_weekdays(r: &mut Reader<'_>, open: &str, close: &str) -> Option<WeeklySc
 fn read_ack_window(r: &mut Reader<'_>) -> Option<AckWindow> {
     let grace = r.get(&INTERNAL_REPLY_GRACE_HOURS);
     let hours = r.get(&ACK_CLOSE_WINDOW_HOURS).and_then(|hours| hours.or(grace));
+    let unlimited = r.get(&ACK_CLOSE_IGNORE_WINDOW_FOR_PURE_ACK)?;
     match r.get(&ACK_CLOSE_WINDOW_MODE)? {
+        // The window's settings are still checked, so a typo is reported.
+        _ if unlimited => hours.map(|_| AckWindow::Unlimited),
         AckMode::EndOfBusinessDay => Some(AckWindow::EndOfBusinessDay),
         AckMode::Hours => hours.map(AckWindow::Hours),
     }
@@ -242,6 +246,13 @@ fn read_ai_gate(r: &mut Reader<'_>) -> Option<AiGateConfig> {
     let run_budget = r.get(&AI_GATE_RUN_BUDGET_SECONDS);
     let timeout = r.get(&AI_GATE_TIMEOUT_SECONDS);
     let redaction = r.get(&AI_GATE_REDACT_PII);
+    let max_output_tokens = r.get(&AI_GATE_MAX_OUTPUT_TOKENS);
+    // The original's intake-time AI settings: still checked, so a typo is reported, though the
+    // check runs only at the due time here.
+    let _ = r.get(&AI_GATE_ON_EVERY_INBOUND);
+    let _ = r.get(&AI_GATE_ON_EVERY_INBOUND_NO_CONFIDENCE);
+    let _ = r.get(&DECISION_MODE);
+    let _ = r.get(&AI_PRIMARY_SUPPRESS_NO_CONFIDENCE);
     if enabled == Some(true) && !r.is_set(&OPENAI_API_KEY) {
         r.errors.push("AI_GATE_ENABLED=\"1\": expected OPENAI_API_KEY to be set as well".to_string());
     }
@@ -257,6 +268,7 @@ fn read_ai_gate(r: &mut Reader<'_>) -> Option<AiGateConfig> {
         run_budget: run_budget?,
         timeout: timeout?,
         redaction: redaction?,
+        max_output_tokens: max_output_tokens?,
     })
 }
 

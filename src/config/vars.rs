@@ -147,6 +147,10 @@ vars! {
         "when set, only these GHL user ids count as staff replies";
     TIMEZONE: TimeZone = "America/Chicago", parse::zone,
         "IANA zone of the business";
+    TZ: Option<String> = unset, parse::text,
+        "accepted from the original, which read it when TIMEZONE was unset (its Docker image set \
+        TZ=America/Chicago); only TIMEZONE sets the zone here, and check-config warns when an env file's TZ names \
+        another";
     BUSINESS_HOURS_START: String = "08:00", parse::opening,
         "opening time Monday to Friday";
     BUSINESS_HOURS_END: String = "17:00", parse::closing,
@@ -191,6 +195,9 @@ vars! {
         hours";
     ACK_CLOSE_WINDOW_HOURS: Option<SignedDuration> = unset, parse::hours,
         "with ACK_CLOSE_WINDOW_MODE=hours: the window in hours; default INTERNAL_REPLY_GRACE_HOURS";
+    ACK_CLOSE_IGNORE_WINDOW_FOR_PURE_ACK: bool = "0", parse::flag,
+        "1: an acknowledgement after any earlier staff reply opens no issue, however long ago (the original's \
+        .env.example sets 1); 0: only within ACK_CLOSE_WINDOW_MODE's window";
     INTERNAL_REPLY_GRACE_HOURS: SignedDuration = "12", parse::hours,
         "the original's default for ACK_CLOSE_WINDOW_HOURS, read the same way";
     FLOW_LOG_ENABLED: bool = "1", parse::flag,
@@ -228,6 +235,23 @@ vars! {
         "longest wait for one AI answer; a late answer counts as still waiting";
     AI_GATE_REDACT_PII: Redaction = "1", parse::redaction,
         "1 masks phone numbers, e-mails and URLs before the thread is sent";
+    AI_GATE_MAX_OUTPUT_TOKENS: Option<u32> = unset, |v| parse::within(v, 16..=100_000, "a number of tokens, 16 to 100000"),
+        "most tokens the AI check's answer may take (sent as max_output_tokens); unset sends no limit; an answer cut \
+        short counts as still waiting, so give a reasoning model room";
+    AI_GATE_ON_EVERY_INBOUND: bool = "0", parse::flag,
+        "accepted from the original, not needed: it asked GHL and the AI about every inbound text as it came in; here \
+        the AI check runs once, at a text's due time (AI_GATE_ENABLED), so a text answered in time costs nothing";
+    AI_GATE_ON_EVERY_INBOUND_NO_CONFIDENCE: f64 = "0.80",
+        |v| parse::within(v, 0.0..=1.0, "a number from 0 to 1, e.g. 0.80"),
+        "accepted from the original with AI_GATE_ON_EVERY_INBOUND, not needed: the check at the due time resolves on \
+        AI_GATE_SUPPRESS_NO_CONFIDENCE";
+    DECISION_MODE: String = "deterministic", parse::decision_mode,
+        "accepted from the original, not needed: its ai_primary let the AI decide first at intake; here the rules \
+        always decide and the AI check can only resolve a text still unanswered at its due time (SPEC §10)";
+    AI_PRIMARY_SUPPRESS_NO_CONFIDENCE: f64 = "0.65",
+        |v| parse::within(v, 0.0..=1.0, "a number from 0 to 1, e.g. 0.65"),
+        "accepted from the original with DECISION_MODE=ai_primary, not needed: a text resolves only on a NO at least \
+        AI_GATE_SUPPRESS_NO_CONFIDENCE sure";
     OFFBOX_URL: Option<BucketUrl> = unset, BucketUrl::parse,
         "S3-compatible bucket for an encrypted off-box copy of each nightly backup, path-style, e.g. \
         https://s3.us-east-1.amazonaws.com/my-bucket/office; unset means no off-box copy";

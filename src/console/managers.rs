@@ -1,4 +1,5 @@
-//! `sentinel manager add|list|remove`: who may sign in to the console with a PIN.
+//! `sentinel manager add|list|remove`: who may sign in to the console with a PIN, and whose
+//! texts (from their GHL contact or their phone) are commands.
 //!
 //! Works on the database file directly, as `import-original` does; safe while the service runs
 //! (WAL mode, and each change is one short transaction).
@@ -8,14 +9,45 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
+use crate::domain::phone::Phone;
 use crate::store::{console, in_transaction, schema};
 
-/// Adds a manager with `pin`, or a generated one; returns what to print (with the PIN).
-pub fn add(db_path: &Path, name: &str, contact_id: &str, pin: Option<&str>) -> anyhow::Result<String> {
-    let name = name.trim();
+/// Who `sentinel manager add` adds.
+#[derive(Debug, Clone, Default)]
+pub struct NewManager {
+    /// The name shown in the timeline and typed at sign-in.
+    pub name: String,
+    /// `--contact-id`: the manager's GHL contact id.
+    pub contact_id: Option<String>,
+    /// `--phone`: the phone the manager texts from.
+    pub phone: Option<String>,
+    /// `--pin`: a chosen PIN; else one is generated.
+    pub pin: Option<String>,
+}
+
+/// Adds a manager with their PIN, or a generated one; returns what to print (with the PIN).
+/// A text from the manager's contact id or phone is a command from then on.
+pub fn add(db_path: &Path, new: &NewManager) -> anyhow::Result<String> {
+    let name = new.name.trim();
     anyhow::ensure!(!name.is_empty(), "the manager's name is empty");
-    anyhow::ensure!(!contact_id.trim().is_empty(), "--contact-id is empty: give the manager's GHL contact id");
-    let (pin, generated) = match pin {
+    let contact_id = new.contact_id.as_deref().map(str::trim).unwrap_or_default();
+    anyhow::ensure!(
+        new.contact_id.is_none() || !contact_id.is_empty(),
+        "--contact-id is empty: give the manager's GHL contact id"
+    );
+    let phone = match new.phone.as_deref() {
+        None => None,
+        Some(raw) => {
+            Some(Phone::parse(raw).filter(|phone| phone.as_str().trim_start_matches('+').len() >= 7).ok_or_else(
+                || anyhow::format_err!("--phone {raw:?}: expected the manager's phone number, e.g. +1 214 555 0142"),
+            )?)
+        }
+    };
+    anyhow::ensure!(
+        !contact_id.is_empty() || phone.is_some(),
+        "manager add needs --contact-id (the manager's GHL contact id) or --phone (the phone they text from), or both"
+    );
+    let (pin, generated) = match new.pin.as_deref() {
         Some(pin) => {
             super::pin::check_shape(pin).map_err(|why| anyhow::format_err!("--pin: {why}"))?;
             (pin.to_string(), false)
@@ -29,14 +61,29 @@ pub fn add(db_path: &Path, name: &str, contact_id: &str, pin: Option<&str>) -> a
         if console::manager_named(tx, name)?.is_some() {
             return Ok(None);
         }
-        console::add_manager(tx, name, contact_id.trim(), &hash, now).map(Some)
+        console::add_manager(tx, name, contact_id, phone.as_ref(), &hash, now).map(Some)
     })?
     .with_context(|| format!("a manager named {name:?} exists already; remove them first to set a new PIN"))?;
-    let mut said = format!("manager {name} added (contact {})\n", contact_id.trim());
+    let mut said = format!(
+        "manager {name} added ({}); their texts to Sentinel are commands\n",
+        known_by(contact_id, phone.as_ref().map(Phone::as_str))
+    );
     if generated {
         let _ = writeln!(said, "PIN: {pin}  (shown once; give it to {name} and keep no copy)");
     }
     Ok(said)
+}
+
+/// `contact abc123, phone +12145550142`.
+fn known_by(contact_id: &str, phone: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    if !contact_id.is_empty() {
+        parts.push(format!("contact {contact_id}"));
+    }
+    if let Some(phone) = phone {
+        parts.push(format!("phone {phone}"));
+    }
+    parts.join(", ")
 }
 
 /// Every manager, one line each.
@@ -45,7 +92,8 @@ pub fn list(db_path: &Path) -> anyhow::Result<String> {
     let managers = console::managers(&db)?;
     let mut said = format!("managers who can sign in with a PIN: {}\n", managers.len());
     for manager in managers {
-        let _ = writeln!(said, "  {}  contact {}  added {}", manager.name, manager.contact_id, manager.created_at);
+        let known = known_by(&manager.contact_id, manager.phone.as_deref());
+        let _ = writeln!(said, "  {}  {known}  added {}", manager.name, manager.created_at);
     }
     Ok(said)
 }

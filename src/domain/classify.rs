@@ -81,6 +81,8 @@ pub enum AckWindow {
     EndOfBusinessDay,
     /// For this long after the staff reply (`hours`, with `ACK_CLOSE_WINDOW_HOURS`).
     Hours(jiff::SignedDuration),
+    /// Any time after the staff reply (`ACK_CLOSE_IGNORE_WINDOW_FOR_PURE_ACK=1`).
+    Unlimited,
 }
 
 impl AckWindow {
@@ -97,6 +99,7 @@ impl AckWindow {
         match self {
             AckWindow::EndOfBusinessDay => calendar.business_day_end(replied_at).is_none_or(|end| now <= end),
             AckWindow::Hours(hours) => now.duration_since(replied_at) <= hours,
+            AckWindow::Unlimited => true,
         }
     }
 }

@@ -90,6 +90,7 @@ pub fn run(live_db: &Path, config: &Config, window: Window) -> anyhow::Result<Re
         .with_context(|| format!("opening the database {} read-only", live_db.display()))?;
     live.busy_timeout(Duration::from_secs(10))?;
     let mut replay = in_memory()?;
+    copy_managers(&live, &replay)?;
     // Reading, parsing and recording run beside judging, each half on its own core.
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Ready>>(16);
     let (events, last_at) = std::thread::scope(|scope| -> anyhow::Result<(u64, Option<Timestamp>)> {
@@ -107,7 +108,8 @@ pub fn run(live_db: &Path, config: &Config, window: Window) -> anyhow::Result<Re
     store::in_transaction(&mut replay, |tx| settle_until(tx, end))?;
     let issues = store::issues::list(&replay, &[])?;
     let calendar = store::hours::calendar(&replay, &config.calendar)?;
-    Ok(report::build(&issues, &calendar, config.escalation, window.since, end, events))
+    let targets = report::Targets { escalation: config.escalation, sms_sla: config.sms_sla, call_sla: config.call_sla };
+    Ok(report::build(&issues, &calendar, targets, window.since, end, events))
 }
 
 /// The replay's own database: in memory, at the current schema, with SQLite's usual page
@@ -134,6 +136,30 @@ fn in_memory() -> anyhow::Result<Connection> {
          DROP INDEX issues_by_conversation;",
     )?;
     Ok(conn)
+}
+
+/// Copies the managers added with `sentinel manager add` into the replay: their texts are
+/// commands, not issues, as live (issue 24). A live file too old to have the table (or the
+/// phone column) has none to copy, or none known by phone.
+fn copy_managers(live: &Connection, replay: &Connection) -> anyhow::Result<()> {
+    // name, contact id, phone, PIN hash, when added.
+    type Row = (String, String, Option<String>, String, String);
+    let read = |sql: &str| -> rusqlite::Result<Vec<Row>> {
+        let mut statement = live.prepare(sql)?;
+        let rows =
+            statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))?;
+        rows.collect()
+    };
+    let managers = read("SELECT name, contact_id, phone, pin_hash, created_at FROM managers")
+        .or_else(|_| read("SELECT name, contact_id, NULL, pin_hash, created_at FROM managers"))
+        .unwrap_or_default();
+    for manager in managers {
+        replay.execute(
+            "INSERT INTO managers (name, contact_id, phone, pin_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![manager.0, manager.1, manager.2, manager.3, manager.4],
+        )?;
+    }
+    Ok(())
 }
 
 /// Reads the stored events before `until`, in the order received, parses each as intake

@@ -38,17 +38,38 @@ pub struct Report {
     pub heat: [[usize; 24]; 7],
     /// When the replay stopped settling.
     pub end: Timestamp,
+    /// The first day counted (`--since`, else the day of the first issue counted), in the
+    /// business time zone; `None` when no issue was counted and no `--since` was given.
+    pub first_day: Option<Date>,
+    /// The last day replayed (`--until`, else the day of the last event).
+    pub last_day: Date,
+    /// The response target for texts, in business time.
+    pub sms_sla: SignedDuration,
+    /// The response target for missed calls, in business time.
+    pub call_sla: SignedDuration,
+}
+
+/// The settings a report states beside its figures.
+#[derive(Debug, Clone, Copy)]
+pub struct Targets {
+    /// Age in business time at which an OPEN issue counts as escalated.
+    pub escalation: SignedDuration,
+    /// The response target for texts.
+    pub sms_sla: SignedDuration,
+    /// The response target for missed calls.
+    pub call_sla: SignedDuration,
 }
 
 /// Reads the report off the replayed issues: those that came in at or after `since` count.
 pub fn build(
     issues: &[Issue],
     calendar: &Calendar,
-    escalation: SignedDuration,
+    targets: Targets,
     since: Option<Timestamp>,
     end: Timestamp,
     events: u64,
 ) -> Report {
+    let escalation = targets.escalation;
     let counted: Vec<&Issue> =
         issues.iter().filter(|issue| since.is_none_or(|since| issue.first_inbound_at >= since)).collect();
     let breached: Vec<&Issue> = counted.iter().copied().filter(|issue| issue.opened_at.is_some()).collect();
@@ -73,7 +94,16 @@ pub fn build(
         heat[local.weekday().to_monday_zero_offset() as usize][local.hour() as usize] += 1;
         *days.entry(local.date()).or_default() += 1;
     }
+    let zone = calendar.zone().clone();
+    let first = since.or_else(|| counted.iter().map(|issue| issue.first_inbound_at).min());
+    // The end is the start of the day after `--until`, or the last event: its last day is the
+    // day of the moment before it.
+    let last = end.checked_sub(SignedDuration::from_nanos(1)).unwrap_or(end);
     Report {
+        first_day: first.map(|at| at.to_zoned(zone.clone()).date()),
+        last_day: last.to_zoned(zone).date(),
+        sms_sla: targets.sms_sla,
+        call_sla: targets.call_sla,
         events,
         issues: counted.len(),
         breaches: breached.len(),

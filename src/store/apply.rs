@@ -10,6 +10,7 @@ use rusqlite::Connection;
 
 use super::World;
 use super::commands;
+use super::console;
 use super::events::{self, RawEvent, Recorded};
 use super::issues::{self, NewIssue};
 use crate::config::Config;
@@ -145,19 +146,27 @@ fn inbound_message(
 ) -> rusqlite::Result<Outcome> {
     let config = &world.config;
     let party = &inbound.party;
+    let configured = party
+        .contact_id
+        .as_ref()
+        .is_some_and(|id| config.internal_contact_ids.contains(id) || config.manager_contact_ids.contains(id));
+    // Every manager the box knows sends commands: those configured, and those added with
+    // `sentinel manager add`, by contact id or phone (issue 24).
     let internal = inbound.from_internal_contact
-        || party
-            .contact_id
-            .as_ref()
-            .is_some_and(|id| config.internal_contact_ids.contains(id) || config.manager_contact_ids.contains(id));
+        || configured
+        || console::is_manager_sender(conn, party.contact_id.as_deref(), party.phone.as_ref())?;
     if internal {
         // SPEC §5.1: staff texts are commands (§7), never issues. The reply's purpose is this
         // event, so a retried delivery (a duplicate) is never answered twice.
         return match (inbound.kind, &inbound.text, &party.contact_id) {
             (IssueKind::Sms, Some(text), Some(contact)) => {
                 let purpose = format!("reply:{raw_id}");
-                let name = inbound.contact_name.as_deref();
-                let reply = commands::run(conn, world, contact, name, text, &purpose, now)?;
+                let sender = commands::Sender {
+                    contact_id: contact,
+                    name: inbound.contact_name.as_deref(),
+                    phone: party.phone.as_ref(),
+                };
+                let reply = commands::run(conn, world, &sender, text, &purpose, now)?;
                 Ok(Outcome::Command { reply })
             }
             _ => Ok(Outcome::Ignored("internal contact".to_string())),

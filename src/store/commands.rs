@@ -25,17 +25,35 @@ const PAGE_SIZE: usize = 5;
 /// How long a reply may wait for GHL.
 const REPLY_EXPIRY: SignedDuration = SignedDuration::from_hours(2);
 
-/// Parses and carries out `text` from manager `contact_id` (called `name` in GHL, when
-/// known), queues the reply under `purpose`, and returns the reply.
+/// Who sent a command: a manager or staff member, as the inbound text names them.
+#[derive(Debug, Clone, Copy)]
+pub struct Sender<'a> {
+    /// Their GHL contact id; the reply goes there.
+    pub contact_id: &'a str,
+    /// Their name in GHL, when known.
+    pub name: Option<&'a str>,
+    /// The phone the text came from, when known.
+    pub phone: Option<&'a Phone>,
+}
+
+impl<'a> Sender<'a> {
+    /// A sender known by contact id alone.
+    pub fn contact(contact_id: &'a str) -> Sender<'a> {
+        Sender { contact_id, name: None, phone: None }
+    }
+}
+
+/// Parses and carries out `text` from `sender`, queues the reply under `purpose`, and returns
+/// the reply.
 pub fn run(
     conn: &Connection,
     world: &World<'_>,
-    contact_id: &str,
-    name: Option<&str>,
+    sender: &Sender<'_>,
     text: &str,
     purpose: &str,
     now: Timestamp,
 ) -> rusqlite::Result<String> {
+    let (contact_id, name) = (sender.contact_id, sender.name);
     let (reply, everyone) = match command::parse(text) {
         Ok(command) if hours::is_hours_command(&command) => {
             let who = name.map(str::trim).filter(|name| !name.is_empty()).unwrap_or(contact_id);
@@ -44,7 +62,7 @@ pub fn run(
         }
         Ok(Command::Pin) => {
             // The link is made as the text goes out, so the outbox never holds it (issue 23).
-            let reply = sign_in_link(conn, world, contact_id, name)?;
+            let reply = sign_in_link(conn, world, sender)?;
             if reply.contains(console::TOKEN_SLOT) {
                 let purpose = format!("{}{purpose}", console::SIGN_IN_PURPOSE);
                 let entry = NewEntry {
@@ -63,12 +81,21 @@ pub fn run(
         Ok(command) => (execute(conn, world, contact_id, command, now)?, false),
         Err(err) => (err.to_string(), false),
     };
-    // A change of hours concerns every manager, not only the one who sent it.
-    let others = world.config.manager_contact_ids.iter().filter(|manager| everyone && *manager != contact_id);
-    for recipient in std::iter::once(contact_id).chain(others.map(String::as_str)) {
+    // A change of hours concerns every manager, not only the one who sent it: those configured
+    // and those added with `sentinel manager add`.
+    let mut recipients = vec![contact_id.to_string()];
+    if everyone {
+        let added = console::manager_contact_ids(conn)?;
+        for manager in world.config.manager_contact_ids.iter().chain(&added) {
+            if !recipients.contains(manager) {
+                recipients.push(manager.clone());
+            }
+        }
+    }
+    for recipient in &recipients {
         let entry = NewEntry {
             purpose,
-            contact_id: recipient,
+            contact_id: recipient.as_str(),
             body: &reply,
             expires_at: now + REPLY_EXPIRY,
             issue_ids: None,
@@ -238,22 +265,19 @@ fn execute(
     }
 }
 
-/// `Pin` (issue 17): a one-time sign-in link to the console for a manager, under `CONSOLE_URL`.
-fn sign_in_link(
-    conn: &Connection,
-    world: &World<'_>,
-    contact_id: &str,
-    ghl_name: Option<&str>,
-) -> rusqlite::Result<String> {
+/// `Pin` (issue 17): a one-time sign-in link to the console for a manager (configured, or
+/// added with `sentinel manager add`), under `CONSOLE_URL`.
+fn sign_in_link(conn: &Connection, world: &World<'_>, sender: &Sender<'_>) -> rusqlite::Result<String> {
+    let contact_id = sender.contact_id;
     let is_manager = world.config.manager_contact_ids.iter().any(|id| id == contact_id)
-        || console::is_manager_contact(conn, contact_id)?;
+        || console::is_manager_sender(conn, Some(contact_id), sender.phone)?;
     if !is_manager {
         return Ok("Only managers can sign in to the console.".to_string());
     }
     let Some(base) = &world.config.console.url else {
         return Ok("The console's address is not set (CONSOLE_URL), so no sign-in link can be sent.".to_string());
     };
-    let name = console::name_for_contact(conn, contact_id, ghl_name)?;
+    let name = console::name_for_sender(conn, contact_id, sender.phone, sender.name)?;
     console::promise_link(conn, &name, contact_id)?;
     let minutes = console::LINK_LIFETIME.as_mins();
     Ok(format!(

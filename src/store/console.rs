@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::{exec, issues, parse_ts, settle, ts};
 use crate::domain::calendar::Calendar;
 use crate::domain::event::Status;
+use crate::domain::phone::Phone;
 
 /// How long a sign-in link sent by SMS can be used.
 pub const LINK_LIFETIME: SignedDuration = SignedDuration::from_mins(15);
@@ -52,8 +53,9 @@ pub fn promise_link(conn: &Connection, name: &str, contact_id: &str) -> rusqlite
 }
 
 /// Makes the link of a queued sign-in text as it goes out: a new token in place of
-/// [`TOKEN_SLOT`], stored only as its hash. `None` when the recipient is no longer a manager
-/// (the text is then not sent). Each attempt makes a new link; an unused one expires.
+/// [`TOKEN_SLOT`], stored only as its hash. `None` when the recipient is no longer a manager:
+/// removed from the table since (which withdraws the promise), or no longer configured. Each
+/// attempt makes a new link; an unused one expires.
 pub fn mint_texted_link(
     conn: &Connection,
     contact_id: &str,
@@ -61,14 +63,11 @@ pub fn mint_texted_link(
     managers_by_config: &[String],
     now: Timestamp,
 ) -> rusqlite::Result<Option<String>> {
-    let still_manager = managers_by_config.iter().any(|id| id == contact_id) || is_manager_contact(conn, contact_id)?;
-    if !still_manager {
+    let Some(name) = super::kv_get(conn, &link_name_key(contact_id))? else { return Ok(None) };
+    let in_table = manager_named(conn, &name)?.is_some();
+    if !in_table && !managers_by_config.iter().any(|id| id == contact_id) {
         return Ok(None);
     }
-    let name = match super::kv_get(conn, &link_name_key(contact_id))? {
-        Some(name) => name,
-        None => name_for_contact(conn, contact_id, None)?,
-    };
     let token = create_link(conn, &name, contact_id, now)?;
     Ok(Some(body.replace(TOKEN_SLOT, &token)))
 }
@@ -101,8 +100,10 @@ pub struct Manager {
     pub id: i64,
     /// The name shown in the timeline; unique, case-insensitively.
     pub name: String,
-    /// The manager's GHL contact id.
+    /// The manager's GHL contact id; empty when only their phone is known.
     pub contact_id: String,
+    /// The manager's phone, normalised; a text from it is a command like one from the contact.
+    pub phone: Option<String>,
     /// The PIN's salted hash, as `console::pin` writes it.
     #[serde(skip)]
     pub pin_hash: String,
@@ -205,38 +206,75 @@ pub fn token_hash(token: &str) -> String {
 
 // === managers ===
 
-/// Adds a manager; fails when the name is taken.
+/// Adds a manager known by GHL contact id (empty when unknown), phone, or both; fails when the
+/// name is taken.
 pub fn add_manager(
     conn: &Connection,
     name: &str,
     contact_id: &str,
+    phone: Option<&Phone>,
     pin_hash: &str,
     now: Timestamp,
 ) -> rusqlite::Result<i64> {
     exec(
         conn,
-        "INSERT INTO managers (name, contact_id, pin_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![name, contact_id, pin_hash, ts(now)],
+        "INSERT INTO managers (name, contact_id, phone, pin_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![name, contact_id, phone.map(Phone::as_str), pin_hash, ts(now)],
     )?;
     Ok(conn.last_insert_rowid())
 }
 
+/// The columns [`manager_row`] reads.
+const MANAGER_COLUMNS: &str = "id, name, contact_id, phone, pin_hash, created_at";
+
 /// Every manager, by name.
 pub fn managers(conn: &Connection) -> rusqlite::Result<Vec<Manager>> {
-    let mut stmt =
-        conn.prepare("SELECT id, name, contact_id, pin_hash, created_at FROM managers ORDER BY name COLLATE NOCASE")?;
+    let mut stmt = conn.prepare(&format!("SELECT {MANAGER_COLUMNS} FROM managers ORDER BY name COLLATE NOCASE"))?;
     let rows = stmt.query_map([], manager_row)?;
     rows.collect()
 }
 
 /// The manager of this name (case-insensitive).
 pub fn manager_named(conn: &Connection, name: &str) -> rusqlite::Result<Option<Manager>> {
-    conn.query_row(
-        "SELECT id, name, contact_id, pin_hash, created_at FROM managers WHERE name = ?1",
-        [name.trim()],
-        manager_row,
-    )
+    conn.query_row(&format!("SELECT {MANAGER_COLUMNS} FROM managers WHERE name = ?1"), [name.trim()], manager_row)
+        .optional()
+}
+
+/// The manager a text from `contact_id` or `phone` comes from, if any: the one whose contact id
+/// or phone it is (the first added, should two match).
+pub fn manager_for_sender(
+    conn: &Connection,
+    contact_id: Option<&str>,
+    phone: Option<&Phone>,
+) -> rusqlite::Result<Option<Manager>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MANAGER_COLUMNS} FROM managers
+         WHERE (contact_id <> '' AND contact_id = ?1) OR phone = ?2 ORDER BY id LIMIT 1"
+    ))?
+    .query_row(params![contact_id, phone.map(Phone::as_str)], manager_row)
     .optional()
+}
+
+/// Whether a text from `contact_id` or `phone` comes from a manager in the managers table; asked
+/// for every inbound message, so it goes through the statement cache.
+pub fn is_manager_sender(conn: &Connection, contact_id: Option<&str>, phone: Option<&Phone>) -> rusqlite::Result<bool> {
+    if contact_id.is_none() && phone.is_none() {
+        return Ok(false);
+    }
+    super::one(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM managers WHERE (contact_id <> '' AND contact_id = ?1) OR phone = ?2)",
+        params![contact_id, phone.map(Phone::as_str)],
+        |row| row.get(0),
+    )
+}
+
+/// The GHL contact ids of the managers in the managers table (those known by one).
+pub fn manager_contact_ids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT DISTINCT contact_id FROM managers WHERE contact_id <> '' ORDER BY id")?;
+    let rows = stmt.query_map([], |row| row.get(0))?;
+    rows.collect()
 }
 
 /// Removes a manager and ends their sessions and unused sign-in links (a texted link not yet
@@ -249,6 +287,7 @@ pub fn remove_manager(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
         "DELETE FROM console_links WHERE manager = ?1 OR contact_id = ?2",
         [&manager.name, &manager.contact_id],
     )?;
+    exec(conn, "DELETE FROM kv WHERE key LIKE 'signin_name:%' AND value = ?1", [&manager.name])?;
     exec(conn, "DELETE FROM managers WHERE id = ?1", [manager.id])?;
     Ok(true)
 }
@@ -258,26 +297,23 @@ fn manager_row(row: &rusqlite::Row) -> rusqlite::Result<Manager> {
         id: row.get(0)?,
         name: row.get(1)?,
         contact_id: row.get(2)?,
-        pin_hash: row.get(3)?,
-        created_at: parse_ts(&row.get::<_, String>(4)?)?,
+        phone: row.get(3)?,
+        pin_hash: row.get(4)?,
+        created_at: parse_ts(&row.get::<_, String>(5)?)?,
     })
 }
 
-/// The name a manager texting from `contact_id` signs in under: their name in the managers
-/// table, else their GHL name, else the contact id.
-pub fn name_for_contact(conn: &Connection, contact_id: &str, ghl_name: Option<&str>) -> rusqlite::Result<String> {
-    let known: Option<String> = conn
-        .query_row("SELECT name FROM managers WHERE contact_id = ?1 ORDER BY id LIMIT 1", [contact_id], |row| {
-            row.get(0)
-        })
-        .optional()?;
+/// The name a manager texting from `contact_id` (or `phone`) signs in under: their name in the
+/// managers table, else their GHL name, else the contact id.
+pub fn name_for_sender(
+    conn: &Connection,
+    contact_id: &str,
+    phone: Option<&Phone>,
+    ghl_name: Option<&str>,
+) -> rusqlite::Result<String> {
+    let known = manager_for_sender(conn, Some(contact_id), phone)?.map(|manager| manager.name);
     let ghl_name = ghl_name.map(str::trim).filter(|name| !name.is_empty());
     Ok(known.or(ghl_name.map(str::to_string)).unwrap_or_else(|| contact_id.to_string()))
-}
-
-/// Whether `contact_id` is in the managers table.
-pub fn is_manager_contact(conn: &Connection, contact_id: &str) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT EXISTS (SELECT 1 FROM managers WHERE contact_id = ?1)", [contact_id], |row| row.get(0))
 }
 
 // === sessions and links ===

@@ -40,9 +40,16 @@ pub fn queue(
     for target in config.notify.targets.iter().filter(|target| target.takes(kind)) {
         let body = notify::body(target, kind, purpose, text, now);
         queued += conn.execute(
-            "INSERT INTO outbox (purpose, contact_id, body, created_at, expires_at, next_attempt_at, channel)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?4, 'webhook') ON CONFLICT (purpose, contact_id) DO NOTHING",
-            params![format!("hook:{purpose}"), target.url, body, ts(now), ts(now + HOOK_EXPIRY)],
+            "INSERT INTO outbox (purpose, contact_id, body, created_at, expires_at, next_attempt_at, channel, delivery_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?4, 'webhook', ?6) ON CONFLICT (purpose, contact_id) DO NOTHING",
+            params![
+                format!("hook:{purpose}"),
+                target.url,
+                body,
+                ts(now),
+                ts(now + HOOK_EXPIRY),
+                super::outbox::new_delivery_id(now)?
+            ],
         )?;
     }
     Ok(queued)

@@ -54,6 +54,9 @@ pub struct Entry {
     pub created_at: Timestamp,
     /// SMS or webhook.
     pub channel: Channel,
+    /// The row's delivery id, a UUIDv7 made when it was queued: a webhook's `webhook-id` is
+    /// `msg_` and this, the same on every attempt and never another row's.
+    pub delivery_id: String,
 }
 
 /// What one send attempt came to.
@@ -89,8 +92,9 @@ pub struct NewEntry<'a> {
 /// Queues an SMS; false when the same purpose and recipient was queued before.
 pub fn enqueue(conn: &Connection, entry: &NewEntry, now: Timestamp) -> rusqlite::Result<bool> {
     let inserted = conn.execute(
-        "INSERT INTO outbox (purpose, contact_id, body, created_at, expires_at, next_attempt_at, issue_ids, watermark)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7) ON CONFLICT (purpose, contact_id) DO NOTHING",
+        "INSERT INTO outbox (purpose, contact_id, body, created_at, expires_at, next_attempt_at, issue_ids, watermark,
+                             delivery_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7, ?8) ON CONFLICT (purpose, contact_id) DO NOTHING",
         params![
             entry.purpose,
             entry.contact_id,
@@ -99,9 +103,18 @@ pub fn enqueue(conn: &Connection, entry: &NewEntry, now: Timestamp) -> rusqlite:
             ts(entry.expires_at),
             entry.issue_ids,
             entry.watermark.map(ts),
+            new_delivery_id(now)?,
         ],
     )?;
     Ok(inserted > 0)
+}
+
+/// A new delivery id made at `now`: a UUIDv7 with 74 random bits from the system's generator.
+pub fn new_delivery_id(now: Timestamp) -> rusqlite::Result<String> {
+    let mut random = [0u8; 10];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+        .map_err(|_| rusqlite::Error::ToSqlConversionFailure("no randomness for a delivery id".into()))?;
+    Ok(crate::domain::notify::uuid_v7(now.as_millisecond(), random))
 }
 
 /// Queues a text of any length as one SMS per part (`format::split_sms`): one part keeps
@@ -145,13 +158,14 @@ pub fn due(conn: &Connection, now: Timestamp, limit: usize, managers: &[String])
 fn pending_due(conn: &Connection, now: Timestamp, limit: usize) -> rusqlite::Result<Vec<Entry>> {
     expire(conn, now)?;
     let mut stmt = conn.prepare(
-        "SELECT id, purpose, contact_id, body, attempts, uncertain, created_at, channel FROM outbox
+        "SELECT id, purpose, contact_id, body, attempts, uncertain, created_at, channel, delivery_id FROM outbox
          WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![ts(now), limit as i64], |row| {
         let created_at: String = row.get(6)?;
         let channel: String = row.get(7)?;
         Ok(Entry {
+            delivery_id: row.get::<_, Option<String>>(8)?.unwrap_or_default(),
             channel: if channel == Channel::Webhook.as_str() { Channel::Webhook } else { Channel::Sms },
             id: row.get(0)?,
             purpose: row.get(1)?,
@@ -162,7 +176,14 @@ fn pending_due(conn: &Connection, now: Timestamp, limit: usize) -> rusqlite::Res
             created_at: parse_ts(&created_at)?,
         })
     })?;
-    rows.collect()
+    let mut entries: Vec<Entry> = rows.collect::<rusqlite::Result<_>>()?;
+    // A row an older release queued after a rollback has no id yet: it gets one now, kept
+    // for its every attempt.
+    for entry in entries.iter_mut().filter(|entry| entry.delivery_id.is_empty()) {
+        entry.delivery_id = new_delivery_id(entry.created_at)?;
+        conn.execute("UPDATE outbox SET delivery_id = ?2 WHERE id = ?1", params![entry.id, entry.delivery_id])?;
+    }
+    Ok(entries)
 }
 
 /// When the next pending row is due.
@@ -363,6 +384,27 @@ mod tests {
         mark_sent(&conn, id, later, Some("msg1"))?;
         assert_eq!(kv_get(&conn, WATERMARK_KEY)?, Some(ts(now)));
         assert!(due(&conn, later, 10, &[])?.is_empty(), "sent rows are never sent again");
+        Ok(())
+    }
+
+    #[test]
+    fn each_row_keeps_its_own_delivery_id_even_one_an_older_release_queued() -> anyhow::Result<()> {
+        let conn = open_in_memory()?;
+        let now = at("2026-03-02T14:00:00Z");
+        enqueue(&conn, &entry("digest:2026-03-02:morning", "m1", None), now)?;
+        enqueue(&conn, &entry("digest:2026-03-02:morning", "m2", None), now)?;
+        // As a release before schema 13 queues it, after a rollback and an update again.
+        conn.execute(
+            "INSERT INTO outbox (purpose, contact_id, body, created_at, expires_at, next_attempt_at)
+             VALUES ('reply:1', 'm1', 'hi', ?1, ?2, ?1)",
+            params![ts(now), ts(now + SignedDuration::from_hours(2))],
+        )?;
+        let first: Vec<String> = due(&conn, now, 10, &[])?.into_iter().map(|row| row.delivery_id).collect();
+        assert_eq!(first.len(), 3);
+        assert!(first.iter().all(|id| id.len() == 36 && id.starts_with("019caed9-4300-7")), "{first:?}");
+        assert!(first[0] != first[1] && first[1] != first[2], "{first:?}");
+        let again: Vec<String> = due(&conn, now, 10, &[])?.into_iter().map(|row| row.delivery_id).collect();
+        assert_eq!(again, first, "every attempt keeps the row's id");
         Ok(())
     }
 

@@ -235,6 +235,26 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     ALTER TABLE issues ADD COLUMN snoozed_until TEXT;
     "#,
+    // v12: a manager added with `sentinel manager add` may be known by phone (normalised, as
+    // `Phone` writes it) as well as, or instead of, a GHL contact id (then `contact_id` is
+    // empty): a text from either is a command (issue 24).
+    r#"
+    ALTER TABLE managers ADD COLUMN phone TEXT;
+    "#,
+    // v13: each outbox row keeps its delivery id (a UUIDv7, issue 24), sent as a notification
+    // webhook's `webhook-id` (`msg_` and the id) on every attempt. The row number was reused
+    // after a restore and on every other box. Rows from before get one here, made from their
+    // `created_at` and SQLite's randomness; a row an older release queues after a rollback
+    // gets one when it is next due (`outbox::due`).
+    r#"
+    ALTER TABLE outbox ADD COLUMN delivery_id TEXT;
+    UPDATE outbox SET delivery_id = lower(
+        substr(printf('%012x', CAST(coalesce(unixepoch(created_at, 'subsec'), 0) * 1000 AS INTEGER)), 1, 8) || '-' ||
+        substr(printf('%012x', CAST(coalesce(unixepoch(created_at, 'subsec'), 0) * 1000 AS INTEGER)), 9, 4) || '-' ||
+        '7' || substr(hex(randomblob(2)), 2) || '-' ||
+        substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' ||
+        hex(randomblob(6)));
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -373,6 +393,44 @@ mod tests {
         let conn = open(&path)?;
         let value: String = conn.query_row("SELECT value FROM kv WHERE key = 'k'", [], |row| row.get(0))?;
         assert_eq!(value, "v");
+        Ok(())
+    }
+
+    /// Issue 24: rows queued before v13 get delivery ids too, UUIDv7s dated by `created_at`.
+    #[test]
+    fn outbox_rows_from_before_version_13_get_their_own_delivery_ids() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("sentinel.db");
+        {
+            let mut conn = Connection::open(&path)?;
+            let tx = conn.transaction()?;
+            for sql in &MIGRATIONS[..12] {
+                tx.execute_batch(sql)?;
+            }
+            tx.pragma_update(None, "user_version", 12)?;
+            for n in 0..3 {
+                tx.execute(
+                    "INSERT INTO outbox (purpose, contact_id, body, created_at, expires_at, next_attempt_at)
+                     VALUES (?1, 'm1', 'x', '2026-03-02T15:00:00.123Z', 'z', 'a')",
+                    [format!("p{n}")],
+                )?;
+            }
+            tx.commit()?;
+        }
+        let conn = open(&path)?;
+        let mut stmt = conn.prepare("SELECT delivery_id FROM outbox ORDER BY id")?;
+        let ids: Vec<String> = stmt.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+        let ms: i64 = "2026-03-02T15:00:00.123Z".parse::<jiff::Timestamp>()?.as_millisecond();
+        let stamp = format!("{ms:012x}");
+        for id in &ids {
+            let parts: Vec<&str> = id.split('-').collect();
+            let lengths: Vec<usize> = parts.iter().map(|part| part.len()).collect();
+            assert_eq!(lengths, [8, 4, 4, 4, 12], "{id}");
+            assert_eq!(format!("{}{}", parts[0], parts[1]), stamp, "{id}");
+            assert!(parts[2].starts_with('7') && "89ab".contains(&parts[3][..1]), "{id}");
+            assert!(id.chars().all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c)), "{id}");
+        }
+        assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2], "{ids:?}");
         Ok(())
     }
 

@@ -39,7 +39,7 @@ pub async fn start(ctx: Ctx) {
             if crate::version::test_hooks()
                 && std::env::var("SENTINEL_TEST_UPDATE_PAUSE").is_ok_and(|p| p == "first-start")
             {
-                println!("paused at first-start");
+                crate::outln!("paused at first-start");
                 return;
             }
             watch(&ctx, &slots, trial).await;

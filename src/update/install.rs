@@ -79,8 +79,7 @@ impl Step {
 /// `SENTINEL_TEST_UPDATE_PAUSE=<step>`, says so on stdout and waits there for ever.
 pub fn pause_at(step: &str) {
     if crate::version::test_hooks() && std::env::var("SENTINEL_TEST_UPDATE_PAUSE").is_ok_and(|at| at == step) {
-        println!("paused at {step}");
-        let _ = std::io::stdout().flush();
+        crate::outln!("paused at {step}");
         loop {
             std::thread::sleep(Duration::from_secs(3600));
         }

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::fake_ghl::FakeGhl;
-use crate::harness::{Sentinel, with_ghl};
+use crate::harness::{Sentinel, command, with_ghl};
 
 struct Office {
     ghl: FakeGhl,
@@ -14,6 +14,10 @@ struct Office {
 
 impl Office {
     fn open() -> anyhow::Result<Office> {
+        Office::open_with(&[])
+    }
+
+    fn open_with(extra: &[(&str, &str)]) -> anyhow::Result<Office> {
         let ghl = FakeGhl::start()?;
         let app = with_ghl(&ghl)
             .and(&[
@@ -24,6 +28,7 @@ impl Office {
                 // Monday 2026-11-23 09:00 CST.
                 ("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z"),
             ])
+            .and(extra)
             .start()?;
         Ok(Office { ghl, app, sent: std::cell::Cell::new(0) })
     }
@@ -38,7 +43,15 @@ impl Office {
 
     /// `from` texts `command`; returns the reply GHL was asked to send back to `from`.
     fn say(&self, from: &str, command: &str) -> anyhow::Result<String> {
-        let body = json!({ "contact_id": from, "message": { "type": "SMS", "body": command } });
+        self.say_from(from, None, command)
+    }
+
+    /// `from` texts `command` from `phone`, when given; returns the reply sent back to `from`.
+    fn say_from(&self, from: &str, phone: Option<&str>, command: &str) -> anyhow::Result<String> {
+        let mut body = json!({ "contact_id": from, "message": { "type": "SMS", "body": command } });
+        if let Some(phone) = phone {
+            body["phone"] = json!(phone);
+        }
         let answer = self.app.webhook("inbound_sms", &body.to_string())?;
         anyhow::ensure!(answer.json["command"] == true, "not taken as a command: {answer:?}");
         let replies = || -> Vec<serde_json::Value> {
@@ -55,6 +68,15 @@ impl Office {
         let reply = &replies[expected - 1];
         anyhow::ensure!(reply["contactId"] == from, "reply went to {}", reply["contactId"]);
         Ok(reply["message"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// `sentinel manager add ARGS` on the running service's database, as the README says.
+    fn add_manager(&self, args: &[&str]) -> anyhow::Result<String> {
+        let added =
+            command().args(["manager", "add"]).args(args).env_clear().env("DB_PATH", self.app.db_path()).output()?;
+        let said = String::from_utf8_lossy(&added.stdout).to_string();
+        anyhow::ensure!(added.status.success(), "manager add: {said}{}", String::from_utf8_lossy(&added.stderr));
+        Ok(said)
     }
 
     fn status(&self, id: i64) -> anyhow::Result<(String, Option<String>)> {
@@ -226,6 +248,57 @@ fn every_command_error_says_how_to_go_on() -> anyhow::Result<()> {
     ] {
         let reply = office.say("boss", command)?;
         assert!(reply.contains("Send List") || reply.contains("Usage: "), "{command:?} got no way forward: {reply:?}");
+    }
+    Ok(())
+}
+
+/// Issue 24: Pat, added with `sentinel manager add` while the service ran, texted `Pin`; it
+/// became customer issue #6 and breached to the other managers. Every manager the box knows
+/// sends commands: by the contact id given, or by the phone given.
+#[test]
+fn a_manager_added_on_the_command_line_texts_commands_by_contact_or_phone() -> anyhow::Result<()> {
+    let office = Office::open_with(&[("CONSOLE_URL", "http://sentinel.office.lan:8001")])?;
+    let said = office.add_manager(&["Pat", "--contact-id", "pat", "--pin", "24681357"])?;
+    assert!(said.starts_with("manager Pat added (contact pat)"), "{said}");
+    office.add_manager(&["Lee", "--phone", "(214) 555-0142"])?;
+    let link = office.say("pat", "Pin")?;
+    assert!(
+        link.starts_with("Sentinel console sign-in for Pat, once, within 15 minutes: http://sentinel.office.lan:8001/console/link?token="),
+        "{link}"
+    );
+    // Lee texts from a GHL contact the box never heard of (a second contact for the same
+    // person), but from Lee's phone, written another way.
+    let list = office.say_from("lee-other", Some("+1 214-555-0142"), "List")?;
+    assert_eq!(list, "No open issues.");
+    assert!(office.say_from("lee-other", Some("2145550142"), "Pin")?.starts_with("Sentinel console sign-in for Lee"));
+    assert_eq!(office.app.count("SELECT COUNT(*) FROM issues")?, 0, "no manager's text is a customer issue");
+    // Past every due time, nothing breaches and no alert goes out.
+    office.app.set_clock("2026-11-23T22:00:00Z")?;
+    office.app.set_clock("2026-11-23T22:02:00Z")?;
+    let alerts =
+        office.ghl.sends().into_iter().filter(|s| s["message"].as_str().unwrap_or_default().contains("Breach"));
+    assert_eq!(alerts.count(), 0);
+    // A customer on another phone is still a customer.
+    let body = json!({ "contact_id": "c1", "phone": "+12145550143", "message": { "body": "Pin" } });
+    assert_eq!(office.app.webhook("inbound_sms", &body.to_string())?.json["issue_created_or_updated"], true);
+    // And the managers are listed with what they are known by.
+    let listed = command().args(["manager", "list"]).env_clear().env("DB_PATH", office.app.db_path()).output()?;
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("Lee  phone +12145550142") && listed.contains("Pat  contact pat"), "{listed}");
+    Ok(())
+}
+
+#[test]
+fn manager_add_needs_a_contact_id_or_a_phone() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("sentinel.db");
+    for (args, expected) in [
+        (&["Pat"][..], "--contact-id (the manager's GHL contact id) or --phone"),
+        (&["Pat", "--phone", "55"][..], "--phone \"55\": expected the manager's phone number"),
+    ] {
+        let output = command().args(["manager", "add"]).args(args).env_clear().env("DB_PATH", &db).output()?;
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && said.contains(expected), "{args:?}: {said}");
     }
     Ok(())
 }

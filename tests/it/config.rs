@@ -109,9 +109,45 @@ fn the_originals_env_example_configures_sentinel_as_it_is() -> anyhow::Result<()
         "# resolver: OPEN issues re-checked every 15 min",
         "ACK_CLOSE_WINDOW_MODE=eod    # env file",
         "CALL_DEDUPE_WINDOW_MINUTES=240    # env file; accepted from the original, no longer needed",
+        "ACK_CLOSE_IGNORE_WINDOW_FOR_PURE_ACK=1    # env file; 1: an acknowledgement after any earlier staff reply",
+        "AI_GATE_MAX_OUTPUT_TOKENS=220    # env file; most tokens the AI check's answer may take",
+        "AI_GATE_ON_EVERY_INBOUND=0    # env file; accepted from the original, not needed",
+        "AI_GATE_ON_EVERY_INBOUND_NO_CONFIDENCE=0.80    # env file; accepted from the original",
+        "DECISION_MODE=deterministic    # env file; accepted from the original, not needed",
+        "AI_PRIMARY_SUPPRESS_NO_CONFIDENCE=0.65    # env file; accepted from the original",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?}:\n{stdout}");
     }
+    Ok(())
+}
+
+/// Issue 24: the original's latest `.env` drew six "not a Sentinel variable" warnings. Every
+/// name the original reads is known, also the two its `.env.example` leaves out (TZ, read when
+/// TIMEZONE is unset, and CRON_INSTALL), and the intake-time AI settings it cannot carry out
+/// are said to be so when they would have changed something.
+#[test]
+fn every_name_the_original_reads_is_known_and_explained() -> anyhow::Result<()> {
+    let (ok, stdout, stderr) = run(&["check-config", "--config", ORIGINAL_ENV], &[])?;
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains("not a Sentinel variable"), "{stdout}");
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("original.env");
+    let extra = "TZ=America/New_York\nCRON_INSTALL=1\nDECISION_MODE=ai_primary\nAI_GATE_ON_EVERY_INBOUND=1\n";
+    std::fs::write(&file, format!("{}{extra}", std::fs::read_to_string(ORIGINAL_ENV)?))?;
+    let (ok, stdout, stderr) = run(&["check-config", "--config", &file.display().to_string()], &[])?;
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains("not a Sentinel variable"), "{stdout}");
+    for expected in [
+        "CRON_INSTALL=1    # env file; not used: Sentinel runs its jobs on its own schedule",
+        "TZ=America/New_York    # env file; accepted from the original",
+        "# warning: TZ=America/New_York in the env file does not set the zone: the zone is TIMEZONE's, America/Chicago",
+        "# warning: DECISION_MODE=ai_primary is not carried out",
+        "# warning: AI_GATE_ON_EVERY_INBOUND=1 is not carried out",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?}:\n{stdout}");
+    }
+    let (ok, _, stderr) = run(&["check-config"], &[("DECISION_MODE", "ai_first")])?;
+    assert!(!ok && stderr.contains("DECISION_MODE=\"ai_first\": expected deterministic or ai_primary"), "{stderr}");
     Ok(())
 }
 

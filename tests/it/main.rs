@@ -22,6 +22,7 @@ mod lifecycle;
 mod managers;
 mod notify;
 mod offbox;
+mod pipes;
 mod rathole;
 mod replay;
 mod resolver;

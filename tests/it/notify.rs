@@ -28,6 +28,8 @@ struct Receiver {
     taken: Arc<Mutex<Vec<(String, Value)>>>,
     /// Every request seen, whatever came of it.
     seen: Arc<Mutex<usize>>,
+    /// The `webhook-id` of every request seen, failed and stalled ones too.
+    ids: Arc<Mutex<Vec<String>>>,
 }
 
 impl Receiver {
@@ -36,10 +38,13 @@ impl Receiver {
         let addr = server.server_addr().to_string();
         let (mode, taken, seen) =
             (Arc::new(AtomicU8::new(ANSWER)), Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(0)));
-        let (m, t, s) = (mode.clone(), taken.clone(), seen.clone());
+        let ids = Arc::new(Mutex::new(Vec::new()));
+        let (m, t, s, i) = (mode.clone(), taken.clone(), seen.clone(), ids.clone());
         std::thread::spawn(move || {
             for mut request in server.incoming_requests() {
                 *s.lock().expect("seen") += 1;
+                let id = request.headers().iter().find(|h| h.field.equiv("webhook-id")).map(|h| h.value.to_string());
+                i.lock().expect("ids").push(id.unwrap_or_default());
                 let mut body = String::new();
                 let _ = request.as_reader().read_to_string(&mut body);
                 match m.load(Ordering::SeqCst) {
@@ -70,7 +75,7 @@ impl Receiver {
                 }
             }
         });
-        Ok(Receiver { addr, mode, taken, seen })
+        Ok(Receiver { addr, mode, taken, seen, ids })
     }
 
     fn set(&self, mode: u8) {
@@ -83,6 +88,10 @@ impl Receiver {
 
     fn seen(&self) -> usize {
         self.seen.lock().map(|seen| *seen).unwrap_or_default()
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.ids.lock().map(|ids| ids.clone()).unwrap_or_default()
     }
 }
 
@@ -285,5 +294,52 @@ fn hook_urls_are_shown_as_scheme_and_host_only() -> anyhow::Result<()> {
     let screen = String::from_utf8_lossy(&output.stdout);
     shows_no_credential("sentinel status", &screen);
     assert!(screen.contains(&format!("notify:        {masked} (breach)")), "{screen}");
+    Ok(())
+}
+
+/// `msg_` and a UUIDv7 in its text form: 8-4-4-4-12 lowercase hex digits, version 7, variant 10.
+fn is_uuid_v7_id(id: &str) -> bool {
+    let Some(uuid) = id.strip_prefix("msg_") else { return false };
+    let parts: Vec<&str> = uuid.split('-').collect();
+    let lengths: Vec<usize> = parts.iter().map(|part| part.len()).collect();
+    lengths == [8, 4, 4, 4, 12]
+        && uuid.chars().all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c))
+        && parts[2].starts_with('7')
+        && "89ab".contains(&parts[3][..1])
+}
+
+/// One box: a customer's text, resolved by the manager's `Resolve 1`, told to `receiver`;
+/// the first delivery fails and the retry 30 s later is taken. Answers the ids of both.
+fn resolution_told_after_a_retry(ghl: &FakeGhl, receiver: &Receiver) -> anyhow::Result<Vec<String>> {
+    receiver.set(FAIL);
+    let app = start(ghl, receiver)?;
+    text(&app, "c1")?;
+    let command = json!({ "contact_id": "m1", "message": { "type": "SMS", "body": "Resolve 1" } });
+    app.webhook("inbound_sms", &command.to_string())?;
+    app.eventually("a failed delivery", || {
+        Ok(app.count("SELECT COUNT(*) FROM outbox WHERE channel = 'webhook' AND attempts >= 1")? == 1)
+    })?;
+    receiver.set(ANSWER);
+    app.set_clock("2026-11-23T15:01:00Z")?;
+    app.eventually("delivered on the retry", || Ok(receiver.taken().len() == 1))?;
+    Ok(receiver.ids())
+}
+
+/// Issue 24: the `webhook-id` was the outbox row's number, so after a restore (and on every
+/// other box) a new alert went out as `msg_1` again and receivers dropped it as a repeat. It
+/// is `msg_` and a UUIDv7 kept with the row: the same on a retry, never the same for another
+/// delivery, on this box or another.
+#[test]
+fn webhook_ids_are_uuids_kept_by_a_retry_and_never_repeated_by_another_box() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    let (first, second) = (Receiver::start()?, Receiver::start()?);
+    let on_first = resolution_told_after_a_retry(&ghl, &first)?;
+    let on_second = resolution_told_after_a_retry(&ghl, &second)?;
+    for ids in [&on_first, &on_second] {
+        assert_eq!(ids.len(), 2, "a failed attempt and its retry: {ids:?}");
+        assert!(is_uuid_v7_id(&ids[0]), "{ids:?}");
+        assert_eq!(ids[0], ids[1], "a retry keeps its delivery's id");
+    }
+    assert_ne!(on_first[0], on_second[0], "two boxes (two databases) never give the same id");
     Ok(())
 }

@@ -125,3 +125,55 @@ fn replay_refuses_a_date_it_cannot_read() -> anyhow::Result<()> {
     assert!(!output.status.success() && text.contains("--since \"last tuesday\": expected a date"), "{text}");
     Ok(())
 }
+
+/// Issue 24: the picture's first bar label `<15m` was written raw, so no SVG reader opened
+/// it. It must parse as XML, and state what it shows: the days, the response targets, the
+/// totals and the fixed colour scale, so two replays compare by eye. A manager added with
+/// `sentinel manager add` sends commands in the replay too, as live.
+#[test]
+fn the_picture_is_xml_and_says_what_it_shows() -> anyhow::Result<()> {
+    // Monday 23 November 2026, 09:00 in Chicago.
+    let app = Sentinel::start(&[("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z")])?;
+    let added = command()
+        .args(["manager", "add", "Pat", "--contact-id", "pat", "--pin", "24681357"])
+        .env_clear()
+        .env("DB_PATH", app.db_path())
+        .output()?;
+    anyhow::ensure!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    for contact in ["c1", "c2", "c3"] {
+        let body = json!({ "type": "InboundMessage", "locationId": "loc1", "contactId": contact,
+            "messageType": "SMS", "direction": "inbound", "messageId": format!("in-{contact}"), "body": "pool is green" });
+        app.webhook("", &body.to_string())?;
+    }
+    app.webhook("inbound_sms", r#"{"contact_id":"pat","message":{"body":"Pin"}}"#)?;
+    // c1 gets an answer within ten minutes; the others breach.
+    app.set_clock("2026-11-23T15:10:00Z")?;
+    let reply = json!({ "type": "OutboundMessage", "locationId": "loc1", "contactId": "c1", "messageType": "SMS",
+        "userId": "u1", "source": "app", "messageId": "out-c1", "dateAdded": "2026-11-23T15:10:00Z" });
+    app.webhook("", &reply.to_string())?;
+    move_clock(&app, "2026-11-23T23:00:00Z".parse()?)?;
+    let (_, dir) = app.stop()?;
+    let db = dir.path().join("sentinel.db");
+    let svg = dir.path().join("replay.svg");
+    let text = replay(&db, &["--until", "2026-11-24", "--sms-sla-hours", "1.5", "--svg", &svg.display().to_string()])?;
+    assert_eq!(figure(&text, "issues:")?, 3, "Pat's Pin is a command, not an issue: {text}");
+    assert_eq!(figure(&text, "breaches:")?, 2, "{text}");
+    let drawn = std::fs::read_to_string(&svg)?;
+    let doc = roxmltree::Document::parse(&drawn).map_err(|err| anyhow::format_err!("not XML: {err}\n{drawn}"))?;
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let texts: Vec<&str> =
+        doc.descendants().filter(|node| node.has_tag_name("text")).filter_map(|node| node.text()).collect();
+    for expected in [
+        "<15m",
+        "Sentinel what-if replay: 2026-11-23 to 2026-11-24",
+        "Response targets (business hours): texts 1.5 h, missed calls 2 h",
+        "3 issues, 2 breaches, 0 escalations; first reply median 0h 10m, p90 0h 10m; 5 events replayed",
+        "Breaches in an hour (same scale in every replay):",
+        "16-31",
+        "32+",
+        "1 (100%)",
+    ] {
+        assert!(texts.contains(&expected), "no text {expected:?} in {texts:#?}");
+    }
+    Ok(())
+}

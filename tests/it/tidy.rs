@@ -204,3 +204,21 @@ fn no_module_imports_itself_round_a_circle() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `println!` panics on a closed pipe (`sentinel replay | head`, issue 24): the program prints
+/// through `out!`/`outln!` (src/output.rs), which end quietly instead.
+#[test]
+fn stdout_is_written_only_through_the_output_macros() -> anyhow::Result<()> {
+    let mut files = Vec::new();
+    sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files)?;
+    for file in files.iter().filter(|file| !file.ends_with("src/output.rs")) {
+        let text = std::fs::read_to_string(file)?;
+        for line in text.lines().filter(|line| !line.trim_start().starts_with("//")) {
+            let prints = ["println!", "print!(", "io::stdout()"]
+                .iter()
+                .any(|forbidden| line.replace("eprint", "").contains(forbidden));
+            assert!(!prints, "{}: {line}", file.display());
+        }
+    }
+    Ok(())
+}

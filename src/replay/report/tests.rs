@@ -90,7 +90,7 @@ fn breaches_are_bucketed_by_local_weekday_and_hour_of_the_first_message() {
         issue(4, "2026-03-09T14:10:00Z", Some("2026-03-09T16:10:00Z"), None), // Mon 09:10 CDT
         issue(5, "2026-03-03T15:00:00Z", None, Some(("2026-03-03T15:20:00Z", "staff_reply:webhook"))),
     ];
-    let report = build(&issues, &office(), SignedDuration::from_hours(100), None, at("2026-03-10T00:00:00Z"), 9);
+    let report = build(&issues, &office(), escalating(100), None, at("2026-03-10T00:00:00Z"), 9);
     assert_eq!((report.issues, report.breaches, report.escalations), (5, 4, 0));
     assert_eq!(report.heat[0][9], 3);
     assert_eq!(report.heat[1][21], 1);
@@ -109,7 +109,7 @@ fn reply_times_count_business_time_of_staff_replies_only() {
         // A manager's close is no human reply to the contact.
         issue(3, "2026-03-03T15:00:00Z", None, Some(("2026-03-03T15:05:00Z", "manager:mgr1"))),
     ];
-    let report = build(&issues, &office(), SignedDuration::from_hours(4), None, at("2026-03-10T00:00:00Z"), 3);
+    let report = build(&issues, &office(), escalating(4), None, at("2026-03-10T00:00:00Z"), 3);
     assert_eq!(report.replies, vec![mins(20), mins(60)]);
     assert_eq!(percentile(&report.replies, 50), Some(mins(20)));
     assert_eq!(hours_minutes(mins(65)), "1h 05m");
@@ -131,9 +131,15 @@ fn escalations_and_the_since_window() {
         issue(3, "2026-03-01T15:00:00Z", Some("2026-03-02T16:00:00Z"), None),
     ];
     let since = Some(at("2026-03-02T06:00:00Z"));
-    let report = build(&issues, &office(), SignedDuration::from_hours(4), since, at("2026-03-02T21:00:00Z"), 3);
+    let report = build(&issues, &office(), escalating(4), since, at("2026-03-02T21:00:00Z"), 3);
     assert_eq!((report.issues, report.breaches, report.escalations), (2, 2, 1));
     let text = report.to_string();
     assert!(text.contains("escalations: 1"), "{text}");
     assert!(text.contains("Mon 2026-03-02  2"), "{text}");
+}
+
+/// The default response targets, and escalation at `hours` of business time.
+fn escalating(hours: i64) -> Targets {
+    let sla = SignedDuration::from_hours(2);
+    Targets { escalation: SignedDuration::from_hours(hours), sms_sla: sla, call_sla: sla }
 }

@@ -199,6 +199,26 @@ fn a_thanks_after_a_staff_reply_opens_nothing_and_a_lone_one_is_flagged() -> any
     Ok(())
 }
 
+/// `ACK_CLOSE_IGNORE_WINDOW_FOR_PURE_ACK=1` (the original's .env.example): a thanks days after
+/// the staff reply still opens nothing; by default the business day's window applies.
+#[test]
+fn a_late_thanks_opens_nothing_only_when_the_window_is_ignored() -> anyhow::Result<()> {
+    let now = at(MONDAY_9AM);
+    let friday = at("2026-02-27T16:00:00Z");
+    for (ignore, expected) in [("1", Outcome::Ignored("acknowledgement after a staff reply".into())), ("0", created(1))]
+    {
+        let (conn, config) = (database()?, config(&[("ACK_CLOSE_IGNORE_WINDOW_FOR_PURE_ACK", ignore)])?);
+        issues::record_staff_reply(&conn, &customer(1), friday, None)?;
+        let outcome = apply(&conn, &world(&config), &raw(now, "w1"), &text_from(&customer(1), "thanks"), now)?;
+        let outcome = match outcome {
+            Outcome::Created { issue_id, kind, .. } => Outcome::Created { issue_id, kind, unconfirmed_ack: false },
+            other => other,
+        };
+        assert_eq!(outcome, expected, "ACK_CLOSE_IGNORE_WINDOW_FOR_PURE_ACK={ignore}");
+    }
+    Ok(())
+}
+
 #[test]
 fn a_missed_call_is_due_by_the_call_sla() -> anyhow::Result<()> {
     let (conn, config) = (database()?, config(&[("CALL_SLA_HOURS", "1")])?);

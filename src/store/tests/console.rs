@@ -46,12 +46,12 @@ fn a_link_signs_in_once_within_fifteen_minutes() -> anyhow::Result<()> {
 #[test]
 fn removing_a_manager_ends_their_sessions() -> anyhow::Result<()> {
     let conn = database()?;
-    console::add_manager(&conn, "Dana", "mgr1", "hash", at(NOW))?;
-    assert!(console::add_manager(&conn, "dana", "mgr9", "hash", at(NOW)).is_err(), "names are unique, any case");
+    console::add_manager(&conn, "Dana", "mgr1", None, "hash", at(NOW))?;
+    assert!(console::add_manager(&conn, "dana", "mgr9", None, "hash", at(NOW)).is_err(), "names are unique, any case");
     assert_eq!(console::manager_named(&conn, "DANA")?.map(|m| m.contact_id), Some("mgr1".to_string()));
-    assert_eq!(console::name_for_contact(&conn, "mgr1", Some("Dana GHL"))?, "Dana");
-    assert_eq!(console::name_for_contact(&conn, "mgr2", Some("Lee Chu"))?, "Lee Chu");
-    assert_eq!(console::name_for_contact(&conn, "mgr2", None)?, "mgr2");
+    assert_eq!(console::name_for_sender(&conn, "mgr1", None, Some("Dana GHL"))?, "Dana");
+    assert_eq!(console::name_for_sender(&conn, "mgr2", None, Some("Lee Chu"))?, "Lee Chu");
+    assert_eq!(console::name_for_sender(&conn, "mgr2", None, None)?, "mgr2");
     let grant = console::create_session(&conn, "Dana", "mgr1", at(NOW), SignedDuration::from_hours(12))?;
     assert!(console::remove_manager(&conn, "dana")?);
     assert_eq!(console::session(&conn, &grant.token, at(NOW))?, None);
@@ -73,7 +73,14 @@ fn a_snoozed_issue_is_pending_again_and_a_change_of_hours_leaves_it_alone() -> a
     assert_eq!((entry.event.as_str(), entry.actor.as_str()), ("snoozed", "console:Dana"));
     assert_eq!(entry.detail, "falls due again Mon 3:00pm CST (was due Mon 11:00am CST)");
     // Closing today moves the other pending issue but not the snoozed one.
-    commands::run(&conn, &world(&config), "mgr1", Some("Dana"), "Closed today", "reply:1", at(NOW))?;
+    commands::run(
+        &conn,
+        &world(&config),
+        &commands::Sender { name: Some("Dana"), ..commands::Sender::contact("mgr1") },
+        "Closed today",
+        "reply:1",
+        at(NOW),
+    )?;
     assert_eq!(issue(&conn, open)?.due_at, until);
     assert_ne!(issue(&conn, pending)?.due_at, at("2026-03-02T20:00:00Z"));
     Ok(())

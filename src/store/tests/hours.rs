@@ -17,7 +17,14 @@ const TWO_PM: &str = "2026-03-02T20:00:00Z";
 /// Runs `text` from `sender` (called Dana) under the purpose `reply:N`.
 fn say(conn: &Connection, config: &Config, sender: &str, text: &str, n: u32) -> anyhow::Result<String> {
     let purpose = format!("reply:{n}");
-    Ok(commands::run(conn, &world(config), sender, Some("Dana"), text, &purpose, at(NOW))?)
+    Ok(commands::run(
+        conn,
+        &world(config),
+        &commands::Sender { name: Some("Dana"), ..commands::Sender::contact(sender) },
+        text,
+        &purpose,
+        at(NOW),
+    )?)
 }
 
 #[test]
@@ -45,8 +52,7 @@ fn closed_today_moves_pending_due_times_and_tells_every_manager() -> anyhow::Res
     let why = commands::run(
         &conn,
         &crate::store::World { calendar: &calendar, ..world(&config) },
-        "mgr1",
-        None,
+        &commands::Sender::contact("mgr1"),
         &format!("Why {pending}"),
         "reply:2",
         at(NOW),
