@@ -77,6 +77,24 @@ pub fn warnings(source: &Source, config: &Config) -> Vec<String> {
     for name in &source.unknown {
         warnings.push(format!("{name} in the env file is not a Sentinel variable and is ignored"));
     }
+    // The original's Docker volume path: set aside under systemd, and explained elsewhere.
+    match &config.docker_db_path {
+        Some(docker) => warnings.push(format!(
+            "DB_PATH={} is the original's Docker volume path, which this box does not have: it is ignored, and the \
+             database is {} (the service's state directory); delete the DB_PATH line to silence this",
+            docker.display(),
+            config.db_path.display()
+        )),
+        None if super::read::is_docker_path(&config.db_path) => warnings.push(format!(
+            "DB_PATH={} is the original's Docker volume path: the service (under systemd) ignores it and keeps the \
+             database in its state directory, /var/lib/sentinel/sentinel.db on the appliance; run by hand, this \
+             command would create {}: delete the DB_PATH line (or point it at a directory you may write), and bring \
+             the original's database over with sentinel import-original (docs/MIGRATING.md)",
+            config.db_path.display(),
+            config.db_path.parent().map(|dir| dir.display().to_string()).unwrap_or_default()
+        )),
+        None => {}
+    }
     // The original read TZ when TIMEZONE was unset; here only TIMEZONE counts.
     let zone = config.calendar.zone().iana_name().unwrap_or_default();
     if source.origin("TZ") == Origin::File && source.value("TZ") != zone {

@@ -96,6 +96,9 @@ pub struct Config {
     pub admin_listen_addr: SocketAddr,
     /// The SQLite file.
     pub db_path: PathBuf,
+    /// The original's Docker-era `DB_PATH` (under `/data`), set aside under systemd for the
+    /// state directory; `warnings` says so.
+    pub docker_db_path: Option<PathBuf>,
     /// Largest accepted body.
     pub max_body_bytes: usize,
     /// Longest a client may stall, and the deadline for a whole body.

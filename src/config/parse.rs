@@ -47,7 +47,51 @@ pub(super) fn path(value: &str) -> Parsed<PathBuf> {
 
 /// A secret, kept out of `Debug` output from here on.
 pub(super) fn secret(value: &str) -> Parsed<Secret> {
+    if is_placeholder(value) {
+        return Err(PLACEHOLDER.to_string());
+    }
     Ok(Secret::new(value))
+}
+
+/// `WEBHOOK_SECRET`: a secret, and a placeholder's error says how to have one made.
+pub(super) fn webhook_secret(value: &str) -> Parsed<Secret> {
+    secret(value).map_err(|why| format!("{why}; or delete the line, and a secret is generated at the first start"))
+}
+
+/// What a placeholder secret is told.
+const PLACEHOLDER: &str = "expected a real value, not an example file's placeholder (change-me, your-secret-here, \
+                           secret, xxx, <...>): set the real one";
+
+/// Placeholders that example files and guides put where a secret goes, as [`is_placeholder`]
+/// compares them: lower case, letters and digits only.
+#[rustfmt::skip]
+const PLACEHOLDERS: &[&str] = &[
+    "changeme", "changethis", "changeit", "change", "replaceme", "replacethis", "replace", "secret",
+    "secrets", "mysecret", "yoursecret", "yoursecrethere", "yoursecretgoeshere", "secrethere", "supersecret",
+    "token", "yourtoken", "yourtokenhere", "tokenhere", "yourghltoken", "ghltoken", "apikey", "yourapikey",
+    "yourapikeyhere", "yourkey", "yourkeyhere", "key", "password", "yourpassword", "passw0rd", "placeholder",
+    "example", "sample", "todo", "tbd", "fixme", "none", "null", "nil", "undefined", "empty", "na", "unset",
+    "insertsecret", "insertsecrethere", "inserttokenhere", "insertkeyhere", "enteryoursecret", "setme",
+    "fillmein", "default", "dummy",
+];
+
+/// Whether `value` is a placeholder left from an example file rather than a secret: one of
+/// [`PLACEHOLDERS`] (also after a key's usual prefix, `sk-`, `pit-`), nothing but punctuation,
+/// one character repeated (`xxxx`, `****`), or a `<...>`, `{{...}}` or `${...}` slot.
+pub(super) fn is_placeholder(value: &str) -> bool {
+    let value = value.trim();
+    let slot = |open: &str, close: &str| value.starts_with(open) && value.ends_with(close);
+    if slot("<", ">") || slot("{{", "}}") || slot("${", "}") {
+        return true;
+    }
+    let word: String = value.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect();
+    let bare = ["sk", "pit"].iter().find_map(|prefix| word.strip_prefix(prefix)).unwrap_or(&word);
+    let repeated = |text: &str| text.chars().all(|c| text.starts_with(c));
+    word.is_empty()
+        || repeated(&word)
+        || repeated(bare)
+        || PLACEHOLDERS.contains(&word.as_str())
+        || PLACEHOLDERS.contains(&bare)
 }
 
 /// `NOTIFY_WEBHOOK_SECRET`: a Standard Webhooks signing secret, `whsec_<base64>`.

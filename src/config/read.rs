@@ -71,6 +71,8 @@ impl Config {
 /// inside the struct literal are of entries that cannot fail (text, lists, plain secrets), so a
 /// `?` there never skips an error that should have been reported.
 fn read(r: &mut Reader<'_>) -> Option<Config> {
+    let webhook_secret = r.get(&WEBHOOK_SECRET);
+    let db_path = read_db_path(r);
     let listen_addr = r.get(&LISTEN_ADDR);
     let admin_listen_addr = r.get(&ADMIN_LISTEN_ADDR);
     let max_body_bytes = r.get(&MAX_BODY_BYTES);
@@ -116,10 +118,11 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
     let update_trial = r.get(&UPDATE_TRIAL_MINUTES);
     let update_url = r.get(&UPDATE_URL);
     Some(Config {
-        webhook_secret: r.get(&WEBHOOK_SECRET)?,
+        webhook_secret: webhook_secret?,
         listen_addr: listen_addr?,
         admin_listen_addr: admin_listen_addr?,
-        db_path: r.get(&DB_PATH)?.unwrap_or_else(default_db_path),
+        db_path: db_path.as_ref()?.0.clone(),
+        docker_db_path: db_path?.1,
         max_body_bytes: max_body_bytes?,
         http_timeout: http_timeout?,
         client_ip_header: r.get(&CLIENT_IP_HEADER)?,
@@ -213,8 +216,9 @@ fn read_ghl(r: &mut Reader<'_>) -> Option<GhlConfig> {
     let timeout = r.get(&GHL_TIMEOUT_SECONDS);
     let base_url = r.get(&GHL_BASE_URL);
     let app_base = r.get(&GHL_APP_BASE);
+    let token = r.get(&GHL_TOKEN);
     Some(GhlConfig {
-        token: r.get(&GHL_TOKEN)?,
+        token: token?,
         // Only a value the user set overrides the per-endpoint versions (the original's .env
         // sets 2021-07-28, which the original sent everywhere, so it keeps working as it did).
         version: r.get(&GHL_VERSION)?,
@@ -247,6 +251,7 @@ fn read_ai_gate(r: &mut Reader<'_>) -> Option<AiGateConfig> {
     let timeout = r.get(&AI_GATE_TIMEOUT_SECONDS);
     let redaction = r.get(&AI_GATE_REDACT_PII);
     let max_output_tokens = r.get(&AI_GATE_MAX_OUTPUT_TOKENS);
+    let api_key = r.get(&OPENAI_API_KEY);
     // The original's intake-time AI settings: still checked, so a typo is reported, though the
     // check runs only at the due time here.
     let _ = r.get(&AI_GATE_ON_EVERY_INBOUND);
@@ -258,7 +263,7 @@ fn read_ai_gate(r: &mut Reader<'_>) -> Option<AiGateConfig> {
     }
     Some(AiGateConfig {
         enabled: enabled?,
-        api_key: r.get(&OPENAI_API_KEY)?,
+        api_key: api_key?,
         base_url: base_url?,
         model: r.get(&AI_GATE_MODEL)?,
         suppress_no_confidence: suppress_no_confidence?,
@@ -278,6 +283,7 @@ fn read_offbox(r: &mut Reader<'_>) -> Option<OffboxConfig> {
     let bucket = r.get(&OFFBOX_URL);
     let keep = r.get(&OFFBOX_KEEP);
     let encryption_key = r.get(&OFFBOX_ENCRYPTION_KEY);
+    let secret_access_key = r.get(&OFFBOX_SECRET_ACCESS_KEY);
     if r.is_set(&OFFBOX_URL) {
         for (def, why) in [
             (&OFFBOX_ENCRYPTION_KEY.def, "it encrypts the copies; keep it somewhere other than this box"),
@@ -293,7 +299,7 @@ fn read_offbox(r: &mut Reader<'_>) -> Option<OffboxConfig> {
         bucket: bucket?,
         region: r.get(&OFFBOX_REGION)?,
         access_key_id: r.get(&OFFBOX_ACCESS_KEY_ID)?,
-        secret_access_key: r.get(&OFFBOX_SECRET_ACCESS_KEY)?,
+        secret_access_key: secret_access_key?,
         encryption_key: encryption_key?,
         keep: keep?,
     })
@@ -314,15 +320,35 @@ fn read_notify(r: &mut Reader<'_>) -> Option<NotifyConfig> {
     Some(NotifyConfig { targets: targets?, secret: secret? })
 }
 
+/// The database path, and the original's Docker-era `DB_PATH` when it was set aside: under
+/// systemd (`STATE_DIRECTORY`), a path under `/data/` is the original's container volume, which
+/// the appliance does not have (its root is read-only), so the state directory is used instead
+/// and `warnings` says so, rather than the start failing on "creating /data".
+fn read_db_path(r: &mut Reader<'_>) -> Option<(PathBuf, Option<PathBuf>)> {
+    Some(match r.get(&DB_PATH)? {
+        Some(path) if is_docker_path(&path) && state_directory().is_some() => (default_db_path(), Some(path)),
+        Some(path) => (path, None),
+        None => (default_db_path(), None),
+    })
+}
+
+/// Whether `path` is under `/data`, where the original's Docker volume was mounted.
+pub(super) fn is_docker_path(path: &std::path::Path) -> bool {
+    path.starts_with("/data")
+}
+
+/// The systemd state directory, when the service runs under one.
+fn state_directory() -> Option<PathBuf> {
+    let dir = std::env::var_os("STATE_DIRECTORY").filter(|dir| !dir.is_empty())?;
+    // StateDirectory= may list several directories separated by ':'; ours is the first.
+    let dir = dir.to_string_lossy();
+    Some(PathBuf::from(dir.split(':').next().unwrap_or("/var/lib/sentinel")))
+}
+
 /// The default database path: the systemd state directory, else `./sentinel-data`.
 fn default_db_path() -> PathBuf {
-    match std::env::var_os("STATE_DIRECTORY") {
-        Some(dir) if !dir.is_empty() => {
-            // StateDirectory= may list several directories separated by ':'; ours is the first.
-            let dir = dir.to_string_lossy();
-            let first = dir.split(':').next().unwrap_or("/var/lib/sentinel");
-            PathBuf::from(first).join("sentinel.db")
-        }
-        _ => PathBuf::from("./sentinel-data/sentinel.db"),
+    match state_directory() {
+        Some(dir) => dir.join("sentinel.db"),
+        None => PathBuf::from("./sentinel-data/sentinel.db"),
     }
 }

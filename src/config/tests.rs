@@ -252,3 +252,37 @@ fn notification_webhooks_are_read_and_checked() -> anyhow::Result<()> {
     assert!(!error_of(&[("NOTIFY_WEBHOOK_SECRET", "not-a-whsec-secret")]).contains("not-a-whsec"));
     Ok(())
 }
+
+/// Issue 24: the original's `.env.example` says `WEBHOOK_SECRET=change-me`, and a box that kept
+/// it accepted webhooks from anyone who read that file. Placeholders are refused by name.
+#[test]
+fn placeholder_secrets_are_refused_by_name() {
+    for value in [
+        "change-me",
+        "changeme",
+        "CHANGE_ME",
+        "your-secret-here",
+        "secret",
+        "xxx",
+        "xxxxxxxxxxxxxxxx",
+        "****",
+        "<your token>",
+        "${GHL_TOKEN}",
+        "sk-xxxxxxxx",
+        "none",
+        "-",
+    ] {
+        for name in ["WEBHOOK_SECRET", "GHL_TOKEN", "OPENAI_API_KEY"] {
+            let message = error_of(&[(name, value)]);
+            assert!(
+                message.contains(&format!("{name} (not shown): expected a real value")),
+                "{name}={value}: {message}"
+            );
+            assert!(!message.contains(&format!("{name}={value:?}")), "{name}: the value is not shown: {message}");
+        }
+    }
+    assert!(error_of(&[("WEBHOOK_SECRET", "change-me")]).contains("delete the line, and a secret is generated"));
+    for value in ["test-token", "pit-0123456789abcdef", "s3cret-value-0123456789", "sk-test-ai-gate-0123456789"] {
+        assert!(!parse::is_placeholder(value), "{value}");
+    }
+}

@@ -101,14 +101,16 @@ macro_rules! vars {
 }
 
 vars! {
-    WEBHOOK_SECRET: Option<Secret> = secret, parse::secret,
-        "shared secret for X-NTPP-Secret or ?secret=; generated once into the data directory when unset";
+    WEBHOOK_SECRET: Option<Secret> = secret, parse::webhook_secret,
+        "shared secret for X-NTPP-Secret or ?secret=; generated once into the data directory when unset; a \
+        placeholder such as change-me is refused";
     LISTEN_ADDR: SocketAddr = "127.0.0.1:8000", parse::addr,
         "webhook listener (the only one the tunnel exposes)";
     ADMIN_LISTEN_ADDR: SocketAddr = "127.0.0.1:8001", parse::addr,
         "admin listener: jobs, status page, API, metrics";
     DB_PATH: Option<PathBuf> = unset, parse::path,
-        "SQLite file; default $STATE_DIRECTORY/sentinel.db under systemd, else ./sentinel-data/sentinel.db";
+        "SQLite file; default $STATE_DIRECTORY/sentinel.db under systemd, else ./sentinel-data/sentinel.db; under \
+        systemd the original's Docker path (/data/...) is ignored with a warning";
     MAX_BODY_BYTES: usize = "262144", |v| parse::count(v, "a number of bytes, e.g. 262144"),
         "largest accepted request body in bytes";
     HTTP_TIMEOUT_SECONDS: Duration = "30", parse::whole_seconds,
@@ -117,7 +119,8 @@ vars! {
         "header a local tunnel puts the client's address in (e.g. CF-Connecting-IP); believed only from 127.0.0.1, for \
         slowing guessers per source";
     GHL_TOKEN: Option<Secret> = secret, parse::secret,
-        "GHL private integration or OAuth token; unset means nothing is sent to GHL";
+        "GHL private integration or OAuth token; unset means nothing is sent to GHL; a placeholder such as change-me \
+        is refused";
     GHL_VERSION: Option<String> = unset, parse::text,
         "GHL API Version header for every endpoint; unset sends each the value GHL documents for it (conversations \
         2021-04-15, contacts 2021-07-28)";

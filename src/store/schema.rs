@@ -266,7 +266,16 @@ const PAGE_SIZE: i64 = 1024;
 /// Opens (creating if needed) the database at `path`, checks it and migrates it.
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| {
+            // The original's Docker volume: say what to do, not only what failed (issue 24).
+            let hint = if dir.starts_with("/data") {
+                " (DB_PATH is the original's Docker volume path: delete the DB_PATH line, or point it at a directory \
+                 you may write; sentinel check-config says more)"
+            } else {
+                ""
+            };
+            format!("creating {}{hint}", dir.display())
+        })?;
     }
     let mut conn = Connection::open(path).with_context(|| format!("opening the database {}", path.display()))?;
     configure(&conn)?;

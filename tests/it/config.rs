@@ -79,6 +79,12 @@ fn version_and_help() -> anyhow::Result<()> {
 
 const ORIGINAL_ENV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/original/env.example");
 
+/// What a real `.env` has where the original's `.env.example` has `change-me`: the example's
+/// placeholders are refused (issue 24), so the tests that run it set real-looking secrets in
+/// the environment, which wins.
+const REAL_SECRETS: [(&str, &str); 2] =
+    [("WEBHOOK_SECRET", "s3cret-value-0123456789"), ("GHL_TOKEN", "pit-0123456789abcdef")];
+
 /// The names an env file sets, in order.
 fn names_in(file: &str) -> anyhow::Result<Vec<String>> {
     Ok(std::fs::read_to_string(file)?
@@ -90,7 +96,7 @@ fn names_in(file: &str) -> anyhow::Result<Vec<String>> {
 
 #[test]
 fn the_originals_env_example_configures_sentinel_as_it_is() -> anyhow::Result<()> {
-    let (ok, stdout, stderr) = run(&["check-config", "--config", ORIGINAL_ENV], &[])?;
+    let (ok, stdout, stderr) = run(&["check-config", "--config", ORIGINAL_ENV], &REAL_SECRETS)?;
     assert!(ok, "the original's .env.example is refused: {stderr}");
     assert!(!stdout.contains("not a Sentinel variable"), "{stdout}");
     // Every variable in it is shown with what it does or what replaced it.
@@ -127,14 +133,14 @@ fn the_originals_env_example_configures_sentinel_as_it_is() -> anyhow::Result<()
 /// are said to be so when they would have changed something.
 #[test]
 fn every_name_the_original_reads_is_known_and_explained() -> anyhow::Result<()> {
-    let (ok, stdout, stderr) = run(&["check-config", "--config", ORIGINAL_ENV], &[])?;
+    let (ok, stdout, stderr) = run(&["check-config", "--config", ORIGINAL_ENV], &REAL_SECRETS)?;
     assert!(ok, "{stderr}");
     assert!(!stdout.contains("not a Sentinel variable"), "{stdout}");
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("original.env");
     let extra = "TZ=America/New_York\nCRON_INSTALL=1\nDECISION_MODE=ai_primary\nAI_GATE_ON_EVERY_INBOUND=1\n";
     std::fs::write(&file, format!("{}{extra}", std::fs::read_to_string(ORIGINAL_ENV)?))?;
-    let (ok, stdout, stderr) = run(&["check-config", "--config", &file.display().to_string()], &[])?;
+    let (ok, stdout, stderr) = run(&["check-config", "--config", &file.display().to_string()], &REAL_SECRETS)?;
     assert!(ok, "{stderr}");
     assert!(!stdout.contains("not a Sentinel variable"), "{stdout}");
     for expected in [
@@ -159,7 +165,11 @@ fn the_originals_env_example_runs_and_its_values_take_effect() -> anyhow::Result
     let app = crate::harness::Sentinel::start_with_args(
         tempfile::tempdir()?,
         &["run", "--config", ORIGINAL_ENV],
-        &[("GHL_BASE_URL", ghl.url.as_str()), ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z")],
+        &[
+            ("GHL_BASE_URL", ghl.url.as_str()),
+            ("GHL_TOKEN", "test-token"),
+            ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z"),
+        ],
     )?;
     let answer = app.webhook("inbound_sms", &crate::harness::payload("workflow_inbound_sms.json"))?;
     assert_eq!(answer.status, 200, "{answer:?}");
@@ -250,5 +260,91 @@ fn every_variable_spec_9_lists_is_accepted() -> anyhow::Result<()> {
         }
     }
     assert!(stdout.contains("# digests: morning at 07:00"), "{stdout}");
+    Ok(())
+}
+
+/// `sentinel ARGS` with the original's `.env.example` and `env` (no `DB_PATH` from the test, so
+/// the file's `/data/sentinel.db` counts), in a scratch working directory.
+fn with_the_originals_db_path(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<(bool, String, String)> {
+    let dir = tempfile::tempdir()?;
+    let output = command().args(args).env_clear().envs(env.iter().copied()).current_dir(dir.path()).output()?;
+    Ok((
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    ))
+}
+
+/// Issue 24: the original's `.env.example` has `WEBHOOK_SECRET=change-me` and
+/// `GHL_TOKEN=change-me`, and a box that kept them took webhooks from anyone who had read the
+/// file. check-config and the start refuse them, naming each, without showing them.
+#[test]
+fn placeholder_secrets_stop_check_config_and_the_start() -> anyhow::Result<()> {
+    let config = ["--config", ORIGINAL_ENV];
+    for command in ["check-config", "run"] {
+        let args: Vec<&str> = std::iter::once(command).chain(config).collect();
+        let (ok, stdout, stderr) = run(&args, &[("LISTEN_ADDR", "127.0.0.1:0"), ("ADMIN_LISTEN_ADDR", "127.0.0.1:0")])?;
+        assert!(!ok, "{command} accepted change-me: {stdout}");
+        for name in ["WEBHOOK_SECRET", "GHL_TOKEN"] {
+            let line = format!("{name} (not shown): expected a real value, not an example file's placeholder");
+            assert!(stderr.contains(&line), "{command}: {stderr}");
+        }
+        assert!(stderr.contains("or delete the line, and a secret is generated"), "{stderr}");
+    }
+    // An empty-ish value is a placeholder too; an empty one is unset (WEBHOOK_SECRET generated).
+    let (ok, _, stderr) = run(&["check-config"], &[("GHL_TOKEN", "<your token>")])?;
+    assert!(!ok && stderr.contains("GHL_TOKEN (not shown)"), "{stderr}");
+    let (ok, _, stderr) = run(&["check-config"], &[("WEBHOOK_SECRET", "")])?;
+    assert!(ok, "{stderr}");
+    Ok(())
+}
+
+/// Issue 24: the original's `DB_PATH=/data/sentinel.db` (its Docker volume) stopped the start
+/// with "creating /data: Permission denied". Under systemd (`STATE_DIRECTORY`) it is set
+/// aside for the state directory with a warning; check-config says what to do either way.
+#[test]
+fn the_originals_docker_db_path_is_set_aside_under_systemd() -> anyhow::Result<()> {
+    let state = tempfile::tempdir()?;
+    let state_dir = state.path().display().to_string();
+    let mut env = REAL_SECRETS.to_vec();
+    env.push(("STATE_DIRECTORY", &state_dir));
+    let (ok, stdout, stderr) = with_the_originals_db_path(&["check-config", "--config", ORIGINAL_ENV], &env)?;
+    assert!(ok, "{stderr}");
+    let db = state.path().join("sentinel.db").display().to_string();
+    assert!(stdout.contains(&format!("DB_PATH={db}    # env file")), "{stdout}");
+    let warning = format!(
+        "# warning: DB_PATH=/data/sentinel.db is the original's Docker volume path, which this box does not have: it \
+         is ignored, and the database is {db} (the service's state directory)"
+    );
+    assert!(stdout.contains(&warning), "{stdout}");
+    // Typed by hand, without the service's state directory: what to do.
+    let (ok, stdout, stderr) = with_the_originals_db_path(&["check-config", "--config", ORIGINAL_ENV], &REAL_SECRETS)?;
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(
+            "# warning: DB_PATH=/data/sentinel.db is the original's Docker volume path: the service \
+                             (under systemd) ignores it"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("delete the DB_PATH line"), "{stdout}");
+    // The service starts on it, its database in the state directory.
+    let ghl = crate::fake_ghl::FakeGhl::start()?;
+    let binary = command();
+    let mut program = std::process::Command::new("env");
+    program.args(["-u", "DB_PATH"]).arg(binary.get_program()).args(binary.get_args());
+    let dir = tempfile::tempdir()?;
+    let state_dir = dir.path().display().to_string();
+    let app = crate::harness::Sentinel::start_command(
+        program,
+        dir,
+        &["run", "--config", ORIGINAL_ENV],
+        &[("STATE_DIRECTORY", &state_dir), ("GHL_TOKEN", "test-token"), ("GHL_BASE_URL", ghl.url.as_str())],
+    )?;
+    let answer = app.webhook("inbound_sms", &crate::harness::payload("workflow_inbound_sms.json"))?;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 1, "the database is in the state directory");
+    let log = std::fs::read_to_string(app.dir().join("stderr.log"))?;
+    assert!(log.contains("DB_PATH=/data/sentinel.db is the original's Docker volume path"), "{log}");
     Ok(())
 }

@@ -251,8 +251,11 @@ fn root_refuses_to_write_in_a_data_directory_the_service_user_owns() -> anyhow::
         vec!["manager", "add", "Dana", "--contact-id", "mgr-dana"],
         vec!["run"],
     ] {
-        let output =
-            crate::harness::command().args(&args).env("DB_PATH", &db).env("WEBHOOK_SECRET", "x".repeat(32)).output()?;
+        let output = crate::harness::command()
+            .args(&args)
+            .env("DB_PATH", &db)
+            .env("WEBHOOK_SECRET", "a7Kq-9wLm-2xZp-4vRt-8nBc-6hDs")
+            .output()?;
         let said = text(&output);
         assert!(!output.status.success(), "{args:?} ran as root over the service user's directory: {said}");
         assert!(
