@@ -98,6 +98,25 @@ pub fn location_of(body: &Map<String, Value>) -> Option<String> {
     fields.text(&["locationId", "location_id"]).or_else(|| fields.nested_text("location", &["id"]))
 }
 
+/// When GHL signed a Marketplace event: the envelope's `timestamp` (RFC 3339, e.g.
+/// `2025-11-07T12:46:45.953Z`, or a number of unix seconds or milliseconds), which the
+/// signature covers with the rest of the body. `None` when it is missing or unreadable.
+pub fn signed_at(body: &Map<String, Value>) -> Option<jiff::Timestamp> {
+    match body.get("timestamp")? {
+        Value::String(text) => text.trim().parse().ok(),
+        Value::Number(number) => {
+            let value = number.as_i64()?;
+            // Milliseconds since 1970 pass 10^12 in 2001; seconds will not for 30,000 years.
+            if value.abs() >= 1_000_000_000_000 {
+                jiff::Timestamp::from_millisecond(value).ok()
+            } else {
+                jiff::Timestamp::from_second(value).ok()
+            }
+        }
+        _ => None,
+    }
+}
+
 fn inbound_sms(fields: &Fields) -> Event {
     if fields.is_outbound() {
         let message_type = fields.message_type().unwrap_or_else(|| "SMS".to_string());

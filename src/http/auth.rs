@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use jiff::{SignedDuration, Timestamp};
 use tiny_http::Request;
 
 use super::{HttpContext, Reply};
@@ -105,9 +106,71 @@ pub(super) fn signed_for_this_location(known: Option<&str>, named: Option<&str>)
     }
 }
 
+/// The oldest a GHL signature is believed when it is an event's only proof: a signed body can
+/// be posted again by anyone who saw it, and the signature stays valid for ever. Within this
+/// age a replay meets its own duplicate keys, which the store keeps longer
+/// (`store::events::KEYS_KEPT_FOR`); past it, the event is refused.
+pub(super) const SIGNED_MAX_AGE: SignedDuration = SignedDuration::from_hours(24);
+
+/// How far ahead of this box's clock a signed timestamp may be (GHL's clock and ours differ).
+pub(super) const SIGNED_MAX_AHEAD: SignedDuration = SignedDuration::from_mins(5);
+
+/// Refuses an event proven by GHL's signature alone whose signed `timestamp` is missing, more
+/// than [`SIGNED_MAX_AGE`] old, or more than [`SIGNED_MAX_AHEAD`] ahead of `now`: such an event
+/// could be an old one posted again after its duplicate keys were pruned. A clock that is not
+/// believed yet (`None`) cannot judge an age, so then the duplicate keys alone guard.
+pub(super) fn signed_recently(signed_at: Option<Timestamp>, now: Option<Timestamp>) -> Result<(), Reply> {
+    let Some(now) = now else { return Ok(()) };
+    let Some(signed_at) = signed_at else {
+        return Err(Reply::error(
+            403,
+            "an event signed by GHL without the secret needs its signed timestamp, to tell it from a replay",
+        ));
+    };
+    if signed_at < now - SIGNED_MAX_AGE {
+        return Err(Reply::error(
+            403,
+            format!(
+                "signed by GHL at {signed_at}, more than {} hours ago: refused as a possible replay \
+                 (send it with the secret to have it stored)",
+                SIGNED_MAX_AGE.as_hours()
+            ),
+        ));
+    }
+    if signed_at > now + SIGNED_MAX_AHEAD {
+        return Err(Reply::error(
+            403,
+            format!("signed by GHL at {signed_at}, ahead of this box's clock ({now}): refused"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signature_alone_is_believed_only_while_its_duplicate_keys_are_kept() -> anyhow::Result<()> {
+        let now: Timestamp = "2026-03-02T15:00:00Z".parse()?;
+        let status = |signed: Option<&str>, now: Option<Timestamp>| {
+            signed_recently(signed.map(|text| text.parse().unwrap_or(Timestamp::UNIX_EPOCH)), now)
+                .err()
+                .map(|reply| reply.status)
+        };
+        for fresh in ["2026-03-02T15:00:00Z", "2026-03-01T15:00:01Z", "2026-03-02T15:04:59Z"] {
+            assert_eq!(status(Some(fresh), Some(now)), None, "{fresh}");
+        }
+        for refused in [Some("2026-03-01T14:59:59Z"), Some("2026-03-02T15:05:01Z"), Some("2021-04-21T11:31:45Z"), None]
+        {
+            assert_eq!(status(refused, Some(now)), Some(403), "{refused:?}");
+        }
+        assert_eq!(status(Some("2021-04-21T11:31:45Z"), None), None, "no believed clock, no age");
+        // A replay accepted at the edge of the window, of an event that came in as early as
+        // the skew allows, still finds its keys.
+        assert!(SIGNED_MAX_AGE + SIGNED_MAX_AHEAD < crate::store::events::KEYS_KEPT_FOR);
+        Ok(())
+    }
 
     #[test]
     fn a_signed_event_must_name_the_known_location() {

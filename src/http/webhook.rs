@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 use tiny_http::{Method, Request};
 
-use super::auth::{Proof, authorised, signed_for_this_location, webhook_auth};
+use super::auth::{Proof, authorised, signed_for_this_location, signed_recently, webhook_auth};
 use super::{HttpContext, Reply};
 use crate::actors::handles::IntakeHandle;
 use crate::domain::event::IssueKind;
@@ -139,7 +139,10 @@ pub(super) fn webhook(
     };
     if proof == Proof::SignatureOnly {
         let named = crate::ghl::payload::location_of(&object);
-        if let Err(reply) = signed_for_this_location(http.ctx.ghl.location_id().as_deref(), named.as_deref()) {
+        let now = http.ctx.signals.clock_trusted().then(|| http.ctx.time.now());
+        let judged = signed_for_this_location(http.ctx.ghl.location_id().as_deref(), named.as_deref())
+            .and_then(|()| signed_recently(crate::ghl::payload::signed_at(&object), now));
+        if let Err(reply) = judged {
             tracing::warn!("a GHL-signed event without the secret was refused: {}", reply.body["detail"]);
             return reply;
         }

@@ -176,10 +176,11 @@ fn read(
         missed_marker_keys: config.call_missed_marker_keys.clone(),
         require_missed_marker: config.call_require_missed_marker,
     };
-    // Events still waiting for the time were never judged live: they are left out.
+    // Events still waiting for the time were never judged live: they are left out, and so
+    // are those whose bodies the data budget took (only their keys were kept).
     let mut statement = live.prepare(
         "SELECT received_at, route, body_hash, body FROM raw_events
-         WHERE received_at < ?1 AND id NOT IN (SELECT event_id FROM deferred_events)
+         WHERE received_at < ?1 AND body != '' AND id NOT IN (SELECT event_id FROM deferred_events)
          ORDER BY received_at, id",
     )?;
     let until = until.map(store::ts).unwrap_or_else(|| "9999".to_string());

@@ -468,7 +468,7 @@ pub fn snoozed(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
 pub fn messages(conn: &Connection, id: i64) -> rusqlite::Result<Vec<KnownMessage>> {
     let mut stmt = conn.prepare(
         "SELECT received_at, route, body FROM raw_events
-         WHERE outcome = ?1 OR outcome LIKE ?2 ORDER BY received_at, id LIMIT 50",
+         WHERE (outcome = ?1 OR outcome LIKE ?2) AND body != '' ORDER BY received_at, id LIMIT 50",
     )?;
     let created = format!("issue {id} created");
     let repeat = format!("issue {id} repeat %");

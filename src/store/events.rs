@@ -124,21 +124,29 @@ pub fn set_outcome(conn: &Connection, id: i64, outcome: &str) -> rusqlite::Resul
     Ok(())
 }
 
-/// Counts (and unless `dry_run`, deletes) raw events received before `before`.
-pub fn prune(conn: &Connection, before: Timestamp, dry_run: bool) -> rusqlite::Result<usize> {
+/// How long an event's duplicate keys are kept at the least, whatever the retention or the
+/// data budget says: an event whose only proof is GHL's signature is believed for a day after
+/// it was signed (`http::auth::SIGNED_MAX_AGE`), and a replay within that day must still meet
+/// its keys (issue 23). The keys go with their raw event, so the raw event stays as long.
+pub const KEYS_KEPT_FOR: SignedDuration = SignedDuration::from_hours(25);
+
+/// Counts (and unless `dry_run`, deletes) raw events received before `before`, and never one
+/// received within [`KEYS_KEPT_FOR`] of `now`.
+pub fn prune(conn: &Connection, before: Timestamp, now: Timestamp, dry_run: bool) -> rusqlite::Result<usize> {
     // An event still waiting for the time is never pruned: its date is not known yet.
     const OLD: &str = "received_at < ?1 AND id NOT IN (SELECT event_id FROM deferred_events)";
+    let before = ts(before.min(now - KEYS_KEPT_FOR));
     if dry_run {
-        one(conn, &format!("SELECT COUNT(*) FROM raw_events WHERE {OLD}"), [ts(before)], |row| {
+        one(conn, &format!("SELECT COUNT(*) FROM raw_events WHERE {OLD}"), [&before], |row| {
             row.get::<_, i64>(0).map(|n| n as usize)
         })
     } else {
         exec(
             conn,
             &format!("DELETE FROM event_keys WHERE event_id IN (SELECT id FROM raw_events WHERE {OLD})"),
-            [ts(before)],
+            [&before],
         )?;
-        exec(conn, &format!("DELETE FROM raw_events WHERE {OLD}"), [ts(before)])
+        exec(conn, &format!("DELETE FROM raw_events WHERE {OLD}"), [&before])
     }
 }
 
@@ -151,24 +159,85 @@ pub fn used_bytes(conn: &Connection) -> rusqlite::Result<u64> {
     Ok(((pages - free).max(0) * size) as u64)
 }
 
+/// What [`prune_to_fit`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fitted {
+    /// Raw events deleted with their keys.
+    pub deleted: usize,
+    /// Raw events younger than [`KEYS_KEPT_FOR`] whose bodies were dropped, their rows and
+    /// keys kept.
+    pub emptied: usize,
+}
+
 /// Deletes the oldest raw events, a batch at a time, until the database's live pages take at
-/// most `limit` bytes or none are left to delete (an event waiting for the time is kept);
-/// returns how many went. Issues, timelines and the outbox are never touched: they are the
-/// record, the raw events only its evidence (`DATA_MAX_MB`, issue 15).
-pub fn prune_to_fit(conn: &Connection, limit: u64) -> rusqlite::Result<usize> {
+/// most `limit` bytes or none are left to delete; an event waiting for the time is kept. An
+/// event received within [`KEYS_KEPT_FOR`] of `now` is not deleted: only its body goes,
+/// oldest first, and its row and keys stay until it is older. Issues, timelines and the outbox
+/// are never touched: they are the record, the raw events only its evidence (`DATA_MAX_MB`,
+/// issue 15).
+pub fn prune_to_fit(conn: &Connection, limit: u64, now: Timestamp) -> rusqlite::Result<Fitted> {
     const BATCH: i64 = 500;
-    let mut deleted = 0;
+    let kept_since = ts(now - KEYS_KEPT_FOR);
+    let mut fitted = Fitted::default();
     while used_bytes(conn)? > limit {
-        let oldest = "SELECT id FROM raw_events WHERE id NOT IN (SELECT event_id FROM deferred_events)
+        let oldest =
+            "SELECT id FROM raw_events WHERE received_at < ?2 AND id NOT IN (SELECT event_id FROM deferred_events)
                       ORDER BY received_at, id LIMIT ?1";
-        exec(conn, &format!("DELETE FROM event_keys WHERE event_id IN ({oldest})"), [BATCH])?;
-        let gone = exec(conn, &format!("DELETE FROM raw_events WHERE id IN ({oldest})"), [BATCH])?;
+        exec(conn, &format!("DELETE FROM event_keys WHERE event_id IN ({oldest})"), params![BATCH, kept_since])?;
+        let gone = exec(conn, &format!("DELETE FROM raw_events WHERE id IN ({oldest})"), params![BATCH, kept_since])?;
         if gone == 0 {
             break;
         }
-        deleted += gone;
+        fitted.deleted += gone;
     }
-    Ok(deleted)
+    while used_bytes(conn)? > limit {
+        let emptied = empty_bodies(conn, BATCH)?;
+        if emptied == 0 {
+            break;
+        }
+        fitted.emptied += emptied;
+    }
+    Ok(fitted)
+}
+
+/// Drops the bodies of the oldest `batch` raw events that still have one (not those waiting
+/// for the time), keeping each row's id, so its keys still point at it. A row is deleted and
+/// written again, all in one savepoint: emptied in place, the rows would keep their pages
+/// (SQLite does not merge the b-tree's pages after an update), and nothing would be freed.
+fn empty_bodies(conn: &Connection, batch: i64) -> rusqlite::Result<usize> {
+    type Row = (i64, String, String, Option<String>, String, Option<String>);
+    conn.execute_batch("SAVEPOINT empty_bodies")?;
+    let emptied = (|| {
+        let rows: Vec<Row> = conn
+            .prepare(
+                "SELECT id, received_at, route, idem_key, body_hash, outcome FROM raw_events
+                 WHERE body != '' AND id NOT IN (SELECT event_id FROM deferred_events)
+                 ORDER BY received_at, id LIMIT ?1",
+            )?
+            .query_map([batch], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, ..) in &rows {
+            exec(conn, "DELETE FROM raw_events WHERE id = ?1", [id])?;
+        }
+        for (id, received_at, route, idem_key, body_hash, outcome) in &rows {
+            exec(
+                conn,
+                "INSERT INTO raw_events (id, received_at, route, idem_key, body_hash, body, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, '', ?6)",
+                params![id, received_at, route, idem_key, body_hash, outcome],
+            )?;
+        }
+        Ok(rows.len())
+    })();
+    match emptied {
+        Ok(count) => conn.execute_batch("RELEASE empty_bodies").map(|()| count),
+        Err(err) => {
+            let _ = conn.execute_batch("ROLLBACK TO empty_bodies; RELEASE empty_bodies");
+            Err(err)
+        }
+    }
 }
 
 /// A stored event as the status page lists it: when, which route, and what came of it.
@@ -263,14 +332,42 @@ mod tests {
         let conn = open_in_memory()?;
         record(&conn, &event("2026-01-01T00:00:00Z", Some("webhook:old"), "{}")?)?;
         record(&conn, &event("2026-03-01T00:00:00Z", Some("webhook:new"), "{}")?)?;
-        let cutoff = "2026-02-01T00:00:00Z".parse()?;
-        assert_eq!(prune(&conn, cutoff, true)?, 1);
-        assert_eq!(prune(&conn, cutoff, true)?, 1, "a dry run changes nothing");
-        assert_eq!(prune(&conn, cutoff, false)?, 1);
-        assert_eq!(prune(&conn, cutoff, true)?, 0);
+        let (cutoff, now) = ("2026-02-01T00:00:00Z".parse()?, "2026-03-02T00:00:00Z".parse()?);
+        assert_eq!(prune(&conn, cutoff, now, true)?, 1);
+        assert_eq!(prune(&conn, cutoff, now, true)?, 1, "a dry run changes nothing");
+        assert_eq!(prune(&conn, cutoff, now, false)?, 1);
+        assert_eq!(prune(&conn, cutoff, now, true)?, 0);
         // The pruned event's id is forgotten with it; the kept one's is not.
         assert!(matches!(record(&conn, &event("2026-03-02T00:00:00Z", Some("webhook:old"), "{}")?)?, Recorded::New(_)));
         assert_eq!(record(&conn, &event("2026-03-02T00:00:00Z", Some("webhook:new"), "{}")?)?, Recorded::Duplicate);
+        Ok(())
+    }
+
+    /// A replay of a GHL-signed event is believed for a day after signing: its keys stay for
+    /// [`KEYS_KEPT_FOR`] whatever the retention asked for or the data budget needs.
+    #[test]
+    fn keys_stay_for_a_day_whatever_is_pruned() -> anyhow::Result<()> {
+        let conn = open_in_memory()?;
+        let big = format!("{{\"text\": \"{}\"}}", "y".repeat(4000));
+        record(&conn, &event("2026-03-01T10:00:00Z", Some("webhook:older"), &big)?)?;
+        record(&conn, &event("2026-03-01T16:00:00Z", Some("webhook:young"), &big)?)?;
+        let now: Timestamp = "2026-03-02T15:00:00Z".parse()?;
+        // Even a retention of none (everything before now) spares the event received 23 hours
+        // ago, and takes the one received 29 hours ago.
+        assert_eq!(prune(&conn, now, now, false)?, 1, "only the one older than the keys' day");
+        assert_eq!(record(&conn, &event("2026-03-02T15:00:00Z", Some("webhook:young"), "{}")?)?, Recorded::Duplicate);
+        // Past the data budget, the young event loses its body and keeps its row and keys.
+        record(&conn, &event("2026-03-02T14:00:00Z", Some("webhook:newest"), &big)?)?;
+        let fitted = prune_to_fit(&conn, 0, now)?;
+        assert_eq!(fitted, Fitted { deleted: 0, emptied: 2 });
+        let bodies: i64 = one(&conn, "SELECT COUNT(*) FROM raw_events WHERE body != ''", [], |row| row.get(0))?;
+        assert_eq!(bodies, 0);
+        for key in ["webhook:young", "webhook:newest"] {
+            assert_eq!(record(&conn, &event("2026-03-02T15:00:00Z", Some(key), "{}")?)?, Recorded::Duplicate, "{key}");
+        }
+        // A day on, they are old enough to go whole.
+        let later = now + SignedDuration::from_hours(26);
+        assert_eq!(prune_to_fit(&conn, 0, later)?.deleted, 2);
         Ok(())
     }
 }

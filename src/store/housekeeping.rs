@@ -21,7 +21,8 @@ const LAST_BACKUP_DATE: &str = "last_backup_date";
 ///
 /// Raw events older than `RAW_EVENTS_RETENTION_DAYS` go first; then, while the database takes
 /// more than a quarter of `DATA_MAX_MB`, the oldest raw events go too, so Sentinel never fills
-/// the card itself. The backups get what the database leaves of the budget, the newest always.
+/// the card itself; one younger than `events::KEYS_KEPT_FOR` only loses its body, since its
+/// keys still guard against replays. The backups get what the database leaves of the budget, the newest always.
 pub fn nightly(conn: &Connection, config: &Config, date: Date, now: Timestamp) -> anyhow::Result<Option<PathBuf>> {
     if kv_get(conn, LAST_BACKUP_DATE)?.as_deref() == Some(date.to_string().as_str()) {
         return Ok(None);
@@ -29,10 +30,10 @@ pub fn nightly(conn: &Connection, config: &Config, date: Date, now: Timestamp) -
     let dir = config.data_dir().join("backups");
     std::fs::create_dir_all(&dir)?;
     let days = i64::from(config.raw_events_retention_days);
-    let expired = events::prune(conn, now - SignedDuration::from_hours(24 * days), false)?;
-    let fitted = events::prune_to_fit(conn, config.data_budget() / 4)?;
-    if expired + fitted > 0 {
-        tracing::info!(expired, fitted, "raw events pruned");
+    let expired = events::prune(conn, now - SignedDuration::from_hours(24 * days), now, false)?;
+    let fitted = events::prune_to_fit(conn, config.data_budget() / 4, now)?;
+    if expired + fitted.deleted + fitted.emptied > 0 {
+        tracing::info!(expired, fitted = fitted.deleted, emptied = fitted.emptied, "raw events pruned");
     }
     let written = crate::backup::nightly(conn, &dir, date, BACKUPS_KEPT)?;
     let used = events::used_bytes(conn)?;

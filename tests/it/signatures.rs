@@ -8,11 +8,22 @@ use base64::engine::general_purpose::STANDARD;
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
 use crate::harness::{SECRET, Sentinel, payload, request};
 
 /// The location of the fixtures' `inbound_sms_1.json`: a signed event without the secret must
 /// name the box's location (issue 23).
 const LOCATION: &str = "l1C08ntBrFjLS0elLIYU";
+
+/// A documented event body as GHL delivers it: with the envelope's `webhookId` and the
+/// `timestamp` the signature covers (`ghl/CONTRACT.md` §1.1; the per-event pages leave the
+/// envelope out). An event proven by the signature alone needs a recent one (issue 23).
+fn enveloped(body: &str, webhook_id: &str, at: Timestamp) -> String {
+    let envelope = json!({ "webhookId": webhook_id, "timestamp": at.to_string() }).to_string();
+    format!("{},{}", envelope.trim_end_matches('}'), body.trim_start().trim_start_matches('{'))
+}
 
 struct Keys {
     ed25519: Ed25519KeyPair,
@@ -64,7 +75,7 @@ fn signed_events_are_accepted_without_the_secret_and_bad_ones_refused() -> anyho
         ("GHL_REQUIRE_SIGNATURE", "1"),
         ("GHL_LOCATION_ID", LOCATION),
     ])?;
-    let body = payload("inbound_sms_1.json");
+    let body = enveloped(&payload("inbound_sms_1.json"), "w-ed25519", Timestamp::now());
     let ed = STANDARD.encode(keys.ed25519.sign(body.as_bytes()));
     assert_eq!(post(&app, &[("X-GHL-Signature", &ed)], &body)?, 200, "valid Ed25519");
     let tampered = body.replace("This is a test message", "This is a tampered message");
@@ -81,6 +92,7 @@ fn signed_events_are_accepted_without_the_secret_and_bad_ones_refused() -> anyho
         "missing signature when required"
     );
     let voicemail = payload("inbound_voicemail_1.json").replace("0dalah57827q67DAuXUxbpy", LOCATION);
+    let voicemail = enveloped(&voicemail, "w-rsa", Timestamp::now());
     let rsa = rsa_sign(&keys, voicemail.as_bytes())?;
     assert_eq!(post(&app, &[("X-WH-Signature", &rsa)], &voicemail)?, 200, "valid legacy RSA");
     let rsa_tampered = voicemail.replace("voicemail\"", "completed\"");
@@ -109,7 +121,7 @@ fn a_validly_signed_event_is_served_during_a_flood_of_forged_ones() -> anyhow::R
         ("GHL_REQUIRE_SIGNATURE", "1"),
         ("GHL_LOCATION_ID", LOCATION),
     ])?;
-    let body = payload("inbound_sms_1.json");
+    let body = enveloped(&payload("inbound_sms_1.json"), "w-flood", Timestamp::now());
     let forged = STANDARD.encode([7u8; 64]);
     // Forgeries from the same address as GHL (the tunnel), all at once: past the budget they
     // are slowed down (429), each on its own connection.
@@ -155,10 +167,97 @@ fn an_event_signed_for_another_ghl_account_is_refused_and_teaches_nothing() -> a
     })?;
     // Then the other account's signed events are still refused, and this box's own are served.
     assert_eq!(post(&app, &[("X-GHL-Signature", &sign(&theirs))], &theirs)?, 403);
-    let mine = payload("inbound_sms_1.json");
+    let mine = enveloped(&payload("inbound_sms_1.json"), "w-mine", Timestamp::now());
     assert_eq!(post(&app, &[("X-GHL-Signature", &sign(&mine))], &mine)?, 200);
     // With the secret, another location's event is stored and ignored, as SPEC §3.2 says.
     assert_eq!(post(&app, &[("X-NTPP-Secret", SECRET)], &theirs)?, 200);
     assert_eq!(app.count("SELECT COUNT(*) FROM issues")?, 2, "the workflow's and the signed one's");
+    Ok(())
+}
+
+/// The manual clock's start in these tests: Monday 2 March 2026, 9:00 in Chicago.
+const NOW: &str = "2026-03-02T15:00:00Z";
+
+/// A signed body can be posted again by anyone who saw it, and GHL's signature never expires:
+/// an event proven by the signature alone is taken only within a day of its signed
+/// `timestamp` (and not from the future); the secret is unaffected (issue 23).
+#[test]
+fn a_signed_event_is_refused_once_its_signed_timestamp_is_a_day_old() -> anyhow::Result<()> {
+    let keys = keys()?;
+    let app = Sentinel::start(&[
+        ("GHL_WEBHOOK_ED25519_KEY", keys.ed25519_pem.as_str()),
+        ("GHL_LOCATION_ID", LOCATION),
+        ("SENTINEL_TEST_NOW", NOW),
+    ])?;
+    let now: Timestamp = NOW.parse()?;
+    let sign = |body: &str| STANDARD.encode(keys.ed25519.sign(body.as_bytes()));
+    let signed = |body: &str, with_secret: bool| {
+        let signature = sign(body);
+        let mut headers = vec![("Content-Type", "application/json"), ("X-GHL-Signature", signature.as_str())];
+        if with_secret {
+            headers.push(("X-NTPP-Secret", SECRET));
+        }
+        request(&app.webhook_addr, "POST", "/webhook/ghl", &headers, body.as_bytes())
+    };
+    let sms = payload("inbound_sms_1.json");
+    let stale = enveloped(&sms, "w-stale", now - SignedDuration::from_hours(25));
+    let ahead = enveloped(&sms, "w-ahead", now + SignedDuration::from_mins(10));
+    for (body, expected) in [
+        (&stale, "more than 24 hours ago: refused as a possible replay"),
+        (&ahead, "ahead of this box's clock"),
+        (&sms, "needs its signed timestamp"),
+    ] {
+        let answer = signed(body, false)?;
+        assert_eq!(answer.status, 403, "{answer:?}");
+        let detail = answer.json["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(expected), "expected {expected:?} in {detail:?}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 0, "nothing stored");
+    assert!(app.log().contains("a GHL-signed event without the secret was refused"), "{}", app.log());
+    // Within the day, the signature alone is enough; with the secret, age does not matter.
+    let fresh = enveloped(&sms, "w-fresh", now - SignedDuration::from_hours(23));
+    assert_eq!(signed(&fresh, false)?.status, 200);
+    assert_eq!(signed(&stale, true)?.status, 200, "the secret is unaffected");
+    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 2);
+    Ok(())
+}
+
+/// A replay within the day meets the event's duplicate keys, even after the nightly run has
+/// pruned raw events to fit the data budget: a day's events keep their rows and keys and lose
+/// only their bodies (issue 23).
+#[test]
+fn a_signed_event_replayed_within_its_day_is_a_duplicate_even_after_pruning_to_fit() -> anyhow::Result<()> {
+    let keys = keys()?;
+    let app = Sentinel::start(&[
+        ("GHL_WEBHOOK_ED25519_KEY", keys.ed25519_pem.as_str()),
+        ("GHL_LOCATION_ID", LOCATION),
+        ("SENTINEL_TEST_NOW", NOW),
+        ("DATA_MAX_MB", "1"),
+        ("RAW_EVENTS_RETENTION_DAYS", "1"),
+    ])?;
+    let now: Timestamp = NOW.parse()?;
+    let event = enveloped(&payload("inbound_sms_1.json"), "w-replayed", now - SignedDuration::from_mins(30));
+    let signature = STANDARD.encode(keys.ed25519.sign(event.as_bytes()));
+    let headers = [("Content-Type", "application/json"), ("X-GHL-Signature", signature.as_str())];
+    let first = request(&app.webhook_addr, "POST", "/webhook/ghl", &headers, event.as_bytes())?;
+    assert_eq!(first.status, 200, "{first:?}");
+    assert!(first.json["duplicate"].is_null(), "{first:?}");
+    // Then a day's worth of big workflow texts: more than the database's quarter of 1 MB.
+    let text = "y".repeat(1500);
+    for n in 0..600 {
+        let body = json!({ "contact_id": "talker", "message": { "body": format!("{n} {text}") } }).to_string();
+        assert_eq!(app.webhook("inbound_sms", &body)?.status, 200);
+    }
+    // The nightly run at 02:00 in Chicago, 18 hours after GHL signed the event.
+    app.set_clock("2026-03-03T08:30:00Z")?;
+    app.eventually("the nightly run done", || {
+        Ok(app.count("SELECT COUNT(*) FROM kv WHERE key = 'last_backup_date' AND value = '2026-03-03'")? == 1)
+    })?;
+    assert!(app.count("SELECT COUNT(*) FROM raw_events WHERE body = ''")? > 0, "pruned to fit");
+    let replayed = request(&app.webhook_addr, "POST", "/webhook/ghl", &headers, event.as_bytes())?;
+    assert_eq!(replayed.status, 200, "{replayed:?}");
+    assert_eq!(replayed.json["duplicate"], true, "the replay is a duplicate: {replayed:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM event_keys WHERE key = 'webhook:w-replayed'")?, 1);
+    assert_eq!(app.count("SELECT inbound_count FROM issues WHERE contact_id = 'cI08i1Bls3iTB9bKgFJh'")?, 1);
     Ok(())
 }

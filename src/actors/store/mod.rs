@@ -185,7 +185,8 @@ impl Actor for Store {
                 }
             }
             StoreMsg::PruneRawEvents { before, dry_run, reply } => {
-                let pruned = tokio::task::block_in_place(|| events::prune(&state.conn, before, dry_run));
+                let now = state.ctx.time.now();
+                let pruned = tokio::task::block_in_place(|| events::prune(&state.conn, before, now, dry_run));
                 let _ = reply.send(text_err(pruned));
             }
             StoreMsg::MarkSpam { phone, by, reply } => {

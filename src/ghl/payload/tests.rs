@@ -194,3 +194,18 @@ fn every_call_type_is_a_call() {
         assert_eq!(outbound.call_status.as_deref(), Some("voicemail"), "the call status, not the message status");
     }
 }
+
+/// The envelope's `timestamp`, which GHL's signature covers, as the real log payload has it.
+#[test]
+fn the_signed_timestamp_is_read_from_the_envelope() {
+    let at = |text: &str| signed_at(&json(text)).map(|at| at.to_string());
+    let logged = fixture("opportunity_create_logs_dashboard_1.json");
+    assert_eq!(signed_at(&logged).map(|at| at.to_string()).as_deref(), Some("2025-11-07T12:46:45.953Z"));
+    assert_eq!(at(r#"{"timestamp": 1772460000}"#).as_deref(), Some("2026-03-02T14:00:00Z"));
+    assert_eq!(at(r#"{"timestamp": 1772460000123}"#).as_deref(), Some("2026-03-02T14:00:00.123Z"));
+    for missing in [r#"{}"#, r#"{"timestamp": "yesterday"}"#, r#"{"timestamp": null}"#, r#"{"data": {"timestamp": 1}}"#]
+    {
+        assert_eq!(at(missing), None, "{missing}");
+    }
+    assert_eq!(signed_at(&fixture("inbound_sms_1.json")), None, "the per-event docs show no envelope");
+}
