@@ -200,8 +200,63 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(Args { command, config, file, offbox, dry_run, what_if, since, until, svg, manager, allow_downgrade, keys })
 }
 
+/// The commands `USAGE` describes, as typed.
+const COMMANDS: [&str; 11] = [
+    "run",
+    "check-config",
+    "status",
+    "backup",
+    "restore",
+    "offbox",
+    "import-original",
+    "replay",
+    "manager",
+    "update",
+    "release",
+];
+
+/// What `--help` (or `-h`) anywhere on the line prints: that command's usage, or all of it when
+/// no command is named. `None` when no help was asked for.
+fn help_for(args: &[String]) -> Option<String> {
+    if !args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        return None;
+    }
+    let command = args.iter().find(|arg| COMMANDS.contains(&arg.as_str()));
+    Some(match command.map(String::as_str) {
+        Some("release") => sentinel::update::release::USAGE.to_string(),
+        Some(command) => {
+            let lines = usage_lines(command);
+            let (_, footer) =
+                USAGE.split_once("\n\n").and_then(|(_, rest)| rest.split_once("\n\n")).unwrap_or_default();
+            format!("Usage:\n{}\n\n{footer}", lines.join("\n"))
+        }
+        None => USAGE.to_string(),
+    })
+}
+
+/// `USAGE`'s lines for `command`: each line that starts it, with the lines that continue it.
+fn usage_lines(command: &str) -> Vec<&'static str> {
+    let start = format!("  sentinel {command} ");
+    let start_bracketed = format!("  sentinel [{command}] ");
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in USAGE.lines() {
+        if line.starts_with("  sentinel ") || !line.starts_with("   ") {
+            inside = line.starts_with(&start) || line.starts_with(&start_bracketed);
+        }
+        if inside {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
 fn run() -> anyhow::Result<()> {
     let all: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(help) = help_for(&all) {
+        outln!("{help}");
+        return Ok(());
+    }
     if all.first().is_some_and(|first| first == "release") {
         outln!("{}", sentinel::update::release::run(&all[1..])?);
         return Ok(());
