@@ -224,7 +224,9 @@ fn execute(
             for issue in &live {
                 issues::mark_spam(conn, issue.id, now, &by)?;
             }
-            Ok(format!("{} is on the spam list; {} open issue(s) marked spam.", phone.masked(), live.len()))
+            let open = live.iter().filter(|issue| issue.status == Status::Open).count();
+            let touched = format::live_issues(open, live.len() - open);
+            Ok(format!("{} is on the spam list; {touched} marked spam.", phone.masked()))
         }
         Command::Spam(Target::Name(_)) => {
             Ok("Spam takes issue numbers or a phone, not a name: a name could block the wrong customer. Send List for the numbers. Usage: Spam 12 | Spam <phone>".to_string())
