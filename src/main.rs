@@ -374,7 +374,7 @@ fn run() -> anyhow::Result<()> {
                 "{}",
                 match what {
                     ManagerCommand::Add => sentinel::console::managers::add(&config.db_path, &args.manager)?,
-                    ManagerCommand::List => sentinel::console::managers::list(&config.db_path)?,
+                    ManagerCommand::List => sentinel::console::managers::list(&config.db_path, config.calendar.zone())?,
                     ManagerCommand::Remove => sentinel::console::managers::remove(&config.db_path, name)?,
                 }
             );

@@ -289,6 +289,30 @@ fn a_manager_added_on_the_command_line_texts_commands_by_contact_or_phone() -> a
     Ok(())
 }
 
+/// Issue 24 item 9d: `manager list` showed `added 2026-11-23T15:00:00Z`.
+#[test]
+fn manager_list_dates_each_manager_in_the_offices_time() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("sentinel.db");
+    let run = |args: &[&str], zone: &str| {
+        command()
+            .args(["manager"])
+            .args(args)
+            .env_clear()
+            .env("DB_PATH", &db)
+            .env("TIMEZONE", zone)
+            .env("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z")
+            .output()
+    };
+    let added = run(&["add", "Pat", "--contact-id", "pat", "--pin", "24681357"], "America/Chicago")?;
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let listed = String::from_utf8_lossy(&run(&["list"], "America/Chicago")?.stdout).into_owned();
+    assert!(listed.contains("Pat  contact pat  added Mon Nov 23 2026, 9:00am CST"), "{listed}");
+    let listed = String::from_utf8_lossy(&run(&["list"], "America/Phoenix")?.stdout).into_owned();
+    assert!(listed.contains("added Mon Nov 23 2026, 8:00am MST"), "{listed}");
+    Ok(())
+}
+
 #[test]
 fn manager_add_needs_a_contact_id_or_a_phone() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
