@@ -76,14 +76,15 @@ pub fn add(db_path: &Path, new: &NewManager) -> anyhow::Result<String> {
     Ok(said)
 }
 
-/// `contact abc123, phone +12145550142`.
+/// `contact abc123, phone (214) 555-0142`.
 fn known_by(contact_id: &str, phone: Option<&str>) -> String {
     let mut parts = Vec::new();
     if !contact_id.is_empty() {
         parts.push(format!("contact {contact_id}"));
     }
     if let Some(phone) = phone {
-        parts.push(format!("phone {phone}"));
+        let shown = Phone::parse(phone).map_or_else(|| phone.to_string(), |phone| phone.to_string());
+        parts.push(format!("phone {shown}"));
     }
     parts.join(", ")
 }

@@ -369,7 +369,7 @@ fn not_found(id: i64, usage: &str) -> String {
 /// Name and phone for managers, who need the number to call back.
 fn describe(issue: &Issue) -> String {
     match (&issue.contact_name, &issue.phone) {
-        (Some(name), Some(phone)) => format!("{name} ({phone})"),
+        (Some(name), Some(phone)) => format!("{name}, {phone}"),
         (Some(name), None) => name.clone(),
         (None, Some(phone)) => phone.to_string(),
         (None, None) => issue.contact_id.as_deref().map(mask_digits).unwrap_or_else(|| "unknown contact".to_string()),

@@ -363,7 +363,7 @@ fn party_keys(party: &Party) -> Vec<String> {
         keys.push(format!("contact:{id}"));
     }
     if let Some(phone) = &party.phone {
-        keys.push(format!("phone:{phone}"));
+        keys.push(format!("phone:{}", phone.as_str()));
     }
     keys
 }

@@ -99,7 +99,10 @@ fn list_more_and_open() -> anyhow::Result<()> {
         .app
         .eventually("all open", || Ok(office.app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 7))?;
     let first = office.say("boss", "Sentinel list")?;
-    assert!(first.starts_with("Open issues (7), page 1/2:\n#1 SMS Customer 0 (+12145550100) — due 11:00am"), "{first}");
+    assert!(
+        first.starts_with("Open issues (7), page 1/2:\n#1 SMS Customer 0, (214) 555-0100 — due 11:00am"),
+        "{first}"
+    );
     assert!(first.ends_with("Reply More for the next page."), "{first}");
     let second = office.say("boss", "MORE")?;
     assert!(second.contains("page 2/2") && second.contains("#7 "), "{second}");
@@ -109,7 +112,7 @@ fn list_more_and_open() -> anyhow::Result<()> {
     let link = office.say("boss", "Open #3")?;
     assert_eq!(
         link,
-        "#3 Customer 2 (+12145550102): https://app.gohighlevel.com/v2/location/loc1/conversations/conversations/conv-c2"
+        "#3 Customer 2, (214) 555-0102: https://app.gohighlevel.com/v2/location/loc1/conversations/conversations/conv-c2"
     );
     assert_eq!(office.say("boss", "Open 99")?, "There is no issue #99. Send List for the open issues. Usage: Open 12");
     Ok(())
@@ -285,7 +288,7 @@ fn a_manager_added_on_the_command_line_texts_commands_by_contact_or_phone() -> a
     // And the managers are listed with what they are known by.
     let listed = command().args(["manager", "list"]).env_clear().env("DB_PATH", office.app.db_path()).output()?;
     let listed = String::from_utf8_lossy(&listed.stdout);
-    assert!(listed.contains("Lee  phone +12145550142") && listed.contains("Pat  contact pat"), "{listed}");
+    assert!(listed.contains("Lee  phone (214) 555-0142") && listed.contains("Pat  contact pat"), "{listed}");
     Ok(())
 }
 

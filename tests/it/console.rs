@@ -426,6 +426,8 @@ fn the_timeline_names_a_manager_who_acted_by_text() -> anyhow::Result<()> {
     let page = desk.get(&format!("/console/issue/{id}"), Some(&token))?.text;
     assert!(page.contains("<strong>note</strong> by Dana: called back"), "{page}");
     assert!(!page.contains("manual:boss"), "{page}");
+    // Issue 24 item 9e: the phone in its national form.
+    assert!(page.contains("Carl · (214) 555-0001"), "{page}");
     Ok(())
 }
 
