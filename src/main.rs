@@ -20,6 +20,9 @@ Usage:
                                         bring back the database and the env file from an
                                         off-box copy (OFFBOX_* settings; stop the service first)
   sentinel offbox list [--config PATH]  list the off-box copies in OFFBOX_URL's bucket
+  sentinel offbox push [--fresh] [--config PATH]
+                                        send the newest nightly backup (or, with --fresh or
+                                        when there is none, a fresh one) to the bucket now
   sentinel import-original FILE [--dry-run] [--config PATH]
                                         import the original service's sentinel.db (idempotent)
   sentinel replay [--since DATE] [--until DATE] [--schedule SCHEDULE] [--holidays DATES]
@@ -52,6 +55,7 @@ enum Command {
     Backup,
     Restore,
     OffboxList,
+    OffboxPush,
     Replay,
     Manager(ManagerCommand),
     Update,
@@ -74,6 +78,8 @@ struct Args {
     /// `restore --offbox`: `latest` or a copy's name in `OFFBOX_URL`'s bucket.
     offbox: Option<String>,
     dry_run: bool,
+    /// `offbox push --fresh`: a fresh backup rather than the newest nightly one.
+    fresh: bool,
     /// `replay`'s what-if settings (variable, value), its dates and its picture.
     what_if: Vec<(&'static str, String)>,
     since: Option<String>,
@@ -92,6 +98,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut file = None;
     let mut offbox = None;
     let mut dry_run = false;
+    let mut fresh = false;
     let (mut what_if, mut since, mut until, mut svg) = (Vec::new(), None, None, None);
     let mut manager = sentinel::console::managers::NewManager::default();
     let mut manager_named = false;
@@ -112,12 +119,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "restore" if command.is_none() => command = Some(Command::Restore),
             "offbox" if command.is_none() => match args.next().as_deref() {
                 Some("list") => command = Some(Command::OffboxList),
-                _ => return Err("offbox needs what to do: offbox list".into()),
+                Some("push") => command = Some(Command::OffboxPush),
+                _ => return Err("offbox needs what to do: offbox list|push".into()),
             },
             "--offbox" if matches!(command, Some(Command::Restore)) => {
                 offbox = Some(args.next().ok_or("--offbox needs latest or a copy's name")?);
             }
             "--dry-run" => dry_run = true,
+            "--fresh" if matches!(command, Some(Command::OffboxPush)) => fresh = true,
             "manager" if command.is_none() => {
                 command = Some(Command::Manager(match args.next().as_deref() {
                     Some("add") => ManagerCommand::Add,
@@ -197,7 +206,21 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         _ => {}
     }
     let command = command.unwrap_or(Command::Run);
-    Ok(Args { command, config, file, offbox, dry_run, what_if, since, until, svg, manager, allow_downgrade, keys })
+    Ok(Args {
+        command,
+        config,
+        file,
+        offbox,
+        dry_run,
+        fresh,
+        what_if,
+        since,
+        until,
+        svg,
+        manager,
+        allow_downgrade,
+        keys,
+    })
 }
 
 /// The commands `USAGE` describes, as typed.
@@ -251,6 +274,16 @@ fn usage_lines(command: &str) -> Vec<&'static str> {
     lines
 }
 
+/// Now, for a command: the tests' injected clock when `SENTINEL_TEST_NOW` is set.
+fn now_for_cli() -> anyhow::Result<jiff::Timestamp> {
+    match std::env::var("SENTINEL_TEST_NOW") {
+        Ok(text) if !text.is_empty() => text
+            .parse()
+            .map_err(|err| anyhow::format_err!("SENTINEL_TEST_NOW={text:?}: expected an RFC 3339 instant: {err}")),
+        _ => Ok(jiff::Timestamp::now()),
+    }
+}
+
 fn run() -> anyhow::Result<()> {
     let all: Vec<String> = std::env::args().skip(1).collect();
     if let Some(help) = help_for(&all) {
@@ -286,6 +319,7 @@ fn run() -> anyhow::Result<()> {
         Command::Restore => Some("restore"),
         Command::ImportOriginal => Some("import-original"),
         Command::Manager(_) => Some("manager"),
+        Command::OffboxPush => Some("offbox push"),
         Command::Replay => Some("replay"),
         _ => None,
     };
@@ -353,6 +387,10 @@ fn run() -> anyhow::Result<()> {
             for copy in copies {
                 outln!("  {}  {} bytes  {}", copy.key, copy.size, copy.last_modified.as_deref().unwrap_or("-"));
             }
+        }
+        Command::OffboxPush => {
+            let from = if args.fresh { sentinel::offbox::PushFrom::Fresh } else { sentinel::offbox::PushFrom::Newest };
+            outln!("{}", sentinel::offbox::push(&config, from, now_for_cli()?)?);
         }
         Command::Replay => {
             let window =
