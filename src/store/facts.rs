@@ -71,7 +71,7 @@ pub fn summary_facts(
         }
     }
     let unalerted_open = conn.query_row(
-        "SELECT COUNT(*) FROM issues WHERE status = 'OPEN' AND alerted_at IS NULL AND alert_purpose IS NULL",
+        &format!("SELECT COUNT(*) FROM issues WHERE status = 'OPEN' AND {}", summary::ALERT_DUE),
         [],
         |row| row.get::<_, i64>(0),
     )? as usize;

@@ -387,6 +387,45 @@ fn a_snoozed_issue_stays_live_and_falls_due_again_at_the_chosen_time() -> anyhow
     Ok(())
 }
 
+/// Issue 24 item 9h: a snooze set after the breach alert asks for one more alert when the issue
+/// falls due again, once; the first alert's time is kept (a snooze used to erase it).
+#[test]
+fn a_snooze_after_the_alert_earns_one_more_alert_and_keeps_the_first() -> anyhow::Result<()> {
+    let desk = Desk::open(&[])?;
+    let alerts =
+        || desk.ghl.sends().iter().filter(|s| s["message"].as_str().unwrap_or_default().contains("Breach")).count();
+    let alerted_at = || -> anyhow::Result<Option<String>> {
+        Ok(desk.app.db()?.query_row("SELECT alerted_at FROM issues WHERE id = 1", [], |r| r.get(0))?)
+    };
+    // Monday 09:00 CST; due at 11:00, alerted within the minute after.
+    let id = desk.customer("c1", "Carl")?;
+    desk.app.set_clock("2026-11-23T17:00:30Z")?;
+    desk.app.eventually("open", || Ok(desk.state(id)?.0 == "OPEN"))?;
+    desk.app.eventually("the breach heard", || Ok(desk.app.log().contains("alert bundled")))?;
+    desk.app.set_clock("2026-11-23T17:02:00Z")?;
+    desk.app.eventually("the alert", || Ok(alerts() == 1 && alerted_at()?.is_some()))?;
+    let first = alerted_at()?;
+    // Dana reads the alert and snoozes the issue until 2pm.
+    desk.app.set_clock("2026-11-23T17:05:00Z")?;
+    let (token, _) = desk.sign_in()?;
+    let csrf = desk.csrf(&token)?;
+    let path = format!("/console/issue/{id}/snooze");
+    let snoozed = desk.post(&path, Some(&token), &[("csrf", &csrf), ("until", "2026-11-23T14:00")])?;
+    assert_eq!(snoozed.status, 303, "{}", snoozed.text);
+    assert_eq!(alerted_at()?, first, "when managers were told stays known");
+    desk.app.set_clock("2026-11-23T20:00:30Z")?;
+    desk.app.eventually("open again", || Ok(desk.state(id)?.0 == "OPEN"))?;
+    desk.app.eventually("the breach heard again", || Ok(desk.app.log().matches("alert bundled").count() == 2))?;
+    desk.app.set_clock("2026-11-23T20:02:00Z")?;
+    desk.app.eventually("one more alert", || Ok(alerts() == 2 && alerted_at()? > first))?;
+    desk.app.set_clock("2026-11-23T20:10:00Z")?;
+    desk.app.eventually("the outbox idle", || {
+        Ok(desk.app.count("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")? == 0)
+    })?;
+    assert_eq!(alerts(), 2, "once more, not again and again");
+    Ok(())
+}
+
 /// Issue 24 item 8: after a Snooze the Why gave the old due time while the line below it gave
 /// the new one.
 #[test]
