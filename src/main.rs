@@ -20,6 +20,9 @@ Usage:
                                         bring back the database and the env file from an
                                         off-box copy (OFFBOX_* settings; stop the service first)
   sentinel offbox list [--config PATH]  list the off-box copies in OFFBOX_URL's bucket
+  sentinel offbox push [--fresh] [--config PATH]
+                                        send the newest nightly backup (or, with --fresh or
+                                        when there is none, a fresh one) to the bucket now
   sentinel import-original FILE [--dry-run] [--config PATH]
                                         import the original service's sentinel.db (idempotent)
   sentinel replay [--since DATE] [--until DATE] [--schedule SCHEDULE] [--holidays DATES]
@@ -52,6 +55,7 @@ enum Command {
     Backup,
     Restore,
     OffboxList,
+    OffboxPush,
     Replay,
     Manager(ManagerCommand),
     Update,
@@ -74,6 +78,8 @@ struct Args {
     /// `restore --offbox`: `latest` or a copy's name in `OFFBOX_URL`'s bucket.
     offbox: Option<String>,
     dry_run: bool,
+    /// `offbox push --fresh`: a fresh backup rather than the newest nightly one.
+    fresh: bool,
     /// `replay`'s what-if settings (variable, value), its dates and its picture.
     what_if: Vec<(&'static str, String)>,
     since: Option<String>,
@@ -92,6 +98,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut file = None;
     let mut offbox = None;
     let mut dry_run = false;
+    let mut fresh = false;
     let (mut what_if, mut since, mut until, mut svg) = (Vec::new(), None, None, None);
     let mut manager = sentinel::console::managers::NewManager::default();
     let mut manager_named = false;
@@ -112,12 +119,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "restore" if command.is_none() => command = Some(Command::Restore),
             "offbox" if command.is_none() => match args.next().as_deref() {
                 Some("list") => command = Some(Command::OffboxList),
-                _ => return Err("offbox needs what to do: offbox list".into()),
+                Some("push") => command = Some(Command::OffboxPush),
+                _ => return Err("offbox needs what to do: offbox list|push".into()),
             },
             "--offbox" if matches!(command, Some(Command::Restore)) => {
                 offbox = Some(args.next().ok_or("--offbox needs latest or a copy's name")?);
             }
             "--dry-run" => dry_run = true,
+            "--fresh" if matches!(command, Some(Command::OffboxPush)) => fresh = true,
             "manager" if command.is_none() => {
                 command = Some(Command::Manager(match args.next().as_deref() {
                     Some("add") => ManagerCommand::Add,
@@ -197,11 +206,90 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         _ => {}
     }
     let command = command.unwrap_or(Command::Run);
-    Ok(Args { command, config, file, offbox, dry_run, what_if, since, until, svg, manager, allow_downgrade, keys })
+    Ok(Args {
+        command,
+        config,
+        file,
+        offbox,
+        dry_run,
+        fresh,
+        what_if,
+        since,
+        until,
+        svg,
+        manager,
+        allow_downgrade,
+        keys,
+    })
+}
+
+/// The commands `USAGE` describes, as typed.
+const COMMANDS: [&str; 11] = [
+    "run",
+    "check-config",
+    "status",
+    "backup",
+    "restore",
+    "offbox",
+    "import-original",
+    "replay",
+    "manager",
+    "update",
+    "release",
+];
+
+/// What `--help` (or `-h`) anywhere on the line prints: that command's usage, or all of it when
+/// no command is named. `None` when no help was asked for.
+fn help_for(args: &[String]) -> Option<String> {
+    if !args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        return None;
+    }
+    let command = args.iter().find(|arg| COMMANDS.contains(&arg.as_str()));
+    Some(match command.map(String::as_str) {
+        Some("release") => sentinel::update::release::USAGE.to_string(),
+        Some(command) => {
+            let lines = usage_lines(command);
+            let (_, footer) =
+                USAGE.split_once("\n\n").and_then(|(_, rest)| rest.split_once("\n\n")).unwrap_or_default();
+            format!("Usage:\n{}\n\n{footer}", lines.join("\n"))
+        }
+        None => USAGE.to_string(),
+    })
+}
+
+/// `USAGE`'s lines for `command`: each line that starts it, with the lines that continue it.
+fn usage_lines(command: &str) -> Vec<&'static str> {
+    let start = format!("  sentinel {command} ");
+    let start_bracketed = format!("  sentinel [{command}] ");
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in USAGE.lines() {
+        if line.starts_with("  sentinel ") || !line.starts_with("   ") {
+            inside = line.starts_with(&start) || line.starts_with(&start_bracketed);
+        }
+        if inside {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// Now, for a command: the tests' injected clock when `SENTINEL_TEST_NOW` is set.
+fn now_for_cli() -> anyhow::Result<jiff::Timestamp> {
+    match std::env::var("SENTINEL_TEST_NOW") {
+        Ok(text) if !text.is_empty() => text
+            .parse()
+            .map_err(|err| anyhow::format_err!("SENTINEL_TEST_NOW={text:?}: expected an RFC 3339 instant: {err}")),
+        _ => Ok(jiff::Timestamp::now()),
+    }
 }
 
 fn run() -> anyhow::Result<()> {
     let all: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(help) = help_for(&all) {
+        outln!("{help}");
+        return Ok(());
+    }
     if all.first().is_some_and(|first| first == "release") {
         outln!("{}", sentinel::update::release::run(&all[1..])?);
         return Ok(());
@@ -231,6 +319,7 @@ fn run() -> anyhow::Result<()> {
         Command::Restore => Some("restore"),
         Command::ImportOriginal => Some("import-original"),
         Command::Manager(_) => Some("manager"),
+        Command::OffboxPush => Some("offbox push"),
         Command::Replay => Some("replay"),
         _ => None,
     };
@@ -299,6 +388,10 @@ fn run() -> anyhow::Result<()> {
                 outln!("  {}  {} bytes  {}", copy.key, copy.size, copy.last_modified.as_deref().unwrap_or("-"));
             }
         }
+        Command::OffboxPush => {
+            let from = if args.fresh { sentinel::offbox::PushFrom::Fresh } else { sentinel::offbox::PushFrom::Newest };
+            outln!("{}", sentinel::offbox::push(&config, from, now_for_cli()?)?);
+        }
         Command::Replay => {
             let window =
                 sentinel::replay::Window::from_dates(&config.calendar, args.since.as_deref(), args.until.as_deref())?;
@@ -319,7 +412,7 @@ fn run() -> anyhow::Result<()> {
                 "{}",
                 match what {
                     ManagerCommand::Add => sentinel::console::managers::add(&config.db_path, &args.manager)?,
-                    ManagerCommand::List => sentinel::console::managers::list(&config.db_path)?,
+                    ManagerCommand::List => sentinel::console::managers::list(&config.db_path, config.calendar.zone())?,
                     ManagerCommand::Remove => sentinel::console::managers::remove(&config.db_path, name)?,
                 }
             );

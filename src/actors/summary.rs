@@ -6,7 +6,8 @@
 //! the next digest slot on a business day. At each wake it asks the store to build and queue
 //! what is due (the store claims slots and batches atomically, and wakes the outbox sender). A
 //! digest slot is queued once per local date; a slot missed while the appliance was off is
-//! queued on return if before the next slot and if the appliance ran earlier that day.
+//! queued on return if before the next slot and if the appliance had run that day before the
+//! slot (a box first started after the slot, then restarted, sends it not).
 
 use std::time::Duration;
 
@@ -64,8 +65,8 @@ pub struct SummaryState {
     ctx: Ctx,
     /// When the open alert bundle is due, if one is open.
     alert_due: Option<Timestamp>,
-    /// When the appliance was last seen before this start (for late digests).
-    seen_before_start: Option<Timestamp>,
+    /// The first instant the appliance ran today, before this start (for late digests).
+    first_seen_today: Option<Timestamp>,
     timer: Option<JoinHandle<()>>,
 
     /// Since when (wall time) a due digest waits for the SLA clock to settle what fell due.
@@ -86,7 +87,7 @@ impl Actor for Summary {
         Ok(SummaryState {
             ctx,
             alert_due,
-            seen_before_start: facts.last_seen_at,
+            first_seen_today: facts.first_seen_today,
             timer: None,
             digest_waiting_since: None,
         })
@@ -160,7 +161,7 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
             Err(err) => tracing::warn!("building the breach alert failed: {err}"),
         }
     }
-    if let Some((slot, unsettled)) = due_slot(&ctx, now, state.seen_before_start).await {
+    if let Some((slot, unsettled)) = due_slot(&ctx, now, state.first_seen_today).await {
         // Issues that fell due at the slot's minute are settled first (a GHL check each), so
         // that the digest counts them as overdue or resolved, not as nothing. The wait is on
         // the wall clock and bounded: a GHL outage settles them as OPEN within its timeouts.
@@ -226,7 +227,7 @@ async fn notice(purpose: String, body: String, quiet_since: Option<Timestamp>, n
 /// yet claimed, before the next slot, and either on time, or late while this process was
 /// already running at the slot (a timer that fired late: a suspend, a clock step), or after a
 /// restart on a day the appliance had already run (a fresh install never sends a late digest).
-async fn due_slot(ctx: &Ctx, now: Timestamp, seen_before_start: Option<Timestamp>) -> Option<(String, usize)> {
+async fn due_slot(ctx: &Ctx, now: Timestamp, first_seen_today: Option<Timestamp>) -> Option<(String, usize)> {
     let zone = ctx.config.calendar.zone().clone();
     let local = now.to_zoned(zone.clone());
     let date = local.date();
@@ -238,9 +239,12 @@ async fn due_slot(ctx: &Ctx, now: Timestamp, seen_before_start: Option<Timestamp
     let slot = &slots[index];
     let slot_at = date.to_datetime(slot.at).to_zoned(zone.clone()).ok()?.timestamp();
     let on_time = now.duration_since(slot_at) <= ON_TIME;
-    let ran_today = seen_before_start.is_some_and(|seen| seen.to_zoned(zone.clone()).date() == date);
+    // Late only for a slot missed while off after running earlier that day (SPEC §6): a box
+    // first started today after the slot, then restarted (an update), sends none.
+    let ran_before_slot =
+        first_seen_today.is_some_and(|first| first.to_zoned(zone.clone()).date() == date && first <= slot_at);
     let running_at_slot = ctx.started_at() <= slot_at;
-    if !(on_time || ran_today || running_at_slot) {
+    if !(on_time || ran_before_slot || running_at_slot) {
         return None;
     }
     let facts = facts(ctx).await.ok()?;

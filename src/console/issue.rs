@@ -9,7 +9,7 @@ use super::issues::{kind_word, tries, who};
 use super::layout::{self, Nav, csrf};
 use super::{Console, Request, Response, unavailable};
 use crate::domain::event::{Event, IssueKind, Status};
-use crate::domain::issue::{Issue, TimelineEntry};
+use crate::domain::issue::{Issue, TimelineEntry, last_snooze};
 use crate::ghl::payload::{self, ParseOptions, Route};
 use crate::store::console::{KnownMessage, Session};
 
@@ -47,7 +47,7 @@ pub(super) fn page(console: &Console<'_>, session: &Session, id: &str, request: 
         }
         section {
             h2 { "Why" }
-            p.why { (why(console, &issue)) }
+            p.why { (why(console, &issue, &timeline)) }
             @if live { p { "Due " (console.ctx.calendar().stamp(issue.due_at)) "." } }
             @if let Some(link) = ghl_link(console, &issue) {
                 p { a.button href=(link) target="_blank" rel="noopener noreferrer" { "Open the conversation in GHL" } }
@@ -69,12 +69,13 @@ pub(super) fn page(console: &Console<'_>, session: &Session, id: &str, request: 
 }
 
 /// The due-time explanation, as the SMS `Why` command gives it.
-fn why(console: &Console<'_>, issue: &Issue) -> String {
+fn why(console: &Console<'_>, issue: &Issue, timeline: &[TimelineEntry]) -> String {
     let sla = match issue.kind {
         IssueKind::Sms => console.ctx.config.sms_sla,
         IssueKind::Call => console.ctx.config.call_sla,
     };
-    console.ctx.calendar().explain_due(issue.kind.verb(), issue.created_at, sla)
+    let snooze = last_snooze(timeline);
+    console.ctx.calendar().explain_issue_due(issue.kind.verb(), issue.created_at, sla, issue.due_at, snooze.as_ref())
 }
 
 /// The GHL conversation, when both the conversation and the location are known.
@@ -168,7 +169,7 @@ fn timeline_list(console: &Console<'_>, timeline: &[TimelineEntry]) -> Markup {
                 li {
                     (when(console, entry.at)) " "
                     strong { (entry.event) }
-                    " by " (entry.actor)
+                    " by " (entry.by)
                     @if !entry.detail.is_empty() { ": " (entry.detail) }
                 }
             }

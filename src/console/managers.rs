@@ -56,7 +56,9 @@ pub fn add(db_path: &Path, new: &NewManager) -> anyhow::Result<String> {
     };
     let hash = super::pin::hash(&pin)?;
     let mut db = schema::open(db_path)?;
-    let now = jiff::Timestamp::now();
+    // The tests' injected clock dates the manager too, so `manager list` can be checked.
+    let now =
+        std::env::var("SENTINEL_TEST_NOW").ok().and_then(|text| text.parse().ok()).unwrap_or_else(jiff::Timestamp::now);
     in_transaction::<_, rusqlite::Error>(&mut db, |tx| {
         if console::manager_named(tx, name)?.is_some() {
             return Ok(None);
@@ -74,28 +76,40 @@ pub fn add(db_path: &Path, new: &NewManager) -> anyhow::Result<String> {
     Ok(said)
 }
 
-/// `contact abc123, phone +12145550142`.
+/// `contact abc123, phone (214) 555-0142`.
 fn known_by(contact_id: &str, phone: Option<&str>) -> String {
     let mut parts = Vec::new();
     if !contact_id.is_empty() {
         parts.push(format!("contact {contact_id}"));
     }
     if let Some(phone) = phone {
-        parts.push(format!("phone {phone}"));
+        let shown = Phone::parse(phone).map_or_else(|| phone.to_string(), |phone| phone.to_string());
+        parts.push(format!("phone {shown}"));
     }
     parts.join(", ")
 }
 
 /// Every manager, one line each.
-pub fn list(db_path: &Path) -> anyhow::Result<String> {
+pub fn list(db_path: &Path, zone: &jiff::tz::TimeZone) -> anyhow::Result<String> {
     let db = schema::open(db_path)?;
     let managers = console::managers(&db)?;
     let mut said = format!("managers who can sign in with a PIN: {}\n", managers.len());
     for manager in managers {
         let known = known_by(&manager.contact_id, manager.phone.as_deref());
-        let _ = writeln!(said, "  {}  {known}  added {}", manager.name, manager.created_at);
+        let _ = writeln!(said, "  {}  {known}  added {}", manager.name, added_on(manager.created_at, zone));
     }
     Ok(said)
+}
+
+/// When a manager was added, in the office's time: `Mon Nov 23 2026, 9:00am CST`.
+fn added_on(at: jiff::Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    let local = at.to_zoned(zone.clone());
+    format!(
+        "{}, {} {}",
+        local.strftime("%a %b %-d %Y"),
+        crate::domain::calendar::clock_12h(local.time()),
+        crate::domain::calendar::zone_abbreviation(zone, at)
+    )
 }
 
 /// Removes a manager and ends their sessions.

@@ -29,6 +29,15 @@ pub const DAY_END: Minute = 24 * 60;
 /// never open, or a long closure).
 const HORIZON_DAYS: i64 = 400;
 
+/// A manager's snooze, as an issue's Why tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snooze {
+    /// Who snoozed it, by name when known.
+    pub by: String,
+    /// When they snoozed it.
+    pub at: Timestamp,
+}
+
 /// Opening hours per weekday, Monday first.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct WeeklySchedule {
@@ -329,8 +338,10 @@ impl Calendar {
         total
     }
 
-    /// One sentence explaining a due time (SPEC §4), e.g. "texted Fri 4:52pm CST; 8 business
-    /// minutes left Friday, 1 h 52 m on Monday → due Mon 9:52am CST".
+    /// One sentence explaining a due time counted from creation (SPEC §4), e.g. "texted Fri
+    /// 4:52pm CST; target 2 h of business time: 8 m left Friday, 1 h 52 m on Monday → due Mon
+    /// 9:52am CST". A target met within one day names no day: "texted Fri 12:22pm CST; target
+    /// 1 m 12 s of business time → due Fri 12:24pm CST".
     pub fn explain_due(&self, verb: &str, created_at: Timestamp, sla: SignedDuration) -> String {
         let due = self.due_at(created_at, sla);
         let mut sentence = format!("{verb} {}", self.stamp(created_at));
@@ -343,8 +354,8 @@ impl Calendar {
                 None => sentence.push_str(", outside business hours"),
             }
         }
+        sentence.push_str(&format!("; target {} of business time", duration_words(sla)));
         let created_date = created_at.to_zoned(self.zone.clone()).date();
-        let mut parts = Vec::new();
         let mut spent: BTreeMap<Date, SignedDuration> = BTreeMap::new();
         for (open, close) in self.intervals_from(created_at) {
             if open >= due {
@@ -355,20 +366,58 @@ impl Calendar {
                 *spent.entry(open.to_zoned(self.zone.clone()).date()).or_default() += end.duration_since(start);
             }
         }
-        for (date, amount) in spent {
-            let day = weekday_name(date.weekday());
-            if date == created_date && open_at_creation {
-                parts.push(format!("{} left {day}", amount_words(amount, true)));
-            } else {
-                parts.push(format!("{} on {day}", amount_words(amount, false)));
-            }
-        }
-        if !parts.is_empty() {
-            sentence.push_str("; ");
+        // Only a target spread over several days is broken down by day: "1 m left Friday" for
+        // a target met on Friday would read as if Friday had one minute left.
+        if spent.len() > 1 {
+            let parts: Vec<String> = spent
+                .into_iter()
+                .map(|(date, amount)| {
+                    let day = weekday_name(date.weekday());
+                    if date == created_date && open_at_creation {
+                        format!("{} left {day}", duration_words(amount))
+                    } else {
+                        format!("{} on {day}", duration_words(amount))
+                    }
+                })
+                .collect();
+            sentence.push_str(": ");
             sentence.push_str(&parts.join(", "));
         }
         sentence.push_str(&format!(" → due {}", self.stamp(due)));
         sentence
+    }
+
+    /// [`Calendar::explain_due`] for an issue whose due time is now `due_at`, which a manager
+    /// may have moved since: "…→ due Mon 11:00am CST, then snoozed by Dana on Mon 9:05am CST
+    /// until Mon 2:00pm CST". The sentence always ends at the due time the issue has now.
+    pub fn explain_issue_due(
+        &self,
+        verb: &str,
+        created_at: Timestamp,
+        sla: SignedDuration,
+        due_at: Timestamp,
+        snooze: Option<&Snooze>,
+    ) -> String {
+        let counted = self.explain_due(verb, created_at, sla);
+        if self.due_at(created_at, sla) == due_at {
+            return counted;
+        }
+        match snooze {
+            Some(snooze) => format!(
+                "{counted}, then snoozed by {} on {} until {}",
+                snooze.by,
+                self.stamp(snooze.at),
+                self.stamp(due_at)
+            ),
+            // The hours changed since (a special day, or the configuration), and an OPEN
+            // issue keeps the due time it had when it fell due.
+            None => format!(
+                "{verb} {}; target {} of business time, counted on the hours as they were then → due {}",
+                self.stamp(created_at),
+                duration_words(sla),
+                self.stamp(due_at)
+            ),
+        }
     }
 
     /// `Fri 4:52pm CST`.
@@ -397,16 +446,17 @@ fn weekday_name(day: Weekday) -> &'static str {
     }
 }
 
-/// `8 business minutes` (the first part, under an hour), else `1 h 52 m`, `2 h`, `45 m`.
-fn amount_words(amount: SignedDuration, first: bool) -> String {
-    let minutes = amount.as_secs() / 60;
-    let (hours, minutes) = (minutes / 60, minutes % 60);
-    match (hours, minutes) {
-        (0, 1) if first => "1 business minute".to_string(),
-        (0, m) if first => format!("{m} business minutes"),
-        (0, m) => format!("{m} m"),
-        (h, 0) => format!("{h} h"),
-        (h, m) => format!("{h} h {m} m"),
+/// A business-time amount, short and exact enough to add up: `72 s` reads `1 m 12 s`, `45 s`,
+/// `8 m`, `2 h`, `1 h 52 m` (seconds are dropped from an hour or more).
+pub fn duration_words(amount: SignedDuration) -> String {
+    let seconds = amount.as_secs().max(0);
+    let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    match (hours, minutes, seconds) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} m"),
+        (0, m, s) => format!("{m} m {s} s"),
+        (h, 0, _) => format!("{h} h"),
+        (h, m, _) => format!("{h} h {m} m"),
     }
 }
 

@@ -114,7 +114,7 @@ impl Party {
         if let Some(id) = &self.contact_id {
             return Some(format!("contact:{id}"));
         }
-        self.phone.as_ref().map(|phone| format!("phone:{phone}"))
+        self.phone.as_ref().map(|phone| format!("phone:{}", phone.as_str()))
     }
 }
 

@@ -182,6 +182,23 @@ pub fn repeats(kind: IssueKind, count: i64) -> String {
     }
 }
 
+/// `1 pending issue`, `2 pending issues`: a count with its noun, singular or plural.
+pub fn count(n: usize, singular: &str) -> String {
+    if n == 1 { format!("1 {singular}") } else { format!("{n} {singular}s") }
+}
+
+/// The live issues a command touched, by status: `1 pending issue`, `2 open issues`,
+/// `1 open and 1 pending issue`... `no open or pending issue` when none.
+pub fn live_issues(open: usize, pending: usize) -> String {
+    let noun = if open + pending == 1 { "issue" } else { "issues" };
+    match (open, pending) {
+        (0, 0) => "no open or pending issue".to_string(),
+        (open, 0) => format!("{open} open {noun}"),
+        (0, pending) => format!("{pending} pending {noun}"),
+        (open, pending) => format!("{open} open and {pending} pending {noun}"),
+    }
+}
+
 fn reply_hint(ids: impl Iterator<Item = i64>) -> String {
     let ids: Vec<i64> = ids.collect();
     match ids.first() {

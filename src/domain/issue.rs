@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::calendar::Snooze;
 use super::event::{IssueKind, Party, Status};
 use super::phone::Phone;
 
@@ -73,10 +74,34 @@ pub struct TimelineEntry {
     pub at: Timestamp,
     /// What happened: `created`, `repeat`, `opened`, `resolved`, `note`, ...
     pub event: String,
-    /// Who or what did it.
+    /// Who or what did it, as stored (`manual:<contact id>`, `console:<name>`, ...).
     pub actor: String,
+    /// Who did it, as people read it: a manager's name where one is known (the managers
+    /// table, else their GHL name), else `actor` as stored.
+    pub by: String,
     /// Why, in words.
     pub detail: String,
+}
+
+impl TimelineEntry {
+    /// The name a stored `actor` is shown as: `name` when one is known, the manager's name a
+    /// console action was taken under, else the actor itself.
+    pub fn display_actor(actor: &str, name: Option<String>) -> String {
+        match (name, actor.strip_prefix("console:")) {
+            (Some(name), _) => name,
+            (None, Some(manager)) => manager.to_string(),
+            (None, None) => actor.to_string(),
+        }
+    }
+}
+
+/// The latest snooze in `timeline`, for the issue's Why.
+pub fn last_snooze(timeline: &[TimelineEntry]) -> Option<Snooze> {
+    timeline
+        .iter()
+        .rev()
+        .find(|entry| entry.event == "snoozed")
+        .map(|entry| Snooze { by: entry.by.clone(), at: entry.at })
 }
 
 impl Issue {

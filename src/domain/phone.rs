@@ -44,9 +44,20 @@ impl Phone {
     }
 }
 
+/// How people read a phone, in SMS and on pages (issue 24): a North American number in its
+/// national form, `(214) 555-0001`; any other number as stored, e.g. `+442079460000`. Keys,
+/// the database and GHL take [`Phone::as_str`].
 impl fmt::Display for Phone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        let nanp = self.0.strip_prefix("+1").filter(|national| {
+            let digits = national.as_bytes();
+            // NANP area codes and exchanges start with 2-9.
+            digits.len() == 10 && digits[0] >= b'2' && digits[3] >= b'2'
+        });
+        match nanp {
+            Some(national) => write!(f, "({}) {}-{}", &national[..3], &national[3..6], &national[6..]),
+            None => f.write_str(&self.0),
+        }
     }
 }
 
@@ -74,6 +85,18 @@ mod tests {
     #[track_caller]
     fn check(raw: &str, expected: Option<&str>) {
         assert_eq!(Phone::parse(raw).as_ref().map(Phone::as_str), expected, "{raw:?}");
+    }
+
+    /// Issue 24 item 9e: phones showed as `+12145550001` in SMS and on pages.
+    #[test]
+    fn people_read_north_american_numbers_in_national_form() {
+        let shown = |raw: &str| Phone::parse(raw).expect("a phone").to_string();
+        assert_eq!(shown("+12145550001"), "(214) 555-0001");
+        assert_eq!(shown("214.555.0001"), "(214) 555-0001");
+        assert_eq!(shown("+442079460000"), "+442079460000", "another country stays E.164");
+        assert_eq!(shown("+11235550001"), "+11235550001", "no area code starts with 1");
+        assert_eq!(shown("5550001"), "5550001", "no country known");
+        assert_eq!(Phone::parse("(214) 555-0001").expect("a phone").as_str(), "+12145550001", "stored as E.164");
     }
 
     #[test]

@@ -431,6 +431,75 @@ pub fn restore(config: &Config, from: &str, env_file: &Path) -> anyhow::Result<R
     Ok(Restored { from, database: db_path, env_file: env_written, manifest: opened.manifest, notes })
 }
 
+/// Which backup `sentinel offbox push` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushFrom {
+    /// The newest nightly backup, or a fresh backup when there is none yet.
+    Newest,
+    /// A fresh backup of the database as it is now (`--fresh`).
+    Fresh,
+}
+
+/// `sentinel offbox push`: sends a backup off the box now, as the nightly upload would (sealed
+/// with the env file, older copies pruned beyond `OFFBOX_KEEP`), and records it in the
+/// database like a nightly upload. A fresh backup is dated `now`'s local date and removed
+/// after the upload. Returns what to print.
+pub fn push(config: &Config, from: PushFrom, now: Timestamp) -> anyhow::Result<String> {
+    let offbox = &config.offbox;
+    let Some(url) = offbox.bucket.as_ref() else {
+        bail!(
+            "off-box copies are not configured: set OFFBOX_URL (the bucket, e.g. s3://my-bucket/office), \
+             OFFBOX_ACCESS_KEY_ID, OFFBOX_SECRET_ACCESS_KEY and OFFBOX_ENCRYPTION_KEY in the env file \
+             (see README, \"Off-box copies\"); nothing was uploaded"
+        )
+    };
+    ensure!(offbox.encryption_key.is_some(), "OFFBOX_ENCRYPTION_KEY is not set; nothing was uploaded");
+    let dir = config.data_dir().join("backups");
+    let newest = match from {
+        PushFrom::Newest => crate::backup::newest_nightly(&dir),
+        PushFrom::Fresh => None,
+    };
+    let (date, backup, what, _fresh) = match newest {
+        Some((date, path)) => {
+            let what = format!("the nightly backup of {date} ({})", path.display());
+            (date, path, what, None)
+        }
+        None => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let path = dir.join("offbox-push.db");
+            let _ = std::fs::remove_file(&path);
+            let fresh = RemoveOnDrop(path.clone());
+            let db = rusqlite::Connection::open_with_flags(&config.db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .with_context(|| format!("opening {}", config.db_path.display()))?;
+            db.busy_timeout(std::time::Duration::from_secs(10))?;
+            crate::backup::backup_to(&db, &path)?;
+            let date = now.to_zoned(config.calendar.zone().clone()).date();
+            (date, path, "a fresh backup of the database".to_string(), Some(fresh))
+        }
+    };
+    let conn =
+        rusqlite::Connection::open(&config.db_path).with_context(|| format!("opening {}", config.db_path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let mut record: Record = crate::store::kv_json(&conn, RECORD_KEY, None)?;
+    let uploaded = upload_nightly(config, &record, &backup, date, now)?;
+    if record.uploaded_date.is_none_or(|done| done <= date) {
+        record.succeeded(date, &uploaded, now);
+        crate::store::kv_json(&conn, RECORD_KEY, Some(&record))?;
+    }
+    let bucket = Bucket::new(url, offbox)?;
+    let removed = match uploaded.removed {
+        0 => String::new(),
+        1 => "; 1 older copy removed".to_string(),
+        n => format!("; {n} older copies removed"),
+    };
+    Ok(format!(
+        "uploaded {what}, sealed with the env file, to {}/{} ({} bytes){removed}",
+        bucket.label(),
+        uploaded.object,
+        uploaded.bytes
+    ))
+}
+
 /// Writes the record of the copy restored into the restored database.
 fn note_restored(db_path: &Path, date: Date, key: &str, size: Option<u64>, sealed_at: Timestamp) -> anyhow::Result<()> {
     let conn = rusqlite::Connection::open(db_path).with_context(|| format!("opening {}", db_path.display()))?;

@@ -43,10 +43,10 @@ pub(super) fn pass_line(pass: Option<&crate::actors::PassInfo>, now: Timestamp, 
             let deferred =
                 if pass.deferred > 0 { format!(", {} left for the next pass", pass.deferred) } else { String::new() };
             format!(
-                "last pass {}: {} of {} OPEN issue(s) read, by {}{deferred}",
+                "last pass {}: {} of {} read, by {}{deferred}",
                 when(pass.at, now, zone),
                 pass.checked,
-                pass.open,
+                crate::domain::format::count(pass.open, "OPEN issue"),
                 pass.mode
             )
         }

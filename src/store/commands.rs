@@ -17,7 +17,7 @@ use super::{World, kv_get, kv_set};
 use crate::domain::command::{self, Command, Target};
 use crate::domain::event::{IssueKind, Party, Status};
 use crate::domain::format::{self, clock, repeats, when};
-use crate::domain::issue::Issue;
+use crate::domain::issue::{Issue, last_snooze};
 use crate::domain::phone::{Phone, mask_digits};
 
 /// Issues per `List` page.
@@ -54,6 +54,10 @@ pub fn run(
     now: Timestamp,
 ) -> rusqlite::Result<String> {
     let (contact_id, name) = (sender.contact_id, sender.name);
+    // Kept so the timeline can name a manager who is not in the managers table (issue 24).
+    if let Some(name) = name.map(str::trim).filter(|name| !name.is_empty()) {
+        kv_set(conn, &contact_name_key(contact_id), name)?;
+    }
     let (reply, everyone) = match command::parse(text) {
         Ok(command) if hours::is_hours_command(&command) => {
             let who = name.map(str::trim).filter(|name| !name.is_empty()).unwrap_or(contact_id);
@@ -104,6 +108,11 @@ pub fn run(
         outbox::enqueue_text(conn, &entry, now)?;
     }
     Ok(reply)
+}
+
+/// The key under which a command sender's GHL name is kept.
+fn contact_name_key(contact_id: &str) -> String {
+    format!("contact_name:{contact_id}")
 }
 
 fn execute(
@@ -215,7 +224,9 @@ fn execute(
             for issue in &live {
                 issues::mark_spam(conn, issue.id, now, &by)?;
             }
-            Ok(format!("{} is on the spam list; {} open issue(s) marked spam.", phone.masked(), live.len()))
+            let open = live.iter().filter(|issue| issue.status == Status::Open).count();
+            let touched = format::live_issues(open, live.len() - open);
+            Ok(format!("{} is on the spam list; {touched} marked spam.", phone.masked()))
         }
         Command::Spam(Target::Name(_)) => {
             Ok("Spam takes issue numbers or a phone, not a name: a name could block the wrong customer. Send List for the numbers. Usage: Spam 12 | Spam <phone>".to_string())
@@ -234,9 +245,16 @@ fn execute(
                     IssueKind::Sms => world.config.sms_sla,
                     IssueKind::Call => world.config.call_sla,
                 };
-                let mut reply =
-                    format!("#{id}: {}.", world.calendar.explain_due(issue.kind.verb(), issue.created_at, sla));
-                for entry in issues::timeline(conn, id)? {
+                let timeline = issues::timeline(conn, id)?;
+                let why = world.calendar.explain_issue_due(
+                    issue.kind.verb(),
+                    issue.created_at,
+                    sla,
+                    issue.due_at,
+                    last_snooze(&timeline).as_ref(),
+                );
+                let mut reply = format!("#{id}: {why}.");
+                for entry in timeline {
                     let detail = if entry.detail.is_empty() { String::new() } else { format!(": {}", entry.detail) };
                     reply.push_str(&format!("\n{} {}{detail}", when(entry.at, now, zone), entry.event));
                 }
@@ -351,7 +369,7 @@ fn not_found(id: i64, usage: &str) -> String {
 /// Name and phone for managers, who need the number to call back.
 fn describe(issue: &Issue) -> String {
     match (&issue.contact_name, &issue.phone) {
-        (Some(name), Some(phone)) => format!("{name} ({phone})"),
+        (Some(name), Some(phone)) => format!("{name}, {phone}"),
         (Some(name), None) => name.clone(),
         (None, Some(phone)) => phone.to_string(),
         (None, None) => issue.contact_id.as_deref().map(mask_digits).unwrap_or_else(|| "unknown contact".to_string()),

@@ -435,10 +435,11 @@ pub fn act(
             return Ok(Acted::Done { deadlines: false });
         }
         Action::Snooze(until) => {
+            // `alerted_at` stays: when managers were last told. A snooze set after it asks for
+            // one more alert when the issue falls due again (`summary::ALERT_DUE`).
             exec(
                 conn,
-                "UPDATE issues SET status = 'PENDING', due_at = ?2, snoozed_until = ?2, alert_purpose = NULL,
-                                   alerted_at = NULL
+                "UPDATE issues SET status = 'PENDING', due_at = ?2, snoozed_until = ?2, alert_purpose = NULL
                  WHERE id = ?1",
                 params![id, ts(*until)],
             )?;

@@ -13,6 +13,10 @@ use crate::config::Config;
 pub struct SummaryFacts {
     /// When the appliance was last seen running (before this call).
     pub last_seen_at: Option<Timestamp>,
+    /// The first instant the appliance was seen running on today's local date (before this
+    /// call): a slot it passed while off is sent late only if this is before the slot (SPEC §6,
+    /// "had run earlier that day").
+    pub first_seen_today: Option<Timestamp>,
     /// Slots already claimed today.
     pub claimed_today: Vec<String>,
     /// When the next outbox row is due.
@@ -55,6 +59,11 @@ pub fn summary_facts(
     };
     let last_seen_at = parse("last_seen_at")?.max(parse("heartbeat_at")?);
     let date = now.to_zoned(config.calendar.zone().clone()).date();
+    let first_seen_today = match parse(DAY_FIRST_SEEN)? {
+        Some(first) => Some(first).filter(|first| first.to_zoned(config.calendar.zone().clone()).date() == date),
+        // A database from before the key was kept: "last seen today" stands in, as it did.
+        None => last_seen_at.filter(|seen| seen.to_zoned(config.calendar.zone().clone()).date() == date),
+    };
     let mut claimed_today = Vec::new();
     for slot in &config.summary_slots {
         if summary::digest_claimed(conn, date, &slot.name)? {
@@ -62,13 +71,14 @@ pub fn summary_facts(
         }
     }
     let unalerted_open = conn.query_row(
-        "SELECT COUNT(*) FROM issues WHERE status = 'OPEN' AND alerted_at IS NULL AND alert_purpose IS NULL",
+        &format!("SELECT COUNT(*) FROM issues WHERE status = 'OPEN' AND {}", summary::ALERT_DUE),
         [],
         |row| row.get::<_, i64>(0),
     )? as usize;
     let unsettled_due = issues::unsettled_due(conn, now)?;
     let facts = SummaryFacts {
         last_seen_at,
+        first_seen_today,
         claimed_today,
         next_outbox_at: outbox::next_attempt(conn)?,
         unalerted_open,
@@ -77,8 +87,24 @@ pub fn summary_facts(
     // A clock that cannot be believed would leave a wrong "last seen" behind.
     if trusted {
         kv_set(conn, "last_seen_at", &ts(now))?;
+        note_seen(conn, config.calendar.zone(), now)?;
     }
     Ok(facts)
+}
+
+/// The key of the first instant the appliance was seen running on the local date it names.
+const DAY_FIRST_SEEN: &str = "day_first_seen_at";
+
+/// Records that the appliance runs at `now` (a believed clock): the first time on a local date
+/// is kept, later ones are not (one write a day; the heartbeat calls it too, so a box running
+/// across midnight is seen at the day's start).
+pub fn note_seen(conn: &Connection, zone: &jiff::tz::TimeZone, now: Timestamp) -> rusqlite::Result<()> {
+    let date = now.to_zoned(zone.clone()).date();
+    let kept = kv_get(conn, DAY_FIRST_SEEN)?.map(|text| parse_ts(&text)).transpose()?;
+    if kept.is_none_or(|first| first.to_zoned(zone.clone()).date() != date || first > now) {
+        kv_set(conn, DAY_FIRST_SEEN, &ts(now))?;
+    }
+    Ok(())
 }
 
 /// How many of the newest webhooks the status page lists.

@@ -15,6 +15,7 @@ use super::{World, exec, issues, ts};
 use crate::domain::calendar::Calendar;
 use crate::domain::command::{self, Command};
 use crate::domain::event::{IssueKind, Status};
+use crate::domain::format;
 use crate::domain::hours::{self, NewHours, SpecialDay};
 
 /// Every special day, by date. A row this version cannot read is skipped with a warning.
@@ -103,7 +104,8 @@ pub fn run(
     let moved = move_due_times(conn, world, &updated, &format!("{change} by {who}"), manager, now)?;
     let mut reply = format!("{detail}.");
     if moved > 0 {
-        reply.push_str(&format!(" Due times moved for {moved} pending issue(s)."));
+        let times = if moved == 1 { "time" } else { "times" };
+        reply.push_str(&format!(" Due {times} moved for {}.", format::count(moved, "pending issue")));
     }
     if updated.special_day(date).is_some() {
         reply.push_str(&format!(" Normal {}/{} undoes it.", date.month(), date.day()));

@@ -266,12 +266,23 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Issue>> {
 
 /// An issue's timeline, oldest first.
 pub fn timeline(conn: &Connection, id: i64) -> rusqlite::Result<Vec<TimelineEntry>> {
-    let mut stmt = conn.prepare("SELECT at, event, actor, detail FROM timeline WHERE issue_id = ?1 ORDER BY id")?;
+    // A manager's SMS command is stored as `manual:<contact id>`; people read their name
+    // (issue 24): the managers table's first, else the GHL name their texts carried.
+    let mut stmt = conn.prepare(
+        "SELECT t.at, t.event, t.actor, t.detail,
+                coalesce((SELECT m.name FROM managers m
+                          WHERE m.contact_id <> '' AND t.actor = 'manual:' || m.contact_id ORDER BY m.id LIMIT 1),
+                         (SELECT kv.value FROM kv
+                          WHERE t.actor LIKE 'manual:%' AND kv.key = 'contact_name:' || substr(t.actor, 8)))
+         FROM timeline t WHERE t.issue_id = ?1 ORDER BY t.id",
+    )?;
     let rows = stmt.query_map([id], |row| {
+        let actor: String = row.get(2)?;
         Ok(TimelineEntry {
             at: parse_ts(&row.get::<_, String>(0)?)?,
             event: row.get(1)?,
-            actor: row.get(2)?,
+            by: TimelineEntry::display_actor(&actor, row.get(4)?),
+            actor,
             detail: row.get(3)?,
         })
     })?;
@@ -352,7 +363,7 @@ fn party_keys(party: &Party) -> Vec<String> {
         keys.push(format!("contact:{id}"));
     }
     if let Some(phone) = &party.phone {
-        keys.push(format!("phone:{phone}"));
+        keys.push(format!("phone:{}", phone.as_str()));
     }
     keys
 }

@@ -249,7 +249,8 @@ pub fn mark_sent(conn: &Connection, id: i64, now: Timestamp, message_id: Option<
         })?;
     for issue in issue_ids.iter().flat_map(|ids| ids.split(',')).filter_map(|id| id.parse::<i64>().ok()) {
         conn.execute(
-            "UPDATE issues SET alerted_at = ?2 WHERE id = ?1 AND alerted_at IS NULL",
+            // A second alert after a snooze moves the time forward (SPEC §6, issue 24).
+            "UPDATE issues SET alerted_at = ?2 WHERE id = ?1 AND (alerted_at IS NULL OR alerted_at < ?2)",
             params![issue, ts(now)],
         )?;
     }
@@ -311,8 +312,9 @@ fn expire(conn: &Connection, now: Timestamp) -> rusqlite::Result<()> {
 
 fn release_unsent_alerts(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute(
+        // Also an issue alerted before: its alert after a snooze may be the one that expired.
         "UPDATE issues SET alert_purpose = NULL
-         WHERE alerted_at IS NULL AND alert_purpose IS NOT NULL
+         WHERE alert_purpose IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.purpose = issues.alert_purpose AND status IN ('pending', 'sent'))",
         [],
     )?;

@@ -171,7 +171,7 @@ pub fn build_alert(
 ) -> rusqlite::Result<AlertReport> {
     let fresh: Vec<Issue> = issues::list(conn, &[Status::Open])?
         .into_iter()
-        .filter(|issue| issue.alerted_at.is_none() && !has_alert_purpose(conn, issue.id).unwrap_or(true))
+        .filter(|issue| is_alert_due(conn, issue.id).unwrap_or(false))
         .collect();
     let mut report = AlertReport { new_breaches: fresh.len(), ..AlertReport::default() };
     if fresh.is_empty() {
@@ -236,8 +236,16 @@ fn hook_key(issue: i64) -> String {
     format!("hook_breach:{issue}")
 }
 
-fn has_alert_purpose(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT alert_purpose IS NOT NULL FROM issues WHERE id = ?1", [id], |row| row.get(0))
+/// Whether an OPEN issue is owed a breach alert (SPEC §6, issue 24): not queued in one, and
+/// either never alerted or snoozed by a manager after its last alert, so that falling due
+/// again is a breach they asked to be reminded of. A snooze set before the alert went out (an
+/// alert already on its way) earns no second one.
+pub const ALERT_DUE: &str = "alert_purpose IS NULL AND (alerted_at IS NULL OR EXISTS (
+    SELECT 1 FROM timeline WHERE timeline.issue_id = issues.id AND timeline.event = 'snoozed'
+                           AND timeline.at > issues.alerted_at))";
+
+fn is_alert_due(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    conn.query_row(&format!("SELECT {ALERT_DUE} FROM issues WHERE id = ?1"), [id], |row| row.get(0))
 }
 
 /// Queues a text for every manager, split into SMS parts; returns the recipients.

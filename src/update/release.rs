@@ -21,7 +21,8 @@ Usage:
 
 /// Runs `sentinel release ARGS...`; answers what to print.
 pub fn run(args: &[String]) -> anyhow::Result<String> {
-    if args.first().is_none_or(|first| first == "--help" || first == "-h" || first == "help") {
+    let help = args.iter().any(|arg| arg == "--help" || arg == "-h");
+    if help || args.first().is_none_or(|first| first == "help") {
         return Ok(USAGE.to_string());
     }
     let mut flags = std::collections::HashMap::new();

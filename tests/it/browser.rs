@@ -172,7 +172,7 @@ fn a_manager_signs_in_reads_why_and_acts_in_a_real_browser() -> anyhow::Result<(
             // Open it and read its Why.
             click(&client, &format!("a[href='/console/issue/{first}']")).await?;
             let why = text_of(&client, ".why").await?;
-            assert_eq!(why, "texted Mon 9:00am CST; 2 h left Monday → due Mon 11:00am CST");
+            assert_eq!(why, "texted Mon 9:00am CST; target 2 h of business time → due Mon 11:00am CST");
 
             // Resolve it: the database and the timeline say who.
             click(&client, "form[action$='/resolve'] button").await?;

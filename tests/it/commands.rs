@@ -99,7 +99,10 @@ fn list_more_and_open() -> anyhow::Result<()> {
         .app
         .eventually("all open", || Ok(office.app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")? == 7))?;
     let first = office.say("boss", "Sentinel list")?;
-    assert!(first.starts_with("Open issues (7), page 1/2:\n#1 SMS Customer 0 (+12145550100) — due 11:00am"), "{first}");
+    assert!(
+        first.starts_with("Open issues (7), page 1/2:\n#1 SMS Customer 0, (214) 555-0100 — due 11:00am"),
+        "{first}"
+    );
     assert!(first.ends_with("Reply More for the next page."), "{first}");
     let second = office.say("boss", "MORE")?;
     assert!(second.contains("page 2/2") && second.contains("#7 "), "{second}");
@@ -109,7 +112,7 @@ fn list_more_and_open() -> anyhow::Result<()> {
     let link = office.say("boss", "Open #3")?;
     assert_eq!(
         link,
-        "#3 Customer 2 (+12145550102): https://app.gohighlevel.com/v2/location/loc1/conversations/conversations/conv-c2"
+        "#3 Customer 2, (214) 555-0102: https://app.gohighlevel.com/v2/location/loc1/conversations/conversations/conv-c2"
     );
     assert_eq!(office.say("boss", "Open 99")?, "There is no issue #99. Send List for the open issues. Usage: Open 12");
     Ok(())
@@ -147,7 +150,8 @@ fn spam_by_id_and_by_the_whole_phone() -> anyhow::Result<()> {
     let office = Office::open()?;
     let spammer = office.customer("cs", "WIN BIG", "+12145550199")?;
     let reply = office.say("boss", "Spam +1 (214) 555-0199")?;
-    assert_eq!(reply, "+1***0199 is on the spam list; 1 open issue(s) marked spam.");
+    // Issue 24 item 9c: it said "1 open issue(s)" for this pending one.
+    assert_eq!(reply, "+1***0199 is on the spam list; 1 pending issue marked spam.");
     assert_eq!(office.status(spammer)?.0, "SPAM");
     let again = json!({ "type": "InboundMessage", "locationId": "loc1", "contactId": "cs2", "phone": "214-555-0199", "messageType": "SMS", "body": "WIN" });
     assert_eq!(office.app.webhook("", &again.to_string())?.json["ignored"], "spam");
@@ -284,7 +288,31 @@ fn a_manager_added_on_the_command_line_texts_commands_by_contact_or_phone() -> a
     // And the managers are listed with what they are known by.
     let listed = command().args(["manager", "list"]).env_clear().env("DB_PATH", office.app.db_path()).output()?;
     let listed = String::from_utf8_lossy(&listed.stdout);
-    assert!(listed.contains("Lee  phone +12145550142") && listed.contains("Pat  contact pat"), "{listed}");
+    assert!(listed.contains("Lee  phone (214) 555-0142") && listed.contains("Pat  contact pat"), "{listed}");
+    Ok(())
+}
+
+/// Issue 24 item 9d: `manager list` showed `added 2026-11-23T15:00:00Z`.
+#[test]
+fn manager_list_dates_each_manager_in_the_offices_time() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("sentinel.db");
+    let run = |args: &[&str], zone: &str| {
+        command()
+            .args(["manager"])
+            .args(args)
+            .env_clear()
+            .env("DB_PATH", &db)
+            .env("TIMEZONE", zone)
+            .env("SENTINEL_TEST_NOW", "2026-11-23T15:00:00Z")
+            .output()
+    };
+    let added = run(&["add", "Pat", "--contact-id", "pat", "--pin", "24681357"], "America/Chicago")?;
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let listed = String::from_utf8_lossy(&run(&["list"], "America/Chicago")?.stdout).into_owned();
+    assert!(listed.contains("Pat  contact pat  added Mon Nov 23 2026, 9:00am CST"), "{listed}");
+    let listed = String::from_utf8_lossy(&run(&["list"], "America/Phoenix")?.stdout).into_owned();
+    assert!(listed.contains("added Mon Nov 23 2026, 8:00am MST"), "{listed}");
     Ok(())
 }
 

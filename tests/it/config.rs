@@ -77,6 +77,23 @@ fn version_and_help() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Issue 24 item 9a: `sentinel release pack --help` said "--help needs a value".
+#[test]
+fn help_anywhere_prints_that_commands_usage() -> anyhow::Result<()> {
+    let (ok, stdout, stderr) = run(&["release", "pack", "--help"], &[])?;
+    assert!(ok && stdout.contains("sentinel release pack") && stderr.is_empty(), "{stdout}{stderr}");
+    let (ok, stdout, _) = run(&["manager", "add", "-h"], &[])?;
+    assert!(ok && stdout.contains("sentinel manager add NAME"), "{stdout}");
+    assert!(!stdout.contains("sentinel backup"), "only that command's usage: {stdout}");
+    let (ok, stdout, _) = run(&["restore", "--offbox", "--help"], &[])?;
+    assert!(ok && stdout.contains("sentinel restore --offbox latest|NAME"), "{stdout}");
+    let (ok, stdout, _) = run(&["update", "bundle.tar", "--help"], &[])?;
+    assert!(ok && stdout.contains("--allow-downgrade") && stdout.contains("rolled back by itself"), "{stdout}");
+    let (ok, stdout, _) = run(&["--config", "/nonexistent/sentinel.env", "run", "--help"], &[])?;
+    assert!(ok && stdout.contains("run the service"), "{stdout}");
+    Ok(())
+}
+
 const ORIGINAL_ENV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/original/env.example");
 
 /// What a real `.env` has where the original's `.env.example` has `change-me`: the example's

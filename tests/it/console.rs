@@ -350,7 +350,7 @@ fn each_button_changes_the_issue_and_its_timeline_names_the_manager() -> anyhow:
 
     let page = desk.get(&format!("/console/issue/{second}?done=spam"), Some(&token))?;
     assert_eq!(page.status, 200);
-    assert!(page.text.contains("Marked spam") && page.text.contains("console:Dana"), "{}", page.text);
+    assert!(page.text.contains("Marked spam") && page.text.contains("<strong>spam</strong> by Dana"), "{}", page.text);
     assert!(page.text.contains("Erin: the pool is green"), "the message Sentinel kept: {}", page.text);
     Ok(())
 }
@@ -384,6 +384,89 @@ fn a_snoozed_issue_stays_live_and_falls_due_again_at_the_chosen_time() -> anyhow
     assert_eq!(desk.state(id)?.0, "PENDING", "not due yet");
     desk.app.set_clock("2026-11-23T20:00:30Z")?;
     desk.app.eventually("due again", || Ok(desk.state(id)?.0 == "OPEN"))?;
+    Ok(())
+}
+
+/// Issue 24 item 9h: a snooze set after the breach alert asks for one more alert when the issue
+/// falls due again, once; the first alert's time is kept (a snooze used to erase it).
+#[test]
+fn a_snooze_after_the_alert_earns_one_more_alert_and_keeps_the_first() -> anyhow::Result<()> {
+    let desk = Desk::open(&[])?;
+    let alerts =
+        || desk.ghl.sends().iter().filter(|s| s["message"].as_str().unwrap_or_default().contains("Breach")).count();
+    let alerted_at = || -> anyhow::Result<Option<String>> {
+        Ok(desk.app.db()?.query_row("SELECT alerted_at FROM issues WHERE id = 1", [], |r| r.get(0))?)
+    };
+    // Monday 09:00 CST; due at 11:00, alerted within the minute after.
+    let id = desk.customer("c1", "Carl")?;
+    desk.app.set_clock("2026-11-23T17:00:30Z")?;
+    desk.app.eventually("open", || Ok(desk.state(id)?.0 == "OPEN"))?;
+    desk.app.eventually("the breach heard", || Ok(desk.app.log().contains("alert bundled")))?;
+    desk.app.set_clock("2026-11-23T17:02:00Z")?;
+    desk.app.eventually("the alert", || Ok(alerts() == 1 && alerted_at()?.is_some()))?;
+    let first = alerted_at()?;
+    // Dana reads the alert and snoozes the issue until 2pm.
+    desk.app.set_clock("2026-11-23T17:05:00Z")?;
+    let (token, _) = desk.sign_in()?;
+    let csrf = desk.csrf(&token)?;
+    let path = format!("/console/issue/{id}/snooze");
+    let snoozed = desk.post(&path, Some(&token), &[("csrf", &csrf), ("until", "2026-11-23T14:00")])?;
+    assert_eq!(snoozed.status, 303, "{}", snoozed.text);
+    assert_eq!(alerted_at()?, first, "when managers were told stays known");
+    desk.app.set_clock("2026-11-23T20:00:30Z")?;
+    desk.app.eventually("open again", || Ok(desk.state(id)?.0 == "OPEN"))?;
+    desk.app.eventually("the breach heard again", || Ok(desk.app.log().matches("alert bundled").count() == 2))?;
+    desk.app.set_clock("2026-11-23T20:02:00Z")?;
+    desk.app.eventually("one more alert", || Ok(alerts() == 2 && alerted_at()? > first))?;
+    desk.app.set_clock("2026-11-23T20:10:00Z")?;
+    desk.app.eventually("the outbox idle", || {
+        Ok(desk.app.count("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")? == 0)
+    })?;
+    assert_eq!(alerts(), 2, "once more, not again and again");
+    Ok(())
+}
+
+/// Issue 24 item 8: after a Snooze the Why gave the old due time while the line below it gave
+/// the new one.
+#[test]
+fn after_a_snooze_the_why_says_who_snoozed_it_until_when() -> anyhow::Result<()> {
+    let desk = Desk::open(&[])?;
+    // Monday 09:00 CST; the text is due at 11:00.
+    let id = desk.customer("c1", "Carl")?;
+    desk.app.set_clock("2026-11-23T15:05:00Z")?;
+    let (token, _) = desk.sign_in()?;
+    let csrf = desk.csrf(&token)?;
+    let snoozed = desk.post(
+        &format!("/console/issue/{id}/snooze"),
+        Some(&token),
+        &[("csrf", &csrf), ("until", "2026-11-23T14:00")],
+    )?;
+    assert_eq!(snoozed.status, 303, "{}", snoozed.text);
+    let page = desk.get(&format!("/console/issue/{id}"), Some(&token))?.text;
+    assert!(
+        page.contains(
+            "texted Mon 9:00am CST; target 2 h of business time → due Mon 11:00am CST, then snoozed by Dana on Mon 9:05am CST until Mon 2:00pm CST"
+        ),
+        "the Why: {page}"
+    );
+    assert!(page.contains("Due Mon 2:00pm CST."), "{page}");
+    Ok(())
+}
+
+/// Issue 24 item 9b: the timeline showed `manual:boss` for a manager whose name is known.
+#[test]
+fn the_timeline_names_a_manager_who_acted_by_text() -> anyhow::Result<()> {
+    let desk = Desk::open(&[])?;
+    let id = desk.customer("c1", "Carl")?;
+    let body = json!({ "contact_id": "boss", "message": { "type": "SMS", "body": format!("Note {id} called back") } });
+    let answer = desk.app.webhook("inbound_sms", &body.to_string())?;
+    assert_eq!(answer.json["command"], true, "{answer:?}");
+    let (token, _) = desk.sign_in()?;
+    let page = desk.get(&format!("/console/issue/{id}"), Some(&token))?.text;
+    assert!(page.contains("<strong>note</strong> by Dana: called back"), "{page}");
+    assert!(!page.contains("manual:boss"), "{page}");
+    // Issue 24 item 9e: the phone in its national form.
+    assert!(page.contains("Carl · (214) 555-0001"), "{page}");
     Ok(())
 }
 
@@ -519,7 +602,10 @@ fn every_page_answers_small_and_without_outside_resources() -> anyhow::Result<()
     let hours = desk.get("/console/hours", Some(&token))?.text;
     assert!(hours.contains("Thu 11/26") && hours.contains("holiday"), "{hours}");
     let issue = desk.get(&format!("/console/issue/{id}"), Some(&token))?.text;
-    assert!(issue.contains("texted Mon 9:00am CST; 2 h left Monday → due Mon 11:00am CST"), "the Why: {issue}");
+    assert!(
+        issue.contains("texted Mon 9:00am CST; target 2 h of business time → due Mon 11:00am CST"),
+        "the Why: {issue}"
+    );
     assert!(issue.contains("/v2/location/loc1/conversations/conversations/conv-c1"), "{issue}");
     let digest = desk.get("/console/digest", Some(&token))?.text;
     assert!(digest.contains("Preview: night"), "{digest}");

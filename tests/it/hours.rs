@@ -75,7 +75,7 @@ fn a_day_closed_while_under_way_moves_due_times_at_once() -> anyhow::Result<()> 
     let told = both_told(&app, &ghl, "Closed Fri 3/6")?;
     assert_eq!(
         told,
-        "Closed Fri 3/6 (usually 8am-5pm), set by Dana Boss. Due times moved for 1 pending issue(s). Normal 3/6 undoes it."
+        "Closed Fri 3/6 (usually 8am-5pm), set by Dana Boss. Due time moved for 1 pending issue. Normal 3/6 undoes it."
     );
     assert_eq!(issue(&app, id)?, ("PENDING".into(), "2026-03-09T15:00:00.000Z".into()));
     // 11:30, past the old due time: nothing opens and no alert goes out.

@@ -111,6 +111,34 @@ fn a_fresh_install_sends_no_late_digest() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Issue 24 item 9f: first started on Monday at 12:31, after the 11:00 slot, then restarted
+/// by an update a minute later: the midday digest went out late.
+#[test]
+fn a_box_first_started_after_a_slot_sends_it_not_even_after_a_restart() -> anyhow::Result<()> {
+    let ghl = FakeGhl::start()?;
+    // Friday 2026-11-20, the box runs through the afternoon slot and is turned off.
+    let app = start(&ghl, "2026-11-20T20:59:00Z", None)?;
+    app.set_clock("2026-11-20T21:00:00Z")?;
+    app.eventually("Friday's afternoon digest", || Ok(sends_with(&ghl, "Afternoon (Nov 20)").len() == 2))?;
+    let (_, dir) = app.stop()?;
+    // Monday 12:31 CST: first start of the day, after the midday slot.
+    let app = start(&ghl, "2026-11-23T18:31:00Z", Some(dir))?;
+    app.set_clock("2026-11-23T18:31:30Z")?;
+    let (_, dir) = app.stop()?;
+    // The update's restart at 12:31.
+    let app = start(&ghl, "2026-11-23T18:31:40Z", Some(dir))?;
+    app.set_clock("2026-11-23T18:32:00Z")?;
+    // Ask directly, so the test does not wait: the slot is free, yet no late digest went out.
+    let dry = app.admin("POST", "/jobs/send_summary?slot=midday&dry_run=1")?;
+    assert_eq!(dry.json["dry_run"], true, "{dry:?}");
+    assert!(sends_with(&ghl, "Midday").is_empty(), "no late midday digest");
+    // The afternoon slot arrives on time.
+    app.set_clock("2026-11-23T21:00:00Z")?;
+    app.eventually("afternoon digest", || Ok(sends_with(&ghl, "Afternoon (Nov 23)").len() == 2))?;
+    assert!(sends_with(&ghl, "Midday").is_empty());
+    Ok(())
+}
+
 #[test]
 fn a_slot_passed_while_running_is_sent_late_once() -> anyhow::Result<()> {
     let ghl = FakeGhl::start()?;

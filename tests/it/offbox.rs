@@ -451,3 +451,41 @@ fn latest_is_the_copy_sealed_last_whatever_the_names_say() -> anyhow::Result<()>
     assert_eq!(texts(&by_name)?, 1);
     Ok(())
 }
+
+/// Issue 24 item 9g: `sentinel offbox push` sends a copy now, and says what it sent.
+#[test]
+fn offbox_push_sends_a_copy_now_and_says_which() -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir()?;
+    let db_path = scratch.path().join("data/sentinel.db");
+    let now = [("SENTINEL_TEST_NOW".to_string(), BEFORE_TWO.to_string())];
+    let (ok, out) = cli(&["manager", "add", "Pat", "--contact-id", "pat", "--pin", "24681357"], &db_path, &now)?;
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&["offbox", "push"], &db_path, &now)?;
+    assert!(!ok && out.contains("off-box copies are not configured: set OFFBOX_URL"), "{out}");
+
+    let Some(moto) = Moto::start()? else { return Ok(()) };
+    let mut env = offbox_env(moto.port);
+    env.extend(now);
+    // No nightly backup yet: a fresh one goes up, dated today (Tuesday, 01:59 CST).
+    let (ok, out) = cli(&["offbox", "push"], &db_path, &env)?;
+    assert!(ok, "{out}");
+    assert!(out.contains("uploaded a fresh backup of the database") && out.contains(COPY), "{out}");
+    assert_eq!(moto.keys()?, vec![COPY.to_string()]);
+    assert!(!db_path.with_file_name("backups").join("offbox-push.db").exists(), "the fresh backup is removed");
+    let record: String = rusqlite::Connection::open(&db_path)?.query_row(
+        "SELECT value FROM kv WHERE key = 'offbox_record'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert!(record.contains(COPY), "recorded as the nightly upload would be: {record}");
+
+    // With a nightly backup on the box, that one goes up (another bucket: this one holds
+    // copies the box's database did not upload, which it refuses to go in front of).
+    drop(moto);
+    let Some(moto) = Moto::start()? else { return Ok(()) };
+    let (_, dir) = upload_one_copy(&moto)?;
+    let config = dir.path().join("sentinel.env").display().to_string();
+    let (ok, out) = cli(&["offbox", "push", "--config", &config], &dir.path().join("sentinel.db"), &[])?;
+    assert!(ok && out.contains("uploaded the nightly backup of 2026-03-03") && out.contains(COPY), "{out}");
+    Ok(())
+}

@@ -349,9 +349,9 @@ fn cadence_pass_finds_a_reply_only_ghl_knows(published_only: bool) -> anyhow::Re
 #[test]
 fn the_cadence_pass_works_with_ghls_published_fields_only() -> anyhow::Result<()> {
     let page = cadence_pass_finds_a_reply_only_ghl_knows(true)?;
-    assert!(page.contains("2 of 2 OPEN issue(s) read, by each conversation"), "{page}");
+    assert!(page.contains("2 of 2 OPEN issues read, by each conversation"), "{page}");
     let page = cadence_pass_finds_a_reply_only_ghl_knows(false)?;
-    assert!(page.contains("1 of 2 OPEN issue(s) read, by search summary"), "{page}");
+    assert!(page.contains("1 of 2 OPEN issues read, by search summary"), "{page}");
     Ok(())
 }
 

@@ -98,7 +98,12 @@ impl Actor for Store {
                 let due = state.last_write.is_none_or(|at| at.elapsed() >= HEARTBEAT_WRITE_EVERY);
                 let trusted = state.ctx.signals.clock_trusted();
                 let result = if due {
-                    match tokio::task::block_in_place(|| facts::heartbeat(&state.conn, trusted, now)) {
+                    let zone = state.ctx.config.calendar.zone();
+                    let written = || {
+                        facts::heartbeat(&state.conn, trusted, now)?;
+                        if trusted { facts::note_seen(&state.conn, zone, now) } else { Ok(()) }
+                    };
+                    match tokio::task::block_in_place(written) {
                         Ok(()) => {
                             state.last_write = Some(std::time::Instant::now());
                             // A small write can fit where a webhook does not: only room to

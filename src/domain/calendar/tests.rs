@@ -153,18 +153,83 @@ fn explanations_read_as_one_sentence() {
     let friday = local(&calendar, "2026-11-20T16:52");
     assert_eq!(
         calendar.explain_due("texted", friday, hours(2.0)),
-        "texted Fri 4:52pm CST; 8 business minutes left Friday, 1 h 52 m on Monday → due Mon 9:52am CST"
+        "texted Fri 4:52pm CST; target 2 h of business time: 8 m left Friday, 1 h 52 m on Monday → due Mon 9:52am CST"
     );
     let monday = local(&calendar, "2026-03-02T09:00");
     assert_eq!(
         calendar.explain_due("texted", monday, hours(2.0)),
-        "texted Mon 9:00am CST; 2 h left Monday → due Mon 11:00am CST"
+        "texted Mon 9:00am CST; target 2 h of business time → due Mon 11:00am CST"
     );
     let saturday = local(&calendar, "2026-03-07T10:00");
     assert_eq!(
         calendar.explain_due("called", saturday, hours(2.0)),
-        "called Sat 10:00am CST, outside business hours; counting starts Mon 8:00am CDT; 2 h on Monday → due Mon 10:00am CDT"
+        "called Sat 10:00am CST, outside business hours; counting starts Mon 8:00am CDT; target 2 h of business time → due Mon 10:00am CDT"
     );
+}
+
+/// Issue 24 item 8: a 72-second target met on Friday read "1 business minute left Friday", as
+/// if Friday had one minute left.
+#[test]
+fn a_short_target_met_the_same_day_names_no_day() {
+    let calendar = office();
+    let friday = local(&calendar, "2026-11-20T12:22:48");
+    assert_eq!(
+        calendar.explain_due("texted", friday, SignedDuration::from_secs(72)),
+        "texted Fri 12:22pm CST; target 1 m 12 s of business time → due Fri 12:24pm CST"
+    );
+    let late = local(&calendar, "2026-11-20T16:59:30");
+    assert_eq!(
+        calendar.explain_due("texted", late, SignedDuration::from_secs(72)),
+        "texted Fri 4:59pm CST; target 1 m 12 s of business time: 30 s left Friday, 42 s on Monday → due Mon 8:00am CST"
+    );
+}
+
+#[test]
+fn a_long_target_across_a_weekend_is_told_day_by_day() {
+    let calendar = office();
+    let thursday = local(&calendar, "2026-11-19T15:00");
+    assert_eq!(
+        calendar.explain_due("called", thursday, hours(24.0)),
+        "called Thu 3:00pm CST; target 24 h of business time: 2 h left Thursday, 9 h on Friday, 9 h on Monday, 4 h on Tuesday → due Tue 12:00pm CST"
+    );
+    let friday = local(&calendar, "2026-11-20T15:30");
+    assert_eq!(
+        calendar.explain_due("texted", friday, hours(2.0)),
+        "texted Fri 3:30pm CST; target 2 h of business time: 1 h 30 m left Friday, 30 m on Monday → due Mon 8:30am CST"
+    );
+}
+
+#[test]
+fn a_snoozed_issue_explains_its_new_due_time() {
+    let calendar = office();
+    let monday = local(&calendar, "2026-11-23T09:00");
+    let snooze = Snooze { by: "Dana".to_string(), at: local(&calendar, "2026-11-23T09:05") };
+    let until = local(&calendar, "2026-11-23T14:00");
+    assert_eq!(
+        calendar.explain_issue_due("texted", monday, hours(2.0), until, Some(&snooze)),
+        "texted Mon 9:00am CST; target 2 h of business time → due Mon 11:00am CST, then snoozed by Dana on Mon 9:05am CST until Mon 2:00pm CST"
+    );
+    let unchanged = calendar.due_at(monday, hours(2.0));
+    assert_eq!(
+        calendar.explain_issue_due("texted", monday, hours(2.0), unchanged, Some(&snooze)),
+        calendar.explain_due("texted", monday, hours(2.0)),
+        "a due time the snooze did not change is explained as counted"
+    );
+    assert_eq!(
+        calendar.explain_issue_due("texted", monday, hours(2.0), until, None),
+        "texted Mon 9:00am CST; target 2 h of business time, counted on the hours as they were then → due Mon 2:00pm CST"
+    );
+}
+
+#[test]
+fn durations_read_short_and_exact() {
+    let words = |secs: i64| duration_words(SignedDuration::from_secs(secs));
+    assert_eq!(words(45), "45 s");
+    assert_eq!(words(72), "1 m 12 s");
+    assert_eq!(words(480), "8 m");
+    assert_eq!(words(7200), "2 h");
+    assert_eq!(words(6720), "1 h 52 m");
+    assert_eq!(words(6725), "1 h 52 m");
 }
 
 #[test]

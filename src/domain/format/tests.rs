@@ -178,3 +178,16 @@ fn repeats_show_as_managers_know_them() {
     assert_eq!(repeats(IssueKind::Call, 1), "");
     assert_eq!(repeats(IssueKind::Sms, 0), "");
 }
+
+/// Issue 24 item 9c: a spam reply said "1 open issue(s)" for a pending one.
+#[test]
+fn counts_say_singular_and_plural_right() {
+    assert_eq!(count(1, "pending issue"), "1 pending issue");
+    assert_eq!(count(2, "pending issue"), "2 pending issues");
+    assert_eq!(count(0, "pending issue"), "0 pending issues");
+    assert_eq!(live_issues(0, 0), "no open or pending issue");
+    assert_eq!(live_issues(0, 1), "1 pending issue");
+    assert_eq!(live_issues(2, 0), "2 open issues");
+    assert_eq!(live_issues(1, 1), "1 open and 1 pending issues");
+    assert_eq!(live_issues(1, 2), "1 open and 2 pending issues");
+}

@@ -30,7 +30,7 @@ fn list_shows_the_open_issues_only() -> anyhow::Result<()> {
     create_open(&conn, IssueKind::Sms, &customer(1))?;
     create(&conn, IssueKind::Sms, &customer(2), at(MONDAY_9AM), at(MONDAY_11AM))?;
     let reply = answer(&conn, &config, "List")?;
-    assert_eq!(reply, "Open issues (1), page 1/1:\n#1 SMS +12145550101 — due 11:00am");
+    assert_eq!(reply, "Open issues (1), page 1/1:\n#1 SMS (214) 555-0101 — due 11:00am");
     Ok(())
 }
 
@@ -51,7 +51,7 @@ fn list_pages_and_more_goes_on() -> anyhow::Result<()> {
     assert!(first.starts_with("Open issues (6), page 1/2:"), "{first}");
     assert!(first.ends_with("Reply More for the next page."), "{first}");
     let more = commands::run(&conn, &world(&config), &Sender::contact("mgr1"), "More", "reply:2", at(NOW))?;
-    assert_eq!(more, "Open issues (6), page 2/2:\n#6 CALL +12145550106 — due 11:00am");
+    assert_eq!(more, "Open issues (6), page 2/2:\n#6 CALL (214) 555-0106 — due 11:00am");
     let past = commands::run(&conn, &world(&config), &Sender::contact("mgr1"), "More", "reply:3", at(NOW))?;
     assert_eq!(past, "No more open issues. Reply List to start over.");
     Ok(())
@@ -113,7 +113,7 @@ fn spam_blocks_the_phone_and_marks_the_issue() -> anyhow::Result<()> {
 fn spam_by_phone_lists_it_even_without_issues() -> anyhow::Result<()> {
     let (conn, config) = (database()?, config(&[])?);
     let reply = answer(&conn, &config, "Spam 214 555 0109")?;
-    assert_eq!(reply, "+1***0109 is on the spam list; 0 open issue(s) marked spam.");
+    assert_eq!(reply, "+1***0109 is on the spam list; no open or pending issue marked spam.");
     let Some(phone) = customer(9).phone else { anyhow::bail!("the customer has no phone") };
     assert!(issues::is_spam(&conn, &phone)?);
     Ok(())

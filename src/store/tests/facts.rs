@@ -3,7 +3,7 @@
 use super::{MONDAY_9AM, MONDAY_11AM, at, config, create, create_open, customer, database, raw};
 use crate::domain::event::IssueKind;
 use crate::domain::issue::Delivery;
-use crate::store::facts::{heartbeat, read_probe, stats, summary_facts};
+use crate::store::facts::{heartbeat, note_seen, read_probe, stats, summary_facts};
 use crate::store::{events, issues, kv_get, summary, ts};
 
 const NOON: &str = "2026-03-02T18:00:00Z";
@@ -18,6 +18,26 @@ fn last_seen_is_recorded_only_on_a_believed_clock() -> anyhow::Result<()> {
     let later = summary_facts(&conn, &config, at(NOON), true)?;
     assert_eq!(later.last_seen_at, Some(at(MONDAY_11AM)), "the value before this call");
     assert_eq!(kv_get(&conn, "last_seen_at")?, Some(ts(at(NOON))));
+    Ok(())
+}
+
+/// Issue 24 item 9f: the day's first sighting is kept across restarts, so a box first started
+/// after a slot is not taken for one that ran before it.
+#[test]
+fn the_first_sighting_of_the_day_is_kept() -> anyhow::Result<()> {
+    let (conn, config) = (database()?, config(&[])?);
+    let zone = config.calendar.zone();
+    assert_eq!(summary_facts(&conn, &config, at(MONDAY_11AM), true)?.first_seen_today, None, "a fresh install");
+    note_seen(&conn, zone, at(NOON))?;
+    assert_eq!(summary_facts(&conn, &config, at(NOON), true)?.first_seen_today, Some(at(MONDAY_11AM)));
+    // Tuesday: Monday's sighting is not today's.
+    let tuesday = at("2026-03-03T19:00:00Z");
+    assert_eq!(summary_facts(&conn, &config, tuesday, true)?.first_seen_today, None);
+    note_seen(&conn, zone, at("2026-03-03T20:00:00Z"))?;
+    assert_eq!(summary_facts(&conn, &config, at("2026-03-03T21:00:00Z"), true)?.first_seen_today, Some(tuesday));
+    // A clock not believed records nothing.
+    assert_eq!(summary_facts(&conn, &config, at("2026-03-04T15:00:00Z"), false)?.first_seen_today, None);
+    assert_eq!(summary_facts(&conn, &config, at("2026-03-04T16:00:00Z"), true)?.first_seen_today, None);
     Ok(())
 }
 

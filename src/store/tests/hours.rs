@@ -35,7 +35,7 @@ fn closed_today_moves_pending_due_times_and_tells_every_manager() -> anyhow::Res
     let reply = say(&conn, &config, "mgr1", "Closed today", 1)?;
     assert_eq!(
         reply,
-        "Closed Mon 3/2 (usually 8am-5pm), set by Dana. Due times moved for 1 pending issue(s). Normal 3/2 undoes it."
+        "Closed Mon 3/2 (usually 8am-5pm), set by Dana. Due time moved for 1 pending issue. Normal 3/2 undoes it."
     );
     let sent = outbox(&conn)?;
     let expected: Vec<(String, String, String)> =
@@ -68,10 +68,7 @@ fn normal_undoes_a_special_day() -> anyhow::Result<()> {
     let pending = create(&conn, IssueKind::Sms, &customer(1), at(NOON), at(TWO_PM))?;
     say(&conn, &config, "mgr1", "Closed today", 1)?;
     let reply = say(&conn, &config, "mgr2", "Normal Mon", 2)?;
-    assert_eq!(
-        reply,
-        "Mon 3/2 is back to its usual hours, 8am-5pm, set by Dana. Due times moved for 1 pending issue(s)."
-    );
+    assert_eq!(reply, "Mon 3/2 is back to its usual hours, 8am-5pm, set by Dana. Due time moved for 1 pending issue.");
     assert_eq!(issue(&conn, pending)?.due_at, at(TWO_PM));
     assert!(hours::load(&conn)?.is_empty());
     let again = say(&conn, &config, "mgr2", "Normal Mon", 3)?;
