@@ -133,6 +133,9 @@ pub struct Inbound {
     pub sent_at: Option<Timestamp>,
     /// Whether the sender is staff (`contact_type: internal`): a command, never an issue.
     pub from_internal_contact: bool,
+    /// Whether the payload named the SMS channel: only then does the party's phone say who sent
+    /// it, and a manager known by phone is recognised by it (issue 24).
+    pub by_sms: bool,
 }
 
 /// An outbound message that may be a staff reply (SPEC §5.2).

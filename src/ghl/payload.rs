@@ -327,6 +327,13 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Whether the payload says the message came by SMS: only then is its phone the number it
+    /// was sent from, rather than a contact field that a web form or a chat could have set.
+    fn names_sms(&self) -> bool {
+        let channel = self.message_type().unwrap_or_default().to_ascii_uppercase();
+        matches!(channel.as_str(), "SMS" | "TYPE_SMS") || self.get("messageTypeId").and_then(Value::as_i64) == Some(2)
+    }
+
     fn sent_at(&self) -> Option<Timestamp> {
         self.text(&["dateAdded", "date_added"])?.parse().ok()
     }
@@ -347,6 +354,7 @@ impl<'a> Fields<'a> {
             text: (kind == IssueKind::Sms).then(|| self.message_text()).flatten(),
             sent_at: self.sent_at(),
             from_internal_contact: contact_type.eq_ignore_ascii_case("internal"),
+            by_sms: kind == IssueKind::Sms && self.names_sms(),
         })
     }
 

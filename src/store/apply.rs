@@ -152,9 +152,12 @@ fn inbound_message(
         .is_some_and(|id| config.internal_contact_ids.contains(id) || config.manager_contact_ids.contains(id));
     // Every manager the box knows sends commands: those configured, and those added with
     // `sentinel manager add`, by contact id or phone (issue 24).
+    // A phone names the sender only on a text: on a chat, a form or a message of no named
+    // channel it is a contact field the customer may have typed (issue 23, own reading).
+    let sender_phone = party.phone.as_ref().filter(|_| inbound.by_sms);
     let internal = inbound.from_internal_contact
         || configured
-        || console::is_manager_sender(conn, party.contact_id.as_deref(), party.phone.as_ref())?;
+        || console::is_manager_sender(conn, party.contact_id.as_deref(), sender_phone)?;
     if internal {
         // SPEC §5.1: staff texts are commands (§7), never issues. The reply's purpose is this
         // event, so a retried delivery (a duplicate) is never answered twice.
@@ -164,7 +167,7 @@ fn inbound_message(
                 let sender = commands::Sender {
                     contact_id: contact,
                     name: inbound.contact_name.as_deref(),
-                    phone: party.phone.as_ref(),
+                    phone: sender_phone,
                 };
                 let reply = commands::run(conn, world, &sender, text, &purpose, now)?;
                 Ok(Outcome::Command { reply })

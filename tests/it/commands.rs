@@ -292,6 +292,31 @@ fn a_manager_added_on_the_command_line_texts_commands_by_contact_or_phone() -> a
     Ok(())
 }
 
+/// A manager known by phone is recognised by it only on a text: on a live chat, a form or a
+/// message that names no channel, the phone is a contact field the customer may have typed, so
+/// `Closed Mon` from there is a customer's message, not a change of hours (issue 23).
+#[test]
+fn a_chat_carrying_a_managers_phone_is_a_customer_not_a_command() -> anyhow::Result<()> {
+    let office = Office::open_with(&[])?;
+    office.add_manager(&["Lee", "--phone", "(214) 555-0142"])?;
+    for (n, message) in [
+        json!({ "type": "Live_Chat", "body": "Closed Mon" }),
+        json!({ "type": "FB", "body": "Closed Mon" }),
+        json!({ "body": "Closed Mon" }),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = json!({ "contact_id": format!("mallory-{n}"), "phone": "+12145550142", "message": message });
+        let answer = office.app.webhook("inbound_sms", &body.to_string())?;
+        assert_ne!(answer.json["command"], true, "a chat ran a command: {answer:?}");
+    }
+    assert_eq!(office.app.count("SELECT COUNT(*) FROM special_days")?, 0, "the hours changed");
+    // A text from Lee's phone is still Lee's command.
+    assert_eq!(office.say_from("lee-other", Some("+1 214-555-0142"), "List")?, "No open issues.");
+    Ok(())
+}
+
 /// Issue 24 item 9d: `manager list` showed `added 2026-11-23T15:00:00Z`.
 #[test]
 fn manager_list_dates_each_manager_in_the_offices_time() -> anyhow::Result<()> {

@@ -230,6 +230,7 @@ fn a_missed_call_is_due_by_the_call_sla() -> anyhow::Result<()> {
         text: None,
         sent_at: None,
         from_internal_contact: false,
+        by_sms: true,
     }));
     let outcome = apply(&conn, &world(&config), &raw(now, "w1"), &call, now)?;
     assert_eq!(outcome, Outcome::Created { issue_id: 1, kind: IssueKind::Call, unconfirmed_ack: false });

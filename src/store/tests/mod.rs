@@ -87,6 +87,7 @@ pub fn inbound(kind: IssueKind, party: &Party, text: Option<&str>) -> Parsed {
         text: text.map(Into::into),
         sent_at: None,
         from_internal_contact: false,
+        by_sms: true,
     }))
 }
 
