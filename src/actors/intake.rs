@@ -73,7 +73,9 @@ impl Actor for Intake {
                     route: route.as_str(),
                     idem_keys,
                     body_hash: body_hash(route.as_str(), text.as_bytes()),
-                    body: text,
+                    // GHL echoes the SMS Sentinel sends (OutboundMessage): a texted sign-in
+                    // link's token must not be kept from the echo either (issue 23).
+                    body: crate::store::console::without_tokens(text),
                 };
                 StoreHandle::default().ingest(Webhook { raw, parsed }, reply);
             }

@@ -31,15 +31,29 @@ pub const TOKEN_SHOWN: &str = "(link sent only to this manager)";
 /// `body` as a page may show it: a sign-in link's token slot (or a token an earlier version
 /// kept in clear) is never shown.
 pub fn shown_body(body: &str) -> String {
+    const LINK: &str = "/console/link?token=";
     let body = body.replace(TOKEN_SLOT, TOKEN_SHOWN);
-    match body.find("/console/link?token=") {
-        Some(at) => {
-            let start = at + "/console/link?token=".len();
-            let end = body[start..].find(char::is_whitespace).map_or(body.len(), |len| start + len);
-            format!("{}{TOKEN_SHOWN}{}", &body[..start], &body[end..])
+    let mut shown = String::with_capacity(body.len());
+    let mut rest = body.as_str();
+    while let Some(at) = rest.find(LINK) {
+        let start = at + LINK.len();
+        // A token is base64url: it ends at the first other character (a space, a quote in JSON).
+        let end = rest[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .map_or(rest.len(), |len| start + len);
+        shown.push_str(&rest[..start]);
+        if end > start {
+            shown.push_str(TOKEN_SHOWN);
         }
-        None => body,
+        rest = &rest[end..];
     }
+    shown.push_str(rest);
+    shown
+}
+
+/// `text` with any sign-in link's token masked, for what is stored of a webhook.
+pub fn without_tokens(text: String) -> String {
+    if text.contains("/console/link?token=") { shown_body(&text) } else { text }
 }
 
 fn link_name_key(contact_id: &str) -> String {

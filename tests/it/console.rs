@@ -544,6 +544,13 @@ fn a_texted_sign_in_link_is_kept_nowhere_but_on_the_managers_phone() -> anyhow::
         assert_eq!(page.status, 200, "{path}");
         assert!(!page.text.contains(&token), "{path} shows Olga's sign-in link: {}", page.text);
     }
+    // GHL echoes what Sentinel sent as an OutboundMessage: the echo keeps no token either.
+    let sent = desk.ghl.sends().into_iter().rev().find(|send| send["contactId"] == "owner");
+    let text = sent.and_then(|send| send["message"].as_str().map(str::to_string)).unwrap_or_default();
+    let echo = json!({ "type": "OutboundMessage", "locationId": "loc1", "contactId": "owner",
+        "conversationId": "conv-owner", "messageType": "SMS", "direction": "outbound", "source": "api",
+        "messageId": "echo-1", "body": text });
+    assert_eq!(desk.app.webhook("", &echo.to_string())?.status, 200);
     // Nor the database, its WAL, a backup of it, or the log.
     let backup = desk.app.dir().join("backup.db");
     let output = command()

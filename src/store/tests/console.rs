@@ -99,3 +99,21 @@ fn only_a_note_can_be_added_to_a_closed_issue() -> anyhow::Result<()> {
     assert_eq!(console::act(&conn, 999, &note, "Lee", calendar, at(NOW))?, Acted::NotFound);
     Ok(())
 }
+
+#[test]
+fn tokens_are_masked_wherever_they_stand() {
+    let (shown, slot) = (console::TOKEN_SHOWN, console::TOKEN_SLOT);
+    let json =
+        r#"{"body":"sign in: http://box/console/link?token=AbC-_9x","more":"http://box/console/link?token=Zz1"}"#;
+    assert_eq!(
+        console::without_tokens(json.to_string()),
+        format!(
+            r#"{{"body":"sign in: http://box/console/link?token={shown}","more":"http://box/console/link?token={shown}"}}"#
+        )
+    );
+    assert_eq!(console::shown_body("no link here"), "no link here");
+    assert_eq!(
+        console::shown_body(&format!("x/console/link?token={slot} y")),
+        format!("x/console/link?token={shown} y")
+    );
+}
