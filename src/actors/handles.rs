@@ -41,9 +41,10 @@ impl IntakeHandle {
         route: Route,
         body: Map<String, Value>,
         text: String,
+        keyed_by_body: bool,
         timeout: Duration,
     ) -> Result<Outcome, StoreError> {
-        call(names::INTAKE, |reply| IntakeMsg::Webhook { route, body, text, reply }, timeout).await?
+        call(names::INTAKE, |reply| IntakeMsg::Webhook { route, body, text, keyed_by_body, reply }, timeout).await?
     }
 
     /// The wall clock is believed again: judge the events kept meanwhile.

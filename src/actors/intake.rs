@@ -24,6 +24,10 @@ pub enum IntakeMsg {
         body: Map<String, Value>,
         /// The body as text, stored verbatim as the raw event.
         text: String,
+        /// Proven by GHL's signature alone and undated: without an id of its own, its body is
+        /// its duplicate key, kept as long as any key, so a copy posted again later is a
+        /// duplicate rather than a new event (a replayed manager command runs once).
+        keyed_by_body: bool,
         /// Answered by the store after the commit.
         reply: IngestReply,
     },
@@ -65,9 +69,14 @@ impl Actor for Intake {
         state: &mut IntakeState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            IntakeMsg::Webhook { route, body, text, reply } => {
+            IntakeMsg::Webhook { route, body, text, keyed_by_body, reply } => {
                 let parsed = payload::parse(route, &body, &state.options);
-                let idem_keys = parsed.idem_keys();
+                let mut idem_keys = parsed.idem_keys();
+                if keyed_by_body && idem_keys.is_empty() {
+                    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+                    let hex: String = digest.as_ref().iter().map(|byte| format!("{byte:02x}")).collect();
+                    idem_keys.push(format!("body:{}:{hex}", route.as_str()));
+                }
                 let raw = RawEvent {
                     received_at: state.ctx.time.now(),
                     route: route.as_str(),

@@ -137,7 +137,9 @@ pub(super) fn webhook(
         Ok(decoded) => decoded,
         Err(reply) => return reply,
     };
+    let mut keyed_by_body = false;
     if proof == Proof::SignatureOnly {
+        keyed_by_body = crate::ghl::payload::signed_at(&object).is_none();
         let named = crate::ghl::payload::location_of(&object);
         let now = http.ctx.signals.clock_trusted().then(|| http.ctx.time.now());
         let judged = signed_for_this_location(http.ctx.ghl.location_id().as_deref(), named.as_deref())
@@ -147,7 +149,7 @@ pub(super) fn webhook(
             return reply;
         }
     }
-    match http.runtime.block_on(IntakeHandle.webhook(route, object, text, INGEST_TIMEOUT)) {
+    match http.runtime.block_on(IntakeHandle.webhook(route, object, text, keyed_by_body, INGEST_TIMEOUT)) {
         Ok(outcome) => Reply::ok(webhook_answer(route, &outcome)),
         Err(err) => {
             tracing::error!("webhook not stored: {err}");

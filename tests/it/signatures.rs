@@ -268,3 +268,28 @@ fn a_signed_event_replayed_within_its_day_is_a_duplicate_even_after_pruning_to_f
     assert_eq!(app.count("SELECT inbound_count FROM issues WHERE contact_id = 'cI08i1Bls3iTB9bKgFJh'")?, 1);
     Ok(())
 }
+
+/// An undated event proven by the signature alone and without an id of its own (the shape of
+/// GHL's documented InboundMessage sample) is keyed by its body, so the same bytes posted again
+/// hours later are a duplicate, not a new text (or a manager's command run again).
+#[test]
+fn an_undated_signed_event_posted_again_hours_later_is_a_duplicate() -> anyhow::Result<()> {
+    let keys = keys()?;
+    let app = Sentinel::start(&[
+        ("GHL_WEBHOOK_ED25519_KEY", keys.ed25519_pem.as_str()),
+        ("GHL_LOCATION_ID", LOCATION),
+        ("SENTINEL_TEST_NOW", NOW),
+    ])?;
+    let body = payload("inbound_sms_1.json");
+    let signature = STANDARD.encode(keys.ed25519.sign(body.as_bytes()));
+    let headers = [("Content-Type", "application/json"), ("X-GHL-Signature", signature.as_str())];
+    let first = request(&app.webhook_addr, "POST", "/webhook/ghl", &headers, body.as_bytes())?;
+    assert_eq!((first.status, first.json["duplicate"].is_null()), (200, true), "{first:?}");
+    let later: Timestamp = NOW.parse::<Timestamp>()? + SignedDuration::from_hours(6);
+    app.set_clock(&later.to_string())?;
+    let again = request(&app.webhook_addr, "POST", "/webhook/ghl", &headers, body.as_bytes())?;
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.json["duplicate"], true, "posted again six hours later: {again:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1);
+    Ok(())
+}
