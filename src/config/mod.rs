@@ -35,6 +35,7 @@ pub use bucket_url::BucketUrl;
 pub use cron::{CronNote, CronSchedule};
 pub use describe::{describe, warnings};
 pub use parse::parse_clock;
+pub use read::db_path_here;
 pub use source::{Origin, Source, parse_env_file};
 pub use vars::{VARS, VarDef};
 

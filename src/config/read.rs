@@ -332,6 +332,12 @@ fn read_db_path(r: &mut Reader<'_>) -> Option<(PathBuf, Option<PathBuf>)> {
     })
 }
 
+/// Where a `DB_PATH` from an env file (a restored copy's, say) puts the database on this box:
+/// as at start, the original's Docker path under systemd means the state directory.
+pub fn db_path_here(path: PathBuf) -> PathBuf {
+    if is_docker_path(&path) && state_directory().is_some() { default_db_path() } else { path }
+}
+
 /// Whether `path` is under `/data`, where the original's Docker volume was mounted.
 pub(super) fn is_docker_path(path: &std::path::Path) -> bool {
     path.starts_with("/data")

@@ -408,7 +408,11 @@ pub fn restore(config: &Config, from: &str, env_file: &Path) -> anyhow::Result<R
         notes.extend(name_disagrees(&key, named, &opened.manifest));
     }
     let db_path = match (&opened.env, std::env::var_os("DB_PATH").filter(|path| !path.is_empty())) {
-        (Some(env), None) => env_db_path(env).unwrap_or_else(|| config.db_path.clone()),
+        // The original's Docker path is set aside under systemd, as the service does at start,
+        // so the database lands where the service will look for it.
+        (Some(env), None) => {
+            env_db_path(env).map(crate::config::db_path_here).unwrap_or_else(|| config.db_path.clone())
+        }
         _ => config.db_path.clone(),
     };
     crate::backup::restore(&database, &db_path)?;

@@ -247,6 +247,41 @@ fn the_nightly_copy_goes_off_box_sealed_and_a_fresh_card_gets_data_and_configura
     Ok(())
 }
 
+/// A box migrated from the original keeps `DB_PATH=/data/sentinel.db` in its env file, which the
+/// service sets aside under systemd; a restore of its copy on a fresh card must put the database
+/// where the service will look (the state directory), not under `/data`.
+#[test]
+fn a_copy_with_the_originals_docker_db_path_restores_into_the_state_directory() -> anyhow::Result<()> {
+    let Some(moto) = Moto::start()? else { return Ok(()) };
+    let dir = tempfile::tempdir()?;
+    let env_path = dir.path().join("sentinel.env");
+    std::fs::write(&env_path, format!("{}DB_PATH=/data/sentinel.db\n", env_file_text(moto.port)))?;
+    let config = env_path.display().to_string();
+    let app = Sentinel::start_with_args(dir, &["run", "--config", &config], &[("SENTINEL_TEST_NOW", BEFORE_TWO)])?;
+    customer_text(&app)?;
+    app.set_clock("2026-03-03T08:00:00Z")?;
+    app.eventually("the off-box copy", || Ok(moto.keys()?.contains(&COPY.to_string())))?;
+    app.stop()?;
+    let fresh = tempfile::tempdir()?;
+    let (state, etc) = (fresh.path().join("state"), fresh.path().join("etc"));
+    std::fs::create_dir_all(&state)?;
+    std::fs::create_dir_all(&etc)?;
+    let fresh_env = etc.join("sentinel.env");
+    std::fs::write(&fresh_env, offbox_lines(moto.port, KEY))?;
+    let data_existed = Path::new("/data/sentinel.db").exists();
+    let output = command()
+        .args(["restore", "--offbox", "latest", "--config", &fresh_env.display().to_string()])
+        .env_clear()
+        .env("STATE_DIRECTORY", &state)
+        .output()?;
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains(&state.join("sentinel.db").display().to_string()), "{said}");
+    assert!(state.join("sentinel.db").exists(), "{said}");
+    assert!(data_existed || !Path::new("/data/sentinel.db").exists(), "restored under /data: {said}");
+    Ok(())
+}
+
 #[test]
 fn a_wrong_key_is_refused_and_changes_nothing() -> anyhow::Result<()> {
     let Some(moto) = Moto::start()? else { return Ok(()) };
