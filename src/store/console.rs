@@ -325,9 +325,17 @@ pub fn name_for_sender(
     phone: Option<&Phone>,
     ghl_name: Option<&str>,
 ) -> rusqlite::Result<String> {
-    let known = manager_for_sender(conn, Some(contact_id), phone)?.map(|manager| manager.name);
-    let ghl_name = ghl_name.map(str::trim).filter(|name| !name.is_empty());
-    Ok(known.or(ghl_name.map(str::to_string)).unwrap_or_else(|| contact_id.to_string()))
+    if let Some(manager) = manager_for_sender(conn, Some(contact_id), phone)? {
+        return Ok(manager.name);
+    }
+    let Some(ghl_name) = ghl_name.map(str::trim).filter(|name| !name.is_empty()) else {
+        return Ok(contact_id.to_string());
+    };
+    // A GHL name that is another manager's here must not sign in, nor act, as that manager.
+    if manager_named(conn, ghl_name)?.is_some() {
+        return Ok(format!("{ghl_name} (MANAGER_CONTACT_IDS {contact_id})"));
+    }
+    Ok(ghl_name.to_string())
 }
 
 // === sessions and links ===

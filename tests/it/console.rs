@@ -533,6 +533,20 @@ fn files_holding(dir: &std::path::Path, needle: &str) -> anyhow::Result<Vec<Stri
     Ok(found)
 }
 
+/// A manager known only by `MANAGER_CONTACT_IDS` whose GHL name is another manager's name here
+/// signs in under a name of their own, never as that manager (issue 23, own reading).
+#[test]
+fn a_ghl_name_that_is_another_managers_does_not_sign_in_as_them() -> anyhow::Result<()> {
+    let desk = Desk::open(&[("MANAGER_CONTACT_IDS", "boss,owner")])?;
+    let (link, token) = texted_link(&desk, "owner", "Dana")?;
+    let page = desk.get(&link, None)?;
+    assert!(page.text.contains("Dana (MANAGER_CONTACT_IDS owner)"), "{}", page.text);
+    let used = desk.post("/console/link", None, &[("token", &token)])?;
+    let home = desk.get("/console", cookie_token(&used).as_deref())?;
+    assert!(home.text.contains("Dana (MANAGER_CONTACT_IDS owner)"), "{}", home.text);
+    Ok(())
+}
+
 #[test]
 fn a_texted_sign_in_link_is_kept_nowhere_but_on_the_managers_phone() -> anyhow::Result<()> {
     let desk = Desk::open(&[("MANAGER_CONTACT_IDS", "boss,owner")])?;
