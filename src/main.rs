@@ -395,6 +395,9 @@ fn run() -> anyhow::Result<()> {
         Command::Replay => {
             let window =
                 sentinel::replay::Window::from_dates(&config.calendar, args.since.as_deref(), args.until.as_deref())?;
+            if let Some(file) = &args.svg {
+                refuse_to_overwrite_anything_but_a_picture(file)?;
+            }
             let started = std::time::Instant::now();
             let report = sentinel::replay::run(&config.db_path, &config, window)?;
             out!("{report}");
@@ -470,4 +473,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `replay --svg FILE` writes a new file or replaces an earlier picture, never anything else (a
+/// mistyped path must not turn the database into a picture).
+fn refuse_to_overwrite_anything_but_a_picture(file: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Read as _;
+    let mut start = [0u8; 64];
+    let read = match std::fs::File::open(file) {
+        Ok(mut existing) => existing.read(&mut start).unwrap_or(0),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => anyhow::bail!("--svg {}: {err}", file.display()),
+    };
+    let head = String::from_utf8_lossy(&start[..read]);
+    let head = head.trim_start();
+    if read == 0 || head.starts_with("<svg") || head.starts_with("<?xml") {
+        return Ok(());
+    }
+    anyhow::bail!("--svg {}: the file exists and is not a picture; name a new file", file.display())
 }

@@ -126,6 +126,28 @@ fn replay_refuses_a_date_it_cannot_read() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--svg` names the picture's file: a mistyped path (the database itself, say) is refused, and
+/// the file is left as it was; an earlier picture is replaced.
+#[test]
+fn replay_never_overwrites_a_file_that_is_not_a_picture() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[])?;
+    let body = json!({ "contact_id": "c1", "message": { "type": "SMS", "body": "hello" } });
+    app.webhook("inbound_sms", &body.to_string())?;
+    let (_, dir) = app.stop()?;
+    let db = dir.path().join("sentinel.db");
+    let before = std::fs::read(&db)?;
+    let output =
+        command().args(["replay", "--svg", &db.display().to_string()]).env_clear().env("DB_PATH", &db).output()?;
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && said.contains("is not a picture"), "{said}");
+    assert_eq!(std::fs::read(&db)?, before, "the database was overwritten");
+    let picture = dir.path().join("replay.svg");
+    replay(&db, &["--svg", &picture.display().to_string()])?;
+    replay(&db, &["--svg", &picture.display().to_string()])?;
+    assert!(std::fs::read_to_string(&picture)?.contains("<svg"));
+    Ok(())
+}
+
 /// Issue 24: the picture's first bar label `<15m` was written raw, so no SVG reader opened
 /// it. It must parse as XML, and state what it shows: the days, the response targets, the
 /// totals and the fixed colour scale, so two replays compare by eye. A manager added with
