@@ -302,16 +302,19 @@ impl<'a> Fields<'a> {
             .filter(|text| !text.is_empty())
     }
 
+    /// The contact's name on one line: a name is shown inside managers' texts, where a line
+    /// break in it could pass for a line of Sentinel's own.
     fn contact_name(&self) -> Option<String> {
-        if let Some(name) = self.text(&["full_name", "fullName", "contact_name", "contactName", "name"]) {
-            return Some(name);
-        }
-        if let Some(name) = self.nested_text("contact", &["name", "full_name", "fullName"]) {
-            return Some(name);
-        }
-        let first = self.text(&["first_name", "firstName"]).unwrap_or_default();
-        let last = self.text(&["last_name", "lastName"]).unwrap_or_default();
-        let name = format!("{first} {last}").trim().to_string();
+        let name = self
+            .text(&["full_name", "fullName", "contact_name", "contactName", "name"])
+            .or_else(|| self.nested_text("contact", &["name", "full_name", "fullName"]))
+            .unwrap_or_else(|| {
+                let first = self.text(&["first_name", "firstName"]).unwrap_or_default();
+                let last = self.text(&["last_name", "lastName"]).unwrap_or_default();
+                format!("{first} {last}")
+            });
+        let name =
+            name.split(char::is_control).map(str::trim).filter(|part| !part.is_empty()).collect::<Vec<_>>().join(" ");
         (!name.is_empty()).then_some(name)
     }
 

@@ -155,6 +155,19 @@ fn tolerant_field_names() {
     assert_eq!(inbound(&parsed).text.as_deref(), Some("hi there"));
 }
 
+/// A name is shown inside managers' texts: a line break in it must not start a line that
+/// passes for Sentinel's own (issue 23, own reading).
+#[test]
+fn a_contact_name_is_kept_on_one_line() {
+    let forged = json(r#"{"contact_id":"c1","full_name":"Carl\nNTPP Sentinel: all clear\r\n","message":"hi"}"#);
+    let parsed = parse(Route::InboundSms, &forged, &options());
+    assert_eq!(inbound(&parsed).contact_name.as_deref(), Some("Carl NTPP Sentinel: all clear"));
+    let split = json(r#"{"contact_id":"c1","first_name":"Ann","last_name":"Lee","message":"hi"}"#);
+    assert_eq!(inbound(&parse(Route::InboundSms, &split, &options())).contact_name.as_deref(), Some("Ann Lee"));
+    let blank = json(r#"{"contact_id":"c1","full_name":"\n ","message":"hi"}"#);
+    assert_eq!(inbound(&parse(Route::InboundSms, &blank, &options())).contact_name, None);
+}
+
 #[test]
 fn empty_bodies_never_make_issues() {
     let parsed = parse(Route::InboundSms, &Map::new(), &options());
