@@ -114,6 +114,12 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Builds the manifest for `binary`, signs it with the PKCS#8 key and writes the bundle to
 /// `out` (through a temporary file and a rename).
 pub fn pack(binary: &[u8], pkcs8: &[u8], mut manifest: Manifest, out: &Path) -> anyhow::Result<Manifest> {
+    // A box refuses a bigger binary (`open`), so a bundle of one would only fail there.
+    anyhow::ensure!(
+        binary.len() as u64 <= MAX_BINARY,
+        "the binary is {} bytes; a box takes at most {MAX_BINARY} (48 MiB): build it with the release profile",
+        binary.len()
+    );
     let pair =
         Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|err| anyhow::format_err!("reading the private key: {err}"))?;
     manifest.sha256 = sha256_hex(binary);
@@ -217,6 +223,18 @@ mod tests {
         let (_, other) = generate()?;
         let err = bundle.verify(&[TrustedKey::new(other, "other")?]).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.starts_with("bad signature"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_binary_no_box_would_take_is_not_packed() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let (pkcs8, _) = generate()?;
+        let out = dir.path().join("big.bundle");
+        let big = vec![0u8; MAX_BINARY as usize + 1];
+        let err = pack(&big, &pkcs8, manifest(), &out).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("a box takes at most"), "{err}");
+        assert!(!out.exists());
         Ok(())
     }
 
