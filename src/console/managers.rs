@@ -7,8 +7,6 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::Context as _;
-
 use crate::domain::phone::Phone;
 use crate::store::{console, in_transaction, schema};
 
@@ -59,13 +57,24 @@ pub fn add(db_path: &Path, new: &NewManager) -> anyhow::Result<String> {
     // The tests' injected clock dates the manager too, so `manager list` can be checked.
     let now =
         std::env::var("SENTINEL_TEST_NOW").ok().and_then(|text| text.parse().ok()).unwrap_or_else(jiff::Timestamp::now);
-    in_transaction::<_, rusqlite::Error>(&mut db, |tx| {
+    let contact = (!contact_id.is_empty()).then_some(contact_id);
+    let added = in_transaction::<_, rusqlite::Error>(&mut db, |tx| {
         if console::manager_named(tx, name)?.is_some() {
-            return Ok(None);
+            return Ok(Err(format!("a manager named {name:?} exists already; remove them first to set a new PIN")));
         }
-        console::add_manager(tx, name, contact_id, phone.as_ref(), &hash, now).map(Some)
-    })?
-    .with_context(|| format!("a manager named {name:?} exists already; remove them first to set a new PIN"))?;
+        // One person per contact id and per phone: texts are matched to the first only, and
+        // removing one would leave the other answering for them.
+        if let Some(other) = console::manager_for_sender(tx, contact, phone.as_ref())? {
+            return Ok(Err(format!(
+                "{} already has that {}; remove them first (sentinel manager remove {})",
+                other.name,
+                if contact.is_some_and(|id| id == other.contact_id) { "contact id" } else { "phone" },
+                other.name
+            )));
+        }
+        console::add_manager(tx, name, contact_id, phone.as_ref(), &hash, now).map(Ok)
+    })?;
+    added.map_err(anyhow::Error::msg)?;
     let mut said = format!(
         "manager {name} added ({}); their texts to Sentinel are commands\n",
         known_by(contact_id, phone.as_ref().map(Phone::as_str))

@@ -341,6 +341,26 @@ fn manager_list_dates_each_manager_in_the_offices_time() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Two managers on one phone or one contact id: texts would be matched to the first only, and
+/// removing that one would leave the other answering for them. The second add is refused.
+#[test]
+fn a_second_manager_with_the_same_phone_or_contact_id_is_refused() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("sentinel.db");
+    let add = |args: &[&str]| command().args(["manager", "add"]).args(args).env_clear().env("DB_PATH", &db).output();
+    assert!(add(&["Pat", "--contact-id", "pat", "--phone", "+1 214 555 0142"])?.status.success());
+    for (args, said) in [
+        (&["Dup", "--phone", "(214) 555-0142"][..], "Pat already has that phone"),
+        (&["Dup", "--contact-id", "pat"][..], "Pat already has that contact id"),
+    ] {
+        let output = add(args)?;
+        let text = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && text.contains(said), "{args:?}: {text}");
+    }
+    assert!(add(&["Lee", "--contact-id", "lee", "--phone", "+1 214 555 0143"])?.status.success());
+    Ok(())
+}
+
 #[test]
 fn manager_add_needs_a_contact_id_or_a_phone() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
