@@ -1,5 +1,6 @@
-//! The nightly run: raw events past their retention go, the database is kept within its share
-//! of `DATA_MAX_MB`, and a dated backup is taken once per local date (APPLIANCE §5.4, issue 15).
+//! The nightly run: raw events past their retention go (with the breach webhooks' marks of issues
+//! gone or resolved that long ago), the database is kept within its share of `DATA_MAX_MB`, and
+//! a dated backup is taken once per local date (APPLIANCE §5.4, issue 15).
 
 use std::path::PathBuf;
 
@@ -33,6 +34,10 @@ pub fn nightly(conn: &Connection, config: &Config, date: Date, now: Timestamp) -
     let fitted = events::prune_to_fit(conn, config.data_budget() / 4)?;
     if expired + fitted > 0 {
         tracing::info!(expired, fitted, "raw events pruned");
+    }
+    let hook_keys = super::summary::prune_hook_keys(conn, now - SignedDuration::from_hours(24 * days))?;
+    if hook_keys > 0 {
+        tracing::info!(hook_keys, "breach-webhook marks of old issues pruned");
     }
     let written = crate::backup::nightly(conn, &dir, date, BACKUPS_KEPT)?;
     let used = events::used_bytes(conn)?;
