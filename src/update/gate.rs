@@ -5,8 +5,8 @@
 //! at [`CONFIRM_AFTER`] checks in a row confirms it; still unhealthy when `UPDATE_TRIAL_MINUTES`
 //! have passed since the update switched slots rolls it back: the previous slot becomes active
 //! again, and the process exits with [`super::RESTART_EXIT`] so systemd starts the previous
-//! version. A restart loop never gets that far: the launcher counts boots and switches back
-//! itself. A trial of another slot means the candidate is not what runs (the launcher already
+//! version. A restart loop never gets that far: the launcher counts the starts that failed in
+//! one boot (not those a power cut ended) and switches back itself. A trial of another slot means the candidate is not what runs (the launcher already
 //! switched back, or the update stopped before its switch), and is settled here. Whoever runs
 //! next tells managers how it ended, once: the outbox never queues one purpose twice.
 

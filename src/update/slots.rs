@@ -4,7 +4,8 @@
 //! slots/a/            one installed release: sentinel, manifest.json, signature, sentinel.sha256
 //! slots/b/            the other
 //! slots/current       symlink to a or b; absent means the factory binary on the read-only root
-//! slots/trial         while a new slot is on trial: from, to, versions, started, boots
+//! slots/trial         while a new slot is on trial: from, to, versions, started, and the
+//!                     launcher's counts: boots (starts), failed, cut (by power loss), pending
 //! slots/last-update   how the last update ended: result, versions, reason, announced
 //! ```
 //!

@@ -1,0 +1,103 @@
+//! Power cuts during a trial (issue 24): the launcher runs as a plain script over a scratch data
+//! directory whose slot `a`, on trial, holds a planted "binary" that prints its name, and whose
+//! factory binary prints its own. The boot id comes from a file the test rewrites to play a
+//! power cut (`SENTINEL_BOOT_ID_FILE`).
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::ensure;
+
+use super::{LAUNCHER_USER, launcher, state, text};
+
+/// An executable script at `path` that prints `name`.
+fn prints(path: &Path, name: &str) -> anyhow::Result<()> {
+    std::fs::write(path, format!("#!/bin/sh\necho {name}\n"))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+/// A data directory just after `sentinel update` switched to slot `a`: its trial recorded, no
+/// start yet.
+fn on_trial() -> anyhow::Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    let slot = dir.path().join("slots/a");
+    std::fs::create_dir_all(&slot)?;
+    prints(&slot.join("sentinel"), "candidate")?;
+    let hashed = Command::new("sha256sum").arg("sentinel").current_dir(&slot).output()?;
+    ensure!(hashed.status.success(), "sha256sum failed");
+    std::fs::write(slot.join("sentinel.sha256"), &hashed.stdout)?;
+    std::os::unix::fs::symlink("a", dir.path().join("slots/current"))?;
+    std::fs::write(
+        dir.path().join("slots/trial"),
+        "id=0.2.0@1\nfrom=factory\nto=a\nversion=0.2.0\nfrom_version=0.1.0\nstarted=2026-03-02T15:00:00Z\nboots=0\n",
+    )?;
+    prints(&dir.path().join("factory"), "factory")?;
+    Ok(dir)
+}
+
+/// One start of the service (`sentinel run`, as systemd runs it) in the boot named `boot`:
+/// answers what ran.
+fn start(dir: &Path, boot: &str) -> anyhow::Result<String> {
+    let boot_id = dir.join("boot_id");
+    std::fs::write(&boot_id, format!("{boot}\n"))?;
+    let output = Command::new(launcher())
+        .arg("run")
+        .env(LAUNCHER_USER.0, LAUNCHER_USER.1)
+        .env("SENTINEL_SLOTS", dir.join("slots"))
+        .env("SENTINEL_FACTORY", dir.join("factory"))
+        .env("SENTINEL_BOOT_ID_FILE", &boot_id)
+        .output()?;
+    ensure!(output.status.success(), "the launcher failed: {}", text(&output));
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+#[test]
+fn power_cuts_during_a_trial_are_not_failed_starts_but_failures_in_one_boot_roll_back() -> anyhow::Result<()> {
+    let dir = on_trial()?;
+    let dir = dir.path();
+    // Three power cuts: each start is cut off with nothing recorded, and the box comes back
+    // under a new boot id. None of them failed, so the candidate keeps its trial.
+    for (n, boot) in ["boot-1", "boot-2", "boot-3", "boot-4"].iter().enumerate() {
+        assert_eq!(start(dir, boot)?, "candidate", "start {} ({boot}): {:?}", n + 1, state(dir, "trial"));
+    }
+    let trial = state(dir, "trial");
+    assert_eq!((trial["boots"].as_str(), trial["failed"].as_str(), trial["cut"].as_str()), ("4", "0", "3"));
+    assert!(state(dir, "last-update").is_empty(), "{:?}", state(dir, "last-update"));
+    // Then it really fails: systemd starts it again in the same boot, three times.
+    for failed in 1..=2 {
+        assert_eq!(start(dir, "boot-4")?, "candidate");
+        assert_eq!(state(dir, "trial")["failed"], failed.to_string());
+    }
+    assert_eq!(start(dir, "boot-4")?, "factory", "the third failed start brings the previous version back");
+    assert!(state(dir, "trial").is_empty());
+    assert!(!dir.join("slots/current").exists(), "switched back to the factory binary");
+    let last = state(dir, "last-update");
+    assert_eq!(last["result"], "rolled-back");
+    assert!(last["reason"].contains("started 3 times"), "{last:?}");
+    assert!(last["reason"].contains("3 more cut off"), "{last:?}");
+    Ok(())
+}
+
+#[test]
+fn without_a_boot_id_every_unconfirmed_start_counts_as_failed() -> anyhow::Result<()> {
+    let dir = on_trial()?;
+    let dir = dir.path();
+    let start = || -> anyhow::Result<String> {
+        let output = Command::new(launcher())
+            .arg("run")
+            .env(LAUNCHER_USER.0, LAUNCHER_USER.1)
+            .env("SENTINEL_SLOTS", dir.join("slots"))
+            .env("SENTINEL_FACTORY", dir.join("factory"))
+            .env("SENTINEL_BOOT_ID_FILE", dir.join("no-such-file"))
+            .output()?;
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    };
+    for _ in 0..3 {
+        assert_eq!(start()?, "candidate");
+    }
+    assert_eq!(start()?, "factory");
+    assert_eq!(state(dir, "last-update")["result"], "rolled-back");
+    Ok(())
+}
