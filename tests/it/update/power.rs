@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::ensure;
 
-use super::{LAUNCHER_USER, launcher, state, text};
+use super::{AFTER_TRIAL, Appliance, FACTORY, LAUNCHER_USER, launcher, path, restarted, skipped, state, text, version};
 
 /// An executable script at `path` that prints `name`.
 fn prints(path: &Path, name: &str) -> anyhow::Result<()> {
@@ -99,5 +99,46 @@ fn without_a_boot_id_every_unconfirmed_start_counts_as_failed() -> anyhow::Resul
     }
     assert_eq!(start()?, "factory");
     assert_eq!(state(dir, "last-update")["result"], "rolled-back");
+    Ok(())
+}
+
+#[test]
+fn after_a_power_cut_longer_than_the_trial_the_version_gets_its_whole_trial_again() -> anyhow::Result<()> {
+    if skipped() {
+        return Ok(());
+    }
+    let appliance = Appliance::new()?;
+    let bundle = appliance.fixture.bundle("0.2.0", &[])?;
+    let app = appliance.boot(tempfile::tempdir()?, &[])?;
+    let output = appliance.update(app.dir(), &[path(&bundle)], Some(&app.admin_addr), &[])?;
+    ensure!(output.status.success(), "update failed: {}", text(&output));
+    let dir = restarted(app)?;
+    let boot_id = dir.path().join("boot_id");
+    let boot_id_env = boot_id.display().to_string();
+    // The candidate's first start, cut off by the power going off.
+    std::fs::write(&boot_id, "boot-1\n")?;
+    let app = appliance
+        .boot(dir, &[("SENTINEL_BOOT_ID_FILE", &boot_id_env), ("SENTINEL_TEST_UPDATE_PAUSE", "first-start")])?;
+    assert_eq!(version(&app)?, "0.2.0");
+    let dir = app.kill()?;
+    // The power comes back after longer than the trial, and the version is not healthy yet:
+    // it is not rolled back at once, but has its whole trial from this start.
+    std::fs::write(&boot_id, "boot-2\n")?;
+    let unhealthy = ("SENTINEL_TEST_UNHEALTHY_VERSION", "0.2.0");
+    let mut app = appliance
+        .boot(dir, &[("SENTINEL_BOOT_ID_FILE", &boot_id_env), ("SENTINEL_TEST_NOW", AFTER_TRIAL), unhealthy])?;
+    assert_eq!(version(&app)?, "0.2.0");
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    assert!(app.try_exit()?.is_none(), "rolled back at once: {:?}", state(app.dir(), "last-update"));
+    let trial = state(app.dir(), "trial");
+    assert_eq!((trial["cut"].as_str(), trial["failed"].as_str()), ("1", "0"), "{trial:?}");
+    // Still unhealthy when that trial is over: rolled back.
+    app.set_clock("2026-03-02T15:22:00Z")?;
+    let dir = restarted(app)?;
+    let last = state(dir.path(), "last-update");
+    assert_eq!(last["result"], "rolled-back", "{last:?}");
+    assert!(last["reason"].contains("not healthy within 10 minutes"), "{last:?}");
+    let app = appliance.boot(dir, &[("SENTINEL_BOOT_ID_FILE", &boot_id_env), unhealthy])?;
+    assert_eq!(version(&app)?, FACTORY);
     Ok(())
 }
