@@ -142,3 +142,18 @@ fn after_a_power_cut_longer_than_the_trial_the_version_gets_its_whole_trial_agai
     assert_eq!(version(&app)?, FACTORY);
     Ok(())
 }
+
+#[test]
+fn a_box_that_keeps_going_down_under_a_trial_rolls_it_back_after_ten_cuts() -> anyhow::Result<()> {
+    let dir = on_trial()?;
+    let dir = dir.path();
+    for n in 1..=10 {
+        assert_eq!(start(dir, &format!("boot-{n}"))?, "candidate", "start {n}: {:?}", state(dir, "trial"));
+    }
+    assert_eq!(state(dir, "trial")["cut"], "9");
+    assert_eq!(start(dir, "boot-11")?, "factory", "the tenth cut brings the previous version back");
+    let last = state(dir, "last-update");
+    assert_eq!(last["result"], "rolled-back");
+    assert!(last["reason"].contains("went down under it 10 times"), "{last:?}");
+    Ok(())
+}
