@@ -84,7 +84,7 @@ fn outbox(snapshot: &crate::status::Snapshot) -> String {
 fn disk(used: u64, budget: u64, full: bool) -> String {
     let mb = |bytes: u64| bytes as f64 / 1_048_576.0;
     let full = if full { " — the data partition is FULL" } else { "" };
-    format!("database {:.1} MB of a {:.0} MB budget{full}", mb(used), mb(budget))
+    format!("database, backups and update slots {:.1} MB of a {:.0} MB budget{full}", mb(used), mb(budget))
 }
 
 /// `5m ago`, `3h 10m ago`.

@@ -70,7 +70,8 @@ pub struct Snapshot {
     /// The data partition is full.
     #[serde(default)]
     pub disk_full: bool,
-    /// Bytes the database takes, and the budget for it and its backups (`DATA_MAX_MB`).
+    /// Bytes the database, its nightly backups and the update slots (with the pre-update
+    /// backup) take, and the budget for all of them (`DATA_MAX_MB`).
     #[serde(default)]
     pub data_bytes: (u64, u64),
     /// Why the newest of them was not sent (e.g. "not sent: no GHL_TOKEN").
@@ -148,7 +149,7 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         resolver_pass: ctx.signals.resolver_pass(),
         clock: ctx.signals.clock(),
         disk_full: ctx.signals.disk_full(),
-        data_bytes: (stats.data_bytes, ctx.config.data_budget()),
+        data_bytes: (data_used(&ctx.config, stats.data_bytes), ctx.config.data_budget()),
         outbox_not_sent_reason: stats.outbox_not_sent.1,
         open: live.iter().filter(|i| i.status == Status::Open).count(),
         pending: live.iter().filter(|i| i.status == Status::Pending).count(),
@@ -163,6 +164,15 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         update: crate::update::status(&ctx.config.data_dir()),
     };
     Ok((snapshot, live))
+}
+
+/// What counts toward `DATA_MAX_MB`: the database's live pages (`database`), the nightly
+/// backups, and the update slots with the pre-update backup (real bytes on the card).
+fn data_used(config: &crate::config::Config, database: u64) -> u64 {
+    let dir = config.data_dir();
+    database
+        + crate::backup::nightly_bytes(&dir.join("backups"))
+        + crate::update::slots::Slots::in_data_dir(&dir).bytes()
 }
 
 /// The special days from today's local date on, one line each.

@@ -10,10 +10,14 @@ use crate::ai::AiGateStatus;
 pub use crate::domain::format::uptime;
 use crate::domain::format::when;
 
-/// `3.1 MB used of 512 MB (DATA_MAX_MB)`.
+/// `31.4 MB used of 512 MB (DATA_MAX_MB: the database, its backups and the update slots)`.
 pub(super) fn data_line((used, budget): (u64, u64)) -> String {
     let mb = |bytes: u64| bytes as f64 / f64::from(1 << 20);
-    format!("{:.1} MB used of {:.0} MB (DATA_MAX_MB, with the backups)", mb(used), mb(budget))
+    format!(
+        "{:.1} MB used of {:.0} MB (DATA_MAX_MB: the database, its backups and the update slots)",
+        mb(used),
+        mb(budget)
+    )
 }
 
 /// The wall clock's standing, in one line.

@@ -233,7 +233,25 @@ pub fn webhook_since(conn: &Connection, since: Timestamp) -> rusqlite::Result<bo
 
 /// The key that marks an issue as told to the breach webhooks.
 fn hook_key(issue: i64) -> String {
-    format!("hook_breach:{issue}")
+    format!("{HOOK_KEY_PREFIX}{issue}")
+}
+
+/// What every [`hook_key`] starts with.
+const HOOK_KEY_PREFIX: &str = "hook_breach:";
+
+/// Forgets which issues the breach webhooks were told of, for issues that are gone and for
+/// issues resolved (or marked spam) before `before`: only an OPEN issue not alerted yet is ever
+/// looked up. Returns how many keys went.
+pub fn prune_hook_keys(conn: &Connection, before: Timestamp) -> rusqlite::Result<usize> {
+    let id = format!("CAST(substr(key, {}) AS INTEGER)", HOOK_KEY_PREFIX.len() + 1);
+    let sql = format!(
+        "DELETE FROM kv WHERE substr(key, 1, {len}) = ?1
+           AND ({id} NOT IN (SELECT id FROM issues)
+                OR {id} IN (SELECT id FROM issues WHERE status IN ('RESOLVED', 'SPAM')
+                                                   AND COALESCE(resolved_at, last_inbound_at) < ?2))",
+        len = HOOK_KEY_PREFIX.len()
+    );
+    conn.execute(&sql, params![HOOK_KEY_PREFIX, ts(before)])
 }
 
 /// Whether an OPEN issue is owed a breach alert (SPEC §6, issue 24): not queued in one, and

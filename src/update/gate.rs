@@ -3,10 +3,11 @@
 //! At each start, after READY, [`start`] looks at the slots' state. A trial of the slot this
 //! process runs from is watched: healthy (every actor answering, the data partition not full)
 //! at [`CONFIRM_AFTER`] checks in a row confirms it; still unhealthy when `UPDATE_TRIAL_MINUTES`
-//! have passed since the update switched slots rolls it back: the previous slot becomes active
+//! have passed since the update switched slots (or since this start, when the box went down
+//! during the trial) rolls it back: the previous slot becomes active
 //! again, and the process exits with [`super::RESTART_EXIT`] so systemd starts the previous
-//! version. A restart loop never gets that far: the launcher counts boots and switches back
-//! itself. A trial of another slot means the candidate is not what runs (the launcher already
+//! version. A restart loop never gets that far: the launcher counts the starts that failed in
+//! one boot (not those a power cut ended) and switches back itself. A trial of another slot means the candidate is not what runs (the launcher already
 //! switched back, or the update stopped before its switch), and is settled here. Whoever runs
 //! next tells managers how it ended, once: the outbox never queues one purpose twice.
 
@@ -63,7 +64,13 @@ fn running_slot(dir: &Path) -> String {
 /// Watches this version's trial until it is confirmed or rolled back.
 async fn watch(ctx: &Ctx, slots: &Slots, trial: State) {
     let started = trial.get("started").and_then(|at| at.parse::<Timestamp>().ok()).unwrap_or_else(|| ctx.time.now());
-    let deadline = started + ctx.config.update_trial;
+    let mut deadline = started + ctx.config.update_trial;
+    // After the box went down during the trial (the launcher counted a start cut off), the
+    // version gets its whole time again from this start: the time the power was off, maybe
+    // longer than the trial, is not its fault.
+    if trial.get("cut").is_some_and(|cut| cut != "0") {
+        deadline = deadline.max(ctx.time.now() + ctx.config.update_trial);
+    }
     let version = trial.get("version").cloned().unwrap_or_default();
     tracing::info!(version, %deadline, "this version is on trial: it must be healthy by the deadline");
     let mut interval = tokio::time::interval(CHECK_EVERY);

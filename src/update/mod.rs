@@ -77,11 +77,16 @@ pub fn status(data_dir: &Path) -> UpdateStatus {
     UpdateStatus {
         slot: slots.active(),
         trial: slots.trial().map(|trial| {
+            let cut = trial
+                .get("cut")
+                .filter(|cut| *cut != "0")
+                .map_or_else(String::new, |cut| format!(", {cut} cut off by the box going down"));
             format!(
-                "{} on trial since {} (boot {})",
+                "{} on trial since {} (start {}, {} failed{cut})",
                 word(&trial, "version"),
                 word(&trial, "started"),
-                word(&trial, "boots")
+                word(&trial, "boots"),
+                trial.get("failed").map_or("0", String::as_str)
             )
         }),
         last: slots.last_update().map(|last| gate::describe(&last)),

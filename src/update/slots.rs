@@ -4,9 +4,14 @@
 //! slots/a/            one installed release: sentinel, manifest.json, signature, sentinel.sha256
 //! slots/b/            the other
 //! slots/current       symlink to a or b; absent means the factory binary on the read-only root
-//! slots/trial         while a new slot is on trial: from, to, versions, started, boots
+//! slots/trial         while a new slot is on trial: from, to, versions, started, and the
+//!                     launcher's counts: boots (starts), failed, cut (by power loss), pending
 //! slots/last-update   how the last update ended: result, versions, reason, announced
+//! slots/pre-update.db the database as it was before the last update
 //! ```
+//!
+//! All of it is on the data partition and counts toward `DATA_MAX_MB`: the nightly run removes
+//! what no rollback needs ([`Slots::expendable`]) before it trims the nightly backups.
 //!
 //! The launcher (`systemd/sentinel-launcher`) reads `current` and `trial` with nothing but
 //! `sh`, so both state files are `key=value` lines. Every write here goes through a temporary
@@ -144,6 +149,47 @@ impl Slots {
         }
     }
 
+    /// Bytes the slots directory takes on the card: both slots, the pre-update backup, a
+    /// download, and whatever an interrupted update left. They count toward `DATA_MAX_MB`.
+    pub fn bytes(&self) -> u64 {
+        tree_bytes(&self.dir)
+    }
+
+    /// What may go when the data takes more than `DATA_MAX_MB`, least needed first: what an
+    /// interrupted update left (`download.part`, `.a.new`, temporary files), every slot but the
+    /// active one (outside a trial no rollback runs from them), then `pre-update.db`. Nothing
+    /// while an update is on trial (its previous slot and the backup are what a rollback needs)
+    /// or at all when the update's lock is held; the active slot is never listed. The lock is
+    /// returned with the list: hold it while removing.
+    pub fn expendable(&self) -> Option<(std::fs::File, Vec<PathBuf>)> {
+        if !self.dir.is_dir() || self.dir.join("trial").exists() {
+            return None;
+        }
+        let lock = std::fs::File::create(self.dir.join("update.lock")).ok()?;
+        lock.try_lock().ok()?;
+        // Read again under the lock: an update may have recorded its trial meanwhile.
+        if self.dir.join("trial").exists() {
+            return None;
+        }
+        let active = self.active();
+        let mut leftovers: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|entry| {
+                        let name = entry.file_name().to_string_lossy().into_owned();
+                        name == "download.part" || name.ends_with(".new") || name.ends_with(".tmp")
+                    })
+                    .map(|entry| entry.path())
+                    .collect()
+            })
+            .unwrap_or_default();
+        leftovers.sort();
+        let spare_slots = SLOTS.iter().filter(|slot| **slot != active).map(|slot| self.slot_dir(slot));
+        let list = leftovers.into_iter().chain(spare_slots).chain([self.dir.join("pre-update.db")]);
+        Some((lock, list.filter(|path| path.symlink_metadata().is_ok()).collect()))
+    }
+
     /// How the last update ended, if one did.
     pub fn last_update(&self) -> Option<State> {
         read_state(&self.dir.join("last-update"))
@@ -188,6 +234,28 @@ pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing {}", dir.display()))
 }
 
+/// Bytes the files under `path` take (links are not followed), or the file's own.
+pub fn tree_bytes(path: &Path) -> u64 {
+    let Ok(meta) = path.symlink_metadata() else { return 0 };
+    if !meta.is_dir() {
+        return if meta.is_file() { meta.len() } else { 0 };
+    }
+    std::fs::read_dir(path).map(|entries| entries.flatten().map(|entry| tree_bytes(&entry.path())).sum()).unwrap_or(0)
+}
+
+/// Removes a file or a whole directory.
+pub fn remove_path(path: &Path) -> anyhow::Result<()> {
+    if path.symlink_metadata().is_ok_and(|meta| meta.is_dir()) {
+        remove_dir(path)
+    } else {
+        match std::fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(err).with_context(|| format!("removing {}", path.display())),
+        }
+    }
+}
+
 fn remove_dir(dir: &Path) -> anyhow::Result<()> {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
@@ -213,6 +281,38 @@ mod tests {
         slots.switch(FACTORY, || {})?;
         assert_eq!(slots.active(), FACTORY);
         assert!(slots.switch("c", || {}).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn only_what_no_rollback_needs_is_expendable_and_nothing_during_a_trial() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let slots = Slots { dir: dir.path().to_path_buf() };
+        for name in ["a", "b", ".a.new"] {
+            std::fs::create_dir_all(dir.path().join(name))?;
+        }
+        for name in ["a/sentinel", "b/sentinel", "pre-update.db", "download.part", "last-update"] {
+            std::fs::write(dir.path().join(name), b"bytes")?;
+        }
+        slots.switch("b", || {})?;
+        assert_eq!(slots.bytes(), 5 * 5, "links are not followed");
+        let listed = |slots: &Slots| slots.expendable().map(|(_lock, paths)| paths);
+        let names: Vec<String> = listed(&slots)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|path| Some(path.file_name()?.to_string_lossy().into_owned()))
+            .collect();
+        assert_eq!(names, [".a.new", "download.part", "a", "pre-update.db"], "the active slot b is never listed");
+        // On trial, the previous slot and the backup are what a rollback needs.
+        slots.set_trial(&[("from".to_string(), "a".to_string()), ("to".to_string(), "b".to_string())].into())?;
+        assert_eq!(listed(&slots), None);
+        slots.clear_trial()?;
+        // While an update runs (it holds the lock), nothing either.
+        let held = std::fs::File::create(dir.path().join("update.lock"))?;
+        held.lock()?;
+        assert_eq!(listed(&slots), None);
+        drop(held);
+        assert!(listed(&slots).is_some());
         Ok(())
     }
 

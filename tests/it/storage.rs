@@ -157,3 +157,41 @@ fn sentinel_never_fills_the_card_itself() -> anyhow::Result<()> {
     assert!(status.text.contains("of 1 MB (DATA_MAX_MB"), "{}", status.text);
     Ok(())
 }
+
+#[test]
+fn the_update_slots_and_the_pre_update_backup_count_toward_data_max_mb() -> anyhow::Result<()> {
+    const MB: u64 = 1 << 20;
+    let app = Sentinel::start(&[("DATA_MAX_MB", "4"), ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z")])?;
+    // What updates left on the data partition: the active slot a, the previous version in b,
+    // the pre-update backup, and a download an interrupted update left: 4.1 MB of a 4 MB budget.
+    let slots = app.dir().join("slots");
+    for sub in ["a", "b"] {
+        std::fs::create_dir_all(slots.join(sub))?;
+    }
+    let planted =
+        [("a/sentinel", 3 * MB / 2), ("b/sentinel", 3 * MB / 2), ("pre-update.db", MB), ("download.part", MB / 10)];
+    for (name, size) in planted {
+        std::fs::write(slots.join(name), vec![0u8; size as usize])?;
+    }
+    std::os::unix::fs::symlink("a", slots.join("current"))?;
+    let used = |app: &Sentinel| -> anyhow::Result<u64> {
+        let status = app.admin("GET", "/api/status")?.json;
+        Ok(status["data_bytes"][0].as_u64().unwrap_or_default())
+    };
+    assert!(used(&app)? > 4 * MB, "the slots count: {} bytes", used(&app)?);
+    let page = app.admin("GET", "/status")?.text;
+    assert!(page.contains("MB used of 4 MB (DATA_MAX_MB: the database, its backups and the update slots)"), "{page}");
+    // The nightly run frees what no rollback needs, least needed first: the leftover download,
+    // then the slot that is not active. The active slot and the pre-update backup stay.
+    app.set_clock("2026-03-03T08:30:00Z")?;
+    app.eventually("the nightly run done", || {
+        Ok(app.count("SELECT COUNT(*) FROM kv WHERE key = 'last_backup_date' AND value = '2026-03-03'")? == 1)
+    })?;
+    assert!(!slots.join("download.part").exists(), "the leftover download is kept");
+    assert!(!slots.join("b").exists(), "the inactive slot is kept");
+    assert!(slots.join("a/sentinel").exists(), "the active slot's binary went");
+    assert!(slots.join("pre-update.db").exists(), "more went than needed");
+    assert!(app.dir().join("backups/sentinel-2026-03-03.db").exists(), "the nightly backup is there");
+    assert!(used(&app)? <= 4 * MB, "still over the budget: {} bytes", used(&app)?);
+    Ok(())
+}

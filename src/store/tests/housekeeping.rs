@@ -67,3 +67,33 @@ fn an_event_waiting_for_the_time_is_never_pruned() -> anyhow::Result<()> {
     assert_eq!(events::deferred(&conn, 10)?.len(), 1);
     Ok(())
 }
+
+#[test]
+fn breach_webhook_marks_go_with_their_issue_and_live_ones_stay() -> anyhow::Result<()> {
+    use crate::store::{kv_get, kv_set};
+    let dir = tempfile::tempdir()?;
+    let (conn, config) = on_disk(&dir, &[("RAW_EVENTS_RETENTION_DAYS", "30")])?;
+    let issue = |id: i64, status: &str, resolved_at: Option<&str>| {
+        conn.execute(
+            "INSERT INTO issues (id, kind, status, party_key, created_at, first_inbound_at, last_inbound_at, due_at,
+                                 resolved_at)
+             VALUES (?1, 'SMS', ?2, ?3, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z',
+                     '2026-01-01T00:00:00.000Z', '2026-01-01T02:00:00.000Z', ?4)",
+            rusqlite::params![id, status, format!("party-{id}"), resolved_at],
+        )
+    };
+    issue(1, "OPEN", None)?;
+    issue(2, "RESOLVED", Some("2026-01-02T00:00:00.000Z"))?;
+    issue(3, "RESOLVED", Some("2026-02-20T00:00:00.000Z"))?;
+    issue(4, "SPAM", Some("2026-01-02T00:00:00.000Z"))?;
+    for id in 1..=5 {
+        kv_set(&conn, &format!("hook_breach:{id}"), "alert:2026-01-01T02:00:00.000Z")?;
+    }
+    nightly(&conn, &config, date(2026, 3, 3), at(NIGHT))?;
+    let kept: Vec<i64> =
+        (1..=5).filter(|id| kv_get(&conn, &format!("hook_breach:{id}")).ok().flatten().is_some()).collect();
+    // 1 is live, 3 was resolved within the retention; 2 and 4 ended long ago, 5 is gone.
+    assert_eq!(kept, vec![1, 3]);
+    assert_eq!(kv_get(&conn, "last_backup_date")?.as_deref(), Some("2026-03-03"), "other keys stay");
+    Ok(())
+}

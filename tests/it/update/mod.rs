@@ -7,6 +7,7 @@
 mod cases;
 mod keys;
 mod kills;
+mod power;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
