@@ -285,15 +285,17 @@ fn flood() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Guessing connections in the `pins` part.
+/// Guessing connections in the `pins` part (`BENCH_PIN_GUESSERS` changes it).
 const PIN_GUESSERS: usize = 300;
 
 /// Console PINs guessed for one name from [`PIN_GUESSERS`] keep-alive connections at once, each
 /// guessing as fast as it is answered, for `BENCH_PIN_SECONDS` (issue 23 part 3). Prints the
 /// PINs really checked per minute (the service's own counter; goal: at most 30) and the
-/// webhook deliveries' p99 during the flood against a quiet run (goal: within 2x).
+/// webhook deliveries' p99 during the flood against a quiet run of the same length (goal:
+/// within 2x).
 fn pins() -> anyhow::Result<()> {
     let seconds: u64 = std::env::var("BENCH_PIN_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let guessers: usize = std::env::var("BENCH_PIN_GUESSERS").ok().and_then(|s| s.parse().ok()).unwrap_or(PIN_GUESSERS);
     let dir = tempfile::tempdir()?;
     let added = harness::command()
         .args(["manager", "add", "Dana", "--contact-id", "boss", "--pin", "24681357"])
@@ -316,7 +318,7 @@ fn pins() -> anyhow::Result<()> {
         }
         Ok(all)
     };
-    let mut quiet = deliveries(8_000_000, Instant::now())?;
+    let mut quiet = deliveries(8_000_000, Instant::now() + Duration::from_secs(seconds))?;
     quiet.sort();
     let p99_quiet = percentile(&quiet, 0.99);
     let checked_before = counter("sentinel_console_pins_checked_total ")?;
@@ -324,7 +326,7 @@ fn pins() -> anyhow::Result<()> {
     let answered = std::sync::atomic::AtomicU64::new(0);
     let started = Instant::now();
     let mut loud = std::thread::scope(|scope| -> anyhow::Result<Vec<Duration>> {
-        for guesser in 0..PIN_GUESSERS {
+        for guesser in 0..guessers {
             let (done, answered, addr) = (&done, &answered, &app.admin_addr);
             scope.spawn(move || {
                 let mut n = 0u64;
@@ -352,7 +354,7 @@ fn pins() -> anyhow::Result<()> {
     loud.sort();
     let p99 = percentile(&loud, 0.99);
     println!(
-        "pins: {PIN_GUESSERS} connections guessed one name's PIN for {elapsed:.0} s: {} answers, {checked} PINs really \
+        "pins: {guessers} connections guessed one name's PIN for {elapsed:.0} s: {} answers, {checked} PINs really \
          checked = {:.1} a minute (goal <= 30)",
         answered.into_inner(),
         checked as f64 * 60.0 / elapsed

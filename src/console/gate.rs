@@ -9,8 +9,9 @@
 //! token sent to the manager's own phone) always works, and the refusal says so. When the
 //! flood stops the places come back within [`WINDOW`].
 //!
-//! The check itself (PBKDF2, about 0.1 s of a Pi's core) runs one at a time, so sign-ins never
-//! take more than one core from webhooks.
+//! The check itself (PBKDF2, about 0.1 s of a Pi's core) runs one at a time, on a thread of
+//! the lowest CPU priority (nice 19), so sign-ins never take more than one core from webhooks
+//! and webhooks never wait behind one.
 //!
 //! Times come from the service's clock, so tests move it; a time that lies ahead of the clock
 //! (the clock was stepped back) counts as gone, so a step back never locks anyone out.
@@ -135,15 +136,40 @@ impl PinGate {
         windows.global.0.pop_back();
     }
 
-    /// Runs a PIN check, one at a time.
-    pub fn check<T>(&self, work: impl FnOnce() -> T) -> T {
+    /// Runs a PIN check, one at a time, on a thread of the lowest CPU priority: a check is
+    /// about 0.1 s of a core, and webhooks must not wait behind it.
+    pub fn check(&self, work: impl FnOnce() -> bool + Send + 'static) -> bool {
         let _one = self.checking.lock().unwrap_or_else(PoisonError::into_inner);
-        work()
+        let spawned = std::thread::Builder::new().name("pin-check".into()).spawn(move || {
+            lowest_priority();
+            work()
+        });
+        match spawned {
+            // A check that cannot run (no thread) or that panicked lets no one in.
+            Ok(thread) => thread.join().unwrap_or(false),
+            Err(err) => {
+                tracing::warn!("no thread to check a PIN: {err}");
+                false
+            }
+        }
     }
 
     /// The counters.
     pub fn stats(&self) -> GateStats {
         GateStats { checked: self.checked.load(Ordering::Relaxed), refused: self.refused.load(Ordering::Relaxed) }
+    }
+}
+
+/// Lowers the calling thread's CPU priority to the least (nice 19); it cannot be raised back,
+/// so it is only called on a thread of its own.
+fn lowest_priority() {
+    // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+    let set = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19)
+    };
+    if set != 0 {
+        tracing::debug!("a PIN check runs at normal priority: {}", std::io::Error::last_os_error());
     }
 }
 

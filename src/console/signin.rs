@@ -53,8 +53,9 @@ pub(super) fn with_pin(console: &Console<'_>, request: &Request) -> Response {
         Ok(manager) => manager,
         Err(err) => return unavailable(&err.to_string()),
     };
-    let right = console.pins.check(|| match &manager {
-        Some(manager) => super::pin::verify(&pin, &manager.pin_hash),
+    let stored = manager.as_ref().map(|manager| manager.pin_hash.clone());
+    let right = console.pins.check(move || match &stored {
+        Some(hash) => super::pin::verify(&pin, hash),
         None => {
             // As slow as a wrong PIN, so the answer's time does not tell which names exist.
             super::pin::waste_one_check(&pin);
