@@ -38,6 +38,7 @@ pub mod led;
 pub mod notify;
 pub mod offbox;
 pub mod output;
+pub mod release;
 pub mod replay;
 pub mod secret;
 pub mod status;

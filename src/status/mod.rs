@@ -172,7 +172,7 @@ fn data_used(config: &crate::config::Config, database: u64) -> u64 {
     let dir = config.data_dir();
     database
         + crate::backup::nightly_bytes(&dir.join("backups"))
-        + crate::update::slots::Slots::in_data_dir(&dir).bytes()
+        + crate::release::slots::Slots::in_data_dir(&dir).bytes()
 }
 
 /// The special days from today's local date on, one line each.

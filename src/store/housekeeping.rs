@@ -10,7 +10,7 @@ use rusqlite::Connection;
 
 use super::{events, kv_get, kv_set};
 use crate::config::Config;
-use crate::update::slots::{self, Slots};
+use crate::release::slots::{self, Slots};
 
 /// Nightly backups kept.
 pub const BACKUPS_KEPT: usize = 7;

@@ -2,19 +2,19 @@
 //! partition, and a health-gated trial that rolls back by itself.
 //!
 //! `bundle` is the file format and its signature, `keys` the release keys and which are
-//! trusted, `slots` the slots and their two state files, `install` the `sentinel update`
+//! trusted, `slots` the slots and their two state files (all three in `crate::release`, below
+//! the store, whose nightly run counts the slots), `install` the `sentinel update`
 //! command, `release` the maintainer's `sentinel release keygen|pack`, `auto` the nightly
 //! check of `UPDATE_URL`, and `gate` the service's side: it confirms a new version once it is
 //! healthy, or switches back when it is not, and tells managers once. The launcher that picks the slot at
 //! each start is the shell script `systemd/sentinel-launcher`.
 
 pub mod auto;
-pub mod bundle;
 pub mod gate;
 pub mod install;
-pub mod keys;
 pub mod release;
-pub mod slots;
+
+pub use crate::release::{bundle, keys, slots};
 
 use std::cmp::Ordering;
 use std::path::Path;

@@ -191,8 +191,8 @@ fn section(input: &mut impl BufRead, name: &str, max: u64) -> anyhow::Result<Vec
 
 #[cfg(test)]
 mod tests {
+    use super::super::keys::{TrustedKey, generate};
     use super::*;
-    use crate::update::keys::{TrustedKey, generate};
 
     fn manifest() -> Manifest {
         Manifest {
