@@ -22,7 +22,8 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1; $usage" >&2; exit 2 ;;
   esac
 done
-if [ "${#trust_keys[@]}" -eq 0 ] && [ "$no_trust_key" -eq 0 ] || [ "${#trust_keys[@]}" -gt 0 ] && [ "$no_trust_key" -eq 1 ]; then
+# Exactly one of the two: some keys, or none said out loud.
+if [ "$(( ${#trust_keys[@]} > 0 ))" -eq "$no_trust_key" ]; then
   echo "$usage" >&2
   exit 2
 fi
