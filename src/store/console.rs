@@ -95,7 +95,7 @@ pub fn scrub_texted_links(conn: &Connection) -> rusqlite::Result<usize> {
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut scrubbed = 0;
     for (id, body, status) in rows {
-        let clean = shown_body(&body.replace(TOKEN_SLOT, TOKEN_SHOWN)).replace(TOKEN_SHOWN, TOKEN_SLOT);
+        let clean = shown_body(&body).replace(TOKEN_SHOWN, TOKEN_SLOT);
         if clean == body {
             continue;
         }

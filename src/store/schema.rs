@@ -260,6 +260,9 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this binary writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// The first schema whose binaries queue a texted sign-in link without its token.
+const TEXTED_LINKS_HASHED_SINCE: i64 = 13;
+
 /// The page size of a new database, in bytes.
 const PAGE_SIZE: i64 = 1024;
 
@@ -283,9 +286,13 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     if check != "ok" {
         anyhow::bail!("the database {} failed quick_check: {check}", path.display());
     }
+    let (before, _) = readable_by(&conn)?;
     migrate(&mut conn)?;
-    // Sign-in links an earlier version kept in clear in the outbox (issue 23).
-    super::console::scrub_texted_links(&conn).context("scrubbing sign-in links")?;
+    // Sign-in links a version before schema 13 kept in clear in the outbox (issue 23): scrubbed
+    // once, when such a file is migrated, never on an ordinary start.
+    if (1..TEXTED_LINKS_HASHED_SINCE).contains(&before) {
+        super::console::scrub_texted_links(&conn).context("scrubbing sign-in links")?;
+    }
     if crate::version::test_hooks() && std::env::var("SENTINEL_TEST_SCHEMA_AHEAD").is_ok_and(|v| v == "1") {
         schema_ahead(&mut conn)?;
     }
