@@ -73,9 +73,8 @@ impl Actor for Intake {
                 let parsed = payload::parse(route, &body, &state.options);
                 let mut idem_keys = parsed.idem_keys();
                 if keyed_by_body && idem_keys.is_empty() {
-                    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
-                    let hex: String = digest.as_ref().iter().map(|byte| format!("{byte:02x}")).collect();
-                    idem_keys.push(format!("body:{}:{hex}", route.as_str()));
+                    let hash = crate::release::bundle::sha256_hex(text.as_bytes());
+                    idem_keys.push(format!("body:{}:{hash}", route.as_str()));
                 }
                 let raw = RawEvent {
                     received_at: state.ctx.time.now(),

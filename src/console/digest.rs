@@ -66,11 +66,13 @@ pub(crate) fn group(rows: &[Sms]) -> Vec<Told> {
     let mut by_base: std::collections::HashMap<&str, Vec<&Sms>> = std::collections::HashMap::new();
     for row in rows {
         let (base, _) = base_and_part(&row.purpose);
-        by_base.entry(base).or_insert_with(|| {
-            order.push(base);
-            Vec::new()
-        });
-        by_base.entry(base).or_default().push(row);
+        by_base
+            .entry(base)
+            .or_insert_with(|| {
+                order.push(base);
+                Vec::new()
+            })
+            .push(row);
     }
     order
         .into_iter()
