@@ -11,7 +11,7 @@ use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-use crate::harness::{SECRET, Sentinel, payload, request};
+use crate::harness::{Answer, SECRET, Sentinel, payload, request};
 
 /// The location of the fixtures' `inbound_sms_1.json`: a signed event without the secret must
 /// name the box's location (issue 23).
@@ -58,6 +58,17 @@ fn rsa_sign(keys: &Keys, body: &[u8]) -> anyhow::Result<String> {
         Command::new("openssl").args(["dgst", "-sha256", "-sign"]).arg(&keys.rsa_key_path).arg(&body_path).output()?;
     anyhow::ensure!(signed.status.success(), "openssl dgst: {}", String::from_utf8_lossy(&signed.stderr));
     Ok(STANDARD.encode(signed.stdout))
+}
+
+/// POSTs `body` to the events route signed with the test's Ed25519 key, with the secret too
+/// when `with_secret`; the whole answer.
+fn post_signed(app: &Sentinel, keys: &Keys, body: &str, with_secret: bool) -> anyhow::Result<Answer> {
+    let signature = STANDARD.encode(keys.ed25519.sign(body.as_bytes()));
+    let mut headers = vec![("Content-Type", "application/json"), ("X-GHL-Signature", signature.as_str())];
+    if with_secret {
+        headers.push(("X-NTPP-Secret", SECRET));
+    }
+    request(&app.webhook_addr, "POST", "/webhook/ghl", &headers, body.as_bytes())
 }
 
 fn post(app: &Sentinel, headers: &[(&str, &str)], body: &str) -> anyhow::Result<u16> {
@@ -195,15 +206,7 @@ fn a_signed_event_is_refused_once_its_signed_timestamp_is_a_day_old() -> anyhow:
         ("SENTINEL_TEST_NOW", NOW),
     ])?;
     let now: Timestamp = NOW.parse()?;
-    let sign = |body: &str| STANDARD.encode(keys.ed25519.sign(body.as_bytes()));
-    let signed = |body: &str, with_secret: bool| {
-        let signature = sign(body);
-        let mut headers = vec![("Content-Type", "application/json"), ("X-GHL-Signature", signature.as_str())];
-        if with_secret {
-            headers.push(("X-NTPP-Secret", SECRET));
-        }
-        request(&app.webhook_addr, "POST", "/webhook/ghl", &headers, body.as_bytes())
-    };
+    let signed = |body: &str, with_secret: bool| post_signed(&app, &keys, body, with_secret);
     let sms = payload("inbound_sms_1.json");
     let stale = enveloped(&sms, "w-stale", now - SignedDuration::from_hours(25));
     let ahead = enveloped(&sms, "w-ahead", now + SignedDuration::from_mins(56));
@@ -244,9 +247,7 @@ fn a_signed_event_replayed_within_its_day_is_a_duplicate_even_after_pruning_to_f
     ])?;
     let now: Timestamp = NOW.parse()?;
     let event = enveloped(&payload("inbound_sms_1.json"), "w-replayed", now - SignedDuration::from_mins(30));
-    let signature = STANDARD.encode(keys.ed25519.sign(event.as_bytes()));
-    let headers = [("Content-Type", "application/json"), ("X-GHL-Signature", signature.as_str())];
-    let first = request(&app.webhook_addr, "POST", "/webhook/ghl", &headers, event.as_bytes())?;
+    let first = post_signed(&app, &keys, &event, false)?;
     assert_eq!(first.status, 200, "{first:?}");
     assert!(first.json["duplicate"].is_null(), "{first:?}");
     // Then a day's worth of big workflow texts: more than the database's quarter of 1 MB.
@@ -261,7 +262,7 @@ fn a_signed_event_replayed_within_its_day_is_a_duplicate_even_after_pruning_to_f
         Ok(app.count("SELECT COUNT(*) FROM kv WHERE key = 'last_backup_date' AND value = '2026-03-03'")? == 1)
     })?;
     assert!(app.count("SELECT COUNT(*) FROM raw_events WHERE body != ''")? < 601, "pruned to fit");
-    let replayed = request(&app.webhook_addr, "POST", "/webhook/ghl", &headers, event.as_bytes())?;
+    let replayed = post_signed(&app, &keys, &event, false)?;
     assert_eq!(replayed.status, 200, "{replayed:?}");
     assert_eq!(replayed.json["duplicate"], true, "the replay is a duplicate: {replayed:?}");
     assert_eq!(app.count("SELECT COUNT(*) FROM event_keys WHERE key = 'webhook:w-replayed'")?, 1);
@@ -281,13 +282,11 @@ fn an_undated_signed_event_posted_again_hours_later_is_a_duplicate() -> anyhow::
         ("SENTINEL_TEST_NOW", NOW),
     ])?;
     let body = payload("inbound_sms_1.json");
-    let signature = STANDARD.encode(keys.ed25519.sign(body.as_bytes()));
-    let headers = [("Content-Type", "application/json"), ("X-GHL-Signature", signature.as_str())];
-    let first = request(&app.webhook_addr, "POST", "/webhook/ghl", &headers, body.as_bytes())?;
+    let first = post_signed(&app, &keys, &body, false)?;
     assert_eq!((first.status, first.json["duplicate"].is_null()), (200, true), "{first:?}");
     let later: Timestamp = NOW.parse::<Timestamp>()? + SignedDuration::from_hours(6);
     app.set_clock(&later.to_string())?;
-    let again = request(&app.webhook_addr, "POST", "/webhook/ghl", &headers, body.as_bytes())?;
+    let again = post_signed(&app, &keys, &body, false)?;
     assert_eq!(again.status, 200, "{again:?}");
     assert_eq!(again.json["duplicate"], true, "posted again six hours later: {again:?}");
     assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1);
