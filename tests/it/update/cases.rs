@@ -68,9 +68,7 @@ fn an_update_that_never_becomes_healthy_rolls_back_and_the_old_version_reads_the
     let unhealthy = [("SENTINEL_TEST_UNHEALTHY_VERSION", "0.2.0")];
     let app = appliance.boot(tempfile::tempdir()?, &unhealthy)?;
     assert!(deliver(&appliance.webhook_addr, "before"));
-    let output = appliance.update(app.dir(), &[path(&bundle)], Some(&app.admin_addr), &[])?;
-    ensure!(output.status.success(), "update failed: {}", text(&output));
-    let dir = restarted(app)?;
+    let dir = appliance.installed(app, &bundle)?;
     // The candidate also migrates the schema one version further (a table and a column).
     let app = appliance.boot(dir, &[unhealthy[0], ("SENTINEL_TEST_SCHEMA_AHEAD", "1")])?;
     assert_eq!(version(&app)?, "0.2.0");

@@ -176,9 +176,7 @@ fn a_corrupt_slot_falls_back_and_the_start_limit_rollback_switches_back() -> any
     let appliance = Appliance::new()?;
     let bundle = appliance.fixture.bundle("0.2.0", &[])?;
     let app = appliance.boot(tempfile::tempdir()?, &[])?;
-    let output = appliance.update(app.dir(), &[path(&bundle)], Some(&app.admin_addr), &[])?;
-    ensure!(output.status.success(), "update failed: {}", text(&output));
-    let dir = restarted(app)?;
+    let dir = appliance.installed(app, &bundle)?;
     // A slot whose binary no longer matches its SHA-256 is never run: the factory binary is,
     // and it ends the trial of the slot that could not start.
     let binary = dir.path().join("slots/a/sentinel");
@@ -194,9 +192,7 @@ fn a_corrupt_slot_falls_back_and_the_start_limit_rollback_switches_back() -> any
     assert!(!app.dir().join("slots/current").exists(), "switched back to the factory binary");
     app.eventually("managers are told", || Ok(appliance.sms_with("rolled back to") == 1))?;
     // The launcher's own rollback, as sentinel-rollback.service runs it after the start limit.
-    let output = appliance.update(app.dir(), &[path(&bundle)], Some(&app.admin_addr), &[])?;
-    ensure!(output.status.success(), "update failed: {}", text(&output));
-    let dir = restarted(app)?;
+    let dir = appliance.installed(app, &bundle)?;
     let slots = dir.path().join("slots").display().to_string();
     let rollback = || {
         Command::new(launcher())

@@ -192,6 +192,14 @@ impl Appliance {
         Ok(self.update_command(dir, args, admin, extra).output()?)
     }
 
+    /// Installs `bundle` beside the running `app` and waits for the restart the update asks
+    /// for; answers the data directory the candidate starts from.
+    pub(super) fn installed(&self, app: Sentinel, bundle: &Path) -> anyhow::Result<tempfile::TempDir> {
+        let output = self.update(app.dir(), &[path(bundle)], Some(&app.admin_addr), &[])?;
+        ensure!(output.status.success(), "update failed: {}", text(&output));
+        restarted(app)
+    }
+
     pub(super) fn update_command(
         &self,
         dir: &Path,

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::ensure;
 
-use super::{AFTER_TRIAL, Appliance, FACTORY, LAUNCHER_USER, launcher, path, restarted, skipped, state, text, version};
+use super::{AFTER_TRIAL, Appliance, FACTORY, LAUNCHER_USER, launcher, restarted, skipped, state, text, version};
 
 /// An executable script at `path` that prints `name`.
 fn prints(path: &Path, name: &str) -> anyhow::Result<()> {
@@ -110,9 +110,7 @@ fn after_a_power_cut_longer_than_the_trial_the_version_gets_its_whole_trial_agai
     let appliance = Appliance::new()?;
     let bundle = appliance.fixture.bundle("0.2.0", &[])?;
     let app = appliance.boot(tempfile::tempdir()?, &[])?;
-    let output = appliance.update(app.dir(), &[path(&bundle)], Some(&app.admin_addr), &[])?;
-    ensure!(output.status.success(), "update failed: {}", text(&output));
-    let dir = restarted(app)?;
+    let dir = appliance.installed(app, &bundle)?;
     let boot_id = dir.path().join("boot_id");
     let boot_id_env = boot_id.display().to_string();
     // The candidate's first start, cut off by the power going off.
