@@ -376,3 +376,24 @@ pub fn raw_request(addr: &str, head: &[u8], body: &[u8]) -> anyhow::Result<Answe
     let json = serde_json::from_str(&body).unwrap_or(Value::Null);
     Ok(Answer { status, json, text: body, head })
 }
+
+/// Writes `script` as an executable at `path`.
+pub fn script(path: &Path, script: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, script)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+/// Plants `body` (a shell script) as slot `a`'s binary under `data`, with the SHA-256 the
+/// launcher checks and `slots/current` pointing at it, as an installed update leaves them.
+pub fn planted_slot(data: &Path, body: &str) -> anyhow::Result<()> {
+    let slot = data.join("slots/a");
+    std::fs::create_dir_all(&slot)?;
+    script(&slot.join("sentinel"), body)?;
+    let hashed = Command::new("sha256sum").arg("sentinel").current_dir(&slot).output()?;
+    anyhow::ensure!(hashed.status.success(), "sha256sum failed");
+    std::fs::write(slot.join("sentinel.sha256"), &hashed.stdout)?;
+    std::os::unix::fs::symlink("a", data.join("slots/current"))?;
+    Ok(())
+}

@@ -17,6 +17,7 @@ use std::process::{Command, Output};
 
 use anyhow::ensure;
 
+use crate::harness::{planted_slot, script};
 use crate::update::launcher;
 
 /// The user the launcher is told to run as: `nobody` exists on every Debian machine.
@@ -32,11 +33,9 @@ fn running_as_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
-/// An executable script at `path` that prints `name` and the uid it runs as.
-fn who_am_i(path: &Path, name: &str) -> anyhow::Result<()> {
-    std::fs::write(path, format!("#!/bin/sh\necho \"{name} uid=$(id -u) args=$*\"\n"))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
-    Ok(())
+/// A script that prints `name` and the uid it runs as.
+fn who_am_i(name: &str) -> String {
+    format!("#!/bin/sh\necho \"{name} uid=$(id -u) args=$*\"\n")
 }
 
 /// A scratch data directory whose active slot holds a planted binary with a matching hash,
@@ -44,17 +43,11 @@ fn who_am_i(path: &Path, name: &str) -> anyhow::Result<()> {
 fn planted() -> anyhow::Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
-    let slot = dir.path().join("slots/a");
-    std::fs::create_dir_all(&slot)?;
-    who_am_i(&slot.join("sentinel"), "planted")?;
-    let hashed = Command::new("sha256sum").arg("sentinel").current_dir(&slot).output()?;
-    ensure!(hashed.status.success(), "sha256sum failed");
-    std::fs::write(slot.join("sentinel.sha256"), &hashed.stdout)?;
-    std::os::unix::fs::symlink("a", dir.path().join("slots/current"))?;
+    planted_slot(dir.path(), &who_am_i("planted"))?;
     for sub in ["slots", "slots/a"] {
         std::fs::set_permissions(dir.path().join(sub), std::fs::Permissions::from_mode(0o755))?;
     }
-    who_am_i(&dir.path().join("factory"), "factory")?;
+    script(&dir.path().join("factory"), &who_am_i("factory"))?;
     Ok(dir)
 }
 

@@ -3,37 +3,29 @@
 //! factory binary prints its own. The boot id comes from a file the test rewrites to play a
 //! power cut (`SENTINEL_BOOT_ID_FILE`).
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::ensure;
 
 use super::{AFTER_TRIAL, Appliance, FACTORY, LAUNCHER_USER, launcher, restarted, skipped, state, text, version};
+use crate::harness::{planted_slot, script};
 
-/// An executable script at `path` that prints `name`.
-fn prints(path: &Path, name: &str) -> anyhow::Result<()> {
-    std::fs::write(path, format!("#!/bin/sh\necho {name}\n"))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
-    Ok(())
+/// A script that prints `name`.
+fn prints(name: &str) -> String {
+    format!("#!/bin/sh\necho {name}\n")
 }
 
 /// A data directory just after `sentinel update` switched to slot `a`: its trial recorded, no
 /// start yet.
 fn on_trial() -> anyhow::Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
-    let slot = dir.path().join("slots/a");
-    std::fs::create_dir_all(&slot)?;
-    prints(&slot.join("sentinel"), "candidate")?;
-    let hashed = Command::new("sha256sum").arg("sentinel").current_dir(&slot).output()?;
-    ensure!(hashed.status.success(), "sha256sum failed");
-    std::fs::write(slot.join("sentinel.sha256"), &hashed.stdout)?;
-    std::os::unix::fs::symlink("a", dir.path().join("slots/current"))?;
+    planted_slot(dir.path(), &prints("candidate"))?;
     std::fs::write(
         dir.path().join("slots/trial"),
         "id=0.2.0@1\nfrom=factory\nto=a\nversion=0.2.0\nfrom_version=0.1.0\nstarted=2026-03-02T15:00:00Z\nboots=0\n",
     )?;
-    prints(&dir.path().join("factory"), "factory")?;
+    script(&dir.path().join("factory"), &prints("factory"))?;
     Ok(dir)
 }
 
