@@ -79,7 +79,7 @@ pub fn run(config: Config) -> anyhow::Result<Stopped> {
     let time = time_source()?;
     let started_monotonic = time.monotonic();
     let ghl = GhlClient::new(&config.ghl, time.clone());
-    let ai = crate::ai::AiClient::new(&config.ai_gate);
+    let ai = crate::clients::ai::AiClient::new(&config.ai_gate);
     let offbox = crate::offbox::Uploads::new(config.offbox.bucket.is_some());
     let hours = crate::actors::LiveCalendar::new(config.calendar.clone());
     let signals = Default::default();

@@ -17,9 +17,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::db::{issues, kv_get, kv_set, outbox, ts};
 use crate::domain::event::{IssueKind, Party, Status};
 use crate::domain::phone::Phone;
-use crate::store::{issues, kv_get, kv_set, outbox, ts};
 
 /// What an import did (or, in a dry run, would do).
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]

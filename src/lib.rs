@@ -17,32 +17,31 @@
 //! Every actor is called through its typed handle (`actors::handles`). `supervisor` restarts
 //! any actor that fails.
 //!
-//! Imports run one way: `domain` (pure logic and the shared types) ← `store` (SQL and its
+//! Imports run one way: `domain` (pure logic and the shared types) ← `db` (SQL and its
 //! transactions) ← `actors` ← `http`, `status` and `app`; `tests/it/tidy.rs` checks it.
-//! `ghl` and `ai` are the only code that talks to GHL and to the optional AI endpoint;
+//! `ghl` and `clients::ai` are the only code that talks to GHL and to the optional AI endpoint;
 //! `backup` keeps the nightly copies, and `offbox` seals and sends them to a bucket. `update`
 //! installs signed releases into A/B slots and rolls back a version that is not healthy.
 
 pub mod actors;
-pub mod ai;
 pub mod app;
 pub mod backup;
+pub mod clients;
 pub mod config;
 pub mod console;
+pub mod db;
 pub mod domain;
 pub mod ghl;
 pub mod guard;
 pub mod http;
 pub mod import;
 pub mod led;
-pub mod notify;
 pub mod offbox;
 pub mod output;
 pub mod release;
 pub mod replay;
 pub mod secret;
 pub mod status;
-pub mod store;
 pub mod supervisor;
 pub mod time;
 pub mod update;

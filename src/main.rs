@@ -331,7 +331,7 @@ fn run() -> anyhow::Result<()> {
             out!("{}", config::describe(&source, &config));
             outln!("{}", sentinel::update::keys::describe(&sentinel::update::keys::keys_dir()));
             if config.ghl.location_id.is_none() {
-                match sentinel::store::learned_location(&config.db_path) {
+                match sentinel::db::learned_location(&config.db_path) {
                     Some(location) => {
                         outln!("# GHL location: {location}, learned from the webhooks (set GHL_LOCATION_ID to pin it)")
                     }
@@ -444,7 +444,7 @@ fn run() -> anyhow::Result<()> {
         Command::ImportOriginal => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
             let mode = if args.dry_run { sentinel::import::Mode::DryRun } else { sentinel::import::Mode::Write };
-            let mut db = sentinel::store::schema::open(&config.db_path)?;
+            let mut db = sentinel::db::schema::open(&config.db_path)?;
             let report = sentinel::import::import(file, &mut db, &config, mode)?;
             if args.dry_run {
                 outln!("dry run: nothing was written");

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
-use sentinel::store::events::{RawEvent, body_hash, record};
+use sentinel::db::events::{RawEvent, body_hash, record};
 use serde_json::json;
 
 /// A year of a busy office's events.
@@ -17,7 +17,7 @@ pub fn replay() -> anyhow::Result<()> {
     // BENCH_REPLAY_DB keeps the database (e.g. to profile the replay on it).
     let db = std::env::var_os("BENCH_REPLAY_DB").map_or_else(|| dir.path().join("sentinel.db"), Into::into);
     let written = Instant::now();
-    let mut conn = sentinel::store::schema::open(&db)?;
+    let mut conn = sentinel::db::schema::open(&db)?;
     conn.pragma_update(None, "synchronous", "OFF")?;
     let tx = conn.transaction()?;
     // Mon 5 Jan 2026, 08:00 in Chicago; one event every 158 s fills a year.

@@ -3,7 +3,7 @@
 //! A Pi has no real-time clock: after a power cut the wall clock starts at the last saved time
 //! (or 1970) until NTP answers, and may never be right if the network is down. While the clock
 //! is not believed, webhooks are still stored and answered 2xx, but they are judged only later
-//! (`store::apply` defers them with the monotonic clock's reading), no PENDING issue opens,
+//! (`db::apply` defers them with the monotonic clock's reading), no PENDING issue opens,
 //! and no alert or digest goes out; `/health`, `/status` and the LED say "waiting for the
 //! time". When the clock is believed again, the intake replays the deferred events at their
 //! true arrival times: the correction the monotonic clock measured, or GHL's `dateAdded`.

@@ -14,10 +14,10 @@ use super::resolver::{PollReport, ResolverMsg};
 use super::store::StoreError;
 use super::summary::SummaryMsg;
 use super::{ActorError, CALL_TIMEOUT, call, cast, names};
+use crate::db::summary::{AlertReport, DigestReport};
 use crate::domain::issue::{Delivery, Issue};
 use crate::domain::outcome::{Finding, Outcome, SettleReport};
 use crate::ghl::payload::Route;
-use crate::store::summary::{AlertReport, DigestReport};
 
 pub use super::store::StoreHandle;
 

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use super::Ctx;
 use super::store::{IngestReply, StoreHandle, Webhook};
+use crate::db::events::{RawEvent, body_hash};
 use crate::ghl::payload::{self, ParseOptions, Route};
-use crate::store::events::{RawEvent, body_hash};
 
 /// The intake's protocol.
 pub enum IntakeMsg {
@@ -83,7 +83,7 @@ impl Actor for Intake {
                     body_hash: body_hash(route.as_str(), text.as_bytes()),
                     // GHL echoes the SMS Sentinel sends (OutboundMessage): a texted sign-in
                     // link's token must not be kept from the echo either (issue 23).
-                    body: crate::store::console::without_tokens(text),
+                    body: crate::db::console::without_tokens(text),
                 };
                 StoreHandle::default().ingest(Webhook { raw, parsed }, reply);
             }

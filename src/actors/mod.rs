@@ -19,7 +19,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use ractor::{ActorRef, Message, RpcReplyPort};
 
-use crate::ai::AiClient;
+use crate::clients::ai::AiClient;
 use crate::config::Config;
 use crate::ghl::client::GhlClient;
 use crate::time::TimeSource;

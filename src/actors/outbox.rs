@@ -1,5 +1,5 @@
 //! The outbox sender: sends queued SMS to managers through GHL and notification webhooks
-//! through `notify` (issue 18), retries with backoff, and tells managers straight through GHL
+//! through `clients::notify` (issue 18), retries with backoff, and tells managers straight through GHL
 //! when the data partition is full.
 //!
 //! Whatever must be sent is a row in the outbox table (the summary sender and the manager
@@ -15,9 +15,9 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::Ctx;
 use super::store::StoreHandle;
+use crate::clients::notify::Notifier;
+use crate::db::outbox;
 use crate::ghl::client::{GhlClient, GhlError};
-use crate::notify::Notifier;
-use crate::store::outbox;
 
 /// The outbox sender's protocol.
 pub enum OutboxMsg {

@@ -17,8 +17,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::Ctx;
 use super::store::{StoreError, StoreHandle, SummaryFacts};
+use crate::db::summary::{AlertReport, DigestReport};
 use crate::domain::issue::Delivery;
-use crate::store::summary::{AlertReport, DigestReport};
 
 /// The summary sender's protocol.
 pub enum SummaryMsg {

@@ -6,7 +6,7 @@ use jiff::civil::DateTime;
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Console, Request, Response, unavailable};
-use crate::store::console::{Acted, Action, Session};
+use crate::db::console::{Acted, Action, Session};
 
 /// The longest note kept, in characters.
 const MAX_NOTE_CHARS: usize = 1000;

@@ -8,8 +8,8 @@ use maud::html;
 use super::layout::{self, Nav};
 use super::{Console, Request, Response, unavailable};
 use crate::actors::summary::next_digest;
+use crate::db::console::{Session, Sms};
 use crate::domain::issue::Delivery;
-use crate::store::console::{Session, Sms};
 
 /// Messages per page.
 const PER_PAGE: usize = 10;
@@ -109,7 +109,7 @@ pub(crate) fn group(rows: &[Sms]) -> Vec<Told> {
                 .collect();
             parts.sort_by_key(|(n, _)| *n);
             let body =
-                parts.iter().map(|(_, text)| crate::store::console::shown_body(text)).collect::<Vec<_>>().join("\n");
+                parts.iter().map(|(_, text)| crate::db::console::shown_body(text)).collect::<Vec<_>>().join("\n");
             let at = rows.iter().map(|row| row.created_at).min().unwrap_or(jiff::Timestamp::UNIX_EPOCH);
             Told { what: what(base), at, to, body }
         })

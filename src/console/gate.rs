@@ -173,7 +173,7 @@ fn lowest_priority() {
     }
 }
 
-/// Names are matched case-insensitively (`store::console::manager_named`), so they are
+/// Names are matched case-insensitively (`db::console::manager_named`), so they are
 /// counted so too.
 fn name_key(name: &str) -> String {
     let name = name.trim().to_lowercase();

@@ -7,7 +7,7 @@ use maud::{Markup, html};
 
 use super::layout::{self, Nav};
 use super::{Console, Response, unavailable};
-use crate::store::console::Session;
+use crate::db::console::Session;
 
 /// `GET /console/health`.
 pub(super) fn page(console: &Console<'_>, session: &Session) -> Response {

@@ -5,9 +5,9 @@ use maud::html;
 
 use super::layout::{self, Nav};
 use super::{Console, Response};
+use crate::db::console::Session;
 use crate::domain::calendar::HoursSource;
 use crate::domain::hours::{date_words, hours_words};
-use crate::store::console::Session;
 
 /// Days shown: today and the next seven.
 const DAYS: i64 = 8;

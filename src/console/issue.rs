@@ -8,10 +8,10 @@ use serde_json::{Map, Value};
 use super::issues::{kind_word, tries, who};
 use super::layout::{self, Nav, csrf};
 use super::{Console, Request, Response, unavailable};
+use crate::db::console::{KnownMessage, Session};
 use crate::domain::event::{Event, IssueKind, Status};
 use crate::domain::issue::{Issue, TimelineEntry, last_snooze};
 use crate::ghl::payload::{self, ParseOptions, Route};
-use crate::store::console::{KnownMessage, Session};
 
 /// What the notice says after each action (`?done=`).
 const DONE: [(&str, &str); 4] = [

@@ -5,9 +5,9 @@ use maud::{Markup, html};
 
 use super::layout::{self, Nav};
 use super::{Console, Response, unavailable};
+use crate::db::console::Session;
 use crate::domain::event::{IssueKind, Status};
 use crate::domain::issue::Issue;
-use crate::store::console::Session;
 
 /// Characters of the last text shown in the list.
 const PREVIEW_CHARS: usize = 120;

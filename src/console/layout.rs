@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use maud::{DOCTYPE, Markup, html};
 
 use super::session::CSRF_FIELD;
-use crate::store::console::Session;
+use crate::db::console::Session;
 
 /// The pages in the navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::db::{console, in_transaction, schema};
 use crate::domain::phone::Phone;
-use crate::store::{console, in_transaction, schema};
 
 /// Who `sentinel manager add` adds.
 #[derive(Debug, Clone, Default)]

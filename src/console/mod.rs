@@ -32,7 +32,7 @@ use tokio::runtime::Handle;
 
 use crate::actors::Ctx;
 use crate::actors::handles::StoreHandle;
-use crate::store::console::Session;
+use crate::db::console::Session;
 
 /// The stylesheet, compiled in.
 const STYLE: &str = include_str!("style.css");

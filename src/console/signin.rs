@@ -10,7 +10,7 @@ use maud::html;
 use super::layout;
 use super::session::{clear_cookie, set_cookie};
 use super::{Console, Request, Response, unavailable};
-use crate::store::console::Grant;
+use crate::db::console::Grant;
 
 /// The sign-in form, with what went wrong last time.
 pub(super) fn form(console: &Console<'_>, request: &Request, error: Option<&str>) -> Response {

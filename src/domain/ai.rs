@@ -4,7 +4,7 @@
 //! The resolver fetches the conversation from GHL and turns its messages into
 //! [`ThreadMessage`]s; [`window`] picks the recent thread, [`transcript`] writes it as
 //! `[CUSTOMER] …` / `[INTERNAL] …` lines with phones, e-mails and URLs masked by [`mask_pii`],
-//! and [`parse_verdict`] reads the model's JSON. Sending is the `ai` client's job, caching the
+//! and [`parse_verdict`] reads the model's JSON. Sending is the job of `clients::ai`, caching the
 //! store's; nothing here does I/O or reads the clock.
 
 use jiff::{SignedDuration, Timestamp};

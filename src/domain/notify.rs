@@ -2,7 +2,7 @@
 //! receives, and the Standard Webhooks signature.
 //!
 //! `config` parses `NOTIFY_WEBHOOK_URLS` and `NOTIFY_WEBHOOK_SECRET` with these functions,
-//! `store::notify` queues one outbox row per target with the body built here, and the outbox
+//! `db::notify` queues one outbox row per target with the body built here, and the outbox
 //! sender signs each attempt with [`signature`]. No I/O and no clock: `at` is an argument.
 
 use base64::Engine;

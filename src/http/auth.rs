@@ -118,7 +118,7 @@ pub(super) fn signed_for_this_location(known: Option<&str>, named: Option<&str>)
 /// The oldest a GHL signature is believed when it is an event's only proof: a signed body can
 /// be posted again by anyone who saw it, and the signature stays valid for ever. Within this
 /// age a replay meets its own duplicate keys, which the store keeps longer
-/// (`store::events::KEYS_KEPT_FOR`); past it, the event is refused.
+/// (`db::events::KEYS_KEPT_FOR`); past it, the event is refused.
 pub(super) const SIGNED_MAX_AGE: SignedDuration = SignedDuration::from_hours(24);
 
 /// How far ahead of this box's clock a signed timestamp may be: GHL's clock and ours differ, and
@@ -176,7 +176,7 @@ mod tests {
         assert_eq!(status(Some("2021-04-21T11:31:45Z"), None), None, "no believed clock, no age");
         // A replay accepted at the edge of the window, of an event that came in as early as
         // the skew allows, still finds its keys.
-        assert!(SIGNED_MAX_AGE + SIGNED_MAX_AHEAD < crate::store::events::KEYS_KEPT_FOR);
+        assert!(SIGNED_MAX_AGE + SIGNED_MAX_AHEAD < crate::db::events::KEYS_KEPT_FOR);
         Ok(())
     }
 

@@ -484,11 +484,11 @@ pub fn push(config: &Config, from: PushFrom, now: Timestamp) -> anyhow::Result<S
     let conn =
         rusqlite::Connection::open(&config.db_path).with_context(|| format!("opening {}", config.db_path.display()))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    let mut record: Record = crate::store::kv_json(&conn, RECORD_KEY, None)?;
+    let mut record: Record = crate::db::kv_json(&conn, RECORD_KEY, None)?;
     let uploaded = upload_nightly(config, &record, &backup, date, now)?;
     if record.uploaded_date.is_none_or(|done| done <= date) {
         record.succeeded(date, &uploaded, now);
-        crate::store::kv_json(&conn, RECORD_KEY, Some(&record))?;
+        crate::db::kv_json(&conn, RECORD_KEY, Some(&record))?;
     }
     let bucket = Bucket::new(url, offbox)?;
     let removed = match uploaded.removed {
@@ -507,11 +507,11 @@ pub fn push(config: &Config, from: PushFrom, now: Timestamp) -> anyhow::Result<S
 /// Writes the record of the copy restored into the restored database.
 fn note_restored(db_path: &Path, date: Date, key: &str, size: Option<u64>, sealed_at: Timestamp) -> anyhow::Result<()> {
     let conn = rusqlite::Connection::open(db_path).with_context(|| format!("opening {}", db_path.display()))?;
-    let mut record: Record = crate::store::kv_json(&conn, RECORD_KEY, None)?;
+    let mut record: Record = crate::db::kv_json(&conn, RECORD_KEY, None)?;
     if record.uploaded_date.is_none_or(|done| done < date) {
         let uploaded = Uploaded { object: key.to_string(), bytes: size.unwrap_or(0), removed: 0 };
         record.succeeded(date, &uploaded, sealed_at);
-        crate::store::kv_json(&conn, RECORD_KEY, Some(&record))?;
+        crate::db::kv_json(&conn, RECORD_KEY, Some(&record))?;
     }
     Ok(())
 }

@@ -3,11 +3,11 @@
 //!
 //! It reads `raw_events` from the live database read-only (the service may be running; WAL
 //! lets both read). One thread parses each event as intake does and records it with intake's
-//! `store::events::record` in a database in memory of its own, which tells a redelivery; the
-//! other judges the new ones, in the order received, with the same `store::apply` code the
+//! `db::events::record` in a database in memory of its own, which tells a redelivery; the
+//! other judges the new ones, in the order received, with the same `db::apply` code the
 //! store actor uses, into a second database in memory (whose `raw_events` stays empty: a
 //! `STATUS` command replayed sees no webhook). Before each event, what fell due by then is
-//! settled with `store::settle::settle_due` at its due time, as the SLA clock does live. Only the stored webhooks are known: live, the resolver also
+//! settled with `db::settle::settle_due` at its due time, as the SLA clock does live. Only the stored webhooks are known: live, the resolver also
 //! asks GHL at each due time, and a reply seen only there is not in the replay.
 //! `report` reads the statistics off the replayed issues; `svg` draws them.
 
@@ -23,11 +23,11 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::{Map, Value};
 
 use crate::config::Config;
+use crate::db::events::{self, RawEvent, Recorded};
+use crate::db::{self, World, apply, settle};
 use crate::domain::calendar::Calendar;
 use crate::domain::outcome::Outcome;
 use crate::ghl::payload::{self, ParseOptions, Parsed, Route};
-use crate::store::events::{self, RawEvent, Recorded};
-use crate::store::{self, World, apply, settle};
 
 pub use report::Report;
 
@@ -105,9 +105,9 @@ pub fn run(live_db: &Path, config: &Config, window: Window) -> anyhow::Result<Re
         applied
     })?;
     let end = window.until.or(last_at).unwrap_or_else(Timestamp::now);
-    store::in_transaction(&mut replay, |tx| settle_until(tx, end))?;
-    let issues = store::issues::list(&replay, &[])?;
-    let calendar = store::hours::calendar(&replay, &config.calendar)?;
+    db::in_transaction(&mut replay, |tx| settle_until(tx, end))?;
+    let issues = db::issues::list(&replay, &[])?;
+    let calendar = db::hours::calendar(&replay, &config.calendar)?;
     let targets = report::Targets { escalation: config.escalation, sms_sla: config.sms_sla, call_sla: config.call_sla };
     Ok(report::build(&issues, &calendar, targets, window.since, end, events))
 }
@@ -119,7 +119,7 @@ fn in_memory() -> anyhow::Result<Connection> {
     conn.pragma_update(None, "page_size", 4096)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(128);
-    store::schema::migrate(&mut conn).context("creating the replay's database")?;
+    db::schema::migrate(&mut conn).context("creating the replay's database")?;
     // Finding a party's live issue looks among all its issues by contact (or phone, or
     // conversation); a year of them makes that the replay's main cost. These indexes cover the
     // live ones only, and replace the ones over every issue, which the replay's statements
@@ -183,12 +183,12 @@ fn read(
          WHERE received_at < ?1 AND body != '' AND id NOT IN (SELECT event_id FROM deferred_events)
          ORDER BY received_at, id",
     )?;
-    let until = until.map(store::ts).unwrap_or_else(|| "9999".to_string());
+    let until = until.map(db::ts).unwrap_or_else(|| "9999".to_string());
     let mut rows = statement.query([until])?;
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut tx = seen.transaction()?;
     while let Some(row) = rows.next()? {
-        let received_at = store::parse_ts(&row.get::<_, String>(0)?)?;
+        let received_at = db::parse_ts(&row.get::<_, String>(0)?)?;
         let route_name: String = row.get(1)?;
         let (body_hash, text): (String, String) = (row.get(2)?, row.get(3)?);
         let Some(route) = Route::from_name(&route_name) else {
@@ -242,7 +242,7 @@ fn apply_all(
             Err(_) => {
                 tx.rollback()?;
                 let tx = replay.transaction()?;
-                calendar = store::hours::calendar(&tx, &config.calendar)?;
+                calendar = db::hours::calendar(&tx, &config.calendar)?;
                 judge_batch(&tx, config, &mut calendar, &batch, apply::judge)?;
                 tx.commit()?;
             }
@@ -272,7 +272,7 @@ fn judge_batch(
         let outcome = judge(tx, &world(config, calendar), id, &ready.parsed, ready.at)?;
         // A manager's hours command changes the calendar for the events after it, as live.
         if matches!(outcome, Outcome::Command { .. }) {
-            *calendar = store::hours::calendar(tx, &config.calendar)?;
+            *calendar = db::hours::calendar(tx, &config.calendar)?;
         }
     }
     Ok(())
@@ -281,11 +281,11 @@ fn judge_batch(
 /// Settles every PENDING issue due by `now`, each at its own due time, as the SLA clock's
 /// timer does live (with no GHL findings: only the stored webhooks are known).
 fn settle_until(conn: &Connection, now: Timestamp) -> rusqlite::Result<()> {
-    if store::issues::next_pending_due(conn)?.is_none_or(|due_at| due_at > now) {
+    if db::issues::next_pending_due(conn)?.is_none_or(|due_at| due_at > now) {
         return Ok(());
     }
     // One read of all that fell due, settled in groups of one due time each.
-    let due = store::issues::pending_due_ids(conn, now)?;
+    let due = db::issues::pending_due_ids(conn, now)?;
     for group in due.chunk_by(|a, b| a.1 == b.1) {
         let ids: Vec<i64> = group.iter().map(|(id, _)| *id).collect();
         settle::settle_due(conn, group[0].1, &ids, &[])?;

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::Snapshot;
-use crate::ai::{AiGateStatus, CheckResult};
+use crate::clients::ai::{AiGateStatus, CheckResult};
 
 /// The Prometheus text exposition of the snapshot and the GHL and AI clients' counters.
 pub fn metrics(snapshot: &Snapshot, ghl: &crate::ghl::client::GhlStatus, ai: &AiGateStatus) -> String {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::actors::Ctx;
 use crate::actors::handles::StoreHandle;
 use crate::actors::summary::next_digest;
-use crate::ai::AiGateStatus;
+use crate::clients::ai::AiGateStatus;
 use crate::domain::event::Status;
 use crate::domain::issue::Issue;
 use crate::supervisor::{ActorHealth, probe_all};
@@ -60,7 +60,7 @@ pub struct Snapshot {
     pub notify_targets: Vec<String>,
     /// The newest webhooks and what came of them, newest first.
     #[serde(default)]
-    pub recent_events: Vec<crate::store::events::Recent>,
+    pub recent_events: Vec<crate::db::events::Recent>,
     /// How the resolver's last regular pass over OPEN issues ran.
     #[serde(default)]
     pub resolver_pass: Option<crate::actors::PassInfo>,

@@ -146,7 +146,7 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ai::AiGateStatus;
+    use crate::clients::ai::AiGateStatus;
     use crate::domain::event::Status;
 
     #[test]

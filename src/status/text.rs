@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 
 use super::Snapshot;
-use crate::ai::AiGateStatus;
+use crate::clients::ai::AiGateStatus;
 pub use crate::domain::format::uptime;
 use crate::domain::format::when;
 

@@ -270,7 +270,7 @@ fn database_schema(db_path: &Path) -> anyhow::Result<Option<(i64, i64)>> {
     let conn = rusqlite::Connection::open_with_flags(db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .with_context(|| format!("opening {}", db_path.display()))?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    Ok(Some(crate::store::schema::readable_by(&conn)?))
+    Ok(Some(crate::db::schema::readable_by(&conn)?))
 }
 
 /// The online backup taken before the switch: `slots/pre-update.db`, replacing the last one.

@@ -76,7 +76,7 @@ fn pack(flags: &mut Flags) -> anyhow::Result<String> {
         arch: arch_of(&target)?,
         target,
         min_schema: number(flags.remove("min-schema"), 0)?,
-        schema: number(flags.remove("schema"), crate::store::schema::VERSION)?,
+        schema: number(flags.remove("schema"), crate::db::schema::VERSION)?,
         sha256: String::new(),
         size: 0,
         key_id: String::new(),

@@ -84,7 +84,7 @@ fn never_imports(dir: &str, forbidden: &[&str]) -> anyhow::Result<()> {
     for (file, module) in found {
         assert!(
             !forbidden.contains(&module.as_str()),
-            "{} imports crate::{module}; imports run domain ← store ← actors ← http/status/app (ARCHITECTURE.md)",
+            "{} imports crate::{module}; imports run domain ← db ← actors ← http/status/app (ARCHITECTURE.md)",
             file.display()
         );
     }
@@ -100,8 +100,8 @@ fn the_domain_imports_nothing_of_the_crate_but_itself() -> anyhow::Result<()> {
 }
 
 #[test]
-fn the_store_never_imports_actors_ghl_http_or_status() -> anyhow::Result<()> {
-    never_imports("store", &["actors", "ghl", "http", "status", "app", "supervisor", "ai", "guard", "led", "console"])
+fn the_db_never_imports_actors_ghl_http_or_status() -> anyhow::Result<()> {
+    never_imports("db", &["actors", "ghl", "http", "status", "app", "supervisor", "clients", "guard", "led", "console"])
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! The resolver hands over each text's conversation as GHL gave it. Here the recent thread is
 //! cut and masked (`domain::ai`) — a thread that does not show the customer's latest text yet is
 //! not asked about — the store is asked for verdicts already given for the same thread state,
-//! and only the rest are sent, one by one, through the `ai` client: at most
+//! and only the rest are sent, one by one, through `clients::ai`: at most
 //! `AI_GATE_MAX_ISSUES_PER_RUN` requests, each within `AI_GATE_TIMEOUT_SECONDS`, the whole run
 //! within `AI_GATE_RUN_BUDGET_SECONDS`. Fresh verdicts go back to the store. The result per issue
 //! is an [`AiCheck`] that the store's settlement reads: only a confident NO resolves; a failure,
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::actors::Ctx;
 use crate::actors::store::StoreHandle;
-use crate::ai::{AiError, CheckResult};
+use crate::clients::ai::{AiError, CheckResult};
 use crate::domain::ai::{
     Author, ThreadMessage, ThreadState, Verdict, shows_customer_text, thread_state, transcript, window,
 };

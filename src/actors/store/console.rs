@@ -1,7 +1,7 @@
 //! The managers' console's part of the store protocol (issue 17): sessions, sign-in links, and
 //! the console's buttons, with their typed methods on [`StoreHandle`].
 //!
-//! Each request is one short transaction in `store::console`. An action that changed due times
+//! Each request is one short transaction in `db::console`. An action that changed due times
 //! or live issues tells the SLA clock to look again, as the SMS commands do, and a resolution
 //! queues its notification webhooks.
 
@@ -10,8 +10,8 @@ use jiff::{SignedDuration, Timestamp};
 use super::handle::{Reply, StoreHandle, StoreMsg};
 use super::{StoreError, StoreState, hooks_resolved, text_err};
 use crate::actors::handles::ClockHandle;
-use crate::store::console::{self, Acted, Action, Grant, KnownMessage, Manager, Session, Sms};
-use crate::store::in_transaction;
+use crate::db::console::{self, Acted, Action, Grant, KnownMessage, Manager, Session, Sms};
+use crate::db::in_transaction;
 
 /// What the console asks of the store.
 pub enum ConsoleMsg {

@@ -8,16 +8,16 @@ use ractor::RpcReplyPort;
 
 use super::super::{CALL_TIMEOUT, names};
 pub use super::error::StoreError;
+use crate::db::events::{self, RawEvent};
+use crate::db::facts::{StoreStats, SummaryFacts};
+use crate::db::outbox;
+use crate::db::summary::{AlertReport, DigestReport};
 use crate::domain::ai::{ThreadState, Verdict};
 use crate::domain::event::{Parsed, Status};
 use crate::domain::issue::{Delivery, Issue, TimelineEntry};
 use crate::domain::notify::EventKind;
 use crate::domain::outcome::{Finding, Outcome, SettleReport};
 use crate::domain::phone::Phone;
-use crate::store::events::{self, RawEvent};
-use crate::store::facts::{StoreStats, SummaryFacts};
-use crate::store::outbox;
-use crate::store::summary::{AlertReport, DigestReport};
 
 /// Where the store answers: with the value, or why not.
 pub type Reply<T> = RpcReplyPort<Result<T, StoreError>>;
@@ -220,7 +220,7 @@ pub enum StoreMsg {
         /// Most events.
         limit: usize,
         /// The events.
-        reply: Reply<Vec<crate::store::events::Deferred>>,
+        reply: Reply<Vec<crate::db::events::Deferred>>,
     },
     /// Judges one deferred event at its true arrival time.
     ApplyDeferred {

@@ -19,18 +19,18 @@ use rusqlite::Connection;
 
 use super::Ctx;
 use super::handles::{ClockHandle, OutboxHandle, ResolverHandle, SummaryHandle};
+use crate::db::ai_gate;
+use crate::db::apply;
+use crate::db::events;
+pub use crate::db::facts::{StoreStats, SummaryFacts};
+use crate::db::issues;
+use crate::db::summary;
+use crate::db::{World, facts, in_transaction, notify, outbox, settle};
 use crate::domain::ai::Verdict;
 use crate::domain::calendar::Calendar;
 use crate::domain::event::Event;
 use crate::domain::outcome::Outcome;
 use crate::ghl::payload::Parsed;
-use crate::store::ai_gate;
-use crate::store::apply;
-use crate::store::events;
-pub use crate::store::facts::{StoreStats, SummaryFacts};
-use crate::store::issues;
-use crate::store::summary;
-use crate::store::{World, facts, in_transaction, notify, outbox, settle};
 
 /// The store actor; its state is built in `pre_start`.
 pub struct Store;
@@ -58,16 +58,16 @@ impl Actor for Store {
     type Arguments = Ctx;
 
     async fn pre_start(&self, myself: ActorRef<StoreMsg>, ctx: Ctx) -> Result<StoreState, ActorProcessingErr> {
-        let conn = tokio::task::block_in_place(|| crate::store::schema::open(&ctx.config.db_path))?;
-        if let Some(location) = crate::store::kv_get(&conn, crate::store::apply::LEARNED_LOCATION)? {
+        let conn = tokio::task::block_in_place(|| crate::db::schema::open(&ctx.config.db_path))?;
+        if let Some(location) = crate::db::kv_get(&conn, crate::db::apply::LEARNED_LOCATION)? {
             ctx.ghl.learn_location(&location);
         }
         // The off-box record survives restarts, so `/status` shows the last upload at once.
         if ctx.offbox.enabled() {
-            ctx.offbox.set(crate::store::kv_json(&conn, crate::offbox::RECORD_KEY, None)?);
+            ctx.offbox.set(crate::db::kv_json(&conn, crate::offbox::RECORD_KEY, None)?);
         }
         // The special days are in force from the start (issue 18).
-        ctx.hours.set(crate::store::hours::calendar(&conn, &ctx.config.calendar)?);
+        ctx.hours.set(crate::db::hours::calendar(&conn, &ctx.config.calendar)?);
         // A nightly run missed while the appliance was off is done at the first chance.
         let _ = myself.cast(StoreMsg::Nightly);
         let boot_id = ctx.time.boot_id();
@@ -281,7 +281,7 @@ impl Actor for Store {
             StoreMsg::Nightly => nightly::run(&myself, state),
             StoreMsg::OffboxDone(record) => nightly::uploaded(&myself, state, *record),
             StoreMsg::Deferred { limit, reply } => {
-                let _ = reply.send(text_err(crate::store::events::deferred(&state.conn, limit)));
+                let _ = reply.send(text_err(crate::db::events::deferred(&state.conn, limit)));
             }
             StoreMsg::ApplyDeferred { id, parsed, at, reply } => {
                 let ctx = state.ctx.clone();
@@ -333,7 +333,7 @@ fn flush(state: &mut StoreState) {
                 let outcome = apply::apply(tx, &world, &webhook.raw, &webhook.parsed, now)?;
                 // A command may have changed the hours: the rest of the batch sees the new ones.
                 if matches!(outcome, Outcome::Command { .. }) {
-                    changed = Some(crate::store::hours::calendar(tx, &ctx.config.calendar)?);
+                    changed = Some(crate::db::hours::calendar(tx, &ctx.config.calendar)?);
                 }
                 outcomes.push(outcome);
             }
@@ -413,7 +413,7 @@ fn share_hours(conn: &Connection, ctx: &Ctx, outcomes: &[&Outcome]) {
     if !outcomes.iter().any(|outcome| matches!(outcome, Outcome::Command { .. })) {
         return;
     }
-    match crate::store::hours::load(conn) {
+    match crate::db::hours::load(conn) {
         Ok(days) => {
             let known: Vec<_> = ctx.calendar().special_days_from(jiff::civil::Date::MIN).cloned().collect();
             if days != known {

@@ -1,5 +1,5 @@
 //! The store's nightly duty (APPLIANCE §5.4, issue 15): at 02:00 local time, or at the first
-//! chance after it, the housekeeping and the dated backup (`store::housekeeping`), then, when
+//! chance after it, the housekeeping and the dated backup (`db::housekeeping`), then, when
 //! `OFFBOX_URL` is set, the off-box copy of the newest backup.
 //!
 //! The store owns the database, so the backup is its own work; the upload is network I/O, so
@@ -27,7 +27,7 @@ pub(super) fn run(myself: &ActorRef<StoreMsg>, state: &mut StoreState) {
     let now = ctx.time.now();
     if let Some(date) = due_date(&ctx, now) {
         let written =
-            tokio::task::block_in_place(|| crate::store::housekeeping::nightly(&state.conn, &ctx.config, date, now));
+            tokio::task::block_in_place(|| crate::db::housekeeping::nightly(&state.conn, &ctx.config, date, now));
         match written {
             Ok(Some(path)) => tracing::info!(path = %path.display(), "nightly backup written"),
             Ok(None) => {}
@@ -46,7 +46,7 @@ pub(super) fn run(myself: &ActorRef<StoreMsg>, state: &mut StoreState) {
 pub(super) fn uploaded(myself: &ActorRef<StoreMsg>, state: &mut StoreState, record: Record) {
     let ctx = state.ctx.clone();
     ctx.offbox.set(record.clone());
-    if let Err(err) = crate::store::kv_json(&state.conn, crate::offbox::RECORD_KEY, Some(&record)) {
+    if let Err(err) = crate::db::kv_json(&state.conn, crate::offbox::RECORD_KEY, Some(&record)) {
         tracing::warn!("keeping the off-box record failed: {err}");
     }
     ctx.offbox.end();

@@ -1,12 +1,12 @@
-//! Tests of `store::console`: managers, sessions and one-time links kept as hashes, and the
+//! Tests of `db::console`: managers, sessions and one-time links kept as hashes, and the
 //! console's actions, including a snooze that a change of hours leaves alone.
 
 use jiff::SignedDuration;
 
 use super::{at, config, create, create_open, customer, database, issue, world};
+use crate::db::console::{self, Acted, Action};
+use crate::db::{commands, issues};
 use crate::domain::event::{IssueKind, Status};
-use crate::store::console::{self, Acted, Action};
-use crate::store::{commands, issues};
 
 /// Monday 2 March 2026, 12:30pm in Chicago.
 const NOW: &str = "2026-03-02T18:30:00Z";

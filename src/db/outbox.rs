@@ -1,5 +1,5 @@
 //! The outbox: every SMS to a manager, and every notification webhook (issue 18, queued by
-//! `store::notify`), is a row here before it is sent (SPEC §8).
+//! `db::notify`), is a row here before it is sent (SPEC §8).
 //!
 //! A row is unique per purpose and recipient, so a digest slot, an alert batch or a command
 //! reply can never be queued twice. The summary sender takes due rows, sends them and
@@ -193,7 +193,7 @@ pub fn next_attempt(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
     text.map(|t| parse_ts(&t)).transpose()
 }
 
-/// Pending manager SMS (webhook rows are counted by `store::notify::counts`).
+/// Pending manager SMS (webhook rows are counted by `db::notify::counts`).
 pub fn backlog(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND channel = 'sms'", [], |row| row.get(0))
 }
@@ -324,7 +324,7 @@ fn release_unsent_alerts(conn: &Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::schema::open_in_memory;
+    use crate::db::schema::open_in_memory;
 
     fn at(text: &str) -> Timestamp {
         text.parse().expect("instant")

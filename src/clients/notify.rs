@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::db::outbox::{Attempt, Entry};
 use crate::domain::notify;
-use crate::store::outbox::{Attempt, Entry};
 
 /// Longest wait for a receiver's answer: a stalled receiver fails the attempt, and the
 /// delivery is tried again later under the same id.

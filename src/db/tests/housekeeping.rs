@@ -1,12 +1,12 @@
-//! Tests of `store::housekeeping`: the nightly run prunes, backs up, and runs once per date.
+//! Tests of `db::housekeeping`: the nightly run prunes, backs up, and runs once per date.
 
 use jiff::civil::date;
 use rusqlite::Connection;
 
 use super::{at, config, raw};
 use crate::config::Config;
-use crate::store::housekeeping::nightly;
-use crate::store::{events, schema};
+use crate::db::housekeeping::nightly;
+use crate::db::{events, schema};
 
 /// A database file in a fresh directory, and a configuration that points at it.
 fn on_disk(dir: &tempfile::TempDir, pairs: &[(&str, &str)]) -> anyhow::Result<(Connection, Config)> {
@@ -70,7 +70,7 @@ fn an_event_waiting_for_the_time_is_never_pruned() -> anyhow::Result<()> {
 
 #[test]
 fn breach_webhook_marks_go_with_their_issue_and_live_ones_stay() -> anyhow::Result<()> {
-    use crate::store::{kv_get, kv_set};
+    use crate::db::{kv_get, kv_set};
     let dir = tempfile::tempdir()?;
     let (conn, config) = on_disk(&dir, &[("RAW_EVENTS_RETENTION_DAYS", "30")])?;
     let issue = |id: i64, status: &str, resolved_at: Option<&str>| {

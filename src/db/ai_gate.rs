@@ -71,7 +71,7 @@ mod tests {
 
     #[test]
     fn a_verdict_is_found_only_for_its_thread_state() -> anyhow::Result<()> {
-        let conn = crate::store::schema::open_in_memory()?;
+        let conn = crate::db::schema::open_in_memory()?;
         let now: Timestamp = "2026-03-02T17:00:00Z".parse()?;
         let first = state("m1", "2026-03-02T15:00:00Z")?;
         assert_eq!(cached(&conn, &first)?, None);

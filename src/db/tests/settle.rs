@@ -1,12 +1,12 @@
-//! Tests of `store::settle`: what a due time, a resolver pass and a spam mark do to issues.
+//! Tests of `db::settle`: what a due time, a resolver pass and a spam mark do to issues.
 
 use jiff::Timestamp;
 
 use super::{MONDAY_9AM, MONDAY_11AM, at, create, customer, database, issue};
+use crate::db::issues;
+use crate::db::settle::{apply_findings, mark_spam, settle_due};
 use crate::domain::event::{IssueKind, Status};
 use crate::domain::outcome::{AiCheck, Finding, FoundReply};
-use crate::store::issues;
-use crate::store::settle::{apply_findings, mark_spam, settle_due};
 
 /// A minute after the due time.
 const SETTLE_AT: &str = "2026-03-02T17:01:00Z";

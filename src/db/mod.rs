@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::domain::calendar::Calendar;
 
 /// What the store's transactions are told about the world outside the database. The store
-/// actor fills it in before each transaction, so nothing in `store/` reaches into the actors,
+/// actor fills it in before each transaction, so nothing in `db/` reaches into the actors,
 /// GHL or the clock.
 #[derive(Debug, Clone, Copy)]
 pub struct World<'a> {

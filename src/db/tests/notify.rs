@@ -1,15 +1,15 @@
-//! Tests of `store::notify`: each event is queued once per webhook that takes its kind.
+//! Tests of `db::notify`: each event is queued once per webhook that takes its kind.
 
 use jiff::SignedDuration;
 
 use super::{MONDAY_9AM, at, config, create_open, customer, database};
+use crate::db::notify::{counts, queue, queue_resolved};
+use crate::db::outbox::{Channel, due, mark_sent};
+use crate::db::summary::{build_alert, build_digest};
+use crate::db::{issues, outbox};
 use crate::domain::event::IssueKind;
 use crate::domain::issue::Delivery;
 use crate::domain::notify::EventKind;
-use crate::store::notify::{counts, queue, queue_resolved};
-use crate::store::outbox::{Channel, due, mark_sent};
-use crate::store::summary::{build_alert, build_digest};
-use crate::store::{issues, outbox};
 
 const SECRET: &str = "whsec_c2VudGluZWwtdGVzdC1rZXktMDEyMzQ1Njc4OWFiY2Q=";
 const NOW: &str = "2026-03-02T18:30:00Z";
@@ -53,7 +53,7 @@ fn a_breach_is_told_once_even_without_managers() -> anyhow::Result<()> {
     let now = at(NOW);
     build_alert(&conn, &config, now, Delivery::Queue)?;
     build_alert(&conn, &config, now + SignedDuration::from_mins(1), Delivery::Queue)?;
-    assert_eq!(hooks(&conn)?, vec![(format!("hook:alert:{}", crate::store::ts(now)), "https://a.example/hook".into())]);
+    assert_eq!(hooks(&conn)?, vec![(format!("hook:alert:{}", crate::db::ts(now)), "https://a.example/hook".into())]);
     // A new breach is told alone.
     create_open(&conn, IssueKind::Call, &customer(2))?;
     let later = now + SignedDuration::from_mins(2);

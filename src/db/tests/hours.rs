@@ -1,12 +1,12 @@
-//! Tests of `store::hours`: special days set by SMS move due times, are told to every
+//! Tests of `db::hours`: special days set by SMS move due times, are told to every
 //! manager, and are read back as the calendar in force.
 
 use rusqlite::Connection;
 
 use super::{at, config, create, create_open, customer, database, issue, outbox, world};
 use crate::config::Config;
+use crate::db::{commands, hours, issues};
 use crate::domain::event::IssueKind;
-use crate::store::{commands, hours, issues};
 
 /// Monday 2 March 2026, 12:30pm in Chicago, when the commands arrive.
 const NOW: &str = "2026-03-02T18:30:00Z";
@@ -51,7 +51,7 @@ fn closed_today_moves_pending_due_times_and_tells_every_manager() -> anyhow::Res
     let calendar = hours::calendar(&conn, &config.calendar)?;
     let why = commands::run(
         &conn,
-        &crate::store::World { calendar: &calendar, ..world(&config) },
+        &crate::db::World { calendar: &calendar, ..world(&config) },
         &commands::Sender::contact("mgr1"),
         &format!("Why {pending}"),
         "reply:2",

@@ -1,13 +1,13 @@
-//! Tests of `store::commands`: a manager's SMS command is carried out and its reply queued.
+//! Tests of `db::commands`: a manager's SMS command is carried out and its reply queued.
 
 use rusqlite::Connection;
 
 use super::{MONDAY_9AM, MONDAY_11AM, at, config, create, create_open, customer, database, issue, outbox, world};
 use crate::config::Config;
+use crate::db::commands::Sender;
+use crate::db::{commands, issues};
 use crate::domain::command::{self, HELP};
 use crate::domain::event::{IssueKind, Status};
-use crate::store::commands::Sender;
-use crate::store::{commands, issues};
 
 /// Half past noon on the Monday, when the tests' commands arrive.
 const NOW: &str = "2026-03-02T18:30:00Z";

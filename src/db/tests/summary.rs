@@ -1,13 +1,13 @@
-//! Tests of `store::summary`: digests and breach alerts are built, claimed and queued once.
+//! Tests of `db::summary`: digests and breach alerts are built, claimed and queued once.
 
 use jiff::civil::date;
 
 use super::{MANAGERS, MONDAY_9AM, at, config, create_open, customer, database, issue, outbox};
+use crate::db::outbox::{WATERMARK_KEY, due, mark_sent};
+use crate::db::summary::{build_alert, build_digest, digest_claimed, queue_notice, webhook_since};
+use crate::db::{events, issues, kv_set, ts};
 use crate::domain::event::IssueKind;
 use crate::domain::issue::Delivery;
-use crate::store::outbox::{WATERMARK_KEY, due, mark_sent};
-use crate::store::summary::{build_alert, build_digest, digest_claimed, queue_notice, webhook_since};
-use crate::store::{events, issues, kv_set, ts};
 
 /// Half past noon on the Monday, when the tests' digests and alerts are built.
 const NOW: &str = "2026-03-02T18:30:00Z";
@@ -84,7 +84,7 @@ fn the_digest_watermark_moves_when_it_is_sent() -> anyhow::Result<()> {
     for entry in due(&conn, at(NOW), 10, &[])? {
         mark_sent(&conn, entry.id, at(NOW), None)?;
     }
-    assert_eq!(crate::store::kv_get(&conn, WATERMARK_KEY)?, Some(ts(at(NOW))));
+    assert_eq!(crate::db::kv_get(&conn, WATERMARK_KEY)?, Some(ts(at(NOW))));
     Ok(())
 }
 

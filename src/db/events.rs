@@ -285,7 +285,7 @@ pub fn body_hash(route: &str, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::schema::open_in_memory;
+    use crate::db::schema::open_in_memory;
 
     fn event(at: &str, idem_key: Option<&str>, body: &str) -> anyhow::Result<RawEvent> {
         keyed(at, idem_key.into_iter().collect(), body)

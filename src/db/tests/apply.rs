@@ -1,13 +1,13 @@
-//! Tests of `store::apply`: one webhook, stored and judged, as intake's transaction runs it.
+//! Tests of `db::apply`: one webhook, stored and judged, as intake's transaction runs it.
 
 use super::{
     MONDAY_9AM, MONDAY_11AM, at, config, customer, database, issue, issue_count, outbox, parsed, raw, text_from, world,
 };
+use crate::db::apply::{LEARNED_LOCATION, apply, apply_deferred};
+use crate::db::{World, events, issues, kv_get};
 use crate::domain::command;
 use crate::domain::event::{Event, Inbound, IssueKind, Outbound, Party, Status};
 use crate::domain::outcome::{DEFERRED, Outcome};
-use crate::store::apply::{LEARNED_LOCATION, apply, apply_deferred};
-use crate::store::{World, events, issues, kv_get};
 
 fn created(issue_id: i64) -> Outcome {
     Outcome::Created { issue_id, kind: IssueKind::Sms, unconfirmed_ack: false }

@@ -3,7 +3,7 @@
 //!
 //! The shared fixtures live here: a configuration read from explicit variables (the way
 //! `config`'s own tests build one), a [`World`] with a believed clock, instants from text, and
-//! parties, webhooks and issues built directly as domain values. The tests of `store/mod.rs`
+//! parties, webhooks and issues built directly as domain values. The tests of `db/mod.rs`
 //! itself (stored instants, transactions, the kv table and what it keeps) sit at the bottom.
 
 mod apply;
@@ -144,7 +144,7 @@ pub fn issue_count(conn: &Connection) -> anyhow::Result<i64> {
     Ok(conn.query_row("SELECT COUNT(*) FROM issues", [], |row| row.get(0))?)
 }
 
-// === store/mod.rs ===
+// === db/mod.rs ===
 
 #[test]
 fn stored_instants_sort_as_text() -> anyhow::Result<()> {

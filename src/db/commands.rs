@@ -3,7 +3,7 @@
 //! The command text is parsed by `domain::command`; this file reads and changes issues and
 //! queues the reply in the outbox under the inbound message's own purpose, all in the same
 //! commit as the raw event, so a command is applied once and answered once. The hours
-//! commands (issue 18) are carried out by `store::hours`; a change of hours is confirmed to
+//! commands (issue 18) are carried out by `db::hours`; a change of hours is confirmed to
 //! every manager under that same purpose.
 
 use jiff::{SignedDuration, Timestamp};
@@ -276,7 +276,7 @@ fn execute(
         Command::Help => Ok(command::HELP.to_string()),
         // `run` sends this to `sign_in_link`.
         Command::Pin => Ok(format!("Not understood. Usage: {}", command::USAGE_ALL)),
-        // `run` sends these to `store::hours`.
+        // `run` sends these to `db::hours`.
         Command::Closed(_) | Command::OpenHours(..) | Command::Normal(_) | Command::Hours => {
             Ok(format!("Not understood. Usage: {}", command::USAGE_ALL))
         }

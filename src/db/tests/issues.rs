@@ -1,9 +1,9 @@
-//! Tests of `store::issues`: issues, their timeline, the spam list and known staff replies.
+//! Tests of `db::issues`: issues, their timeline, the spam list and known staff replies.
 
 use super::{MONDAY_9AM, MONDAY_11AM, at, create, customer, database, issue};
+use crate::db::issues::{self, NewIssue};
 use crate::domain::event::{IssueKind, Party, Status};
 use crate::domain::phone::Phone;
-use crate::store::issues::{self, NewIssue};
 
 #[test]
 fn a_created_issue_reads_back_pending_with_its_timeline() -> anyhow::Result<()> {

@@ -1,10 +1,10 @@
-//! Tests of `store::facts`: what the summary sender plans with and the status page's figures.
+//! Tests of `db::facts`: what the summary sender plans with and the status page's figures.
 
 use super::{MONDAY_9AM, MONDAY_11AM, at, config, create, create_open, customer, database, raw};
+use crate::db::facts::{heartbeat, note_seen, read_probe, stats, summary_facts};
+use crate::db::{events, issues, kv_get, summary, ts};
 use crate::domain::event::IssueKind;
 use crate::domain::issue::Delivery;
-use crate::store::facts::{heartbeat, note_seen, read_probe, stats, summary_facts};
-use crate::store::{events, issues, kv_get, summary, ts};
 
 const NOON: &str = "2026-03-02T18:00:00Z";
 
@@ -44,8 +44,8 @@ fn the_first_sighting_of_the_day_is_kept() -> anyhow::Result<()> {
 #[test]
 fn the_newer_of_last_seen_and_the_heartbeat_counts() -> anyhow::Result<()> {
     let (conn, config) = (database()?, config(&[])?);
-    crate::store::kv_set(&conn, "last_seen_at", &ts(at(MONDAY_9AM)))?;
-    crate::store::kv_set(&conn, "heartbeat_at", &ts(at(MONDAY_11AM)))?;
+    crate::db::kv_set(&conn, "last_seen_at", &ts(at(MONDAY_9AM)))?;
+    crate::db::kv_set(&conn, "heartbeat_at", &ts(at(MONDAY_11AM)))?;
     assert_eq!(summary_facts(&conn, &config, at(NOON), false)?.last_seen_at, Some(at(MONDAY_11AM)));
     Ok(())
 }
