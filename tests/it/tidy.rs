@@ -222,3 +222,144 @@ fn stdout_is_written_only_through_the_output_macros() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The three contracts the code cites by section, and the file in `docs/` that holds the repo's
+/// own summary of each, under the same section numbers.
+const CONTRACTS: [(&str, &str); 3] =
+    [("SPEC", "docs/SPEC.md"), ("CONTRACT", "docs/GHL.md"), ("APPLIANCE", "docs/APPLIANCE.md")];
+
+/// Every section `text` cites of the contract called `name`: `SPEC §5.2`, `ghl/CONTRACT.md`
+/// §7.8, and the sections a citation runs on to (`SPEC §6, §8`, `CONTRACT §3–§5`, `§2 and §3.3`),
+/// also across a comment's line break.
+fn cited(text: &str, name: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices(name) {
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let mut rest = &text[at + name.len()..];
+        rest = rest.strip_prefix(".md").unwrap_or(rest);
+        rest = rest.strip_prefix('`').unwrap_or(rest);
+        loop {
+            // Spaces, and a comment's leaders when the citation runs on to the next line.
+            let joined = rest.trim_start_matches(|c: char| c.is_whitespace() || "/!*".contains(c));
+            let Some(after) = joined.strip_prefix('§').map(str::trim_start) else { break };
+            let digits = after.chars().take_while(|c| c.is_ascii_digit() || *c == '.').count();
+            let number = after[..digits].trim_end_matches('.');
+            if number.is_empty() {
+                break;
+            }
+            found.push(number.to_string());
+            // A list goes on after `,`, `–`, `-`, `/` or `and` (`§6, §8`, `§3–§5`, `§2 and §3.3`).
+            let tail = after[digits..].trim_start();
+            let Some(tail) = [",", "–", "-", "/", "and"].iter().find_map(|sep| tail.strip_prefix(sep)) else { break };
+            let tail = tail.trim_start();
+            rest = tail.strip_prefix("and").unwrap_or(tail);
+        }
+    }
+    found
+}
+
+/// The section numbers a Markdown file has as headings (`## §5.2 Staff replies`).
+fn headed_sections(markdown: &str) -> std::collections::BTreeSet<String> {
+    let mut sections = std::collections::BTreeSet::new();
+    for line in markdown.lines().filter(|line| line.starts_with('#')) {
+        for (at, _) in line.match_indices('§') {
+            let number: String = line[at + '§'.len_utf8()..]
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            if !number.trim_end_matches('.').is_empty() {
+                sections.insert(number.trim_end_matches('.').to_string());
+            }
+        }
+    }
+    sections
+}
+
+#[test]
+fn citations_are_read_as_written() {
+    let text = "(SPEC §6, §8) SPEC §2 and §3.3; CONTRACT §3–§5. (`ghl/CONTRACT.md` §7.8), (CONTRACT\n    // §3.3) XSPEC §9, issue 18 §3";
+    assert_eq!(cited(text, "SPEC"), ["6", "8", "2", "3.3"]);
+    assert_eq!(cited(text, "CONTRACT"), ["3", "5", "7.8", "3.3"]);
+    assert_eq!(headed_sections("# SPEC §1\n## §5.2 Staff replies\nSee §9.\n### §7.8. The envelope"), {
+        ["1", "5.2", "7.8"].map(String::from).into_iter().collect::<std::collections::BTreeSet<_>>()
+    });
+}
+
+/// `SPEC §5.2` in a comment can be followed in the repo: each contract cited in `src/` or
+/// `tests/` has its summary in `docs/`, with a heading for every section cited.
+#[test]
+fn every_cited_section_has_a_heading_in_docs() -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    sources(&root.join("src"), &mut files)?;
+    sources(&root.join("tests"), &mut files)?;
+    // This file's own examples are not citations.
+    files.retain(|file| !file.ends_with("tests/it/tidy.rs"));
+    let mut missing = Vec::new();
+    let mut count = 0;
+    for (name, doc) in CONTRACTS {
+        let headings = headed_sections(&std::fs::read_to_string(root.join(doc))?);
+        for file in &files {
+            for section in cited(&std::fs::read_to_string(file)?, name) {
+                count += 1;
+                if !headings.contains(&section) {
+                    let file = file.strip_prefix(root)?.display();
+                    missing.push(format!("{file} cites {name} §{section}, which {doc} has no heading for"));
+                }
+            }
+        }
+    }
+    assert!(count > 100, "only {count} citations found; is the parser right?");
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+    Ok(())
+}
+
+/// A source path ARCHITECTURE.md names in backticks (`db/apply.rs`, `actors/clockwatch`,
+/// `tests/it/update/`) exists, under `src/` or the repository's root, as a file (with or without
+/// `.rs`) or a directory, so a module renamed in the code cannot leave the design describing the
+/// old name. Code blocks are skipped; a word without a slash is too ambiguous to check.
+#[test]
+fn every_source_path_in_the_architecture_exists() -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("ARCHITECTURE.md"))?;
+    let mut prose = String::new();
+    let mut in_block = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+        } else if !in_block {
+            prose.push_str(line);
+            prose.push('\n');
+        }
+    }
+    let directory = |dir: &Path, name: &str| dir.join(name).is_dir();
+    let (mut checked, mut missing) = (0, Vec::new());
+    for span in prose.split('`').skip(1).step_by(2) {
+        if span.starts_with(['/', '.']) || span.contains(|c: char| c.is_whitespace() || " :*<>{}|=?…$@,()#".contains(c))
+        {
+            continue;
+        }
+        let first = span.split('/').next().unwrap_or_default();
+        let looks_like_a_path = span.ends_with(".rs")
+            || span.ends_with('/')
+            || (span.contains('/') && (directory(&root.join("src"), first) || directory(root, first)));
+        if !looks_like_a_path {
+            continue;
+        }
+        checked += 1;
+        let path = span.trim_end_matches('/');
+        let exists = [root.join("src"), root.to_path_buf()]
+            .iter()
+            .any(|base| base.join(path).exists() || base.join(format!("{path}.rs")).exists());
+        if !exists {
+            missing.push(span.to_string());
+        }
+    }
+    assert!(checked > 30, "only {checked} paths found in ARCHITECTURE.md; is the reader right?");
+    assert!(missing.is_empty(), "ARCHITECTURE.md names paths that do not exist: {missing:?}");
+    Ok(())
+}
