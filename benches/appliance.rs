@@ -110,8 +110,9 @@ fn intake() -> anyhow::Result<()> {
         serial += (per_worker * concurrency) as u64;
         // Open the keep-alive connections first, one after another, each with one request, as a
         // tunnel's pool grows with the load; then time the steady state. Opening them all at
-        // once can queue some behind the busy ones in tiny_http's thread pool (README, "Known
-        // limits"), which the start-up figure would then show instead of the service's speed.
+        // once can queue some behind the busy ones in tiny_http's thread pool (docs/BENCHMARKS.md,
+        // "New connections in a burst"), which the start-up figure would then show instead of the
+        // service's speed.
         let mut connections = Vec::with_capacity(concurrency);
         let opened = Instant::now();
         let mut slowest_first = Duration::ZERO;
