@@ -98,7 +98,7 @@ pub fn run(config: Config) -> anyhow::Result<Stopped> {
     // Webhooks kept while the clock could not be believed, before a restart or a power cut,
     // are judged now if it can be (the watcher replays them when it becomes so otherwise).
     if ctx.signals.clock_trusted() {
-        crate::actors::handles::IntakeHandle.replay();
+        crate::actors::intake::IntakeHandle.replay();
     }
 
     let webhook_watch = ListenerWatch::default();

@@ -14,8 +14,8 @@
 //! that deadlines changed. The clock sleeps until the next due time, has the `resolver` check
 //! GHL once more, and asks the store to settle what is due; breaches go to the `summary`
 //! sender, which decides what managers are told and queues it; the `outbox` sender sends it.
-//! Every actor is called through its typed handle (`actors::handles`). `supervisor` restarts
-//! any actor that fails.
+//! Every actor is called through its typed handle, beside its message enum
+//! (`actors::clock::ClockHandle`, …). `supervisor` restarts any actor that fails.
 //!
 //! Imports run one way: `domain` (pure logic and the shared types) ← `db` (SQL and its
 //! transactions) ← `actors` ← `http`, `status` and `app`; `tests/it/tidy.rs` checks it.

@@ -18,7 +18,12 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::Ctx;
-use super::handles::{ClockHandle, IntakeHandle, OutboxHandle, ResolverHandle, StoreHandle, SummaryHandle};
+use super::clock::ClockHandle;
+use super::intake::IntakeHandle;
+use super::outbox::OutboxHandle;
+use super::resolver::ResolverHandle;
+use super::store::StoreHandle;
+use super::summary::SummaryHandle;
 use crate::config::ClockSync;
 use crate::time::SyncState;
 

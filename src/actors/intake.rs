@@ -6,12 +6,16 @@
 //! HTTP worker directly after its group commit, so intake never waits and never serialises
 //! the commits.
 
+use std::time::Duration;
+
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::{Map, Value};
 
-use super::Ctx;
+use super::store::StoreError;
 use super::store::{IngestReply, StoreHandle, Webhook};
+use super::{ActorError, Ctx, call, cast, names, ping};
 use crate::db::events::{RawEvent, body_hash};
+use crate::domain::outcome::Outcome;
 use crate::ghl::payload::{self, ParseOptions, Route};
 
 /// The intake's protocol.
@@ -38,6 +42,40 @@ pub enum IntakeMsg {
     Ping(RpcReplyPort<()>),
     /// Test hook: panic, to prove the supervisor restarts intake.
     Fail,
+}
+
+/// The intake's API: callers never build a `IntakeMsg`. It finds the actor by name at each
+/// call, so a restart is invisible.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IntakeHandle;
+
+impl IntakeHandle {
+    /// Hands over a webhook that passed authentication; answers after the store's commit.
+    pub async fn webhook(
+        &self,
+        route: Route,
+        body: Map<String, Value>,
+        text: String,
+        keyed_by_body: bool,
+        timeout: Duration,
+    ) -> Result<Outcome, StoreError> {
+        call(names::INTAKE, |reply| IntakeMsg::Webhook { route, body, text, keyed_by_body, reply }, timeout).await?
+    }
+
+    /// The wall clock is believed again: judge the events kept meanwhile.
+    pub fn replay(&self) {
+        cast(names::INTAKE, IntakeMsg::Replay);
+    }
+
+    /// Health ping.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), ActorError> {
+        ping(names::INTAKE, IntakeMsg::Ping, timeout).await
+    }
+
+    /// Test hook: makes the intake panic.
+    pub fn fail(&self) {
+        cast(names::INTAKE, IntakeMsg::Fail);
+    }
 }
 
 /// The intake actor.

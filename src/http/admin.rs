@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{HttpContext, Reply};
-use crate::actors::handles::StoreHandle;
+use crate::actors::store::StoreHandle;
 use crate::domain::event::{IssueKind, Status};
 use crate::domain::phone::Phone;
 use crate::status;

@@ -9,8 +9,12 @@ use serde_json::json;
 
 use super::{HttpContext, Reply};
 use crate::actors::CALL_TIMEOUT;
-use crate::actors::handles::{ClockHandle, OutboxHandle, ResolverHandle, StoreHandle, SummaryHandle};
+use crate::actors::clock::ClockHandle;
+use crate::actors::outbox::OutboxHandle;
+use crate::actors::resolver::ResolverHandle;
 use crate::actors::store::StoreError;
+use crate::actors::store::StoreHandle;
+use crate::actors::summary::SummaryHandle;
 use crate::domain::issue::Delivery;
 use crate::supervisor::Child;
 

@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::actors::Ctx;
-use crate::actors::handles::StoreHandle;
+use crate::actors::store::StoreHandle;
 use crate::actors::summary::next_digest;
 use crate::clients::ai::AiGateStatus;
 use crate::domain::event::Status;

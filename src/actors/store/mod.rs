@@ -18,7 +18,10 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rusqlite::Connection;
 
 use super::Ctx;
-use super::handles::{ClockHandle, OutboxHandle, ResolverHandle, SummaryHandle};
+use super::clock::ClockHandle;
+use super::outbox::OutboxHandle;
+use super::resolver::ResolverHandle;
+use super::summary::SummaryHandle;
 use crate::db::ai_gate;
 use crate::db::apply;
 use crate::db::events;
