@@ -8,11 +8,11 @@
 
 use std::time::Duration;
 
+use jiff::{SignedDuration, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::{Map, Value};
 
-use super::store::StoreError;
-use super::store::{IngestReply, StoreHandle, Webhook};
+use super::store::{IngestReply, StoreError, StoreHandle, Webhook};
 use super::{ActorError, Ctx, call, cast, names, ping};
 use crate::db::events::{RawEvent, body_hash};
 use crate::domain::outcome::Outcome;
@@ -162,7 +162,7 @@ async fn replay(ctx: &Ctx, options: &ParseOptions) {
                 crate::domain::event::Event::Inbound(inbound) => inbound.sent_at,
                 _ => None,
             };
-            let at = super::clockwatch::arrival(ctx, &deferred.boot_id, deferred.monotonic_ms, date_added);
+            let at = arrival(ctx, &deferred.boot_id, deferred.monotonic_ms, date_added);
             let id = deferred.id;
             match store.apply_deferred(id, parsed, at).await {
                 Ok(_) => judged += 1,
@@ -177,4 +177,18 @@ async fn replay(ctx: &Ctx, options: &ParseOptions) {
         tracing::info!(judged, "events kept while the clock was not believed are judged");
         ctx.signals.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replayed += judged;
     }
+}
+
+/// When an event stored while the clock was not believed really arrived: by the monotonic
+/// clock when it was read in this boot, else GHL's `dateAdded`, else now (the latest it can
+/// have been, so nothing falls due early).
+pub fn arrival(ctx: &Ctx, boot_id: &str, monotonic_ms: i64, date_added: Option<Timestamp>) -> Timestamp {
+    let now = ctx.time.now();
+    if boot_id == ctx.time.boot_id() {
+        let ago = ctx.time.monotonic().as_millis() as i64 - monotonic_ms;
+        if ago >= 0 {
+            return now - SignedDuration::from_millis(ago);
+        }
+    }
+    date_added.filter(|at| *at <= now).unwrap_or(now)
 }

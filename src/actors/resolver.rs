@@ -24,12 +24,13 @@ use cadence::{DIRECT_BUDGET, PassMode, RECENT_CONVERSATIONS, plan_pass};
 use lookup::{ack_check, lookup_name};
 
 use super::store::StoreHandle;
-use super::{ActorError, Ctx, PassInfo, call, cast, names, ping};
+use super::{ActorError, Ctx, call, cast, names, ping};
 use crate::config::Config;
 use crate::domain::event::{IssueKind, Status};
 use crate::domain::issue::Issue;
 use crate::domain::outcome::{Finding, FoundReply};
 use crate::ghl::client::{GhlClient, GhlError, Message};
+use crate::signals::PassInfo;
 
 /// The resolver's protocol.
 pub enum ResolverMsg {

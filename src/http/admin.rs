@@ -45,7 +45,7 @@ pub(super) fn health(http: &HttpContext) -> Reply {
         body["degraded_reason"] = json!(reason);
     }
     if disk_full {
-        body["reason"] = json!(crate::actors::DISK_FULL);
+        body["reason"] = json!(crate::signals::DISK_FULL);
     } else if !ok {
         let failing: Vec<&str> = actors.iter().filter(|a| !a.ok).map(|a| a.name).collect();
         body["reason"] = json!(format!("not answering: {}", failing.join(", ")));
@@ -54,7 +54,7 @@ pub(super) fn health(http: &HttpContext) -> Reply {
 }
 
 /// The wall clock's standing for `/health` (issue 15).
-fn clock_json(trust: &crate::actors::clockwatch::ClockTrust) -> Value {
+fn clock_json(trust: &crate::signals::ClockTrust) -> Value {
     json!({
         "trusted": trust.untrusted.is_none(),
         "reason": trust.untrusted,

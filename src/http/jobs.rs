@@ -275,8 +275,8 @@ pub(super) fn set_clock(http: &HttpContext, query: &HashMap<String, String>) -> 
         };
     }
     // The clock watcher looks at once, as it would within two seconds on a real clock.
-    let change = crate::actors::clockwatch::look(&http.ctx);
-    crate::actors::clockwatch::act(&http.ctx, change);
+    let change = crate::clockwatch::look(&http.ctx);
+    crate::clockwatch::act(&http.ctx, change);
     // The clock and the summary sender sleep on real time; moving the test clock must wake them.
     ClockHandle.rescheduled();
     StoreHandle::default().nightly();

@@ -63,10 +63,10 @@ pub struct Snapshot {
     pub recent_events: Vec<crate::db::events::Recent>,
     /// How the resolver's last regular pass over OPEN issues ran.
     #[serde(default)]
-    pub resolver_pass: Option<crate::actors::PassInfo>,
+    pub resolver_pass: Option<crate::signals::PassInfo>,
     /// Whether the wall clock is believed, and its last step (issue 15).
     #[serde(default)]
-    pub clock: crate::actors::clockwatch::ClockTrust,
+    pub clock: crate::signals::ClockTrust,
     /// The data partition is full.
     #[serde(default)]
     pub disk_full: bool,

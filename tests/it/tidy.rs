@@ -106,7 +106,7 @@ fn the_db_never_imports_actors_ghl_http_or_status() -> anyhow::Result<()> {
 
 #[test]
 fn actors_never_import_http_status_or_the_app() -> anyhow::Result<()> {
-    never_imports("actors", &["http", "status", "app", "supervisor", "guard", "led", "console"])
+    never_imports("actors", &["http", "status", "app", "supervisor", "guard", "led", "console", "clockwatch"])
 }
 
 #[test]
