@@ -260,13 +260,11 @@ async fn watch_tunnel(ctx: Ctx, url: String) {
             Ok(Err(err)) => TunnelState::Down(format!("readiness did not answer: {err}")),
             Err(err) => TunnelState::Down(err.to_string()),
         };
-        let mut shown = ctx.signals.tunnel.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *shown != state {
+        if ctx.signals.set_tunnel(state.clone()) {
             match &state {
                 TunnelState::Down(why) => tracing::warn!("tunnel down: {why}"),
                 _ => tracing::info!("tunnel up"),
             }
-            *shown = state;
         }
     }
 }

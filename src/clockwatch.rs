@@ -74,22 +74,23 @@ pub fn look(ctx: &Ctx) -> Change {
     let sync = ctx.time.sync_state(policy == ClockSync::Required);
     let reason = judge(policy, sync, now, crate::time::build_floor());
     let boot_wall_ms = now.as_millisecond() - monotonic.as_millis() as i64;
-    let mut trust = ctx.signals.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let step = trust
-        .boot_wall_ms
-        .map(|before| SignedDuration::from_millis(boot_wall_ms - before))
-        .filter(|step| step.abs() > STEP);
-    trust.boot_wall_ms = Some(boot_wall_ms);
-    if let Some(step) = step {
-        trust.last_step = Some((now, step.as_secs()));
-    }
-    let was_trusted = trust.untrusted.is_none();
-    trust.untrusted = reason;
-    match (was_trusted, trust.untrusted.is_none()) {
-        (false, true) => Change::Trusted,
-        (true, false) => Change::Untrusted,
-        _ => step.map_or(Change::None, Change::Stepped),
-    }
+    ctx.signals.update_clock(|trust| {
+        let step = trust
+            .boot_wall_ms
+            .map(|before| SignedDuration::from_millis(boot_wall_ms - before))
+            .filter(|step| step.abs() > STEP);
+        trust.boot_wall_ms = Some(boot_wall_ms);
+        if let Some(step) = step {
+            trust.last_step = Some((now, step.as_secs()));
+        }
+        let was_trusted = trust.untrusted.is_none();
+        trust.untrusted = reason;
+        match (was_trusted, trust.untrusted.is_none()) {
+            (false, true) => Change::Trusted,
+            (true, false) => Change::Untrusted,
+            _ => step.map_or(Change::None, Change::Stepped),
+        }
+    })
 }
 
 /// Acts on a change: logs it and wakes every actor that sleeps on the wall clock; once the

@@ -175,7 +175,7 @@ async fn replay(ctx: &Ctx, options: &ParseOptions) {
     }
     if judged > 0 {
         tracing::info!(judged, "events kept while the clock was not believed are judged");
-        ctx.signals.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replayed += judged;
+        ctx.signals.add_replayed(judged);
     }
 }
 

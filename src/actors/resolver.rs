@@ -359,7 +359,7 @@ async fn poll_changed(ctx: Ctx, turn: usize) -> PollReport {
     if plan.deferred > 0 || plan.mode != PassMode::Summary {
         tracing::info!(mode = plan.mode.to_string(), checked = info.checked, deferred = info.deferred, "resolver pass");
     }
-    *ctx.signals.resolver_pass.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(info);
+    ctx.signals.set_resolver_pass(info);
     let mut report = PollReport { checked: plan.check.len(), ..PollReport::default() };
     if plan.check.is_empty() {
         return report;

@@ -243,8 +243,8 @@ async fn quiet_day_notice(ctx: &Ctx, now: Timestamp) {
     if stats.last_webhook_at.is_some_and(|at| at >= start) {
         return;
     }
-    // Degraded until the next webhook arrives (the store clears it).
-    ctx.signals.quiet_day.store(true, std::sync::atomic::Ordering::Relaxed);
+    // Degraded until the next webhook is committed.
+    ctx.signals.found_quiet_day();
     let body = format!(
         "{} — no webhook from GHL arrived today. The appliance cannot see GHL: check the tunnel and the GHL workflows.",
         crate::domain::format::BRAND

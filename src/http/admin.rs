@@ -30,7 +30,7 @@ pub(super) fn health(http: &HttpContext) -> Reply {
         "ghl": ghl.state,
         "ghl_detail": ghl,
         "tunnel": http.ctx.signals.tunnel().as_str(),
-        "quiet_day": http.ctx.signals.quiet_day.load(std::sync::atomic::Ordering::Relaxed),
+        "quiet_day": http.ctx.signals.quiet_day(),
         "clock": clock_json(&http.ctx.signals.clock()),
     });
     let degraded = http.ctx.signals.degraded(ghl.state);

@@ -346,7 +346,7 @@ fn flush(state: &mut StoreState) {
     });
     match committed {
         Ok(outcomes) => {
-            state.ctx.signals.quiet_day.store(false, std::sync::atomic::Ordering::Relaxed);
+            state.ctx.signals.webhooks_committed();
             state.ctx.signals.set_disk_full(false);
             let judged: Vec<(&Parsed, &Outcome)> =
                 queued.iter().map(|(webhook, _)| &webhook.parsed).zip(outcomes.iter()).collect();
