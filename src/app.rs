@@ -11,7 +11,7 @@ use sd_notify::NotifyState;
 use tiny_http::Server;
 
 use crate::actors::store::StoreHandle;
-use crate::actors::{Ctx, Shared, TunnelState};
+use crate::actors::{Ctx, Shared};
 use crate::config::Config;
 use crate::ghl::client::GhlClient;
 use crate::ghl::signature::Verifier;
@@ -19,6 +19,7 @@ use crate::guard::AuthGuard;
 use crate::http::{self, HttpContext, Listener, ListenerWatch, Workers};
 use crate::led::{Led, LedState};
 use crate::secret::{SecretOrigin, ensure_webhook_secret, secret_path};
+use crate::signals::TunnelState;
 use crate::supervisor::{Supervisor, probe_all};
 use crate::time::TimeSource;
 
@@ -81,11 +82,11 @@ pub fn run(config: Config) -> anyhow::Result<Stopped> {
     let ghl = GhlClient::new(&config.ghl, time.clone());
     let ai = crate::clients::ai::AiClient::new(&config.ai_gate);
     let offbox = crate::offbox::Uploads::new(config.offbox.bucket.is_some());
-    let hours = crate::actors::LiveCalendar::new(config.calendar.clone());
+    let hours = crate::signals::LiveCalendar::new(config.calendar.clone());
     let signals = Default::default();
     let ctx: Ctx = Arc::new(Shared { config, time, started_monotonic, ghl, ai, signals, offbox, hours });
     // Judge the wall clock before anything uses it, then keep watching it.
-    crate::actors::clockwatch::look(&ctx);
+    crate::clockwatch::look(&ctx);
     if let Some(reason) = ctx.signals.clock().untrusted {
         tracing::warn!("{reason}: webhooks are kept and judged once the time is known");
     }
@@ -98,7 +99,7 @@ pub fn run(config: Config) -> anyhow::Result<Stopped> {
     // Webhooks kept while the clock could not be believed, before a restart or a power cut,
     // are judged now if it can be (the watcher replays them when it becomes so otherwise).
     if ctx.signals.clock_trusted() {
-        crate::actors::handles::IntakeHandle.replay();
+        crate::actors::intake::IntakeHandle.replay();
     }
 
     let webhook_watch = ListenerWatch::default();
@@ -127,7 +128,7 @@ pub fn run(config: Config) -> anyhow::Result<Stopped> {
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
     let watchdog = sd_notify::watchdog_enabled().map(|period| runtime.spawn(feed_watchdog(ctx.clone(), period)));
     let health = runtime.spawn(watch_health(ctx.clone()));
-    let clock_watch = runtime.spawn(crate::actors::clockwatch::watch(ctx.clone()));
+    let clock_watch = runtime.spawn(crate::clockwatch::watch(ctx.clone()));
     let tunnel = ctx.config.tunnel_ready_url.clone().map(|url| runtime.spawn(watch_tunnel(ctx.clone(), url)));
     let gate = runtime.spawn(crate::update::gate::start(ctx.clone()));
     let auto_update =
@@ -259,13 +260,11 @@ async fn watch_tunnel(ctx: Ctx, url: String) {
             Ok(Err(err)) => TunnelState::Down(format!("readiness did not answer: {err}")),
             Err(err) => TunnelState::Down(err.to_string()),
         };
-        let mut shown = ctx.signals.tunnel.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *shown != state {
+        if ctx.signals.set_tunnel(state.clone()) {
             match &state {
                 TunnelState::Down(why) => tracing::warn!("tunnel down: {why}"),
                 _ => tracing::info!("tunnel up"),
             }
-            *shown = state;
         }
     }
 }

@@ -14,8 +14,8 @@
 //! that deadlines changed. The clock sleeps until the next due time, has the `resolver` check
 //! GHL once more, and asks the store to settle what is due; breaches go to the `summary`
 //! sender, which decides what managers are told and queues it; the `outbox` sender sends it.
-//! Every actor is called through its typed handle (`actors::handles`). `supervisor` restarts
-//! any actor that fails.
+//! Every actor is called through its typed handle, beside its message enum
+//! (`actors::clock::ClockHandle`, …). `supervisor` restarts any actor that fails.
 //!
 //! Imports run one way: `domain` (pure logic and the shared types) ← `db` (SQL and its
 //! transactions) ← `actors` ← `http`, `status` and `app`; `tests/it/tidy.rs` checks it.
@@ -27,6 +27,7 @@ pub mod actors;
 pub mod app;
 pub mod backup;
 pub mod clients;
+pub mod clockwatch;
 pub mod config;
 pub mod console;
 pub mod db;
@@ -41,6 +42,7 @@ pub mod output;
 pub mod release;
 pub mod replay;
 pub mod secret;
+pub mod signals;
 pub mod status;
 pub mod supervisor;
 pub mod time;

@@ -12,12 +12,17 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, Super
 use serde::Serialize;
 
 use crate::actors::clock::Clock;
-use crate::actors::handles::{ClockHandle, IntakeHandle, OutboxHandle, ResolverHandle, StoreHandle, SummaryHandle};
+use crate::actors::clock::ClockHandle;
 use crate::actors::intake::Intake;
+use crate::actors::intake::IntakeHandle;
 use crate::actors::outbox::Outbox;
+use crate::actors::outbox::OutboxHandle;
 use crate::actors::resolver::Resolver;
+use crate::actors::resolver::ResolverHandle;
 use crate::actors::store::Store;
+use crate::actors::store::StoreHandle;
 use crate::actors::summary::Summary;
+use crate::actors::summary::SummaryHandle;
 use crate::actors::{Ctx, names};
 
 /// The supervisor's protocol.

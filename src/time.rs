@@ -5,7 +5,7 @@
 //! `/run/systemd/timesync/synchronized`, and the kernel's `adjtimex` state). A Pi has no
 //! real-time clock, so after a power cut its wall clock starts wrong until NTP answers; the
 //! monotonic clock is what lets an instant taken meanwhile be put right afterwards
-//! (`actors::clockwatch`).
+//! (`clockwatch`).
 //!
 //! With `SENTINEL_TEST_NOW` set, the binary runs on a [`TimeSource::Manual`] clock that stands
 //! still until a test moves it through the admin listener's `/debug/clock` route: `set` moves

@@ -11,9 +11,10 @@ use std::time::Duration;
 use ractor::concurrency::JoinHandle;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::Ctx;
-use super::handles::{ResolverHandle, StoreHandle, SummaryHandle};
-use super::store::StoreError;
+use super::resolver::ResolverHandle;
+use super::store::{StoreError, StoreHandle};
+use super::summary::SummaryHandle;
+use super::{ActorError, Ctx, call, cast, names, ping};
 use crate::domain::outcome::SettleReport;
 
 /// The clock's protocol.
@@ -43,6 +44,33 @@ pub enum ClockMsg {
     Ping(RpcReplyPort<()>),
     /// Test hook: panic, to prove the supervisor restarts the clock.
     Fail,
+}
+
+/// The clock's API: callers never build a `ClockMsg`. It finds the actor by name at each
+/// call, so a restart is invisible.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClockHandle;
+
+impl ClockHandle {
+    /// Deadlines changed: look again for the next one.
+    pub fn rescheduled(&self) {
+        cast(names::CLOCK, ClockMsg::Rescheduled);
+    }
+
+    /// Settles up to `limit` due issues now, waiting at most `timeout`.
+    pub async fn settle_now(&self, limit: usize, timeout: Duration) -> Result<SettleReport, StoreError> {
+        call(names::CLOCK, |reply| ClockMsg::SettleNow { limit, reply }, timeout).await?
+    }
+
+    /// Health ping.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), ActorError> {
+        ping(names::CLOCK, ClockMsg::Ping, timeout).await
+    }
+
+    /// Test hook: makes the clock panic.
+    pub fn fail(&self) {
+        cast(names::CLOCK, ClockMsg::Fail);
+    }
 }
 
 /// Most issues settled in one wake-up; the next wake-up follows at once if more are due.

@@ -6,12 +6,16 @@
 //! HTTP worker directly after its group commit, so intake never waits and never serialises
 //! the commits.
 
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::{Map, Value};
 
-use super::Ctx;
-use super::store::{IngestReply, StoreHandle, Webhook};
+use super::store::{IngestReply, StoreError, StoreHandle, Webhook};
+use super::{ActorError, Ctx, call, cast, names, ping};
 use crate::db::events::{RawEvent, body_hash};
+use crate::domain::outcome::Outcome;
 use crate::ghl::payload::{self, ParseOptions, Route};
 
 /// The intake's protocol.
@@ -38,6 +42,40 @@ pub enum IntakeMsg {
     Ping(RpcReplyPort<()>),
     /// Test hook: panic, to prove the supervisor restarts intake.
     Fail,
+}
+
+/// The intake's API: callers never build a `IntakeMsg`. It finds the actor by name at each
+/// call, so a restart is invisible.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IntakeHandle;
+
+impl IntakeHandle {
+    /// Hands over a webhook that passed authentication; answers after the store's commit.
+    pub async fn webhook(
+        &self,
+        route: Route,
+        body: Map<String, Value>,
+        text: String,
+        keyed_by_body: bool,
+        timeout: Duration,
+    ) -> Result<Outcome, StoreError> {
+        call(names::INTAKE, |reply| IntakeMsg::Webhook { route, body, text, keyed_by_body, reply }, timeout).await?
+    }
+
+    /// The wall clock is believed again: judge the events kept meanwhile.
+    pub fn replay(&self) {
+        cast(names::INTAKE, IntakeMsg::Replay);
+    }
+
+    /// Health ping.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), ActorError> {
+        ping(names::INTAKE, IntakeMsg::Ping, timeout).await
+    }
+
+    /// Test hook: makes the intake panic.
+    pub fn fail(&self) {
+        cast(names::INTAKE, IntakeMsg::Fail);
+    }
 }
 
 /// The intake actor.
@@ -124,7 +162,7 @@ async fn replay(ctx: &Ctx, options: &ParseOptions) {
                 crate::domain::event::Event::Inbound(inbound) => inbound.sent_at,
                 _ => None,
             };
-            let at = super::clockwatch::arrival(ctx, &deferred.boot_id, deferred.monotonic_ms, date_added);
+            let at = arrival(ctx, &deferred.boot_id, deferred.monotonic_ms, date_added);
             let id = deferred.id;
             match store.apply_deferred(id, parsed, at).await {
                 Ok(_) => judged += 1,
@@ -137,6 +175,20 @@ async fn replay(ctx: &Ctx, options: &ParseOptions) {
     }
     if judged > 0 {
         tracing::info!(judged, "events kept while the clock was not believed are judged");
-        ctx.signals.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replayed += judged;
+        ctx.signals.add_replayed(judged);
     }
+}
+
+/// When an event stored while the clock was not believed really arrived: by the monotonic
+/// clock when it was read in this boot, else GHL's `dateAdded`, else now (the latest it can
+/// have been, so nothing falls due early).
+pub fn arrival(ctx: &Ctx, boot_id: &str, monotonic_ms: i64, date_added: Option<Timestamp>) -> Timestamp {
+    let now = ctx.time.now();
+    if boot_id == ctx.time.boot_id() {
+        let ago = ctx.time.monotonic().as_millis() as i64 - monotonic_ms;
+        if ago >= 0 {
+            return now - SignedDuration::from_millis(ago);
+        }
+    }
+    date_added.filter(|at| *at <= now).unwrap_or(now)
 }

@@ -1,12 +1,12 @@
-//! The supervised actors and the small shared pieces they use to find and call each other.
+//! The supervised actors and the context they are started with.
 //!
-//! Actors are registered by name, so a handle survives a restart: each call looks the actor
-//! up again and reaches the new incarnation. Callers use the typed handles in [`handles`]
-//! (and `store::StoreHandle`); the flow is drawn once, in `lib.rs`.
+//! Each actor's file holds its protocol and, beside it, its typed handle (`clock::ClockHandle`,
+//! `store::StoreHandle`, …). Actors are registered by name, so a handle survives a restart:
+//! each call looks the actor up again and reaches the new incarnation (`call`). The flow is
+//! drawn once, in `lib.rs`.
 
+mod call;
 pub mod clock;
-pub mod clockwatch;
-pub mod handles;
 pub mod intake;
 pub mod outbox;
 pub mod resolver;
@@ -17,15 +17,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use ractor::{ActorRef, Message, RpcReplyPort};
+
+pub use call::{ActorError, CALL_TIMEOUT, cancel, names, wake_after};
+pub(crate) use call::{call, cast, find, ping};
 
 use crate::clients::ai::AiClient;
 use crate::config::Config;
 use crate::ghl::client::GhlClient;
+use crate::signals::{LiveCalendar, Signals};
 use crate::time::TimeSource;
-
-/// How long a caller waits for an actor's answer before calling it unhealthy.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every actor is started with.
 #[derive(Debug)]
@@ -46,29 +46,6 @@ pub struct Shared {
     pub offbox: crate::offbox::Uploads,
     /// The calendar in force: `config.calendar` with the managers' special days over it.
     pub hours: LiveCalendar,
-}
-
-/// The calendar in force (issue 18): the configured one with the special days from the
-/// database laid over it. Only the store sets it, after loading the days at start and after
-/// each commit of a manager's command; everyone else reads it through [`Shared::calendar`].
-#[derive(Debug)]
-pub struct LiveCalendar(std::sync::RwLock<Arc<crate::domain::calendar::Calendar>>);
-
-impl LiveCalendar {
-    /// Starts with `calendar`, before the store has read any special day.
-    pub fn new(calendar: crate::domain::calendar::Calendar) -> LiveCalendar {
-        LiveCalendar(std::sync::RwLock::new(Arc::new(calendar)))
-    }
-
-    /// The calendar now.
-    pub fn get(&self) -> Arc<crate::domain::calendar::Calendar> {
-        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-    }
-
-    /// Replaces it (the store, after a commit).
-    pub fn set(&self, calendar: crate::domain::calendar::Calendar) {
-        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(calendar);
-    }
 }
 
 impl Shared {
@@ -92,196 +69,5 @@ impl Shared {
     }
 }
 
-/// What staff are told when the data partition is full.
-pub const DISK_FULL: &str = "the data partition is full: webhooks are refused (GHL retries them) until space is freed";
-
-/// Outside conditions that make the appliance "degraded" (SPEC §11): they are no reason to
-/// restart, but staff should see them.
-#[derive(Debug, Default)]
-pub struct Signals {
-    /// No webhook arrived during the last whole business day; cleared by the next webhook.
-    pub quiet_day: std::sync::atomic::AtomicBool,
-    /// The tunnel's readiness, when `TUNNEL_READY_URL` is set.
-    pub tunnel: std::sync::Mutex<TunnelState>,
-    /// How the resolver's last regular pass over OPEN issues ran (shown on `/status`).
-    pub resolver_pass: std::sync::Mutex<Option<PassInfo>>,
-    /// Whether the wall clock is believed (see `clockwatch`); `None` until first judged.
-    pub clock: std::sync::Mutex<clockwatch::ClockTrust>,
-    /// The data partition is full: the last write failed for want of space (issue 15).
-    pub disk_full: std::sync::atomic::AtomicBool,
-}
-
-/// How one regular resolver pass over OPEN issues ran (issue 13: never check nothing silently).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PassInfo {
-    /// When it ran.
-    pub at: Timestamp,
-    /// How it chose what to check, in words.
-    pub mode: String,
-    /// OPEN issues when it ran.
-    pub open: usize,
-    /// Issues whose conversations it read.
-    pub checked: usize,
-    /// Issues left for the next pass by the request budget.
-    pub deferred: usize,
-}
-
-/// What the tunnel's readiness endpoint last said.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum TunnelState {
-    /// `TUNNEL_READY_URL` is not set.
-    #[default]
-    NotMonitored,
-    /// It answered 200.
-    Up,
-    /// It did not, and why.
-    Down(String),
-}
-
-impl TunnelState {
-    /// `not monitored`, `ok` or `down`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            TunnelState::NotMonitored => "not monitored",
-            TunnelState::Up => "ok",
-            TunnelState::Down(_) => "down",
-        }
-    }
-}
-
-impl Signals {
-    /// Whether the wall clock is believed: while it is not, webhooks are stored but not
-    /// judged, nothing opens, and no alert or digest goes out.
-    pub fn clock_trusted(&self) -> bool {
-        self.clock().untrusted.is_none()
-    }
-
-    /// Records whether the data partition is full; logs the change.
-    pub fn set_disk_full(&self, full: bool) {
-        let was = self.disk_full.swap(full, std::sync::atomic::Ordering::Relaxed);
-        match (was, full) {
-            (false, true) => tracing::error!("{DISK_FULL}"),
-            (true, false) => tracing::info!("the data partition takes writes again"),
-            _ => {}
-        }
-    }
-
-    /// Whether the data partition is full.
-    pub fn disk_full(&self) -> bool {
-        self.disk_full.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// The clock's state now.
-    pub fn clock(&self) -> clockwatch::ClockTrust {
-        self.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-    }
-    /// The resolver's last regular pass, if one ran.
-    pub fn resolver_pass(&self) -> Option<PassInfo> {
-        self.resolver_pass.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-    }
-
-    /// The tunnel's state now.
-    pub fn tunnel(&self) -> TunnelState {
-        self.tunnel.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-    }
-
-    /// Whether anything outside makes the appliance degraded, given GHL's state.
-    pub fn degraded(&self, ghl_state: &str) -> bool {
-        ghl_state == "degraded"
-            || !self.clock_trusted()
-            || matches!(self.tunnel(), TunnelState::Down(_))
-            || self.quiet_day.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
 /// The shared context, cheap to clone into actors and HTTP workers.
 pub type Ctx = Arc<Shared>;
-
-/// Finds the current incarnation of a registered actor.
-pub(crate) fn find<M: Message>(name: &'static str) -> Result<ActorRef<M>, ActorError> {
-    ActorRef::<M>::where_is(name).ok_or(ActorError::NotRunning(name))
-}
-
-/// Why an actor could not be asked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ActorError {
-    /// No incarnation is registered: it is stopped, or restarting.
-    NotRunning(&'static str),
-    /// It is stopping and did not take the message.
-    Stopping(&'static str),
-    /// It took the message but did not answer in time.
-    NoAnswer(&'static str, Duration),
-}
-
-impl std::fmt::Display for ActorError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ActorError::NotRunning(name) => write!(f, "the {name} actor is not running"),
-            ActorError::Stopping(name) => write!(f, "the {name} actor is stopping"),
-            ActorError::NoAnswer(name, after) => write!(f, "the {name} actor did not answer within {after:?}"),
-        }
-    }
-}
-
-impl std::error::Error for ActorError {}
-
-/// Calls a registered actor and waits for its answer. Handles use this; nothing else should.
-pub(crate) async fn call<M, R>(
-    name: &'static str,
-    build: impl FnOnce(RpcReplyPort<R>) -> M,
-    timeout: Duration,
-) -> Result<R, ActorError>
-where
-    M: Message,
-    R: Send + 'static,
-{
-    let actor = find::<M>(name)?;
-    let answer = actor.call(build, Some(timeout)).await.map_err(|_| ActorError::Stopping(name))?;
-    answer.success_or(ActorError::NoAnswer(name, timeout))
-}
-
-/// Tells a registered actor that something changed; a missing actor is logged, not fatal,
-/// because whatever must survive is already in the database.
-pub(crate) fn cast<M: Message>(name: &'static str, message: M) {
-    match find::<M>(name) {
-        Ok(actor) => {
-            if actor.cast(message).is_err() {
-                tracing::warn!(actor = name, "message dropped: the actor is stopping");
-            }
-        }
-        Err(err) => tracing::warn!(actor = name, "message dropped: {err}"),
-    }
-}
-
-/// Casts `message` to `actor` after `delay`. The clock, the summary sender and the resolver
-/// each keep one such timer and abort it when their next duty moves.
-pub fn wake_after<M: Message>(actor: &ActorRef<M>, delay: Duration, message: M) -> tokio::task::JoinHandle<()> {
-    let actor = actor.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        let _ = actor.cast(message);
-    })
-}
-
-/// Stops an actor's pending timer, if it has one (on stop, so no stale wake-up survives).
-pub fn cancel(timer: &mut Option<tokio::task::JoinHandle<()>>) {
-    if let Some(timer) = timer.take() {
-        timer.abort();
-    }
-}
-
-/// Registered actor names.
-pub mod names {
-    /// The webhook intake.
-    pub const INTAKE: &str = "intake";
-    /// The issue store.
-    pub const STORE: &str = "store";
-    /// The SLA clock.
-    pub const CLOCK: &str = "clock";
-    /// The resolver poller.
-    pub const RESOLVER: &str = "resolver";
-    /// The summary sender.
-    pub const SUMMARY: &str = "summary";
-    /// The outbox sender.
-    pub const OUTBOX: &str = "outbox";
-}

@@ -9,12 +9,14 @@
 //! [`OutboxMsg::Passed`]; one pass runs at a time, and a wake during a pass asks for another.
 //! After a pass the actor sleeps until the next row's retry time.
 
+use std::time::Duration;
+
 use jiff::{SignedDuration, Timestamp};
 use ractor::concurrency::JoinHandle;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::Ctx;
 use super::store::StoreHandle;
+use super::{ActorError, Ctx, cast, names, ping};
 use crate::clients::notify::Notifier;
 use crate::db::outbox;
 use crate::ghl::client::{GhlClient, GhlError};
@@ -32,6 +34,28 @@ pub enum OutboxMsg {
     Ping(RpcReplyPort<()>),
     /// Test hook: panic, to prove the supervisor restarts the sender.
     Fail,
+}
+
+/// The outbox sender's API: callers never build a `OutboxMsg`. It finds the actor by name at each
+/// call, so a restart is invisible.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutboxHandle;
+
+impl OutboxHandle {
+    /// Rows may be due: send what is due now.
+    pub fn wake(&self) {
+        cast(names::OUTBOX, OutboxMsg::Wake);
+    }
+
+    /// Health ping.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), ActorError> {
+        ping(names::OUTBOX, OutboxMsg::Ping, timeout).await
+    }
+
+    /// Test hook: makes the outbox sender panic.
+    pub fn fail(&self) {
+        cast(names::OUTBOX, OutboxMsg::Fail);
+    }
 }
 
 /// Rows read per store call.

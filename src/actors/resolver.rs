@@ -10,6 +10,7 @@
 //! (`ai_gate`, SPEC §10), which can only resolve, never open.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -23,12 +24,13 @@ use cadence::{DIRECT_BUDGET, PassMode, RECENT_CONVERSATIONS, plan_pass};
 use lookup::{ack_check, lookup_name};
 
 use super::store::StoreHandle;
-use super::{Ctx, PassInfo};
+use super::{ActorError, Ctx, call, cast, names, ping};
 use crate::config::Config;
 use crate::domain::event::{IssueKind, Status};
 use crate::domain::issue::Issue;
 use crate::domain::outcome::{Finding, FoundReply};
 use crate::ghl::client::{GhlClient, GhlError, Message};
+use crate::signals::PassInfo;
 
 /// The resolver's protocol.
 pub enum ResolverMsg {
@@ -67,6 +69,48 @@ pub enum ResolverMsg {
     Ping(RpcReplyPort<()>),
     /// Test hook: panic, to prove the supervisor restarts the resolver.
     Fail,
+}
+
+/// The resolver's API: callers never build a `ResolverMsg`. It finds the actor by name at each
+/// call, so a restart is invisible.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResolverHandle;
+
+impl ResolverHandle {
+    /// Checks up to `limit` live issues against GHL now, waiting at most `timeout`.
+    pub async fn poll_now(&self, limit: usize, timeout: Duration) -> Result<PollReport, ActorError> {
+        call(names::RESOLVER, |reply| ResolverMsg::PollNow { limit, reply }, timeout).await
+    }
+
+    /// Checks due issues once more before they open; one finding per issue.
+    pub async fn check_due(&self, issues: Vec<Issue>, timeout: Duration) -> Result<Vec<Finding>, ActorError> {
+        call(names::RESOLVER, |reply| ResolverMsg::CheckDue { issues, reply }, timeout).await
+    }
+
+    /// Looks up a missing contact name once.
+    pub fn lookup_name(&self, issue_id: i64, contact_id: String) {
+        cast(names::RESOLVER, ResolverMsg::LookupName { issue_id, contact_id });
+    }
+
+    /// Asks GHL whether a staff reply came just before a text that only thanked it.
+    pub fn ack_check(&self, issue_id: i64) {
+        cast(names::RESOLVER, ResolverMsg::AckCheck { issue_id });
+    }
+
+    /// Runs the cadence check if it is due.
+    pub fn tick(&self) {
+        cast(names::RESOLVER, ResolverMsg::Tick);
+    }
+
+    /// Health ping.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), ActorError> {
+        ping(names::RESOLVER, ResolverMsg::Ping, timeout).await
+    }
+
+    /// Test hook: makes the resolver panic.
+    pub fn fail(&self) {
+        cast(names::RESOLVER, ResolverMsg::Fail);
+    }
 }
 
 /// What a poll pass did, for `/jobs/poll_resolver`.
@@ -315,7 +359,7 @@ async fn poll_changed(ctx: Ctx, turn: usize) -> PollReport {
     if plan.deferred > 0 || plan.mode != PassMode::Summary {
         tracing::info!(mode = plan.mode.to_string(), checked = info.checked, deferred = info.deferred, "resolver pass");
     }
-    *ctx.signals.resolver_pass.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(info);
+    ctx.signals.set_resolver_pass(info);
     let mut report = PollReport { checked: plan.check.len(), ..PollReport::default() };
     if plan.check.is_empty() {
         return report;

@@ -15,8 +15,8 @@ use jiff::{SignedDuration, Timestamp};
 use ractor::concurrency::JoinHandle;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::Ctx;
 use super::store::{StoreError, StoreHandle, SummaryFacts};
+use super::{ActorError, CALL_TIMEOUT, Ctx, call, cast, names, ping};
 use crate::db::summary::{AlertReport, DigestReport};
 use crate::domain::issue::Delivery;
 
@@ -46,6 +46,43 @@ pub enum SummaryMsg {
     Ping(RpcReplyPort<()>),
     /// Test hook: panic, to prove the supervisor restarts the summary sender.
     Fail,
+}
+
+/// The summary sender's API: callers never build a `SummaryMsg`. It finds the actor by name at each
+/// call, so a restart is invisible.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SummaryHandle;
+
+impl SummaryHandle {
+    /// These issues just breached: alert once (bundled).
+    pub fn breached(&self, ids: Vec<i64>) {
+        cast(names::SUMMARY, SummaryMsg::Breached(ids));
+    }
+
+    /// Something changed: look at what is due again.
+    pub fn wake(&self) {
+        cast(names::SUMMARY, SummaryMsg::Wake);
+    }
+
+    /// Builds a slot's digest and, unless a dry run, queues it.
+    pub async fn send_digest(&self, slot: String, delivery: Delivery) -> Result<DigestReport, StoreError> {
+        call(names::SUMMARY, |reply| SummaryMsg::SendDigest { slot, delivery, reply }, CALL_TIMEOUT).await?
+    }
+
+    /// Builds the alert for OPEN issues not alerted yet and, unless a dry run, queues it.
+    pub async fn send_alert(&self, delivery: Delivery) -> Result<AlertReport, StoreError> {
+        call(names::SUMMARY, |reply| SummaryMsg::SendAlert { delivery, reply }, CALL_TIMEOUT).await?
+    }
+
+    /// Health ping.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), ActorError> {
+        ping(names::SUMMARY, SummaryMsg::Ping, timeout).await
+    }
+
+    /// Test hook: makes the summary sender panic.
+    pub fn fail(&self) {
+        cast(names::SUMMARY, SummaryMsg::Fail);
+    }
 }
 
 /// Breaches within this window share one alert (SPEC §6).
@@ -206,8 +243,8 @@ async fn quiet_day_notice(ctx: &Ctx, now: Timestamp) {
     if stats.last_webhook_at.is_some_and(|at| at >= start) {
         return;
     }
-    // Degraded until the next webhook arrives (the store clears it).
-    ctx.signals.quiet_day.store(true, std::sync::atomic::Ordering::Relaxed);
+    // Degraded until the next webhook is committed.
+    ctx.signals.found_quiet_day();
     let body = format!(
         "{} — no webhook from GHL arrived today. The appliance cannot see GHL: check the tunnel and the GHL workflows.",
         crate::domain::format::BRAND

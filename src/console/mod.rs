@@ -31,7 +31,7 @@ use jiff::Timestamp;
 use tokio::runtime::Handle;
 
 use crate::actors::Ctx;
-use crate::actors::handles::StoreHandle;
+use crate::actors::store::StoreHandle;
 use crate::db::console::Session;
 
 /// The stylesheet, compiled in.

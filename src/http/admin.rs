@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{HttpContext, Reply};
-use crate::actors::handles::StoreHandle;
+use crate::actors::store::StoreHandle;
 use crate::domain::event::{IssueKind, Status};
 use crate::domain::phone::Phone;
 use crate::status;
@@ -30,7 +30,7 @@ pub(super) fn health(http: &HttpContext) -> Reply {
         "ghl": ghl.state,
         "ghl_detail": ghl,
         "tunnel": http.ctx.signals.tunnel().as_str(),
-        "quiet_day": http.ctx.signals.quiet_day.load(std::sync::atomic::Ordering::Relaxed),
+        "quiet_day": http.ctx.signals.quiet_day(),
         "clock": clock_json(&http.ctx.signals.clock()),
     });
     let degraded = http.ctx.signals.degraded(ghl.state);
@@ -45,7 +45,7 @@ pub(super) fn health(http: &HttpContext) -> Reply {
         body["degraded_reason"] = json!(reason);
     }
     if disk_full {
-        body["reason"] = json!(crate::actors::DISK_FULL);
+        body["reason"] = json!(crate::signals::DISK_FULL);
     } else if !ok {
         let failing: Vec<&str> = actors.iter().filter(|a| !a.ok).map(|a| a.name).collect();
         body["reason"] = json!(format!("not answering: {}", failing.join(", ")));
@@ -54,7 +54,7 @@ pub(super) fn health(http: &HttpContext) -> Reply {
 }
 
 /// The wall clock's standing for `/health` (issue 15).
-fn clock_json(trust: &crate::actors::clockwatch::ClockTrust) -> Value {
+fn clock_json(trust: &crate::signals::ClockTrust) -> Value {
     json!({
         "trusted": trust.untrusted.is_none(),
         "reason": trust.untrusted,

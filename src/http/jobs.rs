@@ -9,8 +9,12 @@ use serde_json::json;
 
 use super::{HttpContext, Reply};
 use crate::actors::CALL_TIMEOUT;
-use crate::actors::handles::{ClockHandle, OutboxHandle, ResolverHandle, StoreHandle, SummaryHandle};
+use crate::actors::clock::ClockHandle;
+use crate::actors::outbox::OutboxHandle;
+use crate::actors::resolver::ResolverHandle;
 use crate::actors::store::StoreError;
+use crate::actors::store::StoreHandle;
+use crate::actors::summary::SummaryHandle;
 use crate::domain::issue::Delivery;
 use crate::supervisor::Child;
 
@@ -271,8 +275,8 @@ pub(super) fn set_clock(http: &HttpContext, query: &HashMap<String, String>) -> 
         };
     }
     // The clock watcher looks at once, as it would within two seconds on a real clock.
-    let change = crate::actors::clockwatch::look(&http.ctx);
-    crate::actors::clockwatch::act(&http.ctx, change);
+    let change = crate::clockwatch::look(&http.ctx);
+    crate::clockwatch::act(&http.ctx, change);
     // The clock and the summary sender sleep on real time; moving the test clock must wake them.
     ClockHandle.rescheduled();
     StoreHandle::default().nightly();

@@ -10,7 +10,7 @@ use tiny_http::{Method, Request};
 
 use super::auth::{Proof, authorised, signed_for_this_location, signed_recently, webhook_auth};
 use super::{HttpContext, Reply};
-use crate::actors::handles::IntakeHandle;
+use crate::actors::intake::IntakeHandle;
 use crate::domain::event::IssueKind;
 use crate::domain::outcome::Outcome;
 use crate::ghl::payload::Route;

@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::actors::Ctx;
-use crate::actors::handles::StoreHandle;
+use crate::actors::store::StoreHandle;
 use crate::actors::summary::next_digest;
 use crate::clients::ai::AiGateStatus;
 use crate::domain::event::Status;
@@ -63,10 +63,10 @@ pub struct Snapshot {
     pub recent_events: Vec<crate::db::events::Recent>,
     /// How the resolver's last regular pass over OPEN issues ran.
     #[serde(default)]
-    pub resolver_pass: Option<crate::actors::PassInfo>,
+    pub resolver_pass: Option<crate::signals::PassInfo>,
     /// Whether the wall clock is believed, and its last step (issue 15).
     #[serde(default)]
-    pub clock: crate::actors::clockwatch::ClockTrust,
+    pub clock: crate::signals::ClockTrust,
     /// The data partition is full.
     #[serde(default)]
     pub disk_full: bool,

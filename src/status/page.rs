@@ -32,7 +32,7 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
     );
     let _ = write!(page, "<li>As of {}</li>", escape(&clock(now, zone)));
     if snapshot.disk_full {
-        let _ = write!(page, "<li class=\"bad\">Storage: {}</li>", escape(crate::actors::DISK_FULL));
+        let _ = write!(page, "<li class=\"bad\">Storage: {}</li>", escape(crate::signals::DISK_FULL));
     }
     let _ = write!(page, "<li>GHL: {}</li>", escape(&snapshot.ghl));
     let clock_class = if snapshot.clock.untrusted.is_some() { "bad" } else { "ok" };

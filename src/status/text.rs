@@ -21,11 +21,7 @@ pub(super) fn data_line((used, budget): (u64, u64)) -> String {
 }
 
 /// The wall clock's standing, in one line.
-pub(super) fn clock_line(
-    clock: &crate::actors::clockwatch::ClockTrust,
-    now: Timestamp,
-    zone: &jiff::tz::TimeZone,
-) -> String {
+pub(super) fn clock_line(clock: &crate::signals::ClockTrust, now: Timestamp, zone: &jiff::tz::TimeZone) -> String {
     let mut line = match &clock.untrusted {
         Some(reason) => reason.clone(),
         None => "synchronized".to_string(),
@@ -40,7 +36,7 @@ pub(super) fn clock_line(
 }
 
 /// How the resolver's last regular pass ran, in one line.
-pub(super) fn pass_line(pass: Option<&crate::actors::PassInfo>, now: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+pub(super) fn pass_line(pass: Option<&crate::signals::PassInfo>, now: Timestamp, zone: &jiff::tz::TimeZone) -> String {
     match pass {
         None => "no regular pass over OPEN issues yet".to_string(),
         Some(pass) => {
@@ -122,7 +118,7 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
         let _ = writeln!(out, "  {:<14} {}", format!("{}:", actor.name), if actor.ok { "ok" } else { "NOT ANSWERING" });
     }
     if snapshot.disk_full {
-        let _ = writeln!(out, "  storage:       {}", crate::actors::DISK_FULL);
+        let _ = writeln!(out, "  storage:       {}", crate::signals::DISK_FULL);
     }
     let _ = writeln!(out, "  clock:         {}", clock_line(&snapshot.clock, now, zone));
     let _ = writeln!(out, "  last webhook:  {}", or_never(snapshot.last_webhook_at, now, zone));

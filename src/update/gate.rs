@@ -18,7 +18,7 @@ use jiff::Timestamp;
 
 use super::slots::{FACTORY, SLOTS, Slots, State};
 use crate::actors::Ctx;
-use crate::actors::handles::StoreHandle;
+use crate::actors::store::StoreHandle;
 use crate::domain::format::BRAND;
 
 /// How many healthy checks in a row confirm a version on trial.

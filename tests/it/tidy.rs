@@ -106,7 +106,7 @@ fn the_db_never_imports_actors_ghl_http_or_status() -> anyhow::Result<()> {
 
 #[test]
 fn actors_never_import_http_status_or_the_app() -> anyhow::Result<()> {
-    never_imports("actors", &["http", "status", "app", "supervisor", "guard", "led", "console"])
+    never_imports("actors", &["http", "status", "app", "supervisor", "guard", "led", "console", "clockwatch"])
 }
 
 #[test]
@@ -146,12 +146,54 @@ fn only_handles_build_actor_messages() -> anyhow::Result<()> {
             ("OutboxMsg::", "actors/outbox.rs"),
         ] {
             if text.contains(message) {
-                assert!(
-                    relative.starts_with(home) || relative == "actors/handles.rs",
-                    "{relative} builds {message}…; call the actor's handle instead"
-                );
+                assert!(relative.starts_with(home), "{relative} builds {message}…; call the actor's handle instead");
             }
         }
+    }
+    Ok(())
+}
+
+/// The shared state in `src/signals.rs` is written outside any mailbox, so each field has one
+/// writer: the one file (or the store's directory) that calls its setter. ARCHITECTURE.md's
+/// table names each setter too.
+#[test]
+fn each_shared_field_has_one_writer() -> anyhow::Result<()> {
+    let writers = [
+        // (the setter's call, the writer's file or directory under src/)
+        (".set_tunnel(", "app.rs"),
+        (".set_resolver_pass(", "actors/resolver.rs"),
+        (".update_clock(", "clockwatch.rs"),
+        (".add_replayed(", "actors/intake.rs"),
+        (".set_disk_full(", "actors/store/"),
+        (".webhooks_committed(", "actors/store/"),
+        (".found_quiet_day(", "actors/summary.rs"),
+        (".hours.set(", "actors/store/"),
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let architecture = std::fs::read_to_string(root.join("ARCHITECTURE.md"))?;
+    let mut files = Vec::new();
+    sources(&root.join("src"), &mut files)?;
+    for (setter, writer) in writers {
+        let name = setter.rsplit('.').next().unwrap_or(setter).trim_end_matches('(');
+        assert!(architecture.contains(&format!("`{name}`")), "ARCHITECTURE.md's table lacks `{name}`");
+        let mut calls = 0;
+        for file in &files {
+            let relative = file.strip_prefix(root.join("src"))?.to_string_lossy().replace('\\', "/");
+            if relative == "signals.rs" {
+                continue; // where the setters are defined (and unit-tested)
+            }
+            let text = std::fs::read_to_string(file)?;
+            for line in text.lines().filter(|line| !line.trim_start().starts_with("//")) {
+                if line.contains(setter) {
+                    assert!(
+                        relative.starts_with(writer),
+                        "{relative} calls {setter}…); only {writer} writes that field"
+                    );
+                    calls += 1;
+                }
+            }
+        }
+        assert!(calls > 0, "nobody calls {setter}…); is the table in this test out of date?");
     }
     Ok(())
 }

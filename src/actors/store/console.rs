@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::handle::{Reply, StoreHandle, StoreMsg};
 use super::{StoreError, StoreState, hooks_resolved, text_err};
-use crate::actors::handles::ClockHandle;
+use crate::actors::clock::ClockHandle;
 use crate::db::console::{self, Acted, Action, Grant, KnownMessage, Manager, Session, Sms};
 use crate::db::in_transaction;
 

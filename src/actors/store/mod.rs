@@ -18,7 +18,10 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rusqlite::Connection;
 
 use super::Ctx;
-use super::handles::{ClockHandle, OutboxHandle, ResolverHandle, SummaryHandle};
+use super::clock::ClockHandle;
+use super::outbox::OutboxHandle;
+use super::resolver::ResolverHandle;
+use super::summary::SummaryHandle;
 use crate::db::ai_gate;
 use crate::db::apply;
 use crate::db::events;
@@ -343,7 +346,7 @@ fn flush(state: &mut StoreState) {
     });
     match committed {
         Ok(outcomes) => {
-            state.ctx.signals.quiet_day.store(false, std::sync::atomic::Ordering::Relaxed);
+            state.ctx.signals.webhooks_committed();
             state.ctx.signals.set_disk_full(false);
             let judged: Vec<(&Parsed, &Outcome)> =
                 queued.iter().map(|(webhook, _)| &webhook.parsed).zip(outcomes.iter()).collect();

@@ -6,7 +6,11 @@
 //! (`db::apply` defers them with the monotonic clock's reading), no PENDING issue opens,
 //! and no alert or digest goes out; `/health`, `/status` and the LED say "waiting for the
 //! time". When the clock is believed again, the intake replays the deferred events at their
-//! true arrival times: the correction the monotonic clock measured, or GHL's `dateAdded`.
+//! true arrival times (`actors::intake::arrival`): the correction the monotonic clock
+//! measured, or GHL's `dateAdded`.
+//!
+//! It is not an actor: the app runs [`watch`] as a task, and the test clock's route calls
+//! [`look`] and [`act`]. What it finds is `Signals::clock` (`signals`), which every actor reads.
 //!
 //! A watcher looks every [`LOOK_EVERY`]; the test clock's route looks at once. A step of
 //! the wall clock against the monotonic one of more than [`STEP`] is logged and shown, and
@@ -15,10 +19,14 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use serde::{Deserialize, Serialize};
 
-use super::Ctx;
-use super::handles::{ClockHandle, IntakeHandle, OutboxHandle, ResolverHandle, StoreHandle, SummaryHandle};
+use crate::actors::Ctx;
+use crate::actors::clock::ClockHandle;
+use crate::actors::intake::IntakeHandle;
+use crate::actors::outbox::OutboxHandle;
+use crate::actors::resolver::ResolverHandle;
+use crate::actors::store::StoreHandle;
+use crate::actors::summary::SummaryHandle;
 use crate::config::ClockSync;
 use crate::time::SyncState;
 
@@ -26,20 +34,6 @@ use crate::time::SyncState;
 pub const LOOK_EVERY: Duration = Duration::from_secs(2);
 /// A difference between the wall and monotonic clocks larger than this is a step.
 pub const STEP: SignedDuration = SignedDuration::from_mins(1);
-
-/// The wall clock's standing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClockTrust {
-    /// Why the wall clock is not believed now; `None` when it is.
-    pub untrusted: Option<String>,
-    /// The last step of the wall clock seen: when (after it) and by how much, in seconds.
-    pub last_step: Option<(Timestamp, i64)>,
-    /// Deferred events judged after the last correction.
-    pub replayed: u64,
-    /// The wall clock's reading of boot time at the last look, in milliseconds.
-    #[serde(skip)]
-    boot_wall_ms: Option<i64>,
-}
 
 /// What changed at a look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,22 +74,23 @@ pub fn look(ctx: &Ctx) -> Change {
     let sync = ctx.time.sync_state(policy == ClockSync::Required);
     let reason = judge(policy, sync, now, crate::time::build_floor());
     let boot_wall_ms = now.as_millisecond() - monotonic.as_millis() as i64;
-    let mut trust = ctx.signals.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let step = trust
-        .boot_wall_ms
-        .map(|before| SignedDuration::from_millis(boot_wall_ms - before))
-        .filter(|step| step.abs() > STEP);
-    trust.boot_wall_ms = Some(boot_wall_ms);
-    if let Some(step) = step {
-        trust.last_step = Some((now, step.as_secs()));
-    }
-    let was_trusted = trust.untrusted.is_none();
-    trust.untrusted = reason;
-    match (was_trusted, trust.untrusted.is_none()) {
-        (false, true) => Change::Trusted,
-        (true, false) => Change::Untrusted,
-        _ => step.map_or(Change::None, Change::Stepped),
-    }
+    ctx.signals.update_clock(|trust| {
+        let step = trust
+            .boot_wall_ms
+            .map(|before| SignedDuration::from_millis(boot_wall_ms - before))
+            .filter(|step| step.abs() > STEP);
+        trust.boot_wall_ms = Some(boot_wall_ms);
+        if let Some(step) = step {
+            trust.last_step = Some((now, step.as_secs()));
+        }
+        let was_trusted = trust.untrusted.is_none();
+        trust.untrusted = reason;
+        match (was_trusted, trust.untrusted.is_none()) {
+            (false, true) => Change::Trusted,
+            (true, false) => Change::Untrusted,
+            _ => step.map_or(Change::None, Change::Stepped),
+        }
+    })
 }
 
 /// Acts on a change: logs it and wakes every actor that sleeps on the wall clock; once the
@@ -119,20 +114,6 @@ pub fn act(ctx: &Ctx, change: Change) {
     SummaryHandle.wake();
     ResolverHandle.tick();
     OutboxHandle.wake();
-}
-
-/// When an event stored while the clock was not believed really arrived: by the monotonic
-/// clock when it was read in this boot, else GHL's `dateAdded`, else now (the latest it can
-/// have been, so nothing falls due early).
-pub fn arrival(ctx: &Ctx, boot_id: &str, monotonic_ms: i64, date_added: Option<Timestamp>) -> Timestamp {
-    let now = ctx.time.now();
-    if boot_id == ctx.time.boot_id() {
-        let ago = ctx.time.monotonic().as_millis() as i64 - monotonic_ms;
-        if ago >= 0 {
-            return now - SignedDuration::from_millis(ago);
-        }
-    }
-    date_added.filter(|at| *at <= now).unwrap_or(now)
 }
 
 /// Looks every [`LOOK_EVERY`] until the service stops.
