@@ -86,27 +86,6 @@ pub fn mint_texted_link(
     Ok(Some(body.replace(TOKEN_SLOT, &token)))
 }
 
-/// Rewrites sign-in texts an earlier version queued with their token in clear: none keeps its
-/// token, and one not yet sent is not sent (the manager texts `Pin` again).
-pub fn scrub_texted_links(conn: &Connection) -> rusqlite::Result<usize> {
-    let mut stmt = conn.prepare("SELECT id, body, status FROM outbox WHERE body LIKE '%/console/link?token=%'")?;
-    let rows = stmt
-        .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut scrubbed = 0;
-    for (id, body, status) in rows {
-        let clean = shown_body(&body).replace(TOKEN_SHOWN, TOKEN_SLOT);
-        if clean == body {
-            continue;
-        }
-        scrubbed += exec(conn, "UPDATE outbox SET body = ?1 WHERE id = ?2", params![clean, id])?;
-        if status == "pending" {
-            super::outbox::mark_skipped(conn, id, "a sign-in link kept in clear by an earlier version")?;
-        }
-    }
-    Ok(scrubbed)
-}
-
 /// A manager who may sign in with a PIN.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Manager {

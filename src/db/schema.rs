@@ -291,7 +291,7 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     // Sign-in links a version before schema 13 kept in clear in the outbox (issue 23): scrubbed
     // once, when such a file is migrated, never on an ordinary start.
     if (1..TEXTED_LINKS_HASHED_SINCE).contains(&before) {
-        super::console::scrub_texted_links(&conn).context("scrubbing sign-in links")?;
+        super::outbox::scrub_texted_links(&conn).context("scrubbing sign-in links")?;
     }
     if crate::version::test_hooks() && std::env::var("SENTINEL_TEST_SCHEMA_AHEAD").is_ok_and(|v| v == "1") {
         schema_ahead(&mut conn)?;
