@@ -39,6 +39,39 @@ fn program_lines(text: &str) -> Vec<(usize, &str)> {
     lines
 }
 
+/// A graph of names, each with the names it imports.
+type Graph = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
+
+/// The first circle a depth-first walk of `graph` meets, its first name repeated at its end.
+fn first_circle(graph: &Graph) -> Option<Vec<String>> {
+    fn walk(
+        node: &str,
+        graph: &Graph,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut circle = path[at..].to_vec();
+            circle.push(node.to_string());
+            return Some(circle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(circle) = walk(next, graph, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    graph.keys().find_map(|node| walk(node, graph, &mut Vec::new(), &mut done))
+}
+
 /// Unit tests: a `tests.rs`, or a file under a `tests/` folder.
 fn is_test_file(relative: &str) -> bool {
     relative.ends_with("tests.rs") || relative.contains("/tests/")
@@ -191,7 +224,7 @@ fn no_module_imports_itself_round_a_circle() -> anyhow::Result<()> {
     // The crate's top-level modules and what each imports; then a depth-first walk that fails
     // on the first circle, naming it.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    let mut graph: Graph = Default::default();
     for entry in std::fs::read_dir(&root)? {
         let path = entry?.path();
         let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
@@ -202,35 +235,8 @@ fn no_module_imports_itself_round_a_circle() -> anyhow::Result<()> {
         graph.entry(name.clone()).or_default().extend(found.into_iter().map(|(_, m)| m).filter(|m| *m != name));
     }
     assert!(graph.len() >= 15, "{graph:?}");
-    fn walk(
-        node: &str,
-        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
-        path: &mut Vec<String>,
-        done: &mut std::collections::BTreeSet<String>,
-    ) -> Option<Vec<String>> {
-        if let Some(at) = path.iter().position(|n| n == node) {
-            let mut circle = path[at..].to_vec();
-            circle.push(node.to_string());
-            return Some(circle);
-        }
-        if done.contains(node) {
-            return None;
-        }
-        path.push(node.to_string());
-        for next in graph.get(node).into_iter().flatten() {
-            if let Some(circle) = walk(next, graph, path, done) {
-                return Some(circle);
-            }
-        }
-        path.pop();
-        done.insert(node.to_string());
-        None
-    }
-    let mut done = std::collections::BTreeSet::new();
-    for node in graph.keys() {
-        if let Some(circle) = walk(node, &graph, &mut Vec::new(), &mut done) {
-            panic!("modules import each other in a circle: {}", circle.join(" → "));
-        }
+    if let Some(circle) = first_circle(&graph) {
+        panic!("modules import each other in a circle: {}", circle.join(" → "));
     }
     Ok(())
 }
@@ -419,7 +425,7 @@ fn no_two_files_of_a_folder_import_each_other_round_a_circle() -> anyhow::Result
         if relative.is_empty() {
             nodes.retain(|name, _| name != "main" && name != "lib");
         }
-        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut graph: Graph = BTreeMap::new();
         for (node, files) in &nodes {
             let edges = graph.entry(node.clone()).or_default();
             for file in files {
@@ -444,36 +450,8 @@ fn no_two_files_of_a_folder_import_each_other_round_a_circle() -> anyhow::Result
         }
         let count: usize = graph.values().map(BTreeSet::len).sum();
         report.push(format!("src/{relative}: {} files, {count} imports between them", nodes.len()));
-        fn walk(
-            node: &str,
-            graph: &BTreeMap<String, BTreeSet<String>>,
-            path: &mut Vec<String>,
-            done: &mut BTreeSet<String>,
-        ) -> Option<Vec<String>> {
-            if let Some(at) = path.iter().position(|n| n == node) {
-                let mut circle = path[at..].to_vec();
-                circle.push(node.to_string());
-                return Some(circle);
-            }
-            if done.contains(node) {
-                return None;
-            }
-            path.push(node.to_string());
-            for next in graph.get(node).into_iter().flatten() {
-                if let Some(circle) = walk(next, graph, path, done) {
-                    return Some(circle);
-                }
-            }
-            path.pop();
-            done.insert(node.to_string());
-            None
-        }
-        let mut done = BTreeSet::new();
-        for node in graph.keys() {
-            if let Some(circle) = walk(node, &graph, &mut Vec::new(), &mut done) {
-                circles.push(format!("src/{relative}: {}", circle.join(" → ")));
-                break;
-            }
+        if let Some(circle) = first_circle(&graph) {
+            circles.push(format!("src/{relative}: {}", circle.join(" → ")));
         }
     }
     report.sort();
