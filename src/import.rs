@@ -12,13 +12,15 @@ use anyhow::{Context as _, bail};
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
-use rusqlite::{Connection, OpenFlags, OptionalExtension as _, params};
+use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::db::{issues, kv_get, kv_set, outbox, ts};
+use crate::db::original::Row;
+use crate::db::{self, issues, kv_get, kv_set, outbox, schema, ts};
 use crate::domain::event::{IssueKind, Party, Status};
+use crate::domain::issue::Issue;
 use crate::domain::phone::Phone;
 
 /// What an import did (or, in a dry run, would do).
@@ -69,8 +71,7 @@ pub fn import(source: &Path, target: &mut Connection, config: &Config, mode: Mod
     let original =
         Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_context(|| format!("opening {}", source.display()))?;
-    let check: String = original
-        .query_row("PRAGMA quick_check", [], |row| row.get(0))
+    let check = schema::quick_check(&original)
         .with_context(|| format!("{} is not a readable SQLite database", source.display()))?;
     if check != "ok" {
         bail!("{} is damaged (quick_check: {check}); nothing was imported", source.display());
@@ -99,18 +100,11 @@ pub fn import(source: &Path, target: &mut Connection, config: &Config, mode: Mod
 }
 
 fn columns(conn: &Connection, table: &str) -> anyhow::Result<HashSet<String>> {
-    let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
-    let names = stmt.query_map([], |row| row.get::<_, String>(1))?.collect::<Result<HashSet<_>, _>>()?;
+    let names = db::original::columns(conn, table)?;
     if names.is_empty() {
         bail!("not an original Sentinel database: it has no {table} table; nothing was imported");
     }
     Ok(names)
-}
-
-fn has_table(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)", [table], |row| {
-        row.get(0)
-    })
 }
 
 /// The original's times: ISO with an offset, or naive local time in the business's zone.
@@ -126,21 +120,15 @@ pub fn parse_original_time(text: &str, zone: &TimeZone) -> Option<Timestamp> {
     naive.to_zoned(zone.clone()).ok().map(|zoned| zoned.timestamp())
 }
 
+/// An issue of the original's, as it will be written, with what goes into its timeline.
 struct OriginalIssue {
+    /// Its id in the original.
     id: i64,
-    kind: IssueKind,
-    status: Status,
+    /// Who, with every id the original knew.
     party: Party,
-    contact_name: Option<String>,
-    created_at: Timestamp,
-    due_at: Timestamp,
-    first_inbound_at: Timestamp,
-    last_inbound_at: Timestamp,
-    inbound_count: i64,
-    resolved_at: Option<Timestamp>,
-    resolved_by: Option<String>,
-    alerted_at: Option<Timestamp>,
-    last_text: Option<String>,
+    /// The issue to write (its party key still empty, its id the database's to give).
+    issue: Issue,
+    /// Its notes: when each was written, if known, and the text.
     notes: Vec<(Option<Timestamp>, String)>,
 }
 
@@ -151,47 +139,26 @@ fn import_issues(
     zone: &TimeZone,
     report: &mut ImportReport,
 ) -> anyhow::Result<()> {
-    let wanted = [
-        "id",
-        "issue_type",
-        "status",
-        "contact_id",
-        "phone",
-        "created_ts",
-        "due_ts",
-        "resolved_ts",
-        "meta",
-        "first_inbound_ts",
-        "last_inbound_ts",
-        "inbound_count",
-        "conversation_id",
-        "breach_notified_ts",
-        "contact_name",
-    ];
-    // Columns an older file lacks are read as NULL.
-    let select: Vec<String> =
-        wanted.iter().map(|c| if columns.contains(*c) { c.to_string() } else { format!("NULL AS {c}") }).collect();
-    let mut stmt = original.prepare(&format!("SELECT {} FROM issues ORDER BY id", select.join(", ")))?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
-        let text = |index: usize| -> rusqlite::Result<Option<String>> {
-            Ok(row.get::<_, Option<String>>(index)?.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+    db::original::each_issue(original, columns, |row: &Row| -> anyhow::Result<()> {
+        let id = row.id()?;
+        let text = |column: &str| -> rusqlite::Result<Option<String>> {
+            Ok(row.text(column)?.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
         };
-        let time = |index: usize| -> rusqlite::Result<Option<Timestamp>> {
-            Ok(text(index)?.and_then(|t| parse_original_time(&t, zone)))
+        let time = |column: &str| -> rusqlite::Result<Option<Timestamp>> {
+            Ok(text(column)?.and_then(|t| parse_original_time(&t, zone)))
         };
-        let (Some(kind), Some(status)) =
-            (text(1)?.as_deref().and_then(IssueKind::parse), text(2)?.as_deref().and_then(Status::parse))
-        else {
+        let (Some(kind), Some(status)) = (
+            text("issue_type")?.as_deref().and_then(IssueKind::parse),
+            text("status")?.as_deref().and_then(Status::parse),
+        ) else {
             report.skipped.push(format!("issue {id}: unknown type or status"));
-            continue;
+            return Ok(());
         };
-        let (Some(created_at), Some(due_at)) = (time(5)?, time(6)?) else {
+        let (Some(created_at), Some(due_at)) = (time("created_ts")?, time("due_ts")?) else {
             report.skipped.push(format!("issue {id}: unreadable created_ts or due_ts"));
-            continue;
+            return Ok(());
         };
-        let meta: Value = text(8)?.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or(Value::Null);
+        let meta: Value = text("meta")?.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or(Value::Null);
         let meta_text = |key: &str| meta[key].as_str().map(str::to_string).filter(|s| !s.is_empty());
         let notes = meta["notes"]
             .as_array()
@@ -205,87 +172,64 @@ fn import_issues(
                     .collect()
             })
             .unwrap_or_default();
-        let first_inbound_at = time(9)?.unwrap_or(created_at);
-        let issue = OriginalIssue {
-            id,
+        let first_inbound_at = time("first_inbound_ts")?.unwrap_or(created_at);
+        let party = Party {
+            conversation_id: text("conversation_id")?,
+            contact_id: text("contact_id")?,
+            phone: text("phone")?.as_deref().and_then(Phone::parse),
+        };
+        let issue = Issue {
+            id: 0,
             kind,
             status,
-            party: Party {
-                conversation_id: text(12)?,
-                contact_id: text(3)?,
-                phone: text(4)?.as_deref().and_then(Phone::parse),
-            },
-            contact_name: text(14)?.or_else(|| meta_text("contact_name")),
+            party: String::new(),
+            conversation_id: party.conversation_id.clone(),
+            contact_id: party.contact_id.clone(),
+            phone: party.phone.clone(),
+            contact_name: text("contact_name")?.or_else(|| meta_text("contact_name")),
             created_at,
-            due_at,
             first_inbound_at,
-            last_inbound_at: time(10)?.unwrap_or(first_inbound_at),
-            inbound_count: row.get::<_, Option<i64>>(11)?.unwrap_or(1).max(1),
-            resolved_at: time(7)?,
-            resolved_by: meta_text("resolved_by"),
-            alerted_at: time(13)?,
+            last_inbound_at: time("last_inbound_ts")?.unwrap_or(first_inbound_at),
+            due_at,
+            inbound_count: row.number("inbound_count")?.unwrap_or(1).max(1),
             last_text: meta_text("last_text"),
-            notes,
+            opened_at: (status == Status::Open).then_some(due_at),
+            resolved_at: time("resolved_ts")?,
+            resolved_by: meta_text("resolved_by"),
+            alerted_at: time("breach_notified_ts")?,
         };
-        insert_issue(tx, &issue, report)?;
-    }
-    Ok(())
+        insert_issue(tx, OriginalIssue { id, party, issue, notes }, report)
+    })
 }
 
-fn insert_issue(tx: &Connection, issue: &OriginalIssue, report: &mut ImportReport) -> anyhow::Result<()> {
-    let source = format!("original:{}", issue.id);
-    let seen: Option<i64> =
-        tx.query_row("SELECT issue_id FROM imported WHERE source = ?1", [&source], |row| row.get(0)).optional()?;
-    if seen.is_some() {
+fn insert_issue(tx: &Connection, original: OriginalIssue, report: &mut ImportReport) -> anyhow::Result<()> {
+    let OriginalIssue { id: original_id, party, mut issue, notes } = original;
+    let source = format!("original:{original_id}");
+    if issues::imported_from(tx, &source)?.is_some() {
         report.already_imported += 1;
         return Ok(());
     }
-    let Some(key) = issue.party.key() else {
-        report.skipped.push(format!("issue {}: no contact, conversation or phone", issue.id));
+    let Some(key) = party.key() else {
+        report.skipped.push(format!("issue {original_id}: no contact, conversation or phone"));
         return Ok(());
     };
     let live = matches!(issue.status, Status::Pending | Status::Open);
-    if live && issues::find_live(tx, issue.kind, &issue.party)?.is_some() {
-        report.skipped.push(format!("issue {}: the party already has a live {} issue", issue.id, issue.kind));
+    if live && issues::find_live(tx, issue.kind, &party)?.is_some() {
+        report.skipped.push(format!("issue {original_id}: the party already has a live {} issue", issue.kind));
         return Ok(());
     }
-    let opt = |at: Option<Timestamp>| at.map(ts);
-    tx.execute(
-        "INSERT INTO issues (kind, status, party_key, conversation_id, contact_id, phone, contact_name, created_at,
-                             first_inbound_at, last_inbound_at, due_at, inbound_count, last_text, opened_at,
-                             resolved_at, resolved_by, alerted_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        params![
-            issue.kind.as_str(),
-            issue.status.as_str(),
-            key,
-            issue.party.conversation_id,
-            issue.party.contact_id,
-            issue.party.phone.as_ref().map(Phone::as_str),
-            issue.contact_name,
-            ts(issue.created_at),
-            ts(issue.first_inbound_at),
-            ts(issue.last_inbound_at),
-            ts(issue.due_at),
-            issue.inbound_count,
-            issue.last_text,
-            (issue.status == Status::Open).then(|| ts(issue.due_at)),
-            opt(issue.resolved_at),
-            issue.resolved_by,
-            opt(issue.alerted_at),
-        ],
-    )?;
-    let id = tx.last_insert_rowid();
-    tx.execute("INSERT INTO imported (source, issue_id) VALUES (?1, ?2)", params![source, id])?;
+    issue.party = key;
+    let id = issues::insert(tx, &issue)?;
+    issues::mark_imported(tx, &source, id)?;
     issues::add_timeline(
         tx,
         id,
         issue.created_at,
         "imported",
         "import",
-        &format!("from the original service, issue {}", issue.id),
+        &format!("from the original service, issue {original_id}"),
     )?;
-    for (at, text) in &issue.notes {
+    for (at, text) in &notes {
         issues::add_timeline(tx, id, at.unwrap_or(issue.created_at), "note", "import", text)?;
     }
     report.issues += 1;
@@ -298,33 +242,26 @@ fn import_spam(
     zone: &TimeZone,
     report: &mut ImportReport,
 ) -> anyhow::Result<()> {
-    if !has_table(original, "spam_phones")? {
+    if !db::original::has_table(original, "spam_phones")? {
         return Ok(());
     }
-    let mut stmt = original.prepare("SELECT phone, created_ts FROM spam_phones")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let Some(phone) = row.get::<_, Option<String>>(0)?.as_deref().and_then(Phone::parse) else { continue };
-        let at = row
-            .get::<_, Option<String>>(1)?
-            .and_then(|t| parse_original_time(&t, zone))
-            .unwrap_or(Timestamp::UNIX_EPOCH);
+    db::original::each_spam_phone(original, |row: &Row| -> anyhow::Result<()> {
+        let Some(phone) = row.text("phone")?.as_deref().and_then(Phone::parse) else { return Ok(()) };
+        let at = row.text("created_ts")?.and_then(|t| parse_original_time(&t, zone)).unwrap_or(Timestamp::UNIX_EPOCH);
         if !issues::is_spam(tx, &phone)? {
             issues::add_spam(tx, &phone, at)?;
             report.spam_phones += 1;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn import_kv(original: &Connection, tx: &Connection, config: &Config, report: &mut ImportReport) -> anyhow::Result<()> {
-    if !has_table(original, "kv_store")? {
+    if !db::original::has_table(original, "kv_store")? {
         return Ok(());
     }
     let zone = config.calendar.zone();
-    let value = |key: &str| -> rusqlite::Result<Option<String>> {
-        original.query_row("SELECT value FROM kv_store WHERE key = ?1", [key], |row| row.get(0)).optional()
-    };
+    let value = |key: &str| db::original::kv_value(original, key);
     if let Some(at) = value("last_summary_ts")?.and_then(|t| parse_original_time(&t, zone)) {
         let current = kv_get(tx, outbox::WATERMARK_KEY)?;
         if current.as_deref().is_none_or(|c| c < ts(at).as_str()) {
@@ -350,21 +287,19 @@ fn import_staff_replies(
     zone: &TimeZone,
     report: &mut ImportReport,
 ) -> anyhow::Result<()> {
-    if !has_table(original, "conversation_state")? {
+    if !db::original::has_table(original, "conversation_state")? {
         return Ok(());
     }
-    let mut stmt = original.prepare("SELECT conversation_id, last_internal_outbound_ts FROM conversation_state")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
+    db::original::each_staff_reply(original, |row: &Row| -> anyhow::Result<()> {
         let (Some(conversation), Some(at)) = (
-            row.get::<_, Option<String>>(0)?,
-            row.get::<_, Option<String>>(1)?.and_then(|t| parse_original_time(&t, zone)),
+            row.text("conversation_id")?,
+            row.text("last_internal_outbound_ts")?.and_then(|t| parse_original_time(&t, zone)),
         ) else {
-            continue;
+            return Ok(());
         };
         let party = Party { conversation_id: Some(conversation), ..Party::default() };
         issues::record_staff_reply(tx, &party, at, None)?;
         report.staff_replies += 1;
-    }
-    Ok(())
+        Ok(())
+    })
 }

@@ -58,23 +58,22 @@ pub fn add(db_path: &Path, new: &NewManager) -> anyhow::Result<String> {
     let now =
         std::env::var("SENTINEL_TEST_NOW").ok().and_then(|text| text.parse().ok()).unwrap_or_else(jiff::Timestamp::now);
     let contact = (!contact_id.is_empty()).then_some(contact_id);
-    let added = in_transaction::<_, rusqlite::Error>(&mut db, |tx| {
+    in_transaction(&mut db, |tx| -> anyhow::Result<i64> {
         if console::manager_named(tx, name)?.is_some() {
-            return Ok(Err(format!("a manager named {name:?} exists already; remove them first to set a new PIN")));
+            anyhow::bail!("a manager named {name:?} exists already; remove them first to set a new PIN");
         }
         // One person per contact id and per phone: texts are matched to the first only, and
         // removing one would leave the other answering for them.
         if let Some(other) = console::manager_for_sender(tx, contact, phone.as_ref())? {
-            return Ok(Err(format!(
+            anyhow::bail!(
                 "{} already has that {}; remove them first (sentinel manager remove {})",
                 other.name,
                 if contact.is_some_and(|id| id == other.contact_id) { "contact id" } else { "phone" },
                 other.name
-            )));
+            );
         }
-        console::add_manager(tx, name, contact_id, phone.as_ref(), &hash, now).map(Ok)
+        Ok(console::add_manager(tx, name, contact_id, phone.as_ref(), &hash, now)?)
     })?;
-    added.map_err(anyhow::Error::msg)?;
     let mut said = format!(
         "manager {name} added ({}); their texts to Sentinel are commands\n",
         known_by(contact_id, phone.as_ref().map(Phone::as_str))
@@ -124,7 +123,7 @@ fn added_on(at: jiff::Timestamp, zone: &jiff::tz::TimeZone) -> String {
 /// Removes a manager and ends their sessions.
 pub fn remove(db_path: &Path, name: &str) -> anyhow::Result<String> {
     let mut db = schema::open(db_path)?;
-    let removed = in_transaction::<_, rusqlite::Error>(&mut db, |tx| console::remove_manager(tx, name))?;
+    let removed = in_transaction(&mut db, |tx| -> anyhow::Result<bool> { Ok(console::remove_manager(tx, name)?) })?;
     anyhow::ensure!(removed, "no manager is named {name:?}");
     Ok(format!("manager {name} removed; their sessions are ended\n"))
 }

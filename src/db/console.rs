@@ -86,27 +86,6 @@ pub fn mint_texted_link(
     Ok(Some(body.replace(TOKEN_SLOT, &token)))
 }
 
-/// Rewrites sign-in texts an earlier version queued with their token in clear: none keeps its
-/// token, and one not yet sent is not sent (the manager texts `Pin` again).
-pub fn scrub_texted_links(conn: &Connection) -> rusqlite::Result<usize> {
-    let mut stmt = conn.prepare("SELECT id, body, status FROM outbox WHERE body LIKE '%/console/link?token=%'")?;
-    let rows = stmt
-        .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut scrubbed = 0;
-    for (id, body, status) in rows {
-        let clean = shown_body(&body).replace(TOKEN_SHOWN, TOKEN_SLOT);
-        if clean == body {
-            continue;
-        }
-        scrubbed += exec(conn, "UPDATE outbox SET body = ?1 WHERE id = ?2", params![clean, id])?;
-        if status == "pending" {
-            super::outbox::mark_skipped(conn, id, "a sign-in link kept in clear by an earlier version")?;
-        }
-    }
-    Ok(scrubbed)
-}
-
 /// A manager who may sign in with a PIN.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Manager {
@@ -230,12 +209,32 @@ pub fn add_manager(
     pin_hash: &str,
     now: Timestamp,
 ) -> rusqlite::Result<i64> {
-    exec(
-        conn,
-        "INSERT INTO managers (name, contact_id, phone, pin_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![name, contact_id, phone.map(Phone::as_str), pin_hash, ts(now)],
-    )?;
+    exec(conn, INSERT_MANAGER, params![name, contact_id, phone.map(Phone::as_str), pin_hash, ts(now)])?;
     Ok(conn.last_insert_rowid())
+}
+
+const INSERT_MANAGER: &str =
+    "INSERT INTO managers (name, contact_id, phone, pin_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+/// Copies every manager of `from` into `into` as stored (the replay's database, so that their
+/// texts are commands there too, issue 24). A file too old to have the table (or the phone
+/// column) has none to copy, or none known by phone.
+pub fn copy_managers(from: &Connection, into: &Connection) -> rusqlite::Result<()> {
+    // name, contact id, phone, PIN hash, when added.
+    type Row = (String, String, Option<String>, String, String);
+    let read = |sql: &str| -> rusqlite::Result<Vec<Row>> {
+        let mut statement = from.prepare(sql)?;
+        let rows =
+            statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))?;
+        rows.collect()
+    };
+    let managers = read("SELECT name, contact_id, phone, pin_hash, created_at FROM managers")
+        .or_else(|_| read("SELECT name, contact_id, NULL, pin_hash, created_at FROM managers"))
+        .unwrap_or_default();
+    for manager in managers {
+        into.execute(INSERT_MANAGER, params![manager.0, manager.1, manager.2, manager.3, manager.4])?;
+    }
+    Ok(())
 }
 
 /// The columns [`manager_row`] reads.

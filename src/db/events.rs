@@ -272,6 +272,49 @@ pub fn last_received_at(conn: &Connection) -> rusqlite::Result<Option<Timestamp>
     text.map(|t| super::parse_ts(&t)).transpose()
 }
 
+/// A stored event as the replay reads it back.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// When it arrived.
+    pub received_at: Timestamp,
+    /// The route's name.
+    pub route: String,
+    /// Hash of route and body.
+    pub body_hash: String,
+    /// The body as stored.
+    pub body: String,
+}
+
+/// Hands `each` the events received before `until` (all of them without it), in the order
+/// received, until it answers `false`. Events still waiting for the time were never judged
+/// live: they are left out, and so are those whose bodies the data budget took (only their
+/// keys were kept).
+pub fn each_judged<E: From<rusqlite::Error>>(
+    conn: &Connection,
+    until: Option<Timestamp>,
+    mut each: impl FnMut(Stored) -> Result<bool, E>,
+) -> Result<(), E> {
+    let mut statement = conn.prepare(
+        "SELECT received_at, route, body_hash, body FROM raw_events
+         WHERE received_at < ?1 AND body != '' AND id NOT IN (SELECT event_id FROM deferred_events)
+         ORDER BY received_at, id",
+    )?;
+    let until = until.map(ts).unwrap_or_else(|| "9999".to_string());
+    let mut rows = statement.query([until])?;
+    while let Some(row) = rows.next()? {
+        let event = Stored {
+            received_at: super::parse_ts(&row.get::<_, String>(0)?)?,
+            route: row.get(1)?,
+            body_hash: row.get(2)?,
+            body: row.get(3)?,
+        };
+        if !each(event)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// FNV-1a over route and body: stable across releases and restarts, unlike std's hasher.
 pub fn body_hash(route: &str, body: &[u8]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

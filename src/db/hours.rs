@@ -13,10 +13,11 @@ use rusqlite::{Connection, params};
 
 use super::{World, exec, issues, ts};
 use crate::domain::calendar::Calendar;
+use crate::domain::calendar::SpecialDay;
 use crate::domain::command::{self, Command};
 use crate::domain::event::{IssueKind, Status};
 use crate::domain::format;
-use crate::domain::hours::{self, NewHours, SpecialDay};
+use crate::domain::hours::{self, NewHours};
 
 /// Every special day, by date. A row this version cannot read is skipped with a warning.
 pub fn load(conn: &Connection) -> rusqlite::Result<Vec<SpecialDay>> {

@@ -115,26 +115,73 @@ pub fn live_for_party(conn: &Connection, party: &Party) -> rusqlite::Result<Vec<
 /// Creates a PENDING issue and its `created` timeline entry; returns its id.
 pub fn create(conn: &Connection, new: &NewIssue, explanation: &str) -> rusqlite::Result<i64> {
     let key = new.party.key().ok_or_else(|| conversion_error(0, "a party without any id".into()))?;
-    exec(
-        conn,
-        "INSERT INTO issues (kind, status, party_key, conversation_id, contact_id, phone, contact_name,
-                             created_at, first_inbound_at, last_inbound_at, due_at, inbound_count, last_text)
-         VALUES (?1, 'PENDING', ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8, 1, ?9)",
-        params![
-            new.kind.as_str(),
-            key,
-            new.party.conversation_id,
-            new.party.contact_id,
-            new.party.phone.as_ref().map(Phone::as_str),
-            new.contact_name,
-            ts(new.created_at),
-            ts(new.due_at),
-            new.text.map(clip),
-        ],
-    )?;
-    let id = conn.last_insert_rowid();
+    let issue = Issue {
+        id: 0,
+        kind: new.kind,
+        status: Status::Pending,
+        party: key,
+        conversation_id: new.party.conversation_id.clone(),
+        contact_id: new.party.contact_id.clone(),
+        phone: new.party.phone.clone(),
+        contact_name: new.contact_name.map(str::to_string),
+        created_at: new.created_at,
+        first_inbound_at: new.created_at,
+        last_inbound_at: new.created_at,
+        due_at: new.due_at,
+        inbound_count: 1,
+        last_text: new.text.map(clip),
+        opened_at: None,
+        resolved_at: None,
+        resolved_by: None,
+        alerted_at: None,
+    };
+    let id = insert(conn, &issue)?;
     add_timeline(conn, id, new.created_at, "created", "intake", explanation)?;
     Ok(id)
+}
+
+/// Writes `issue` as it stands, every column but its id (which the database gives and this
+/// returns), with no timeline entry: [`create`]'s row, or one `import-original` brings over.
+pub fn insert(conn: &Connection, issue: &Issue) -> rusqlite::Result<i64> {
+    let opt = |at: Option<Timestamp>| at.map(ts);
+    exec(
+        conn,
+        "INSERT INTO issues (kind, status, party_key, conversation_id, contact_id, phone, contact_name, created_at,
+                             first_inbound_at, last_inbound_at, due_at, inbound_count, last_text, opened_at,
+                             resolved_at, resolved_by, alerted_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        params![
+            issue.kind.as_str(),
+            issue.status.as_str(),
+            issue.party,
+            issue.conversation_id,
+            issue.contact_id,
+            issue.phone.as_ref().map(Phone::as_str),
+            issue.contact_name,
+            ts(issue.created_at),
+            ts(issue.first_inbound_at),
+            ts(issue.last_inbound_at),
+            ts(issue.due_at),
+            issue.inbound_count,
+            issue.last_text,
+            opt(issue.opened_at),
+            opt(issue.resolved_at),
+            issue.resolved_by,
+            opt(issue.alerted_at),
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The issue imported from `source` (`original:<id>`) before, if any.
+pub fn imported_from(conn: &Connection, source: &str) -> rusqlite::Result<Option<i64>> {
+    one(conn, "SELECT issue_id FROM imported WHERE source = ?1", [source], |row| row.get(0)).optional()
+}
+
+/// Remembers that issue `id` was imported from `source`, so importing again skips it.
+pub fn mark_imported(conn: &Connection, source: &str, id: i64) -> rusqlite::Result<()> {
+    exec(conn, "INSERT INTO imported (source, issue_id) VALUES (?1, ?2)", params![source, id])?;
+    Ok(())
 }
 
 /// A repeat text or call: counts it and keeps the last text; never moves the due time or

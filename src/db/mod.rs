@@ -15,6 +15,7 @@ pub mod hours;
 pub mod housekeeping;
 pub mod issues;
 pub mod notify;
+pub mod original;
 pub mod outbox;
 pub mod schema;
 pub mod settle;

@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use super::{kv_get, kv_set, parse_ts, ts};
+use super::{exec, kv_get, kv_set, parse_ts, ts};
 
 /// The key of the "resolved since last summary" watermark.
 pub const WATERMARK_KEY: &str = "digest_watermark";
@@ -319,6 +319,27 @@ fn release_unsent_alerts(conn: &Connection) -> rusqlite::Result<()> {
         [],
     )?;
     Ok(())
+}
+
+/// Rewrites sign-in texts an earlier version queued with their token in clear: none keeps its
+/// token, and one not yet sent is not sent (the manager texts `Pin` again).
+pub fn scrub_texted_links(conn: &Connection) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare("SELECT id, body, status FROM outbox WHERE body LIKE '%/console/link?token=%'")?;
+    let rows = stmt
+        .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut scrubbed = 0;
+    for (id, body, status) in rows {
+        let clean = super::console::shown_body(&body).replace(super::console::TOKEN_SHOWN, super::console::TOKEN_SLOT);
+        if clean == body {
+            continue;
+        }
+        scrubbed += exec(conn, "UPDATE outbox SET body = ?1 WHERE id = ?2", params![clean, id])?;
+        if status == "pending" {
+            mark_skipped(conn, id, "a sign-in link kept in clear by an earlier version")?;
+        }
+    }
+    Ok(scrubbed)
 }
 
 #[cfg(test)]

@@ -282,7 +282,7 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     }
     let mut conn = Connection::open(path).with_context(|| format!("opening the database {}", path.display()))?;
     configure(&conn)?;
-    let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0)).context("running quick_check")?;
+    let check = quick_check(&conn).context("running quick_check")?;
     if check != "ok" {
         anyhow::bail!("the database {} failed quick_check: {check}", path.display());
     }
@@ -291,12 +291,17 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     // Sign-in links a version before schema 13 kept in clear in the outbox (issue 23): scrubbed
     // once, when such a file is migrated, never on an ordinary start.
     if (1..TEXTED_LINKS_HASHED_SINCE).contains(&before) {
-        super::console::scrub_texted_links(&conn).context("scrubbing sign-in links")?;
+        super::outbox::scrub_texted_links(&conn).context("scrubbing sign-in links")?;
     }
     if crate::version::test_hooks() && std::env::var("SENTINEL_TEST_SCHEMA_AHEAD").is_ok_and(|v| v == "1") {
         schema_ahead(&mut conn)?;
     }
     Ok(conn)
+}
+
+/// SQLite's `quick_check`: `ok`, or what is wrong with the file.
+pub fn quick_check(conn: &Connection) -> rusqlite::Result<String> {
+    conn.query_row("PRAGMA quick_check", [], |row| row.get(0))
 }
 
 /// The test hook `SENTINEL_TEST_SCHEMA_AHEAD=1`: one more migration of the kind the rule allows
@@ -321,6 +326,32 @@ pub fn open_in_memory() -> anyhow::Result<Connection> {
     let mut conn = Connection::open_in_memory()?;
     configure(&conn)?;
     migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// The what-if replay's own database: in memory, at the current schema, with SQLite's usual
+/// page size (the small pages of the live file save SD wear, which memory does not need).
+pub fn open_for_replay() -> anyhow::Result<Connection> {
+    let mut conn = Connection::open_in_memory()?;
+    conn.pragma_update(None, "page_size", 4096)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(128);
+    migrate(&mut conn).context("creating the replay's database")?;
+    // Finding a party's live issue looks among all its issues by contact (or phone, or
+    // conversation); a year of them makes that the replay's main cost. These indexes cover the
+    // live ones only, and replace the ones over every issue, which the replay's statements
+    // only ever ask about live issues: they change no answer. The live file keeps its own.
+    conn.execute_batch(
+        "CREATE INDEX replay_live_by_contact ON issues (contact_id, kind)
+           WHERE contact_id IS NOT NULL AND status IN ('PENDING', 'OPEN');
+         CREATE INDEX replay_live_by_phone ON issues (phone, kind)
+           WHERE phone IS NOT NULL AND status IN ('PENDING', 'OPEN');
+         CREATE INDEX replay_live_by_conversation ON issues (conversation_id, kind)
+           WHERE conversation_id IS NOT NULL AND status IN ('PENDING', 'OPEN');
+         DROP INDEX issues_by_contact;
+         DROP INDEX issues_by_phone;
+         DROP INDEX issues_by_conversation;",
+    )?;
     Ok(conn)
 }
 

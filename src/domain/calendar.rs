@@ -14,8 +14,6 @@ use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp};
 
-use super::hours::SpecialDay;
-
 /// Minutes since local midnight; 1440 is the end of the day (`24:00`).
 pub type Minute = u16;
 
@@ -48,6 +46,18 @@ pub struct WeeklySchedule {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Holidays {
     dates: BTreeMap<Date, Vec<Interval>>,
+}
+
+/// Hours a manager set for one date (`domain::hours` reads the words); they override the weekly
+/// schedule and `HOLIDAYS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecialDay {
+    /// The local date.
+    pub date: Date,
+    /// Its open intervals, sorted; empty when closed all day.
+    pub open: Vec<Interval>,
+    /// Who set it, as managers read it: a name, else a contact id.
+    pub by: String,
 }
 
 /// The business calendar.

@@ -3,23 +3,12 @@
 //! `Closed Fri`, `Open Sat 9-12`, `Open today until 7pm` and `Normal Fri` name a [`Day`] and,
 //! for `Open`, the [`NewHours`]. `domain::command` parses them with the functions here, without
 //! knowing the date. When the store carries a command out, it resolves the day against today's
-//! local date and "until" against the calendar. The resulting [`SpecialDay`] lies over the
+//! local date and "until" against the calendar. The resulting `calendar::SpecialDay` lies over the
 //! weekly schedule and `HOLIDAYS` in `calendar::Calendar`. Pure: `today` is an argument.
 
 use jiff::civil::{Date, Weekday};
 
 use super::calendar::{Calendar, DAY_END, HoursSource, Interval, Minute, normalise};
-
-/// Hours a manager set for one date; they override the weekly schedule and `HOLIDAYS`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpecialDay {
-    /// The local date.
-    pub date: Date,
-    /// Its open intervals, sorted; empty when closed all day.
-    pub open: Vec<Interval>,
-    /// Who set it, as managers read it: a name, else a contact id.
-    pub by: String,
-}
 
 /// A day as a manager names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

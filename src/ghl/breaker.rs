@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::client::GhlError;
+use super::error::GhlError;
 
 /// Consecutive failed requests that open the circuit.
 const THRESHOLD: u32 = 5;

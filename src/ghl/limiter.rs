@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::client::GhlError;
+use super::error::GhlError;
 
 /// GHL's documented rate-limit headers (CONTRACT §5.1), as the last answer carried them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -22,6 +22,7 @@ use anyhow::{Context as _, bail, ensure};
 use ring::signature::{ED25519, Ed25519KeyPair, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 
+pub use super::digest::sha256_hex;
 use super::keys::{TrustedKey, key_id};
 
 /// The first line of every bundle.
@@ -99,16 +100,6 @@ impl Bundle {
         );
         Ok(signer)
     }
-}
-
-/// Lowercase hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Builds the manifest for `binary`, signs it with the PKCS#8 key and writes the bundle to

@@ -15,7 +15,7 @@ use anyhow::{Context as _, bail};
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 
-use super::bundle::{hex, sha256_hex};
+use super::digest::{hex, sha256_hex};
 
 /// The keys directory on the image's read-only root.
 pub const DEFAULT_KEYS_DIR: &str = "/usr/share/sentinel/keys";

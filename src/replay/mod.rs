@@ -89,13 +89,14 @@ pub fn run(live_db: &Path, config: &Config, window: Window) -> anyhow::Result<Re
     let live = Connection::open_with_flags(live_db, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .with_context(|| format!("opening the database {} read-only", live_db.display()))?;
     live.busy_timeout(Duration::from_secs(10))?;
-    let mut replay = in_memory()?;
-    copy_managers(&live, &replay)?;
+    let mut replay = db::schema::open_for_replay()?;
+    // The managers' texts are commands, not issues, as live (issue 24).
+    db::console::copy_managers(&live, &replay)?;
     // Reading, parsing and recording run beside judging, each half on its own core.
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Ready>>(16);
     let (events, last_at) = std::thread::scope(|scope| -> anyhow::Result<(u64, Option<Timestamp>)> {
         let reader = scope.spawn(move || -> anyhow::Result<()> {
-            let mut seen = in_memory()?;
+            let mut seen = db::schema::open_for_replay()?;
             read(&live, &mut seen, config, window.until, &sender)
         });
         let applied = apply_all(&mut replay, config, receiver);
@@ -112,56 +113,6 @@ pub fn run(live_db: &Path, config: &Config, window: Window) -> anyhow::Result<Re
     Ok(report::build(&issues, &calendar, targets, window.since, end, events))
 }
 
-/// The replay's own database: in memory, at the current schema, with SQLite's usual page
-/// size (the small pages of the live file save SD wear, which memory does not need).
-fn in_memory() -> anyhow::Result<Connection> {
-    let mut conn = Connection::open_in_memory()?;
-    conn.pragma_update(None, "page_size", 4096)?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.set_prepared_statement_cache_capacity(128);
-    db::schema::migrate(&mut conn).context("creating the replay's database")?;
-    // Finding a party's live issue looks among all its issues by contact (or phone, or
-    // conversation); a year of them makes that the replay's main cost. These indexes cover the
-    // live ones only, and replace the ones over every issue, which the replay's statements
-    // only ever ask about live issues: they change no answer. The live file keeps its own.
-    conn.execute_batch(
-        "CREATE INDEX replay_live_by_contact ON issues (contact_id, kind)
-           WHERE contact_id IS NOT NULL AND status IN ('PENDING', 'OPEN');
-         CREATE INDEX replay_live_by_phone ON issues (phone, kind)
-           WHERE phone IS NOT NULL AND status IN ('PENDING', 'OPEN');
-         CREATE INDEX replay_live_by_conversation ON issues (conversation_id, kind)
-           WHERE conversation_id IS NOT NULL AND status IN ('PENDING', 'OPEN');
-         DROP INDEX issues_by_contact;
-         DROP INDEX issues_by_phone;
-         DROP INDEX issues_by_conversation;",
-    )?;
-    Ok(conn)
-}
-
-/// Copies the managers added with `sentinel manager add` into the replay: their texts are
-/// commands, not issues, as live (issue 24). A live file too old to have the table (or the
-/// phone column) has none to copy, or none known by phone.
-fn copy_managers(live: &Connection, replay: &Connection) -> anyhow::Result<()> {
-    // name, contact id, phone, PIN hash, when added.
-    type Row = (String, String, Option<String>, String, String);
-    let read = |sql: &str| -> rusqlite::Result<Vec<Row>> {
-        let mut statement = live.prepare(sql)?;
-        let rows =
-            statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))?;
-        rows.collect()
-    };
-    let managers = read("SELECT name, contact_id, phone, pin_hash, created_at FROM managers")
-        .or_else(|_| read("SELECT name, contact_id, NULL, pin_hash, created_at FROM managers"))
-        .unwrap_or_default();
-    for manager in managers {
-        replay.execute(
-            "INSERT INTO managers (name, contact_id, phone, pin_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            rusqlite::params![manager.0, manager.1, manager.2, manager.3, manager.4],
-        )?;
-    }
-    Ok(())
-}
-
 /// Reads the stored events before `until`, in the order received, parses each as intake
 /// does, and records it in `seen` with the store's own `events::record`, which tells a
 /// redelivery as intake does; hands them over in chunks.
@@ -176,46 +127,50 @@ fn read(
         missed_marker_keys: config.call_missed_marker_keys.clone(),
         require_missed_marker: config.call_require_missed_marker,
     };
-    // Events still waiting for the time were never judged live: they are left out, and so
-    // are those whose bodies the data budget took (only their keys were kept).
-    let mut statement = live.prepare(
-        "SELECT received_at, route, body_hash, body FROM raw_events
-         WHERE received_at < ?1 AND body != '' AND id NOT IN (SELECT event_id FROM deferred_events)
-         ORDER BY received_at, id",
-    )?;
-    let until = until.map(db::ts).unwrap_or_else(|| "9999".to_string());
-    let mut rows = statement.query([until])?;
-    let mut chunk = Vec::with_capacity(CHUNK);
-    let mut tx = seen.transaction()?;
-    while let Some(row) = rows.next()? {
-        let received_at = db::parse_ts(&row.get::<_, String>(0)?)?;
-        let route_name: String = row.get(1)?;
-        let (body_hash, text): (String, String) = (row.get(2)?, row.get(3)?);
-        let Some(route) = Route::from_name(&route_name) else {
-            continue;
+    let mut parsed_events = Vec::with_capacity(CHUNK);
+    let mut judging = true;
+    events::each_judged(live, until, |stored| -> anyhow::Result<bool> {
+        let Some(route) = Route::from_name(&stored.route) else {
+            return Ok(true);
         };
-        let body: Map<String, Value> = serde_json::from_str(&text).unwrap_or_default();
+        let body: Map<String, Value> = serde_json::from_str(&stored.body).unwrap_or_default();
         let parsed = payload::parse(route, &body, &options);
         // The same ids as intake's, so a redelivery stored twice is judged once, as live.
         let idem_keys = parsed.idem_keys();
-        let raw = RawEvent { received_at, route: route.as_str(), idem_keys, body_hash, body: text };
+        let raw = RawEvent {
+            received_at: stored.received_at,
+            route: route.as_str(),
+            idem_keys,
+            body_hash: stored.body_hash,
+            body: stored.body,
+        };
+        parsed_events.push((raw, parsed));
+        if parsed_events.len() == CHUNK {
+            let chunk = record(seen, std::mem::take(&mut parsed_events))?;
+            // When the judging side has stopped, its error is reported.
+            judging = sender.send(chunk).is_ok();
+        }
+        Ok(judging)
+    })?;
+    if judging {
+        let _ = sender.send(record(seen, parsed_events)?);
+    }
+    Ok(())
+}
+
+/// Records a chunk of events in `seen`, in one transaction, each as new or a redelivery.
+fn record(seen: &mut Connection, parsed_events: Vec<(RawEvent, Parsed)>) -> anyhow::Result<Vec<Ready>> {
+    let tx = seen.transaction()?;
+    let mut chunk = Vec::with_capacity(parsed_events.len());
+    for (raw, parsed) in parsed_events {
         let id = match events::record(&tx, &raw)? {
             Recorded::New(id) => Some(id),
             Recorded::Duplicate => None,
         };
-        chunk.push(Ready { at: received_at, id, parsed });
-        if chunk.len() == CHUNK {
-            tx.commit()?;
-            tx = seen.transaction()?;
-            if sender.send(std::mem::take(&mut chunk)).is_err() {
-                // The judging side stopped; its error is reported.
-                return Ok(());
-            }
-        }
+        chunk.push(Ready { at: raw.received_at, id, parsed });
     }
     tx.commit()?;
-    let _ = sender.send(chunk);
-    Ok(())
+    Ok(chunk)
 }
 
 /// Judges the events as they come, each after settling what fell due before it, in

@@ -4,7 +4,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use super::*;
-use crate::domain::calendar::{WeeklySchedule, parse_holidays};
+use crate::domain::calendar::{SpecialDay, WeeklySchedule, parse_holidays};
 
 fn date(text: &str) -> Date {
     text.parse().expect("test date")
