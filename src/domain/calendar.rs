@@ -51,7 +51,7 @@ pub struct Holidays {
 }
 
 /// The business calendar.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calendar {
     zone: TimeZone,
     weekly: WeeklySchedule,

@@ -1,26 +1,18 @@
-//! The calendar in force (issue 18): how the store shares the special days a manager's
-//! command changed with the other actors, through `Shared::hours`.
+//! The calendar in force (issue 18): the store shares the calendar a manager's hours command
+//! made, as its transaction handed it back, with the other actors through `Shared::hours`.
 
-use rusqlite::Connection;
+use jiff::civil::Date;
 
 use crate::actors::Ctx;
 use crate::actors::handles::SummaryHandle;
-use crate::domain::outcome::Outcome;
+use crate::domain::calendar::Calendar;
 
-/// Shares the committed special days with the other actors (issue 18), and has the summary
-/// sender look again at its next digest, which a changed day may add or remove.
-pub(super) fn share(conn: &Connection, ctx: &Ctx, outcomes: &[&Outcome]) {
-    if !outcomes.iter().any(|outcome| matches!(outcome, Outcome::Command { .. })) {
-        return;
-    }
-    match crate::db::hours::load(conn) {
-        Ok(days) => {
-            let known: Vec<_> = ctx.calendar().special_days_from(jiff::civil::Date::MIN).cloned().collect();
-            if days != known {
-                ctx.hours.set(ctx.config.calendar.with_special_days(days));
-                SummaryHandle.wake();
-            }
-        }
-        Err(err) => tracing::error!("reading the special days failed; the last ones known stay in force: {err}"),
+/// Shares the committed `calendar` with the other actors when its special days are news, and
+/// has the summary sender look again at its next digest, which a changed day may add or remove.
+pub(super) fn share(ctx: &Ctx, calendar: &Calendar) {
+    let known = ctx.calendar();
+    if !calendar.special_days_from(Date::MIN).eq(known.special_days_from(Date::MIN)) {
+        ctx.hours.set(calendar.clone());
+        SummaryHandle.wake();
     }
 }

@@ -133,7 +133,9 @@ pub(super) fn handle(msg: Msg, myself: &ActorRef<StoreMsg>, state: &mut StoreSta
                 })
             });
             if let Ok(outcome) = &judged {
-                super::hours::share(&state.conn, &ctx, &[outcome]);
+                if let Outcome::Command { hours: Some(calendar), .. } = outcome {
+                    super::hours::share(&ctx, calendar);
+                }
                 follow_up(&ctx, &[(&parsed, outcome)]);
             }
             let _ = reply.send(text_err(judged));
@@ -155,7 +157,7 @@ fn flush(state: &mut StoreState) {
     let now = state.ctx.time.now();
     let ctx = &state.ctx;
     let calendar = ctx.calendar();
-    let committed: rusqlite::Result<Vec<Outcome>> = with_world(ctx, &state.boot_id, &calendar, |world| {
+    let committed = with_world(ctx, &state.boot_id, &calendar, |world| {
         in_transaction(&mut state.conn, |tx| {
             let mut changed: Option<Calendar> = None;
             let mut outcomes = Vec::with_capacity(queued.len());
@@ -163,22 +165,24 @@ fn flush(state: &mut StoreState) {
                 let world = World { calendar: changed.as_ref().unwrap_or(world.calendar), ..*world };
                 let outcome = apply::apply(tx, &world, &webhook.raw, &webhook.parsed, now)?;
                 // A command may have changed the hours: the rest of the batch sees the new ones.
-                if matches!(outcome, Outcome::Command { .. }) {
-                    changed = Some(crate::db::hours::calendar(tx, &ctx.config.calendar)?);
+                if let Outcome::Command { hours: Some(calendar), .. } = &outcome {
+                    changed = Some(Calendar::clone(calendar));
                 }
                 outcomes.push(outcome);
             }
             hooks_resolved(tx, &ctx.config, now)?;
-            Ok(outcomes)
+            Ok((outcomes, changed))
         })
     });
     match committed {
-        Ok(outcomes) => {
+        Ok((outcomes, changed)) => {
             state.ctx.signals.quiet_day.store(false, std::sync::atomic::Ordering::Relaxed);
             state.ctx.signals.set_disk_full(false);
             let judged: Vec<(&Parsed, &Outcome)> =
                 queued.iter().map(|(webhook, _)| &webhook.parsed).zip(outcomes.iter()).collect();
-            super::hours::share(&state.conn, &state.ctx, &outcomes.iter().collect::<Vec<_>>());
+            if let Some(calendar) = &changed {
+                super::hours::share(&state.ctx, calendar);
+            }
             follow_up(&state.ctx, &judged);
             tracing::debug!(batch = outcomes.len(), "webhooks committed");
             for ((_, reply), outcome) in queued.into_iter().zip(outcomes) {
