@@ -169,8 +169,8 @@ fn inbound_message(
                     name: inbound.contact_name.as_deref(),
                     phone: sender_phone,
                 };
-                let reply = commands::run(conn, world, &sender, text, &purpose, now)?;
-                Ok(Outcome::Command { reply })
+                let answer = commands::run(conn, world, &sender, text, &purpose, now)?;
+                Ok(Outcome::Command { reply: answer.reply, hours: answer.hours.map(Box::new) })
             }
             _ => Ok(Outcome::Ignored("internal contact".to_string())),
         };

@@ -9,6 +9,8 @@
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::Connection;
 
+pub use crate::domain::command::Answer;
+
 use super::console;
 use super::hours;
 use super::issues;
@@ -44,7 +46,7 @@ impl<'a> Sender<'a> {
 }
 
 /// Parses and carries out `text` from `sender`, queues the reply under `purpose`, and returns
-/// the reply.
+/// the reply, with the calendar in force when the hours changed.
 pub fn run(
     conn: &Connection,
     world: &World<'_>,
@@ -52,17 +54,17 @@ pub fn run(
     text: &str,
     purpose: &str,
     now: Timestamp,
-) -> rusqlite::Result<String> {
+) -> rusqlite::Result<Answer> {
     let (contact_id, name) = (sender.contact_id, sender.name);
     // Kept so the timeline can name a manager who is not in the managers table (issue 24).
     if let Some(name) = name.map(str::trim).filter(|name| !name.is_empty()) {
         kv_set(conn, &contact_name_key(contact_id), name)?;
     }
-    let (reply, everyone) = match command::parse(text) {
-        Ok(command) if hours::is_hours_command(&command) => {
+    let (reply, hours) = match command::parse(text) {
+        Ok(Command::Hours(command)) => {
             let who = name.map(str::trim).filter(|name| !name.is_empty()).unwrap_or(contact_id);
             let answer = hours::run(conn, world, contact_id, who, command, now)?;
-            (answer.reply, answer.changed)
+            (answer.reply, answer.hours)
         }
         Ok(Command::Pin) => {
             // The link is made as the text goes out, so the outbox never holds it (issue 23).
@@ -78,17 +80,17 @@ pub fn run(
                     watermark: None,
                 };
                 outbox::enqueue_text(conn, &entry, now)?;
-                return Ok(console::shown_body(&reply));
+                return Ok(Answer { reply: console::shown_body(&reply), hours: None });
             }
-            (reply, false)
+            (reply, None)
         }
-        Ok(command) => (execute(conn, world, contact_id, command, now)?, false),
-        Err(err) => (err.to_string(), false),
+        Ok(command) => (execute(conn, world, contact_id, command, now)?, None),
+        Err(err) => (err.to_string(), None),
     };
     // A change of hours concerns every manager, not only the one who sent it: those configured
     // and those added with `sentinel manager add`.
     let mut recipients = vec![contact_id.to_string()];
-    if everyone {
+    if hours.is_some() {
         let added = console::manager_contact_ids(conn)?;
         for manager in world.config.manager_contact_ids.iter().chain(&added) {
             if !recipients.contains(manager) {
@@ -107,7 +109,7 @@ pub fn run(
         };
         outbox::enqueue_text(conn, &entry, now)?;
     }
-    Ok(reply)
+    Ok(Answer { reply, hours })
 }
 
 /// The key under which a command sender's GHL name is kept.
@@ -274,12 +276,8 @@ fn execute(
             ))
         }
         Command::Help => Ok(command::HELP.to_string()),
-        // `run` sends this to `sign_in_link`.
-        Command::Pin => Ok(format!("Not understood. Usage: {}", command::USAGE_ALL)),
-        // `run` sends these to `db::hours`.
-        Command::Closed(_) | Command::OpenHours(..) | Command::Normal(_) | Command::Hours => {
-            Ok(format!("Not understood. Usage: {}", command::USAGE_ALL))
-        }
+        // `run` sends these to `sign_in_link` and `db::hours`.
+        Command::Pin | Command::Hours(_) => Ok(format!("Not understood. Usage: {}", command::USAGE_ALL)),
     }
 }
 

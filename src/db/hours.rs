@@ -4,24 +4,29 @@
 //! A change runs inside the command's own transaction: the day is written, every PENDING
 //! issue's due time is computed again on the new calendar (each move leaves a "due moved"
 //! timeline entry that `Why` shows), and the confirmation goes to every manager. OPEN issues
-//! keep their state: they already fell due and managers were told. After the commit the store
-//! actor reads the days again with [`calendar`] and shares the result with the other actors.
+//! keep their state: they already fell due and managers were told. The special days are read
+//! once per command; the calendar the change makes goes back in the command's answer, so the
+//! webhooks after it in the same commit see it, and after the commit the store actor shares it
+//! with the other actors.
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 use rusqlite::{Connection, params};
 
 use super::{World, exec, issues, ts};
-use crate::domain::calendar::Calendar;
-use crate::domain::calendar::SpecialDay;
-use crate::domain::command::{self, Command};
+use crate::domain::calendar::{Calendar, Interval, SpecialDay};
+use crate::domain::command::Answer;
+use crate::domain::command::{self, HoursCommand};
 use crate::domain::event::{IssueKind, Status};
 use crate::domain::format;
-use crate::domain::hours::{self, NewHours};
+use crate::domain::hours::{self, Day, NewHours};
+
+/// The one query that reads the special days.
+pub(super) const LOAD_DAYS: &str = "SELECT date, open, set_by FROM special_days ORDER BY date";
 
 /// Every special day, by date. A row this version cannot read is skipped with a warning.
 pub fn load(conn: &Connection) -> rusqlite::Result<Vec<SpecialDay>> {
-    let mut stmt = conn.prepare_cached("SELECT date, open, set_by FROM special_days ORDER BY date")?;
+    let mut stmt = conn.prepare_cached(LOAD_DAYS)?;
     let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get(2)?)))?;
     let mut days = Vec::new();
     for row in rows {
@@ -39,69 +44,46 @@ pub fn calendar(conn: &Connection, base: &Calendar) -> rusqlite::Result<Calendar
     Ok(base.with_special_days(load(conn)?))
 }
 
-/// Whether `command` is one of the hours commands this file carries out.
-pub fn is_hours_command(command: &Command) -> bool {
-    matches!(command, Command::Closed(_) | Command::OpenHours(..) | Command::Normal(_) | Command::Hours)
-}
-
-/// What an hours command answers: the reply, and whether every manager gets it (a change).
-pub struct Answer {
-    /// The text for the sender (and, for a change, every manager).
-    pub reply: String,
-    /// The hours changed, so every manager is told.
-    pub changed: bool,
-}
-
-/// Carries out an hours command from `manager` (named `who` in replies and timelines).
+/// Carries out an hours command from `manager` (named `who` in replies and timelines). The
+/// special days are read once, here; a change is laid over them, and the calendar it makes is
+/// in the answer, for the rest of the transaction and for the store actor to share.
 pub fn run(
     conn: &Connection,
     world: &World<'_>,
     manager: &str,
     who: &str,
-    command: Command,
+    command: HoursCommand,
     now: Timestamp,
 ) -> rusqlite::Result<Answer> {
     let base = &world.config.calendar;
-    let current = calendar(conn, base)?;
+    let mut days = load(conn)?;
+    let current = base.with_special_days(days.iter().cloned());
     let today = now.to_zoned(base.zone().clone()).date();
-    let unchanged = |reply: String| Ok(Answer { reply, changed: false });
-    let (day, usage) = match &command {
-        Command::Hours => return unchanged(hours::week(&current, today)),
-        Command::Closed(day) => (*day, command::USAGE_CLOSED),
-        Command::OpenHours(day, _) => (*day, command::USAGE_OPEN_HOURS),
-        Command::Normal(day) => (*day, command::USAGE_NORMAL),
-        _ => return unchanged(format!("Not an hours command. Usage: {}", command::USAGE_ALL)),
+    // What the day becomes: its special hours, or `None` for its usual hours again.
+    let (date, open) = match plan(&current, command, today) {
+        Ok(change) => change,
+        Err(reply) => return Ok(Answer { reply, hours: None }),
     };
-    let date = day.resolve(today);
-    if date < today {
-        return unchanged(format!("{} has passed. Usage: {usage}", hours::date_words(date)));
-    }
-    let (regular, _) = current.regular_hours_on(date);
-    let usually = hours::hours_words(regular);
-    let (change, detail) = match command {
-        Command::Closed(_) => {
-            set(conn, &SpecialDay { date, open: Vec::new(), by: who.to_string() }, manager, now)?;
-            let change = hours::change_words(date, &[]);
+    let usually = hours::hours_words(current.regular_hours_on(date).0);
+    days.retain(|day| day.date != date);
+    let (change, detail) = match open {
+        Some(open) => {
+            let day = SpecialDay { date, open, by: who.to_string() };
+            set(conn, &day, manager, now)?;
+            let change = hours::change_words(date, &day.open);
+            days.push(day);
             (change.clone(), format!("{} (usually {usually}), set by {who}", capitalised(&change)))
         }
-        Command::OpenHours(_, new_hours) => {
-            let Some(open) = new_hours.on(current.hours_on(date).0) else {
-                return unchanged(no_hours_to_keep(date, &new_hours));
-            };
-            set(conn, &SpecialDay { date, open: open.clone(), by: who.to_string() }, manager, now)?;
-            let change = hours::change_words(date, &open);
-            (change.clone(), format!("{} (usually {usually}), set by {who}", capitalised(&change)))
-        }
-        _ => {
-            if !remove(conn, date)? {
-                let words = hours::date_words(date);
-                return unchanged(format!("{words} has no special hours; it is {usually}. Send Hours for the week."));
-            }
+        None => {
             let words = hours::date_words(date);
+            if !remove(conn, date)? {
+                let reply = format!("{words} has no special hours; it is {usually}. Send Hours for the week.");
+                return Ok(Answer { reply, hours: None });
+            }
             (format!("usual hours {words}"), format!("{words} is back to its usual hours, {usually}, set by {who}"))
         }
     };
-    let updated = calendar(conn, base)?;
+    let updated = base.with_special_days(days);
     let moved = move_due_times(conn, world, &updated, &format!("{change} by {who}"), manager, now)?;
     let mut reply = format!("{detail}.");
     if moved > 0 {
@@ -111,7 +93,27 @@ pub fn run(
     if updated.special_day(date).is_some() {
         reply.push_str(&format!(" Normal {}/{} undoes it.", date.month(), date.day()));
     }
-    Ok(Answer { reply, changed: true })
+    Ok(Answer { reply, hours: Some(updated) })
+}
+
+/// The date a command changes and its hours there (`None`: the usual ones), seen from
+/// `today` on the `current` calendar; `Err` is a reply that changes nothing: the week for
+/// `Hours`, or why the change cannot be made.
+fn plan(current: &Calendar, command: HoursCommand, today: Date) -> Result<(Date, Option<Vec<Interval>>), String> {
+    let upcoming = |day: Day, usage: &str| {
+        let date = day.resolve(today);
+        if date < today { Err(format!("{} has passed. Usage: {usage}", hours::date_words(date))) } else { Ok(date) }
+    };
+    match command {
+        HoursCommand::Week => Err(hours::week(current, today)),
+        HoursCommand::Closed(day) => Ok((upcoming(day, command::USAGE_CLOSED)?, Some(Vec::new()))),
+        HoursCommand::Open(day, new_hours) => {
+            let date = upcoming(day, command::USAGE_OPEN_HOURS)?;
+            let open = new_hours.on(current.hours_on(date).0).ok_or_else(|| no_hours_to_keep(date, &new_hours))?;
+            Ok((date, Some(open)))
+        }
+        HoursCommand::Normal(day) => Ok((upcoming(day, command::USAGE_NORMAL)?, None)),
+    }
 }
 
 /// `Open Sat until 7pm` on a day with no hours: there is no opening to keep.

@@ -61,7 +61,7 @@ pub struct SpecialDay {
 }
 
 /// The business calendar.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calendar {
     zone: TimeZone,
     weekly: WeeklySchedule,

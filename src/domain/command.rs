@@ -44,16 +44,23 @@ pub enum Command {
     Status,
     /// `Help`, `?` or `commands`: the command list.
     Help,
-    /// `Closed today`, `Closed Fri`, `Closed 12/24`: closed all that day (issue 18).
-    Closed(Day),
-    /// `Open Sat 9-12`, `Open today until 7pm`: special hours that day.
-    OpenHours(Day, NewHours),
-    /// `Normal Fri`: that day's special hours are removed.
-    Normal(Day),
-    /// `Hours`: this week's hours, special days marked.
-    Hours,
+    /// `Hours`, `Closed Fri`, `Open Sat 9-12`, `Normal Fri`: the hours commands (issue 18).
+    Hours(HoursCommand),
     /// `Pin`: a one-time sign-in link for the managers' console (issue 17).
     Pin,
+}
+
+/// One of the hours commands (issue 18), which the store carries out in `db::hours`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoursCommand {
+    /// `Hours`: this week's hours, special days marked.
+    Week,
+    /// `Closed today`, `Closed Fri`, `Closed 12/24`: closed all that day.
+    Closed(Day),
+    /// `Open Sat 9-12`, `Open today until 7pm`: special hours that day.
+    Open(Day, NewHours),
+    /// `Normal Fri`: that day's special hours are removed.
+    Normal(Day),
 }
 
 /// A command that could not be understood: what was wrong, and the usage to show.
@@ -106,9 +113,13 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
             (word, hours) if Day::parse(word).is_some() => open_hours(word, hours),
             _ => single_id(rest, USAGE_OPEN).map(Command::Open),
         },
-        "closed" | "close" => one_day(rest, "which day is closed?", USAGE_CLOSED).map(Command::Closed),
-        "normal" => one_day(rest, "which day goes back to its usual hours?", USAGE_NORMAL).map(Command::Normal),
-        "hours" => bare(Command::Hours, "Hours", rest),
+        "closed" | "close" => {
+            one_day(rest, "which day is closed?", USAGE_CLOSED).map(HoursCommand::Closed).map(Command::Hours)
+        }
+        "normal" => one_day(rest, "which day goes back to its usual hours?", USAGE_NORMAL)
+            .map(HoursCommand::Normal)
+            .map(Command::Hours),
+        "hours" => bare(Command::Hours(HoursCommand::Week), "Hours", rest),
         "pin" => bare(Command::Pin, "Pin", rest),
         "why" => single_id(rest, USAGE_WHY).map(Command::Why),
         "resolve" => target(rest, USAGE_RESOLVE, Names::Allowed).map(Command::Resolve),
@@ -262,7 +273,7 @@ fn one_day(argument: &str, which: &str, usage: &'static str) -> Result<Day, Comm
 fn open_hours(day: &str, hours: &str) -> Result<Command, CommandError> {
     let day = Day::parse(day).ok_or_else(|| error(format!("\"{day}\" is not a day"), USAGE_OPEN_HOURS))?;
     match NewHours::parse(hours) {
-        Ok(hours) => Ok(Command::OpenHours(day, hours)),
+        Ok(hours) => Ok(Command::Hours(HoursCommand::Open(day, hours))),
         Err(why) => Err(error(why, USAGE_OPEN_HOURS)),
     }
 }
@@ -277,6 +288,16 @@ fn note(rest: &str) -> Result<Command, CommandError> {
         return Err(error("the note text is missing", USAGE_NOTE));
     }
     Ok(Command::Note { id, text: text.to_string() })
+}
+
+/// What a command came to.
+#[derive(Debug)]
+pub struct Answer {
+    /// The reply: for the sender and, after a change of hours, for every manager.
+    pub reply: String,
+    /// After a change of hours, the calendar in force (issue 18): the configured one with the
+    /// special days as they now stand.
+    pub hours: Option<crate::domain::calendar::Calendar>,
 }
 
 #[cfg(test)]
@@ -384,22 +405,25 @@ mod tests {
     fn hours_commands_name_a_day() {
         use crate::domain::hours::{Day, NewHours};
         use jiff::civil::Weekday;
-        check("Closed today", Command::Closed(Day::Today));
-        check("Sentinel closed Fri.", Command::Closed(Day::Weekday(Weekday::Friday)));
-        check("close 12/24", Command::Closed(Day::MonthDay { month: 12, day: 24 }));
-        check("Normal friday", Command::Normal(Day::Weekday(Weekday::Friday)));
-        check("Hours", Command::Hours);
-        check("hours?", Command::Hours);
+        check("Closed today", Command::Hours(HoursCommand::Closed(Day::Today)));
+        check("Sentinel closed Fri.", Command::Hours(HoursCommand::Closed(Day::Weekday(Weekday::Friday))));
+        check("close 12/24", Command::Hours(HoursCommand::Closed(Day::MonthDay { month: 12, day: 24 })));
+        check("Normal friday", Command::Hours(HoursCommand::Normal(Day::Weekday(Weekday::Friday))));
+        check("Hours", Command::Hours(HoursCommand::Week));
+        check("hours?", Command::Hours(HoursCommand::Week));
         check(
             "Open Sat 9-12",
-            Command::OpenHours(Day::Weekday(Weekday::Saturday), NewHours::Intervals(vec![(540, 720)])),
+            Command::Hours(HoursCommand::Open(Day::Weekday(Weekday::Saturday), NewHours::Intervals(vec![(540, 720)]))),
         );
-        check("open today until 7pm", Command::OpenHours(Day::Today, NewHours::Until(19 * 60)));
+        check("open today until 7pm", Command::Hours(HoursCommand::Open(Day::Today, NewHours::Until(19 * 60))));
         // A bare number is still an issue; a date is a day.
         check("Open 12", Command::Open(12));
         check(
             "Open 12/24 8-12",
-            Command::OpenHours(Day::MonthDay { month: 12, day: 24 }, NewHours::Intervals(vec![(480, 720)])),
+            Command::Hours(HoursCommand::Open(
+                Day::MonthDay { month: 12, day: 24 },
+                NewHours::Intervals(vec![(480, 720)]),
+            )),
         );
         fails("Closed", &["which day"]);
         fails("Normal", &["which day"]);

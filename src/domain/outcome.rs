@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::calendar::Calendar;
 use super::event::IssueKind;
 
 /// How a deferred event's outcome reads until it is judged.
@@ -40,6 +41,9 @@ pub enum Outcome {
     Command {
         /// The reply queued.
         reply: String,
+        /// After a change of hours, the calendar in force (issue 18), which the webhooks after
+        /// it and, once committed, the other actors go by.
+        hours: Option<Box<Calendar>>,
     },
     /// Stored and ignored.
     Ignored(String),

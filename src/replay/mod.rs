@@ -226,8 +226,8 @@ fn judge_batch(
         settle_until(tx, ready.at)?;
         let outcome = judge(tx, &world(config, calendar), id, &ready.parsed, ready.at)?;
         // A manager's hours command changes the calendar for the events after it, as live.
-        if matches!(outcome, Outcome::Command { .. }) {
-            *calendar = db::hours::calendar(tx, &config.calendar)?;
+        if let Outcome::Command { hours: Some(changed), .. } = outcome {
+            *calendar = *changed;
         }
     }
     Ok(())

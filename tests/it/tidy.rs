@@ -576,11 +576,6 @@ fn no_two_files_of_a_folder_import_each_other_round_a_circle() -> anyhow::Result
     let (mut report, mut circles) = (Vec::new(), Vec::new());
     for folder in &folders {
         let relative = folder.strip_prefix(&root)?.to_string_lossy().replace('\\', "/");
-        // actors/store/: console.rs (ConsoleMsg) ↔ handle.rs (StoreMsg::Console, StoreHandle);
-        // actors/ is being restructured meanwhile (issue 25 item 2), so it waits for that.
-        if relative == "actors/store" {
-            continue;
-        }
         if is_test_file(&format!("{relative}/")) {
             continue;
         }

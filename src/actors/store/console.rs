@@ -7,14 +7,13 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::handle::{Reply, StoreHandle, StoreMsg};
-use super::{StoreError, StoreState, hooks_resolved, text_err};
+use super::{Reply, StoreError, StoreHandle, StoreMsg, StoreState, hooks_resolved, text_err};
 use crate::actors::clock::ClockHandle;
 use crate::db::console::{self, Acted, Action, Grant, KnownMessage, Manager, Session, Sms};
 use crate::db::in_transaction;
 
 /// What the console asks of the store.
-pub enum ConsoleMsg {
+pub enum Msg {
     /// The manager of this name (case-insensitive), to check a PIN against.
     Manager {
         /// The name typed.
@@ -100,35 +99,41 @@ pub enum ConsoleMsg {
     },
 }
 
+impl From<Msg> for StoreMsg {
+    fn from(msg: Msg) -> StoreMsg {
+        StoreMsg::Console(msg)
+    }
+}
+
 /// Answers one console request.
-pub(super) fn handle(msg: ConsoleMsg, state: &mut StoreState) {
+pub(super) fn handle(msg: Msg, state: &mut StoreState) {
     let conn = &mut state.conn;
     match msg {
-        ConsoleMsg::Manager { name, reply } => {
+        Msg::Manager { name, reply } => {
             let _ = reply.send(text_err(console::manager_named(conn, &name)));
         }
-        ConsoleMsg::OpenSession { manager, contact_id, now, lifetime, reply } => {
+        Msg::OpenSession { manager, contact_id, now, lifetime, reply } => {
             let grant = tokio::task::block_in_place(|| {
                 in_transaction(conn, |tx| console::create_session(tx, &manager, &contact_id, now, lifetime))
             });
             let _ = reply.send(text_err(grant));
         }
-        ConsoleMsg::Session { token, now, reply } => {
+        Msg::Session { token, now, reply } => {
             let _ = reply.send(text_err(console::session(conn, &token, now)));
         }
-        ConsoleMsg::EndSession { token, reply } => {
+        Msg::EndSession { token, reply } => {
             let _ = reply.send(text_err(console::end_session(conn, &token)));
         }
-        ConsoleMsg::LinkOwner { token, now, reply } => {
+        Msg::LinkOwner { token, now, reply } => {
             let _ = reply.send(text_err(console::link_owner(conn, &token, now)));
         }
-        ConsoleMsg::RedeemLink { token, now, lifetime, reply } => {
+        Msg::RedeemLink { token, now, lifetime, reply } => {
             let grant = tokio::task::block_in_place(|| {
                 in_transaction(conn, |tx| console::redeem_link(tx, &token, now, lifetime))
             });
             let _ = reply.send(text_err(grant));
         }
-        ConsoleMsg::Act { id, action, manager, now, reply } => {
+        Msg::Act { id, action, manager, now, reply } => {
             let config = &state.ctx.config;
             let calendar = state.ctx.calendar();
             let acted = tokio::task::block_in_place(|| {
@@ -143,23 +148,19 @@ pub(super) fn handle(msg: ConsoleMsg, state: &mut StoreState) {
             }
             let _ = reply.send(text_err(acted));
         }
-        ConsoleMsg::Messages { id, reply } => {
+        Msg::Messages { id, reply } => {
             let _ = reply.send(text_err(console::messages(conn, id)));
         }
-        ConsoleMsg::SmsSince { since, reply } => {
+        Msg::SmsSince { since, reply } => {
             let _ = reply.send(text_err(console::sms_since(conn, since)));
         }
     }
 }
 
 impl StoreHandle {
-    async fn console<T: Send + 'static>(&self, build: impl FnOnce(Reply<T>) -> ConsoleMsg) -> Result<T, StoreError> {
-        self.ask(|reply| StoreMsg::Console(build(reply))).await
-    }
-
     /// The manager of this name (case-insensitive), to check a PIN against.
     pub async fn console_manager(&self, name: String) -> Result<Option<Manager>, StoreError> {
-        self.console(|reply| ConsoleMsg::Manager { name, reply }).await
+        self.ask(|reply| Msg::Manager { name, reply }).await
     }
 
     /// Opens a session for a manager whose PIN was right.
@@ -170,22 +171,22 @@ impl StoreHandle {
         now: Timestamp,
         lifetime: SignedDuration,
     ) -> Result<Grant, StoreError> {
-        self.console(|reply| ConsoleMsg::OpenSession { manager, contact_id, now, lifetime, reply }).await
+        self.ask(|reply| Msg::OpenSession { manager, contact_id, now, lifetime, reply }).await
     }
 
     /// The session of a cookie's token, unless it has ended by `now`.
     pub async fn session(&self, token: String, now: Timestamp) -> Result<Option<Session>, StoreError> {
-        self.console(|reply| ConsoleMsg::Session { token, now, reply }).await
+        self.ask(|reply| Msg::Session { token, now, reply }).await
     }
 
     /// Ends a session.
     pub async fn end_session(&self, token: String) -> Result<(), StoreError> {
-        self.console(|reply| ConsoleMsg::EndSession { token, reply }).await
+        self.ask(|reply| Msg::EndSession { token, reply }).await
     }
 
     /// Whose sign-in link this is, if it can still be used.
     pub async fn link_owner(&self, token: String, now: Timestamp) -> Result<Option<String>, StoreError> {
-        self.console(|reply| ConsoleMsg::LinkOwner { token, now, reply }).await
+        self.ask(|reply| Msg::LinkOwner { token, now, reply }).await
     }
 
     /// Uses up a sign-in link and opens its session.
@@ -195,21 +196,21 @@ impl StoreHandle {
         now: Timestamp,
         lifetime: SignedDuration,
     ) -> Result<Option<Grant>, StoreError> {
-        self.console(|reply| ConsoleMsg::RedeemLink { token, now, lifetime, reply }).await
+        self.ask(|reply| Msg::RedeemLink { token, now, lifetime, reply }).await
     }
 
     /// A console button on issue `id`, for `manager`.
     pub async fn act(&self, id: i64, action: Action, manager: String, now: Timestamp) -> Result<Acted, StoreError> {
-        self.console(|reply| ConsoleMsg::Act { id, action, manager, now, reply }).await
+        self.ask(|reply| Msg::Act { id, action, manager, now, reply }).await
     }
 
     /// The webhooks that created or repeated issue `id`, oldest first.
     pub async fn known_messages(&self, id: i64) -> Result<Vec<KnownMessage>, StoreError> {
-        self.console(|reply| ConsoleMsg::Messages { id, reply }).await
+        self.ask(|reply| Msg::Messages { id, reply }).await
     }
 
     /// Manager SMS queued or sent since `since`, newest first.
     pub async fn sms_since(&self, since: Timestamp) -> Result<Vec<Sms>, StoreError> {
-        self.console(|reply| ConsoleMsg::SmsSince { since, reply }).await
+        self.ask(|reply| Msg::SmsSince { since, reply }).await
     }
 }

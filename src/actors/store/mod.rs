@@ -1,39 +1,122 @@
 //! The issue store: sole owner of the SQLite connection.
 //!
-//! Webhooks arrive as [`StoreMsg::Ingest`] and are group-committed: each one is queued and a
-//! [`StoreMsg::Flush`] is cast to ourselves, which lands behind every ingest already waiting in
+//! Webhooks arrive as `intake::Msg::Ingest` and are group-committed: each one is queued and a
+//! `intake::Msg::Flush` is cast to ourselves, which lands behind every ingest already waiting in
 //! the mailbox. The flush applies them all in one `synchronous=FULL` transaction and only then
 //! answers each, so a webhook's 2xx always follows a durable commit (SPEC §2) and a burst costs
 //! one fsync. After a commit that changed deadlines, the SLA clock is told to look again.
+//!
+//! The protocol is split by area, as `db/` is: each file here holds one area's messages, their
+//! methods on [`StoreHandle`] and the function that answers them, so a new request touches one
+//! file. `intake` (webhooks in), `settle` (issues and their settling), `ai` (the AI check's
+//! cache), `summary` (digests, alerts, notices), `outbox`, `console` (issue 17), `nightly` (the
+//! nightly duty) and `test_hooks`; `hours` publishes the calendar a manager's command changed.
+//! Only the health checks are answered here.
 
+mod ai;
 mod console;
 mod error;
-mod handle;
+mod hours;
+mod intake;
 mod nightly;
+mod outbox;
+mod settle;
+mod summary;
+mod test_hooks;
 
-pub use console::ConsoleMsg;
-pub use handle::{IngestReply, IssueWithTimeline, Reply, StoreError, StoreHandle, StoreMsg, Webhook};
+use std::time::Duration;
+
+pub use error::StoreError;
+pub use intake::{IngestReply, Webhook};
 use jiff::Timestamp;
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use rusqlite::Connection;
+pub use settle::IssueWithTimeline;
 
-use super::Ctx;
-use super::clock::ClockHandle;
 use super::outbox::OutboxHandle;
-use super::resolver::ResolverHandle;
-use super::summary::SummaryHandle;
-use crate::db::ai_gate;
-use crate::db::apply;
-use crate::db::events;
+use super::{CALL_TIMEOUT, Ctx, names};
+use crate::db::facts;
 pub use crate::db::facts::{StoreStats, SummaryFacts};
-use crate::db::issues;
-use crate::db::summary;
-use crate::db::{World, facts, in_transaction, notify, outbox, settle};
-use crate::domain::ai::Verdict;
-use crate::domain::calendar::Calendar;
-use crate::domain::event::Event;
-use crate::domain::outcome::Outcome;
-use crate::ghl::payload::Parsed;
+use crate::db::notify;
+
+/// Where the store answers: with the value, or why not.
+pub type Reply<T> = RpcReplyPort<Result<T, StoreError>>;
+
+/// The store's protocol: one variant per area, whose requests live in that area's file, and
+/// the health checks. Callers use [`StoreHandle`]; only the store's own module builds these.
+pub enum StoreMsg {
+    /// Webhooks in: the ingest, its group commit, and the events deferred while the wall
+    /// clock was not believed.
+    Intake(intake::Msg),
+    /// Issues: reading them, and settling them with what the clock and the resolver found.
+    Settle(settle::Msg),
+    /// The AI check's verdict cache (SPEC §10).
+    Ai(ai::Msg),
+    /// What the summary sender plans with and queues: digests, alerts and notices.
+    Summary(summary::Msg),
+    /// The outbox's rows and the notification webhooks queued there.
+    Outbox(outbox::Msg),
+    /// The managers' console's requests (issue 17).
+    Console(console::Msg),
+    /// The nightly duty and the off-box upload's report.
+    Nightly(nightly::Msg),
+    /// Test hooks.
+    Test(test_hooks::Msg),
+    /// Health: a real write transaction, as the watchdog demands.
+    Heartbeat {
+        /// Answered after the commit.
+        reply: Reply<()>,
+    },
+    /// Figures for `/health` and the status page.
+    Stats {
+        /// The figures.
+        reply: Reply<StoreStats>,
+    },
+}
+
+/// The store as callers see it: one method per request, typed answers and errors. It finds the
+/// store by name on each call, so it survives the store's restarts. Each area's methods are in
+/// that area's file.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreHandle {
+    timeout: Duration,
+}
+
+impl Default for StoreHandle {
+    fn default() -> Self {
+        StoreHandle { timeout: CALL_TIMEOUT }
+    }
+}
+
+impl StoreHandle {
+    /// A handle whose calls wait at most `timeout` for an answer.
+    pub fn with_timeout(timeout: Duration) -> Self {
+        StoreHandle { timeout }
+    }
+
+    /// Asks the store for an area's request and waits for the answer.
+    async fn ask<T: Send + 'static, M: Into<StoreMsg>>(
+        &self,
+        build: impl FnOnce(Reply<T>) -> M,
+    ) -> Result<T, StoreError> {
+        super::call(names::STORE, |reply| build(reply).into(), self.timeout).await?
+    }
+
+    /// Tells the store something that needs no answer.
+    fn tell(&self, message: impl Into<StoreMsg>) {
+        super::cast(names::STORE, message.into());
+    }
+
+    /// A real write when one is due, else a read: the watchdog's deep probe.
+    pub async fn heartbeat(&self) -> Result<(), StoreError> {
+        self.ask(|reply| StoreMsg::Heartbeat { reply }).await
+    }
+
+    /// Figures for `/health` and the status page.
+    pub async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.ask(|reply| StoreMsg::Stats { reply }).await
+    }
+}
 
 /// The store actor; its state is built in `pre_start`.
 pub struct Store;
@@ -53,7 +136,7 @@ pub struct StoreState {
 
 /// How often a health check proves the disk takes writes (APPLIANCE §2.2's deep probe). Checks
 /// in between read, so the LED's and the watchdog's frequent checks do not wear the SD card.
-const HEARTBEAT_WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+const HEARTBEAT_WRITE_EVERY: Duration = Duration::from_secs(30);
 
 impl Actor for Store {
     type Msg = StoreMsg;
@@ -72,7 +155,7 @@ impl Actor for Store {
         // The special days are in force from the start (issue 18).
         ctx.hours.set(crate::db::hours::calendar(&conn, &ctx.config.calendar)?);
         // A nightly run missed while the appliance was off is done at the first chance.
-        let _ = myself.cast(StoreMsg::Nightly);
+        let _ = myself.cast(nightly::Msg::Run.into());
         let boot_id = ctx.time.boot_id();
         Ok(StoreState { ctx, conn, queued: Vec::new(), boot_id, last_write: None, nightly_timer: None })
     }
@@ -89,286 +172,61 @@ impl Actor for Store {
         state: &mut StoreState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            StoreMsg::Ingest { webhook, reply } => {
-                if state.queued.is_empty() && myself.cast(StoreMsg::Flush).is_err() {
-                    tracing::warn!("store is stopping; the webhook will be refused and retried");
-                }
-                state.queued.push((webhook, reply));
-            }
-            StoreMsg::Flush => tokio::task::block_in_place(|| flush(state)),
+            StoreMsg::Intake(msg) => intake::handle(msg, &myself, state),
+            StoreMsg::Settle(msg) => settle::handle(msg, state),
+            StoreMsg::Ai(msg) => ai::handle(msg, state),
+            StoreMsg::Summary(msg) => summary::handle(msg, state),
+            StoreMsg::Outbox(msg) => outbox::handle(msg, state),
+            StoreMsg::Console(msg) => console::handle(msg, state),
+            StoreMsg::Nightly(msg) => nightly::handle(msg, &myself, state),
+            StoreMsg::Test(msg) => test_hooks::handle(msg),
             StoreMsg::Heartbeat { reply } => {
-                let now = state.ctx.time.now();
-                let due = state.last_write.is_none_or(|at| at.elapsed() >= HEARTBEAT_WRITE_EVERY);
-                let trusted = state.ctx.signals.clock_trusted();
-                let result = if due {
-                    let zone = state.ctx.config.calendar.zone();
-                    let written = || {
-                        facts::heartbeat(&state.conn, trusted, now)?;
-                        if trusted { facts::note_seen(&state.conn, zone, now) } else { Ok(()) }
-                    };
-                    match tokio::task::block_in_place(written) {
-                        Ok(()) => {
-                            state.last_write = Some(std::time::Instant::now());
-                            // A small write can fit where a webhook does not: only room to
-                            // spare says the card is no longer full.
-                            let dir = state.ctx.config.data_dir();
-                            if crate::backup::filesystem_space(&dir).is_some_and(|(_, free)| free >= ROOM_TO_SPARE) {
-                                state.ctx.signals.set_disk_full(false);
-                            }
-                            Ok(())
-                        }
-                        // A full card is no reason to restart (that would not free a byte):
-                        // the store still answers, and /health and the LED say what is wrong.
-                        Err(err) if is_disk_full(&err) => {
-                            state.ctx.signals.set_disk_full(true);
-                            Ok(())
-                        }
-                        Err(err) => Err(StoreError::Database(format!("write failed: {err}"))),
-                    }
-                } else {
-                    facts::read_probe(&state.conn).map_err(|err| StoreError::Database(format!("read failed: {err}")))
-                };
-                let _ = reply.send(result);
-            }
-            StoreMsg::ListIssues { statuses, reply } => {
-                let _ = reply.send(text_err(issues::list(&state.conn, &statuses)));
-            }
-            StoreMsg::GetIssue { id, reply } => {
-                let found = issues::get(&state.conn, id).and_then(|issue| match issue {
-                    Some(issue) => Ok(Some((issue, issues::timeline(&state.conn, id)?))),
-                    None => Ok(None),
-                });
-                let _ = reply.send(text_err(found));
-            }
-            StoreMsg::NextPendingDue { reply } => {
-                let _ = reply.send(text_err(issues::next_pending_due(&state.conn)));
-            }
-            StoreMsg::PendingDue { now, limit, reply } => {
-                let _ = reply.send(text_err(issues::pending_due(&state.conn, now, limit)));
-            }
-            StoreMsg::SettleDue { now, issue_ids, findings, reply } => {
-                let config = &state.ctx.config;
-                let report = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| {
-                        let report = settle::settle_due(tx, now, &issue_ids, &findings)?;
-                        hooks_resolved(tx, config, now)?;
-                        Ok(report)
-                    })
-                });
-                let _ = reply.send(text_err(report));
-            }
-            StoreMsg::ApplyFindings { findings, reply } => {
-                let now = state.ctx.time.now();
-                let config = &state.ctx.config;
-                let resolved = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| {
-                        let resolved = settle::apply_findings(tx, now, &findings)?;
-                        hooks_resolved(tx, config, now)?;
-                        Ok(resolved)
-                    })
-                });
-                if resolved.as_ref().is_ok_and(|ids| !ids.is_empty()) {
-                    ClockHandle.rescheduled();
-                }
-                let _ = reply.send(text_err(resolved));
-            }
-            StoreMsg::AiCached { states, reply } => {
-                let found: rusqlite::Result<Vec<Option<Verdict>>> =
-                    states.iter().map(|thread| ai_gate::cached(&state.conn, thread)).collect();
-                let _ = reply.send(text_err(found));
-            }
-            StoreMsg::AiRecord { verdicts, model, now, reply } => {
-                let kept = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| {
-                        verdicts
-                            .iter()
-                            .try_for_each(|(thread, verdict)| ai_gate::record(tx, thread, verdict, &model, now))
-                    })
-                });
-                let _ = reply.send(text_err(kept));
-            }
-            StoreMsg::SetContactName { issue_id, name } => {
-                if let Err(err) = issues::set_contact_name(&state.conn, issue_id, &name) {
-                    tracing::warn!(issue = issue_id, "keeping the contact name failed: {err}");
-                }
-            }
-            StoreMsg::PruneRawEvents { before, dry_run, reply } => {
-                let now = state.ctx.time.now();
-                let pruned = tokio::task::block_in_place(|| events::prune(&state.conn, before, now, dry_run));
-                let _ = reply.send(text_err(pruned));
-            }
-            StoreMsg::MarkSpam { phone, by, reply } => {
-                let now = state.ctx.time.now();
-                let marked = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| settle::mark_spam(tx, &phone, &by, now))
-                });
-                if marked.as_ref().is_ok_and(|ids| !ids.is_empty()) {
-                    ClockHandle.rescheduled();
-                }
-                let _ = reply.send(text_err(marked));
-            }
-            StoreMsg::SummaryFacts { now, reply } => {
-                let trusted = state.ctx.signals.clock_trusted();
-                let facts =
-                    tokio::task::block_in_place(|| facts::summary_facts(&state.conn, &state.ctx.config, now, trusted));
-                let _ = reply.send(text_err(facts));
-            }
-            StoreMsg::BuildDigest { slot, now, delivery, reply } => {
-                let config = &state.ctx.config;
-                if !config.summary_slots.iter().any(|s| s.name == slot) {
-                    let expected = config.summary_slots.iter().map(|s| s.name.clone()).collect();
-                    let _ = reply.send(Err(StoreError::UnknownSlot { slot, expected }));
-                } else {
-                    let built = tokio::task::block_in_place(|| {
-                        in_transaction(&mut state.conn, |tx| summary::build_digest(tx, config, &slot, now, delivery))
-                    });
-                    if built.as_ref().is_ok_and(|report| report.queued) {
-                        OutboxHandle.wake();
-                    }
-                    let _ = reply.send(text_err(built));
-                }
-            }
-            StoreMsg::BuildAlert { now, delivery, reply } => {
-                let config = &state.ctx.config;
-                let built = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| summary::build_alert(tx, config, now, delivery))
-                });
-                // Webhooks may have been queued even when no SMS was.
-                if built.is_ok() {
-                    OutboxHandle.wake();
-                }
-                let _ = reply.send(text_err(built));
-            }
-            StoreMsg::QueueHook { kind, purpose, text, now, reply } => {
-                let config = &state.ctx.config;
-                let queued = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| notify::queue(tx, config, kind, &purpose, &text, now))
-                });
-                if queued.as_ref().is_ok_and(|queued| *queued > 0) {
-                    OutboxHandle.wake();
-                }
-                let _ = reply.send(text_err(queued));
-            }
-            StoreMsg::QueueNotice { purpose, body, quiet_since, now, reply } => {
-                let config = &state.ctx.config;
-                let queued = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| {
-                        if let Some(since) = quiet_since
-                            && summary::webhook_since(tx, since)?
-                        {
-                            return Ok(false);
-                        }
-                        summary::queue_notice(tx, config, &purpose, &body, now)
-                    })
-                });
-                if queued.as_ref().is_ok_and(|queued| *queued) {
-                    OutboxHandle.wake();
-                }
-                let _ = reply.send(text_err(queued));
-            }
-            StoreMsg::DueOutbox { now, limit, reply } => {
-                let due = tokio::task::block_in_place(|| {
-                    let managers = &state.ctx.config.manager_contact_ids;
-                    in_transaction(&mut state.conn, |tx| {
-                        Ok((outbox::due(tx, now, limit, managers)?, outbox::next_attempt(tx)?))
-                    })
-                });
-                let _ = reply.send(text_err(due));
-            }
-            StoreMsg::OutboxResult { id, now, outcome, reply } => {
-                let done = tokio::task::block_in_place(|| {
-                    in_transaction(&mut state.conn, |tx| outbox::record(tx, id, now, &outcome))
-                });
-                let _ = reply.send(text_err(done));
-            }
-            StoreMsg::Nightly => nightly::run(&myself, state),
-            StoreMsg::OffboxDone(record) => nightly::uploaded(&myself, state, *record),
-            StoreMsg::Deferred { limit, reply } => {
-                let _ = reply.send(text_err(crate::db::events::deferred(&state.conn, limit)));
-            }
-            StoreMsg::ApplyDeferred { id, parsed, at, reply } => {
-                let ctx = state.ctx.clone();
-                let calendar = ctx.calendar();
-                let judged = tokio::task::block_in_place(|| {
-                    with_world(&ctx, &state.boot_id, &calendar, |world| {
-                        in_transaction(&mut state.conn, |tx| apply::apply_deferred(tx, world, id, &parsed, at))
-                    })
-                });
-                if let Ok(outcome) = &judged {
-                    share_hours(&state.conn, &ctx, &[outcome]);
-                    follow_up(&ctx, &[(&parsed, outcome)]);
-                }
-                let _ = reply.send(text_err(judged));
-            }
-            StoreMsg::OutboxProgress { purpose, reply } => {
-                let _ = reply.send(text_err(outbox::progress(&state.conn, &purpose)));
+                let _ = reply.send(heartbeat(state));
             }
             StoreMsg::Stats { reply } => {
                 let _ = reply.send(text_err(facts::stats(&state.conn)));
             }
-            StoreMsg::Console(request) => console::handle(request, state),
-            StoreMsg::Fail => panic!("store: failure injected by a test"),
-            StoreMsg::Wedge(period) => tokio::task::block_in_place(|| std::thread::sleep(period)),
         }
         Ok(())
     }
 }
 
-fn text_err<T>(result: rusqlite::Result<T>) -> Result<T, StoreError> {
-    result.map_err(StoreError::from)
+/// Answers a health check: a write when one is due, else a read.
+fn heartbeat(state: &mut StoreState) -> Result<(), StoreError> {
+    let now = state.ctx.time.now();
+    let due = state.last_write.is_none_or(|at| at.elapsed() >= HEARTBEAT_WRITE_EVERY);
+    if !due {
+        return facts::read_probe(&state.conn).map_err(|err| StoreError::Database(format!("read failed: {err}")));
+    }
+    let trusted = state.ctx.signals.clock_trusted();
+    let zone = state.ctx.config.calendar.zone();
+    let written = || {
+        facts::heartbeat(&state.conn, trusted, now)?;
+        if trusted { facts::note_seen(&state.conn, zone, now) } else { Ok(()) }
+    };
+    match tokio::task::block_in_place(written) {
+        Ok(()) => {
+            state.last_write = Some(std::time::Instant::now());
+            // A small write can fit where a webhook does not: only room to spare says the card
+            // is no longer full.
+            let dir = state.ctx.config.data_dir();
+            if crate::backup::filesystem_space(&dir).is_some_and(|(_, free)| free >= ROOM_TO_SPARE) {
+                state.ctx.signals.set_disk_full(false);
+            }
+            Ok(())
+        }
+        // A full card is no reason to restart (that would not free a byte): the store still
+        // answers, and /health and the LED say what is wrong.
+        Err(err) if is_disk_full(&err) => {
+            state.ctx.signals.set_disk_full(true);
+            Ok(())
+        }
+        Err(err) => Err(StoreError::Database(format!("write failed: {err}"))),
+    }
 }
 
-/// Applies every queued webhook in one transaction, then answers each.
-fn flush(state: &mut StoreState) {
-    let queued = std::mem::take(&mut state.queued);
-    if queued.is_empty() {
-        return;
-    }
-    let now = state.ctx.time.now();
-    let ctx = &state.ctx;
-    let calendar = ctx.calendar();
-    let committed: rusqlite::Result<Vec<Outcome>> = with_world(ctx, &state.boot_id, &calendar, |world| {
-        in_transaction(&mut state.conn, |tx| {
-            let mut changed: Option<Calendar> = None;
-            let mut outcomes = Vec::with_capacity(queued.len());
-            for (webhook, _) in &queued {
-                let world = World { calendar: changed.as_ref().unwrap_or(world.calendar), ..*world };
-                let outcome = apply::apply(tx, &world, &webhook.raw, &webhook.parsed, now)?;
-                // A command may have changed the hours: the rest of the batch sees the new ones.
-                if matches!(outcome, Outcome::Command { .. }) {
-                    changed = Some(crate::db::hours::calendar(tx, &ctx.config.calendar)?);
-                }
-                outcomes.push(outcome);
-            }
-            hooks_resolved(tx, &ctx.config, now)?;
-            Ok(outcomes)
-        })
-    });
-    match committed {
-        Ok(outcomes) => {
-            state.ctx.signals.webhooks_committed();
-            state.ctx.signals.set_disk_full(false);
-            let judged: Vec<(&Parsed, &Outcome)> =
-                queued.iter().map(|(webhook, _)| &webhook.parsed).zip(outcomes.iter()).collect();
-            share_hours(&state.conn, &state.ctx, &outcomes.iter().collect::<Vec<_>>());
-            follow_up(&state.ctx, &judged);
-            tracing::debug!(batch = outcomes.len(), "webhooks committed");
-            for ((_, reply), outcome) in queued.into_iter().zip(outcomes) {
-                let _ = reply.send(Ok(outcome));
-            }
-        }
-        Err(err) => {
-            // Nothing was committed: every sender gets an error, and GHL retries (SPEC §2).
-            if is_disk_full(&err) {
-                state.ctx.signals.set_disk_full(true);
-                OutboxHandle.wake();
-            }
-            tracing::error!(batch = queued.len(), error = %err, "webhook commit failed");
-            for (_, reply) in queued {
-                let _ = reply.send(Err(StoreError::Database(format!("could not store the event: {err}"))));
-            }
-        }
-    }
+fn text_err<T>(result: rusqlite::Result<T>) -> Result<T, StoreError> {
+    result.map_err(StoreError::from)
 }
 
 /// Queues the `resolved` webhooks for what this transaction resolved, and wakes the outbox
@@ -391,75 +249,5 @@ fn is_disk_full(err: &rusqlite::Error) -> bool {
                 || failure.extended_code == rusqlite::ffi::SQLITE_IOERR_WRITE && err.to_string().contains("full")
         }
         _ => false,
-    }
-}
-
-/// Runs `work` with what the store's transactions are told of the world outside.
-fn with_world<T>(ctx: &Ctx, boot_id: &str, calendar: &Calendar, work: impl FnOnce(&World<'_>) -> T) -> T {
-    let location = ctx.ghl.location_id();
-    let world = World {
-        config: &ctx.config,
-        calendar,
-        clock_trusted: ctx.signals.clock_trusted(),
-        monotonic: ctx.time.monotonic(),
-        boot_id,
-        location_id: location.as_deref(),
-        uptime: ctx.uptime(),
-        ghl_state: ctx.ghl.status().state,
-    };
-    work(&world)
-}
-
-/// Shares the committed special days with the other actors (issue 18), and has the summary
-/// sender look again at its next digest, which a changed day may add or remove.
-fn share_hours(conn: &Connection, ctx: &Ctx, outcomes: &[&Outcome]) {
-    if !outcomes.iter().any(|outcome| matches!(outcome, Outcome::Command { .. })) {
-        return;
-    }
-    match crate::db::hours::load(conn) {
-        Ok(days) => {
-            let known: Vec<_> = ctx.calendar().special_days_from(jiff::civil::Date::MIN).cloned().collect();
-            if days != known {
-                ctx.hours.set(ctx.config.calendar.with_special_days(days));
-                SummaryHandle.wake();
-            }
-        }
-        Err(err) => tracing::error!("reading the special days failed; the last ones known stay in force: {err}"),
-    }
-}
-
-/// What follows a commit of judged events: the SLA clock looks again when deadlines moved,
-/// command replies go out, and GHL is asked for missing names (SPEC §3.4) and whether a
-/// lone "thanks" followed a staff reply (SPEC §5.3).
-fn follow_up(ctx: &Ctx, judged: &[(&Parsed, &Outcome)]) {
-    // The first webhook's location is kept by the transaction; the client learns it now.
-    if ctx.config.ghl.location_id.is_none() {
-        for (parsed, _) in judged {
-            if let Some(location) = &parsed.location_id
-                && ctx.ghl.learn_location(location)
-            {
-                tracing::info!(location, "GHL location learned from a webhook (set GHL_LOCATION_ID to pin it)");
-            }
-        }
-    }
-    if judged.iter().any(|(_, outcome)| outcome.changes_deadlines()) {
-        ClockHandle.rescheduled();
-    }
-    if judged.iter().any(|(_, outcome)| matches!(outcome, Outcome::Command { .. })) {
-        OutboxHandle.wake();
-    }
-    if !ctx.ghl.is_configured() {
-        return;
-    }
-    for (parsed, outcome) in judged {
-        if let (Outcome::Created { issue_id, .. }, Event::Inbound(inbound)) = (outcome, &parsed.event)
-            && inbound.contact_name.is_none()
-            && let Some(contact_id) = inbound.party.contact_id.clone()
-        {
-            ResolverHandle.lookup_name(*issue_id, contact_id);
-        }
-        if let Outcome::Created { issue_id, unconfirmed_ack: true, .. } = outcome {
-            ResolverHandle.ack_check(*issue_id);
-        }
     }
 }

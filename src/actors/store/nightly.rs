@@ -3,22 +3,51 @@
 //! `OFFBOX_URL` is set, the off-box copy of the newest backup.
 //!
 //! The store owns the database, so the backup is its own work; the upload is network I/O, so
-//! it runs on the blocking pool and reports back with [`StoreMsg::OffboxDone`]. The store keeps
+//! it runs on the blocking pool and reports back with [`Msg::OffboxDone`]. The store keeps
 //! one timer for its next nightly duty. Nothing runs by a clock that cannot be believed: the
 //! clock watcher pokes the store when the time is known again.
 
 use jiff::Timestamp;
 use ractor::ActorRef;
 
-use super::{StoreMsg, StoreState};
+use super::{StoreHandle, StoreMsg, StoreState};
 use crate::actors::Ctx;
 use crate::offbox::Record;
+
+/// The nightly duty's messages.
+pub enum Msg {
+    /// Run what is due (cast by the store's own timer, and by whoever moved the clock).
+    Run,
+    /// An off-box upload ended (sent by the upload itself): keep its record.
+    OffboxDone(Box<Record>),
+}
+
+impl From<Msg> for StoreMsg {
+    fn from(msg: Msg) -> StoreMsg {
+        StoreMsg::Nightly(msg)
+    }
+}
+
+impl StoreHandle {
+    /// Runs the nightly duty if it is due (the clock moved, or came to be believed).
+    pub fn nightly(&self) {
+        self.tell(Msg::Run);
+    }
+}
+
+/// Answers one of the nightly duty's messages.
+pub(super) fn handle(msg: Msg, myself: &ActorRef<StoreMsg>, state: &mut StoreState) {
+    match msg {
+        Msg::Run => run(myself, state),
+        Msg::OffboxDone(record) => uploaded(myself, state, *record),
+    }
+}
 
 /// The local hour of the nightly run: quiet, and before anyone is at work.
 const NIGHTLY_HOUR: i8 = 2;
 
 /// Runs what is due now and arms the timer for the next duty.
-pub(super) fn run(myself: &ActorRef<StoreMsg>, state: &mut StoreState) {
+fn run(myself: &ActorRef<StoreMsg>, state: &mut StoreState) {
     crate::actors::cancel(&mut state.nightly_timer);
     let ctx = state.ctx.clone();
     if !ctx.signals.clock_trusted() {
@@ -38,12 +67,12 @@ pub(super) fn run(myself: &ActorRef<StoreMsg>, state: &mut StoreState) {
     let next_try = ctx.offbox.record().next_try_at.filter(|at| *at > now && ctx.offbox.enabled());
     if let Some(next) = [next_run_at(&ctx, now), next_try].into_iter().flatten().min() {
         let delay = ctx.time.until(next).max(std::time::Duration::from_millis(10));
-        state.nightly_timer = Some(crate::actors::wake_after(myself, delay, StoreMsg::Nightly));
+        state.nightly_timer = Some(crate::actors::wake_after(myself, delay, Msg::Run.into()));
     }
 }
 
 /// Keeps what an upload did, in the database and for the status page, and looks again.
-pub(super) fn uploaded(myself: &ActorRef<StoreMsg>, state: &mut StoreState, record: Record) {
+fn uploaded(myself: &ActorRef<StoreMsg>, state: &mut StoreState, record: Record) {
     let ctx = state.ctx.clone();
     ctx.offbox.set(record.clone());
     if let Err(err) = crate::db::kv_json(&state.conn, crate::offbox::RECORD_KEY, Some(&record)) {
@@ -111,7 +140,7 @@ fn upload(myself: &ActorRef<StoreMsg>, ctx: &Ctx, now: Timestamp) {
                 }
             }
         }
-        if me.cast(StoreMsg::OffboxDone(Box::new(record))).is_err() {
+        if me.cast(Msg::OffboxDone(Box::new(record)).into()).is_err() {
             // The store is stopping: free the slot so its next incarnation can try again.
             ctx.offbox.end();
         }

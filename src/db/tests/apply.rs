@@ -166,7 +166,7 @@ fn a_staff_text_is_a_command_answered_once() -> anyhow::Result<()> {
     let staff = Party { contact_id: Some("staff1".into()), ..Party::default() };
     let help = text_from(&staff, "Help");
     let outcome = apply(&conn, &world, &raw(now, "w1"), &help, now)?;
-    assert_eq!(outcome, Outcome::Command { reply: command::HELP.into() });
+    assert_eq!(outcome, Outcome::Command { reply: command::HELP.into(), hours: None });
     assert_eq!(apply(&conn, &world, &raw(now, "w1"), &help, now)?, Outcome::Duplicate);
     assert_eq!(outbox(&conn)?, vec![("reply:1".into(), "staff1".into(), command::HELP.into())]);
     assert_eq!(issue_count(&conn)?, 0, "staff texts are never issues");

@@ -14,7 +14,7 @@ const NOW: &str = "2026-03-02T18:30:00Z";
 
 /// Runs `text` from `mgr1` under the purpose `reply:1` and returns the reply.
 fn run(conn: &Connection, config: &Config, text: &str) -> anyhow::Result<String> {
-    Ok(commands::run(conn, &world(config), &Sender::contact("mgr1"), text, "reply:1", at(NOW))?)
+    Ok(commands::run(conn, &world(config), &Sender::contact("mgr1"), text, "reply:1", at(NOW))?.reply)
 }
 
 /// The reply to `text`, checked to be queued once, for `mgr1`, under the inbound's purpose.
@@ -50,9 +50,9 @@ fn list_pages_and_more_goes_on() -> anyhow::Result<()> {
     let first = run(&conn, &config, "List")?;
     assert!(first.starts_with("Open issues (6), page 1/2:"), "{first}");
     assert!(first.ends_with("Reply More for the next page."), "{first}");
-    let more = commands::run(&conn, &world(&config), &Sender::contact("mgr1"), "More", "reply:2", at(NOW))?;
+    let more = commands::run(&conn, &world(&config), &Sender::contact("mgr1"), "More", "reply:2", at(NOW))?.reply;
     assert_eq!(more, "Open issues (6), page 2/2:\n#6 CALL (214) 555-0106 — due 11:00am");
-    let past = commands::run(&conn, &world(&config), &Sender::contact("mgr1"), "More", "reply:3", at(NOW))?;
+    let past = commands::run(&conn, &world(&config), &Sender::contact("mgr1"), "More", "reply:3", at(NOW))?.reply;
     assert_eq!(past, "No more open issues. Reply List to start over.");
     Ok(())
 }
@@ -65,7 +65,8 @@ fn resolve_closes_a_live_issue_once() -> anyhow::Result<()> {
     let resolved = issue(&conn, id)?;
     assert_eq!((resolved.status, resolved.resolved_by.as_deref()), (Status::Resolved, Some("manual:mgr1")));
     let again =
-        commands::run(&conn, &world(&config), &Sender::contact("mgr1"), &format!("Resolve {id}"), "reply:2", at(NOW))?;
+        commands::run(&conn, &world(&config), &Sender::contact("mgr1"), &format!("Resolve {id}"), "reply:2", at(NOW))?
+            .reply;
     assert_eq!(again, format!("#{id} was already resolved. Send List for the open issues."));
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Tests of `db::hours`: special days set by SMS move due times, are told to every
 //! manager, and are read back as the calendar in force.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, StatementStatus};
 
 use super::{at, config, create, create_open, customer, database, issue, outbox, world};
 use crate::config::Config;
@@ -24,7 +24,8 @@ fn say(conn: &Connection, config: &Config, sender: &str, text: &str, n: u32) -> 
         text,
         &purpose,
         at(NOW),
-    )?)
+    )?
+    .reply)
 }
 
 #[test]
@@ -56,7 +57,8 @@ fn closed_today_moves_pending_due_times_and_tells_every_manager() -> anyhow::Res
         &format!("Why {pending}"),
         "reply:2",
         at(NOW),
-    )?;
+    )?
+    .reply;
     assert!(why.contains("→ due Tue 10:00am CST"), "{why}");
     assert!(why.contains("due moved: closed Mon 3/2 by Dana"), "{why}");
     Ok(())
@@ -107,5 +109,34 @@ fn impossible_changes_teach_and_change_nothing() -> anyhow::Result<()> {
     assert_eq!(which, "which day is closed? Usage: Closed today | Closed Fri | Closed 12/24");
     assert!(hours::load(&conn)?.is_empty());
     assert!(outbox(&conn)?.iter().all(|(_, to, _)| to == "mgr1"), "only the sender hears of a mistake");
+    Ok(())
+}
+
+/// An hours command reads the special days once; a change hands back the calendar it made, as
+/// the table now holds it, for the rest of the commit and for the store actor to share.
+#[test]
+fn an_hours_command_reads_the_special_days_once_and_hands_back_the_calendar() -> anyhow::Result<()> {
+    let (conn, config) = (database()?, config(&[])?);
+    // How often the table's query has run on this connection (it is a cached statement).
+    let reads =
+        || -> rusqlite::Result<i32> { Ok(conn.prepare_cached(hours::LOAD_DAYS)?.get_status(StatementStatus::Run)) };
+    let dana = commands::Sender { name: Some("Dana"), ..commands::Sender::contact("mgr1") };
+    let cases = [
+        ("Closed today", true, 1),
+        ("Open Sat 9-12", true, 1),
+        ("Normal Mon", true, 1),
+        ("Normal Mon", false, 1),
+        ("Hours", false, 1),
+        ("Closed 2026-03-01", false, 1),
+        ("Closed", false, 0),
+        ("List", false, 0),
+    ];
+    for (n, (text, changes, expected)) in cases.into_iter().enumerate() {
+        let before = reads()?;
+        let answer = commands::run(&conn, &world(&config), &dana, text, &format!("reply:{n}"), at(NOW))?;
+        assert_eq!(reads()? - before, expected, "{text}: reads of the special days");
+        let stored = hours::calendar(&conn, &config.calendar)?;
+        assert_eq!(answer.hours, changes.then_some(stored), "{text}");
+    }
     Ok(())
 }
