@@ -19,9 +19,9 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
-use serde_json::json;
 
 use crate::harness::{SECRET, Sentinel};
+use crate::tunnel::Webhooks;
 
 /// The test server's Noise key pair (X25519, base64, as `rathole --genkey` prints them). Made
 /// for these tests with `openssl genpkey -algorithm X25519`; it guards nothing else.
@@ -52,7 +52,7 @@ fn webhooks_cross_rathole_and_the_client_reconnects_after_its_server_is_killed()
             std::thread::spawn(move || {
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= WEBHOOKS || !deliver(&public, n, deadline, &retries) {
+                    if n >= WEBHOOKS || !WEBHOOKS_SENT.deliver(&public, n, deadline, &retries) {
                         return;
                     }
                     let _ = acked.send((n, Instant::now()));
@@ -92,7 +92,7 @@ fn webhooks_cross_rathole_and_the_client_reconnects_after_its_server_is_killed()
         .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?
         .collect::<Result<_, _>>()?;
     for (n, _) in &delivered {
-        let key = format!("webhook:{}", webhook_id(*n));
+        let key = format!("webhook:{}", WEBHOOKS_SENT.id(*n));
         assert_eq!(stored.get(&key), Some(&1), "{key} was acknowledged through rathole, so it is stored once");
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, WEBHOOKS as i64, "nothing stored twice or extra");
@@ -114,7 +114,7 @@ fn a_rathole_client_with_a_wrong_token_gets_no_webhook_through() -> anyhow::Resu
     // Long enough for the client to be refused, and to try again, several times.
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until {
-        let status = post(&tunnel.public_addr, "/webhook/ghl", &webhook_body(0)).unwrap_or(0);
+        let status = post(&tunnel.public_addr, "/webhook/ghl", &WEBHOOKS_SENT.body(0)).unwrap_or(0);
         ensure!(!(200..300).contains(&status), "a webhook got through a client with the wrong token ({status})");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -124,7 +124,7 @@ fn a_rathole_client_with_a_wrong_token_gets_no_webhook_through() -> anyhow::Resu
     tunnel.client.stop();
     tunnel.client = Client::start(&tunnel.dir, &client_config(&app, tunnel.control_port, "the-token")?)?;
     tunnel.wait_until_up(&app)?;
-    assert!(deliver(&tunnel.public_addr, 1, Instant::now() + TUNNEL_LIMIT, &AtomicUsize::new(0)));
+    assert!(WEBHOOKS_SENT.deliver(&tunnel.public_addr, 1, Instant::now() + TUNNEL_LIMIT, &AtomicUsize::new(0)));
     assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1, "the right token lets the webhook through");
     Ok(())
 }
@@ -140,7 +140,7 @@ fn only_the_webhook_listener_is_reachable_through_rathole() -> anyhow::Result<()
         let through = get(&tunnel.public_addr, path)?;
         assert_eq!(through, 404, "{path} must not be reachable through the tunnel");
     }
-    assert_eq!(post(&tunnel.public_addr, "/webhook/ghl", &webhook_body(0))?, 200, "the webhook route is");
+    assert_eq!(post(&tunnel.public_addr, "/webhook/ghl", &WEBHOOKS_SENT.body(0))?, 200, "the webhook route is");
     assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1);
     Ok(())
 }
@@ -260,37 +260,12 @@ impl Instance {
 
 // === webhooks ===
 
-/// The `webhookId` of webhook `n`; GHL keeps it across retries, so it is the idempotency key.
-fn webhook_id(n: usize) -> String {
-    format!("rathole-{n}")
-}
+/// This file's webhooks: from five parties, sent as `tunnel.rs` sends its own.
+const WEBHOOKS_SENT: Webhooks = Webhooks { tag: "rathole", parties: 5, post: post_webhook };
 
-/// Webhook `n`: an inbound text from one of five parties.
-fn webhook_body(n: usize) -> String {
-    json!({ "type": "InboundMessage", "webhookId": webhook_id(n), "messageId": format!("m-{n}"),
-        "contactId": format!("party-{}", n % 5), "messageType": "SMS", "body": format!("text {n}") })
-    .to_string()
-}
-
-/// Sends webhook `n` to `addr` until it gets a 2xx, backing off between failures as GHL does;
-/// false when the deadline passed first.
-fn deliver(addr: &str, n: usize, deadline: Instant, retries: &AtomicUsize) -> bool {
-    let body = webhook_body(n);
-    let mut backoff = Duration::from_millis(20);
-    loop {
-        match post(addr, "/webhook/ghl", &body) {
-            Ok(status) if (200..300).contains(&status) => return true,
-            // Refused, reset, cut off or not 2xx: GHL tries again later.
-            _ => {
-                retries.fetch_add(1, Ordering::Relaxed);
-                if Instant::now() + backoff > deadline {
-                    return false;
-                }
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_millis(400));
-            }
-        }
-    }
+/// One delivery, giving up on a silent tunnel after a few seconds (see `status_of`).
+fn post_webhook(addr: &str, body: &str) -> anyhow::Result<u16> {
+    post(addr, "/webhook/ghl", body)
 }
 
 fn post(addr: &str, path: &str, body: &str) -> anyhow::Result<u16> {

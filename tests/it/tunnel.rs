@@ -81,7 +81,7 @@ fn webhooks_through_a_killed_and_restarted_tunnel_are_stored_exactly_once() -> a
     client.wait_until_connected(&mut relay, 2)?;
     phase.open(2);
     // GHL delivers the cut webhook again, through the tunnel that is back.
-    assert!(deliver(&public_addr, CUT, deadline, &retries), "the cut webhook arrived on its retry");
+    assert!(WEBHOOKS_SENT.deliver(&public_addr, CUT, deadline, &retries), "the cut webhook arrived on its retry");
     delivered.push(CUT);
     while delivered.len() < WEBHOOKS + 1 {
         delivered.push(next_ack(&acked, deadline, &app)?);
@@ -97,7 +97,7 @@ fn webhooks_through_a_killed_and_restarted_tunnel_are_stored_exactly_once() -> a
         .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?
         .collect::<Result<_, _>>()?;
     for id in &delivered {
-        let key = format!("webhook:{}", webhook_id(*id));
+        let key = format!("webhook:{}", WEBHOOKS_SENT.id(*id));
         assert_eq!(stored.get(&key), Some(&1), "{key} was acknowledged through the tunnel, so it is stored once");
     }
     let after_restart: Vec<usize> = (0..WEBHOOKS).filter(|n| phase_of(*n) == 2).collect();
@@ -115,37 +115,58 @@ fn webhooks_through_a_killed_and_restarted_tunnel_are_stored_exactly_once() -> a
 /// The webhook whose delivery the kill cuts off halfway, sent apart from the senders'.
 const CUT: usize = WEBHOOKS;
 
-/// The `webhookId` of webhook `n`; GHL keeps it across retries, so it is the idempotency key.
-fn webhook_id(n: usize) -> String {
-    format!("tunnel-{n}")
+/// Numbered webhooks, as GHL delivers them: the tunnel tests here and the rathole
+/// tests share it, each with its own tag (so their `webhookId`s never meet) and party count.
+pub(crate) struct Webhooks {
+    /// The `webhookId` prefix.
+    pub tag: &'static str,
+    /// How many parties the texts come from, in turn.
+    pub parties: usize,
+    /// Posts one body to `/webhook/ghl` at an address with the shared secret; its status.
+    pub post: fn(&str, &str) -> anyhow::Result<u16>,
 }
 
-/// Webhook `n`: an inbound text from one of seven parties.
-fn webhook_body(n: usize) -> String {
-    json!({ "type": "InboundMessage", "webhookId": webhook_id(n), "messageId": format!("m-{n}"),
-        "contactId": format!("party-{}", n % 7), "messageType": "SMS", "body": format!("text {n}") })
-    .to_string()
-}
+impl Webhooks {
+    /// The `webhookId` of webhook `n`; GHL keeps it across retries, so it is the idempotency key.
+    pub fn id(&self, n: usize) -> String {
+        format!("{}-{n}", self.tag)
+    }
 
-/// Sends webhook `n` to `addr` until it gets a 2xx, backing off between failures as GHL does;
-/// false when the deadline passed first.
-fn deliver(addr: &str, n: usize, deadline: Instant, retries: &AtomicUsize) -> bool {
-    let body = webhook_body(n);
-    let mut backoff = Duration::from_millis(20);
-    loop {
-        match request(addr, "POST", "/webhook/ghl", &HEADERS, body.as_bytes()) {
-            Ok(answer) if (200..300).contains(&answer.status) => return true,
-            // Refused, reset, cut off or not 2xx: GHL tries again later.
-            _ => {
-                retries.fetch_add(1, Ordering::Relaxed);
-                if Instant::now() + backoff > deadline {
-                    return false;
+    /// Webhook `n`: an inbound text from one of the parties.
+    pub fn body(&self, n: usize) -> String {
+        json!({ "type": "InboundMessage", "webhookId": self.id(n), "messageId": format!("m-{n}"),
+            "contactId": format!("party-{}", n % self.parties), "messageType": "SMS", "body": format!("text {n}") })
+        .to_string()
+    }
+
+    /// Sends webhook `n` to `addr` until it gets a 2xx, backing off between failures as GHL
+    /// does; false when the deadline passed first.
+    pub fn deliver(&self, addr: &str, n: usize, deadline: Instant, retries: &AtomicUsize) -> bool {
+        let body = self.body(n);
+        let mut backoff = Duration::from_millis(20);
+        loop {
+            match (self.post)(addr, &body) {
+                Ok(status) if (200..300).contains(&status) => return true,
+                // Refused, reset, cut off or not 2xx: GHL tries again later.
+                _ => {
+                    retries.fetch_add(1, Ordering::Relaxed);
+                    if Instant::now() + backoff > deadline {
+                        return false;
+                    }
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_millis(400));
                 }
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_millis(400));
             }
         }
     }
+}
+
+/// This file's webhooks: from seven parties.
+const WEBHOOKS_SENT: Webhooks = Webhooks { tag: "tunnel", parties: 7, post: post_webhook };
+
+/// One delivery through the harness's client.
+fn post_webhook(addr: &str, body: &str) -> anyhow::Result<u16> {
+    Ok(request(addr, "POST", "/webhook/ghl", &HEADERS, body.as_bytes())?.status)
 }
 
 /// How every delivery proves itself: the shared secret (SPEC §2).
@@ -186,7 +207,7 @@ impl Sender {
             if n >= WEBHOOKS || !self.phase.wait_for(phase_of(n), self.deadline) {
                 return;
             }
-            if !deliver(&self.public_addr, n, self.deadline, &self.retries) {
+            if !WEBHOOKS_SENT.deliver(&self.public_addr, n, self.deadline, &self.retries) {
                 return;
             }
             let _ = self.acked.send(n);
@@ -203,7 +224,7 @@ struct CutDelivery {
 
 impl CutDelivery {
     fn start(addr: &str, n: usize) -> anyhow::Result<CutDelivery> {
-        let body = webhook_body(n).into_bytes();
+        let body = WEBHOOKS_SENT.body(n).into_bytes();
         let mut head = format!("POST /webhook/ghl HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
         for (name, value) in HEADERS {
             head.push_str(&format!("{name}: {value}\r\n"));
