@@ -34,17 +34,6 @@ webhook_port=$(free_port) admin_port=$(free_port)
 started=$(date +%s)
 vm_boot -rtc base=2020-01-01 -device i6300esb -watchdog-action reset -monitor "unix:$tmp/monitor,server,nowait"
 
-wait_for() { # what, seconds, command...
-  local what=$1 limit=$2; shift 2
-  local deadline=$(( $(date +%s) + limit ))
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$qemu_pid" 2>/dev/null || fail "QEMU exited while waiting for $what"
-    [ "$(date +%s)" -lt "$deadline" ] || fail "no $what within $limit s"
-    sleep 2
-  done
-  echo "  ok: $what ($(( $(date +%s) - started )) s after power-on)"
-}
-on_console() { grep -q "$1" "$tmp/console.log"; }
 
 echo "== booting $(basename "$img") under qemu-system-aarch64 -M virt"
 wait_for "kernel" 120 on_console "Linux version"

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The QEMU set-up the image checks share (boot-check.sh, plug-check.sh, update-check.sh):
+# The QEMU set-up the image checks share (boot-, plug-, tunnel- and update-check.sh):
 # sourced, not run.
 #
 # It owns the working directory ($tmp) and the VM: a grown copy of the image ($tmp/disk.img),
@@ -13,6 +13,8 @@
 #   vm_env "$secret" [SETTING...] # sentinel.env on the boot partition
 #   webhook_port=$(free_port)    # (admin_port too, to forward the admin listener)
 #   vm_boot [QEMU OPTIONS...]    # $qemu_pid, console in $tmp/console.log
+#   wait_for WHAT SECONDS CMD... # until CMD succeeds; fails if QEMU exits or time is up
+#   on_console TEXT              # the console log holds TEXT (a command for wait_for)
 #   vm_check_data ACKED          # after power-off: every acknowledged webhook is stored
 
 command -v qemu-system-aarch64 >/dev/null || {
@@ -99,6 +101,35 @@ vm_boot() {
     -display none -serial "file:$tmp/console.log" "$@" &
   qemu_pid=$!
 }
+
+# wait_for WHAT SECONDS COMMAND...: runs COMMAND every 2 s until it succeeds, then prints "ok:
+# WHAT" with the seconds since $started (the script's power-on). Fails when QEMU ($qemu_pid)
+# exits or SECONDS pass. A script with more to watch defines, before calling it:
+#   wait_also     checks of its own each round (it calls fail itself), e.g. a second process;
+#   wait_detail   what a timeout's message adds, e.g. the last status or a log's tail;
+#   wait_said     how a success is printed (given WHAT), in place of the line above.
+wait_for() {
+  local what=$1 limit=$2; shift 2
+  local deadline=$(( $(date +%s) + limit ))
+  until "$@" >/dev/null 2>&1; do
+    kill -0 "$qemu_pid" 2>/dev/null || fail "QEMU exited while waiting for $what"
+    if declare -F wait_also >/dev/null; then wait_also; fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      local detail=""
+      if declare -F wait_detail >/dev/null; then detail=$(wait_detail); fi
+      fail "no $what within $limit s$detail"
+    fi
+    sleep 2
+  done
+  if declare -F wait_said >/dev/null; then
+    wait_said "$what"
+  else
+    echo "  ok: $what ($(( $(date +%s) - started )) s after power-on)"
+  fi
+}
+
+# on_console TEXT: the console log holds TEXT (a grep pattern); a command for wait_for.
+on_console() { grep -q "$1" "$tmp/console.log"; }
 
 # vm_check_data ACKED: with the VM off (after a clean power-off or a cut), the data partition's
 # journal replays, it checks clean, and its database passes integrity_check and holds every

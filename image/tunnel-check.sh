@@ -69,18 +69,9 @@ webhook_port=$(free_port) admin_port=$(free_port)
 started=$(date +%s)
 vm_boot
 
-wait_for() { # what, seconds, command...
-  local what=$1 limit=$2; shift 2
-  local deadline=$(( $(date +%s) + limit ))
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$qemu_pid" 2>/dev/null || fail "QEMU exited while waiting for $what"
-    kill -0 "$server_pid" 2>/dev/null || fail "the rathole server exited: $(cat "$tmp/server.log")"
-    [ "$(date +%s)" -lt "$deadline" ] || fail "no $what within $limit s; server log: $(tail -20 "$tmp/server.log")"
-    sleep 2
-  done
-  echo "  ok: $what ($(( $(date +%s) - started )) s after power-on)"
-}
-on_console() { grep -q "$1" "$tmp/console.log"; }
+# wait_for (lib.sh) also watches the rathole server, and a timeout shows its log.
+wait_also() { kill -0 "$server_pid" 2>/dev/null || fail "the rathole server exited: $(cat "$tmp/server.log")"; }
+wait_detail() { echo "; server log: $(tail -20 "$tmp/server.log")"; }
 on_server() { grep -q "$1" "$tmp/server.log"; }
 
 echo "== booting $(basename "$img") with a rathole-client.toml on its boot partition"

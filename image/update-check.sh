@@ -95,16 +95,9 @@ vm_sh() {
   [ "$code" = 0 ] || fail "in the VM, exit $code: $command"$'\n'"$out"
 }
 
-wait_for() { # what, seconds, command...
-  local what=$1 limit=$2; shift 2
-  local deadline=$(( $(date +%s) + limit ))
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$qemu_pid" 2>/dev/null || fail "QEMU exited while waiting for $what"
-    [ "$(date +%s)" -lt "$deadline" ] || fail "no $what within $limit s (last status: $(api_status))"
-    sleep 2
-  done
-  say "$what"
-}
+# wait_for (lib.sh): a timeout shows the last status, and a success is said with `say`.
+wait_detail() { echo " (last status: $(api_status))"; }
+wait_said() { say "$1"; }
 api_status() { curl -s -m 5 -H "X-NTPP-Secret: $secret" "http://127.0.0.1:$admin_port/api/status" || true; }
 # status_is PYTHON-EXPRESSION: /api/status, as `s`, makes the expression true.
 status_is() {
