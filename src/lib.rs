@@ -20,8 +20,9 @@
 //! Imports run one way: `domain` (pure logic and the shared types) ← `db` (SQL and its
 //! transactions) ← `actors` ← `http`, `status` and `app`; `tests/it/tidy.rs` checks it.
 //! `ghl` and `clients::ai` are the only code that talks to GHL and to the optional AI endpoint;
-//! `backup` keeps the nightly copies, and `offbox` seals and sends them to a bucket. `update`
-//! installs signed releases into A/B slots and rolls back a version that is not healthy.
+//! `backup` keeps the backup files (`db::backup` writes them), and `offbox` seals and sends
+//! them to a bucket. `update` installs signed releases into A/B slots and rolls back a version
+//! that is not healthy.
 
 pub mod actors;
 pub mod app;

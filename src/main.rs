@@ -349,7 +349,7 @@ fn run() -> anyhow::Result<()> {
             let db =
                 rusqlite::Connection::open_with_flags(&config.db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
             db.busy_timeout(std::time::Duration::from_secs(10))?;
-            let bytes = sentinel::backup::backup_to(&db, file)?;
+            let bytes = sentinel::db::backup::backup_to(&db, file)?;
             outln!("backup written: {} ({bytes} bytes)", file.display());
         }
         Command::Restore => {
@@ -376,7 +376,7 @@ fn run() -> anyhow::Result<()> {
                     }
                 }
                 None => {
-                    sentinel::backup::restore(file, &config.db_path)?;
+                    sentinel::db::backup::restore(file, &config.db_path)?;
                     outln!("restored {} from {}", config.db_path.display(), file.display());
                 }
             }

@@ -43,7 +43,7 @@ pub fn nightly(conn: &Connection, config: &Config, date: Date, now: Timestamp) -
     if hook_keys > 0 {
         tracing::info!(hook_keys, "breach-webhook marks of old issues pruned");
     }
-    let written = crate::backup::nightly(conn, &dir, date, BACKUPS_KEPT)?;
+    let written = crate::db::backup::nightly(conn, &dir, date, BACKUPS_KEPT)?;
     let used = events::used_bytes(conn)?;
     let budget = config.data_budget();
     let slots = Slots::in_data_dir(&config.data_dir());

@@ -7,6 +7,7 @@
 
 pub mod ai_gate;
 pub mod apply;
+pub mod backup;
 pub mod commands;
 pub mod console;
 pub mod events;

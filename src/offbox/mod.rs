@@ -367,7 +367,7 @@ pub fn restore(config: &Config, from: &str, env_file: &Path) -> anyhow::Result<R
         .encryption_key
         .as_ref()
         .context("OFFBOX_ENCRYPTION_KEY is not set: the copy cannot be opened without the key it was sealed with")?;
-    crate::backup::ensure_stopped(&config.db_path)?;
+    crate::db::backup::ensure_stopped(&config.db_path)?;
     let (bucket, key, chosen, mut notes) = if from == "latest" {
         let url = offbox
             .bucket
@@ -415,7 +415,7 @@ pub fn restore(config: &Config, from: &str, env_file: &Path) -> anyhow::Result<R
         }
         _ => config.db_path.clone(),
     };
-    crate::backup::restore(&database, &db_path)?;
+    crate::db::backup::restore(&database, &db_path)?;
     // The restored database continues the bucket's copies: its next nightly backup may go up.
     let size = std::fs::metadata(&download).map(|meta| meta.len()).ok();
     if let Some(date) = opened.manifest.backup_date
@@ -476,7 +476,7 @@ pub fn push(config: &Config, from: PushFrom, now: Timestamp) -> anyhow::Result<S
             let db = rusqlite::Connection::open_with_flags(&config.db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .with_context(|| format!("opening {}", config.db_path.display()))?;
             db.busy_timeout(std::time::Duration::from_secs(10))?;
-            crate::backup::backup_to(&db, &path)?;
+            crate::db::backup::backup_to(&db, &path)?;
             let date = now.to_zoned(config.calendar.zone().clone()).date();
             (date, path, "a fresh backup of the database".to_string(), Some(fresh))
         }

@@ -283,7 +283,7 @@ fn backup_database(config: &Config, slots: &Slots) -> anyhow::Result<()> {
     let conn = rusqlite::Connection::open_with_flags(&config.db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .with_context(|| format!("opening {}", config.db_path.display()))?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    crate::backup::backup_to(&conn, &dest).context("backing up the database before the update")?;
+    crate::db::backup::backup_to(&conn, &dest).context("backing up the database before the update")?;
     slots::sync_dir(&slots.dir)
 }
 
