@@ -44,29 +44,7 @@ ready() { # waits for READY; prints the seconds from power-on
 
 # Sends webhooks one after another, each a new message id, and appends the id of every one
 # answered 2xx to $tmp/acked; stops when the VM is gone.
-flood() {
-  python3 - "$webhook_port" "$secret" "$1" "$tmp/acked" <<'PY'
-import http.client, json, sys
-port, secret, round_, acked = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-n = 0
-with open(acked, "a") as out:
-    while True:
-        n += 1
-        message = f"plug-{round_}-{n}"
-        body = json.dumps({"type": "InboundMessage", "messageId": message, "contactId": f"c{n % 40}",
-                           "conversationId": f"conv{n % 40}", "messageType": "SMS", "body": "the pool is green"})
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            conn.request("POST", "/webhook/ghl", body, {"X-NTPP-Secret": secret, "Content-Type": "application/json"})
-            status = conn.getresponse().status
-            conn.close()
-        except OSError:
-            break
-        if 200 <= status < 300:
-            out.write(message + "\n")
-            out.flush()
-PY
-}
+flood() { python3 "$(dirname "${BASH_SOURCE[0]}")/flood.py" "$webhook_port" "$secret" "plug-$1" "$tmp/acked"; }
 
 : > "$tmp/acked"
 echo "== the plug pulled $cuts times under a webhook flood ($(basename "$img"))"

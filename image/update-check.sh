@@ -114,35 +114,8 @@ say "the test shell answers; the factory binary runs $factory_version"
 # Webhooks throughout: one after another, each a new message id; refused connections (during
 # the restarts) are counted and tried with the next id. Stops when $tmp/stop exists.
 : > "$tmp/acked"
-python3 - "$webhook_port" "$secret" "$tmp/acked" "$tmp/stop" "$tmp/flood.txt" <<'PY' &
-import http.client, json, os, sys, time
-port, secret, acked, stop, report = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-n = ok = refused = other = 0
-with open(acked, "a") as out:
-    while not os.path.exists(stop):
-        n += 1
-        message = f"update-{n}"
-        body = json.dumps({"type": "InboundMessage", "messageId": message, "contactId": f"c{n % 40}",
-                           "conversationId": f"conv{n % 40}", "messageType": "SMS", "body": "the pool is green"})
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            conn.request("POST", "/webhook/ghl", body, {"X-NTPP-Secret": secret, "Content-Type": "application/json"})
-            status = conn.getresponse().status
-            conn.close()
-        except OSError:
-            refused += 1
-            time.sleep(0.3)
-            continue
-        if 200 <= status < 300:
-            ok += 1
-            out.write(message + "\n")
-            out.flush()
-        else:
-            other += 1
-        time.sleep(0.05)
-with open(report, "w") as f:
-    f.write(f"{n} sent, {ok} acknowledged, {refused} refused or cut, {other} other answers\n")
-PY
+python3 "$(dirname "${BASH_SOURCE[0]}")/flood.py" "$webhook_port" "$secret" update "$tmp/acked" \
+  --until "$tmp/stop" "$tmp/flood.txt" &
 flood_pid=$!
 
 # `sentinel update` runs as a person would type it, as the sentinel user, from / (the launcher
