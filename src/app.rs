@@ -10,6 +10,7 @@ use ractor::Actor;
 use sd_notify::NotifyState;
 use tiny_http::Server;
 
+use crate::actors::catchup::CatchUpHandle;
 use crate::actors::store::StoreHandle;
 use crate::actors::{Ctx, Shared};
 use crate::config::Config;
@@ -260,10 +261,15 @@ async fn watch_tunnel(ctx: Ctx, url: String) {
             Ok(Err(err)) => TunnelState::Down(format!("readiness did not answer: {err}")),
             Err(err) => TunnelState::Down(err.to_string()),
         };
+        let was_down = matches!(ctx.signals.tunnel(), TunnelState::Down(_));
         if ctx.signals.set_tunnel(state.clone()) {
             match &state {
                 TunnelState::Down(why) => tracing::warn!("tunnel down: {why}"),
                 _ => tracing::info!("tunnel up"),
+            }
+            // Webhooks sent while it was down may be lost: GHL is asked what came (SPEC §12).
+            if was_down && state == TunnelState::Up {
+                CatchUpHandle.after_gap("tunnel back");
             }
         }
     }

@@ -21,6 +21,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::actors::Ctx;
+use crate::actors::catchup::CatchUpHandle;
 use crate::actors::clock::ClockHandle;
 use crate::actors::intake::IntakeHandle;
 use crate::actors::outbox::OutboxHandle;
@@ -106,6 +107,8 @@ pub fn act(ctx: &Ctx, change: Change) {
         Change::Trusted => {
             tracing::info!(now = %ctx.time.now(), "the clock is believed again: judging what arrived meanwhile");
             IntakeHandle.replay();
+            // What GHL holds of the time the clock was wrong is looked for too (SPEC §12).
+            CatchUpHandle.after_gap("clock trusted");
         }
         Change::Stepped(step) => tracing::warn!(step = %step, "the wall clock stepped"),
     }
@@ -114,6 +117,7 @@ pub fn act(ctx: &Ctx, change: Change) {
     SummaryHandle.wake();
     ResolverHandle.tick();
     OutboxHandle.wake();
+    CatchUpHandle.tick();
 }
 
 /// Looks every [`LOOK_EVERY`] until the service stops.

@@ -47,6 +47,8 @@ pub struct Signals {
     disk_full: AtomicBool,
     /// Commits of webhooks since the process started. Writer: the store.
     webhooks: AtomicU64,
+    /// How the last catch-up pass ran (SPEC §12). Writer: the catch-up actor.
+    catchup: Mutex<Option<CatchUpInfo>>,
     /// The count of `webhooks` when the day's last digest found that no webhook had arrived
     /// all day. Writer: the summary sender.
     quiet_at: Mutex<Option<u64>>,
@@ -65,6 +67,33 @@ pub struct PassInfo {
     pub checked: usize,
     /// Issues left for the next pass by the request budget.
     pub deferred: usize,
+}
+
+/// How the last catch-up pass ran (SPEC §12), for `/status`, `/metrics`, `sentinel status`
+/// and the console's Health page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatchUpInfo {
+    /// When it ran.
+    pub last_pass_at: Option<Timestamp>,
+    /// Why: `start`, `tunnel back`, `clock trusted`, `cadence`, `job`.
+    pub reason: String,
+    /// How it told changed conversations: by GHL's `lastMessageDate`, or by the published
+    /// fields (last message's kind and text, unread count).
+    pub mode: String,
+    /// Search requests it made.
+    pub searches: usize,
+    /// Conversations it read.
+    pub conversations_read: usize,
+    /// Events it found that no webhook had delivered.
+    pub found: usize,
+    /// Customer messages found by catch-up today, this pass's included.
+    pub found_today: u64,
+    /// Customer messages found since the process started.
+    pub found_total: u64,
+    /// The longest a found message had waited in GHL, in seconds, since the process started.
+    pub largest_gap_seconds: i64,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
 }
 
 /// What the tunnel's readiness endpoint last said.
@@ -137,6 +166,11 @@ impl Signals {
         lock(&self.resolver_pass).clone()
     }
 
+    /// The last catch-up pass, if one ran.
+    pub fn catchup(&self) -> Option<CatchUpInfo> {
+        lock(&self.catchup).clone()
+    }
+
     /// The tunnel's state now.
     pub fn tunnel(&self) -> TunnelState {
         lock(&self.tunnel).clone()
@@ -173,6 +207,11 @@ impl Signals {
     /// Records the resolver's last regular pass. Writer: the resolver only.
     pub fn set_resolver_pass(&self, pass: PassInfo) {
         *lock(&self.resolver_pass) = Some(pass);
+    }
+
+    /// Records the last catch-up pass. Writer: the catch-up actor only.
+    pub fn set_catchup(&self, pass: CatchUpInfo) {
+        *lock(&self.catchup) = Some(pass);
     }
 
     /// Judges the wall clock: `look` gets the standing to change and answers what changed.

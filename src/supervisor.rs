@@ -1,4 +1,4 @@
-//! The supervisor: spawns the six actors, restarts a failed one with backoff, and answers
+//! The supervisor: spawns the seven actors, restarts a failed one with backoff, and answers
 //! whether every actor is alive (for `/health` and the systemd watchdog).
 //!
 //! Children are linked to the supervisor and registered by name, so a restarted child is
@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::Serialize;
 
+use crate::actors::catchup::{CatchUp, CatchUpHandle};
 use crate::actors::clock::Clock;
 use crate::actors::clock::ClockHandle;
 use crate::actors::intake::Intake;
@@ -48,12 +49,14 @@ pub enum Child {
     Summary,
     /// Sends what the outbox holds.
     Outbox,
+    /// Asks GHL what no webhook brought.
+    CatchUp,
 }
 
 impl Child {
     /// Every child, in start order.
-    pub const ALL: [Child; 6] =
-        [Child::Store, Child::Intake, Child::Clock, Child::Resolver, Child::Summary, Child::Outbox];
+    pub const ALL: [Child; 7] =
+        [Child::Store, Child::Intake, Child::Clock, Child::Resolver, Child::Summary, Child::Outbox, Child::CatchUp];
 
     /// The registered name.
     pub fn name(self) -> &'static str {
@@ -64,6 +67,7 @@ impl Child {
             Child::Resolver => names::RESOLVER,
             Child::Summary => names::SUMMARY,
             Child::Outbox => names::OUTBOX,
+            Child::CatchUp => names::CATCHUP,
         }
     }
 
@@ -81,6 +85,7 @@ impl Child {
             Child::Resolver => Actor::spawn_linked(name, Resolver, ctx, supervisor).await.map(drop)?,
             Child::Summary => Actor::spawn_linked(name, Summary, ctx, supervisor).await.map(drop)?,
             Child::Outbox => Actor::spawn_linked(name, Outbox, ctx, supervisor).await.map(drop)?,
+            Child::CatchUp => Actor::spawn_linked(name, CatchUp, ctx, supervisor).await.map(drop)?,
         }
         Ok(())
     }
@@ -94,6 +99,7 @@ impl Child {
             Child::Resolver => ResolverHandle.ping(timeout).await.map_err(|err| err.to_string()),
             Child::Summary => SummaryHandle.ping(timeout).await.map_err(|err| err.to_string()),
             Child::Outbox => OutboxHandle.ping(timeout).await.map_err(|err| err.to_string()),
+            Child::CatchUp => CatchUpHandle.ping(timeout).await.map_err(|err| err.to_string()),
         }
     }
 
@@ -106,6 +112,7 @@ impl Child {
             Child::Resolver => ResolverHandle.fail(),
             Child::Summary => SummaryHandle.fail(),
             Child::Outbox => OutboxHandle.fail(),
+            Child::CatchUp => CatchUpHandle.fail(),
         }
     }
 }

@@ -96,6 +96,8 @@ pub mod names {
     pub const SUMMARY: &str = "summary";
     /// The outbox sender.
     pub const OUTBOX: &str = "outbox";
+    /// Catch-up after gaps.
+    pub const CATCHUP: &str = "catchup";
 }
 
 /// Asks a health ping of `name`, whose protocol answers `Ping` with `()`.

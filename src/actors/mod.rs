@@ -6,6 +6,7 @@
 //! drawn once, in `lib.rs`.
 
 mod call;
+pub mod catchup;
 pub mod clock;
 pub mod intake;
 pub mod outbox;

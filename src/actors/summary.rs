@@ -233,6 +233,10 @@ async fn wake(myself: &ActorRef<SummaryMsg>, state: &mut SummaryState) {
 /// At the day's last digest: if no webhook arrived since the day began, GHL is probably not
 /// reaching the appliance (tunnel or workflow broken); tell managers once.
 async fn quiet_day_notice(ctx: &Ctx, now: Timestamp) {
+    // An office on catch-up alone (`WEBHOOKS=off`) expects none.
+    if !ctx.config.catchup.webhooks {
+        return;
+    }
     let zone = ctx.config.calendar.zone().clone();
     let today = now.to_zoned(zone.clone()).date();
     let Ok(start) = today.to_zoned(zone) else { return };

@@ -146,6 +146,8 @@ pub struct Config {
     pub ack_close_window: crate::domain::classify::AckWindow,
     /// Cadence of the resolver's checks of OPEN issues.
     pub resolver_interval: SignedDuration,
+    /// Catch-up after gaps (SPEC §12).
+    pub catchup: CatchUpConfig,
     /// Status LED directory.
     pub led_path: PathBuf,
     /// When the wall clock is believed.
@@ -174,6 +176,28 @@ pub struct Config {
     pub update_url: Option<String>,
     /// The env file this configuration was read from, if any: the off-box copy carries it.
     pub env_file: Option<PathBuf>,
+}
+
+/// Catch-up after gaps (SPEC §12).
+#[derive(Debug, Clone)]
+pub struct CatchUpConfig {
+    /// `WEBHOOKS`: false when the office runs on catch-up alone.
+    pub webhooks: bool,
+    /// `CATCHUP_INTERVAL_MINUTES`: the cadence in business hours.
+    pub interval: SignedDuration,
+    /// `CATCHUP_LOOKBACK_HOURS`: the farthest back a pass looks.
+    pub lookback: SignedDuration,
+    /// `CATCHUP_ALERT_AFTER`: found customer messages in a business day before managers are
+    /// told; 0 never.
+    pub alert_after: u32,
+}
+
+impl CatchUpConfig {
+    /// The cadence when `CATCHUP_INTERVAL_MINUTES` is unset: 10 minutes behind webhooks, 3 on
+    /// catch-up alone.
+    pub fn default_interval(webhooks: bool) -> SignedDuration {
+        SignedDuration::from_mins(if webhooks { 10 } else { 3 })
+    }
 }
 
 /// When the wall clock is believed (`CLOCK_SYNC`, issue 15).

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use super::cron::{self, CronSchedule};
 use super::parse::AckMode;
 use super::vars::*;
-use super::{AiGateConfig, Config, ConsoleConfig, GhlConfig, NotifyConfig, OffboxConfig, Origin, Source};
+use super::{
+    AiGateConfig, CatchUpConfig, Config, ConsoleConfig, GhlConfig, NotifyConfig, OffboxConfig, Origin, Source,
+};
 use crate::domain::calendar::{Calendar, WeeklySchedule};
 use crate::domain::classify::AckWindow;
 
@@ -108,6 +110,7 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
         Some(minutes) => Some(jiff::SignedDuration::from_mins(i64::from(minutes))),
         None => r.get(&RESOLVER_INTERVAL_MINUTES),
     };
+    let catchup = read_catchup(r);
     let clock_sync = r.get(&CLOCK_SYNC);
     let ghl = read_ghl(r);
     let ai_gate = read_ai_gate(r);
@@ -146,6 +149,7 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
         ack_close_max_len: ack_close_max_len?,
         ack_close_window: ack_close_window?,
         resolver_interval: resolver_interval?,
+        catchup: catchup?,
         led_path: r.get(&LED_PATH)?,
         clock_sync: clock_sync?,
         tunnel_ready_url: tunnel_ready_url?,
@@ -206,6 +210,21 @@ fn read_ack_window(r: &mut Reader<'_>) -> Option<AckWindow> {
         AckMode::EndOfBusinessDay => Some(AckWindow::EndOfBusinessDay),
         AckMode::Hours => hours.map(AckWindow::Hours),
     }
+}
+
+/// Catch-up after gaps (SPEC §12).
+fn read_catchup(r: &mut Reader<'_>) -> Option<CatchUpConfig> {
+    let webhooks = r.get(&WEBHOOKS);
+    let interval = r.get(&CATCHUP_INTERVAL_MINUTES);
+    let lookback = r.get(&CATCHUP_LOOKBACK_HOURS);
+    let alert_after = r.get(&CATCHUP_ALERT_AFTER);
+    let webhooks = webhooks?;
+    Some(CatchUpConfig {
+        webhooks,
+        interval: interval?.unwrap_or_else(|| CatchUpConfig::default_interval(webhooks)),
+        lookback: lookback?,
+        alert_after: alert_after?,
+    })
 }
 
 /// Everything about talking to GHL.

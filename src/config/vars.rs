@@ -207,6 +207,17 @@ vars! {
         "accepted from the original: every decision is logged to the journal anyway (journalctl -u sentinel)";
     RESOLVER_INTERVAL_MINUTES: SignedDuration = "15", parse::interval_minutes,
         "how often OPEN issues are re-checked against GHL in business hours";
+    WEBHOOKS: bool = "on", parse::flag,
+        "off: this office runs no tunnel, so no webhook is expected and catch-up alone finds what came in, every \
+        CATCHUP_INTERVAL_MINUTES (minutes of delay instead of seconds; README, Running without a tunnel)";
+    CATCHUP_INTERVAL_MINUTES: Option<SignedDuration> = unset, parse::interval_minutes,
+        "how often, in business hours, GHL is asked what came in that no webhook brought (SPEC §12); default 10, or 3 \
+        with WEBHOOKS=off";
+    CATCHUP_LOOKBACK_HOURS: SignedDuration = "24", parse::positive_hours,
+        "farthest back a catch-up looks after a gap (a long power cut, a box off over a weekend)";
+    CATCHUP_ALERT_AFTER: u32 = "3", |v| parse::within(v, 0..=100_000, "a whole number of events, 0 for never"),
+        "more customer messages than this found by catch-up in one business day tell managers once that the tunnel or \
+        a GHL workflow is broken; 0 never (as with WEBHOOKS=off)";
     LED_PATH: PathBuf = "/sys/class/leds/ACT", parse::path,
         "status LED sysfs directory; a missing LED is not an error";
     CLOCK_SYNC: ClockSync = "auto", parse::clock_sync,

@@ -1,5 +1,5 @@
 //! The appliance's health for a manager: each actor, GHL (rate limit, circuit breaker, last
-//! success), the tunnel, the outbox, the last webhook, the version, the disk and the clock.
+//! success), the tunnel, catch-up (SPEC §12), the outbox, the last webhook, the version, the disk and the clock.
 //! The figures are the status snapshot `/status` and `sentinel status` show (`crate::status`).
 
 use jiff::Timestamp;
@@ -51,7 +51,9 @@ pub(super) fn page(console: &Console<'_>, session: &Session) -> Response {
                 (fact("GHL rate limit", rate.as_deref().unwrap_or("no figures from GHL yet")))
                 (fact("Last GHL success", &ago(snapshot.last_ghl_success_at)))
                 (fact("Tunnel", console.ctx.signals.tunnel().as_str()))
+                (fact("Webhooks", if snapshot.webhooks { "expected (WEBHOOKS=on)" } else { "off: catch-up alone (WEBHOOKS=off)" }))
                 (fact("Last webhook", &ago(snapshot.last_webhook_at)))
+                (fact("Catch-up", &crate::status::catchup_line(snapshot.webhooks, snapshot.catchup.as_ref(), console.now, console.ctx.config.calendar.zone())))
                 (fact("Outbox", &outbox(&snapshot)))
                 (fact("Disk", &disk(used, budget, snapshot.disk_full)))
                 (fact("Clock", snapshot.clock.untrusted.as_deref().unwrap_or("believed")))

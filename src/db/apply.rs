@@ -9,13 +9,15 @@ use jiff::Timestamp;
 use rusqlite::Connection;
 
 use super::World;
+use super::catchup;
 use super::commands;
 use super::console;
 use super::events::{self, RawEvent, Recorded};
 use super::issues::{self, NewIssue};
 use crate::config::Config;
+use crate::domain::catchup::fingerprint;
 use crate::domain::classify;
-use crate::domain::event::{Event, Inbound, IssueKind, Outbound, Parsed};
+use crate::domain::event::{CaughtUp, Event, Inbound, IssueKind, Outbound, Parsed};
 pub use crate::domain::outcome::DEFERRED;
 use crate::domain::outcome::Outcome;
 
@@ -130,10 +132,31 @@ fn decide(
     {
         super::kv_set(conn, LEARNED_LOCATION, location)?;
     }
+    mark_seen(conn, &parsed.event, now)?;
     match &parsed.event {
         Event::Ignored(reason) => Ok(Outcome::Ignored(reason.clone())),
         Event::Inbound(inbound) => inbound_message(conn, world, raw_id, inbound, now),
         Event::Outbound(outbound) => outbound_message(conn, config, outbound, now),
+    }
+}
+
+/// Catch-up's memory of the conversation (SPEC §12): a message that came by webhook is one
+/// catch-up need not read again.
+fn mark_seen(conn: &Connection, event: &Event, now: Timestamp) -> rusqlite::Result<()> {
+    let (conversation, at, fingerprint) = match event {
+        Event::Inbound(inbound) => {
+            let kind = match inbound.kind {
+                IssueKind::Sms => "SMS",
+                IssueKind::Call => "CALL",
+            };
+            (&inbound.party.conversation_id, inbound.sent_at, Some(fingerprint(kind, inbound.text.as_deref())))
+        }
+        Event::Outbound(outbound) => (&outbound.party.conversation_id, outbound.sent_at, None),
+        Event::Ignored(_) => return Ok(()),
+    };
+    match conversation {
+        Some(conversation) => catchup::saw(conn, conversation, at.unwrap_or(now), fingerprint.as_deref()),
+        None => Ok(()),
     }
 }
 
@@ -161,6 +184,14 @@ fn inbound_message(
     if internal {
         // SPEC §5.1: staff texts are commands (§7), never issues. The reply's purpose is this
         // event, so a retried delivery (a duplicate) is never answered twice.
+        if let (Some(found), IssueKind::Sms, Some(text), Some(contact)) =
+            (&inbound.caught_up, inbound.kind, &inbound.text, &party.contact_id)
+        {
+            // SPEC §12: a command found only by catch-up may be stale; it is noted, not run.
+            let purpose = format!("reply:{raw_id}");
+            commands::note_late(conn, world, contact, text, now, &purpose, found.found_at)?;
+            return Ok(Outcome::Noted(text.clone()));
+        }
         return match (inbound.kind, &inbound.text, &party.contact_id) {
             (IssueKind::Sms, Some(text), Some(contact)) => {
                 let purpose = format!("reply:{raw_id}");
@@ -180,12 +211,17 @@ fn inbound_message(
     {
         return Ok(Outcome::Ignored("spam".to_string()));
     }
+    if let Some(CaughtUp { answered_at: Some(answered_at), .. }) = &inbound.caught_up {
+        let when = world.calendar.stamp(*answered_at);
+        return Ok(Outcome::Ignored(format!("found by catch-up, already answered by staff at {when}")));
+    }
     let kind = inbound.kind;
     if let Some(issue) = issues::find_live(conn, kind, party)? {
         // SPEC §5.1: every repeat missed call is an attempt (×N in digests and List). A retried
         // delivery of the same webhook never gets here: intake's idempotency answered it.
         let text = inbound.text.as_deref();
         let count = issues::record_repeat(conn, &issue, party, inbound.contact_name.as_deref(), now, text)?;
+        note_caught_up(conn, inbound, issue.id, now)?;
         return Ok(Outcome::Repeat { issue_id: issue.id, kind, count });
     }
     let acknowledges = kind == IssueKind::Sms
@@ -211,8 +247,23 @@ fn inbound_message(
         text: inbound.text.as_deref(),
     };
     let issue_id = issues::create(conn, &new, &explanation)?;
+    note_caught_up(conn, inbound, issue_id, now)?;
     tracing::info!(issue = issue_id, kind = %kind, due_at = %due_at, "issue created");
     Ok(Outcome::Created { issue_id, kind, unconfirmed_ack: acknowledges })
+}
+
+/// What a caught-up message's issue says of how it came (SPEC §12).
+pub const FOUND_BY_CATCH_UP: &str = "found by catch-up: no webhook arrived";
+
+/// Says in the issue's timeline that catch-up, not a webhook, brought this message.
+fn note_caught_up(conn: &Connection, inbound: &Inbound, issue_id: i64, at: Timestamp) -> rusqlite::Result<()> {
+    match &inbound.caught_up {
+        Some(found) => {
+            let detail = format!("{FOUND_BY_CATCH_UP} (found {})", found.found_at);
+            issues::add_timeline(conn, issue_id, at, "catchup", "catchup", &detail)
+        }
+        None => Ok(()),
+    }
 }
 
 fn outbound_message(

@@ -112,6 +112,39 @@ pub fn run(
     Ok(Answer { reply, hours })
 }
 
+/// Answers a manager's text that reached Sentinel only through catch-up, after a gap: it is
+/// not run, for it may be stale (a `PAUSE` meant for an hour ago), and the manager is told so
+/// (SPEC §12). `sent_at` is the text's own time, `found_at` when catch-up found it.
+pub fn note_late(
+    conn: &Connection,
+    world: &World<'_>,
+    contact_id: &str,
+    text: &str,
+    sent_at: Timestamp,
+    purpose: &str,
+    found_at: Timestamp,
+) -> rusqlite::Result<()> {
+    let shown: String = text.chars().take(40).collect();
+    let ellipsis = if shown.len() < text.len() { "…" } else { "" };
+    let body = format!(
+        "{}: your text “{shown}{ellipsis}” of {} reached Sentinel only through catch-up (no webhook arrived), so it \
+         was not run. Text it again if you still want it.",
+        crate::domain::format::BRAND,
+        world.calendar.stamp(sent_at),
+    );
+    let entry = NewEntry {
+        purpose,
+        contact_id,
+        body: &body,
+        expires_at: found_at + REPLY_EXPIRY,
+        issue_ids: None,
+        watermark: None,
+    };
+    outbox::enqueue_text(conn, &entry, found_at)?;
+    tracing::warn!(sent_at = %sent_at, "a manager's command found by catch-up was not run");
+    Ok(())
+}
+
 /// The key under which a command sender's GHL name is kept.
 fn contact_name_key(contact_id: &str) -> String {
     format!("contact_name:{contact_id}")

@@ -266,8 +266,20 @@ pub fn recent(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Recent>> 
     .collect()
 }
 
-/// The time of the newest raw event.
+/// The time of the newest webhook: what catch-up found is not one (SPEC §12).
 pub fn last_received_at(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
+    let text: Option<String> = one(
+        conn,
+        "SELECT received_at FROM raw_events WHERE route != 'catchup' ORDER BY received_at DESC LIMIT 1",
+        [],
+        |row| row.get(0),
+    )
+    .optional()?;
+    text.map(|t| super::parse_ts(&t)).transpose()
+}
+
+/// The time of the newest raw event, webhook or caught up.
+pub fn last_stored_at(conn: &Connection) -> rusqlite::Result<Option<Timestamp>> {
     let text: Option<String> = one(conn, "SELECT MAX(received_at) FROM raw_events", [], |row| row.get(0))?;
     text.map(|t| super::parse_ts(&t)).transpose()
 }

@@ -8,10 +8,12 @@
 pub mod ai_gate;
 pub mod apply;
 pub mod backup;
+pub mod catchup;
 pub mod commands;
 pub mod console;
 pub mod events;
 pub mod facts;
+pub mod found;
 pub mod hours;
 pub mod housekeeping;
 pub mod issues;

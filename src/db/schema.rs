@@ -255,6 +255,17 @@ const MIGRATIONS: &[&str] = &[
         substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' ||
         hex(randomblob(6)));
     "#,
+    // v14: catch-up (SPEC §12). What Sentinel last knew of each conversation: the newest
+    // message's time, its kind and text when it was a customer's (`fingerprint`), and the
+    // unread count the last search showed; a search item that differs is read.
+    r#"
+    CREATE TABLE conversations_seen (
+        conversation_id TEXT PRIMARY KEY,
+        last_at         TEXT NOT NULL,
+        fingerprint     TEXT,
+        unread          INTEGER
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -136,6 +136,17 @@ pub struct Inbound {
     /// Whether the payload named the SMS channel: only then does the party's phone say who sent
     /// it, and a manager known by phone is recognised by it (issue 24).
     pub by_sms: bool,
+    /// Set when no webhook brought it and catch-up found it in GHL (SPEC §12).
+    pub caught_up: Option<CaughtUp>,
+}
+
+/// How catch-up found a message that no webhook delivered (SPEC §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaughtUp {
+    /// When the catch-up pass found it: a manager's command found late is answered then.
+    pub found_at: Timestamp,
+    /// A staff reply that already answered it when it was found: it opens nothing.
+    pub answered_at: Option<Timestamp>,
 }
 
 /// An outbound message that may be a staff reply (SPEC §5.2).

@@ -2,6 +2,7 @@
 
 pub mod ai;
 pub mod calendar;
+pub mod catchup;
 pub mod classify;
 pub mod command;
 pub mod cron;

@@ -45,6 +45,9 @@ pub enum Outcome {
         /// it and, once committed, the other actors go by.
         hours: Option<Box<Calendar>>,
     },
+    /// A manager's command that reached Sentinel only through catch-up, after a gap: not run
+    /// (it may be stale), and the manager is told so (SPEC §12).
+    Noted(String),
     /// Stored and ignored.
     Ignored(String),
     /// Seen before: nothing changed.
@@ -71,6 +74,7 @@ impl Outcome {
             Outcome::Outbound { resolved } if resolved.is_empty() => "outbound".to_string(),
             Outcome::Outbound { resolved } => format!("staff reply resolved {resolved:?}"),
             Outcome::Command { .. } => "command".to_string(),
+            Outcome::Noted(text) => format!("command not run (found by catch-up): {text}"),
             Outcome::Ignored(reason) => format!("ignored: {reason}"),
             Outcome::Duplicate => "duplicate".to_string(),
             Outcome::Deferred => DEFERRED.to_string(),

@@ -24,12 +24,13 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::json;
 
-pub use self::answers::{ConversationSummary, Message};
-use self::answers::{display_name, messages_page, parse_conversation, parse_message};
+pub use self::answers::{ConversationSummary, Message, normalise_type};
+use self::answers::{display_name, messages_page, parse_conversation, parse_listed, parse_message};
 use super::breaker::CircuitBreaker;
 pub use super::error::GhlError;
 pub use super::limiter::{RateLimitHeaders, RateLimiter};
 use crate::config::{GhlConfig, Secret};
+use crate::domain::catchup::Listed;
 use crate::time::TimeSource;
 
 /// What `/health` shows about GHL.
@@ -239,6 +240,35 @@ impl GhlClient {
         let found = self.get("/conversations/search", &query)?;
         let list = found["conversations"].as_array().map(Vec::as_slice).unwrap_or_default();
         Ok(list.iter().filter_map(parse_conversation).collect())
+    }
+
+    /// One page of the location's conversations whose last message is inbound, newest first,
+    /// after `cursor` (CONTRACT §3.1): what catch-up compares with what it knew (SPEC §12).
+    /// Returns the page and the cursor for the next one.
+    pub fn inbound_conversations(
+        &self,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Listed>, Option<String>), GhlError> {
+        let mut query = vec![
+            ("locationId", self.search_location()?),
+            ("lastMessageDirection", "inbound".to_string()),
+            ("sortBy", "last_message_date".to_string()),
+            ("sort", "desc".to_string()),
+            ("limit", limit.to_string()),
+        ];
+        if let Some(cursor) = cursor {
+            query.push(("startAfterDate", cursor.to_string()));
+        }
+        let found = self.get("/conversations/search", &query)?;
+        let list = found["conversations"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let mut next = None;
+        let mut page = Vec::with_capacity(list.len());
+        for (listed, cursor) in list.iter().filter_map(parse_listed) {
+            page.push(listed);
+            next = cursor;
+        }
+        Ok((page, next))
     }
 
     /// The contact's display name (CONTRACT §4.1).

@@ -3,6 +3,7 @@
 //! error they classify failures as (`error`).
 
 pub mod breaker;
+pub mod catchup;
 pub mod client;
 pub mod error;
 pub mod limiter;

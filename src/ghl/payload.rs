@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 pub use crate::domain::event::Parsed;
-use crate::domain::event::{Event, Inbound, IssueKind, Outbound, Party, is_call_type};
+use crate::domain::event::{CaughtUp, Event, Inbound, IssueKind, Outbound, Party, is_call_type};
 use crate::domain::phone::Phone;
 
 /// The three webhook routes (SPEC §2).
@@ -22,6 +22,10 @@ pub enum Route {
     UnansweredCall,
     /// `POST /webhook/ghl`: Marketplace events, dispatched by `type`.
     Events,
+    /// No route: a message catch-up found in GHL that no webhook delivered, written as the
+    /// Marketplace event GHL would have posted, with Sentinel's own `sentinelCatchUp` object
+    /// (SPEC §12). Only catch-up stores events under it; no request path leads to it.
+    CatchUp,
 }
 
 impl Route {
@@ -37,7 +41,9 @@ impl Route {
 
     /// The route a stored raw event came to, from its short name.
     pub fn from_name(name: &str) -> Option<Route> {
-        [Route::InboundSms, Route::UnansweredCall, Route::Events].into_iter().find(|route| route.as_str() == name)
+        [Route::InboundSms, Route::UnansweredCall, Route::Events, Route::CatchUp]
+            .into_iter()
+            .find(|route| route.as_str() == name)
     }
 
     /// The short name stored with raw events.
@@ -46,6 +52,7 @@ impl Route {
             Route::InboundSms => "inbound_sms",
             Route::UnansweredCall => "unanswered_call",
             Route::Events => "events",
+            Route::CatchUp => "catchup",
         }
     }
 }
@@ -81,6 +88,7 @@ pub fn parse(route: Route, body: &Map<String, Value>, options: &ParseOptions) ->
         Route::InboundSms => inbound_sms(&fields),
         Route::UnansweredCall => unanswered_call(&fields, body, options),
         Route::Events => marketplace_event(&fields),
+        Route::CatchUp => caught_up(&fields),
     };
     Parsed {
         event,
@@ -178,6 +186,25 @@ fn marketplace_event(fields: &Fields) -> Event {
         other => Event::Ignored(format!("event {other}")),
     }
 }
+
+/// A message catch-up found: read as the Marketplace event it is written as, and marked so
+/// that its timeline says how it came, a command in it is not run, and a text staff had
+/// already answered opens nothing (SPEC §12).
+fn caught_up(fields: &Fields) -> Event {
+    let mut event = marketplace_event(fields);
+    if let Event::Inbound(inbound) = &mut event {
+        let at = |name: &str| fields.nested_text(CATCH_UP_FIELD, &[name]).and_then(|text| text.parse().ok());
+        inbound.caught_up = Some(CaughtUp {
+            found_at: at("foundAt").or(inbound.sent_at).unwrap_or(Timestamp::UNIX_EPOCH),
+            answered_at: at("answeredAt"),
+        });
+    }
+    event
+}
+
+/// The object in a caught-up event's body that says when catch-up found it and whether staff
+/// had answered it by then.
+pub const CATCH_UP_FIELD: &str = "sentinelCatchUp";
 
 /// An inbound call is an issue when nobody answered: a missed status, or a voicemail.
 fn missed_call(fields: &Fields, type_id: Option<i64>) -> Event {
@@ -358,6 +385,7 @@ impl<'a> Fields<'a> {
             sent_at: self.sent_at(),
             from_internal_contact: contact_type.eq_ignore_ascii_case("internal"),
             by_sms: kind == IssueKind::Sms && self.names_sms(),
+            caught_up: None,
         })
     }
 

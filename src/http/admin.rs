@@ -30,6 +30,7 @@ pub(super) fn health(http: &HttpContext) -> Reply {
         "ghl": ghl.state,
         "ghl_detail": ghl,
         "tunnel": http.ctx.signals.tunnel().as_str(),
+        "webhooks": if http.ctx.config.catchup.webhooks { "on" } else { "off" },
         "quiet_day": http.ctx.signals.quiet_day(),
         "clock": clock_json(&http.ctx.signals.clock()),
     });

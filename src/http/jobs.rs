@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{HttpContext, Reply};
 use crate::actors::CALL_TIMEOUT;
+use crate::actors::catchup::CatchUpHandle;
 use crate::actors::clock::ClockHandle;
 use crate::actors::outbox::OutboxHandle;
 use crate::actors::resolver::ResolverHandle;
@@ -84,6 +85,19 @@ pub(super) fn poll_resolver(http: &HttpContext, query: &HashMap<String, String>)
         Err(err) => {
             Reply::ok(json!({ "job": "poll_resolver", "checked": 0, "resolved": 0, "errors": [err.to_string()] }))
         }
+    }
+}
+
+/// `POST /jobs/catchup`: a catch-up pass now (SPEC §12), answered with what it found.
+pub(super) fn catchup(http: &HttpContext) -> Reply {
+    match http.runtime.block_on(CatchUpHandle.run_now(POLL_TIMEOUT)) {
+        Ok(report) => {
+            let mut answer = serde_json::to_value(&report).unwrap_or_default();
+            answer["job"] = json!("catchup");
+            Reply::ok(answer)
+        }
+        // A GHL outage never turns a job into a 500 (SPEC §2).
+        Err(err) => Reply::ok(json!({ "job": "catchup", "found": 0, "created": 0, "error": err.to_string() })),
     }
 }
 
@@ -283,6 +297,7 @@ pub(super) fn set_clock(http: &HttpContext, query: &HashMap<String, String>) -> 
     SummaryHandle.wake();
     ResolverHandle.tick();
     OutboxHandle.wake();
+    CatchUpHandle.tick();
     Reply::ok(json!({ "now": time.now(), "trusted": http.ctx.signals.clock_trusted() }))
 }
 

@@ -37,8 +37,8 @@ use crate::guard::{AuthGuard, Held, Verdict};
 use admin::{get_issue, health, list_issues, mark_spam, metrics, status_json, status_page};
 use auth::{authorised, client_of};
 use jobs::{
-    cleanup_raw_events, escalations, inject_failure, poll_resolver, restart, send_summary, set_clock, verify_pending,
-    wedge,
+    catchup, cleanup_raw_events, escalations, inject_failure, poll_resolver, restart, send_summary, set_clock,
+    verify_pending, wedge,
 };
 use server::KEEPER_PATH;
 use webhook::webhook;
@@ -193,6 +193,7 @@ fn route_checked(
         "/api/spam"
         | "/jobs/verify_pending"
         | "/jobs/poll_resolver"
+        | "/jobs/catchup"
         | "/jobs/send_summary"
         | "/jobs/escalations"
         | "/jobs/cleanup_raw_events"
@@ -215,6 +216,7 @@ fn route_checked(
         "/api/spam" => mark_spam(http, query),
         "/jobs/verify_pending" => verify_pending(http, query),
         "/jobs/poll_resolver" => poll_resolver(http, query),
+        "/jobs/catchup" => catchup(http),
         "/jobs/send_summary" => send_summary(http, query),
         "/jobs/escalations" => escalations(http, query),
         "/jobs/cleanup_raw_events" => cleanup_raw_events(http, query),

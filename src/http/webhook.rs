@@ -163,6 +163,7 @@ fn webhook_answer(route: Route, outcome: &Outcome) -> Value {
     match outcome {
         Outcome::Duplicate => json!({ "received": true, "duplicate": true }),
         Outcome::Deferred => json!({ "received": true, "deferred": "waiting for the time" }),
+        Outcome::Noted(_) => json!({ "received": true, "command": "not run: found by catch-up" }),
         Outcome::Ignored(reason) => json!({ "received": true, "ignored": reason }),
         Outcome::Command { .. } => json!({ "received": true, "command": true }),
         Outcome::Outbound { resolved } => {

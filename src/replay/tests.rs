@@ -27,6 +27,7 @@ fn text_from(contact: &str, minutes: i64) -> anyhow::Result<Ready> {
         sent_at: None,
         from_internal_contact: false,
         by_sms: true,
+        caught_up: None,
     };
     let parsed = Parsed { event: Event::Inbound(inbound), webhook_id: None, message_id: None, location_id: None };
     Ok(Ready { at, id: Some(minutes + 1), parsed })

@@ -32,6 +32,23 @@ pub fn metrics(snapshot: &Snapshot, ghl: &crate::ghl::client::GhlStatus, ai: &Ai
     );
     let last = snapshot.last_webhook_at.map_or(0, |at| at.as_second());
     gauge("sentinel_last_webhook_timestamp_seconds", "Unix time of the last webhook.", last.to_string());
+    let catchup = snapshot.catchup.clone().unwrap_or_default();
+    gauge(
+        "sentinel_catchup_last_pass_timestamp_seconds",
+        "Unix time of the last catch-up pass (0: none yet).",
+        catchup.last_pass_at.map_or(0, |at| at.as_second()).to_string(),
+    );
+    gauge(
+        "sentinel_catchup_found_today",
+        "Customer messages found today by catch-up that no webhook brought.",
+        catchup.found_today.to_string(),
+    );
+    gauge(
+        "sentinel_catchup_largest_gap_seconds",
+        "The longest a message found by catch-up had waited in GHL since start.",
+        catchup.largest_gap_seconds.to_string(),
+    );
+    gauge("sentinel_webhooks_expected", "1 unless WEBHOOKS=off.", u8::from(snapshot.webhooks).to_string());
     gauge("sentinel_ghl_up", "1 when GHL answers normally.", u8::from(snapshot.ghl == "ok").to_string());
     let _ = writeln!(
         out,
@@ -43,6 +60,11 @@ pub fn metrics(snapshot: &Snapshot, ghl: &crate::ghl::client::GhlStatus, ai: &Ai
         "# HELP sentinel_ghl_rate_limited_total 429 answers from GHL.\n# TYPE sentinel_ghl_rate_limited_total counter"
     );
     let _ = writeln!(out, "sentinel_ghl_rate_limited_total {}", ghl.rate_limited);
+    let _ = writeln!(
+        out,
+        "# HELP sentinel_catchup_found_total Events found by catch-up that no webhook brought, since start.\n# TYPE sentinel_catchup_found_total counter\nsentinel_catchup_found_total {}",
+        catchup.found_total
+    );
     let _ = writeln!(
         out,
         "# HELP sentinel_auth_failures_total Requests with a wrong or missing secret or signature.\n# TYPE sentinel_auth_failures_total counter\nsentinel_auth_failures_total {}",

@@ -11,7 +11,7 @@ mod text;
 
 pub use metrics::metrics;
 pub use page::html;
-pub use text::{ai_gate_line, countdown, offbox_line, screen, uptime};
+pub use text::{ai_gate_line, catchup_line, countdown, offbox_line, screen, uptime};
 
 use std::time::Duration;
 
@@ -64,6 +64,12 @@ pub struct Snapshot {
     /// How the resolver's last regular pass over OPEN issues ran.
     #[serde(default)]
     pub resolver_pass: Option<crate::signals::PassInfo>,
+    /// Whether webhooks are expected (`WEBHOOKS`), or the office runs on catch-up alone.
+    #[serde(default = "webhooks_on")]
+    pub webhooks: bool,
+    /// How the last catch-up pass ran and what it found (SPEC §12).
+    #[serde(default)]
+    pub catchup: Option<crate::signals::CatchUpInfo>,
     /// Whether the wall clock is believed, and its last step (issue 15).
     #[serde(default)]
     pub clock: crate::signals::ClockTrust,
@@ -109,6 +115,10 @@ pub struct Snapshot {
     pub update: crate::update::UpdateStatus,
 }
 
+fn webhooks_on() -> bool {
+    true
+}
+
 /// One actor's state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActorState {
@@ -147,6 +157,8 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         notify_targets: ctx.config.notify.targets.iter().map(|target| target.shown()).collect(),
         recent_events: stats.recent_events,
         resolver_pass: ctx.signals.resolver_pass(),
+        webhooks: ctx.config.catchup.webhooks,
+        catchup: ctx.signals.catchup(),
         clock: ctx.signals.clock(),
         disk_full: ctx.signals.disk_full(),
         data_bytes: (data_used(&ctx.config, stats.data_bytes), ctx.config.data_budget()),

@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 
 use super::Snapshot;
-use super::text::{ai_gate_line, clock_line, countdown, data_line, offbox_line, or_never, pass_line, update_line};
+use super::text::{
+    ai_gate_line, catchup_line, clock_line, countdown, data_line, offbox_line, or_never, pass_line, update_line,
+};
 use crate::domain::format::{clock, when};
 use crate::domain::issue::Issue;
 use crate::domain::phone::mask_digits;
@@ -52,6 +54,8 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
     }
     let _ = write!(page, "<li>Data: {}</li>", data_line(snapshot.data_bytes));
     let _ = write!(page, "<li>Resolver: {}</li>", escape(&pass_line(snapshot.resolver_pass.as_ref(), now, zone)));
+    let catchup = catchup_line(snapshot.webhooks, snapshot.catchup.as_ref(), now, zone);
+    let _ = write!(page, "<li>Catch-up: {}</li>", escape(&catchup));
     if snapshot.outbox_not_sent > 0 {
         let _ = write!(
             page,
@@ -168,6 +172,8 @@ mod tests {
             notify_targets: Vec::new(),
             recent_events: Vec::new(),
             resolver_pass: None,
+            webhooks: true,
+            catchup: None,
             clock: Default::default(),
             disk_full: false,
             data_bytes: (0, 0),

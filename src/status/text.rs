@@ -53,6 +53,35 @@ pub(super) fn pass_line(pass: Option<&crate::signals::PassInfo>, now: Timestamp,
     }
 }
 
+/// How the last catch-up pass ran and what catch-up found, in one line (SPEC §12).
+pub fn catchup_line(
+    webhooks: bool,
+    pass: Option<&crate::signals::CatchUpInfo>,
+    now: Timestamp,
+    zone: &jiff::tz::TimeZone,
+) -> String {
+    let mode = if webhooks { "" } else { "webhooks off, catch-up alone; " };
+    match pass {
+        None => format!("{mode}no pass yet"),
+        Some(pass) => {
+            let at = pass.last_pass_at.map_or_else(|| "never".to_string(), |at| when(at, now, zone));
+            let gap = if pass.largest_gap_seconds > 0 {
+                format!(
+                    ", longest wait {}",
+                    crate::domain::calendar::duration_words(jiff::SignedDuration::from_secs(pass.largest_gap_seconds),)
+                )
+            } else {
+                String::new()
+            };
+            let error = pass.error.as_ref().map(|why| format!("; {why}")).unwrap_or_default();
+            format!(
+                "{mode}last pass {at} ({}): found {}, {} today{gap}{error}",
+                pass.reason, pass.found, pass.found_today
+            )
+        }
+    }
+}
+
 /// `2h 05m`, `45m`, `overdue 1h 10m`.
 pub fn countdown(due_at: Timestamp, now: Timestamp) -> String {
     let seconds = due_at.duration_since(now).as_secs();
@@ -141,6 +170,7 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
     }
     let _ = writeln!(out, "  data:          {}", data_line(snapshot.data_bytes));
     let _ = writeln!(out, "  resolver:      {}", pass_line(snapshot.resolver_pass.as_ref(), now, zone));
+    let _ = writeln!(out, "  catch-up:      {}", catchup_line(snapshot.webhooks, snapshot.catchup.as_ref(), now, zone));
     if snapshot.outbox_not_sent > 0 {
         let _ = writeln!(
             out,

@@ -225,6 +225,7 @@ fn each_shared_field_has_one_writer() -> anyhow::Result<()> {
         // (the setter's call, the writer's file or directory under src/)
         (".set_tunnel(", "app.rs"),
         (".set_resolver_pass(", "actors/resolver.rs"),
+        (".set_catchup(", "actors/catchup.rs"),
         (".update_clock(", "clockwatch.rs"),
         (".add_replayed(", "actors/intake.rs"),
         (".set_disk_full(", "actors/store/"),

@@ -206,7 +206,7 @@ fn flush(state: &mut StoreState) {
 }
 
 /// Runs `work` with what the store's transactions are told of the world outside.
-fn with_world<T>(ctx: &Ctx, boot_id: &str, calendar: &Calendar, work: impl FnOnce(&World<'_>) -> T) -> T {
+pub(super) fn with_world<T>(ctx: &Ctx, boot_id: &str, calendar: &Calendar, work: impl FnOnce(&World<'_>) -> T) -> T {
     let location = ctx.ghl.location_id();
     let world = World {
         config: &ctx.config,
@@ -224,7 +224,7 @@ fn with_world<T>(ctx: &Ctx, boot_id: &str, calendar: &Calendar, work: impl FnOnc
 /// What follows a commit of judged events: the SLA clock looks again when deadlines moved,
 /// command replies go out, and GHL is asked for missing names (SPEC §3.4) and whether a
 /// lone "thanks" followed a staff reply (SPEC §5.3).
-fn follow_up(ctx: &Ctx, judged: &[(&Parsed, &Outcome)]) {
+pub(super) fn follow_up(ctx: &Ctx, judged: &[(&Parsed, &Outcome)]) {
     // The first webhook's location is kept by the transaction; the client learns it now.
     if ctx.config.ghl.location_id.is_none() {
         for (parsed, _) in judged {
@@ -238,7 +238,7 @@ fn follow_up(ctx: &Ctx, judged: &[(&Parsed, &Outcome)]) {
     if judged.iter().any(|(_, outcome)| outcome.changes_deadlines()) {
         ClockHandle.rescheduled();
     }
-    if judged.iter().any(|(_, outcome)| matches!(outcome, Outcome::Command { .. })) {
+    if judged.iter().any(|(_, outcome)| matches!(outcome, Outcome::Command { .. } | Outcome::Noted(_))) {
         OutboxHandle.wake();
     }
     if !ctx.ghl.is_configured() {

@@ -10,10 +10,11 @@
 //! methods on [`StoreHandle`] and the function that answers them, so a new request touches one
 //! file. `intake` (webhooks in), `settle` (issues and their settling), `ai` (the AI check's
 //! cache), `summary` (digests, alerts, notices), `outbox`, `console` (issue 17), `nightly` (the
-//! nightly duty) and `test_hooks`; `hours` publishes the calendar a manager's command changed.
+//! nightly duty), `catchup` (SPEC §12) and `test_hooks`; `hours` publishes the calendar a manager's command changed.
 //! Only the health checks are answered here.
 
 mod ai;
+mod catchup;
 mod console;
 mod error;
 mod hours;
@@ -60,6 +61,8 @@ pub enum StoreMsg {
     Console(console::Msg),
     /// The nightly duty and the off-box upload's report.
     Nightly(nightly::Msg),
+    /// Catch-up after gaps: what it knew of conversations, and what it found (SPEC §12).
+    CatchUp(catchup::Msg),
     /// Test hooks.
     Test(test_hooks::Msg),
     /// Health: a real write transaction, as the watchdog demands.
@@ -179,6 +182,7 @@ impl Actor for Store {
             StoreMsg::Outbox(msg) => outbox::handle(msg, state),
             StoreMsg::Console(msg) => console::handle(msg, state),
             StoreMsg::Nightly(msg) => nightly::handle(msg, &myself, state),
+            StoreMsg::CatchUp(msg) => catchup::handle(msg, state),
             StoreMsg::Test(msg) => test_hooks::handle(msg),
             StoreMsg::Heartbeat { reply } => {
                 let _ = reply.send(heartbeat(state));

@@ -231,6 +231,7 @@ fn a_missed_call_is_due_by_the_call_sla() -> anyhow::Result<()> {
         sent_at: None,
         from_internal_contact: false,
         by_sms: true,
+        caught_up: None,
     }));
     let outcome = apply(&conn, &world(&config), &raw(now, "w1"), &call, now)?;
     assert_eq!(outcome, Outcome::Created { issue_id: 1, kind: IssueKind::Call, unconfirmed_ack: false });

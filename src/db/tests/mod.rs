@@ -88,6 +88,7 @@ pub fn inbound(kind: IssueKind, party: &Party, text: Option<&str>) -> Parsed {
         sent_at: None,
         from_internal_contact: false,
         by_sms: true,
+        caught_up: None,
     }))
 }
 

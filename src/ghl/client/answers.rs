@@ -8,6 +8,7 @@
 use jiff::Timestamp;
 use serde_json::Value;
 
+use crate::domain::catchup::{Listed, fingerprint};
 use crate::domain::event::{Outbound, Party, is_call_type};
 
 /// One message of a conversation, in our terms.
@@ -29,6 +30,8 @@ pub struct Message {
     pub call_status: Option<String>,
     /// The text, for the AI check's transcript (SPEC §10); `None` for calls and empty bodies.
     pub body: Option<String>,
+    /// The contact it belongs to.
+    pub contact_id: Option<String>,
 }
 
 impl Message {
@@ -49,7 +52,7 @@ impl Message {
 /// `TYPE_SMS` → `SMS`; every call type (`TYPE_CALL`, `TYPE_IVR_CALL`, `TYPE_CUSTOM_CALL`,
 /// `TYPE_CAMPAIGN_MANUAL_CALL`) and `TYPE_VOICEMAIL` → `CALL`; `TYPE_INTERNAL_COMMENT(S)` →
 /// `InternalComment`.
-fn normalise_type(message_type: &str) -> String {
+pub fn normalise_type(message_type: &str) -> String {
     match message_type {
         "TYPE_SMS" => "SMS".into(),
         "TYPE_VOICEMAIL" => "CALL".into(),
@@ -132,7 +135,28 @@ pub(super) fn parse_message(item: &Value) -> Option<Message> {
         date_added: item["dateAdded"].as_str()?.parse().ok()?,
         call_status: text(&meta["call"]["status"]).or_else(|| text(&meta["callStatus"])),
         body: text(&item["body"]),
+        contact_id: text(&item["contactId"]),
     })
+}
+
+/// One conversation of a search, as catch-up compares it with what it knew (SPEC §12), and
+/// the cursor that continues after it: its `sort[0]` where GHL sends one, else its
+/// `lastMessageDate` (CONTRACT §3.1).
+pub(super) fn parse_listed(item: &Value) -> Option<(Listed, Option<String>)> {
+    let summary = parse_conversation(item)?;
+    let text = |key: &str| item[key].as_str().map(str::to_string);
+    let listed = Listed {
+        id: summary.id,
+        last_at: summary.last_message_at,
+        fingerprint: fingerprint(&text("lastMessageType").unwrap_or_default(), text("lastMessageBody").as_deref()),
+        unread: item["unreadCount"].as_i64(),
+    };
+    let cursor = match &item["sort"][0] {
+        Value::Number(number) => Some(number.to_string()),
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        _ => summary.last_message_at.map(|at| at.as_millisecond().to_string()),
+    };
+    Some((listed, cursor))
 }
 
 #[cfg(test)]
