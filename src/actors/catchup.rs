@@ -112,7 +112,7 @@ pub struct PassReport {
     pub found_today: u64,
     /// The longest a found message had waited in GHL, in seconds.
     pub largest_gap_seconds: i64,
-    /// The first pass of a new box: the listing was taken as what is known, nothing read.
+    /// The first pass of a new box: it only marks where the next one looks from.
     pub baseline: bool,
     /// Why it failed or stopped short, when it did.
     pub error: Option<String>,
@@ -282,6 +282,15 @@ async fn run(ctx: &Ctx, now: Timestamp, report: &mut PassReport) -> Result<(), S
     let since = catchup::since(watermark, now, ctx.config.catchup.lookback);
     report.since = Some(since);
     report.baseline = watermark.is_none();
+    if report.baseline {
+        // A new box: what came before it was installed is not its to answer. It looks from
+        // now on, and asks GHL nothing yet.
+        let zone = ctx.config.calendar.zone().clone();
+        let day = now.to_zoned(zone).date().to_string();
+        let pass = FoundPass { events: Vec::new(), observed: Vec::new(), watermark: Some(now), found_at: now, day };
+        store.apply_catchup(pass).await.map_err(|err| err.to_string())?;
+        return Ok(());
+    }
 
     let client = ctx.ghl.clone();
     let (listed, searches, search_error) = blocking(move || search(&client, since)).await?;
@@ -289,11 +298,8 @@ async fn run(ctx: &Ctx, now: Timestamp, report: &mut PassReport) -> Result<(), S
     report.mode = if listed.iter().any(|l| l.last_at.is_some()) { "lastMessageDate" } else { "published fields" };
     let ids: Vec<String> = listed.iter().map(|l| l.id.clone()).collect();
     let seen = store.conversations_seen(ids).await.map_err(|err| err.to_string())?;
-    let mut changed: Vec<Listed> = if report.baseline {
-        Vec::new()
-    } else {
-        listed.iter().filter(|l| catchup::changed(l, seen.get(&l.id), since)).cloned().collect()
-    };
+    let mut changed: Vec<Listed> =
+        listed.iter().filter(|l| catchup::changed(l, seen.get(&l.id), since)).cloned().collect();
     let capped = changed.len() > MAX_READS;
     changed.truncate(MAX_READS);
 
@@ -323,7 +329,7 @@ async fn run(ctx: &Ctx, now: Timestamp, report: &mut PassReport) -> Result<(), S
                 last_at: l.last_at.or(read.copied().flatten()).unwrap_or(now),
                 fingerprint: l.fingerprint.clone(),
                 unread: l.unread,
-                known: report.baseline || read.is_some(),
+                known: read.is_some(),
             }
         })
         .collect();

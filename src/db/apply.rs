@@ -289,7 +289,8 @@ fn outbound_message(
             Some(id) => format!("staff reply, message {id}"),
             None => "staff reply".to_string(),
         };
-        if issues::resolve(conn, issue.id, now, "staff_reply:webhook", &detail)? {
+        let by = if outbound.caught_up { "staff_reply:catchup" } else { "staff_reply:webhook" };
+        if issues::resolve(conn, issue.id, now, by, &detail)? {
             tracing::info!(issue = issue.id, "issue resolved by a staff reply");
             resolved.push(issue.id);
         }

@@ -166,6 +166,8 @@ pub struct Outbound {
     pub sent_at: Option<Timestamp>,
     /// For a call, how it ended (`completed`, `voicemail`, `no-answer`, ...), when GHL says.
     pub call_status: Option<String>,
+    /// Catch-up found it in GHL: no webhook brought it (SPEC §12).
+    pub caught_up: bool,
 }
 
 /// A staff reply: a human outbound message to the party.
@@ -341,6 +343,7 @@ mod tests {
             message_id: Some("m1".into()),
             sent_at: None,
             call_status: None,
+            caught_up: false,
         }
     }
 

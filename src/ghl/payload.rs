@@ -192,6 +192,9 @@ fn marketplace_event(fields: &Fields) -> Event {
 /// already answered opens nothing (SPEC §12).
 fn caught_up(fields: &Fields) -> Event {
     let mut event = marketplace_event(fields);
+    if let Event::Outbound(outbound) = &mut event {
+        outbound.caught_up = true;
+    }
     if let Event::Inbound(inbound) = &mut event {
         let at = |name: &str| fields.nested_text(CATCH_UP_FIELD, &[name]).and_then(|text| text.parse().ok());
         inbound.caught_up = Some(CaughtUp {
@@ -409,6 +412,7 @@ impl<'a> Fields<'a> {
             message_id: self.text(&["messageId", "message_id"]),
             sent_at: self.sent_at(),
             call_status,
+            caught_up: false,
         })
     }
 }

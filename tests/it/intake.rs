@@ -318,7 +318,7 @@ fn health_reports_every_actor_without_a_secret() -> anyhow::Result<()> {
         .as_array()
         .map(|actors| actors.iter().filter_map(|a| a["name"].as_str()).collect())
         .unwrap_or_default();
-    assert_eq!(names, ["store", "intake", "clock", "resolver", "summary", "outbox"]);
+    assert_eq!(names, ["store", "intake", "clock", "resolver", "summary", "outbox", "catchup"]);
     assert_eq!(answer.json["ghl"], "not configured");
     assert!(!answer.text.contains(SECRET));
     Ok(())

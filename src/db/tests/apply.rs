@@ -23,6 +23,7 @@ fn staff_sms(party: &Party, source: &str, sent_at: &str) -> Outbound {
         message_id: Some("out-1".into()),
         sent_at: Some(at(sent_at)),
         call_status: None,
+        caught_up: false,
     }
 }
 

@@ -10,6 +10,7 @@ mod apply;
 mod commands;
 mod console;
 mod facts;
+mod found;
 mod hours;
 mod housekeeping;
 mod issues;

@@ -45,6 +45,7 @@ impl Message {
             message_id: Some(self.id.clone()),
             sent_at: Some(self.date_added),
             call_status: self.call_status.clone(),
+            caught_up: false,
         })
     }
 }
