@@ -219,6 +219,16 @@ fn read_catchup(r: &mut Reader<'_>) -> Option<CatchUpConfig> {
     let lookback = r.get(&CATCHUP_LOOKBACK_HOURS);
     let alert_after = r.get(&CATCHUP_ALERT_AFTER);
     let webhooks = webhooks?;
+    // Without webhooks, catch-up is the only way in: it needs GHL and the location it asks.
+    if !webhooks {
+        let missing =
+            [(GHL_TOKEN.def.name, r.is_set(&GHL_TOKEN)), (GHL_LOCATION_ID.def.name, r.is_set(&GHL_LOCATION_ID))];
+        for (name, _) in missing.into_iter().filter(|(_, set)| !set) {
+            r.errors.push(format!(
+                "WEBHOOKS=off: expected {name} to be set as well (catch-up is then the only way events come in)"
+            ));
+        }
+    }
     Some(CatchUpConfig {
         webhooks,
         interval: interval?.unwrap_or_else(|| CatchUpConfig::default_interval(webhooks)),

@@ -286,3 +286,25 @@ fn placeholder_secrets_are_refused_by_name() {
         assert!(!parse::is_placeholder(value), "{value}");
     }
 }
+
+/// An office without a tunnel runs on catch-up alone (SPEC §12): it needs GHL, and asks more
+/// often by default.
+#[test]
+fn webhooks_off_needs_ghl_and_shortens_the_catch_up_cadence() -> anyhow::Result<()> {
+    let read = |pairs: &[(&str, &str)]| Config::from_source(&Source::from_pairs(pairs.iter().copied()));
+    let on = read(&[])?;
+    assert!(on.catchup.webhooks);
+    assert_eq!(on.catchup.interval, jiff::SignedDuration::from_mins(10));
+    let refused = read(&[("WEBHOOKS", "off")]).map(|_| ()).unwrap_err().to_string();
+    assert!(refused.contains("WEBHOOKS=off: expected GHL_TOKEN"), "{refused}");
+    assert!(refused.contains("GHL_LOCATION_ID"), "{refused}");
+    let off = read(&[("WEBHOOKS", "off"), ("GHL_TOKEN", "pit-test-token"), ("GHL_LOCATION_ID", "loc1")])?;
+    assert!(!off.catchup.webhooks);
+    assert_eq!(off.catchup.interval, jiff::SignedDuration::from_mins(3));
+    let set =
+        read(&[("WEBHOOKS", "off"), ("GHL_TOKEN", "pit-test-token"), ("GHL_LOCATION_ID", "l"), ("CATCHUP_INTERVAL_MINUTES", "5")])?;
+    assert_eq!(set.catchup.interval, jiff::SignedDuration::from_mins(5));
+    assert!(read(&[("CATCHUP_INTERVAL_MINUTES", "0")]).is_err(), "at least a minute");
+    assert!(read(&[("WEBHOOKS", "sometimes")]).is_err());
+    Ok(())
+}
