@@ -5,6 +5,7 @@
 //! ```text
 //! http ──► intake ──► store (SQLite) ──► clock ──► resolver ──► GHL
 //!                       │                  └─────► summary ──► store ──► outbox ──► GHL
+//! GHL ──► catchup ──► store (what no webhook brought, judged as its webhook would have been)
 //!                       └─ casts: Rescheduled ► clock · LookupName, AckCheck ► resolver · Wake ► outbox
 //! ```
 //!
@@ -14,6 +15,8 @@
 //! that deadlines changed. The clock sleeps until the next due time, has the `resolver` check
 //! GHL once more, and asks the store to settle what is due; breaches go to the `summary`
 //! sender, which decides what managers are told and queues it; the `outbox` sender sends it.
+//! After every gap and on a cadence, `catchup` asks GHL what came in that no webhook brought and
+//! hands it to the store as the webhooks that were lost (SPEC §12).
 //! Every actor is called through its typed handle, beside its message enum
 //! (`actors::clock::ClockHandle`, …). `supervisor` restarts any actor that fails.
 //!
