@@ -98,28 +98,7 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String) {
     let not_found = || (404, json!({ "statusCode": 404, "message": "Not Found" }).to_string());
     let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
     match (request.method.as_str(), segments.as_slice()) {
-        ("GET", ["conversations", "search"]) if !query.contains_key("contactId") => {
-            // The location's conversations, most recent message first.
-            let mut listed: Vec<(i64, Value)> = state
-                .conversations
-                .iter()
-                .filter_map(|(id, messages)| {
-                    let last = newest(messages)?;
-                    let at: jiff::Timestamp = last["dateAdded"].as_str()?.parse().ok()?;
-                    let mut summary = conversation_summary(&state, id);
-                    if !state.published_only {
-                        // Live GHL adds these; its published ConversationSchema has neither.
-                        summary["lastMessageDate"] = json!(at.as_millisecond());
-                        summary["lastMessageDirection"] = last["direction"].clone();
-                    }
-                    Some((at.as_millisecond(), summary))
-                })
-                .collect();
-            listed.sort_by_key(|(at, _)| -at);
-            let limit = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
-            let page: Vec<Value> = listed.into_iter().take(limit).map(|(_, v)| v).collect();
-            (200, json!({ "conversations": page, "total": page.len() }).to_string())
-        }
+        ("GET", ["conversations", "search"]) if !query.contains_key("contactId") => search(&state, &query),
         ("GET", ["conversations", "search"]) => {
             let found: Vec<Value> = query
                 .get("contactId")
@@ -200,9 +179,69 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String) {
     }
 }
 
+/// The location's conversations as live GHL lists them (CONTRACT §3.1): filtered by
+/// `lastMessageDirection`, sorted by the last message's date (`sortBy=last_message_date`, the
+/// only order the fake knows; `sort=asc|desc`, default desc), `limit` per page (default 20),
+/// paged by cursor: `startAfterDate` is the previous page's last `sort[0]`, and the page
+/// continues strictly after it (older for desc, newer for asc). `offset`/`page` are not
+/// documented; the contract check refuses them. `total` counts every match, not the page.
+fn search(state: &State, query: &HashMap<String, String>) -> (u16, String) {
+    let refuse = |message: String| (422, json!({ "statusCode": 422, "message": [message] }).to_string());
+    if let Some(by) = query.get("sortBy").filter(|by| by.as_str() != "last_message_date") {
+        return refuse(format!("the fake GHL sorts by last_message_date only, not {by}"));
+    }
+    let ascending = match query.get("sort").map(String::as_str) {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(other) => return refuse(format!("sort must be one of asc, desc, not {other}")),
+    };
+    let direction = query.get("lastMessageDirection");
+    let after = match query.get("startAfterDate") {
+        // A number, or (for a sort array) its first value.
+        Some(cursor) => match cursor.trim_matches(|c| c == '[' || c == ']').split(',').next().map(str::trim) {
+            Some(first) => match first.parse::<f64>() {
+                Ok(ms) => Some(ms as i64),
+                Err(_) => return refuse(format!("startAfterDate {cursor:?} is not a sort value")),
+            },
+            None => None,
+        },
+        None => None,
+    };
+    let mut listed: Vec<(i64, &String, &Value)> = state
+        .conversations
+        .iter()
+        .filter_map(|(id, messages)| {
+            let last = newest(messages)?;
+            let at: jiff::Timestamp = last["dateAdded"].as_str()?.parse().ok()?;
+            Some((at.as_millisecond(), id, last))
+        })
+        .filter(|(_, _, last)| direction.is_none_or(|wanted| last["direction"] == wanted.as_str()))
+        .collect();
+    let total = listed.len();
+    // Newest first, or oldest first; ties in a stable order (by id).
+    listed.sort_by(|a, b| if ascending { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) }.then_with(|| a.1.cmp(b.1)));
+    let limit = query.get("limit").and_then(|l| l.parse::<f64>().ok()).map_or(20, |l| l as usize);
+    let page: Vec<Value> = listed
+        .into_iter()
+        .filter(|(at, _, _)| after.is_none_or(|cursor| if ascending { *at > cursor } else { *at < cursor }))
+        .take(limit)
+        .map(|(at, id, last)| {
+            let mut summary = conversation_summary(state, id);
+            if !state.published_only {
+                // Live GHL adds these; its published ConversationSchema has none of them.
+                summary["lastMessageDate"] = json!(at);
+                summary["lastMessageDirection"] = last["direction"].clone();
+                summary["sort"] = json!([at]);
+            }
+            summary
+        })
+        .collect();
+    (200, json!({ "conversations": page, "total": total }).to_string())
+}
+
 /// The message with the latest `dateAdded`.
 fn newest(messages: &[Value]) -> Option<&Value> {
-    messages.iter().max_by_key(|m| m["dateAdded"].as_str().unwrap_or_default().to_string())
+    messages.iter().max_by_key(|m| m["dateAdded"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()))
 }
 
 /// A conversation as the search lists it, with every field `ConversationSchema` requires.
@@ -223,12 +262,25 @@ fn conversation_summary(state: &State, id: &str) -> Value {
         "lastMessageBody": last.and_then(|m| m["body"].as_str()).unwrap_or_default(),
         "lastMessageType": last.and_then(|m| m["messageType"].as_str()).unwrap_or("TYPE_SMS"),
         "type": "TYPE_PHONE",
-        "unreadCount": 0,
+        "unreadCount": unread(messages),
         "fullName": full_name,
         "contactName": full_name,
         "email": text("email"),
         "phone": text("phone"),
     })
+}
+
+/// GHL does not define `unreadCount` beyond "Number of unread messages in this conversation"
+/// and the fake knows nothing of who read what; a plausible reading: the inbound messages
+/// after the conversation's newest outbound message (all of them when nothing went out).
+fn unread(messages: &[Value]) -> usize {
+    let at = |m: &Value| m["dateAdded"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let answered = messages.iter().filter(|m| m["direction"] == "outbound").filter_map(at).max();
+    messages
+        .iter()
+        .filter(|m| m["direction"] == "inbound")
+        .filter(|m| answered.is_none_or(|out| at(m) > Some(out)))
+        .count()
 }
 
 /// A conversation's messages in the order the fake pages them.

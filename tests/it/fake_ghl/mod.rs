@@ -18,6 +18,8 @@ use tiny_http::Server;
 
 mod answers;
 pub mod openapi;
+#[cfg(test)]
+mod tests;
 
 use answers::serve;
 
@@ -172,12 +174,13 @@ impl FakeGhl {
         self.lock().version_override = Some(version.to_string());
     }
 
-    /// Adds a message to a conversation (and links the contact to it).
-    pub fn add_message(&self, conversation: &str, contact: &str, fields: Value) {
+    /// Adds a message to a conversation (and links the contact to it); returns its id.
+    pub fn add_message(&self, conversation: &str, contact: &str, fields: Value) -> String {
         let mut state = self.lock();
         state.next_id += 1;
+        let id = format!("msg{}", state.next_id);
         let mut message = json!({
-            "id": format!("msg{}", state.next_id),
+            "id": id,
             "conversationId": conversation,
             "contactId": contact,
             "locationId": LOCATION,
@@ -192,16 +195,40 @@ impl FakeGhl {
             message["type"] = json!(1);
         }
         state.by_contact.insert(contact.to_string(), conversation.to_string());
+        // A test's fields may name the id themselves.
+        let id = message["id"].as_str().map_or(id, str::to_string);
         state.conversations.entry(conversation.to_string()).or_default().push(message);
+        id
+    }
+
+    /// An inbound SMS `body` from `contact` at `at` (RFC 3339); returns its message id.
+    pub fn inbound_text(&self, conversation: &str, contact: &str, body: &str, at: &str) -> String {
+        self.add_message(
+            conversation,
+            contact,
+            json!({ "direction": "inbound", "messageType": "TYPE_SMS", "body": body, "dateAdded": at }),
+        )
+    }
+
+    /// An inbound call from `contact` at `at` that nobody answered, with live GHL's
+    /// `meta.call.status` (published-only mode answers it as `meta.callStatus`); returns its
+    /// message id.
+    pub fn missed_call(&self, conversation: &str, contact: &str, at: &str) -> String {
+        self.add_message(
+            conversation,
+            contact,
+            json!({ "direction": "inbound", "messageType": "TYPE_CALL", "body": "", "dateAdded": at,
+                "meta": { "call": { "status": "no-answer" } } }),
+        )
     }
 
     /// A staff SMS reply from user `user` at `at`.
-    pub fn staff_reply(&self, conversation: &str, contact: &str, user: &str, at: &str) {
+    pub fn staff_reply(&self, conversation: &str, contact: &str, user: &str, at: &str) -> String {
         self.add_message(
             conversation,
             contact,
             json!({ "direction": "outbound", "messageType": "TYPE_SMS", "userId": user, "source": "app", "dateAdded": at, "body": "On our way" }),
-        );
+        )
     }
 
     /// Links a contact to a conversation without messages.

@@ -288,6 +288,10 @@ impl Checker<'_> {
             ("ConversationSchema", "lastMessageDirection") => {
                 (Deviation::SearchLastMessage, value == "inbound" || value == "outbound")
             }
+            ("ConversationSchema", "sort") => (
+                Deviation::SearchSort,
+                value.as_array().is_some_and(|sort| !sort.is_empty() && sort.iter().all(Value::is_number)),
+            ),
             ("GetContectByIdSchema", "contactName") => (Deviation::ContactName, value.is_string()),
             _ => {
                 self.violation(format!("{at}: {schema} has no field {key}"));

@@ -44,6 +44,9 @@ pub enum Deviation {
     MetaCall,
     /// `lastMessageDate`/`lastMessageDirection` on search results (CONTRACT §3.1).
     SearchLastMessage,
+    /// The cursor `sort` (`[lastMessageDate]`) on search results, for `startAfterDate`
+    /// (CONTRACT §3.1).
+    SearchSort,
     /// `contactName` on a contact (CONTRACT §4.1).
     ContactName,
     /// An error status the operation does not list, in GHL's generic error shape (CONTRACT
@@ -59,6 +62,7 @@ impl fmt::Display for Deviation {
             Deviation::FlatMessagesPage => "messages page at the top level (CONTRACT §3.3)",
             Deviation::MetaCall => "meta.call.* call details (CONTRACT §3.3)",
             Deviation::SearchLastMessage => "lastMessageDate/lastMessageDirection in search results (CONTRACT §3.1)",
+            Deviation::SearchSort => "the sort cursor in search results (CONTRACT §3.1)",
             Deviation::ContactName => "contactName on a contact (CONTRACT §4.1)",
             Deviation::UnlistedErrorStatus => "an error status the operation does not list (CONTRACT §5.2)",
             Deviation::VersionOverride => "GHL_VERSION instead of the documented Version",

@@ -254,7 +254,7 @@ fn live_deviations_are_named_and_refused_when_published_only() {
             "2021-04-15",
             Value::Null,
             200,
-            json!({ "conversations": [conversation(json!({ "lastMessageDate": 1, "lastMessageDirection": "outbound" }))], "total": 1 }),
+            json!({ "conversations": [conversation(json!({ "lastMessageDate": 1, "lastMessageDirection": "outbound", "sort": [1] }))], "total": 1 }),
         ),
         exchange(
             "GET",
@@ -277,10 +277,16 @@ fn live_deviations_are_named_and_refused_when_published_only() {
     assert!(report.violations.is_empty(), "{report}");
     assert_eq!(
         report.deviations.keys().copied().collect::<Vec<_>>(),
-        [Deviation::FlatMessagesPage, Deviation::MetaCall, Deviation::SearchLastMessage, Deviation::ContactName]
+        [
+            Deviation::FlatMessagesPage,
+            Deviation::MetaCall,
+            Deviation::SearchLastMessage,
+            Deviation::SearchSort,
+            Deviation::ContactName
+        ]
     );
     let refused = violations(&records, &published());
-    for expected in ["lastMessageDate", "lastMessageDirection", "top level", "meta.call", "contactName"] {
+    for expected in ["lastMessageDate", "lastMessageDirection", ".sort", "top level", "meta.call", "contactName"] {
         assert!(refused.iter().any(|v| v.contains(expected)), "expected {expected:?} in {refused:?}");
     }
     let wrong_shape = exchange(
@@ -292,6 +298,15 @@ fn live_deviations_are_named_and_refused_when_published_only() {
         json!({ "messages": { "lastMessageId": "m1", "nextPage": false, "messages": [message(json!({ "meta": { "call": { "status": "rang" } } }))] } }),
     );
     assert!(violations(&[wrong_shape], &live()).iter().any(|v| v.contains("shape CONTRACT.md describes")));
+    let wrong_sort = exchange(
+        "GET",
+        "/conversations/search?locationId=l&sort=desc&startAfterDate=1",
+        "2021-04-15",
+        Value::Null,
+        200,
+        json!({ "conversations": [conversation(json!({ "sort": ["yesterday"] }))], "total": 1 }),
+    );
+    assert!(violations(&[wrong_sort], &live()).iter().any(|v| v.contains("shape CONTRACT.md describes")));
 }
 
 #[test]
