@@ -3,7 +3,7 @@
 //! new connections, and the size of the Pi binary. It prints; it asserts nothing about speed.
 //!
 //! `cargo bench --bench appliance` runs everything; `cargo bench --bench appliance -- intake`
-//! (or `start`, `flood`, `burst`, `pins`, `wear`, `idle`, `day`, `replay`, `size`) runs one part.
+//! (or `start`, `flood`, `burst`, `pins`, `wear`, `idle`, `day`, `catchup`, `replay`, `size`) runs one part.
 //! `BENCH_IDLE_SECONDS` shortens the idle measurement (default 60), `BENCH_PIN_SECONDS` the
 //! PIN flood (default 60). The HTTP client and
 //! [`client::deliver`] are in `appliance/client.rs`, the readings in `appliance/measure.rs`,
@@ -17,6 +17,8 @@ mod fake_ghl;
 #[path = "../tests/it/harness.rs"]
 mod harness;
 
+#[path = "appliance/catchup.rs"]
+mod catchup;
 #[path = "appliance/client.rs"]
 mod client;
 #[path = "appliance/day.rs"]
@@ -62,6 +64,9 @@ fn main() -> anyhow::Result<()> {
     }
     if wanted("day") {
         day::business_day()?;
+    }
+    if wanted("catchup") {
+        catchup::catchup()?;
     }
     if wanted("replay") {
         replay::replay()?;
