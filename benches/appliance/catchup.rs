@@ -103,7 +103,9 @@ fn day(conversations: usize, delivery: Delivery) -> anyhow::Result<()> {
             }
         }
         minute += 5;
-        std::thread::sleep(Duration::from_millis(15));
+        // Time for the pass the step may have started: passes must keep up with the simulated
+        // day, as they do with real minutes.
+        std::thread::sleep(Duration::from_millis(250));
     }
     settle(&ghl);
     let requests = ghl.requests();
