@@ -66,7 +66,9 @@ pub fn business_day() -> anyhow::Result<()> {
                 app.webhook("", &reply.to_string())?;
             }
             // Some only show in GHL (the webhook was lost): the resolver finds them.
-            6..=7 => ghl.staff_reply(&conversation, &contact, "staff", &reply_at.to_string()),
+            6..=7 => {
+                ghl.staff_reply(&conversation, &contact, "staff", &reply_at.to_string());
+            }
             // The rest go unanswered and breach.
             _ => {}
         }
