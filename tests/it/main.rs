@@ -4,6 +4,7 @@
 mod ai_gate;
 mod backup;
 mod browser;
+mod catchup;
 mod clock;
 mod commands;
 mod config;
