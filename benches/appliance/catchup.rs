@@ -113,8 +113,7 @@ fn day(conversations: usize, delivery: Delivery) -> anyhow::Result<()> {
         .iter()
         .filter(|r| r.path == "/conversations/search" && r.query.contains("lastMessageDirection=inbound"))
         .count();
-    let other_searches =
-        requests.iter().filter(|r| r.path == "/conversations/search").count().saturating_sub(searches);
+    let other_searches = requests.iter().filter(|r| r.path == "/conversations/search").count().saturating_sub(searches);
     let reads = requests.iter().filter(|r| r.path.ends_with("/messages") && r.method == "GET").count();
     let sends = requests.iter().filter(|r| r.method == "POST").count();
     let other = requests.len() - searches - other_searches - reads - sends;

@@ -3,8 +3,10 @@
 //! A webhook sent while the box restarts, or while the tunnel is down, is lost whenever GHL
 //! gives up on it. After every gap (the start, the tunnel back up, the clock believed again),
 //! on a cadence in business hours, and on `POST /jobs/catchup`, a pass lists the location's
-//! conversations whose last message is inbound (`GET /conversations/search`, newest first,
-//! paged back to the watermark), reads only those that changed since Sentinel last knew them
+//! conversations whose last message is inbound, and those whose last message is an automated
+//! reply (a missed call's text-back hides the call from the first), with two
+//! `GET /conversations/search` newest first, paged back to the watermark; it reads only those
+//! that changed since Sentinel last knew them
 //! (`domain::catchup`), and hands each text and call found to the store as the event its webhook
 //! would have been (`ghl::catchup`): judged at its own time, and once, by the same message keys
 //! as intake. Passes run one at a time, on the blocking pool, within the GHL client's shared
@@ -367,15 +369,36 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
     tokio::task::spawn_blocking(work).await.map_err(|err| format!("the catch-up pass failed: {err}"))
 }
 
-/// The conversations listed since `since`, the searches it took, and why paging stopped
-/// short, if it did.
+/// The conversations listed since `since` by both searches (last message inbound; last
+/// message an automated reply), each once, the searches it took, and why paging stopped short,
+/// if it did.
 fn search(client: &GhlClient, since: Timestamp) -> (Vec<Listed>, usize, Option<String>) {
+    let (mut listed, mut searches, mut problems) = (Vec::<Listed>::new(), 0, Vec::new());
+    for automated in [false, true] {
+        let (found, made, problem) = search_one(client, automated, since);
+        searches += made;
+        problems.extend(problem);
+        for conversation in found {
+            if !listed.iter().any(|known| known.id == conversation.id) {
+                listed.push(conversation);
+            }
+        }
+        if problems.iter().any(|problem| problem.starts_with("GHL")) {
+            break;
+        }
+    }
+    let problem = (!problems.is_empty()).then(|| problems.join("; "));
+    (listed, searches, problem)
+}
+
+/// One search, paged back to `since`.
+fn search_one(client: &GhlClient, automated: bool, since: Timestamp) -> (Vec<Listed>, usize, Option<String>) {
     let mut listed = Vec::new();
     let mut cursor: Option<String> = None;
     for page_number in 0..MAX_PAGES {
-        let (page, next) = match client.inbound_conversations(PAGE, cursor.as_deref()) {
+        let (page, next) = match client.catchup_conversations(automated, PAGE, cursor.as_deref()) {
             Ok(answer) => answer,
-            Err(err) => return (listed, page_number + 1, Some(describe(&err))),
+            Err(err) => return (listed, page_number + 1, Some(format!("GHL search: {}", describe(&err)))),
         };
         let more = catchup::page_on(&page, PAGE, since);
         listed.extend(page);

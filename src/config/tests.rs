@@ -301,8 +301,12 @@ fn webhooks_off_needs_ghl_and_shortens_the_catch_up_cadence() -> anyhow::Result<
     let off = read(&[("WEBHOOKS", "off"), ("GHL_TOKEN", "pit-test-token"), ("GHL_LOCATION_ID", "loc1")])?;
     assert!(!off.catchup.webhooks);
     assert_eq!(off.catchup.interval, jiff::SignedDuration::from_mins(3));
-    let set =
-        read(&[("WEBHOOKS", "off"), ("GHL_TOKEN", "pit-test-token"), ("GHL_LOCATION_ID", "l"), ("CATCHUP_INTERVAL_MINUTES", "5")])?;
+    let set = read(&[
+        ("WEBHOOKS", "off"),
+        ("GHL_TOKEN", "pit-test-token"),
+        ("GHL_LOCATION_ID", "l"),
+        ("CATCHUP_INTERVAL_MINUTES", "5"),
+    ])?;
     assert_eq!(set.catchup.interval, jiff::SignedDuration::from_mins(5));
     assert!(read(&[("CATCHUP_INTERVAL_MINUTES", "0")]).is_err(), "at least a minute");
     assert!(read(&[("WEBHOOKS", "sometimes")]).is_err());

@@ -34,9 +34,9 @@ pub struct Rules<'a> {
     pub voicemail: VoicemailCallback,
 }
 
-/// The texts and calls of one conversation from `since` on, oldest first, as events. A
-/// customer's message that a later staff reply in the same conversation already answered says
-/// so (`answeredAt`): it opens nothing.
+/// The customers' texts and calls of one conversation from `since` on, and the staff replies,
+/// oldest first, as events. A customer's message that a later staff reply in the same
+/// conversation already answered says so (`answeredAt`): it opens nothing.
 pub fn found_in(
     conversation: &str,
     location: Option<&str>,
@@ -48,24 +48,28 @@ pub fn found_in(
     let mut ordered: Vec<&Message> = messages.iter().filter(|m| m.date_added >= since).collect();
     ordered.sort_by_key(|m| m.date_added);
     let party = Party { conversation_id: Some(conversation.to_string()), ..Party::default() };
-    // Each staff reply: when, and whether it answers texts too (a callback logged without a
-    // user answers only calls).
-    let replies: Vec<(Timestamp, bool)> = ordered
+    // Each staff reply: its message, when, and whether it answers texts too (a callback logged
+    // without a user answers only calls). Other outbound messages (a workflow's, Sentinel's own
+    // texts to managers) change nothing, and are left out.
+    let replies: Vec<(&str, Timestamp, bool)> = ordered
         .iter()
-        .filter_map(|m| m.as_outbound(&party))
-        .filter_map(|outbound| outbound.staff_reply(rules.internal_user_ids, rules.voicemail, found_at))
-        .map(|reply| (reply.sent_at, reply.answers(IssueKind::Sms)))
+        .filter_map(|m| Some((m.id.as_str(), m.as_outbound(&party)?)))
+        .filter_map(|(id, outbound)| {
+            Some((id, outbound.staff_reply(rules.internal_user_ids, rules.voicemail, found_at)?))
+        })
+        .map(|(id, reply)| (id, reply.sent_at, reply.answers(IssueKind::Sms)))
         .collect();
     ordered
         .into_iter()
+        .filter(|message| !message.outbound || replies.iter().any(|(id, _, _)| *id == message.id))
         .filter_map(|message| {
             let kind = kind_of(&message.message_type)?;
             let answered_at = (!message.outbound)
                 .then(|| {
                     replies
                         .iter()
-                        .find(|(at, texts)| *at > message.date_added && (*texts || kind == IssueKind::Call))
-                        .map(|(at, _)| *at)
+                        .find(|(_, at, texts)| *at > message.date_added && (*texts || kind == IssueKind::Call))
+                        .map(|(_, at, _)| *at)
                 })
                 .flatten();
             let body = webhook_body(conversation, location, message, found_at, answered_at);
@@ -204,5 +208,17 @@ mod tests {
             .collect();
         assert_eq!(answered, [Some("2026-03-02T15:07:00Z".parse().expect("a time")), None, None]);
         assert!(matches!(parse(&found[1]), Event::Outbound(_)), "the reply is an outbound event");
+    }
+
+    #[test]
+    fn automated_messages_are_left_out_and_answer_nothing() {
+        let since: Timestamp = "2026-03-02T15:00:00Z".parse().expect("a time");
+        let mut text_back = message("w1", true, "TYPE_SMS", "2026-03-02T15:05:20Z");
+        text_back.source = Some("workflow".into());
+        let messages = vec![message("m1", false, "TYPE_CALL", "2026-03-02T15:05:00Z"), text_back];
+        let found = found_in("v1", None, &messages, since, since, RULES);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let Event::Inbound(call) = parse(&found[0]) else { panic!("a missed call: {:?}", found[0]) };
+        assert_eq!(call.caught_up.and_then(|c| c.answered_at), None, "a text-back answers nobody");
     }
 }

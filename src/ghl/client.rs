@@ -242,21 +242,29 @@ impl GhlClient {
         Ok(list.iter().filter_map(parse_conversation).collect())
     }
 
-    /// One page of the location's conversations whose last message is inbound, newest first,
-    /// after `cursor` (CONTRACT §3.1): what catch-up compares with what it knew (SPEC §12).
-    /// Returns the page and the cursor for the next one.
-    pub fn inbound_conversations(
+    /// One page of the location's conversations whose last message is inbound, or (with
+    /// `automated`) an automated outbound message, newest first, after `cursor` (CONTRACT
+    /// §3.1): what catch-up compares with what it knew (SPEC §12). A workflow's instant reply
+    /// (a missed call's text-back) hides the customer's message from the first search; the
+    /// second finds it. Returns the page and the cursor for the next one.
+    pub fn catchup_conversations(
         &self,
+        automated: bool,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<Listed>, Option<String>), GhlError> {
-        let mut query = vec![
-            ("locationId", self.search_location()?),
-            ("lastMessageDirection", "inbound".to_string()),
+        let mut query = vec![("locationId", self.search_location()?)];
+        if automated {
+            query.push(("lastMessageDirection", "outbound".to_string()));
+            query.push(("lastMessageAction", "automated".to_string()));
+        } else {
+            query.push(("lastMessageDirection", "inbound".to_string()));
+        }
+        query.extend([
             ("sortBy", "last_message_date".to_string()),
             ("sort", "desc".to_string()),
             ("limit", limit.to_string()),
-        ];
+        ]);
         if let Some(cursor) = cursor {
             query.push(("startAfterDate", cursor.to_string()));
         }

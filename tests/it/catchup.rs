@@ -2,7 +2,7 @@
 //! (it was stopped, or the way in was quiet) becomes the issues its webhooks would have made, at
 //! each message's own `dateAdded`, once, whichever of the webhook and the pass comes first.
 //! A manager's command found this way is noted, never run. An office with `WEBHOOKS=off` runs on
-//! the cadence passes alone, and a pass over a quiet office costs one search.
+//! the cadence passes alone, and a pass over a quiet office costs two searches.
 
 use std::time::Duration;
 
@@ -437,7 +437,7 @@ fn with_webhooks_off_a_days_events_are_found_by_the_cadence_alone() -> anyhow::R
 // === 6: the cost of a quiet office ===
 
 #[test]
-fn a_pass_over_a_quiet_office_costs_one_search() -> anyhow::Result<()> {
+fn a_pass_over_a_quiet_office_costs_two_searches() -> anyhow::Result<()> {
     let ghl = fake_ghl(Fields::AsLive)?;
     // Last week's conversations, long answered; each ends with the customer's thanks, so the
     // search lists them.
@@ -462,21 +462,31 @@ fn a_pass_over_a_quiet_office_costs_one_search() -> anyhow::Result<()> {
     assert!(first["conversations_read"].as_u64() <= Some(1), "only the changed conversation: {first}");
     assert_eq!(issues(&app)?, 1);
 
-    // Nothing new since: one search, nothing read.
+    // Nothing new since: two searches (conversations whose last message is the customer's, and
+    // those whose last message is an automated reply), nothing read.
     app.set_clock("2026-03-02T15:07:00Z")?;
     let before = quiet(&ghl);
     let job = pass(&app)?;
     let asked: Vec<_> = ghl.requests().into_iter().skip(before).collect();
-    assert_eq!(asked.len(), 1, "{asked:#?}");
-    assert_eq!((asked[0].method.as_str(), asked[0].path.as_str()), ("GET", "/conversations/search"));
-    let query: std::collections::HashMap<String, String> =
-        form_urlencoded::parse(asked[0].query.as_bytes()).into_owned().collect();
-    for (name, value) in
-        [("locationId", "loc1"), ("lastMessageDirection", "inbound"), ("sortBy", "last_message_date"), ("sort", "desc")]
-    {
-        assert_eq!(query.get(name).map(String::as_str), Some(value), "{}", asked[0].query);
+    assert_eq!(asked.len(), 2, "{asked:#?}");
+    let queries: Vec<std::collections::HashMap<String, String>> = asked
+        .iter()
+        .map(|request| {
+            assert_eq!((request.method.as_str(), request.path.as_str()), ("GET", "/conversations/search"));
+            form_urlencoded::parse(request.query.as_bytes()).into_owned().collect()
+        })
+        .collect();
+    for query in &queries {
+        for (name, value) in [("locationId", "loc1"), ("sortBy", "last_message_date"), ("sort", "desc")] {
+            assert_eq!(query.get(name).map(String::as_str), Some(value), "{query:?}");
+        }
     }
-    assert_eq!((job["searches"].as_u64(), job["conversations_read"].as_u64()), (Some(1), Some(0)), "{job}");
+    let lists: Vec<(Option<&str>, Option<&str>)> = queries
+        .iter()
+        .map(|q| (q.get("lastMessageDirection").map(String::as_str), q.get("lastMessageAction").map(String::as_str)))
+        .collect();
+    assert_eq!(lists, [(Some("inbound"), None), (Some("outbound"), Some("automated"))]);
+    assert_eq!((job["searches"].as_u64(), job["conversations_read"].as_u64()), (Some(2), Some(0)), "{job}");
 
     // The cadence pass (due 10 minutes after the start's or the last pass) costs the same.
     let before = quiet(&ghl);
@@ -484,9 +494,9 @@ fn a_pass_over_a_quiet_office_costs_one_search() -> anyhow::Result<()> {
     app.eventually("the cadence pass", || Ok(catchup_status(&app)?["reason"] == "cadence"))?;
     let after = quiet(&ghl);
     let asked: Vec<String> = ghl.requests().into_iter().skip(before).map(|r| r.path).collect();
-    assert_eq!((after - before, asked), (1, vec!["/conversations/search".to_string()]));
+    assert_eq!((after - before, asked), (2, vec!["/conversations/search".to_string(); 2]));
     let status = catchup_status(&app)?;
-    assert_eq!((status["searches"].as_u64(), status["conversations_read"].as_u64()), (Some(1), Some(0)), "{status}");
+    assert_eq!((status["searches"].as_u64(), status["conversations_read"].as_u64()), (Some(2), Some(0)), "{status}");
     Ok(())
 }
 

@@ -196,6 +196,20 @@ fn search(state: &State, query: &HashMap<String, String>) -> (u16, String) {
         Some(other) => return refuse(format!("sort must be one of asc, desc, not {other}")),
     };
     let direction = query.get("lastMessageDirection");
+    // `lastMessageAction`: a message a person sent in the app is manual; one a workflow, a
+    // campaign, a bulk action or the API sent is automated (a plausible reading; GHL's docs name
+    // the two values only). An inbound message is neither.
+    let action = query.get("lastMessageAction");
+    let action_of = |message: &Value| -> Option<&'static str> {
+        if message["direction"] != "outbound" {
+            return None;
+        }
+        match message["source"].as_str() {
+            Some("workflow" | "campaign" | "bulk_actions" | "api") => Some("automated"),
+            _ if message["userId"].is_string() => Some("manual"),
+            _ => Some("automated"),
+        }
+    };
     let after = match query.get("startAfterDate") {
         // A number, or (for a sort array) its first value.
         Some(cursor) => match cursor.trim_matches(|c| c == '[' || c == ']').split(',').next().map(str::trim) {
@@ -216,6 +230,7 @@ fn search(state: &State, query: &HashMap<String, String>) -> (u16, String) {
             Some((at.as_millisecond(), id, last))
         })
         .filter(|(_, _, last)| direction.is_none_or(|wanted| last["direction"] == wanted.as_str()))
+        .filter(|(_, _, last)| action.is_none_or(|wanted| action_of(last) == Some(wanted.as_str())))
         .collect();
     let total = listed.len();
     // Newest first, or oldest first; ties in a stable order (by id).
