@@ -534,3 +534,167 @@ fn a_missed_call_answered_only_by_an_automated_text_back_is_still_caught_up() ->
     assert_eq!((text.kind.as_str(), text.created_at), ("SMS", at("2026-03-02T15:03:00Z")));
     Ok(())
 }
+
+// === after every gap: the tunnel back up, the clock believed again ===
+
+/// A stand-in for cloudflared's `/ready` on loopback, answering what `status` holds.
+fn readiness()
+-> anyhow::Result<(String, std::sync::Arc<std::sync::atomic::AtomicU16>, std::sync::Arc<tiny_http::Server>)> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU16, Ordering};
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").map_err(|e| anyhow::format_err!("{e}"))?);
+    let url = format!("http://{}/ready", server.server_addr().to_ip().map(|a| a.to_string()).unwrap_or_default());
+    let status = Arc::new(AtomicU16::new(200));
+    let (serving, answer) = (server.clone(), status.clone());
+    std::thread::spawn(move || {
+        while let Ok(request) = serving.recv() {
+            let code = answer.load(Ordering::Relaxed);
+            let _ = request.respond(tiny_http::Response::from_string("{}").with_status_code(code));
+        }
+    });
+    Ok((url, status, server))
+}
+
+#[test]
+fn the_tunnel_back_up_starts_a_pass_that_finds_what_came_while_it_was_down() -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering;
+    let ghl = fake_ghl(Fields::AsLive)?;
+    let (url, ready, server) = readiness()?;
+    let app = office(&ghl, &[("TUNNEL_READY_URL", url.as_str())]).start()?;
+    start_pass(&app)?;
+    let tunnel = |app: &Sentinel| -> anyhow::Result<Value> { Ok(app.admin("GET", "/health")?.json["tunnel"].clone()) };
+    app.eventually("the tunnel up", || Ok(tunnel(&app)? == "ok"))?;
+    ready.store(503, Ordering::Relaxed);
+    app.eventually("the tunnel down", || Ok(tunnel(&app)? == "down"))?;
+    // While it is down a customer texts; GHL's webhook never reaches the box.
+    app.set_clock("2026-03-02T15:05:00Z")?;
+    ghl.inbound_text("conv-c1", "c1", "Is anyone there?", "2026-03-02T15:03:00Z");
+    assert_eq!(issues(&app)?, 0, "no cadence pass is due before 09:10");
+    ready.store(200, Ordering::Relaxed);
+    app.eventually("the pass the tunnel's return starts", || Ok(catchup_status(&app)?["reason"] == "tunnel back"))?;
+    app.eventually("the text found", || Ok(issues_of(&app, "c1")?.len() == 1))?;
+    let issue = issue_of(&app, "c1")?;
+    assert_eq!((issue.created_at, issue.due_at), (at("2026-03-02T15:03:00Z"), at("2026-03-02T17:03:00Z")));
+    server.unblock();
+    Ok(())
+}
+
+#[test]
+fn the_clock_believed_again_starts_a_pass() -> anyhow::Result<()> {
+    let ghl = fake_ghl(Fields::AsLive)?;
+    let app = office(&ghl, &[]).start()?;
+    start_pass(&app)?;
+    let untrusted = app.admin("POST", "/debug/clock?synchronized=0")?;
+    assert_eq!(untrusted.status, 200, "{untrusted:?}");
+    // Meanwhile a missed call reaches GHL only.
+    ghl.missed_call("conv-c2", "c2", "2026-03-02T15:02:00Z");
+    let trusted = app.admin("POST", "/debug/clock?set=2026-03-02T15:04:00Z&synchronized=1")?;
+    assert_eq!(trusted.status, 200, "{trusted:?}");
+    app.eventually("the pass the clock's return starts", || Ok(catchup_status(&app)?["reason"] == "clock trusted"))?;
+    app.eventually("the call found", || Ok(issues_of(&app, "c2")?.len() == 1))?;
+    assert_eq!(issue_of(&app, "c2")?.created_at, at("2026-03-02T15:02:00Z"));
+    Ok(())
+}
+
+// === WEBHOOKS=off against the same day by webhooks ===
+
+/// One morning, lived twice: once with every webhook arriving, once with `WEBHOOKS=off`. The
+/// issues, their times and statuses, and the breach alerts to the manager come out the same;
+/// catch-up only finds each event up to one interval (3 minutes) later.
+#[test]
+fn a_morning_on_catch_up_alone_gives_the_issues_and_breaches_webhooks_give() -> anyhow::Result<()> {
+    // (contact, text or call, when, staff answer in GHL at); on the 3-minute steps, so a webhook
+    // arrives when its message is sent.
+    let morning = [
+        ("c1", "SMS", "2026-03-02T15:03:00Z", None),
+        ("c2", "CALL", "2026-03-02T15:21:00Z", Some("2026-03-02T15:42:00Z")),
+        ("c3", "SMS", "2026-03-02T16:00:00Z", Some("2026-03-02T16:30:00Z")),
+        ("c4", "CALL", "2026-03-02T16:12:00Z", None),
+    ];
+    let mut outcomes = Vec::new();
+    for webhooks in [true, false] {
+        let ghl = fake_ghl(Fields::AsLive)?;
+        let mode = if webhooks { "on" } else { "off" };
+        let app = office(&ghl, &[("WEBHOOKS", mode), ("MANAGER_CONTACT_IDS", "boss")]).start()?;
+        start_pass(&app)?;
+        let mut minute = 0;
+        let mut before = at(MONDAY_9AM) - jiff::SignedDuration::from_mins(1);
+        while minute <= 200 {
+            let now = at(MONDAY_9AM) + jiff::SignedDuration::from_mins(minute);
+            app.set_clock(&now.to_string())?;
+            // What happened since the last step, as it happened.
+            let this_step = |when: &str| before < at(when) && at(when) <= now;
+            for (contact, kind, when, answered) in morning {
+                let conversation = format!("conv-{contact}");
+                if this_step(when) {
+                    let id = match kind {
+                        "CALL" => ghl.missed_call(&conversation, contact, when),
+                        _ => ghl.inbound_text(&conversation, contact, "Is the tech coming today?", when),
+                    };
+                    if webhooks {
+                        match kind {
+                            "CALL" => call_webhook(&app, contact, &id, when)?,
+                            _ => text_webhook(&app, contact, &id, "Is the tech coming today?", when)?,
+                        };
+                    }
+                }
+                if let Some(reply) = answered.filter(|reply| this_step(reply)) {
+                    let kind = if kind == "CALL" { "TYPE_CALL" } else { "TYPE_SMS" };
+                    let id = ghl.add_message(
+                        &conversation,
+                        contact,
+                        json!({ "direction": "outbound", "messageType": kind, "userId": "u1", "source": "app",
+                            "dateAdded": reply, "body": "On our way", "meta": { "call": { "status": "completed" } } }),
+                    );
+                    if webhooks {
+                        let event = json!({ "type": "OutboundMessage", "locationId": "loc1", "conversationId": conversation,
+                            "contactId": contact, "messageId": id, "messageType": if kind == "TYPE_CALL" { "CALL" } else { "SMS" },
+                            "userId": "u1", "source": "app", "direction": "outbound", "dateAdded": reply, "callStatus": "completed" });
+                        app.webhook("", &event.to_string())?;
+                    }
+                }
+            }
+            if webhooks {
+                // Time for the clock, the summary sender and the outbox to act on the step, as
+                // they would in three real minutes.
+                std::thread::sleep(Duration::from_millis(100));
+            } else {
+                // Every 3-minute step is a cadence pass; wait for it, as real minutes would.
+                let stamp = now.to_string();
+                app.eventually("the step's pass", || {
+                    Ok(catchup_status(&app)?["last_pass_at"].as_str().and_then(|t| t.parse::<Timestamp>().ok())
+                        >= stamp.parse().ok())
+                })?;
+            }
+            before = now;
+            minute += 3;
+        }
+        // 12:20 CST: c1 and c4 are overdue; c2 and c3 were answered.
+        let settled = |app: &Sentinel| -> anyhow::Result<bool> {
+            let open = app.count("SELECT COUNT(*) FROM issues WHERE status = 'OPEN'")?;
+            let resolved = app.count("SELECT COUNT(*) FROM issues WHERE status = 'RESOLVED'")?;
+            Ok(open == 2 && resolved + open == issues(app)?)
+        };
+        if app.eventually("the morning settled", || settled(&app)).is_err() {
+            let all: Vec<Vec<Issue>> = morning.iter().map(|(c, ..)| issues_of(&app, c)).collect::<Result<_, _>>()?;
+            anyhow::bail!("WEBHOOKS={mode}: the morning did not settle: {all:?}");
+        }
+        let alerted = |c: &str| sends_to(&ghl, "boss").iter().any(|text| text.contains(&format!("Pat {c}")));
+        let _ = app.eventually("both breach alerts sent", || Ok(alerted("c1") && alerted("c4")));
+        let mut seen = Vec::new();
+        for (contact, ..) in morning {
+            let listed: Vec<(String, Timestamp, Timestamp, String)> = issues_of(&app, contact)?
+                .into_iter()
+                .map(|issue| (issue.kind, issue.created_at, issue.due_at, issue.status))
+                .collect();
+            seen.push((contact, listed));
+        }
+        let alerts = sends_to(&ghl, "boss");
+        let named: Vec<bool> =
+            ["c1", "c4"].iter().map(|c| alerts.iter().any(|text| text.contains(&format!("Pat {c}")))).collect();
+        outcomes.push((seen, named));
+    }
+    assert_eq!(outcomes[0], outcomes[1], "webhooks on, then off");
+    assert_eq!(outcomes[0].1, [true, true], "both overdue customers are in the managers' alerts");
+    Ok(())
+}

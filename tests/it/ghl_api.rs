@@ -190,7 +190,8 @@ fn paging_goes_by_date_not_by_position() -> anyhow::Result<()> {
     for order in [MessageOrder::AsLogged, MessageOrder::PageOldestFirst] {
         let ghl = FakeGhl::start()?;
         ghl.message_order(order);
-        let app = start(&ghl, &[])?;
+        // The resolver's pages are counted: no catch-up pass reads the conversation meanwhile.
+        let app = start(&ghl, &[("CATCHUP_INTERVAL_MINUTES", "600")])?;
         let id = text(&app, "conv1", "c1")?;
         let inbound = |at: String| json!({ "direction": "inbound", "messageType": "TYPE_SMS", "dateAdded": at, "body": "and the heater?" });
         ghl.add_message("conv1", "c1", inbound("2026-03-02T15:00:00Z".to_string()));
