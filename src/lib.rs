@@ -35,6 +35,7 @@ pub mod clockwatch;
 pub mod config;
 pub mod console;
 pub mod db;
+pub mod doctor;
 pub mod domain;
 pub mod ghl;
 pub mod guard;

@@ -13,6 +13,10 @@ Usage:
   sentinel [run] [--config PATH]       run the service (the default)
   sentinel check-config [--config PATH] print the effective configuration, secrets masked
   sentinel status [--config PATH]       one screen: actors, last webhook, GHL, issues, next digest
+  sentinel doctor [--json] [--send-test-sms] [--config PATH]
+                                        check every outside dependency for real (GHL token,
+                                        managers, the box); one line each with what to do;
+                                        exits 1 when a check fails
   sentinel backup FILE [--config PATH]  write a consistent copy of the database (safe while running)
   sentinel restore FILE [--config PATH] replace the database with a backup (stop the service first)
   sentinel restore --offbox latest|NAME [--config PATH]
@@ -51,6 +55,7 @@ enum Command {
     Run,
     CheckConfig,
     Status,
+    Doctor,
     ImportOriginal,
     Backup,
     Restore,
@@ -90,6 +95,9 @@ struct Args {
     /// `update`: install an older or the same version; another directory of trusted keys.
     allow_downgrade: bool,
     keys: Option<PathBuf>,
+    /// `doctor --json`, `doctor --send-test-sms`.
+    json: bool,
+    send_test_sms: bool,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -103,6 +111,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut manager = sentinel::console::managers::NewManager::default();
     let mut manager_named = false;
     let (mut allow_downgrade, mut keys) = (false, None);
+    let (mut json, mut send_test_sms) = (false, false);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" | "-c" => {
@@ -114,6 +123,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "run" if command.is_none() => command = Some(Command::Run),
             "check-config" if command.is_none() => command = Some(Command::CheckConfig),
             "status" if command.is_none() => command = Some(Command::Status),
+            "doctor" if command.is_none() => command = Some(Command::Doctor),
+            "--json" if matches!(command, Some(Command::Doctor)) => json = true,
+            "--send-test-sms" if matches!(command, Some(Command::Doctor)) => send_test_sms = true,
             "import-original" if command.is_none() => command = Some(Command::ImportOriginal),
             "backup" if command.is_none() => command = Some(Command::Backup),
             "restore" if command.is_none() => command = Some(Command::Restore),
@@ -220,14 +232,17 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         manager,
         allow_downgrade,
         keys,
+        json,
+        send_test_sms,
     })
 }
 
 /// The commands `USAGE` describes, as typed.
-const COMMANDS: [&str; 11] = [
+const COMMANDS: [&str; 12] = [
     "run",
     "check-config",
     "status",
+    "doctor",
     "backup",
     "restore",
     "offbox",
@@ -310,6 +325,20 @@ fn run() -> anyhow::Result<()> {
     // The what-if settings win over the env file and the environment.
     for (name, value) in &args.what_if {
         source = source.with(name, value);
+    }
+    // The doctor reports a configuration that does not load as its first failed check.
+    if matches!(args.command, Command::Doctor) {
+        let options = sentinel::doctor::Options { send_test_sms: args.send_test_sms };
+        let report = sentinel::doctor::run(&source, options);
+        if args.json {
+            outln!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            out!("{}", report.text());
+        }
+        if report.failed() {
+            anyhow::bail!("a check failed: see the ✗ lines above");
+        }
+        return Ok(());
     }
     let config = Config::from_source(&source)?;
     // Root never writes in, nor runs from, a data directory the service user owns.
