@@ -63,6 +63,11 @@ fn day(conversations: usize, delivery: Delivery) -> anyhow::Result<()> {
         Delivery::Off => true,
     };
     let mut minute = 0;
+    // The start's pass (at 07:55) only marks where the next one looks from; the cadence's come
+    // every `interval` minutes after it while the business is open: the first at 08:05, or at
+    // the 08:00 opening with a 3-minute interval.
+    let interval = if delivery == Delivery::Off { 3 } else { 10 };
+    let mut next_pass = if delivery == Delivery::Off { 0 } else { 5 };
     let mut next_text = 0;
     let began = Instant::now();
     while minute <= day_minutes + 60 {
@@ -102,16 +107,20 @@ fn day(conversations: usize, delivery: Delivery) -> anyhow::Result<()> {
                 app.webhook("", &reply.to_string())?;
             }
         }
+        // The pass the step starts (every interval of the injected clock) must end before the
+        // next step, as it would in five real minutes: GHL's rate limit is in real seconds.
+        if minute >= next_pass {
+            wait_for_pass(&app, at(minute))?;
+            next_pass = minute + interval;
+        }
         minute += 5;
-        // Time for the pass the step may have started: passes must keep up with the simulated
-        // day, as they do with real minutes.
-        std::thread::sleep(Duration::from_millis(250));
     }
     settle(&ghl);
     let requests = ghl.requests();
     let searches = requests
         .iter()
-        .filter(|r| r.path == "/conversations/search" && r.query.contains("lastMessageDirection=inbound"))
+        // Catch-up's two searches name `lastMessageDirection`; the resolver's does not.
+        .filter(|r| r.path == "/conversations/search" && r.query.contains("lastMessageDirection="))
         .count();
     let other_searches = requests.iter().filter(|r| r.path == "/conversations/search").count().saturating_sub(searches);
     let reads = requests.iter().filter(|r| r.path.ends_with("/messages") && r.method == "GET").count();
@@ -135,6 +144,20 @@ fn day(conversations: usize, delivery: Delivery) -> anyhow::Result<()> {
         began.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Waits until a catch-up pass at or after `at` has ended.
+fn wait_for_pass(app: &crate::harness::Sentinel, at: jiff::Timestamp) -> anyhow::Result<()> {
+    let began = Instant::now();
+    while began.elapsed() < Duration::from_secs(60) {
+        let status = app.admin("GET", "/api/status")?;
+        let last = status.json["catchup"]["last_pass_at"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        if last.is_some_and(|last| last >= at) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    anyhow::bail!("no catch-up pass at {at} within a minute")
 }
 
 /// Waits until GHL has been quiet for longer than the client's rate-limit window, so every
