@@ -99,12 +99,12 @@ pub fn checks(config: &Config, options: Options) -> Vec<Check> {
              webhook has arrived.",
         )),
         (Some((location, whence)), Some(Ok(_) | Err(Refusal::Scope(_)))) => {
-            checks.push(Check::ok(AREA, "GHL token", format!("accepted by GHL ({shown})")));
+            checks.push(Check::ok(AREA, "GHL token", format!("accepted by GHL: {shown}")));
             checks.push(Check::ok(AREA, "GHL location", format!("{location} ({whence}): the token is one of it")));
         }
         (Some((location, whence)), Some(Err(Refusal::Location(message)))) => {
             location_refused = true;
-            checks.push(Check::ok(AREA, "GHL token", format!("accepted by GHL ({shown})")));
+            checks.push(Check::ok(AREA, "GHL token", format!("accepted by GHL: {shown}")));
             checks.push(Check::fail(
                 AREA,
                 "GHL location",
@@ -141,7 +141,14 @@ pub fn checks(config: &Config, options: Options) -> Vec<Check> {
             checks.push(missing_scope(search_scope, "GET /conversations/search", message));
             Err("the conversations could not be searched")
         }
-        Some(Err(_)) => Err("the location refused the token"),
+        Some(Err(_)) => {
+            checks.push(not_proven(
+                search_scope,
+                "GHL refused the location",
+                "Fix the location (see above), then run sentinel doctor again.",
+            ));
+            Err("GHL refused the location")
+        }
         None => {
             checks.push(not_proven(
                 search_scope,
@@ -171,12 +178,11 @@ pub fn checks(config: &Config, options: Options) -> Vec<Check> {
             "the location has no conversation to read yet",
             "Run sentinel doctor again once the location has a conversation.",
         )),
-        Err(why) if !location_refused => checks.push(not_proven(
+        Err(why) => checks.push(not_proven(
             messages_scope,
             why,
-            "Fix the line above, then run sentinel doctor again.",
+            "See the GHL location and scope lines above, then run sentinel doctor again.",
         )),
-        Err(_) => {}
     }
 
     // Every contact named, read once; the first answer proves or disproves contacts.readonly.
@@ -198,6 +204,11 @@ pub fn checks(config: &Config, options: Options) -> Vec<Check> {
         Err(Refusal::Scope(message)) => Some(message.clone()),
         _ => None,
     });
+    if location.is_none() && answered {
+        // No search was made: a contact read is what proves the token.
+        let at = checks.iter().position(|check| check.name == "GHL location").unwrap_or(0);
+        checks.insert(at, Check::ok(AREA, "GHL token", format!("accepted by GHL: {shown}")));
+    }
     match (answered, lacking) {
         (true, _) => checks.push(Check::ok(AREA, format!("scope {contacts_scope}"), "contacts can be read")),
         (false, Some(message)) => checks.push(missing_scope(contacts_scope, "GET /contacts/{id}", &message)),
@@ -291,7 +302,7 @@ fn rate_limit(limits: &crate::ghl::client::RateLimitHeaders) -> Check {
         (None, Some(max)) => format!("? of {max}"),
         (None, None) => "?".to_string(),
     };
-    let window = limits.interval_ms.map_or("window".to_string(), |ms| format!("{} s", ms / 1000));
+    let window = limits.interval_ms.map_or("window".to_string(), |ms| format!("{} s window", ms / 1000));
     let detail = format!(
         "{} requests left in the {window}, {} today",
         of(limits.remaining, limits.max),
