@@ -86,11 +86,13 @@ pub fn checks(config: &Config, options: Options) -> Vec<Check> {
     let mut checks = Vec::new();
 
     // The token and its location: one search in the location.
-    let search = location.as_ref().map(|(location, _)| client.first_conversation(location).map_err(Refusal::from));
+    let searched = location.as_ref().map(|(location, whence)| {
+        (location.as_str(), *whence, client.first_conversation(location).map_err(Refusal::from))
+    });
     let mut location_refused = false;
-    match (&location, &search) {
-        (_, Some(Err(Refusal::Token(message)))) => return refused(checks, config, &shown, message),
-        (None, _) => checks.push(Check::warn(
+    match &searched {
+        Some((_, _, Err(Refusal::Token(message)))) => return refused(checks, config, &shown, message),
+        None => checks.push(Check::warn(
             AREA,
             "GHL location",
             "GHL_LOCATION_ID is unset and no webhook has shown the location yet: the token's location, and \
@@ -98,11 +100,11 @@ pub fn checks(config: &Config, options: Options) -> Vec<Check> {
             "Set GHL_LOCATION_ID to the location (sub-account) id, or run sentinel doctor again after the first \
              webhook has arrived.",
         )),
-        (Some((location, whence)), Some(Ok(_) | Err(Refusal::Scope(_)))) => {
+        Some((location, whence, Ok(_) | Err(Refusal::Scope(_)))) => {
             checks.push(Check::ok(AREA, "GHL token", format!("accepted by GHL: {shown}")));
             checks.push(Check::ok(AREA, "GHL location", format!("{location} ({whence}): the token is one of it")));
         }
-        (Some((location, whence)), Some(Err(Refusal::Location(message)))) => {
+        Some((location, whence, Err(Refusal::Location(message)))) => {
             location_refused = true;
             checks.push(Check::ok(AREA, "GHL token", format!("accepted by GHL: {shown}")));
             checks.push(Check::fail(
@@ -115,7 +117,7 @@ pub fn checks(config: &Config, options: Options) -> Vec<Check> {
                 ),
             ));
         }
-        (Some(_), Some(Err(refusal))) => {
+        Some((_, _, Err(refusal))) => {
             checks.push(Check::fail(
                 AREA,
                 "GHL token",
@@ -124,10 +126,10 @@ pub fn checks(config: &Config, options: Options) -> Vec<Check> {
             ));
             return checks;
         }
-        (Some(_), None) => unreachable!("a search is made whenever the location is known"),
     }
 
     // The scopes, one line each.
+    let search = searched.as_ref().map(|(_, _, result)| result);
     let search_scope = scope_for("GET", "/conversations/search");
     let not_proven = |scope: &str, why: &str, advice: &str| {
         Check::warn(AREA, format!("scope {scope}"), format!("not proven: {why}"), advice.to_string())
@@ -430,7 +432,8 @@ mod tests {
     #[test]
     fn a_contact_needs_the_location_and_a_phone_and_never_shows_it_whole() {
         let contact = |fields: Value| Ok::<_, Refusal>(fields);
-        let good = contact(json!({ "locationId": "loc1", "firstName": "Pat", "lastName": "Doe", "phone": "+12145550104" }));
+        let good =
+            contact(json!({ "locationId": "loc1", "firstName": "Pat", "lastName": "Doe", "phone": "+12145550104" }));
         let check = contact_check(Role::Manager, "m1", &good, Some("loc1"));
         assert_eq!(check.level, super::super::Level::Ok);
         assert_eq!(check.detail, "Pat Doe, phone ending 0104");

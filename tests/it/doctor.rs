@@ -207,7 +207,8 @@ fn without_a_location_the_doctor_says_it_is_unknown_until_the_first_webhook() ->
 #[test]
 fn the_location_learnt_from_the_webhooks_is_checked_and_the_database_left_as_it_was() -> anyhow::Result<()> {
     let ghl = office()?;
-    let app = with_ghl(&ghl).without("GHL_LOCATION_ID").and(&[("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z")]).start()?;
+    let app =
+        with_ghl(&ghl).without("GHL_LOCATION_ID").and(&[("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z")]).start()?;
     let body = json!({ "type": "InboundMessage", "locationId": "loc1", "conversationId": "conv1", "contactId": "c1",
         "messageType": "SMS", "body": "pool is green" });
     app.webhook("", &body.to_string())?;
@@ -237,7 +238,8 @@ fn json_gives_the_same_checks() -> anyhow::Result<()> {
     assert_eq!((text.code, json.code), (Some(1), Some(1)));
     let report: Value = serde_json::from_str(&json.text)?;
     let checks = report["checks"].as_array().cloned().unwrap_or_default();
-    let lines: Vec<&str> = text.text.lines().filter(|line| ["✓", "⚠", "✗"].iter().any(|m| line.starts_with(m))).collect();
+    let lines: Vec<&str> =
+        text.text.lines().filter(|line| ["✓", "⚠", "✗"].iter().any(|m| line.starts_with(m))).collect();
     assert_eq!(checks.len(), lines.len(), "{}\n{}", json.text, text.text);
     for (check, line) in checks.iter().zip(&lines) {
         let mark = match check["level"].as_str() {
