@@ -24,8 +24,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::json;
 
-pub use self::answers::{ConversationSummary, Message, normalise_type};
-use self::answers::{display_name, messages_page, parse_conversation, parse_listed, parse_message};
+pub use self::answers::{ConversationSummary, Message, display_name, normalise_type};
+use self::answers::{messages_page, parse_conversation, parse_listed, parse_message};
 use super::breaker::CircuitBreaker;
 pub use super::error::GhlError;
 pub use super::limiter::{RateLimitHeaders, RateLimiter};
@@ -283,6 +283,33 @@ impl GhlClient {
     pub fn contact_name(&self, contact_id: &str) -> Result<Option<String>, GhlError> {
         let found = self.get(&format!("/contacts/{contact_id}"), &[])?;
         Ok(display_name(&found["contact"]))
+    }
+
+    /// The contact as GHL answers `GET /contacts/{id}` (its `contact` object, CONTRACT §4.1):
+    /// what `sentinel doctor` reads a manager's location, name and phone from.
+    pub fn contact(&self, contact_id: &str) -> Result<serde_json::Value, GhlError> {
+        let mut found = self.get(&format!("/contacts/{contact_id}"), &[])?;
+        Ok(found["contact"].take())
+    }
+
+    /// The id of the most recently active conversation of `location_id`, if it has one: one
+    /// `GET /conversations/search?locationId=…&limit=1`, which proves the token, its location
+    /// and `conversations.readonly` at once (`sentinel doctor`).
+    pub fn first_conversation(&self, location_id: &str) -> Result<Option<String>, GhlError> {
+        let query = vec![("locationId", location_id.to_string()), ("limit", "1".to_string())];
+        let found = self.get("/conversations/search", &query)?;
+        Ok(found["conversations"]
+            .as_array()
+            .and_then(|list| list.first())
+            .and_then(|conversation| conversation["id"].as_str())
+            .map(str::to_string))
+    }
+
+    /// How many messages the newest page of a conversation holds, reading at most `limit`
+    /// (`GET /conversations/{id}/messages`): proves `conversations/message.readonly`.
+    pub fn latest_messages(&self, conversation_id: &str, limit: usize) -> Result<usize, GhlError> {
+        let page = self.get(&format!("/conversations/{conversation_id}/messages"), &[("limit", limit.to_string())])?;
+        Ok(messages_page(&page).0.len())
     }
 
     /// Sends an SMS to a contact; returns GHL's message id. A send is never repeated here

@@ -115,7 +115,7 @@ pub(super) fn messages_page(page: &Value) -> (&[Value], bool, Option<String>) {
 
 /// A contact's display name from the fields GHL documents for `GET /contacts/{id}` (`name`,
 /// `firstName`, `lastName`), and `contactName`, which live answers carry as well.
-pub(super) fn display_name(contact: &Value) -> Option<String> {
+pub fn display_name(contact: &Value) -> Option<String> {
     let text = |key: &str| contact[key].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     text("name").or_else(|| text("contactName")).or_else(|| {
         let full = format!("{} {}", text("firstName").unwrap_or_default(), text("lastName").unwrap_or_default());

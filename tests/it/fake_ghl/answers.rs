@@ -97,6 +97,18 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String) {
     let query: HashMap<String, String> = form_urlencoded::parse(request.query.as_bytes()).into_owned().collect();
     let not_found = || (404, json!({ "statusCode": 404, "message": "Not Found" }).to_string());
     let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    if state.revoked_scopes.iter().any(|revoked| revoked == scope_of(&request.method, &segments)) {
+        let refusal = json!({ "statusCode": 401, "message": "The token is not authorized for this scope.",
+            "error": "Unauthorized" });
+        return (401, refusal.to_string());
+    }
+    if let Some(own) = &state.token_location
+        && let Some(asked) = query.get("locationId")
+        && asked != own
+    {
+        let refusal = json!({ "statusCode": 403, "message": "The token does not have access to this location." });
+        return (403, refusal.to_string());
+    }
     match (request.method.as_str(), segments.as_slice()) {
         ("GET", ["conversations", "search"]) if !query.contains_key("contactId") => search(&state, &query),
         ("GET", ["conversations", "search"]) => {
@@ -176,6 +188,16 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String) {
             )
         }
         _ => not_found(),
+    }
+}
+
+/// The scope GHL requires for a request (CONTRACT §3.1, §3.3, §3.4, §4.1).
+fn scope_of(method: &str, segments: &[&str]) -> &'static str {
+    match (method, segments) {
+        ("POST", ["conversations", "messages"]) => "conversations/message.write",
+        ("GET", ["conversations", _, "messages"]) => "conversations/message.readonly",
+        ("GET", ["contacts", ..]) => "contacts.readonly",
+        _ => "conversations.readonly",
     }
 }
 

@@ -114,6 +114,11 @@ struct State {
     order: MessageOrder,
     /// A `Version` the test set with `GHL_VERSION`, which the contract check accepts.
     version_override: Option<String>,
+    /// Scopes the token lacks: requests that need one answer GHL's 401 scope refusal.
+    revoked_scopes: Vec<String>,
+    /// The location the token belongs to, when a test says: a search naming another answers
+    /// GHL's 403 (CONTRACT §5.2). Unset, any location is served.
+    token_location: Option<String>,
     requests: Vec<Recorded>,
     /// Bodies of accepted sends.
     sent: Vec<Value>,
@@ -253,6 +258,27 @@ impl FakeGhl {
             contact.extend(fields);
         }
         self.lock().contacts.insert(id.to_string(), contact);
+    }
+
+    /// Adds a contact of [`LOCATION`] with a name and a mobile number, as a manager's is.
+    pub fn add_contact_with_phone(&self, id: &str, first: &str, last: &str, phone: &str) {
+        self.add_contact_fields(
+            id,
+            json!({ "firstName": first, "lastName": last, "contactName": format!("{first} {last}"), "phone": phone }),
+        );
+    }
+
+    /// The token lacks `scope` (`conversations.readonly`, `conversations/message.readonly`,
+    /// `conversations/message.write`, `contacts.readonly`) from now on: every request that
+    /// needs it answers GHL's 401 "The token is not authorized for this scope." (CONTRACT §5.2).
+    pub fn revoke_scope(&self, scope: &str) {
+        self.lock().revoked_scopes.push(scope.to_string());
+    }
+
+    /// The token is one of `location` from now on: a search naming another location answers
+    /// GHL's 403 "The token does not have access to this location." (CONTRACT §5.2).
+    pub fn token_for(&self, location: &str) {
+        self.lock().token_location = Some(location.to_string());
     }
 
     /// Answers the next requests with these faults, in order.

@@ -123,3 +123,32 @@ fn the_message_helpers_return_the_ids_ghl_lists() {
     );
     assert!(listed["meta"].get("call").is_none(), "{listed}");
 }
+
+/// A GET answered with its status, for the refusals.
+fn status_of(ghl: &FakeGhl, path_and_query: &str, version: &str) -> (u16, Value) {
+    let addr = ghl.url.trim_start_matches("http://");
+    let answer = request(addr, "GET", path_and_query, &[("Authorization", "Bearer t"), ("Version", version)], b"")
+        .unwrap_or_else(|err| panic!("{path_and_query}: {err}"));
+    (answer.status, answer.json)
+}
+
+/// GHL's refusals as CONTRACT §5.2 quotes them: a scope the token lacks (401, for the
+/// endpoints that need it only), a location the token is not one of (403, searches only), and
+/// a contact id GHL does not know (400).
+#[test]
+fn a_missing_scope_another_location_and_an_unknown_contact_are_refused_as_ghl_does() {
+    let ghl = FakeGhl::start().expect("fake GHL");
+    ghl.inbound_text("convA", "cA", "Is anyone coming?", "2026-03-02T15:00:00Z");
+    ghl.add_contact_with_phone("m1", "Pat", "Doe", "+12145550104");
+    ghl.revoke_scope("conversations/message.readonly");
+    ghl.token_for("loc1");
+    let (status, refusal) = status_of(&ghl, "/conversations/convA/messages?limit=1", "2021-04-15");
+    assert_eq!((status, refusal["message"].as_str()), (401, Some("The token is not authorized for this scope.")));
+    assert_eq!(ids(&get(&ghl, "/conversations/search?locationId=loc1&limit=1")), ["convA"], "other scopes still work");
+    let (status, refusal) = status_of(&ghl, "/conversations/search?locationId=loc2&limit=1", "2021-04-15");
+    assert_eq!((status, refusal["message"].as_str()), (403, Some("The token does not have access to this location.")));
+    let (status, found) = status_of(&ghl, "/contacts/m1", "2021-07-28");
+    assert_eq!((status, found["contact"]["phone"].as_str()), (200, Some("+12145550104")));
+    let (status, refusal) = status_of(&ghl, "/contacts/nobody", "2021-07-28");
+    assert_eq!((status, refusal["message"].as_str()), (400, Some("Contact not found")));
+}
