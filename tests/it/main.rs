@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod console;
 mod crash;
+mod doctor_box;
 mod fake_ghl;
 mod faults;
 mod ghl_api;
