@@ -97,10 +97,10 @@ fn disk(config: &Config) -> Check {
 /// database with its journal, the nightly backups, the update slots.
 fn data_used(config: &Config) -> u64 {
     let dir = config.data_dir();
-    let file = |suffix: &str| {
-        std::fs::metadata(crate::backup::suffixed(&config.db_path, suffix)).map_or(0, |meta| meta.len())
-    };
-    file("") + file("-wal")
+    let file =
+        |suffix: &str| std::fs::metadata(crate::backup::suffixed(&config.db_path, suffix)).map_or(0, |meta| meta.len());
+    file("")
+        + file("-wal")
         + crate::backup::nightly_bytes(&dir.join("backups"))
         + crate::release::slots::Slots::in_data_dir(&dir).bytes()
 }
@@ -212,7 +212,11 @@ fn life_used(text: &str) -> Option<u8> {
 /// Whether systemd watches the service: the unit's `WatchdogSec`.
 fn watchdog() -> Check {
     if let Some(usec) = std::env::var("WATCHDOG_USEC").ok().and_then(|usec| usec.parse::<u64>().ok()) {
-        return Check::ok(AREA, "watchdog", format!("armed: systemd expects a sign of life every {} s", usec / 1_000_000));
+        return Check::ok(
+            AREA,
+            "watchdog",
+            format!("armed: systemd expects a sign of life every {} s", usec / 1_000_000),
+        );
     }
     let shown = std::process::Command::new("systemctl")
         .args(["show", "sentinel", "-p", "LoadState", "-p", "WatchdogUSec"])
@@ -252,7 +256,8 @@ fn judge_watchdog(shown: &str) -> Check {
         ),
         period => {
             // Older systemd prints microseconds, newer a span such as `30s`.
-            let period = period.parse::<u64>().map_or_else(|_| period.to_string(), |usec| format!("{}s", usec / 1_000_000));
+            let period =
+                period.parse::<u64>().map_or_else(|_| period.to_string(), |usec| format!("{}s", usec / 1_000_000));
             Check::ok(AREA, "watchdog", format!("armed: WatchdogSec={period} in the sentinel unit"))
         }
     }
@@ -395,7 +400,7 @@ mod tests {
         assert!(full.advice.is_some_and(|advice| advice.contains("DATA_MAX_MB")));
         assert_eq!(judge_disk(10 * MB, 1000 * MB, 4 * MB, 32 * GB).level, Level::Fail, "partition full");
         // A small partition warns at a tenth of its size, not at 256 MB.
-        assert_eq!(judge_disk(10 * MB, 100 * MB, 200 * MB, 1 * GB).level, Level::Ok);
+        assert_eq!(judge_disk(10 * MB, 100 * MB, 200 * MB, GB).level, Level::Ok);
         let said = judge_disk(100 * MB, 1000 * MB, 20 * GB, 32 * GB).detail;
         assert_eq!(said, "data 100.0 MB of the 1000.0 MB budget (10%), 20.0 GB free on the data partition");
     }
@@ -439,7 +444,10 @@ mod tests {
         assert_eq!((old.level, old.detail.as_str()), (Level::Warn, "the last nightly backup is 3 days old"));
         assert_eq!(judge_backups(None, days(1), db).level, Level::Ok, "a new database has none yet");
         let none = judge_backups(None, days(5), db);
-        assert_eq!((none.level, none.detail.as_str()), (Level::Fail, "no nightly backup, and the database is 5 days old"));
+        assert_eq!(
+            (none.level, none.detail.as_str()),
+            (Level::Fail, "no nightly backup, and the database is 5 days old")
+        );
         assert_eq!(judge_backups(None, None, db).level, Level::Warn);
     }
 

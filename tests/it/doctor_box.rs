@@ -30,8 +30,9 @@ fn doctor(dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<(bool, Value)> {
         .current_dir(dir)
         .output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: Value = serde_json::from_str(&stdout)
-        .with_context(|| format!("doctor --json printed {stdout:?}; stderr {}", String::from_utf8_lossy(&output.stderr)))?;
+    let report: Value = serde_json::from_str(&stdout).with_context(|| {
+        format!("doctor --json printed {stdout:?}; stderr {}", String::from_utf8_lossy(&output.stderr))
+    })?;
     Ok((output.status.success(), report))
 }
 
@@ -58,7 +59,8 @@ fn receiver(status: u16) -> anyhow::Result<(String, std::sync::Arc<std::sync::Mu
             let header = |name: &'static str| {
                 request.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.to_string()).unwrap_or_default()
             };
-            let (id, stamp, signature) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
+            let (id, stamp, signature) =
+                (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
             let mut body = String::new();
             let _ = request.as_reader().read_to_string(&mut body);
             let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, KEY);
