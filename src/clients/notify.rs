@@ -39,23 +39,32 @@ impl Notifier {
 
     /// One attempt at delivering `entry` (its URL in `contact_id`) at `now`.
     pub fn deliver(&self, entry: &Entry, now: Timestamp) -> Attempt {
-        let id = format!("msg_{}", entry.delivery_id);
+        match self.post(&entry.contact_id, &format!("msg_{}", entry.delivery_id), &entry.body, now) {
+            Ok(()) => Attempt::Sent(None),
+            Err(why) => Attempt::Failed(why),
+        }
+    }
+
+    /// POSTs `body` to `url` as delivery `id` (`msg_…`), signed at `now`: `Ok` on a 2xx, else
+    /// why not, without the URL's path (see [`notify::scrub`]). Real deliveries and the
+    /// doctor's ping go through here alike.
+    pub fn post(&self, url: &str, id: &str, body: &str, now: Timestamp) -> Result<(), String> {
         let timestamp = now.as_second();
         let mut request = self
             .agent
-            .post(&entry.contact_id)
+            .post(url)
             .header("content-type", "application/json")
-            .header("webhook-id", &id)
+            .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string());
         if let Some(key) = &self.key {
-            request = request.header("webhook-signature", notify::signature(key, &id, timestamp, &entry.body));
+            request = request.header("webhook-signature", notify::signature(key, id, timestamp, body));
         }
         // The failure is stored, logged and shown: never with the URL's path, which may be a
         // credential (a Slack hook's is).
-        match request.send(entry.body.as_str()) {
-            Ok(response) if response.status().is_success() => Attempt::Sent(None),
-            Ok(response) => Attempt::Failed(format!("webhook answered {}", response.status())),
-            Err(err) => Attempt::Failed(notify::scrub(&format!("webhook unreachable: {err}"), &entry.contact_id)),
+        match request.send(body) {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(format!("webhook answered {}", response.status())),
+            Err(err) => Err(notify::scrub(&format!("webhook unreachable: {err}"), url)),
         }
     }
 }

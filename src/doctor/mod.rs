@@ -4,11 +4,12 @@
 //! It runs beside the service and changes nothing (unless asked to send test SMS). Each area
 //! is a file: `setup` (the configuration itself), `ghl` (the token, its location and scopes,
 //! the managers and internal contacts), `host` (the clock, the disk, the watchdog, the LED,
-//! backups, the off-box bucket, notification URLs, the update key). A check that cannot run
+//! backups, the update key) and `reach` (the off-box bucket, notification URLs). A check that cannot run
 //! because an earlier one failed says so rather than failing twice.
 
 pub mod ghl;
 pub mod host;
+pub mod reach;
 pub mod setup;
 
 use serde::Serialize;

@@ -201,6 +201,19 @@ pub fn body(target: &Target, kind: EventKind, purpose: &str, text: &str, at: Tim
     value.to_string()
 }
 
+/// The body of the doctor's ping (`sentinel doctor`): Slack's `{"text"}` for a Slack hook,
+/// else a JSON event of `type` `ping`, shaped as every other event, so a receiver that checks
+/// signatures and answers 2xx to what it does not know passes.
+pub fn ping_body(target: &Target, at: Timestamp) -> String {
+    const TEXT: &str = "Sentinel doctor: checking that this webhook answers; nothing to do.";
+    let value = if target.is_slack() {
+        json!({ "text": TEXT })
+    } else {
+        json!({ "type": "ping", "timestamp": at.to_string(), "data": { "purpose": "doctor", "text": TEXT } })
+    };
+    value.to_string()
+}
+
 /// The `webhook-signature` header's value: `v1,` and the base64 HMAC-SHA256 of
 /// `{id}.{timestamp}.{body}` under `key`.
 pub fn signature(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
@@ -298,6 +311,18 @@ mod tests {
             let err = parse_targets(&bad).err().unwrap_or_default();
             assert!(!err.is_empty() && !err.contains("s3cr3t"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_ping_is_an_event_of_its_own_type() -> Result<(), serde_json::Error> {
+        let at: Timestamp = "2026-03-02T14:00:00Z".parse().unwrap_or(Timestamp::UNIX_EPOCH);
+        let plain = Target { url: "https://hooks.example/x".into(), kinds: vec![EventKind::Health] };
+        let value: serde_json::Value = serde_json::from_str(&ping_body(&plain, at))?;
+        assert_eq!((value["type"].as_str(), value["timestamp"].as_str()), (Some("ping"), Some("2026-03-02T14:00:00Z")));
+        let slack = Target { url: "https://hooks.slack.com/services/T/B/C".into(), kinds: vec![EventKind::Breach] };
+        let value: serde_json::Value = serde_json::from_str(&ping_body(&slack, at))?;
+        assert!(value["text"].as_str().is_some_and(|text| text.contains("doctor")), "{value}");
+        Ok(())
     }
 
     #[test]

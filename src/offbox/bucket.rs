@@ -82,6 +82,13 @@ impl Bucket {
         self.expect_success(response, "PUT", key).map(drop)
     }
 
+    /// Uploads `bytes` as `key`: a small object, such as the doctor's probe.
+    pub fn put_bytes(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let url = self.bucket.put_object(Some(&self.credentials), key).sign(SIGNED_FOR);
+        let response = self.agent.put(url.as_str()).send(bytes).map_err(|err| self.unreachable(err))?;
+        self.expect_success(response, "PUT", key).map(drop)
+    }
+
     /// Downloads `key` into `out`; returns the bytes written.
     pub fn get(&self, key: &str, out: &mut impl Write) -> anyhow::Result<u64> {
         let url = self.bucket.get_object(Some(&self.credentials), key).sign(SIGNED_FOR);

@@ -9,7 +9,7 @@
 //! `sentinel offbox list` calls [`list`]. `sealed` owns the file format, `bucket` the requests;
 //! `backup` still owns every local file swap.
 
-mod bucket;
+pub(crate) mod bucket;
 pub mod sealed;
 
 use std::io::Write as _;

@@ -11,6 +11,7 @@ mod config;
 mod console;
 mod crash;
 mod doctor;
+mod doctor_box;
 mod fake_ghl;
 mod faults;
 mod ghl_api;

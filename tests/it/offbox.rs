@@ -13,22 +13,22 @@ use serde_json::json;
 
 use crate::harness::{SECRET, Sentinel, command, request};
 
-const BUCKET: &str = "ntpp-backups";
+pub(crate) const BUCKET: &str = "ntpp-backups";
 const KEY: &str = "correct-horse-battery-staple";
 const BUCKET_SECRET: &str = "moto-secret-access-key";
 /// 01:59 CST on Tuesday 2026-03-03, a minute before the nightly backup.
 const BEFORE_TWO: &str = "2026-03-03T07:59:00Z";
 const COPY: &str = "office/sentinel-2026-03-03.offbox";
 
-/// moto's S3 server on 127.0.0.1, stopped on drop.
-struct Moto {
+/// moto's S3 server on 127.0.0.1, stopped on drop (`doctor_box` uses it too).
+pub(crate) struct Moto {
     child: Child,
     port: u16,
 }
 
 impl Moto {
     /// Starts on a free port, or `None` when moto is missing and this is not CI.
-    fn start() -> anyhow::Result<Option<Moto>> {
+    pub(crate) fn start() -> anyhow::Result<Option<Moto>> {
         Moto::start_on(free_port()?)
     }
 
@@ -69,12 +69,12 @@ impl Moto {
         Ok(Some(moto))
     }
 
-    fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// Every key in the bucket (moto does not ask for a signature).
-    fn keys(&self) -> anyhow::Result<Vec<String>> {
+    pub(crate) fn keys(&self) -> anyhow::Result<Vec<String>> {
         let listing = request(&self.addr(), "GET", &format!("/{BUCKET}?list-type=2"), &[], b"")?;
         ensure!(listing.status == 200, "listing: {listing:?}");
         let mut keys: Vec<String> = listing
