@@ -109,7 +109,7 @@ fn day(conversations: usize, delivery: Delivery) -> anyhow::Result<()> {
         }
         // The pass the step starts (every interval of the injected clock) must end before the
         // next step, as it would in five real minutes: GHL's rate limit is in real seconds.
-        if minute >= next_pass {
+        if minute >= next_pass && minute < day_minutes {
             wait_for_pass(&app, at(minute))?;
             next_pass = minute + interval;
         }
