@@ -4,7 +4,9 @@
 use jiff::Timestamp;
 
 use super::Check;
-use super::host::AREA;
+
+/// The checks here are of the box's reach outside, under the box's area.
+const AREA: &str = "box";
 use crate::config::Config;
 use crate::domain::notify;
 
