@@ -226,9 +226,14 @@ pub fn queue_notice(
     Ok(true)
 }
 
-/// Whether any webhook arrived at or after `since`.
+/// Whether any webhook arrived at or after `since` (what catch-up found is not one: finding
+/// events is the sign that webhooks do not arrive, SPEC §12).
 pub fn webhook_since(conn: &Connection, since: Timestamp) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT EXISTS (SELECT 1 FROM raw_events WHERE received_at >= ?1)", [ts(since)], |row| row.get(0))
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM raw_events WHERE received_at >= ?1 AND route != 'catchup')",
+        [ts(since)],
+        |row| row.get(0),
+    )
 }
 
 /// The key that marks an issue as told to the breach webhooks.

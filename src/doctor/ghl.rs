@@ -222,18 +222,18 @@ pub fn checks(config: &Config, options: Options) -> Vec<Check> {
         (false, None) => {}
     }
 
-    // Sending is proven only by sending.
+    // Sending is proven only by sending: with --send-test-sms, through the running service's
+    // outbox, as every alert goes.
     let send_scope = scope_for("POST", "/conversations/messages");
-    let why = if options.send_test_sms {
-        "test SMS are not sent by this version of sentinel doctor yet"
+    if options.send_test_sms {
+        checks.extend(super::sms::test_sms(config, send_scope));
     } else {
-        "proven only with --send-test-sms"
-    };
-    checks.push(not_proven(
-        send_scope,
-        why,
-        &format!("Make sure the Private Integration has {send_scope}: without it no alert reaches a manager."),
-    ));
+        checks.push(not_proven(
+            send_scope,
+            "proven only with --send-test-sms",
+            &format!("Make sure the Private Integration has {send_scope}: without it no alert reaches a manager."),
+        ));
+    }
 
     if let Some(limits) = client.status().rate_limit {
         checks.push(rate_limit(&limits));

@@ -11,6 +11,7 @@ pub mod ghl;
 pub mod host;
 pub mod reach;
 pub mod setup;
+mod sms;
 
 use serde::Serialize;
 

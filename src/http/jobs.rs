@@ -88,6 +88,29 @@ pub(super) fn poll_resolver(http: &HttpContext, query: &HashMap<String, String>)
     }
 }
 
+/// `POST /jobs/test_sms`: one test text to each manager through the outbox (SPEC §13,
+/// `sentinel doctor --send-test-sms`), answered once GHL took each or refused it (or after
+/// [`SEND_WAIT`]).
+pub(super) fn test_sms(http: &HttpContext) -> Reply {
+    let now = http.ctx.time.now();
+    let purpose = format!("doctor:test:{}", now.as_millisecond());
+    let body = format!(
+        "{}: a test text from sentinel doctor. If it reached you, alerts and digests will too. Nothing to do.",
+        crate::domain::format::BRAND
+    );
+    let managers = http.ctx.config.manager_contact_ids.clone();
+    let queued = http.runtime.block_on(StoreHandle::default().queue_notice(purpose.clone(), body, None, now));
+    let queued = match queued {
+        Ok(queued) => queued,
+        Err(err) => return Reply::ok(json!({ "job": "test_sms", "sent": false, "errors": [err.to_string()] })),
+    };
+    if queued {
+        OutboxHandle.wake();
+    }
+    let (sent, sent_to, errors) = sending(http, queued, managers.clone(), Some(purpose));
+    Reply::ok(json!({ "job": "test_sms", "sent": sent, "managers": managers, "sent_to": sent_to, "errors": errors }))
+}
+
 /// `POST /jobs/catchup`: a catch-up pass now (SPEC §12), answered with what it found.
 pub(super) fn catchup(http: &HttpContext) -> Reply {
     match http.runtime.block_on(CatchUpHandle.run_now(POLL_TIMEOUT)) {

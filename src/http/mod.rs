@@ -38,7 +38,7 @@ use admin::{get_issue, health, list_issues, mark_spam, metrics, status_json, sta
 use auth::{authorised, client_of};
 use jobs::{
     catchup, cleanup_raw_events, escalations, inject_failure, poll_resolver, restart, send_summary, set_clock,
-    verify_pending, wedge,
+    test_sms, verify_pending, wedge,
 };
 use server::KEEPER_PATH;
 use webhook::webhook;
@@ -194,6 +194,7 @@ fn route_checked(
         | "/jobs/verify_pending"
         | "/jobs/poll_resolver"
         | "/jobs/catchup"
+        | "/jobs/test_sms"
         | "/jobs/send_summary"
         | "/jobs/escalations"
         | "/jobs/cleanup_raw_events"
@@ -217,6 +218,7 @@ fn route_checked(
         "/jobs/verify_pending" => verify_pending(http, query),
         "/jobs/poll_resolver" => poll_resolver(http, query),
         "/jobs/catchup" => catchup(http),
+        "/jobs/test_sms" => test_sms(http),
         "/jobs/send_summary" => send_summary(http, query),
         "/jobs/escalations" => escalations(http, query),
         "/jobs/cleanup_raw_events" => cleanup_raw_events(http, query),

@@ -198,16 +198,23 @@ fn special_days(ctx: &Ctx, now: Timestamp) -> Vec<String> {
         .collect()
 }
 
-/// `sentinel status`: asks the running service's admin listener and prints one screen.
-pub fn print(config: &crate::config::Config) -> anyhow::Result<String> {
+/// The secret the running service's admin listener takes: `WEBHOOK_SECRET`, else the one the
+/// service generated at its first start.
+pub fn admin_secret(config: &crate::config::Config) -> anyhow::Result<String> {
     use anyhow::Context as _;
-    let secret = match &config.webhook_secret {
+    Ok(match &config.webhook_secret {
         Some(secret) => secret.expose().to_string(),
         None => std::fs::read_to_string(crate::secret::secret_path(&config.data_dir()))
             .context("reading the webhook secret (is WEBHOOK_SECRET set, or has the service run once?)")?
             .trim()
             .to_string(),
-    };
+    })
+}
+
+/// `sentinel status`: asks the running service's admin listener and prints one screen.
+pub fn print(config: &crate::config::Config) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let secret = admin_secret(config)?;
     let url = format!("http://{}/api/status", config.admin_listen_addr);
     let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
     let snapshot: Snapshot = agent

@@ -269,3 +269,40 @@ fn doctor_help_is_shown() -> anyhow::Result<()> {
     assert!(text.contains("doctor") && text.contains("--send-test-sms") && text.contains("--json"), "{text}");
     Ok(())
 }
+
+/// `--send-test-sms`: one text to each manager through the running service's outbox; each line
+/// says whether GHL took it, and the send scope is proven by it.
+#[test]
+fn test_sms_go_through_the_running_services_outbox() -> anyhow::Result<()> {
+    let ghl = office()?;
+    let app = with_ghl(&ghl).and(&[("GHL_TOKEN", TOKEN), ("MANAGER_CONTACT_IDS", "m1,m2")]).start()?;
+    let run = |extra: &[(&str, &str)]| -> anyhow::Result<Said> {
+        let mut env: Vec<(&str, &str)> = vec![
+            ("ADMIN_LISTEN_ADDR", app.admin_addr.as_str()),
+            ("WEBHOOK_SECRET", crate::harness::SECRET),
+            ("LED_PATH", "/nonexistent/led"),
+        ];
+        env.extend_from_slice(extra);
+        doctor_on(&app.db_path(), &ghl, &env, &["--send-test-sms"])
+    };
+    let said = run(&[])?;
+    assert!(said.line("scope conversations/message.write").starts_with('✓'), "{}", said.text);
+    for manager in ["m1", "m2"] {
+        assert!(said.line(&format!("test SMS to {manager}")).starts_with('✓'), "{}", said.text);
+    }
+    let sent: Vec<String> =
+        ghl.sends().iter().filter_map(|send| send["contactId"].as_str().map(str::to_string)).collect();
+    assert_eq!(sent, ["m1", "m2"], "one text each");
+    assert!(ghl.sends()[0]["message"].as_str().unwrap_or_default().contains("test text from sentinel doctor"));
+
+    // GHL refuses the sending scope: said so, with the scope's name.
+    ghl.revoke_scope("conversations/message.write");
+    let refused = run(&[])?;
+    assert_eq!(refused.code, Some(1), "{}", refused.text);
+    assert!(refused.line("scope conversations/message.write").starts_with('✗'), "{}", refused.text);
+    // Without the doctor's option nothing is sent at all.
+    let before = ghl.sends().len();
+    doctor_on(&app.db_path(), &ghl, &[("ADMIN_LISTEN_ADDR", app.admin_addr.as_str())], &[])?;
+    assert_eq!(ghl.sends().len(), before);
+    Ok(())
+}
