@@ -155,5 +155,10 @@ fn webhook_since_looks_at_arrival_times() -> anyhow::Result<()> {
     events::record(&conn, &super::raw(at(NOW), "w1"))?;
     assert!(webhook_since(&conn, at(NOW))?);
     assert!(!webhook_since(&conn, at("2026-03-02T18:31:00Z"))?);
+    // What catch-up found is not a webhook: finding it means webhooks do not arrive (SPEC §12).
+    let found = events::RawEvent { route: "catchup", ..super::raw(at("2026-03-02T19:00:00Z"), "m9") };
+    events::record(&conn, &found)?;
+    assert!(!webhook_since(&conn, at("2026-03-02T18:31:00Z"))?);
+    assert_eq!(events::last_received_at(&conn)?, Some(at(NOW)), "the last webhook is not the caught-up event");
     Ok(())
 }
