@@ -295,6 +295,7 @@ fn webhooks_off_needs_ghl_and_shortens_the_catch_up_cadence() -> anyhow::Result<
     let on = read(&[])?;
     assert!(on.catchup.webhooks);
     assert_eq!(on.catchup.interval, jiff::SignedDuration::from_mins(10));
+    assert_eq!(on.catchup.lookback, jiff::SignedDuration::from_hours(72), "back over a weekend");
     let refused = read(&[("WEBHOOKS", "off")]).map(|_| ()).unwrap_err().to_string();
     assert!(refused.contains("WEBHOOKS=off: expected GHL_TOKEN"), "{refused}");
     assert!(refused.contains("GHL_LOCATION_ID"), "{refused}");

@@ -213,8 +213,8 @@ vars! {
     CATCHUP_INTERVAL_MINUTES: Option<SignedDuration> = unset, parse::interval_minutes,
         "how often, in business hours, GHL is asked what came in that no webhook brought (SPEC §12); default 10, or 3 \
         with WEBHOOKS=off";
-    CATCHUP_LOOKBACK_HOURS: SignedDuration = "24", parse::positive_hours,
-        "farthest back a catch-up looks after a gap (a long power cut, a box off over a weekend)";
+    CATCHUP_LOOKBACK_HOURS: SignedDuration = "72", parse::positive_hours,
+        "farthest back a catch-up looks after a gap: 72 hours reaches back over a weekend the box was off";
     CATCHUP_ALERT_AFTER: u32 = "3", |v| parse::within(v, 0..=100_000, "a whole number of events, 0 for never"),
         "more customer messages than this found by catch-up in one business day tell managers once that the tunnel or \
         a GHL workflow is broken; 0 never (as with WEBHOOKS=off)";
