@@ -16,7 +16,7 @@ pub(super) fn page(console: &Console<'_>, session: &Session) -> Response {
     let options = Options { quiet: true, ..Options::default() };
     let report = match console
         .runtime
-        .block_on(tokio::task::spawn_blocking(move || crate::doctor::run_with(&ctx.config, options)))
+        .block_on(console.runtime.spawn_blocking(move || crate::doctor::run_with(&ctx.config, options)))
     {
         Ok(report) => report,
         Err(err) => return Response::refused(500, &format!("The checks did not run ({err}). Try again in a moment.")),
