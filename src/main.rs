@@ -328,7 +328,7 @@ fn run() -> anyhow::Result<()> {
     }
     // The doctor reports a configuration that does not load as its first failed check.
     if matches!(args.command, Command::Doctor) {
-        let options = sentinel::doctor::Options { send_test_sms: args.send_test_sms };
+        let options = sentinel::doctor::Options { send_test_sms: args.send_test_sms, ..Default::default() };
         let report = sentinel::doctor::run(&source, options);
         if args.json {
             outln!("{}", serde_json::to_string_pretty(&report)?);

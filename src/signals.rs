@@ -52,6 +52,9 @@ pub struct Signals {
     /// The count of `webhooks` when the day's last digest found that no webhook had arrived
     /// all day. Writer: the summary sender.
     quiet_at: Mutex<Option<u64>>,
+    /// The set-up checks that cost nothing and failed (✗) at their last run, each as
+    /// `name: detail` (issue 27). Writer: the doctor's watch (`doctor/watch.rs`).
+    failed_checks: Mutex<Vec<String>>,
 }
 
 /// How one regular resolver pass over OPEN issues ran (issue 13: never check nothing silently).
@@ -183,12 +186,30 @@ impl Signals {
         quiet_at == Some(self.webhooks.load(Ordering::Relaxed))
     }
 
+    /// The set-up checks that failed at their last run (`sentinel doctor`'s free checks), each
+    /// as `name: detail`.
+    pub fn failed_checks(&self) -> Vec<String> {
+        lock(&self.failed_checks).clone()
+    }
+
     /// Whether anything outside makes the appliance degraded, given GHL's state.
     pub fn degraded(&self, ghl_state: &str) -> bool {
         ghl_state == "degraded"
             || !self.clock_trusted()
             || matches!(self.tunnel(), TunnelState::Down(_))
             || self.quiet_day()
+            || !lock(&self.failed_checks).is_empty()
+    }
+
+    /// Why the appliance is degraded, in one line, as far as the signals know (GHL's own state
+    /// is shown beside it): the clock, the tunnel, each failed set-up check.
+    pub fn degraded_reason(&self) -> Option<String> {
+        let mut reasons: Vec<String> = lock(&self.clock).untrusted.iter().cloned().collect();
+        if let TunnelState::Down(why) = self.tunnel() {
+            reasons.push(format!("tunnel down: {why}"));
+        }
+        reasons.extend(self.failed_checks().into_iter().map(|check| format!("set-up check failed: {check}")));
+        (!reasons.is_empty()).then(|| reasons.join("; "))
     }
 }
 
@@ -238,6 +259,12 @@ impl Signals {
     /// Counts a commit of webhooks, which ends a quiet day. Writer: the store only.
     pub fn webhooks_committed(&self) {
         self.webhooks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records the set-up checks that failed at the last run; answers those that failed before.
+    /// Writer: the doctor's watch only.
+    pub fn set_failed_checks(&self, failed: Vec<String>) -> Vec<String> {
+        std::mem::replace(&mut *lock(&self.failed_checks), failed)
     }
 
     /// Marks the day quiet until the next webhook is committed. Writer: the summary sender
@@ -291,5 +318,19 @@ mod tests {
         signals.add_replayed(2);
         assert_eq!(signals.clock(), ClockTrust { replayed: 5, ..ClockTrust::default() });
         assert!(signals.clock_trusted());
+    }
+
+    #[test]
+    fn a_failed_set_up_check_degrades_with_its_reason() {
+        let signals = Signals::default();
+        assert!(!signals.degraded("ok") && signals.degraded_reason().is_none());
+        signals.set_failed_checks(vec!["disk: data 9.0 MB of the 8.0 MB budget".to_string()]);
+        assert!(signals.degraded("ok"));
+        assert_eq!(
+            signals.degraded_reason().as_deref(),
+            Some("set-up check failed: disk: data 9.0 MB of the 8.0 MB budget")
+        );
+        assert_eq!(signals.set_failed_checks(Vec::new()).len(), 1, "answers what failed before");
+        assert!(!signals.degraded("ok"));
     }
 }

@@ -57,11 +57,21 @@ pub(super) fn page(console: &Console<'_>, session: &Session) -> Response {
                 (fact("Outbox", &outbox(&snapshot)))
                 (fact("Disk", &disk(used, budget, snapshot.disk_full)))
                 (fact("Clock", snapshot.clock.untrusted.as_deref().unwrap_or("believed")))
+                (fact("Set-up checks", &setup_line(&console.ctx.signals.failed_checks())))
                 (fact("Issues", &format!("{} overdue, {} waiting", snapshot.open, snapshot.pending)))
             }
         }
     };
     Response::page(200, layout::page("Health", session, console.now, Nav::Health, body))
+}
+
+/// The free set-up checks the service ran at start and at the nightly hour.
+fn setup_line(failed: &[String]) -> String {
+    if failed.is_empty() {
+        "passed at start and at the nightly run (the Set-up page runs all of them)".to_string()
+    } else {
+        format!("failed: {}", failed.join("; "))
+    }
 }
 
 fn fact(name: &str, value: &str) -> Markup {

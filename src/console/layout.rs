@@ -19,13 +19,16 @@ pub enum Nav {
     Health,
     /// The digest preview and today's SMS.
     Digest,
+    /// The set-up checks (`sentinel doctor`).
+    Setup,
 }
 
-const NAV: [(Nav, &str, &str); 4] = [
+const NAV: [(Nav, &str, &str); 5] = [
     (Nav::Issues, "/console", "Issues"),
     (Nav::Hours, "/console/hours", "Hours"),
     (Nav::Health, "/console/health", "Health"),
     (Nav::Digest, "/console/digest", "Digest"),
+    (Nav::Setup, "/console/setup", "Set-up"),
 ];
 
 /// A signed-in page: navigation, the manager's name and sign-out, then `body`.

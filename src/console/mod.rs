@@ -5,7 +5,7 @@
 //! [`Response`]; everything between is here. [`handle`] routes: `session` checks the cookie,
 //! the CSRF token and the origin, `signin` signs managers in (by PIN, or by a link sent by SMS),
 //! `actions` carries out the buttons through the store, and one file renders each page
-//! (`issues`, `issue`, `hours`, `health`, `digest`) inside `layout`. `pin` hashes PINs and
+//! (`issues`, `issue`, `hours`, `health`, `digest`, `setup`) inside `layout`. `pin` hashes PINs and
 //! `managers` is the `sentinel manager` command. Pages work without JavaScript; `tick.js`
 //! only keeps the countdowns current.
 //!
@@ -23,6 +23,7 @@ mod layout;
 pub mod managers;
 pub mod pin;
 pub mod session;
+mod setup;
 mod signin;
 
 use std::collections::HashMap;
@@ -204,8 +205,9 @@ pub fn handle(ctx: &Ctx, runtime: &Handle, pins: &gate::PinGate, request: &Reque
         ("/hours", Method::Get) => hours::page(&console, &session),
         ("/health", Method::Get) => health::page(&console, &session),
         ("/digest", Method::Get) => digest::page(&console, &session, request),
+        ("/setup", Method::Get) => setup::page(&console, &session),
         ("/signout", Method::Post) => signin::sign_out(&console, request),
-        ("" | "/hours" | "/health" | "/digest", _) => not_allowed("GET"),
+        ("" | "/hours" | "/health" | "/digest" | "/setup", _) => not_allowed("GET"),
         ("/signout", _) => not_allowed("POST"),
         _ => match rest.strip_prefix("/issue/").map(|tail| tail.split_once('/').unwrap_or((tail, ""))) {
             Some((id, "")) if get => issue::page(&console, &session, id, request),

@@ -27,23 +27,28 @@ const FREE_WARN: u64 = 256 << 20;
 /// Every check of the box.
 pub fn checks(config: &Config) -> Vec<Check> {
     let time = time_source();
-    let now = time.now();
-    let mut checks = vec![
-        clock(config.clock_sync, &time),
+    let mut checks = local(config, &time);
+    checks.extend(reach::checks(config, time.now()));
+    checks
+}
+
+/// The box's checks that ask nothing outside it, on the clock `time`: everything but the
+/// off-box bucket and the notification URLs.
+pub fn local(config: &Config, time: &TimeSource) -> Vec<Check> {
+    vec![
+        clock(config.clock_sync, time),
         disk(config),
         card_wear(&config.data_dir(), time.monotonic()),
         watchdog(),
         led(&config.led_path),
-        backups(config, now),
+        backups(config, time.now()),
         update_key(&crate::update::keys::keys_dir()),
-    ];
-    checks.extend(reach::checks(config, now));
-    checks
+    ]
 }
 
 /// The clock the service would run on: the manual test clock when `SENTINEL_TEST_NOW` is set
 /// (tests only), else the system's.
-fn time_source() -> TimeSource {
+pub fn time_source() -> TimeSource {
     match std::env::var("SENTINEL_TEST_NOW").ok().and_then(|text| text.parse::<Timestamp>().ok()) {
         Some(at) => TimeSource::manual(at),
         None => TimeSource::System,

@@ -12,10 +12,12 @@ pub mod host;
 pub mod reach;
 pub mod setup;
 mod sms;
+pub mod watch;
 
 use serde::Serialize;
 
 use crate::config::{Config, Source};
+use crate::time::TimeSource;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -87,6 +89,9 @@ impl Check {
 pub struct Options {
     /// `--send-test-sms`: one text to each manager.
     pub send_test_sms: bool,
+    /// Send nothing at all (the console's Set-up page): no test SMS, no probe written to the
+    /// off-box bucket, no ping to a notification URL. GHL is still read.
+    pub quiet: bool,
 }
 
 /// Every check's result, in order.
@@ -135,9 +140,33 @@ pub fn run(source: &Source, options: Options) -> Report {
             return report;
         }
     };
-    report.checks.extend(setup::checks(&config, source));
-    report.checks.extend(ghl::checks(&config, options));
-    report.checks.extend(host::checks(&config));
+    let _ = source;
+    run_with(&config, options)
+}
+
+/// Runs every check against a configuration already loaded (the service's own, for the
+/// console's Set-up page). With `options.quiet` nothing is sent: no test SMS, no bucket probe,
+/// no notification ping.
+pub fn run_with(config: &Config, options: Options) -> Report {
+    let options = Options { send_test_sms: options.send_test_sms && !options.quiet, ..options };
+    let mut report = Report::default();
+    report.checks.extend(setup::checks(config));
+    report.checks.extend(ghl::checks(config, options));
+    if options.quiet {
+        report.checks.extend(host::local(config, &host::time_source()));
+    } else {
+        report.checks.extend(host::checks(config));
+    }
+    report
+}
+
+/// The checks that cost nothing, which the service runs at start and nightly (`watch`): the
+/// configuration's, and the box's that ask nothing outside (the clock, the disk, the card,
+/// the watchdog, the LED, backups, the update key). No GHL, no bucket, no ping.
+pub fn free(config: &Config, time: &TimeSource) -> Report {
+    let mut report = Report::default();
+    report.checks.extend(setup::checks(config));
+    report.checks.extend(host::local(config, time));
     report
 }
 

@@ -1,7 +1,7 @@
 //! The configuration itself: what `check-config` refuses, and what loads but cannot work.
 
 use super::Check;
-use crate::config::{Config, Source};
+use crate::config::Config;
 
 const AREA: &str = "configuration";
 
@@ -17,8 +17,7 @@ pub fn refused(err: &anyhow::Error) -> Check {
 }
 
 /// What loads but will not work: no manager to tell, no GHL token to tell them with.
-pub fn checks(config: &Config, source: &Source) -> Vec<Check> {
-    let _ = source;
+pub fn checks(config: &Config) -> Vec<Check> {
     let mut checks =
         vec![Check::ok(AREA, "configuration", "every variable is valid (sentinel check-config shows them)")];
     if config.manager_contact_ids.is_empty() {

@@ -42,7 +42,7 @@ pub(super) fn health(http: &HttpContext) -> Reply {
     } else {
         "healthy"
     });
-    if let Some(reason) = http.ctx.signals.clock().untrusted {
+    if let Some(reason) = http.ctx.signals.degraded_reason() {
         body["degraded_reason"] = json!(reason);
     }
     if disk_full {

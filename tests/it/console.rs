@@ -694,3 +694,38 @@ fn a_page_elsewhere_that_rebinds_its_name_to_the_box_gets_no_console() -> anyhow
     assert_eq!(raw_request(&desk.app.admin_addr, head.as_bytes(), b"")?.status, 200);
     Ok(())
 }
+
+#[test]
+fn console_the_setup_page_lists_the_doctors_checks_and_shows_no_secret() -> anyhow::Result<()> {
+    // No GHL token: the GHL line fails with what to do; the box's checks are there too.
+    let desk = Desk::open(&[("GHL_TOKEN", "")])?;
+    let (token, _) = desk.sign_in()?;
+    let page = desk.get("/console/setup", Some(&token))?;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let text = &page.text;
+    assert!(text.contains(r#"<a href="/console/setup" aria-current="page">Set-up</a>"#), "in the navigation: {text}");
+    assert!(text.contains(r#"aria-label="failed">✗</span> GHL token"#), "{text}");
+    assert!(text.contains("GHL_TOKEN is unset"), "{text}");
+    assert!(text.contains("→ Create a Private Integration token"), "the advice: {text}");
+    assert!(text.contains(r#"aria-label="passed">✓</span> configuration"#), "{text}");
+    for check in ["clock", "disk", "watchdog", "LED", "backups", "update key"] {
+        assert!(text.contains(&format!("</span> {check}</th>")), "{check}: {text}");
+    }
+    assert!(!text.contains(crate::harness::SECRET), "the webhook secret is never shown");
+    assert!(!text.contains("</span> off-box bucket</th>"), "nothing is written to the bucket from here");
+    let health = desk.get("/console/health", Some(&token))?;
+    assert!(health.text.contains("Set-up checks"), "{}", health.text);
+    drop(desk);
+
+    // With a token GHL accepts, the token is shown masked, never in full.
+    let desk = Desk::open(&[])?;
+    let (token, _) = desk.sign_in()?;
+    let page = desk.get("/console/setup", Some(&token))?;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("</span> GHL token</th>"), "{}", page.text);
+    assert!(!page.text.contains("test-token"), "the token in full: {}", page.text);
+    assert!(!page.text.contains(crate::harness::SECRET), "the webhook secret is never shown");
+    let health = desk.app.admin("GET", "/health")?;
+    assert!(health.json["degraded_reason"].is_null(), "no set-up check fails on a healthy box: {health:?}");
+    Ok(())
+}

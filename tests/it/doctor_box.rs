@@ -207,3 +207,26 @@ fn doctor_box_the_last_backups_age_is_shown() -> anyhow::Result<()> {
     assert!(level == "warn" && detail.starts_with("no database at /nonexistent/sentinel.db"), "{detail}");
     Ok(())
 }
+
+#[test]
+fn doctor_box_a_check_failing_at_start_makes_the_service_degraded_with_its_reason() -> anyhow::Result<()> {
+    // A nightly backup already larger than the whole 1 MB budget, and the clock at 01:00
+    // local, before the nightly run that would trim it: the disk check fails at start.
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir_all(dir.path().join("backups"))?;
+    std::fs::write(dir.path().join("backups/sentinel-2026-03-01.db"), vec![0u8; 2 << 20])?;
+    let app = crate::harness::Sentinel::start_in(
+        dir,
+        &[("DATA_MAX_MB", "1"), ("SENTINEL_TEST_NOW", "2026-03-02T07:00:00Z")],
+    )?;
+    app.eventually("degraded by the disk check", || {
+        let health = app.admin("GET", "/health")?;
+        Ok(health.json["state"] == "degraded")
+    })?;
+    let health = app.admin("GET", "/health")?;
+    assert_eq!(health.status, 200, "degraded, not failing: {health:?}");
+    let reason = health.json["degraded_reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("set-up check failed: disk: data 2."), "{health:?}");
+    assert!(reason.contains(" MB of the 1.0 MB budget"), "{health:?}");
+    Ok(())
+}

@@ -19,7 +19,7 @@ mod console;
 mod error;
 mod hours;
 mod intake;
-mod nightly;
+pub(crate) mod nightly;
 mod outbox;
 mod settle;
 mod summary;

@@ -88,8 +88,9 @@ fn due_date(ctx: &Ctx, now: Timestamp) -> Option<jiff::civil::Date> {
     (local.hour() >= NIGHTLY_HOUR).then(|| local.date())
 }
 
-/// The next instant the nightly hour comes round.
-fn next_run_at(ctx: &Ctx, now: Timestamp) -> Option<Timestamp> {
+/// The next instant the nightly hour comes round (also when the doctor's watch runs the free
+/// checks again).
+pub(crate) fn next_run_at(ctx: &Ctx, now: Timestamp) -> Option<Timestamp> {
     let zone = ctx.config.calendar.zone().clone();
     let local = now.to_zoned(zone.clone());
     let at = jiff::civil::Time::new(NIGHTLY_HOUR, 0, 0, 0).ok()?;
