@@ -43,7 +43,7 @@ pub fn checks(config: &Config) -> Vec<Check> {
 
 /// The clock the service would run on: the manual test clock when `SENTINEL_TEST_NOW` is set
 /// (tests only), else the system's.
-fn time_source() -> TimeSource {
+pub(super) fn time_source() -> TimeSource {
     match std::env::var("SENTINEL_TEST_NOW").ok().and_then(|text| text.parse::<Timestamp>().ok()) {
         Some(at) => TimeSource::manual(at),
         None => TimeSource::System,

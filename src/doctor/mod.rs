@@ -4,13 +4,15 @@
 //! It runs beside the service and changes nothing (unless asked to send test SMS). Each area
 //! is a file: `setup` (the configuration itself), `ghl` (the token, its location and scopes,
 //! the managers and internal contacts), `host` (the clock, the disk, the watchdog, the LED,
-//! backups, the update key) and `reach` (the off-box bucket, notification URLs). A check that cannot run
+//! backups, the update key), `reach` (the off-box bucket, notification URLs) and `wayin` (a probe
+//! through the public URL and the tunnel, the webhook URLs and secret, the last webhook). A check that cannot run
 //! because an earlier one failed says so rather than failing twice.
 
 pub mod ghl;
 pub mod host;
 pub mod reach;
 pub mod setup;
+pub mod wayin;
 
 use serde::Serialize;
 
@@ -137,6 +139,7 @@ pub fn run(source: &Source, options: Options) -> Report {
     report.checks.extend(setup::checks(&config, source));
     report.checks.extend(ghl::checks(&config, options));
     report.checks.extend(host::checks(&config));
+    report.checks.extend(wayin::checks(&config, host::time_source().now()));
     report
 }
 
