@@ -28,11 +28,12 @@ pub fn checks(config: &Config, now: Timestamp) -> Vec<Check> {
         Some(secret) => {
             checks.push(Check::ok(AREA, "webhook secret", format!("X-NTPP-Secret: {}", mask_last4(secret.expose()))))
         }
-        None => checks.push(Check::fail(
+        None => checks.push(Check::warn(
             AREA,
             "webhook secret",
-            "WEBHOOK_SECRET is unset and none was generated in the data directory yet",
-            "Start the service once (it generates the secret), or set WEBHOOK_SECRET in the env file.",
+            "WEBHOOK_SECRET is unset and the service has not generated one in the data directory yet",
+            "Start the service once (it generates the secret), or set WEBHOOK_SECRET in the env file, then run \
+             sentinel doctor again to see it.",
         )),
     }
     match (&config.public_url, &secret) {
