@@ -118,6 +118,7 @@ pub fn run(config: Config) -> anyhow::Result<Stopped> {
         verifier,
         guard: Arc::new(AuthGuard::new(ctx.config.client_ip_header.clone())),
         pins: Arc::default(),
+        probes: Arc::default(),
     };
     let webhook_workers =
         Workers::start(webhook_server.clone(), Listener::Webhook, http.clone(), WEBHOOK_WORKERS, webhook_watch)

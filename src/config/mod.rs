@@ -95,6 +95,9 @@ pub struct Config {
     pub listen_addr: SocketAddr,
     /// Admin listener address.
     pub admin_listen_addr: SocketAddr,
+    /// `PUBLIC_URL`, without a trailing slash: where GHL's workflows reach the webhook listener
+    /// through the tunnel (`sentinel doctor` proves it with a probe).
+    pub public_url: Option<String>,
     /// The SQLite file.
     pub db_path: PathBuf,
     /// The original's Docker-era `DB_PATH` (under `/data`), set aside under systemd for the

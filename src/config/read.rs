@@ -77,6 +77,7 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
     let db_path = read_db_path(r);
     let listen_addr = r.get(&LISTEN_ADDR);
     let admin_listen_addr = r.get(&ADMIN_LISTEN_ADDR);
+    let public_url = r.get(&PUBLIC_URL);
     let max_body_bytes = r.get(&MAX_BODY_BYTES);
     let http_timeout = r.get(&HTTP_TIMEOUT_SECONDS);
     let calendar = read_calendar(r);
@@ -124,6 +125,7 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
         webhook_secret: webhook_secret?,
         listen_addr: listen_addr?,
         admin_listen_addr: admin_listen_addr?,
+        public_url: public_url?,
         db_path: db_path.as_ref()?.0.clone(),
         docker_db_path: db_path?.1,
         max_body_bytes: max_body_bytes?,

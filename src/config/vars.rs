@@ -108,6 +108,9 @@ vars! {
         "webhook listener (the only one the tunnel exposes)";
     ADMIN_LISTEN_ADDR: SocketAddr = "127.0.0.1:8001", parse::addr,
         "admin listener: jobs, status page, API, metrics";
+    PUBLIC_URL: Option<String> = unset, parse::url,
+        "the public base URL GHL's workflows post to through the tunnel, e.g. https://sentinel-dallas.example.com; \
+        sentinel doctor posts a probe to it and prints the webhook URLs under it";
     DB_PATH: Option<PathBuf> = unset, parse::path,
         "SQLite file; default $STATE_DIRECTORY/sentinel.db under systemd, else ./sentinel-data/sentinel.db; under \
         systemd the original's Docker path (/data/...) is ignored with a warning";

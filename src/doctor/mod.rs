@@ -4,7 +4,8 @@
 //! It runs beside the service and changes nothing (unless asked to send test SMS). Each area
 //! is a file: `setup` (the configuration itself), `ghl` (the token, its location and scopes,
 //! the managers and internal contacts), `host` (the clock, the disk, the watchdog, the LED,
-//! backups, the update key) and `reach` (the off-box bucket, notification URLs). A check that cannot run
+//! backups, the update key), `reach` (the off-box bucket, notification URLs) and `wayin` (a probe
+//! through the public URL and the tunnel, the webhook URLs and secret, the last webhook). A check that cannot run
 //! because an earlier one failed says so rather than failing twice.
 
 pub mod ghl;
@@ -13,6 +14,7 @@ pub mod reach;
 pub mod setup;
 mod sms;
 pub mod watch;
+pub mod wayin;
 
 use serde::Serialize;
 
@@ -156,6 +158,7 @@ pub fn run_with(config: &Config, options: Options) -> Report {
         report.checks.extend(host::local(config, &host::time_source()));
     } else {
         report.checks.extend(host::checks(config));
+        report.checks.extend(wayin::checks(config, host::time_source().now()));
     }
     report
 }

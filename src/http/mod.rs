@@ -14,10 +14,12 @@ mod admin;
 mod auth;
 mod console;
 mod jobs;
+mod probe;
 mod server;
 mod webhook;
 
 pub use auth::constant_time_eq;
+pub use probe::{PROBE_API, PROBE_PATH, Probes, valid_nonce};
 pub use server::{ListenerWatch, Workers, bind};
 
 use std::collections::HashMap;
@@ -67,6 +69,8 @@ pub struct HttpContext {
     pub guard: Arc<AuthGuard>,
     /// The budgets of real PIN checks at the console's sign-in.
     pub pins: Arc<crate::console::gate::PinGate>,
+    /// The way-in probes that arrived lately (see [`probe`]).
+    pub probes: Arc<Probes>,
 }
 
 /// A JSON answer (or, for the status page, HTML).
@@ -166,13 +170,21 @@ fn route_checked(
         || path == "/metrics";
     // The console is the admin listener's only: never on the webhook listener the tunnel exposes.
     let admin_only = admin_only || console::is_console(path);
-    let known = Route::from_path(path).is_some() || admin_only;
+    let known = Route::from_path(path).is_some() || path == PROBE_PATH || admin_only;
     if !known || (admin_only && listener == Listener::Webhook) {
         return Reply::error(404, "Not Found");
     }
     if console::is_console(path) {
         // The console signs managers in itself; it never takes the shared secret.
         return console::console(request, http, path, query);
+    }
+    if path == PROBE_PATH {
+        // Only the webhook listener takes the probe: an ingress that reaches the admin
+        // listener instead is forwarding to the wrong port, and the doctor must see it.
+        return match listener {
+            Listener::Webhook => probe::receive(request, http, query),
+            Listener::Admin => Reply::error(404, "Not Found"),
+        };
     }
     if let Some(route) = Route::from_path(path) {
         // Marketplace events may prove themselves by signature instead of the secret, so
@@ -184,12 +196,13 @@ fn route_checked(
         return Reply::error(401, "Unauthorized");
     }
     let id = path.strip_prefix("/api/issues/");
+    let nonce = path.strip_prefix(PROBE_API);
     let manual = http.ctx.time.is_manual();
     // Every admin route and its one method: a known route asked with another method gets 405
     // with `Allow`, as the webhook routes do (SPEC §2); an unknown one 404.
     let allow = match path {
         "/api/issues" | "/api/status" | "/status" | "/metrics" => "GET",
-        _ if id.is_some() => "GET",
+        _ if id.is_some() || nonce.is_some() => "GET",
         "/api/spam"
         | "/jobs/verify_pending"
         | "/jobs/poll_resolver"
@@ -226,6 +239,9 @@ fn route_checked(
         "/debug/fail" => inject_failure(query),
         "/debug/clock" => set_clock(http, query),
         "/debug/wedge" => wedge(query),
-        _ => get_issue(http, id.unwrap_or_default()),
+        _ => match nonce {
+            Some(nonce) => probe::arrived(http, nonce),
+            None => get_issue(http, id.unwrap_or_default()),
+        },
     }
 }

@@ -12,6 +12,7 @@ mod console;
 mod crash;
 mod doctor;
 mod doctor_box;
+mod doctor_wayin;
 mod fake_ghl;
 mod faults;
 mod ghl_api;

@@ -110,7 +110,8 @@ fn a_rathole_client_with_a_wrong_token_gets_no_webhook_through() -> anyhow::Resu
     let app = Sentinel::start(&[("RUST_LOG", "warn")])?;
     let mut tunnel = Tunnel::start(&app, "the-token")?;
     tunnel.client.stop();
-    tunnel.client = Client::start(&tunnel.dir, &client_config(&app, tunnel.control_port, "not-the-token")?)?;
+    tunnel.client =
+        Client::start(&tunnel.dir, &client_config(&app.webhook_addr, tunnel.control_port, "not-the-token")?)?;
     // Long enough for the client to be refused, and to try again, several times.
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until {
@@ -122,7 +123,7 @@ fn a_rathole_client_with_a_wrong_token_gets_no_webhook_through() -> anyhow::Resu
 
     // The same client with the right token: the refusal was the token's doing.
     tunnel.client.stop();
-    tunnel.client = Client::start(&tunnel.dir, &client_config(&app, tunnel.control_port, "the-token")?)?;
+    tunnel.client = Client::start(&tunnel.dir, &client_config(&app.webhook_addr, tunnel.control_port, "the-token")?)?;
     tunnel.wait_until_up(&app)?;
     assert!(WEBHOOKS_SENT.deliver(&tunnel.public_addr, 1, Instant::now() + TUNNEL_LIMIT, &AtomicUsize::new(0)));
     assert_eq!(app.count("SELECT COUNT(*) FROM raw_events")?, 1, "the right token lets the webhook through");
@@ -149,10 +150,11 @@ fn only_the_webhook_listener_is_reachable_through_rathole() -> anyhow::Result<()
 
 /// A rathole server and client joined by one service, `ghl`, that publishes Sentinel's webhook
 /// listener on `public_addr`.
-struct Tunnel {
+pub(crate) struct Tunnel {
     dir: tempfile::TempDir,
     control_port: u16,
-    public_addr: String,
+    /// Where the public server takes connections for the service, `127.0.0.1:port`.
+    pub(crate) public_addr: String,
     server: Option<Instance>,
     client: Client,
 }
@@ -160,7 +162,13 @@ struct Tunnel {
 type Client = Instance;
 
 impl Tunnel {
-    fn start(app: &Sentinel, token: &str) -> anyhow::Result<Tunnel> {
+    pub(crate) fn start(app: &Sentinel, token: &str) -> anyhow::Result<Tunnel> {
+        Tunnel::start_to(&app.webhook_addr, token)
+    }
+
+    /// A tunnel whose client forwards to `local` (`LISTEN_ADDR` as shipped; anything else is
+    /// an ingress to the wrong port).
+    pub(crate) fn start_to(local: &str, token: &str) -> anyhow::Result<Tunnel> {
         let dir = tempfile::tempdir()?;
         let control_port = free_port()?;
         let public_addr = format!("127.0.0.1:{}", free_port()?);
@@ -170,20 +178,20 @@ impl Tunnel {
              token = \"{token}\"\nbind_addr = \"{public_addr}\"\n"
         );
         std::fs::write(dir.path().join("server.toml"), server)?;
-        let client = Client::start(&dir, &client_config(app, control_port, token)?)?;
+        let client = Client::start(&dir, &client_config(local, control_port, token)?)?;
         let mut tunnel = Tunnel { dir, control_port, public_addr, server: None, client };
         tunnel.start_server()?;
         Ok(tunnel)
     }
 
-    fn start_server(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn start_server(&mut self) -> anyhow::Result<()> {
         let path = self.dir.path().join("server.toml");
         self.server =
             Some(Instance::run(rathole::Cli { config_path: Some(path), server: true, ..Default::default() })?);
         Ok(())
     }
 
-    fn kill_server(&mut self) {
+    pub(crate) fn kill_server(&mut self) {
         if let Some(server) = self.server.take() {
             server.stop();
         }
@@ -191,7 +199,7 @@ impl Tunnel {
 
     /// Waits until Sentinel's `/health` answers through the tunnel: the server accepts on the
     /// public address and the client's control channel is up.
-    fn wait_until_up(&self, app: &Sentinel) -> anyhow::Result<()> {
+    pub(crate) fn wait_until_up(&self, app: &Sentinel) -> anyhow::Result<()> {
         let deadline = Instant::now() + TUNNEL_LIMIT;
         while Instant::now() < deadline {
             if get(&self.public_addr, "/health").ok() == Some(200) {
@@ -204,8 +212,8 @@ impl Tunnel {
 }
 
 /// The shipped client configuration, with the server's address and public key, the token and
-/// Sentinel's webhook listener filled in; every other line as shipped.
-fn client_config(app: &Sentinel, control_port: u16, token: &str) -> anyhow::Result<String> {
+/// the local address (Sentinel's webhook listener) filled in; every other line as shipped.
+fn client_config(local: &str, control_port: u16, token: &str) -> anyhow::Result<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/rathole-client.toml");
     let shipped = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let remote = format!("127.0.0.1:{control_port}");
@@ -214,7 +222,7 @@ fn client_config(app: &Sentinel, control_port: u16, token: &str) -> anyhow::Resu
         ("remote_public_key = \"REPLACE_ME\"", format!("remote_public_key = \"{SERVER_PUBLIC_KEY}\"")),
         ("token = \"REPLACE_ME\"", format!("token = \"{token}\"")),
         // LISTEN_ADDR's default: the webhook listener, never ADMIN_LISTEN_ADDR (127.0.0.1:8001).
-        ("local_addr = \"127.0.0.1:8000\"", format!("local_addr = \"{}\"", app.webhook_addr)),
+        ("local_addr = \"127.0.0.1:8000\"", format!("local_addr = \"{local}\"")),
     ];
     let mut config = shipped.clone();
     for (line, with) in filled {
@@ -261,7 +269,7 @@ impl Instance {
 // === webhooks ===
 
 /// This file's webhooks: from five parties, sent as `tunnel.rs` sends its own.
-const WEBHOOKS_SENT: Webhooks = Webhooks { tag: "rathole", parties: 5, post: post_webhook };
+pub(crate) const WEBHOOKS_SENT: Webhooks = Webhooks { tag: "rathole", parties: 5, post: post_webhook };
 
 /// One delivery, giving up on a silent tunnel after a few seconds (see `status_of`).
 fn post_webhook(addr: &str, body: &str) -> anyhow::Result<u16> {
@@ -296,6 +304,6 @@ fn status_of(addr: &str, method: &str, path: &str, body: &str) -> anyhow::Result
 
 /// A port on 127.0.0.1 that was free a moment ago; the server keeps it across its restart, as a
 /// public server keeps its address.
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
