@@ -376,3 +376,10 @@ impl Config {
 
 #[cfg(test)]
 mod tests;
+
+/// The way-in probe's route on the webhook listener (the one the tunnel exposes), which
+/// `sentinel doctor` posts to through `PUBLIC_URL` (SPEC §13). Here, below both `http` and
+/// `doctor`, so neither imports the other.
+pub const PROBE_PATH: &str = "/webhook/ghl/probe";
+/// The admin route answering whether a probe's nonce arrived: `GET /api/probe/<nonce>`.
+pub const PROBE_API: &str = "/api/probe/";

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::Check;
 use crate::config::{Config, Secret};
-use crate::http::{PROBE_API, PROBE_PATH};
+use crate::config::{PROBE_API, PROBE_PATH};
 
 const AREA: &str = "way in";
 /// The probe's check.

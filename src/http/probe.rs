@@ -13,10 +13,7 @@ use super::auth::authorised;
 use super::webhook::read_body;
 use super::{HttpContext, Reply};
 
-/// The probe's route on the webhook listener (the one the tunnel exposes).
-pub const PROBE_PATH: &str = "/webhook/ghl/probe";
-/// The admin route answering whether a nonce arrived: `GET /api/probe/<nonce>`.
-pub const PROBE_API: &str = "/api/probe/";
+pub use crate::config::{PROBE_API, PROBE_PATH};
 /// Nonces remembered at most; the oldest goes first.
 const KEEP: usize = 64;
 /// How long a nonce is remembered.

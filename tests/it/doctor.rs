@@ -253,7 +253,10 @@ fn json_gives_the_same_checks() -> anyhow::Result<()> {
         };
         let name = check["name"].as_str().unwrap_or_default();
         assert!(line.starts_with(&format!("{mark} {name} ")), "{line} vs {check}");
-        assert!(line.ends_with(check["detail"].as_str().unwrap_or_default()), "{line} vs {check}");
+        // The clock's line shows the time it read, a second apart in two runs.
+        if name != "clock" {
+            assert!(line.ends_with(check["detail"].as_str().unwrap_or_default()), "{line} vs {check}");
+        }
         assert_eq!(check["advice"].is_string(), mark != "✓", "{check}");
     }
     let failed = checks.iter().find(|check| check["level"] == "fail").expect("a failure");
