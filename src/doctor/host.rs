@@ -312,8 +312,10 @@ fn backups(config: &Config, now: Timestamp) -> Check {
     let today = now.to_zoned(zone).date();
     let newest = crate::backup::newest_nightly(&config.data_dir().join("backups")).map(|(date, _)| date);
     let database_age = std::fs::metadata(&config.db_path).ok().map(|meta| {
-        // The file's birth, where the filesystem records it; else its age is unknown (zero).
+        // The file's birth, where the filesystem records it; else its last change, which is
+        // never older than its birth (so the age is never overstated).
         meta.created()
+            .or_else(|_| meta.modified())
             .ok()
             .and_then(|born| Timestamp::try_from(born).ok())
             .map_or(SignedDuration::ZERO, |born| now.duration_since(born))
