@@ -398,7 +398,7 @@ fn search_one(client: &GhlClient, automated: bool, since: Timestamp) -> (Vec<Lis
     for page_number in 0..MAX_PAGES {
         let (page, next) = match client.catchup_conversations(automated, PAGE, cursor.as_deref()) {
             Ok(answer) => answer,
-            Err(err) => return (listed, page_number + 1, Some(format!("GHL search: {}", describe(&err)))),
+            Err(err) => return (listed, page_number + 1, Some(format!("GHL search: {err}"))),
         };
         let more = catchup::page_on(&page, PAGE, since);
         listed.extend(page);
@@ -435,7 +435,7 @@ fn read(
                 reads.read.insert(listed.id.clone(), newest);
             }
             Err(err) => {
-                reads.errors.push(format!("conversation {}: {}", listed.id, describe(&err)));
+                reads.errors.push(format!("conversation {}: {err}", listed.id));
                 if matches!(
                     err,
                     GhlError::Auth(_)
@@ -450,10 +450,6 @@ fn read(
         }
     }
     reads
-}
-
-fn describe(err: &GhlError) -> String {
-    err.to_string()
 }
 
 /// A found message as the raw event and parsed event a webhook would have made.

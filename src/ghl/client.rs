@@ -221,11 +221,7 @@ impl GhlClient {
             ("locationId", self.search_location()?),
         ];
         let found = self.get("/conversations/search", &query)?;
-        Ok(found["conversations"]
-            .as_array()
-            .and_then(|list| list.first())
-            .and_then(|conversation| conversation["id"].as_str())
-            .map(str::to_string))
+        Ok(first_conversation_id(&found))
     }
 
     /// The location's most recently active conversations, newest first: one request that
@@ -298,11 +294,7 @@ impl GhlClient {
     pub fn first_conversation(&self, location_id: &str) -> Result<Option<String>, GhlError> {
         let query = vec![("locationId", location_id.to_string()), ("limit", "1".to_string())];
         let found = self.get("/conversations/search", &query)?;
-        Ok(found["conversations"]
-            .as_array()
-            .and_then(|list| list.first())
-            .and_then(|conversation| conversation["id"].as_str())
-            .map(str::to_string))
+        Ok(first_conversation_id(&found))
     }
 
     /// How many messages the newest page of a conversation holds, reading at most `limit`
@@ -330,6 +322,15 @@ impl GhlClient {
         let messages = self.messages_since(&conversation, since)?;
         Ok(messages.into_iter().find(|m| m.outbound && m.body.as_deref() == Some(text)).map(|m| m.id))
     }
+}
+
+/// The id of the first conversation a search answered with.
+fn first_conversation_id(found: &serde_json::Value) -> Option<String> {
+    found["conversations"]
+        .as_array()
+        .and_then(|list| list.first())
+        .and_then(|conversation| conversation["id"].as_str())
+        .map(str::to_string)
 }
 
 #[cfg(test)]
