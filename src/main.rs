@@ -13,10 +13,11 @@ Usage:
   sentinel [run] [--config PATH]       run the service (the default)
   sentinel check-config [--config PATH] print the effective configuration, secrets masked
   sentinel status [--config PATH]       one screen: actors, last webhook, GHL, issues, next digest
-  sentinel doctor [--json] [--send-test-sms] [--config PATH]
+  sentinel doctor [--json] [--send-test-sms [--wait-for-ok SECONDS]] [--config PATH]
                                         check every outside dependency for real (GHL token,
                                         managers, the box); one line each with what to do;
-                                        exits 1 when a check fails
+                                        exits 1 when a check fails; the test SMS
+                                        waits for each manager's OK (120 s unless given)
   sentinel backup FILE [--config PATH]  write a consistent copy of the database (safe while running)
   sentinel restore FILE [--config PATH] replace the database with a backup (stop the service first)
   sentinel restore --offbox latest|NAME [--config PATH]
@@ -49,6 +50,9 @@ Usage:
 
 The configuration comes from the env file (--config PATH, else /etc/sentinel/sentinel.env
 when it exists) and the process environment, which wins. See README.md for every variable.";
+
+/// How long `doctor --send-test-sms` waits for the managers' OK unless told.
+const DOCTOR_OK_WAIT_SECONDS: u64 = 120;
 
 /// What the command line asks for.
 enum Command {
@@ -98,6 +102,7 @@ struct Args {
     /// `doctor --json`, `doctor --send-test-sms`.
     json: bool,
     send_test_sms: bool,
+    wait_for_ok: Option<u64>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -111,7 +116,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut manager = sentinel::console::managers::NewManager::default();
     let mut manager_named = false;
     let (mut allow_downgrade, mut keys) = (false, None);
-    let (mut json, mut send_test_sms) = (false, false);
+    let (mut json, mut send_test_sms, mut wait_for_ok) = (false, false, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" | "-c" => {
@@ -126,6 +131,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "doctor" if command.is_none() => command = Some(Command::Doctor),
             "--json" if matches!(command, Some(Command::Doctor)) => json = true,
             "--send-test-sms" if matches!(command, Some(Command::Doctor)) => send_test_sms = true,
+            "--wait-for-ok" if matches!(command, Some(Command::Doctor)) => {
+                let seconds = args.next().ok_or("--wait-for-ok needs a number of seconds")?;
+                let seconds = seconds
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|seconds| *seconds <= 3600)
+                    .ok_or_else(|| format!("--wait-for-ok {seconds:?}: expected seconds from 0 to 3600"))?;
+                wait_for_ok = Some(seconds);
+            }
             "import-original" if command.is_none() => command = Some(Command::ImportOriginal),
             "backup" if command.is_none() => command = Some(Command::Backup),
             "restore" if command.is_none() => command = Some(Command::Restore),
@@ -234,6 +248,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         keys,
         json,
         send_test_sms,
+        wait_for_ok,
     })
 }
 
@@ -328,7 +343,11 @@ fn run() -> anyhow::Result<()> {
     }
     // The doctor reports a configuration that does not load as its first failed check.
     if matches!(args.command, Command::Doctor) {
-        let options = sentinel::doctor::Options { send_test_sms: args.send_test_sms, ..Default::default() };
+        let options = sentinel::doctor::Options {
+            send_test_sms: args.send_test_sms,
+            wait_for_ok: std::time::Duration::from_secs(args.wait_for_ok.unwrap_or(DOCTOR_OK_WAIT_SECONDS)),
+            ..Default::default()
+        };
         let report = sentinel::doctor::run(&source, options);
         if args.json {
             outln!("{}", serde_json::to_string_pretty(&report)?);

@@ -309,6 +309,11 @@ fn execute(
             ))
         }
         Command::Help => Ok(command::HELP.to_string()),
+        Command::Ok => {
+            super::doctor::record_ok(conn, manager, now)?;
+            Ok("Thanks: Sentinel got your OK, so texts reach you and yours reach it. Text Help for the commands."
+                .to_string())
+        }
         // `run` sends these to `sign_in_link` and `db::hours`.
         Command::Pin | Command::Hours(_) => Ok(format!("Not understood. Usage: {}", command::USAGE_ALL)),
     }

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod catchup;
 pub mod commands;
 pub mod console;
+pub mod doctor;
 pub mod events;
 pub mod facts;
 pub mod found;

@@ -226,7 +226,7 @@ pub fn checks(config: &Config, options: Options) -> Vec<Check> {
     // outbox, as every alert goes.
     let send_scope = scope_for("POST", "/conversations/messages");
     if options.send_test_sms {
-        checks.extend(super::sms::test_sms(config, send_scope));
+        checks.extend(super::sms::test_sms(config, send_scope, options.wait_for_ok));
     } else {
         checks.push(not_proven(
             send_scope,

@@ -91,6 +91,9 @@ impl Check {
 pub struct Options {
     /// `--send-test-sms`: one text to each manager.
     pub send_test_sms: bool,
+    /// `--wait-for-ok SECONDS`: how long, after the test texts went out, to wait for each
+    /// manager's "OK" (zero: do not wait; replies already in are still shown).
+    pub wait_for_ok: std::time::Duration,
     /// Send nothing at all (the console's Set-up page): no test SMS, no probe written to the
     /// off-box bucket, no ping to a notification URL. GHL is still read.
     pub quiet: bool,

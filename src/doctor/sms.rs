@@ -1,18 +1,20 @@
 //! `--send-test-sms`: one text to each manager through the running service's outbox, as every
-//! alert goes, and whether GHL took it (SPEC §13). The only check that changes anything.
+//! alert goes, whether GHL took it, and each manager's "OK" texted back (SPEC §13). The only
+//! check that changes anything.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::Check;
+use super::{Check, Level};
 use crate::config::Config;
 
 const AREA: &str = "managers";
 
 /// Asks the running service (`POST /jobs/test_sms` on its admin listener) to text each manager,
-/// and reads what GHL made of each text.
-pub fn test_sms(config: &Config, send_scope: &str) -> Vec<Check> {
+/// reads what GHL made of each text, then waits up to `wait` for the managers who got one to
+/// text "OK" back (`GET /api/test_sms`).
+pub fn test_sms(config: &Config, send_scope: &str, wait: Duration) -> Vec<Check> {
     let answer = match ask(config) {
         Ok(answer) => answer,
         Err(err) => {
@@ -24,7 +26,76 @@ pub fn test_sms(config: &Config, send_scope: &str) -> Vec<Check> {
             )];
         }
     };
-    read(&answer, &config.manager_contact_ids, send_scope)
+    let sent_to: Vec<String> =
+        answer["sent_to"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+    let oks = match answer["queued_at"].as_str().map(str::parse::<jiff::Timestamp>) {
+        Some(Ok(since)) if !sent_to.is_empty() => wait_for_oks(config, since, &sent_to, wait),
+        _ => Ok(Vec::new()),
+    };
+    let mut checks = read(&answer, &config.manager_contact_ids, send_scope);
+    for check in checks.iter_mut().filter(|check| check.area == AREA && check.level == Level::Ok) {
+        let Some(manager) = check.name.strip_prefix("test SMS to ") else { continue };
+        check.detail = match &oks {
+            Ok(oks) => match oks.iter().find(|(contact, _)| contact == manager) {
+                Some((_, at)) => format!(
+                    "GHL took it, and the manager texted OK back at {}",
+                    crate::domain::format::clock(*at, config.calendar.zone())
+                ),
+                None if wait.is_zero() => "GHL took it; ask the manager whether it arrived".to_string(),
+                None => {
+                    check.level = Level::Warn;
+                    check.advice = Some(
+                        "Ask the manager whether it arrived and to text OK back; run the doctor again to see it."
+                            .to_string(),
+                    );
+                    format!("GHL took it, but no OK came back within {} s", wait.as_secs())
+                }
+            },
+            Err(err) => format!("GHL took it; the OK could not be read back: {err:#}"),
+        };
+    }
+    checks
+}
+
+/// Polls the service for the managers' OKs until each of `sent_to` answered or `wait` passed.
+fn wait_for_oks(
+    config: &Config,
+    since: jiff::Timestamp,
+    sent_to: &[String],
+    wait: Duration,
+) -> anyhow::Result<Vec<(String, jiff::Timestamp)>> {
+    use anyhow::Context as _;
+    if !wait.is_zero() {
+        eprintln!(
+            "Waiting up to {} s for each manager to text OK back to the test SMS (Ctrl-C stops)…",
+            wait.as_secs()
+        );
+    }
+    let secret = crate::status::admin_secret(config)?;
+    let url = format!("http://{}/api/test_sms?since={since}", config.admin_listen_addr);
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
+    let started = Instant::now();
+    loop {
+        let answer: Value = agent
+            .get(&url)
+            .header("X-NTPP-Secret", &secret)
+            .call()
+            .with_context(|| format!("asking the service at {url}"))?
+            .body_mut()
+            .read_json()
+            .context("reading the service's answer")?;
+        let oks: Vec<(String, jiff::Timestamp)> = answer["oks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|ok| Some((ok["contact_id"].as_str()?.to_string(), ok["at"].as_str()?.parse().ok()?)))
+            .collect();
+        let all = sent_to.iter().all(|manager| oks.iter().any(|(contact, _)| contact == manager));
+        if all || started.elapsed() >= wait {
+            return Ok(oks);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 fn ask(config: &Config) -> anyhow::Result<Value> {
@@ -80,7 +151,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::doctor::Level;
 
     #[test]
     fn each_manager_gets_a_line_and_the_scope_is_proven_by_any_text_taken() {

@@ -48,6 +48,8 @@ pub enum Command {
     Hours(HoursCommand),
     /// `Pin`: a one-time sign-in link for the managers' console (issue 17).
     Pin,
+    /// `OK`: the answer to `sentinel doctor --send-test-sms`, which the doctor shows (SPEC §13).
+    Ok,
 }
 
 /// One of the hours commands (issue 18), which the store carries out in `db::hours`.
@@ -121,6 +123,8 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
             .map(Command::Hours),
         "hours" => bare(Command::Hours(HoursCommand::Week), "Hours", rest),
         "pin" => bare(Command::Pin, "Pin", rest),
+        // "OK, got it" is still the answer to a test text: words after it never make it an error.
+        _ if matches!(key.trim_end_matches(','), "ok" | "okay") => Ok(Command::Ok),
         "why" => single_id(rest, USAGE_WHY).map(Command::Why),
         "resolve" => target(rest, USAGE_RESOLVE, Names::Allowed).map(Command::Resolve),
         "spam" => target(rest, USAGE_SPAM, Names::Refused).map(Command::Spam),
@@ -335,6 +339,10 @@ mod tests {
         check("Sentinel open 999999999", Command::Open(999_999_999));
         check("PIN", Command::Pin);
         check("pin.", Command::Pin);
+        check("OK", Command::Ok);
+        check("ok!", Command::Ok);
+        check("Okay, got it", Command::Ok);
+        check("Sentinel ok", Command::Ok);
     }
 
     #[test]

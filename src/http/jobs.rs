@@ -95,7 +95,7 @@ pub(super) fn test_sms(http: &HttpContext) -> Reply {
     let now = http.ctx.time.now();
     let purpose = format!("doctor:test:{}", now.as_millisecond());
     let body = format!(
-        "{}: a test text from sentinel doctor. If it reached you, alerts and digests will too. Nothing to do.",
+        "{}: a test text from sentinel doctor. If it reached you, alerts and digests will too. Reply OK so the installer sees it.",
         crate::domain::format::BRAND
     );
     let managers = http.ctx.config.manager_contact_ids.clone();
@@ -108,7 +108,33 @@ pub(super) fn test_sms(http: &HttpContext) -> Reply {
         OutboxHandle.wake();
     }
     let (sent, sent_to, errors) = sending(http, queued, managers.clone(), Some(purpose));
-    Reply::ok(json!({ "job": "test_sms", "sent": sent, "managers": managers, "sent_to": sent_to, "errors": errors }))
+    Reply::ok(json!({
+        "job": "test_sms",
+        "queued_at": now.to_string(),
+        "sent": sent,
+        "managers": managers,
+        "sent_to": sent_to,
+        "errors": errors,
+    }))
+}
+
+/// `GET /api/test_sms?since=<instant>`: each manager's latest "OK" at or after `since`, the
+/// answers `sentinel doctor --send-test-sms` waits for (SPEC §13).
+pub(super) fn test_sms_oks(http: &HttpContext, query: &HashMap<String, String>) -> Reply {
+    let Some(since) = query.get("since") else {
+        return Reply::error(400, "since=<instant> is required, e.g. since=2026-03-02T15:00:00Z");
+    };
+    let Ok(since) = since.parse::<jiff::Timestamp>() else {
+        return Reply::error(400, format!("since={since:?}: expected an instant such as 2026-03-02T15:00:00Z"));
+    };
+    match http.runtime.block_on(StoreHandle::default().manager_oks(since)) {
+        Ok(oks) => {
+            let oks: Vec<_> =
+                oks.into_iter().map(|(contact, at)| json!({ "contact_id": contact, "at": at.to_string() })).collect();
+            Reply::ok(json!({ "since": since.to_string(), "oks": oks }))
+        }
+        Err(err) => Reply::error(503, format!("the store did not answer: {err}")),
+    }
 }
 
 /// `POST /jobs/catchup`: a catch-up pass now (SPEC §12), answered with what it found.

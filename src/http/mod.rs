@@ -40,7 +40,7 @@ use admin::{get_issue, health, list_issues, mark_spam, metrics, status_json, sta
 use auth::{authorised, client_of};
 use jobs::{
     catchup, cleanup_raw_events, escalations, inject_failure, poll_resolver, restart, send_summary, set_clock,
-    test_sms, verify_pending, wedge,
+    test_sms, test_sms_oks, verify_pending, wedge,
 };
 use server::KEEPER_PATH;
 use webhook::webhook;
@@ -201,7 +201,7 @@ fn route_checked(
     // Every admin route and its one method: a known route asked with another method gets 405
     // with `Allow`, as the webhook routes do (SPEC §2); an unknown one 404.
     let allow = match path {
-        "/api/issues" | "/api/status" | "/status" | "/metrics" => "GET",
+        "/api/issues" | "/api/status" | "/api/test_sms" | "/status" | "/metrics" => "GET",
         _ if id.is_some() || nonce.is_some() => "GET",
         "/api/spam"
         | "/jobs/verify_pending"
@@ -232,6 +232,7 @@ fn route_checked(
         "/jobs/poll_resolver" => poll_resolver(http, query),
         "/jobs/catchup" => catchup(http),
         "/jobs/test_sms" => test_sms(http),
+        "/api/test_sms" => test_sms_oks(http, query),
         "/jobs/send_summary" => send_summary(http, query),
         "/jobs/escalations" => escalations(http, query),
         "/jobs/cleanup_raw_events" => cleanup_raw_events(http, query),

@@ -286,7 +286,7 @@ fn test_sms_go_through_the_running_services_outbox() -> anyhow::Result<()> {
             ("LED_PATH", "/nonexistent/led"),
         ];
         env.extend_from_slice(extra);
-        doctor_on(&app.db_path(), &ghl, &env, &["--send-test-sms"])
+        doctor_on(&app.db_path(), &ghl, &env, &["--send-test-sms", "--wait-for-ok", "0"])
     };
     let said = run(&[])?;
     assert!(said.line("scope conversations/message.write").starts_with('✓'), "{}", said.text);
@@ -307,5 +307,122 @@ fn test_sms_go_through_the_running_services_outbox() -> anyhow::Result<()> {
     let before = ghl.sends().len();
     doctor_on(&app.db_path(), &ghl, &[("ADMIN_LISTEN_ADDR", app.admin_addr.as_str())], &[])?;
     assert_eq!(ghl.sends().len(), before);
+    Ok(())
+}
+
+/// The doctor waits for the managers to text "OK" back and shows who did; a manager who did not
+/// is a warning (they may be away), not a failure; an OK older than the test does not count.
+#[test]
+fn a_managers_ok_to_the_test_sms_is_shown() -> anyhow::Result<()> {
+    let ghl = office()?;
+    let app = with_ghl(&ghl).and(&[("GHL_TOKEN", TOKEN), ("MANAGER_CONTACT_IDS", "m1,m2")]).start()?;
+    let env = [
+        ("ADMIN_LISTEN_ADDR", app.admin_addr.as_str()),
+        ("WEBHOOK_SECRET", crate::harness::SECRET),
+        ("LED_PATH", "/nonexistent/led"),
+    ];
+    let said = std::thread::scope(|scope| -> anyhow::Result<Said> {
+        let manager = scope.spawn(|| -> anyhow::Result<()> {
+            app.eventually("the test texts went out", || Ok(ghl.sends().len() >= 2))?;
+            let body = json!({ "contact_id": "m1", "message": { "type": "SMS", "body": "OK, got it" } });
+            let answer = app.webhook("inbound_sms", &body.to_string())?;
+            anyhow::ensure!(answer.json["command"] == true, "the OK is a manager's command: {answer:?}");
+            Ok(())
+        });
+        let said = doctor_on(&app.db_path(), &ghl, &env, &["--send-test-sms", "--wait-for-ok", "8"]);
+        manager.join().map_err(|_| anyhow::anyhow!("the manager's thread panicked"))??;
+        said
+    })?;
+    assert_eq!(said.code, Some(0), "a missing OK is only a warning: {}", said.text);
+    let m1 = said.line("test SMS to m1");
+    assert!(m1.starts_with('✓') && m1.contains("the manager texted OK back at"), "{}", said.text);
+    let m2 = said.line("test SMS to m2");
+    assert!(m2.starts_with('⚠') && m2.contains("no OK came back within 8 s"), "{}", said.text);
+    assert!(said.text.contains("→ Ask the manager whether it arrived and to text OK back"), "{}", said.text);
+    // The manager who said OK is thanked, and it is no unknown command.
+    app.eventually("m1 is answered", || {
+        Ok(ghl.sends().iter().any(|send| {
+            send["contactId"] == "m1" && send["message"].as_str().unwrap_or_default().contains("got your OK")
+        }))
+    })?;
+    assert!(!ghl.sends().iter().any(|send| send["message"].as_str().unwrap_or_default().contains("unknown command")));
+
+    // What the doctor reads back is the admin API's: bad input is refused plainly.
+    for path in ["/api/test_sms", "/api/test_sms?since=yesterday"] {
+        let answer = app.admin("GET", path)?;
+        assert_eq!(answer.status, 400, "{path}: {answer:?}");
+        assert!(answer.text.contains("since="), "{path}: {}", answer.text);
+    }
+    // A later test: the earlier OK does not answer it.
+    let again = doctor_on(&app.db_path(), &ghl, &env, &["--send-test-sms", "--wait-for-ok", "0"])?;
+    let m1 = again.line("test SMS to m1");
+    assert!(m1.starts_with('✓') && m1.contains("ask the manager whether it arrived"), "{}", again.text);
+    Ok(())
+}
+
+/// The README's "Before you leave the office" shows the doctor on a healthy office: the fake
+/// GHL of a good token, the way in through the real rathole with a webhook already come, a
+/// trusted release key, both managers texting OK back. Every check passes but the watchdog,
+/// which only systemd arms; the README shows this run's lines, in this order.
+#[test]
+fn a_healthy_office_passes_and_the_readme_shows_it() -> anyhow::Result<()> {
+    let ghl = office()?;
+    let app = with_ghl(&ghl).and(&[("GHL_TOKEN", TOKEN), ("MANAGER_CONTACT_IDS", "m1,m2")]).start()?;
+    let mut tunnel = crate::rathole::Tunnel::start(&app, "the-token")?;
+    tunnel.wait_until_up(&app)?;
+    let public_url = format!("http://{}", tunnel.public_addr);
+    let body =
+        json!({ "contact_id": "c9", "phone": "+12145550123", "message": { "type": "SMS", "body": "Pool is green" } });
+    let posted = crate::harness::request(
+        &tunnel.public_addr,
+        "POST",
+        "/webhook/ghl/inbound_sms",
+        &[("X-NTPP-Secret", crate::harness::SECRET), ("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    )?;
+    assert_eq!(posted.status, 200, "{}", posted.text);
+    let keys = tempfile::tempdir()?;
+    let made = command().args(["release", "keygen", "--out"]).arg(keys.path()).env_clear().output()?;
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let keys_dir = keys.path().to_string_lossy().to_string();
+    let env = [
+        ("ADMIN_LISTEN_ADDR", app.admin_addr.as_str()),
+        ("WEBHOOK_SECRET", crate::harness::SECRET),
+        ("LED_PATH", "/nonexistent/led"),
+        ("PUBLIC_URL", public_url.as_str()),
+        ("SENTINEL_KEYS_DIR", keys_dir.as_str()),
+    ];
+    let said = std::thread::scope(|scope| -> anyhow::Result<Said> {
+        let managers = scope.spawn(|| -> anyhow::Result<()> {
+            app.eventually("the test texts went out", || Ok(ghl.sends().len() >= 2))?;
+            for manager in ["m1", "m2"] {
+                let body = json!({ "contact_id": manager, "message": { "type": "SMS", "body": "OK" } });
+                app.webhook("inbound_sms", &body.to_string())?;
+            }
+            Ok(())
+        });
+        let said = doctor_on(&app.db_path(), &ghl, &env, &["--send-test-sms", "--wait-for-ok", "30"]);
+        managers.join().map_err(|_| anyhow::anyhow!("the managers' thread panicked"))??;
+        said
+    })?;
+    assert_eq!(said.code, Some(0), "{}", said.text);
+    let marked: Vec<&str> = said.text.lines().filter(|line| line.starts_with(['✓', '⚠', '✗'])).collect();
+    let not_ok: Vec<&&str> = marked.iter().filter(|line| !line.starts_with('✓')).collect();
+    assert!(
+        not_ok.len() == 1 && not_ok[0].starts_with("⚠ watchdog") && not_ok[0].contains("not under systemd"),
+        "only the watchdog, which systemd arms, is not ✓:\n{}",
+        said.text
+    );
+    // The README's block names the same checks in the same order.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))?;
+    let section = readme.split("## Before you leave the office").nth(1).unwrap_or_default();
+    let block = section.split("```").nth(1).unwrap_or_default();
+    let name = |line: &str| line.get(4..).unwrap_or_default().split("  ").next().unwrap_or_default().trim().to_string();
+    let shown: Vec<String> = block.lines().filter(|line| line.starts_with(['✓', '⚠', '✗'])).map(name).collect();
+    let ran: Vec<String> = marked.iter().map(|line| name(line)).collect();
+    if std::env::var_os("SENTINEL_PRINT_DOCTOR").is_some() {
+        eprintln!("{}", said.text);
+    }
+    assert_eq!(shown, ran, "README's doctor block is out of date; this run said:\n{}", said.text);
     Ok(())
 }

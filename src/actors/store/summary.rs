@@ -56,6 +56,13 @@ pub enum Msg {
         /// Whether it was queued.
         reply: Reply<bool>,
     },
+    /// Each manager's latest "OK" at or after `since` (`sentinel doctor --send-test-sms`).
+    Oks {
+        /// When the test texts were queued.
+        since: Timestamp,
+        /// Contact ids and when each said OK.
+        reply: Reply<Vec<(String, Timestamp)>>,
+    },
 }
 
 impl From<Msg> for StoreMsg {
@@ -95,6 +102,11 @@ impl StoreHandle {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         self.ask(|reply| Msg::QueueNotice { purpose, body, quiet_since, now, reply }).await
+    }
+
+    /// Each manager's latest "OK" at or after `since`, oldest first (SPEC §13).
+    pub async fn manager_oks(&self, since: Timestamp) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        self.ask(|reply| Msg::Oks { since, reply }).await
     }
 }
 
@@ -146,6 +158,9 @@ pub(super) fn handle(msg: Msg, state: &mut StoreState) {
                 OutboxHandle.wake();
             }
             let _ = reply.send(text_err(queued));
+        }
+        Msg::Oks { since, reply } => {
+            let _ = reply.send(text_err(crate::db::doctor::oks_since(&state.conn, since)));
         }
     }
 }
