@@ -368,7 +368,7 @@ fn a_managers_ok_to_the_test_sms_is_shown() -> anyhow::Result<()> {
 fn a_healthy_office_passes_and_the_readme_shows_it() -> anyhow::Result<()> {
     let ghl = office()?;
     let app = with_ghl(&ghl).and(&[("GHL_TOKEN", TOKEN), ("MANAGER_CONTACT_IDS", "m1,m2")]).start()?;
-    let mut tunnel = crate::rathole::Tunnel::start(&app, "the-token")?;
+    let tunnel = crate::rathole::Tunnel::start(&app, "the-token")?;
     tunnel.wait_until_up(&app)?;
     let public_url = format!("http://{}", tunnel.public_addr);
     let body =
