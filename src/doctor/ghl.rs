@@ -19,6 +19,7 @@ use crate::time::TimeSource;
 const AREA: &str = "GHL";
 const MANAGERS: &str = "managers";
 const INTERNAL: &str = "internal contacts";
+const USERS: &str = "internal users";
 
 /// What to do about a scope the token lacks.
 fn scope_advice(scope: &str) -> String {
@@ -35,6 +36,7 @@ pub fn scope_for(method: &str, path: &str) -> &'static str {
         ("POST", ["conversations", "messages"]) => "conversations/message.write",
         ("GET", ["conversations", _, "messages"]) => "conversations/message.readonly",
         ("GET", ["contacts", ..]) => "contacts.readonly",
+        ("GET", ["users", ..]) => "users.readonly",
         _ => "conversations.readonly",
     }
 }
@@ -251,7 +253,66 @@ pub fn checks(config: &Config, options: Options) -> Vec<Check> {
             checks.push(contact_check(Role::Internal, id, result, expected));
         }
     }
+    // INTERNAL_USER_IDS: staff whose replies in GHL count. Reading them needs users.readonly,
+    // which Sentinel needs for nothing else, so a token without it only leaves them unchecked.
+    for id in &config.internal_user_ids {
+        let read = client.user(id).map_err(Refusal::from);
+        if let Err(Refusal::Token(message)) = &read {
+            return refused(checks, config, &shown, message);
+        }
+        checks.push(user_check(id, &read, expected));
+    }
     checks
+}
+
+/// One `INTERNAL_USER_IDS` entry: a user of GHL, of this location when GHL says which.
+fn user_check(id: &str, read: &Result<Value, Refusal>, location: Option<&str>) -> Check {
+    let name = format!("internal user {id}");
+    let user = match read {
+        Ok(user) => user,
+        Err(Refusal::Scope(_)) => {
+            return Check::warn(
+                USERS,
+                name,
+                "not checked: the token cannot read users (users.readonly, which Sentinel needs for nothing else)",
+                "Check the id in GHL under Settings → My Staff, or add users.readonly to the Private Integration \
+                 and run sentinel doctor again.",
+            );
+        }
+        Err(Refusal::NotFound(message)) => {
+            return Check::fail(
+                USERS,
+                name,
+                format!("not a user: GHL answers \"{message}\""),
+                "Copy the staff member's user id from GHL (Settings → My Staff) into INTERNAL_USER_IDS.",
+            );
+        }
+        Err(refusal) => {
+            return Check::fail(
+                USERS,
+                name,
+                format!("could not be read: {}", describe(refusal)),
+                "Check that the box reaches GHL, then run sentinel doctor again.",
+            );
+        }
+    };
+    let label = display_name(user).unwrap_or_else(|| "(no name)".to_string());
+    let locations: Vec<&str> =
+        user["roles"]["locationIds"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    // An agency user may have no list; only a list without this location is wrong.
+    if let Some(location) = location
+        && !locations.is_empty()
+        && !locations.contains(&location)
+    {
+        return Check::fail(
+            USERS,
+            name,
+            format!("{label} is a user of other locations, not of {location}"),
+            format!("Use the id of a user of location {location} in INTERNAL_USER_IDS, or give {label} access to it."),
+        );
+    }
+    let role = user["roles"]["role"].as_str().map(|role| format!(" ({role})")).unwrap_or_default();
+    Check::ok(USERS, name, format!("{label}{role}"))
 }
 
 /// The token was refused: the one failure, and the checks it stops said so once.
@@ -414,6 +475,24 @@ mod tests {
         assert_eq!(scope_for("GET", "/conversations/c1/messages"), "conversations/message.readonly");
         assert_eq!(scope_for("POST", "/conversations/messages"), "conversations/message.write");
         assert_eq!(scope_for("GET", "/contacts/m1"), "contacts.readonly");
+        assert_eq!(scope_for("GET", "/users/u1"), "users.readonly");
+    }
+
+    #[test]
+    fn a_user_must_be_one_of_the_location_when_ghl_lists_its_locations() {
+        let user = |locations: Value| {
+            Ok(json!({ "name": "Dana Cole", "roles": { "role": "user", "locationIds": locations } }))
+        };
+        let ok = user_check("u1", &user(json!(["loc1"])), Some("loc1"));
+        assert_eq!((ok.level, ok.detail.as_str()), (Level::Ok, "Dana Cole (user)"));
+        let other = user_check("u1", &user(json!(["loc9"])), Some("loc1"));
+        assert_eq!(other.level, Level::Fail);
+        assert!(other.detail.contains("other locations, not of loc1"), "{other:?}");
+        assert_eq!(user_check("u1", &user(json!([])), Some("loc1")).level, Level::Ok, "an agency user lists none");
+        let missing = user_check("u9", &Err(Refusal::NotFound("User not found".into())), Some("loc1"));
+        assert!(missing.level == Level::Fail && missing.detail.contains("User not found"), "{missing:?}");
+        let unscoped = user_check("u1", &Err(Refusal::Scope("not authorized".into())), Some("loc1"));
+        assert_eq!(unscoped.level, Level::Warn);
     }
 
     #[test]

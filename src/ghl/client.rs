@@ -288,6 +288,14 @@ impl GhlClient {
         Ok(found["contact"].take())
     }
 
+    /// A GHL user (`GET /users/{userId}`, scope `users.readonly`; CONTRACT §4.2): the
+    /// `INTERNAL_USER_IDS` check of `sentinel doctor`. The answer is the user object itself.
+    pub fn user(&self, user_id: &str) -> Result<serde_json::Value, GhlError> {
+        let mut found = self.get(&format!("/users/{user_id}"), &[])?;
+        // Some answers wrap it as `{"user": {...}}`; read either.
+        Ok(if found["user"].is_object() { found["user"].take() } else { found })
+    }
+
     /// The id of the most recently active conversation of `location_id`, if it has one: one
     /// `GET /conversations/search?locationId=…&limit=1`, which proves the token, its location
     /// and `conversations.readonly` at once (`sentinel doctor`).

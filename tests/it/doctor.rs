@@ -145,6 +145,33 @@ fn a_token_missing_one_scope_names_it() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// INTERNAL_USER_IDS: each is read as a GHL user (`GET /users/{id}`); one unknown to GHL fails
+/// with its own sentence, one of another location too; without users.readonly (which Sentinel
+/// needs for nothing else) they are only not checked.
+#[test]
+fn internal_user_ids_are_users_of_the_location() -> anyhow::Result<()> {
+    let ghl = office()?;
+    ghl.add_user("u1", "Dana", "Cole", &["loc1"]);
+    ghl.add_user("u2", "Sam", "Hill", &["loc7"]);
+    let said = doctor(&ghl, &[("INTERNAL_USER_IDS", "u1,u2,u9")], &[])?;
+    assert_eq!(said.code, Some(1), "{}", said.text);
+    assert!(said.line("internal user u1").starts_with('✓'), "{}", said.text);
+    assert!(said.line("internal user u1").ends_with("Dana Cole (user)"), "{}", said.text);
+    let other = said.line("internal user u2");
+    assert!(other.starts_with('✗') && other.contains("a user of other locations, not of loc1"), "{other}");
+    let unknown = said.line("internal user u9");
+    assert!(unknown.starts_with('✗') && unknown.contains("not a user: GHL answers \"User not found\""), "{unknown}");
+    assert!(said.text.contains("→ Copy the staff member's user id from GHL"), "{}", said.text);
+    assert_eq!(said.failures().len(), 2, "{}", said.text);
+
+    ghl.revoke_scope("users.readonly");
+    let said = doctor(&ghl, &[("INTERNAL_USER_IDS", "u1")], &[])?;
+    assert_eq!(said.code, Some(0), "a token without users.readonly is no failure: {}", said.text);
+    let line = said.line("internal user u1");
+    assert!(line.starts_with('⚠') && line.contains("not checked: the token cannot read users"), "{line}");
+    Ok(())
+}
+
 #[test]
 fn a_token_of_another_location_says_so() -> anyhow::Result<()> {
     let ghl = office()?;

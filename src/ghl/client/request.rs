@@ -15,12 +15,13 @@ use super::{GhlClient, GhlError};
 use crate::config::Secret;
 use crate::ghl::limiter::RateLimitHeaders;
 
-/// The two GHL APIs the client calls; each documents its own `Version`.
+/// The GHL APIs the client calls; each documents its own `Version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Api {
     /// `/conversations/...`: `Version: 2021-04-15`.
     Conversations,
-    /// `/contacts/...`: `Version: 2021-07-28`.
+    /// `/contacts/...`, and `/users/...` (`sentinel doctor`), whose operations document the
+    /// same value: `Version: 2021-07-28`.
     Contacts,
 }
 
@@ -54,7 +55,11 @@ impl GhlClient {
 
     /// The `Version` header for a path: `GHL_VERSION` when set, else the documented one.
     fn version_for(&self, path: &str) -> &str {
-        let api = if path.starts_with("/contacts") { Api::Contacts } else { Api::Conversations };
+        let api = if path.starts_with("/contacts") || path.starts_with("/users") {
+            Api::Contacts
+        } else {
+            Api::Conversations
+        };
         self.inner.version.as_deref().unwrap_or(api.documented_version())
     }
 

@@ -164,6 +164,10 @@ fn answer(state: &Mutex<State>, request: &Recorded) -> (u16, String) {
             Some(contact) => (200, json!({ "contact": contact }).to_string()),
             None => (400, json!({ "statusCode": 400, "message": "Contact not found" }).to_string()),
         },
+        ("GET", ["users", id]) => match state.users.get(*id) {
+            Some(user) => (200, user.to_string()),
+            None => (400, json!({ "statusCode": 400, "message": "User not found" }).to_string()),
+        },
         ("POST", ["conversations", "messages"]) => {
             let sent: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
             if sent["type"] != "SMS" || !sent["contactId"].is_string() {
@@ -197,6 +201,7 @@ fn scope_of(method: &str, segments: &[&str]) -> &'static str {
         ("POST", ["conversations", "messages"]) => "conversations/message.write",
         ("GET", ["conversations", _, "messages"]) => "conversations/message.readonly",
         ("GET", ["contacts", ..]) => "contacts.readonly",
+        ("GET", ["users", ..]) => "users.readonly",
         _ => "conversations.readonly",
     }
 }

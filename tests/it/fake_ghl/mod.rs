@@ -101,6 +101,8 @@ struct State {
     by_contact: HashMap<String, String>,
     /// Contacts by id.
     contacts: HashMap<String, Value>,
+    /// Users by id (CONTRACT §4.2).
+    users: HashMap<String, Value>,
     /// Faults to answer with, in order, before normal service resumes.
     faults: VecDeque<Fault>,
     /// A fault to answer every request with until cleared.
@@ -266,6 +268,13 @@ impl FakeGhl {
             id,
             json!({ "firstName": first, "lastName": last, "contactName": format!("{first} {last}"), "phone": phone }),
         );
+    }
+
+    /// Adds a user of [`LOCATION`] (`GET /users/{id}`, CONTRACT §4.2), named and with a role.
+    pub fn add_user(&self, id: &str, first: &str, last: &str, locations: &[&str]) {
+        let user = json!({ "id": id, "name": format!("{first} {last}"), "firstName": first, "lastName": last,
+            "roles": { "type": "account", "role": "user", "locationIds": locations } });
+        self.lock().users.insert(id.to_string(), user);
     }
 
     /// The token lacks `scope` (`conversations.readonly`, `conversations/message.readonly`,

@@ -83,9 +83,13 @@ impl Checker<'_> {
                 self.violation(format!("query parameter {key} is not documented for this operation"));
             }
         }
-        let bearer = operation.op["security"]
-            .as_array()
-            .is_some_and(|schemes| schemes.iter().any(|scheme| scheme.get("bearer").is_some()));
+        // `bearer` in conversations and contacts; `Location-Access` / `Agency-Access` in users:
+        // each is an HTTP bearer scheme.
+        let bearer = operation.op["security"].as_array().is_some_and(|schemes| {
+            schemes
+                .iter()
+                .any(|scheme| ["bearer", "Location-Access", "Agency-Access"].iter().any(|s| scheme.get(s).is_some()))
+        });
         let token = header("Authorization").and_then(|auth| auth.strip_prefix("Bearer ")).map(str::trim);
         if bearer && token.is_none_or(str::is_empty) {
             self.violation("the bearer token (Authorization: Bearer ...) is missing".to_string());

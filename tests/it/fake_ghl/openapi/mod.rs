@@ -141,7 +141,7 @@ fn spec() -> Result<&'static Spec, String> {
     SPEC.get_or_init(|| {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ghl-openapi");
         let mut docs = BTreeMap::new();
-        for name in ["conversations.json", "contacts.json", "common-schemas.json"] {
+        for name in ["conversations.json", "contacts.json", "users.json", "common-schemas.json"] {
             let path = dir.join(name);
             let text = std::fs::read_to_string(&path).map_err(|err| format!("{}: {err}", path.display()))?;
             let doc: Value = serde_json::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))?;
@@ -157,7 +157,7 @@ impl Spec {
     /// The operation for a method and a concrete path, with the path parameters' values.
     fn operation(&self, method: &str, path: &str) -> Option<Operation<'_>> {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        for doc in ["conversations.json", "contacts.json"] {
+        for doc in ["conversations.json", "contacts.json", "users.json"] {
             let paths = self.docs.get(doc)?["paths"].as_object()?;
             for (template, item) in paths {
                 let pattern: Vec<&str> = template.trim_matches('/').split('/').collect();
