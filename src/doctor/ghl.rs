@@ -468,6 +468,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::doctor::Level;
 
     #[test]
     fn each_endpoint_names_the_scope_ghl_checks() {
