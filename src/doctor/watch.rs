@@ -1,5 +1,5 @@
 //! The service's own doctor (issue 27): the checks that cost nothing ([`super::free`]: the
-//! configuration, the clock, the disk, the card, the watchdog, the LED, backups, the update
+//! configuration, the clock (left to `clockwatch`'s own signal), the disk, the card, the watchdog, the LED, backups, the update
 //! key) at start and again each night at the nightly hour. Each failed (✗) check makes the
 //! appliance degraded with its reason (`Signals::failed_checks`), as a tunnel that is down
 //! does; a check failing anew is logged, and so is one that passes again.
@@ -47,6 +47,9 @@ pub async fn run(ctx: &Ctx) {
         .checks
         .iter()
         .filter(|check| check.level == Level::Fail)
+        // `clockwatch` already makes the box degraded by an untrusted clock, with its reason;
+        // the same reason twice in `degraded_reason` would only be noise.
+        .filter(|check| check.name != "clock")
         .map(|check| format!("{}: {}", check.name, check.detail))
         .collect();
     let before = ctx.signals.set_failed_checks(failed.clone());
