@@ -16,6 +16,9 @@ mod fake_ghl;
 #[allow(dead_code)]
 #[path = "../tests/it/harness.rs"]
 mod harness;
+#[path = "../tests/it/net_tree.rs"]
+#[allow(dead_code)] // the harness uses only the cabled network
+mod net_tree;
 
 #[path = "appliance/catchup.rs"]
 mod catchup;

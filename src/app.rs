@@ -134,6 +134,7 @@ pub fn run(config: Config) -> anyhow::Result<Stopped> {
     let tunnel = ctx.config.tunnel_ready_url.clone().map(|url| runtime.spawn(watch_tunnel(ctx.clone(), url)));
     let gate = runtime.spawn(crate::update::gate::start(ctx.clone()));
     let doctor = runtime.spawn(crate::doctor::watch::watch(ctx.clone()));
+    let network = runtime.spawn(crate::netwatch::watch(ctx.clone()));
     let auto_update =
         ctx.config.update_url.clone().map(|url| runtime.spawn(crate::update::auto::watch(ctx.clone(), url)));
 
@@ -146,6 +147,7 @@ pub fn run(config: Config) -> anyhow::Result<Stopped> {
     });
     gate.abort();
     doctor.abort();
+    network.abort();
     if let Some(auto_update) = auto_update {
         auto_update.abort();
     }

@@ -42,6 +42,7 @@ pub mod guard;
 pub mod http;
 pub mod import;
 pub mod led;
+pub mod netwatch;
 pub mod offbox;
 pub mod output;
 pub mod release;

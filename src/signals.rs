@@ -55,6 +55,9 @@ pub struct Signals {
     /// The set-up checks that cost nothing and failed (✗) at their last run, each as
     /// `name: detail` (issue 27). Writer: the doctor's watch (`doctor/watch.rs`).
     failed_checks: Mutex<Vec<String>>,
+    /// The network in use, or why there is none; `None` until first looked at (issue 28).
+    /// Writer: `netwatch`.
+    network: Mutex<Option<crate::domain::network::NetworkState>>,
 }
 
 /// How one regular resolver pass over OPEN issues ran (issue 13: never check nothing silently).
@@ -192,9 +195,15 @@ impl Signals {
         lock(&self.failed_checks).clone()
     }
 
+    /// The network as last seen; `None` before the first look.
+    pub fn network(&self) -> Option<crate::domain::network::NetworkState> {
+        lock(&self.network).clone()
+    }
+
     /// Whether anything outside makes the appliance degraded, given GHL's state.
     pub fn degraded(&self, ghl_state: &str) -> bool {
         ghl_state == "degraded"
+            || self.network().is_some_and(|network| !network.up)
             || !self.clock_trusted()
             || matches!(self.tunnel(), TunnelState::Down(_))
             || self.quiet_day()
@@ -204,7 +213,9 @@ impl Signals {
     /// Why the appliance is degraded, in one line, as far as the signals know (GHL's own state
     /// is shown beside it): the clock, the tunnel, each failed set-up check.
     pub fn degraded_reason(&self) -> Option<String> {
-        let mut reasons: Vec<String> = lock(&self.clock).untrusted.iter().cloned().collect();
+        let mut reasons: Vec<String> =
+            self.network().filter(|network| !network.up).map(|network| network.line()).into_iter().collect();
+        reasons.extend(lock(&self.clock).untrusted.iter().cloned());
         if let TunnelState::Down(why) = self.tunnel() {
             reasons.push(format!("tunnel down: {why}"));
         }
@@ -259,6 +270,14 @@ impl Signals {
     /// Counts a commit of webhooks, which ends a quiet day. Writer: the store only.
     pub fn webhooks_committed(&self) {
         self.webhooks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records the network as seen now; answers what was seen before. Writer: `netwatch` only.
+    pub fn set_network(
+        &self,
+        seen: crate::domain::network::NetworkState,
+    ) -> Option<crate::domain::network::NetworkState> {
+        lock(&self.network).replace(seen)
     }
 
     /// Records the set-up checks that failed at the last run; answers those that failed before.

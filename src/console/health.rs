@@ -57,6 +57,7 @@ pub(super) fn page(console: &Console<'_>, session: &Session) -> Response {
                 (fact("Outbox", &outbox(&snapshot)))
                 (fact("Disk", &disk(used, budget, snapshot.disk_full)))
                 (fact("Clock", snapshot.clock.untrusted.as_deref().unwrap_or("believed")))
+                (fact("Network", &snapshot.network.as_ref().map_or_else(|| "not looked at yet".to_string(), |network| network.line())))
                 (fact("Set-up checks", &setup_line(&console.ctx.signals.failed_checks())))
                 (fact("Issues", &format!("{} overdue, {} waiting", snapshot.open, snapshot.pending)))
             }

@@ -37,6 +37,7 @@ pub fn checks(config: &Config) -> Vec<Check> {
 pub fn local(config: &Config, time: &TimeSource) -> Vec<Check> {
     vec![
         clock(config.clock_sync, time),
+        network(),
         disk(config),
         card_wear(&config.data_dir(), time.monotonic()),
         watchdog(),
@@ -52,6 +53,30 @@ pub fn time_source() -> TimeSource {
     match std::env::var("SENTINEL_TEST_NOW").ok().and_then(|text| text.parse::<Timestamp>().ok()) {
         Some(at) => TimeSource::manual(at),
         None => TimeSource::System,
+    }
+}
+
+/// The network in use, as the service sees it (`netwatch`), or why there is none.
+fn network() -> Check {
+    let seen = crate::netwatch::read(&crate::netwatch::root());
+    if seen.up {
+        match &seen.problem {
+            Some(problem) => Check::warn(
+                AREA,
+                "network",
+                seen.line(),
+                format!("The box runs on Ethernet; fix the Wi-Fi if it must run without the cable ({problem})."),
+            ),
+            None => Check::ok(AREA, "network", seen.line()),
+        }
+    } else {
+        Check::fail(
+            AREA,
+            "network",
+            seen.line(),
+            "Plug in the Ethernet cable, or set WIFI_SSID and WIFI_PASSWORD in sentinel.env on the boot partition and \
+             restart the box.",
+        )
     }
 }
 

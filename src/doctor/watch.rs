@@ -47,9 +47,9 @@ pub async fn run(ctx: &Ctx) {
         .checks
         .iter()
         .filter(|check| check.level == Level::Fail)
-        // `clockwatch` already makes the box degraded by an untrusted clock, with its reason;
-        // the same reason twice in `degraded_reason` would only be noise.
-        .filter(|check| check.name != "clock")
+        // `clockwatch` and `netwatch` already make the box degraded by an untrusted clock or no
+        // network, with the reason; the same reason twice in `degraded_reason` is only noise.
+        .filter(|check| check.name != "clock" && check.name != "network")
         .map(|check| format!("{}: {}", check.name, check.detail))
         .collect();
     let before = ctx.signals.set_failed_checks(failed.clone());

@@ -10,6 +10,7 @@ pub mod event;
 pub mod format;
 pub mod hours;
 pub mod issue;
+pub mod network;
 pub mod notify;
 pub mod outcome;
 pub mod phone;

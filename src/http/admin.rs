@@ -33,6 +33,7 @@ pub(super) fn health(http: &HttpContext) -> Reply {
         "webhooks": if http.ctx.config.catchup.webhooks { "on" } else { "off" },
         "quiet_day": http.ctx.signals.quiet_day(),
         "clock": clock_json(&http.ctx.signals.clock()),
+        "network": http.ctx.signals.network(),
     });
     let degraded = http.ctx.signals.degraded(ghl.state);
     body["state"] = json!(if !ok {

@@ -73,6 +73,9 @@ pub struct Snapshot {
     /// Whether the wall clock is believed, and its last step (issue 15).
     #[serde(default)]
     pub clock: crate::signals::ClockTrust,
+    /// The network in use, or why there is none (issue 28); `None` before the first look.
+    #[serde(default)]
+    pub network: Option<crate::domain::network::NetworkState>,
     /// The data partition is full.
     #[serde(default)]
     pub disk_full: bool,
@@ -160,6 +163,7 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         webhooks: ctx.config.catchup.webhooks,
         catchup: ctx.signals.catchup(),
         clock: ctx.signals.clock(),
+        network: ctx.signals.network(),
         disk_full: ctx.signals.disk_full(),
         data_bytes: (data_used(&ctx.config, stats.data_bytes), ctx.config.data_budget()),
         outbox_not_sent_reason: stats.outbox_not_sent.1,

@@ -39,6 +39,10 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
     let _ = write!(page, "<li>GHL: {}</li>", escape(&snapshot.ghl));
     let clock_class = if snapshot.clock.untrusted.is_some() { "bad" } else { "ok" };
     let _ = write!(page, "<li class=\"{clock_class}\">Clock: {}</li>", escape(&clock_line(&snapshot.clock, now, zone)));
+    if let Some(network) = &snapshot.network {
+        let class = if network.up { "ok" } else { "bad" };
+        let _ = write!(page, "<li class=\"{class}\">Network: {}</li>", escape(&network.line()));
+    }
     let _ = write!(page, "<li>Last webhook: {}</li>", escape(&or_never(snapshot.last_webhook_at, now, zone)));
     let _ = write!(page, "<li>Outbox backlog: {}</li>", snapshot.outbox_backlog);
     if !snapshot.notify_targets.is_empty() {
@@ -175,6 +179,7 @@ mod tests {
             webhooks: true,
             catchup: None,
             clock: Default::default(),
+            network: None,
             disk_full: false,
             data_bytes: (0, 0),
             outbox_not_sent_reason: None,

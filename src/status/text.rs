@@ -150,6 +150,9 @@ pub fn screen(snapshot: &Snapshot, now: Timestamp, zone: &jiff::tz::TimeZone) ->
         let _ = writeln!(out, "  storage:       {}", crate::signals::DISK_FULL);
     }
     let _ = writeln!(out, "  clock:         {}", clock_line(&snapshot.clock, now, zone));
+    if let Some(network) = &snapshot.network {
+        let _ = writeln!(out, "  network:       {}", network.line());
+    }
     let _ = writeln!(out, "  last webhook:  {}", or_never(snapshot.last_webhook_at, now, zone));
     let ghl = match &snapshot.ghl_error {
         Some(error) if snapshot.ghl != "ok" => format!("{} ({error})", snapshot.ghl),

@@ -66,6 +66,14 @@ fn doctor_on(db: &Path, ghl: &FakeGhl, extra: &[(&str, &str)], args: &[&str]) ->
             env.push((name, value));
         }
     }
+    // The box's network as the service sees it: its own tree beside the data, as the harness
+    // gives a started service, so no run depends on this machine's interfaces.
+    let dir = db.parent().unwrap_or(Path::new("/"));
+    let net = dir.join("net");
+    if !net.exists() {
+        crate::net_tree::Net::at(&net).ethernet("eth0", true)?.routes(&[("eth0", 100)])?;
+    }
+    env.push(("SENTINEL_NET_ROOT", net.to_str().unwrap_or_default()));
     let Output { status, stdout, stderr } = command()
         .arg("doctor")
         .args(args)

@@ -137,6 +137,14 @@ impl Sentinel {
     ) -> anyhow::Result<Sentinel> {
         let mut env = base_env();
         env.push(("DB_PATH".into(), dir.path().join("sentinel.db").display().to_string()));
+        // The network the box sees (issue 28): a cabled one of its own, so no test depends on
+        // this machine's interfaces; tests of the network give their own tree.
+        let net = dir.path().join("net");
+        crate::net_tree::Net::at(&net)
+            .link("lo", "unknown", true, false)?
+            .ethernet("eth0", true)?
+            .routes(&[("eth0", 100)])?;
+        env.push(("SENTINEL_NET_ROOT".into(), net.display().to_string()));
         for (name, value) in extra {
             env.retain(|(n, _)| n != name);
             env.push((name.to_string(), value.to_string()));

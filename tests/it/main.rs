@@ -24,6 +24,8 @@ mod intake;
 mod led;
 mod lifecycle;
 mod managers;
+mod net_tree;
+mod network;
 mod notify;
 mod offbox;
 mod pipes;

@@ -233,6 +233,7 @@ fn each_shared_field_has_one_writer() -> anyhow::Result<()> {
         (".found_quiet_day(", "actors/summary.rs"),
         (".hours.set(", "actors/store/"),
         (".set_failed_checks(", "doctor/watch.rs"),
+        (".set_network(", "netwatch.rs"),
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let architecture = std::fs::read_to_string(root.join("ARCHITECTURE.md"))?;
