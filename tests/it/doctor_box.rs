@@ -169,6 +169,22 @@ fn doctor_box_a_database_over_the_data_budget_fails_the_disk() -> anyhow::Result
     Ok(())
 }
 
+/// A data partition that is really full (a small tmpfs filled to the brim): the disk fails
+/// with the room left, whatever the budget says.
+#[test]
+fn doctor_box_a_full_data_partition_fails_the_disk() -> anyhow::Result<()> {
+    let disk = crate::storage::SmallDisk::mount(4)?;
+    std::fs::create_dir_all(disk.path().join("data"))?;
+    crate::storage::fill(&disk, 0)?;
+    let (ok, report) = doctor(disk.path(), &[])?;
+    assert!(!ok, "{report}");
+    let (level, detail, advice) = line(&report, "disk")?;
+    assert_eq!(level, "fail", "{detail}");
+    assert!(detail.contains("0 KB free on the data partition"), "{detail}");
+    assert!(!advice.is_empty(), "what to do is said: {report}");
+    Ok(())
+}
+
 #[test]
 fn doctor_box_the_last_backups_age_is_shown() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;

@@ -12,12 +12,12 @@ use crate::fake_ghl::FakeGhl;
 use crate::harness::{Sentinel, request, with_ghl};
 
 /// A tmpfs of `megabytes`, unmounted when dropped.
-struct SmallDisk {
+pub(crate) struct SmallDisk {
     dir: tempfile::TempDir,
 }
 
 impl SmallDisk {
-    fn mount(megabytes: u32) -> anyhow::Result<SmallDisk> {
+    pub(crate) fn mount(megabytes: u32) -> anyhow::Result<SmallDisk> {
         let dir = tempfile::tempdir()?;
         let mounted = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m,mode=0700"), "tmpfs"])
@@ -31,7 +31,7 @@ impl SmallDisk {
         Ok(SmallDisk { dir })
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 }
@@ -43,7 +43,7 @@ impl Drop for SmallDisk {
 }
 
 /// Fills the disk to the brim, then gives `leave` bytes back.
-fn fill(disk: &SmallDisk, leave: u64) -> anyhow::Result<PathBuf> {
+pub(crate) fn fill(disk: &SmallDisk, leave: u64) -> anyhow::Result<PathBuf> {
     use std::io::Write as _;
     let filler = disk.path().join("filler");
     let mut file = std::fs::File::create(&filler)?;
