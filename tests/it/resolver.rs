@@ -384,8 +384,9 @@ fn open_issues_are_rechecked_on_a_gentle_cadence_in_business_hours() -> anyhow::
     assert_eq!(ghl.requests().len(), before, "no pass before the cadence is due");
     app.set_clock("2026-03-02T17:16:00Z")?;
     app.eventually("resolved by the cadence pass", || Ok(status_of(&app, id)?.0 == "RESOLVED"))?;
-    // Evening: nothing live, nothing asked.
-    let after = ghl.requests().len();
+    // Evening: nothing live, nothing asked. (Once what the resolving pass asked has finished:
+    // under qemu-aarch64 its last requests may still be on their way.)
+    let after = quiet(&ghl);
     app.set_clock("2026-03-02T23:00:00Z")?;
     app.set_clock("2026-03-03T02:00:00Z")?;
     std::thread::sleep(Duration::from_millis(200));
