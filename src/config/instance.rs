@@ -15,6 +15,10 @@ pub const ETC_DIR_VAR: &str = "SENTINEL_ETC";
 pub const DEFAULT_ETC_DIR: &str = "/etc/sentinel";
 /// The main service's name: `sentinel.env` is `sentinel.service`'s file, not an instance's.
 pub const MAIN: &str = "sentinel";
+/// What `/var/lib/sentinel` already holds besides instances (the main service's data, and on
+/// the image the settings, the tunnel's secrets and timesyncd's clock file): an instance of one
+/// of these names would have systemd hand that directory to the service user.
+pub const RESERVED: [&str; 6] = ["etc", "tunnel", "slots", "backups", "timesync", "sentinel-data"];
 
 /// The directory holding the env files: `SENTINEL_ETC`, else `/etc/sentinel`.
 pub fn etc_dir() -> PathBuf {
@@ -35,6 +39,10 @@ pub fn check_name(name: &str) -> anyhow::Result<()> {
     ensure!(
         name != MAIN,
         "instance {name:?}: sentinel.env is the main service's (sentinel.service); leave out --instance for it"
+    );
+    ensure!(
+        !RESERVED.contains(&name),
+        "instance {name:?}: /var/lib/sentinel/{name} is not an instance's; name it for the location, e.g. dallas"
     );
     Ok(())
 }
@@ -90,7 +98,7 @@ mod tests {
     fn names_stay_inside_the_directory() {
         assert!(check_name("dallas").is_ok());
         assert!(check_name("fort-worth_2").is_ok());
-        for bad in ["", "..", "a/b", "../etc", "-x", "a.b", "sentinel", "é"] {
+        for bad in ["", "..", "a/b", "../etc", "-x", "a.b", "sentinel", "é", "tunnel", "etc", "slots"] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
     }
