@@ -149,6 +149,11 @@ fi
 file -L "$rathole" | grep -q "ARM aarch64.*statically linked" || { echo "$rathole is not a static arm64 binary" >&2; exit 1; }
 install -m 0755 "$rathole" "$root/usr/local/bin/rathole"
 install -m 0644 systemd/sentinel.service systemd/sentinel-rollback.service systemd/cloudflared.service systemd/rathole-client.service "$root/etc/systemd/system/"
+# Several locations on one box (issue 29): the templates, enabled by hand per location
+# (`systemctl enable --now sentinel@dallas` once /etc/sentinel/dallas.env is there). The image's
+# data.conf drop-in is sentinel.service's only: an instance's StateDirectory=sentinel/%i is a
+# directory of its own inside the data partition, which systemd may hand to the service user.
+install -m 0644 systemd/sentinel@.service systemd/sentinel-rollback@.service "$root/etc/systemd/system/"
 # The tunnel's ingress rules (no secret): copied to /etc/sentinel at boot when missing there.
 install -D -m 0644 systemd/cloudflared.yml "$root/usr/share/sentinel/cloudflared.yml"
 install -D -m 0644 systemd/journald-sentinel.conf "$root/etc/systemd/journald.conf.d/10-sentinel.conf"

@@ -83,12 +83,13 @@ else
   ok "root: the release keys trusted are exactly those given ($(for k in "${trust_keys[@]}"; do release_key_id "$k"; done | paste -sd' '))"
 fi
 for f in /etc/systemd/system/sentinel.service /etc/systemd/system/sentinel-rollback.service /etc/systemd/system/sentinel-import.service \
+         /etc/systemd/system/sentinel@.service /etc/systemd/system/sentinel-rollback@.service \
          /etc/systemd/system/cloudflared.service /usr/share/sentinel/cloudflared.yml \
          /etc/systemd/system/rathole-client.service /etc/systemd/journald.conf.d/10-sentinel.conf \
          /etc/systemd/system.conf.d/10-hw-watchdog.conf /etc/udev/rules.d/99-sentinel-led.rules /usr/local/sbin/sentinel-import /etc/systemd/network/20-wired.network; do
   ls_root "stat $f" | grep -q "Type: regular" || fail "root lacks $f"
 done
-ok "root: units (Sentinel, import, cloudflared with its ingress rules, rathole), journald drop-in, hardware watchdog, LED udev rule, import script, network"
+ok "root: units (Sentinel and its per-location template sentinel@.service, import, cloudflared with its ingress rules, rathole), journald drop-in, hardware watchdog, LED udev rule, import script, network"
 # The self-hosted tunnel's client, baked in by default; its unit waits for an imported config.
 ls_root "dump /usr/local/bin/rathole $tmp/rathole"
 [ -s "$tmp/rathole" ] || fail "no /usr/local/bin/rathole (image/build.sh bakes cross/rathole.sh's build in)"
@@ -125,6 +126,12 @@ for unit in /etc/systemd/system/cloudflared.service /etc/systemd/system/rathole-
   ls_root "cat $unit" | grep -E '^[A-Za-z]+=.*/etc/sentinel/' && fail "$unit reads the tunnel's files from the service user's /etc/sentinel"
 done
 sentinel_gid=$(ls_root "cat /etc/group" | awk -F: '$1 == "sentinel" { print $3 }')
+# The template is the repository's, and no instance is enabled by the image (issue 29).
+ls_root "dump /etc/systemd/system/sentinel@.service $tmp/sentinel@.service"
+cmp -s "$tmp/sentinel@.service" "$(dirname "$0")/../systemd/sentinel@.service" || fail "/etc/systemd/system/sentinel@.service is not systemd/sentinel@.service"
+grep -qx 'StateDirectory=sentinel/%i' "$tmp/sentinel@.service" || fail "sentinel@.service does not keep each location's data apart"
+! ls_root "ls /etc/systemd/system/multi-user.target.wants" | grep -q 'sentinel@' || fail "the image enables an instance of sentinel@.service"
+ok "root: sentinel@.service for several locations, enabled by none"
 dropin=$(ls_root "cat /etc/systemd/system/sentinel.service.d/data.conf")
 grep -qx 'StateDirectory=' <<<"$dropin" || fail "sentinel.service would chown the data partition's top to the service user"
 grep -qx 'Environment=STATE_DIRECTORY=/var/lib/sentinel' <<<"$dropin" || fail "sentinel.service lacks its STATE_DIRECTORY"

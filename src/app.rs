@@ -31,12 +31,20 @@ const WEBHOOK_WORKERS: (usize, usize) = (64, 1024);
 /// Worker threads on the admin listener.
 const ADMIN_WORKERS: (usize, usize) = (4, 64);
 
-/// Sets up tracing: journald under systemd, readable stderr otherwise (SPEC §11).
-pub fn init_logging() {
+/// Sets up tracing: journald under systemd, readable stderr otherwise (SPEC §11). An instance
+/// logs as `sentinel-NAME`, the `SyslogIdentifier=` of `sentinel@.service` (issue 29), so
+/// `journalctl -t sentinel-dallas` shows one location's lines.
+pub fn init_logging(instance: Option<&str>) {
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let journald = std::env::var_os("JOURNAL_STREAM").is_some().then(|| tracing_journald::layer().ok()).flatten();
+    let journald =
+        std::env::var_os("JOURNAL_STREAM").is_some().then(|| tracing_journald::layer().ok()).flatten().map(|layer| {
+            match instance {
+                Some(name) => layer.with_syslog_identifier(format!("sentinel-{name}")),
+                None => layer,
+            }
+        });
     let stderr = journald.is_none().then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)

@@ -13,6 +13,8 @@ Usage:
   sentinel [run] [--config PATH]       run the service (the default)
   sentinel check-config [--config PATH] print the effective configuration, secrets masked
   sentinel status [--config PATH]       one screen: actors, last webhook, GHL, issues, next digest
+  sentinel instances                    one line per location on this host (/etc/sentinel/*.env):
+                                        its GHL location, listeners, and whether /health answers
   sentinel doctor [--json] [--send-test-sms [--wait-for-ok SECONDS]] [--config PATH]
                                         check every outside dependency for real (GHL token,
                                         managers, the box); one line each with what to do;
@@ -49,7 +51,9 @@ Usage:
   sentinel --help                       print this help
 
 The configuration comes from the env file (--config PATH, else /etc/sentinel/sentinel.env
-when it exists) and the process environment, which wins. See README.md for every variable.";
+when it exists) and the process environment, which wins. --instance NAME in place of --config
+is the location sentinel@NAME.service runs: /etc/sentinel/NAME.env, its data in
+/var/lib/sentinel/NAME. See README.md for every variable.";
 
 /// How long `doctor --send-test-sms` waits for the managers' OK unless told.
 const DOCTOR_OK_WAIT_SECONDS: u64 = 120;
@@ -59,6 +63,7 @@ enum Command {
     Run,
     CheckConfig,
     Status,
+    Instances,
     Doctor,
     ImportOriginal,
     Backup,
@@ -82,6 +87,9 @@ enum ManagerCommand {
 struct Args {
     command: Command,
     config: Option<PathBuf>,
+    /// `--instance NAME`: the env file `/etc/sentinel/NAME.env` and the data of
+    /// `sentinel@NAME.service` (issue 29).
+    instance: Option<String>,
     /// `import-original`'s, `backup`'s or `restore`'s file (or `restore`'s bucket URL).
     file: Option<PathBuf>,
     /// `restore --offbox`: `latest` or a copy's name in `OFFBOX_URL`'s bucket.
@@ -108,6 +116,7 @@ struct Args {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut command = None;
     let mut config = None;
+    let mut instance = None;
     let mut file = None;
     let mut offbox = None;
     let mut dry_run = false;
@@ -123,11 +132,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 config = Some(PathBuf::from(args.next().ok_or("--config needs a path")?));
             }
             _ if arg.starts_with("--config=") => config = Some(PathBuf::from(&arg["--config=".len()..])),
+            "--instance" => instance = Some(args.next().ok_or("--instance needs a name, e.g. dallas")?),
+            _ if arg.starts_with("--instance=") => instance = Some(arg["--instance=".len()..].to_string()),
             "--version" | "-V" | "version" => command = Some(Command::Version),
             "--help" | "-h" | "help" => command = Some(Command::Help),
             "run" if command.is_none() => command = Some(Command::Run),
             "check-config" if command.is_none() => command = Some(Command::CheckConfig),
             "status" if command.is_none() => command = Some(Command::Status),
+            "instances" if command.is_none() => command = Some(Command::Instances),
             "doctor" if command.is_none() => command = Some(Command::Doctor),
             "--json" if matches!(command, Some(Command::Doctor)) => json = true,
             "--send-test-sms" if matches!(command, Some(Command::Doctor)) => send_test_sms = true,
@@ -231,10 +243,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         }
         _ => {}
     }
+    if config.is_some() && instance.is_some() {
+        return Err("--config and --instance both name the env file; give one".into());
+    }
     let command = command.unwrap_or(Command::Run);
     Ok(Args {
         command,
         config,
+        instance,
         file,
         offbox,
         dry_run,
@@ -253,10 +269,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 }
 
 /// The commands `USAGE` describes, as typed.
-const COMMANDS: [&str; 12] = [
+const COMMANDS: [&str; 13] = [
     "run",
     "check-config",
     "status",
+    "instances",
     "doctor",
     "backup",
     "restore",
@@ -336,7 +353,14 @@ fn run() -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let mut source = Source::load(args.config.as_deref())?;
+    if matches!(args.command, Command::Instances) {
+        out!("{}", sentinel::status::instances::list(&config::instance::etc_dir())?);
+        return Ok(());
+    }
+    let mut source = match &args.instance {
+        Some(name) => Source::load_instance(name)?,
+        None => Source::load(args.config.as_deref())?,
+    };
     // The what-if settings win over the env file and the environment.
     for (name, value) in &args.what_if {
         source = source.with(name, value);
@@ -500,7 +524,7 @@ fn run() -> anyhow::Result<()> {
             out!("{report}");
         }
         _ => {
-            sentinel::app::init_logging();
+            sentinel::app::init_logging(args.instance.as_deref());
             for warning in sentinel::config::warnings(&source, &config) {
                 tracing::warn!("{warning}");
             }

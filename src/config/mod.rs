@@ -11,6 +11,7 @@
 //! - `vars`: the table; `parse`: the parsers its entries name.
 //! - `read`: composes [`Config`] from the entries; `cron`: the original's `CRON_*` schedule.
 //! - `describe`: the `check-config` report and the start-up warnings.
+//! - `instance`: `--instance NAME` (issue 29): its env file and its data directory.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -26,6 +27,7 @@ use crate::domain::event::VoicemailCallback;
 mod bucket_url;
 mod cron;
 mod describe;
+pub mod instance;
 mod parse;
 mod read;
 mod source;

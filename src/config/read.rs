@@ -355,11 +355,17 @@ fn read_notify(r: &mut Reader<'_>) -> Option<NotifyConfig> {
 /// systemd (`STATE_DIRECTORY`), a path under `/data/` is the original's container volume, which
 /// the appliance does not have (its root is read-only), so the state directory is used instead
 /// and `warnings` says so, rather than the start failing on "creating /data".
+/// An instance's default is in the directory named for it (issue 29).
 fn read_db_path(r: &mut Reader<'_>) -> Option<(PathBuf, Option<PathBuf>)> {
+    let default = || match &r.source.instance {
+        Some(name) => super::instance::data_dir(name, state_directory().as_deref()).join("sentinel.db"),
+        None => default_db_path(),
+    };
+    let default = default();
     Some(match r.get(&DB_PATH)? {
-        Some(path) if is_docker_path(&path) && state_directory().is_some() => (default_db_path(), Some(path)),
+        Some(path) if is_docker_path(&path) && state_directory().is_some() => (default, Some(path)),
         Some(path) => (path, None),
-        None => (default_db_path(), None),
+        None => (default, None),
     })
 }
 

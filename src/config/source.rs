@@ -30,20 +30,35 @@ pub struct Source {
     pub unknown: Vec<String>,
     /// The env file read, if any.
     pub file: Option<PathBuf>,
+    /// The instance (`--instance NAME`, issue 29) whose env file this is, if any: its default
+    /// database is in the directory named for it.
+    pub instance: Option<String>,
 }
 
 impl Source {
     /// Reads the env file (explicit path, else the default path when it exists) and overlays
     /// the process environment.
     pub fn load(explicit: Option<&Path>) -> anyhow::Result<Source> {
-        let mut source = Source::default();
         let default = Path::new(DEFAULT_ENV_FILE);
         let file = match explicit {
             Some(path) => Some(path.to_path_buf()),
             None if default.exists() => Some(default.to_path_buf()),
             None => None,
         };
-        if let Some(path) = &file {
+        let mut source = Source::from_file(file.as_deref())?;
+        for (name, value) in std::env::vars() {
+            if is_known(&name) {
+                source.values.insert(name, (value, Origin::Environment));
+            }
+        }
+        Ok(source)
+    }
+
+    /// Reads an env file alone, without the process environment: another service's settings,
+    /// as that service sees them (`sentinel instances`).
+    pub fn from_file(file: Option<&Path>) -> anyhow::Result<Source> {
+        let mut source = Source::default();
+        if let Some(path) = file {
             let text =
                 std::fs::read_to_string(path).with_context(|| format!("reading the env file {}", path.display()))?;
             for (name, value) in
@@ -55,12 +70,16 @@ impl Source {
                 source.values.insert(name, (value, Origin::File));
             }
         }
-        source.file = file;
-        for (name, value) in std::env::vars() {
-            if is_known(&name) {
-                source.values.insert(name, (value, Origin::Environment));
-            }
-        }
+        source.file = file.map(Path::to_path_buf);
+        Ok(source)
+    }
+
+    /// Reads instance `name`'s env file (`/etc/sentinel/NAME.env`, or in `SENTINEL_ETC`), which
+    /// must exist, and overlays the process environment, as [`Source::load`] does.
+    pub fn load_instance(name: &str) -> anyhow::Result<Source> {
+        let file = super::instance::env_file(name)?;
+        let mut source = Source::load(Some(&file))?;
+        source.instance = Some(name.to_string());
         Ok(source)
     }
 

@@ -112,7 +112,8 @@ vars! {
         "the public base URL GHL's workflows post to through the tunnel, e.g. https://sentinel-dallas.example.com; \
         sentinel doctor posts a probe to it and prints the webhook URLs under it";
     DB_PATH: Option<PathBuf> = unset, parse::path,
-        "SQLite file; default $STATE_DIRECTORY/sentinel.db under systemd, else ./sentinel-data/sentinel.db; under \
+        "SQLite file; default $STATE_DIRECTORY/sentinel.db under systemd, else ./sentinel-data/sentinel.db; for \
+        --instance NAME, sentinel.db in the directory named NAME (/var/lib/sentinel/NAME under sentinel@NAME); under \
         systemd the original's Docker path (/data/...) is ignored with a warning";
     MAX_BODY_BYTES: usize = "262144", |v| parse::count(v, "a number of bytes, e.g. 262144"),
         "largest accepted request body in bytes";

@@ -4,7 +4,9 @@
 //!
 //! This file takes the snapshot and fetches it for `sentinel status`; `page` renders the HTML,
 //! `text` the one-line descriptions and the terminal screen, and `metrics` the Prometheus text.
+//! `instances` is `sentinel instances`, every location on the host (issue 29).
 
+pub mod instances;
 mod metrics;
 mod page;
 mod text;

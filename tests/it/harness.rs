@@ -130,13 +130,37 @@ impl Sentinel {
     /// Starts `program ARGS...` (e.g. the update launcher, which execs a sentinel) as
     /// [`Sentinel::start_with_args`] starts the binary under test.
     pub fn start_command(
-        mut program: Command,
+        program: Command,
         dir: tempfile::TempDir,
         args: &[&str],
         extra: &[(&str, &str)],
     ) -> anyhow::Result<Sentinel> {
         let mut env = base_env();
         env.push(("DB_PATH".into(), dir.path().join("sentinel.db").display().to_string()));
+        for (name, value) in extra {
+            env.retain(|(n, _)| n != name);
+            env.push((name.to_string(), value.to_string()));
+        }
+        Sentinel::spawn(program, dir, args, env)
+    }
+
+    /// Starts `sentinel ARGS...` as a systemd unit would (`sentinel@.service`, issue 29): with
+    /// only `env` and what every test gets (no LED, its own network tree), and nothing of
+    /// [`base_env`]: no listeners, secret or `DB_PATH`, which come from the env file the
+    /// arguments name, or the defaults.
+    pub fn start_as_unit(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Sentinel> {
+        let mut all =
+            vec![("LED_PATH".to_string(), "/nonexistent/led".to_string()), ("RUST_LOG".into(), "info".into())];
+        all.extend(env.iter().map(|(name, value)| (name.to_string(), value.to_string())));
+        Sentinel::spawn(command(), dir, args, all)
+    }
+
+    fn spawn(
+        mut program: Command,
+        dir: tempfile::TempDir,
+        args: &[&str],
+        mut env: Vec<(String, String)>,
+    ) -> anyhow::Result<Sentinel> {
         // The network the box sees (issue 28): a cabled one of its own, so no test depends on
         // this machine's interfaces; tests of the network give their own tree.
         let net = dir.path().join("net");
@@ -144,10 +168,8 @@ impl Sentinel {
             .link("lo", "unknown", true, false)?
             .ethernet("eth0", true)?
             .routes(&[("eth0", 100)])?;
-        env.push(("SENTINEL_NET_ROOT".into(), net.display().to_string()));
-        for (name, value) in extra {
-            env.retain(|(n, _)| n != name);
-            env.push((name.to_string(), value.to_string()));
+        if !env.iter().any(|(name, _)| name == "SENTINEL_NET_ROOT") {
+            env.push(("SENTINEL_NET_ROOT".into(), net.display().to_string()));
         }
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("stderr.log"))?;
         let mut child = program

@@ -20,6 +20,7 @@ mod harness;
 mod hostile;
 mod hours;
 mod import;
+mod instances;
 mod intake;
 mod led;
 mod lifecycle;
