@@ -284,12 +284,11 @@ fn flood() -> anyhow::Result<()> {
         );
     }
     let metrics = app.admin("GET", "/metrics")?.text;
-    let counter =
-        |name: &str| metrics.lines().find_map(|line| line.strip_prefix(name)?.trim().parse::<u64>().ok()).unwrap_or(0);
+    let counter = |name: &str| harness::metric(&metrics, name).and_then(|value| value.parse::<u64>().ok()).unwrap_or(0);
     println!(
         "flood: the guard counted {} failed authentications, {} of them slowed to 429",
-        counter("sentinel_auth_failures_total "),
-        counter("sentinel_auth_slowed_total ")
+        counter("sentinel_auth_failures_total"),
+        counter("sentinel_auth_slowed_total")
     );
     Ok(())
 }
@@ -315,7 +314,7 @@ fn pins() -> anyhow::Result<()> {
     let app = Sentinel::start_in(dir, &[("RUST_LOG", "error"), ("CONSOLE_URL", "http://127.0.0.1:8001")])?;
     let counter = |name: &str| -> anyhow::Result<u64> {
         let metrics = app.admin("GET", "/metrics")?.text;
-        Ok(metrics.lines().find_map(|line| line.strip_prefix(name)?.trim().parse::<u64>().ok()).unwrap_or(0))
+        Ok(harness::metric(&metrics, name).and_then(|value| value.parse::<u64>().ok()).unwrap_or(0))
     };
     let deliveries = |base: u64, until: Instant| -> anyhow::Result<Vec<Duration>> {
         let mut all = Vec::new();
@@ -330,7 +329,7 @@ fn pins() -> anyhow::Result<()> {
     let mut quiet = deliveries(8_000_000, Instant::now() + Duration::from_secs(seconds))?;
     quiet.sort();
     let p99_quiet = percentile(&quiet, 0.99);
-    let checked_before = counter("sentinel_console_pins_checked_total ")?;
+    let checked_before = counter("sentinel_console_pins_checked_total")?;
     let done = std::sync::atomic::AtomicBool::new(false);
     let answered = std::sync::atomic::AtomicU64::new(0);
     let started = Instant::now();
@@ -359,7 +358,7 @@ fn pins() -> anyhow::Result<()> {
         loud
     })?;
     let elapsed = started.elapsed().as_secs_f64();
-    let checked = counter("sentinel_console_pins_checked_total ")? - checked_before;
+    let checked = counter("sentinel_console_pins_checked_total")? - checked_before;
     loud.sort();
     let p99 = percentile(&loud, 0.99);
     println!(

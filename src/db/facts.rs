@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{events, issues, kv_get, kv_set, outbox, parse_ts, summary, ts};
 use crate::config::Config;
+use crate::domain::calendar::Calendar;
 
 /// What the summary sender plans with.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +45,18 @@ pub struct StoreStats {
     pub recent_events: Vec<events::Recent>,
     /// Bytes the database's live pages take.
     pub data_bytes: u64,
+    /// Today's breaches and the last day's first replies (`/metrics`, issue 29).
+    pub day: DayFigures,
+}
+
+/// What `/metrics` reports of the day, read from the issues themselves.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DayFigures {
+    /// Issues that went OPEN (breached their window) since the start of today's local date.
+    pub breaches_today: i64,
+    /// For each issue a staff reply resolved in the last 24 hours, the business time from the
+    /// customer's first message to that reply, in seconds (as the what-if replay measures it).
+    pub first_replies: Vec<f64>,
 }
 
 /// What the summary sender plans with; records `now` as "last seen" when the clock is
@@ -120,7 +133,34 @@ pub fn stats(conn: &Connection) -> rusqlite::Result<StoreStats> {
         hooks: super::notify::counts(conn)?,
         recent_events: events::recent(conn, RECENT_EVENTS)?,
         data_bytes: events::used_bytes(conn)?,
+        day: DayFigures::default(),
     })
+}
+
+/// Today's breaches and the first replies of the 24 hours before `now`, by the calendar in
+/// force (its zone says when today began; its hours say what counts as business time).
+pub fn day_figures(conn: &Connection, calendar: &Calendar, now: Timestamp) -> rusqlite::Result<DayFigures> {
+    let today = now.to_zoned(calendar.zone().clone()).date();
+    let midnight = today.to_zoned(calendar.zone().clone()).map_or(now, |start| start.timestamp());
+    let breaches_today = conn.query_row(
+        "SELECT COUNT(*) FROM issues WHERE opened_at >= ?1 AND opened_at <= ?2",
+        [ts(midnight), ts(now)],
+        |row| row.get::<_, i64>(0),
+    )?;
+    let since = now.checked_sub(jiff::SignedDuration::from_hours(24)).unwrap_or(now);
+    let mut stmt = conn.prepare(
+        "SELECT first_inbound_at, resolved_at FROM issues
+         WHERE resolved_at >= ?1 AND resolved_at <= ?2 AND resolved_by LIKE 'staff_reply%'",
+    )?;
+    let rows = stmt.query_map([ts(since), ts(now)], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+    let mut first_replies = Vec::new();
+    for row in rows {
+        let (first, resolved) = row?;
+        let waited = calendar.business_time_between(parse_ts(&first)?, parse_ts(&resolved)?);
+        first_replies.push(waited.as_secs_f64().max(0.0));
+    }
+    first_replies.sort_by(f64::total_cmp);
+    Ok(DayFigures { breaches_today, first_replies })
 }
 
 /// The watchdog's write: a real one either way. By a clock that cannot be believed it goes

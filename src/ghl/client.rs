@@ -52,6 +52,10 @@ pub struct GhlStatus {
     pub token_refused: bool,
     /// What GHL's `X-RateLimit-*` headers said last.
     pub rate_limit: Option<RateLimitHeaders>,
+    /// Requests counted against the daily budget in its current day.
+    pub budget_used: u32,
+    /// The daily budget (`GHL_DAILY_BUDGET`).
+    pub daily_budget: u32,
 }
 
 /// Pages of messages read at most while looking back for a staff reply.
@@ -159,6 +163,7 @@ impl GhlClient {
     pub fn status(&self) -> GhlStatus {
         let state = self.lock();
         let mut status = state.status.clone();
+        (status.budget_used, status.daily_budget) = self.inner.limiter.used_today();
         let open = state.breaker.is_open(self.inner.time.now());
         status.circuit = if open { "open" } else { "closed" };
         status.state = if self.inner.token.is_none() {

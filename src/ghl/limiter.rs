@@ -141,6 +141,14 @@ impl RateLimiter {
         state.advertised_max = (max < self.max).then_some(max);
     }
 
+    /// The requests taken in the current budget day (24 hours from the first of them since
+    /// start, as `acquire` counts them), and the daily budget.
+    pub fn used_today(&self) -> (u32, u32) {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let over = Instant::now().duration_since(state.day_started) >= Duration::from_secs(86_400);
+        (if over { 0 } else { state.used_today }, self.daily_budget)
+    }
+
     /// Whether GHL said the day's requests are spent and the hold has not ended.
     pub fn day_is_held(&self) -> bool {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);

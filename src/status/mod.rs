@@ -85,6 +85,25 @@ pub struct Snapshot {
     /// backup) take, and the budget for all of them (`DATA_MAX_MB`).
     #[serde(default)]
     pub data_bytes: (u64, u64),
+    /// The data partition's size and the bytes free on it (`None` when it cannot be read).
+    #[serde(default)]
+    pub partition_bytes: Option<(u64, u64)>,
+    /// The GHL location: `GHL_LOCATION_ID`, else the one learnt from the webhooks.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// Whether the calendar in force is open now.
+    #[serde(default)]
+    pub business_hours_open: bool,
+    /// A business day's last digest went by with no webhook, and none has come since.
+    #[serde(default)]
+    pub quiet_day: bool,
+    /// Issues that went OPEN since the start of today's local date.
+    #[serde(default)]
+    pub breaches_today: i64,
+    /// Business seconds to the first staff reply of each issue resolved in the last 24
+    /// hours, shortest first.
+    #[serde(default)]
+    pub first_replies: Vec<f64>,
     /// Why the newest of them was not sent (e.g. "not sent: no GHL_TOKEN").
     #[serde(default)]
     pub outbox_not_sent_reason: Option<String>,
@@ -168,6 +187,12 @@ pub async fn gather(ctx: &Ctx) -> anyhow::Result<(Snapshot, Vec<Issue>)> {
         network: ctx.signals.network(),
         disk_full: ctx.signals.disk_full(),
         data_bytes: (data_used(&ctx.config, stats.data_bytes), ctx.config.data_budget()),
+        partition_bytes: crate::backup::filesystem_space(&ctx.config.data_dir()),
+        location: ctx.ghl.location_id(),
+        business_hours_open: ctx.calendar().is_open(now),
+        quiet_day: ctx.signals.quiet_day(),
+        breaches_today: stats.day.breaches_today,
+        first_replies: stats.day.first_replies,
         outbox_not_sent_reason: stats.outbox_not_sent.1,
         open: live.iter().filter(|i| i.status == Status::Open).count(),
         pending: live.iter().filter(|i| i.status == Status::Pending).count(),
@@ -233,4 +258,53 @@ pub fn print(config: &crate::config::Config) -> anyhow::Result<String> {
         .context("reading the service's answer")?;
     let zone = config.calendar.zone();
     Ok(screen(&snapshot, Timestamp::now(), zone))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A snapshot of an idle box, for the renderers' tests to change what they check.
+    pub(crate) fn sample() -> Snapshot {
+        Snapshot {
+            version: "0".into(),
+            uptime_seconds: 1,
+            actors: vec![],
+            ghl: "ok".into(),
+            ghl_error: None,
+            last_ghl_success_at: None,
+            last_webhook_at: None,
+            outbox_backlog: 0,
+            outbox_not_sent: 0,
+            webhook_backlog: 0,
+            webhook_not_sent: 0,
+            notify_targets: Vec::new(),
+            recent_events: Vec::new(),
+            resolver_pass: None,
+            webhooks: true,
+            catchup: None,
+            clock: Default::default(),
+            network: None,
+            disk_full: false,
+            data_bytes: (0, 0),
+            partition_bytes: None,
+            location: None,
+            business_hours_open: false,
+            quiet_day: false,
+            breaches_today: 0,
+            first_replies: Vec::new(),
+            outbox_not_sent_reason: None,
+            open: 0,
+            pending: 0,
+            next_digest: None,
+            special_days: Vec::new(),
+            auth_failures: 0,
+            auth_slowed: 0,
+            pins_checked: 0,
+            pins_unchecked: 0,
+            ai_gate: AiGateStatus::default(),
+            offbox: None,
+            update: Default::default(),
+        }
+    }
 }

@@ -154,7 +154,6 @@ pub fn html(snapshot: &Snapshot, live: &[Issue], now: Timestamp, zone: &jiff::tz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::ai::AiGateStatus;
     use crate::domain::event::Status;
 
     #[test]
@@ -162,38 +161,9 @@ mod tests {
         let zone = jiff::tz::TimeZone::get("America/Chicago")?;
         let now: Timestamp = "2026-03-02T15:00:00Z".parse()?;
         let snapshot = Snapshot {
-            version: "0".into(),
-            uptime_seconds: 1,
-            actors: vec![],
-            ghl: "ok".into(),
-            ghl_error: None,
-            last_ghl_success_at: None,
-            last_webhook_at: None,
-            outbox_backlog: 0,
-            outbox_not_sent: 0,
-            webhook_backlog: 0,
-            webhook_not_sent: 0,
-            notify_targets: Vec::new(),
-            recent_events: Vec::new(),
-            resolver_pass: None,
-            webhooks: true,
-            catchup: None,
-            clock: Default::default(),
-            network: None,
-            disk_full: false,
-            data_bytes: (0, 0),
-            outbox_not_sent_reason: None,
             open: 1,
-            pending: 0,
-            next_digest: None,
             special_days: vec!["Fri 3/6 closed, set by <b>Dana</b>".into()],
-            auth_failures: 0,
-            auth_slowed: 0,
-            pins_checked: 0,
-            pins_unchecked: 0,
-            ai_gate: AiGateStatus::default(),
-            offbox: None,
-            update: Default::default(),
+            ..super::super::tests::sample()
         };
         let issue = Issue {
             id: 1,

@@ -68,11 +68,18 @@ pub struct UpdateStatus {
     pub trial: Option<String>,
     /// How the last update ended, in words.
     pub last: Option<String>,
+    /// How the last update ended, in one word: `ok`, `rolled-back` or `aborted`.
+    #[serde(default)]
+    pub last_result: Option<String>,
+    /// When the last update ended.
+    #[serde(default)]
+    pub last_at: Option<jiff::Timestamp>,
 }
 
 /// Reads the slots' state for the status page.
 pub fn status(data_dir: &Path) -> UpdateStatus {
     let slots = slots::Slots::in_data_dir(data_dir);
+    let last = slots.last_update();
     let word = |state: &slots::State, key: &str| state.get(key).cloned().unwrap_or_else(|| "?".into());
     UpdateStatus {
         slot: slots.active(),
@@ -89,7 +96,9 @@ pub fn status(data_dir: &Path) -> UpdateStatus {
                 trial.get("failed").map_or("0", String::as_str)
             )
         }),
-        last: slots.last_update().map(|last| gate::describe(&last)),
+        last: last.as_ref().map(gate::describe),
+        last_result: last.as_ref().and_then(|last| last.get("result").cloned()),
+        last_at: last.as_ref().and_then(|last| last.get("at")?.parse().ok()),
     }
 }
 

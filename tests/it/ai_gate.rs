@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tiny_http::{Header, Response, Server};
 
 use crate::fake_ghl::FakeGhl;
-use crate::harness::{Sentinel, with_ghl};
+use crate::harness::{Sentinel, metric, with_ghl};
 
 /// Monday 2026-03-02 09:00 CST; texts are due at 11:00 CST (17:00Z).
 const MONDAY_9AM: &str = "2026-03-02T15:00:00Z";
@@ -262,8 +262,8 @@ fn only_a_confident_no_resolves_and_everything_else_opens_and_alerts() -> anyhow
 
     let metrics = app.admin("GET", "/metrics")?.text;
     for (result, count) in [("suppressed", 2), ("waiting", 2), ("failed", 5), ("cached", 0)] {
-        let line = format!("sentinel_ai_gate_checks_total{{result=\"{result}\"}} {count}\n");
-        assert!(metrics.contains(&line), "{line}{metrics}");
+        let series = format!("sentinel_ai_gate_checks_total{{result=\"{result}\"}}");
+        assert_eq!(metric(&metrics, &series), Some(count.to_string().as_str()), "{series}{metrics}");
     }
     let page = app.admin("GET", "/status")?.text;
     assert!(page.contains("AI check: on (gpt-4o-mini): 2 resolved, 2 still waiting, 5 failed"), "{page}");
@@ -330,7 +330,7 @@ fn a_thread_state_is_sent_once_and_a_new_message_is_sent_again() -> anyhow::Resu
     assert_eq!(status_of(&app, newer)?, ("OPEN".to_string(), None));
     assert_eq!(ai.requests().len(), 2);
     let metrics = app.admin("GET", "/metrics")?.text;
-    assert!(metrics.contains("sentinel_ai_gate_checks_total{result=\"cached\"} 1\n"), "{metrics}");
+    assert_eq!(metric(&metrics, "sentinel_ai_gate_checks_total{result=\"cached\"}"), Some("1"), "{metrics}");
     Ok(())
 }
 
@@ -343,7 +343,7 @@ fn with_the_gate_off_by_default_nothing_is_sent() -> anyhow::Result<()> {
     settle(&app, DUE)?;
     assert_eq!(status_of(&app, id)?, ("OPEN".to_string(), None));
     assert!(ai.requests().is_empty(), "{:?}", ai.requests());
-    assert!(app.admin("GET", "/metrics")?.text.contains("sentinel_ai_gate_enabled 0\n"));
+    assert_eq!(metric(&app.admin("GET", "/metrics")?.text, "sentinel_ai_gate_enabled"), Some("0"));
     assert!(app.admin("GET", "/status")?.text.contains("AI check: off"));
     Ok(())
 }
@@ -365,7 +365,7 @@ fn each_run_makes_at_most_the_configured_number_of_requests() -> anyhow::Result<
     let opened = statuses.iter().filter(|(status, _)| status == "OPEN").count();
     assert_eq!((resolved, opened), (2, 2), "{statuses:?}");
     let metrics = app.admin("GET", "/metrics")?.text;
-    assert!(metrics.contains("sentinel_ai_gate_checks_total{result=\"skipped\"} 2\n"), "{metrics}");
+    assert_eq!(metric(&metrics, "sentinel_ai_gate_checks_total{result=\"skipped\"}"), Some("2"), "{metrics}");
     Ok(())
 }
 
@@ -391,7 +391,7 @@ fn a_stalling_endpoint_is_bounded_by_the_run_budget_and_never_delays_webhooks() 
     assert!(started.elapsed() < Duration::from_secs(5), "the run took {:?}", started.elapsed());
     assert_eq!(ai.requests().len(), 2, "one full timeout, one cut to the budget left, then none");
     let metrics = app.admin("GET", "/metrics")?.text;
-    assert!(metrics.contains("sentinel_ai_gate_checks_total{result=\"failed\"} 2\n"), "{metrics}");
-    assert!(metrics.contains("sentinel_ai_gate_checks_total{result=\"skipped\"} 2\n"), "{metrics}");
+    assert_eq!(metric(&metrics, "sentinel_ai_gate_checks_total{result=\"failed\"}"), Some("2"), "{metrics}");
+    assert_eq!(metric(&metrics, "sentinel_ai_gate_checks_total{result=\"skipped\"}"), Some("2"), "{metrics}");
     Ok(())
 }

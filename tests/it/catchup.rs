@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::fake_ghl::FakeGhl;
-use crate::harness::{Answer, Env, Sentinel, command, with_ghl};
+use crate::harness::{Answer, Env, Sentinel, command, metric, with_ghl};
 
 /// Monday 2026-03-02 09:00 CST.
 const MONDAY_9AM: &str = "2026-03-02T15:00:00Z";
@@ -256,8 +256,8 @@ fn stopped_box_catches_up(fields: Fields, alert_after: Option<&str>) -> anyhow::
     let status = catchup_status(&app)?;
     assert_eq!(status["found_today"], 5, "{status}");
     let metrics = app.admin("GET", "/metrics")?.text;
-    assert!(metrics.contains("sentinel_catchup_found_total 5\n"), "{metrics}");
-    assert!(metrics.contains("sentinel_catchup_last_pass_timestamp_seconds "), "{metrics}");
+    assert_eq!(metric(&metrics, "sentinel_catchup_found_total"), Some("5"), "{metrics}");
+    assert!(metric(&metrics, "sentinel_catchup_last_pass_timestamp_seconds").is_some(), "{metrics}");
     // Five customer messages found on a business day: the managers hear once that the way in
     // is broken (more than CATCHUP_ALERT_AFTER=3), unless it is 0.
     let told = || sends_to(&ghl, "boss").iter().filter(|m| m.contains("found by catch-up")).count();
@@ -329,7 +329,11 @@ fn an_hour_without_webhooks_is_caught_up_by_the_cadence_as_the_webhooks_would_ha
     assert!((7 * 60..=9 * 60).contains(&gap), "{status}");
     let metrics = app.admin("GET", "/metrics")?.text;
     let stamp = at("2026-03-02T15:11:00Z").as_second();
-    assert!(metrics.contains(&format!("sentinel_catchup_last_pass_timestamp_seconds {stamp}\n")), "{metrics}");
+    assert_eq!(
+        metric(&metrics, "sentinel_catchup_last_pass_timestamp_seconds"),
+        Some(stamp.to_string().as_str()),
+        "{metrics}"
+    );
 
     // Later in the hour: c2 writes again, c5 texts; the next pass adds both as webhooks would.
     ghl.inbound_text("conv-c2", "c2", "Hello??", "2026-03-02T15:25:00Z");

@@ -208,9 +208,8 @@ fn a_post_without_its_csrf_token_or_from_another_site_is_refused() -> anyhow::Re
 /// A counter on `/metrics`.
 fn metric(desk: &Desk, name: &str) -> anyhow::Result<u64> {
     let metrics = desk.app.admin("GET", "/metrics")?.text;
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+    crate::harness::metric(&metrics, name)
+        .and_then(|value| value.parse().ok())
         .ok_or_else(|| anyhow::format_err!("no {name}: {metrics}"))
 }
 

@@ -375,6 +375,23 @@ fn address_in(line: &str) -> Option<String> {
     Some(rest[..end].to_string())
 }
 
+/// The value of one series in a `/metrics` scrape, named with its labels but without the
+/// `location` label every series carries (issue 29): `sentinel_issues_pending` or
+/// `sentinel_actor_up{actor="store"}`.
+pub fn metric<'a>(scrape: &'a str, series: &str) -> Option<&'a str> {
+    scrape.lines().filter(|line| !line.starts_with('#')).find_map(|line| {
+        let (named, value) = line.rsplit_once(' ')?;
+        let (name, labels) = named.split_once('{').unwrap_or((named, "}"));
+        let kept: Vec<&str> = labels
+            .trim_end_matches('}')
+            .split(',')
+            .filter(|label| !label.is_empty() && !label.starts_with("location="))
+            .collect();
+        let bare = if kept.is_empty() { name.to_string() } else { format!("{name}{{{}}}", kept.join(",")) };
+        (bare == series).then_some(value)
+    })
+}
+
 /// A minimal HTTP/1.1 client: one request per connection, so tests can also send what a
 /// well-behaved client library would refuse to.
 pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> anyhow::Result<Answer> {

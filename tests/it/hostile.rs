@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Answer, SECRET, Sentinel, request};
+use crate::harness::{Answer, SECRET, Sentinel, metric, request};
 
 /// The status line of the answer on `stream`, e.g. `HTTP/1.1 408 Request Timeout`.
 fn status_line(stream: &TcpStream) -> anyhow::Result<String> {
@@ -266,8 +266,8 @@ fn wrong_secrets_never_lock_out_the_right_one() -> anyhow::Result<()> {
     // The admin listener, with the right secret, is not locked either; the failures show there.
     let metrics = app.admin("GET", "/metrics")?;
     assert_eq!(metrics.status, 200);
-    assert!(metrics.text.contains("sentinel_auth_failures_total 30"), "{}", metrics.text);
-    assert!(metrics.text.contains("sentinel_auth_slowed_total 20"), "{}", metrics.text);
+    assert_eq!(metric(&metrics.text, "sentinel_auth_failures_total"), Some("30"), "{}", metrics.text);
+    assert_eq!(metric(&metrics.text, "sentinel_auth_slowed_total"), Some("20"), "{}", metrics.text);
     let status = app.admin("GET", "/api/status")?;
     assert_eq!(status.json["auth_failures"], 30, "{status:?}");
     let page = app.admin("GET", "/status")?;

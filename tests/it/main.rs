@@ -25,6 +25,7 @@ mod intake;
 mod led;
 mod lifecycle;
 mod managers;
+mod metrics;
 mod net_tree;
 mod network;
 mod notify;

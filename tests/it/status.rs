@@ -1,6 +1,6 @@
 //! What staff see (SPEC §11): the status page, the status JSON and `sentinel status`.
 
-use crate::harness::{SECRET, Sentinel, command, payload, request};
+use crate::harness::{SECRET, Sentinel, command, metric, payload, request};
 
 #[test]
 fn the_status_page_lists_live_issues_with_countdowns() -> anyhow::Result<()> {
@@ -19,8 +19,8 @@ fn the_status_page_lists_live_issues_with_countdowns() -> anyhow::Result<()> {
     let json = app.admin("GET", "/api/status")?;
     assert_eq!(json.json["pending"], 1, "{json:?}");
     let metrics = app.admin("GET", "/metrics")?;
-    assert!(metrics.text.contains("sentinel_issues_pending 1\n"), "{}", metrics.text);
-    assert!(metrics.text.contains("sentinel_actor_up{actor=\"store\"} 1"), "{}", metrics.text);
+    assert_eq!(metric(&metrics.text, "sentinel_issues_pending"), Some("1"), "{}", metrics.text);
+    assert_eq!(metric(&metrics.text, "sentinel_actor_up{actor=\"store\"}"), Some("1"), "{}", metrics.text);
     Ok(())
 }
 

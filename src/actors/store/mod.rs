@@ -188,7 +188,12 @@ impl Actor for Store {
                 let _ = reply.send(heartbeat(state));
             }
             StoreMsg::Stats { reply } => {
-                let _ = reply.send(text_err(facts::stats(&state.conn)));
+                let (calendar, now) = (state.ctx.calendar(), state.ctx.time.now());
+                let stats = facts::stats(&state.conn).and_then(|mut stats| {
+                    stats.day = facts::day_figures(&state.conn, &calendar, now)?;
+                    Ok(stats)
+                });
+                let _ = reply.send(text_err(stats));
             }
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! Tests of `db::facts`: what the summary sender plans with and the status page's figures.
 
 use super::{MONDAY_9AM, MONDAY_11AM, at, config, create, create_open, customer, database, raw};
-use crate::db::facts::{heartbeat, note_seen, read_probe, stats, summary_facts};
+use crate::db::facts::{day_figures, heartbeat, note_seen, read_probe, stats, summary_facts};
 use crate::db::{events, issues, kv_get, summary, ts};
 use crate::domain::event::IssueKind;
 use crate::domain::issue::Delivery;
@@ -112,5 +112,29 @@ fn stats_count_issues_per_status_and_the_newest_webhooks() -> anyhow::Result<()>
     assert_eq!(arrivals, vec![at(NOON), at(MONDAY_9AM)], "newest first");
     assert_eq!(figures.outbox_backlog, 2, "one row per manager");
     assert_eq!(figures.outbox_not_sent, (0, None));
+    Ok(())
+}
+
+/// `/metrics` (issue 29): the breaches of today's local date, and the business time to the
+/// first staff reply of the issues resolved in the last 24 hours (a manager's resolve is no reply).
+#[test]
+fn day_figures_count_todays_breaches_and_time_the_first_replies() -> anyhow::Result<()> {
+    let (conn, config) = (database()?, config(&[])?);
+    let calendar = &config.calendar;
+    assert_eq!(day_figures(&conn, calendar, at(NOON))?.breaches_today, 0);
+    let answered = create_open(&conn, IssueKind::Sms, &customer(1))?;
+    create_open(&conn, IssueKind::Call, &customer(2))?;
+    let by_manager = create(&conn, IssueKind::Sms, &customer(3), at(MONDAY_9AM), at(MONDAY_11AM))?;
+    issues::resolve(&conn, answered, at(NOON), "staff_reply:webhook", "answered")?;
+    issues::resolve(&conn, by_manager, at(NOON), "manual:mgr1", "done")?;
+
+    let monday = day_figures(&conn, calendar, at(NOON))?;
+    assert_eq!(monday.breaches_today, 2, "both went OPEN at 11:00 today");
+    assert_eq!(monday.first_replies, vec![3.0 * 3600.0], "09:00 to 12:00, the staff reply only");
+    let tuesday = day_figures(&conn, calendar, at("2026-03-03T15:00:00Z"))?;
+    assert_eq!(tuesday.breaches_today, 0, "a new local day");
+    assert_eq!(tuesday.first_replies.len(), 1, "still within 24 hours");
+    let wednesday = day_figures(&conn, calendar, at("2026-03-04T15:00:00Z"))?;
+    assert!(wednesday.first_replies.is_empty(), "older than 24 hours");
     Ok(())
 }
