@@ -13,6 +13,9 @@ Usage:
   sentinel [run] [--config PATH]       run the service (the default)
   sentinel check-config [--config PATH] print the effective configuration, secrets masked
   sentinel status [--config PATH]       one screen: actors, last webhook, GHL, issues, next digest
+  sentinel health [--config PATH]       ask the running service's /health (admin listener);
+                                        exits 0 when it answers 200, else 1 (a container's
+                                        health check: the image has no curl)
   sentinel doctor [--json] [--send-test-sms [--wait-for-ok SECONDS]] [--config PATH]
                                         check every outside dependency for real (GHL token,
                                         managers, the box); one line each with what to do;
@@ -59,6 +62,7 @@ enum Command {
     Run,
     CheckConfig,
     Status,
+    Health,
     Doctor,
     ImportOriginal,
     Backup,
@@ -128,6 +132,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "run" if command.is_none() => command = Some(Command::Run),
             "check-config" if command.is_none() => command = Some(Command::CheckConfig),
             "status" if command.is_none() => command = Some(Command::Status),
+            "health" if command.is_none() => command = Some(Command::Health),
             "doctor" if command.is_none() => command = Some(Command::Doctor),
             "--json" if matches!(command, Some(Command::Doctor)) => json = true,
             "--send-test-sms" if matches!(command, Some(Command::Doctor)) => send_test_sms = true,
@@ -253,10 +258,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 }
 
 /// The commands `USAGE` describes, as typed.
-const COMMANDS: [&str; 12] = [
+const COMMANDS: [&str; 13] = [
     "run",
     "check-config",
     "status",
+    "health",
     "doctor",
     "backup",
     "restore",
@@ -392,6 +398,7 @@ fn run() -> anyhow::Result<()> {
             }
         }
         Command::Status => out!("{}", sentinel::status::print(&config)?),
+        Command::Health => outln!("{}", sentinel::status::health(&config)?),
         Command::Backup => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
             let db =
