@@ -66,7 +66,9 @@ stage=$(mktemp -d)
 list="localhost/sentinel:$version"
 cleanup() {
   rm -rf "$stage"
+  # The archives are the output; buildah's own copies would only pile up.
   buildah manifest rm "$list" >/dev/null 2>&1 || true
+  for arch in "${!binaries[@]}"; do buildah rmi "localhost/sentinel:$version-$arch" >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
 mkdir -p "$stage/root/etc" "$stage/root/usr/share" "$stage/root/usr/local/bin" "$stage/root/tmp" \

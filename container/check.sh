@@ -28,8 +28,8 @@ fail() {
 }
 step() { echo "-- $*"; }
 [ -f "$archive" ] || fail "no image at $archive: run container/build.sh first"
-for tool in skopeo umoci curl sqlite3 python3; do
-  command -v "$tool" >/dev/null || fail "$tool is missing (apt-get install skopeo umoci curl sqlite3)"
+for tool in skopeo umoci curl sqlite3 python3 file pgrep; do
+  command -v "$tool" >/dev/null || fail "$tool is missing (apt-get install skopeo umoci curl sqlite3 file procps)"
 done
 
 work=$(mktemp -d)
