@@ -41,7 +41,9 @@ cleanup() {
   elif [ -n "${pid:-}" ]; then
     kill -KILL "$(pgrep -P "$pid" | head -1)" "$pid" 2>/dev/null || true
   fi
-  podman untag "localhost/sentinel-check:$$" >/dev/null 2>&1 || true
+  # The image this check loaded (podman's storage is buildah's too): nothing left behind.
+  loaded=$(podman image inspect --format '{{.Id}}' "localhost/sentinel-check:$$" 2>/dev/null || true)
+  [ -z "$loaded" ] || podman rmi -f "$loaded" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
