@@ -5,10 +5,12 @@
 #
 #   cross/build.sh                                   # aarch64-unknown-linux-musl (Pi OS 64-bit)
 #   cross/build.sh armv7-unknown-linux-musleabihf    # 32-bit Pi OS (nightly + build-std)
+#   cross/build.sh x86_64-unknown-linux-musl         # the amd64 container image (container/build.sh)
 #
-# Output: target/<target>/release/sentinel
+# Output: target/<target>/release/sentinel (under $CARGO_TARGET_DIR when it is set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 target="${1:-aarch64-unknown-linux-musl}"
 
 need_apt=()
@@ -26,16 +28,19 @@ install_apt() {
 case "$target" in
   aarch64-unknown-linux-musl)
     arch=arm64; gnu=aarch64-linux-gnu; musl=aarch64-linux-musl; toolchain=stable; build_std=() ;;
+  x86_64-unknown-linux-musl)
+    arch=amd64; gnu=x86_64-linux-gnu; musl=x86_64-linux-musl; toolchain=stable; build_std=() ;;
   armv7-unknown-linux-musleabihf)
     arch=armhf; gnu=arm-linux-gnueabihf; musl=arm-linux-musleabihf; toolchain=nightly
     # rustup serves no prebuilt std for this target here: rebuild it from source.
     build_std=(-Zbuild-std=std,panic_unwind) ;;
   *)
-    echo "unsupported target $target (aarch64-unknown-linux-musl or armv7-unknown-linux-musleabihf)" >&2
+    echo "unsupported target $target (aarch64-unknown-linux-musl, armv7-unknown-linux-musleabihf or x86_64-unknown-linux-musl)" >&2
     exit 2 ;;
 esac
 
-if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+# The machine's own architecture (amd64 here) needs no foreign-architecture entry.
+if [ "$arch" != "$(dpkg --print-architecture)" ] && ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
   [ "$(id -u)" -eq 0 ] || { echo "dpkg --add-architecture $arch needs root" >&2; exit 1; }
   dpkg --add-architecture "$arch"
 fi
@@ -44,7 +49,7 @@ command -v "$gnu-gcc" >/dev/null || need_apt+=("gcc-$gnu")
 install_apt
 
 # SQLite must compile against musl's headers, not glibc's (BUILD.md §3b: LFS64 symbols).
-wrapper_dir="$PWD/target/cross-bin"
+wrapper_dir="$target_dir/cross-bin"
 mkdir -p "$wrapper_dir"
 cat > "$wrapper_dir/$musl-gcc" <<WRAP
 #!/bin/sh
@@ -58,7 +63,7 @@ export "CC_$lower=$wrapper_dir/$musl-gcc" "AR_$lower=$gnu-ar"
 if [ "$toolchain" = nightly ]; then
   rustup component add rust-src --toolchain nightly >/dev/null
   # std comes from source, so the link uses Debian's musl objects and libgcc_eh as the unwinder.
-  unwind_dir="$PWD/target/cross-unwind-$arch"
+  unwind_dir="$target_dir/cross-unwind-$arch"
   mkdir -p "$unwind_dir"
   ln -sf "$(ls /usr/lib/gcc-cross/$gnu/*/libgcc_eh.a | head -n1)" "$unwind_dir/libunwind.a"
   export "CARGO_TARGET_${upper}_LINKER=$wrapper_dir/$musl-gcc"
@@ -69,7 +74,7 @@ else
 fi
 
 cargo "+$toolchain" build --release --locked --target "$target" "${build_std[@]}"
-binary="target/$target/release/sentinel"
+binary="$target_dir/$target/release/sentinel"
 "$gnu-strip" "$binary" 2>/dev/null || true
 file "$binary" 2>/dev/null || true
 echo "size: $(stat -c %s "$binary") bytes ($binary)"

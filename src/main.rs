@@ -15,6 +15,9 @@ Usage:
   sentinel status [--config PATH]       one screen: actors, last webhook, GHL, issues, next digest
   sentinel instances                    one line per location on this host (/etc/sentinel/*.env):
                                         its GHL location, listeners, and whether /health answers
+  sentinel health [--config PATH]       ask the running service's /health (admin listener);
+                                        exits 0 when it answers 200, else 1 (a container's
+                                        health check: the image has no curl)
   sentinel doctor [--json] [--send-test-sms [--wait-for-ok SECONDS]] [--config PATH]
                                         check every outside dependency for real (GHL token,
                                         managers, the box); one line each with what to do;
@@ -64,6 +67,7 @@ enum Command {
     CheckConfig,
     Status,
     Instances,
+    Health,
     Doctor,
     ImportOriginal,
     Backup,
@@ -140,6 +144,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "check-config" if command.is_none() => command = Some(Command::CheckConfig),
             "status" if command.is_none() => command = Some(Command::Status),
             "instances" if command.is_none() => command = Some(Command::Instances),
+            "health" if command.is_none() => command = Some(Command::Health),
             "doctor" if command.is_none() => command = Some(Command::Doctor),
             "--json" if matches!(command, Some(Command::Doctor)) => json = true,
             "--send-test-sms" if matches!(command, Some(Command::Doctor)) => send_test_sms = true,
@@ -269,11 +274,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 }
 
 /// The commands `USAGE` describes, as typed.
-const COMMANDS: [&str; 13] = [
+const COMMANDS: [&str; 14] = [
     "run",
     "check-config",
     "status",
     "instances",
+    "health",
     "doctor",
     "backup",
     "restore",
@@ -416,6 +422,7 @@ fn run() -> anyhow::Result<()> {
             }
         }
         Command::Status => out!("{}", sentinel::status::print(&config)?),
+        Command::Health => outln!("{}", sentinel::status::health(&config)?),
         Command::Backup => {
             let file = args.file.as_deref().unwrap_or(std::path::Path::new(""));
             let db =

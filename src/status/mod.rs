@@ -242,6 +242,29 @@ pub fn admin_secret(config: &crate::config::Config) -> anyhow::Result<String> {
     })
 }
 
+/// `sentinel health`: the running service's `/health` from its admin listener, as one line
+/// (the state, and the reason when there is one). An error unless it answers 200, so a
+/// container's health check needs no curl (issue 29).
+pub fn health(config: &crate::config::Config) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let url = format!("http://{}/health", config.admin_listen_addr);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut answer = agent.get(&url).call().with_context(|| format!("asking the service at {url} (is it running?)"))?;
+    let status = answer.status().as_u16();
+    let body: serde_json::Value = answer.body_mut().read_json().context("reading the service's /health")?;
+    let word = |name: &str| body.get(name).and_then(serde_json::Value::as_str).map(str::to_string);
+    let mut line = format!("{}: {}", url, word("state").unwrap_or_else(|| format!("HTTP {status}")));
+    if let Some(reason) = word("reason").or_else(|| word("degraded_reason")) {
+        line.push_str(&format!(" ({reason})"));
+    }
+    anyhow::ensure!(status == 200, "{line}");
+    Ok(line)
+}
+
 /// `sentinel status`: asks the running service's admin listener and prints one screen.
 pub fn print(config: &crate::config::Config) -> anyhow::Result<String> {
     use anyhow::Context as _;

@@ -51,6 +51,25 @@ fn sentinel_status_prints_one_screen() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `sentinel health` is the container image's health check (issue 29): it exits 0 while the
+/// service's `/health` answers 200, and 1, saying so, once nothing answers.
+#[test]
+fn sentinel_health_succeeds_only_while_the_service_answers() -> anyhow::Result<()> {
+    let app = Sentinel::start(&[])?;
+    let admin_addr = app.admin_addr.clone();
+    let health = || command().arg("health").env_clear().env("ADMIN_LISTEN_ADDR", &admin_addr).output();
+    let output = health()?;
+    let line = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{line}{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(line.trim(), format!("http://{admin_addr}/health: healthy"));
+    app.stop()?;
+    let output = health()?;
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{error}");
+    assert!(error.contains("is it running?"), "{error}");
+    Ok(())
+}
+
 #[test]
 fn without_a_token_nothing_claims_to_be_sent() -> anyhow::Result<()> {
     let app = Sentinel::start(&[("MANAGER_CONTACT_IDS", "m1,m2"), ("SENTINEL_TEST_NOW", "2026-03-02T15:00:00Z")])?;
