@@ -35,7 +35,13 @@ pub async fn watch(ctx: Ctx) {
     loop {
         let read_root = root.clone();
         let seen = match tokio::task::spawn_blocking(move || read(&read_root)).await {
-            Ok(seen) => seen,
+            Ok(Some(seen)) => seen,
+            // No /sys/class/net (a container without /sys): the network cannot be seen, so it
+            // is not judged; claiming "no network" would only be wrong.
+            Ok(None) => {
+                tokio::time::sleep(every).await;
+                continue;
+            }
             Err(err) => {
                 tracing::warn!("the network could not be looked at: {err}");
                 tokio::time::sleep(every).await;
@@ -63,10 +69,14 @@ pub fn root() -> PathBuf {
     std::env::var_os("SENTINEL_NET_ROOT").map_or_else(|| PathBuf::from("/"), PathBuf::from)
 }
 
-/// Reads the network under `root` now.
-pub fn read(root: &Path) -> NetworkState {
+/// Reads the network under `root` now; `None` when the kernel's view of it is not there (no
+/// `/sys/class/net`, as in a container without `/sys`).
+pub fn read(root: &Path) -> Option<NetworkState> {
     let text = |path: &str| std::fs::read_to_string(root.join(path)).unwrap_or_default();
     let net = root.join("sys/class/net");
+    if !net.is_dir() {
+        return None;
+    }
     let mut links = BTreeMap::new();
     for entry in std::fs::read_dir(&net).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
@@ -96,7 +106,7 @@ pub fn read(root: &Path) -> NetworkState {
     {
         state.address = address_of(interface);
     }
-    state
+    Some(state)
 }
 
 /// The interface's first IPv4 address, else its first IPv6 one (`getifaddrs`).

@@ -58,7 +58,14 @@ pub fn time_source() -> TimeSource {
 
 /// The network in use, as the service sees it (`netwatch`), or why there is none.
 fn network() -> Check {
-    let seen = crate::netwatch::read(&crate::netwatch::root());
+    let Some(seen) = crate::netwatch::read(&crate::netwatch::root()) else {
+        return Check::warn(
+            AREA,
+            "network",
+            "not visible here: no /sys/class/net (a container without /sys?)",
+            "Nothing to do on the box; in a container, mount /sys read-only to have the network shown.",
+        );
+    };
     if seen.up {
         match &seen.problem {
             Some(problem) => Check::warn(

@@ -116,6 +116,12 @@ pub fn metrics(snapshot: &Snapshot, ghl: &GhlStatus, ai: &AiGateStatus) -> Strin
         out.gauge("sentinel_data_partition_size_bytes", "Size of the data partition.", size);
         out.gauge("sentinel_data_partition_free_bytes", "Bytes free on the data partition.", free);
     }
+    if let Some(network) = &snapshot.network {
+        out.gauge("sentinel_network_up", "1 when an interface carries a route out (issue 28).", u8::from(network.up));
+        if let Some(dbm) = network.signal_dbm {
+            out.gauge("sentinel_wifi_signal_dbm", "The Wi-Fi signal while the box uses Wi-Fi, in dBm.", dbm);
+        }
+    }
     out.gauge(
         "sentinel_disk_full",
         "1 when the last write found the data partition full.",

@@ -60,6 +60,9 @@ fn wifi_is_shown_with_its_signal_and_ethernet_wins_when_both_are_up() -> anyhow:
     assert!(text.contains("network:       Wi-Fi \u{201c}Office\u{201d} on wlan0, signal -58 dBm (good)"), "{text}");
     let page = app.admin("GET", "/status")?;
     assert!(page.text.contains("Network: Wi-Fi"), "{}", page.text);
+    let scrape = app.admin("GET", "/metrics")?.text;
+    assert_eq!(crate::harness::metric(&scrape, "sentinel_network_up"), Some("1"), "{scrape}");
+    assert_eq!(crate::harness::metric(&scrape, "sentinel_wifi_signal_dbm"), Some("-58"), "{scrape}");
 
     // The cable goes in: Ethernet carries the box, its lower metric wins.
     net.ethernet("eth0", true)?.routes(&[("eth0", 100), ("wlan0", 600)])?;
