@@ -64,26 +64,17 @@ fn wait_for_oks(
     sent_to: &[String],
     wait: Duration,
 ) -> anyhow::Result<Vec<(String, jiff::Timestamp)>> {
-    use anyhow::Context as _;
     if !wait.is_zero() {
         eprintln!(
             "Waiting up to {} s for each manager to text OK back to the test SMS (Ctrl-C stops)…",
             wait.as_secs()
         );
     }
-    let secret = crate::status::admin_secret(config)?;
-    let url = format!("http://{}/api/test_sms?since={since}", config.admin_listen_addr);
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
+    let path = format!("/api/test_sms?since={since}");
+    let agent = crate::status::admin_agent(Duration::from_secs(10));
     let started = Instant::now();
     loop {
-        let answer: Value = agent
-            .get(&url)
-            .header("X-NTPP-Secret", &secret)
-            .call()
-            .with_context(|| format!("asking the service at {url}"))?
-            .body_mut()
-            .read_json()
-            .context("reading the service's answer")?;
+        let answer: Value = crate::status::admin_get(&agent, config, &path)?;
         let oks: Vec<(String, jiff::Timestamp)> = answer["oks"]
             .as_array()
             .into_iter()

@@ -265,20 +265,33 @@ pub fn health(config: &crate::config::Config) -> anyhow::Result<String> {
     Ok(line)
 }
 
-/// `sentinel status`: asks the running service's admin listener and prints one screen.
-pub fn print(config: &crate::config::Config) -> anyhow::Result<String> {
+/// An HTTP agent for the running service's admin listener, answering within `timeout`.
+pub fn admin_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder().timeout_global(Some(timeout)).build().into()
+}
+
+/// `GET path` on the running service's admin listener, with the admin secret; its JSON.
+pub fn admin_get<T: serde::de::DeserializeOwned>(
+    agent: &ureq::Agent,
+    config: &crate::config::Config,
+    path: &str,
+) -> anyhow::Result<T> {
     use anyhow::Context as _;
     let secret = admin_secret(config)?;
-    let url = format!("http://{}/api/status", config.admin_listen_addr);
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
-    let snapshot: Snapshot = agent
+    let url = format!("http://{}{path}", config.admin_listen_addr);
+    agent
         .get(&url)
         .header("X-NTPP-Secret", &secret)
         .call()
         .with_context(|| format!("asking the service at {url} (is it running?)"))?
         .body_mut()
         .read_json()
-        .context("reading the service's answer")?;
+        .context("reading the service's answer")
+}
+
+/// `sentinel status`: asks the running service's admin listener and prints one screen.
+pub fn print(config: &crate::config::Config) -> anyhow::Result<String> {
+    let snapshot: Snapshot = admin_get(&admin_agent(Duration::from_secs(10)), config, "/api/status")?;
     let zone = config.calendar.zone();
     Ok(screen(&snapshot, Timestamp::now(), zone))
 }
