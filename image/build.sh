@@ -103,13 +103,6 @@ rootfs_tar=$cache/rootfs-$key.tar
 mkdir -p "$cache"
 # (grep -c reads the whole listing: grep -q would end tar with SIGPIPE, a failure under pipefail.)
 is_tar() { [ -f "$1" ] && [ "$(tar -tf "$1" 2>/dev/null | grep -c '^\(\./\)\?etc/os-release$')" -gt 0 ]; }
-# Issue 16 moved the mirror out of rootfs.sh (mirror.sh) and changed nothing else it installs
-# or runs, so the tar cached under the key of the rootfs.sh before that edit, with the same
-# tools, is the same root filesystem: it is taken over by a hard link rather than rebuilt
-# (17 minutes). Its /etc/apt/sources.list names the mirror it was built from, deb.debian.org.
-if [ "$key" = 7f5c19da02f83ac3 ] && [ ! -e "$rootfs_tar" ] && is_tar "$cache/rootfs-b4501ea96094a0be.tar"; then
-  ln "$cache/rootfs-b4501ea96094a0be.tar" "$rootfs_tar"
-fi
 if is_tar "$rootfs_tar"; then
   echo "== root filesystem: cached $rootfs_tar"
 else
@@ -134,11 +127,16 @@ tar -C "$root" --numeric-owner -xpf "$rootfs_tar"
 install -D -m 0755 "$binary" "$root/usr/lib/sentinel/sentinel"
 install -m 0755 systemd/sentinel-launcher "$root/usr/local/bin/sentinel"
 release_keys_install "$root/usr/share/sentinel/keys" "${trust_keys[@]}"
-# CI only: a root shell on a virtio port that only QEMU has, for the update check.
+# CI only: a root shell on a virtio port that only QEMU has, for the update check, and the Wi-Fi
+# check's access point and DHCP server (hostapd, busybox's udhcpd) unpacked from the .debs the
+# root filesystem keeps for it. No other image has them.
 if [ "$test_shell" -eq 1 ]; then
   install -m 0644 image/test/sentinel-test-shell.service "$root/etc/systemd/system/"
   ln -sf /etc/systemd/system/sentinel-test-shell.service "$root/etc/systemd/system/multi-user.target.wants/"
+  for deb in "$root"/var/cache/sentinel-ci/*.deb; do dpkg-deb -x "$deb" "$root"; done
+  install -m 0755 image/test/mdns-query "$root/usr/local/bin/mdns-query"
 fi
+rm -rf "$root/var/cache/sentinel-ci"
 if [ -n "$cloudflared" ]; then
   file -L "$cloudflared" | grep -q "ARM aarch64" || { echo "$cloudflared is not an arm64 binary" >&2; exit 1; }
   install -m 0755 "$cloudflared" "$root/usr/local/bin/cloudflared"

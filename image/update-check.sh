@@ -29,9 +29,9 @@ key="${4:-}"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 vm_workdir
-flood_pid="" http_pid="" reader_pid=""
+flood_pid="" http_pid="" reader_pid="" ghl_pid=""
 stop_helpers() {
-  for pid in $flood_pid $http_pid $reader_pid; do kill "$pid" 2>/dev/null || true; done
+  for pid in $flood_pid $http_pid $reader_pid $ghl_pid; do kill "$pid" 2>/dev/null || true; done
 }
 trap 'stop_helpers; vm_cleanup' EXIT
 keep_console="$(dirname "$img")/update-check-console.log"
@@ -58,7 +58,9 @@ if [ -n "$key" ]; then
   say "the image trusts $(basename "$key")"
 fi
 secret=update-check-$(date +%s)
-vm_env "$secret" CLOCK_SYNC=off UPDATE_TRIAL_MINUTES=2
+# shellcheck source-path=SCRIPTDIR source=lan-checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lan-checks.sh"
+vm_env "$secret" CLOCK_SYNC=off UPDATE_TRIAL_MINUTES=2 "${wifi_env[@]}"
 webhook_port=$(free_port) admin_port=$(free_port) http_port=$(free_port)
 
 # The bundles, over HTTP on the host's loopback.
@@ -75,9 +77,9 @@ vm_boot -device virtio-serial-pci -chardev "pipe,id=shell,path=$tmp/shell" \
 cat "$tmp/shell.out" >> "$tmp/shell.log" &
 reader_pid=$!
 
-# vm_sh SECONDS COMMAND: runs COMMAND in the VM's root shell; prints its output, and fails
-# unless it exits 0 within SECONDS.
-vm_sh() {
+# vm_run SECONDS COMMAND: runs COMMAND in the VM's root shell and prints its output; returns
+# its exit code (fails the check when there is no answer within SECONDS).
+vm_run() {
   local limit=$1 command=$2 mark from deadline
   mark="--done-$RANDOM$RANDOM"
   from=$(stat -c %s "$tmp/shell.log")
@@ -88,11 +90,16 @@ vm_sh() {
     [ "$(date +%s)" -lt "$deadline" ] || fail "no answer within $limit s from: $command"
     sleep 1
   done
-  local out code
-  out=$(tail -c +"$(( from + 1 ))" "$tmp/shell.log" | sed -n "/^$mark /q;p")
-  code=$(tail -c +"$(( from + 1 ))" "$tmp/shell.log" | sed -n "s/^$mark //p")
+  tail -c +"$(( from + 1 ))" "$tmp/shell.log" | sed -n "/^$mark /q;p"
+  return "$(tail -c +"$(( from + 1 ))" "$tmp/shell.log" | sed -n "s/^$mark //p")"
+}
+
+# vm_sh SECONDS COMMAND: as vm_run, and fails unless COMMAND exits 0.
+vm_sh() {
+  local out code=0
+  out=$(vm_run "$@") || code=$?
   printf '%s\n' "$out"
-  [ "$code" = 0 ] || fail "in the VM, exit $code: $command"$'\n'"$out"
+  [ "$code" = 0 ] || fail "in the VM, exit $code: $2"$'\n'"$out"
 }
 
 # wait_for (lib.sh): a timeout shows the last status, and a success is said with `say`.
@@ -110,6 +117,11 @@ wait_for "/health answered" 120 curl -sf "http://127.0.0.1:$admin_port/health"
 factory_version=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["version"])' "$(api_status)")
 vm_sh 120 "echo shell up" >/dev/null
 say "the test shell answers; the factory binary runs $factory_version"
+
+# Before the update, in the same boot: the office Wi-Fi and the name on the LAN (issue 28), and
+# two locations side by side (issue 29); image/lan-checks.sh.
+wifi_check
+instances_check
 
 # Webhooks throughout: one after another, each a new message id; refused connections (during
 # the restarts) are counted and tried with the next id. Stops when $tmp/stop exists.
