@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the flashable Raspberry Pi SD-card image (Pi 3, 4, 400, Zero 2 W; 64-bit) from Debian
+# Builds the flashable Raspberry Pi SD-card image (Pi 3, 4, 400, 5, Zero 2 W; 64-bit) from Debian
 # packages only: no Docker, no loop devices, no mounts.
 #
 #   image/build.sh --trust-key KEY.pub [--trust-key KEY.pub ...] | --no-trust-key
@@ -76,7 +76,7 @@ need=()
 # arch-test is only a recommend of mmdebstrap, but mmdebstrap refuses a foreign architecture
 # without it ("install arch-test for foreign architecture support").
 for tool in mmdebstrap:mmdebstrap arch-test:arch-test mkfs.vfat:dosfstools mcopy:mtools sfdisk:fdisk \
-            mke2fs:e2fsprogs qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support file:file; do
+            mke2fs:e2fsprogs dtc:device-tree-compiler fdtoverlay:device-tree-compiler qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support file:file; do
   command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -183,6 +183,12 @@ printf 'sentinel %s image, built %s from %s\n' "$version" "$(date -u +%Y-%m-%d)"
 cp -a "$root/boot/firmware/." "$work/boot/"
 rm -rf "$root/boot/firmware" && mkdir "$root/boot/firmware"
 install -m 0644 image/boot/sentinel.env image/boot/README.txt "$work/boot/"
+# The Pi 5's ACT LED, which mainline's device tree lacks (image/boot/overlays/*.dts), loaded by
+# its firmware from a [pi5] section; the other boards' sections stay as raspi-firmware wrote them.
+mkdir -p "$work/boot/overlays"
+dtc -q -@ -I dts -O dtb -o "$work/boot/overlays/sentinel-pi5-act-led.dtbo" image/boot/overlays/sentinel-pi5-act-led.dts
+printf '\n# Sentinel (image/build.sh): the Raspberry Pi 5 status LED.\n[pi5]\ndtoverlay=sentinel-pi5-act-led\n[all]\n' \
+  >> "$work/boot/config.txt"
 cmdline=$(cat "$work/boot/cmdline.txt")
 case " $cmdline " in *" root=LABEL=root "*" ro "*) ;; *) echo "unexpected cmdline.txt: $cmdline" >&2; exit 1 ;; esac
 

@@ -58,7 +58,45 @@ for f in bootcode.bin start4.elf fixup4.dat bcm2711-rpi-4-b.dtb bcm2837-rpi-3-b-
 done
 cmdline=$(fat cmdline.txt)
 case " $cmdline " in *" root=LABEL=root "*" ro "*) ;; *) fail "cmdline.txt must mount root=LABEL=root read-only: $cmdline" ;; esac
-ok "boot: firmware, $kernel, $initrd, DTBs for Pi 3/4/Zero 2 W, sentinel.env; cmdline: $cmdline"
+ok "boot: firmware, $kernel, $initrd, DTBs, sentinel.env; cmdline: $cmdline"
+
+# The boards (issue 28), checked without them: every board's device tree; the kernel new enough
+# for the Pi 5; the Pi 5's LED overlay applied to its DTB; and below, the drivers and firmware.
+boards=(bcm2837-rpi-3-b bcm2837-rpi-3-b-plus bcm2837-rpi-zero-2-w bcm2711-rpi-4-b bcm2711-rpi-400
+        bcm2712-rpi-5-b bcm2712-d-rpi-5-b)
+for board in "${boards[@]}"; do
+  mcopy -n -i "$tmp/p1" "::$board.dtb" "$tmp/$board.dtb" 2>/dev/null || fail "boot partition lacks $board.dtb"
+done
+kver=${kernel#vmlinuz-}
+IFS=. read -r kmajor kminor _ <<<"$kver"
+[ "$kmajor" -gt 6 ] || { [ "$kmajor" -eq 6 ] && [ "$kminor" -ge 17 ]; } \
+  || fail "kernel $kver is older than 6.17, the first to drive the Pi 5's RP1 (Ethernet, USB, GPIO)"
+# config.txt: the Pi 5's section loads the LED overlay, and what follows it applies to all again.
+awk '/^\[/ { section = $0; next } section == "[pi5]" && $0 == "dtoverlay=sentinel-pi5-act-led" { found = 1 } END { exit !found }' \
+  <<<"$config" || fail "config.txt has no [pi5] section loading dtoverlay=sentinel-pi5-act-led"
+[ "$(grep '^\[' <<<"$config" | tail -1)" = "[all]" ] || fail "config.txt does not end its board sections with [all]"
+mcopy -n -i "$tmp/p1" ::overlays/sentinel-pi5-act-led.dtbo "$tmp/led.dtbo" 2>/dev/null || fail "no overlays/sentinel-pi5-act-led.dtbo"
+# Each board's status LED is /sys/class/leds/ACT (the udev rule's name) and each has the PM block
+# whose watchdog bcm2835_wdt drives: the Pi 5's only once its overlay is applied.
+for board in "${boards[@]}"; do
+  dtb=$tmp/$board.dtb
+  case "$board" in
+    bcm2712-*)
+      fdtoverlay -i "$dtb" -o "$tmp/$board+led.dtb" "$tmp/led.dtbo" || fail "the LED overlay does not apply to $board.dtb"
+      gio_aon=$(fdtget -t x "$dtb" "$(fdtget "$dtb" /__symbols__ gio_aon)" phandle) || fail "$board.dtb has no gio_aon"
+      [ "$(fdtget -t x "$tmp/$board+led.dtb" /leds/led-act gpios)" = "$gio_aon 9 1" ] \
+        || fail "on $board the ACT LED is not gio_aon line 9, active low"
+      dtb=$tmp/$board+led.dtb ;;
+  esac
+  # The Pi 400 has no activity LED (its one LED, power, is the firmware's): Sentinel runs
+  # without one there, and `sentinel status` tells what the LED would.
+  if [ "$board" != bcm2711-rpi-400 ]; then
+    [ "$(fdtget "$dtb" /leds/led-act label 2>/dev/null)" = ACT ] || fail "$board has no LED labelled ACT"
+  fi
+  pm=$(fdtget "$dtb" /__symbols__ pm 2>/dev/null) || fail "$board.dtb has no PM block (the watchdog)"
+  fdtget "$dtb" "$pm" compatible | grep -qw 'brcm,bcm2835-pm-wdt' || fail "$board's PM block is not one bcm2835_wdt drives"
+done
+ok "boards: DTBs for Pi 3, 3+, Zero 2 W, 4, 400 and 5 (C1 and D0); kernel $kver (6.17 or later); [pi5] loads the ACT LED overlay (gio_aon 9, active low); each board but the 400 (which has none) an LED named ACT, and each a bcm2835_wdt watchdog"
 
 # p2: the read-only root.
 e2fsck -fn "$tmp/p2" >/dev/null 2>&1 || fail "root filesystem is not clean"
@@ -74,6 +112,67 @@ ls_root "dump /usr/local/bin/sentinel $tmp/launcher"
 cmp -s "$tmp/launcher" "$(dirname "$0")/../systemd/sentinel-launcher" || fail "/usr/local/bin/sentinel is not systemd/sentinel-launcher"
 [ "$(mode_of /usr/local/bin/sentinel)" = 0755 ] || fail "/usr/local/bin/sentinel is not mode 0755"
 ok "root: the launcher at /usr/local/bin/sentinel"
+
+# The drivers each board needs, from the kernel's own module tables in the root (what modprobe
+# and udev use): a device tree or PCI id each, and the module (or built-in driver) it loads.
+modules=/usr/lib/modules/$kver
+for table in modules.alias modules.dep modules.builtin; do
+  ls_root "dump $modules/$table $tmp/$table"
+  [ -s "$tmp/$table" ] || fail "the root has no $modules/$table (kernel $kver)"
+done
+driver_for() {
+  local module
+  module=$(awk -v alias="$1" '$1 == "alias" && $2 == alias { print $3; exit }' "$tmp/modules.alias")
+  [ -n "$module" ] || return 1
+  grep -q "/${module//_/[-_]}\.ko" "$tmp/modules.dep" "$tmp/modules.builtin" || return 1
+  echo "$module"
+}
+found=""
+for pair in "pci:v00001DE4d00000001sv*sd*bc*sc*i*=Pi 5 RP1 south bridge" "of:N*T*Craspberrypi,rp1-gem=Pi 5 Ethernet" \
+            "of:N*T*Craspberrypi,rp1-gpio=Pi 5 GPIO" "of:N*T*Craspberrypi,rp1-clocks=Pi 5 RP1 clocks" \
+            "of:N*T*Cbrcm,bcm2712-sdhci=Pi 5 SD card" "of:N*T*Cbrcm,brcmstb-gpio=Pi 5 LED's GPIO" \
+            "of:N*T*Cgpio-leds=the LED" "platform:bcm2835-wdt=the watchdog" \
+            "of:N*T*Cbrcm,bcm2711-genet-v5=Pi 4 Ethernet" "of:N*T*Cbrcm,bcm2711-emmc2=Pi 4 SD card" \
+            "of:N*T*Cbrcm,bcm2835-sdhost=Pi 3 and Zero 2 W SD card" \
+            "sdio:c*v02D0dA9BF*=Wi-Fi CYW43455 (Pi 3+, 4, 400, 5)" "sdio:c*v02D0dA9A6*=Wi-Fi CYW43430 (Pi 3, Zero 2 W)"; do
+  module=$(driver_for "${pair%%=*}") || fail "kernel $kver has no driver for the ${pair#*=} (${pair%%=*})"
+  found+="${pair#*=}: $module; "
+done
+ok "kernel drivers: ${found%; }"
+# The PM block is built in (bcm2835_pm), and it must take the Pi 5's as well.
+ls_root "dump $modules/modules.builtin.modinfo $tmp/builtin.modinfo"
+[ "$(tr '\0' '\n' < "$tmp/builtin.modinfo" | grep -cx 'bcm2835_pm.alias=of:N\*T\*Cbrcm,bcm2712-pm')" -gt 0 ] \
+  || fail "the built-in bcm2835_pm does not take the Pi 5's PM block (brcm,bcm2712-pm), so no watchdog there"
+# The initramfs finds the root on every board's SD controller.
+python3 "$(dirname "$0")/initrd-list.py" <(mtype -i "$tmp/p1" "::$initrd") > "$tmp/initrd.txt" || fail "cannot read $initrd"
+for ko in sdhci-brcmstb sdhci-iproc mmc/host/bcm2835; do
+  grep -q "/$ko\.ko" "$tmp/initrd.txt" || fail "$initrd lacks $ko.ko: the root on that board's SD card is not found"
+done
+ok "initramfs: the SD drivers of the Pi 5 (sdhci-brcmstb), Pi 4 (sdhci-iproc) and Pi 3/Zero 2 W (bcm2835)"
+# The Wi-Fi chips' firmware and each board's calibration file (links followed, inside the root).
+firmware_present() {
+  local path=$1 kind target
+  for _ in 1 2 3; do
+    kind=$(ls_root "stat $path" | sed -n 's/.*Type: \([a-z]*\).*/\1/p')
+    case "$kind" in
+      regular) return 0 ;;
+      symlink)
+        target=$(ls_root "stat $path" | sed -n 's/^Fast link dest: "\(.*\)"/\1/p')
+        case "$target" in /*) path=$target ;; *) path=$(dirname "$path")/$target ;; esac ;;
+      *) return 1 ;;
+    esac
+  done
+  return 1
+}
+brcm=/usr/lib/firmware/brcm
+for file in brcmfmac43455-sdio.bin brcmfmac43455-sdio.clm_blob brcmfmac43455-sdio.raspberrypi,3-model-b-plus.txt \
+            brcmfmac43455-sdio.raspberrypi,4-model-b.txt brcmfmac43455-sdio.raspberrypi,5-model-b.txt \
+            brcmfmac43430-sdio.bin brcmfmac43430-sdio.clm_blob brcmfmac43430-sdio.raspberrypi,3-model-b.txt \
+            brcmfmac43430-sdio.raspberrypi,model-zero-2-w.txt; do
+  firmware_present "$brcm/$file" || fail "the root lacks the Wi-Fi firmware $brcm/$file"
+done
+firmware_present /usr/lib/firmware/regulatory.db || fail "the root lacks the Wi-Fi regulatory database"
+ok "Wi-Fi firmware: CYW43455 (Pi 3+, 4, 400, 5) and CYW43430 (Pi 3, Zero 2 W), each board's calibration file, regulatory.db"
 # The release keys: exactly those given, and nothing else (issue 23 part 4: no key from a
 # machine nobody holds); image/keys.sh says what differs.
 release_keys_check "$tmp/p2" "${trust_keys[@]}" || fail "the image's release keys are not exactly those given"
@@ -132,6 +231,36 @@ cmp -s "$tmp/sentinel@.service" "$(dirname "$0")/../systemd/sentinel@.service" |
 grep -qx 'StateDirectory=sentinel/%i' "$tmp/sentinel@.service" || fail "sentinel@.service does not keep each location's data apart"
 ! ls_root "ls /etc/systemd/system/multi-user.target.wants" | grep -q 'sentinel@' || fail "the image enables an instance of sentinel@.service"
 ok "root: sentinel@.service for several locations, enabled by none"
+# The office Wi-Fi and the name on the LAN (issue 28): wpa_supplicant started by udev for each
+# wlan interface, networkd's DHCP on it behind a cable, resolved answering mDNS on both; and
+# none of the CI image's access point or DHCP server.
+for f in /usr/sbin/wpa_supplicant /usr/bin/wpa_passphrase /usr/sbin/iw /usr/bin/stdbuf /etc/systemd/system/sentinel-wifi@.service \
+         /usr/local/sbin/sentinel-wifi /etc/udev/rules.d/90-sentinel-wifi.rules /etc/systemd/network/30-wireless.network \
+         /etc/systemd/resolved.conf.d/sentinel.conf; do
+  ls_root "stat $f" | grep -q "Type: regular" || fail "root lacks $f"
+done
+ls_root "cat /etc/udev/rules.d/90-sentinel-wifi.rules" | grep -q 'SYSTEMD_WANTS}+="sentinel-wifi@%k.service"' \
+  || fail "udev does not start sentinel-wifi@ for a wlan interface"
+ls_root "cat /etc/systemd/resolved.conf.d/sentinel.conf" | grep -qx 'MulticastDNS=yes' || fail "resolved does not answer mDNS"
+for net in 20-wired 30-wireless; do
+  ls_root "cat /etc/systemd/network/$net.network" | grep -qx 'MulticastDNS=yes' || fail "$net.network does not answer mDNS"
+done
+wired=$(ls_root "cat /etc/systemd/network/20-wired.network" | sed -n 's/^RouteMetric=//p' | head -1)
+wireless=$(ls_root "cat /etc/systemd/network/30-wireless.network" | sed -n 's/^RouteMetric=//p' | head -1)
+[ "${wired:-0}" -lt "${wireless:-0}" ] || fail "with both, the cable must carry (route metrics: wired $wired, Wi-Fi $wireless)"
+# CI's image (build.sh --test-shell) alone has the test shell and the Wi-Fi check's tools.
+ci_only="no CI-only tools"
+if ls_root "stat /etc/systemd/system/sentinel-test-shell.service" | grep -q "Type: regular"; then
+  for f in /usr/sbin/hostapd /usr/bin/busybox /usr/local/bin/mdns-query; do
+    ls_root "stat $f" | grep -q "Type: regular" || fail "CI's image lacks $f"
+  done
+  ci_only="CI's image: the test shell, hostapd, busybox, mdns-query"
+else
+  for f in /usr/sbin/hostapd /usr/bin/busybox /usr/local/bin/mdns-query /var/cache/sentinel-ci; do
+    ls_root "stat $f" | grep -q "Type:" && fail "$f is CI's only, yet in this image"
+  done
+fi
+ok "Wi-Fi: wpa_supplicant per wlan (udev), DHCP behind the cable (metrics $wired < $wireless), mDNS by resolved; $ci_only"
 dropin=$(ls_root "cat /etc/systemd/system/sentinel.service.d/data.conf")
 grep -qx 'StateDirectory=' <<<"$dropin" || fail "sentinel.service would chown the data partition's top to the service user"
 grep -qx 'Environment=STATE_DIRECTORY=/var/lib/sentinel' <<<"$dropin" || fail "sentinel.service lacks its STATE_DIRECTORY"

@@ -16,9 +16,10 @@ pub const DEFAULT_ETC_DIR: &str = "/etc/sentinel";
 /// The main service's name: `sentinel.env` is `sentinel.service`'s file, not an instance's.
 pub const MAIN: &str = "sentinel";
 /// What `/var/lib/sentinel` already holds besides instances (the main service's data, and on
-/// the image the settings, the tunnel's secrets and timesyncd's clock file): an instance of one
-/// of these names would have systemd hand that directory to the service user.
-pub const RESERVED: [&str; 6] = ["etc", "tunnel", "slots", "backups", "timesync", "sentinel-data"];
+/// the image the settings, the tunnel's secrets, the network's settings and timesyncd's clock
+/// file): an instance of one of these names would have systemd hand that directory to the
+/// service user.
+pub const RESERVED: [&str; 7] = ["etc", "tunnel", "network", "slots", "backups", "timesync", "sentinel-data"];
 
 /// The directory holding the env files: `SENTINEL_ETC`, else `/etc/sentinel`.
 pub fn etc_dir() -> PathBuf {

@@ -102,6 +102,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The SQLite file.
     pub db_path: PathBuf,
+    /// `--instance NAME` (issue 29): the location `sentinel@NAME.service` runs; `None` for the
+    /// main `sentinel.service`.
+    pub instance: Option<String>,
     /// The original's Docker-era `DB_PATH` (under `/data`), set aside under systemd for the
     /// state directory; `warnings` says so.
     pub docker_db_path: Option<PathBuf>,

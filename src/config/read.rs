@@ -127,6 +127,7 @@ fn read(r: &mut Reader<'_>) -> Option<Config> {
         admin_listen_addr: admin_listen_addr?,
         public_url: public_url?,
         db_path: db_path.as_ref()?.0.clone(),
+        instance: r.source.instance.clone(),
         docker_db_path: db_path?.1,
         max_body_bytes: max_body_bytes?,
         http_timeout: http_timeout?,

@@ -40,7 +40,7 @@ pub fn local(config: &Config, time: &TimeSource) -> Vec<Check> {
         network(),
         disk(config),
         card_wear(&config.data_dir(), time.monotonic()),
-        watchdog(),
+        watchdog(&unit(config.instance.as_deref())),
         led(&config.led_path),
         backups(config, time.now()),
         update_key(&crate::update::keys::keys_dir()),
@@ -246,8 +246,14 @@ fn life_used(text: &str) -> Option<u8> {
     text.split_whitespace().filter_map(|word| u8::from_str_radix(word.trim_start_matches("0x"), 16).ok()).max()
 }
 
+/// The systemd unit that runs this configuration: `sentinel`, or `sentinel@NAME` for
+/// `--instance NAME`.
+fn unit(instance: Option<&str>) -> String {
+    instance.map_or_else(|| "sentinel".to_string(), |name| format!("sentinel@{name}"))
+}
+
 /// Whether systemd watches the service: the unit's `WatchdogSec`.
-fn watchdog() -> Check {
+fn watchdog(unit: &str) -> Check {
     if let Some(usec) = std::env::var("WATCHDOG_USEC").ok().and_then(|usec| usec.parse::<u64>().ok()) {
         return Check::ok(
             AREA,
@@ -256,12 +262,12 @@ fn watchdog() -> Check {
         );
     }
     let shown = std::process::Command::new("systemctl")
-        .args(["show", "sentinel", "-p", "LoadState", "-p", "WatchdogUSec"])
+        .args(["show", unit, "-p", "LoadState", "-p", "WatchdogUSec"])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output();
     match shown {
-        Ok(output) if output.status.success() => judge_watchdog(&String::from_utf8_lossy(&output.stdout)),
+        Ok(output) if output.status.success() => judge_watchdog(unit, &String::from_utf8_lossy(&output.stdout)),
         _ => Check::warn(
             AREA,
             "watchdog",
@@ -271,8 +277,13 @@ fn watchdog() -> Check {
     }
 }
 
-/// The watchdog check from `systemctl show sentinel -p LoadState -p WatchdogUSec`.
-fn judge_watchdog(shown: &str) -> Check {
+/// The shipped file a unit comes from: `sentinel@dallas` is an instance of `sentinel@`.
+fn unit_file(unit: &str) -> &str {
+    unit.find('@').map_or(unit, |at| &unit[..=at])
+}
+
+/// The watchdog check from `systemctl show UNIT -p LoadState -p WatchdogUSec`.
+fn judge_watchdog(unit: &str, shown: &str) -> Check {
     let property = |name: &str| {
         shown.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix('=')).map(str::trim).unwrap_or("")
     };
@@ -280,22 +291,22 @@ fn judge_watchdog(shown: &str) -> Check {
         return Check::warn(
             AREA,
             "watchdog",
-            "systemd knows no sentinel unit: nothing restarts the service if it hangs",
-            "Install the shipped unit (systemd/sentinel.service) and enable it: systemctl enable --now sentinel.",
+            format!("systemd knows no {unit} unit: nothing restarts the service if it hangs"),
+            format!("Install the shipped unit (systemd/{}.service) and enable it: systemctl enable --now {unit}.", unit_file(unit)),
         );
     }
     match property("WatchdogUSec") {
         "" | "0" | "infinity" => Check::warn(
             AREA,
             "watchdog",
-            "the sentinel unit has no WatchdogSec: a hung service is not restarted",
-            "Set WatchdogSec=30s in the sentinel unit, as the shipped systemd/sentinel.service does.",
+            format!("the {unit} unit has no WatchdogSec: a hung service is not restarted"),
+            format!("Set WatchdogSec=30s in the {unit} unit, as the shipped systemd/{}.service does.", unit_file(unit)),
         ),
         period => {
             // Older systemd prints microseconds, newer a span such as `30s`.
             let period =
                 period.parse::<u64>().map_or_else(|_| period.to_string(), |usec| format!("{}s", usec / 1_000_000));
-            Check::ok(AREA, "watchdog", format!("armed: WatchdogSec={period} in the sentinel unit"))
+            Check::ok(AREA, "watchdog", format!("armed: WatchdogSec={period} in the {unit} unit"))
         }
     }
 }
@@ -465,12 +476,18 @@ mod tests {
 
     #[test]
     fn the_watchdog_is_read_from_systemctl() {
-        assert_eq!(judge_watchdog("LoadState=loaded\nWatchdogUSec=30s\n").level, Level::Ok);
-        assert!(judge_watchdog("LoadState=loaded\nWatchdogUSec=30000000\n").detail.contains("WatchdogSec=30s"));
-        assert_eq!(judge_watchdog("LoadState=loaded\nWatchdogUSec=0\n").level, Level::Warn);
-        assert_eq!(judge_watchdog("LoadState=loaded\nWatchdogUSec=infinity\n").level, Level::Warn);
-        let missing = judge_watchdog("LoadState=not-found\nWatchdogUSec=0\n");
+        assert_eq!(judge_watchdog("sentinel", "LoadState=loaded\nWatchdogUSec=30s\n").level, Level::Ok);
+        assert!(judge_watchdog("sentinel", "LoadState=loaded\nWatchdogUSec=30000000\n").detail.contains("WatchdogSec=30s"));
+        assert_eq!(judge_watchdog("sentinel", "LoadState=loaded\nWatchdogUSec=0\n").level, Level::Warn);
+        assert_eq!(judge_watchdog("sentinel", "LoadState=loaded\nWatchdogUSec=infinity\n").level, Level::Warn);
+        let missing = judge_watchdog("sentinel", "LoadState=not-found\nWatchdogUSec=0\n");
         assert!(missing.level == Level::Warn && missing.detail.contains("no sentinel unit"), "{missing:?}");
+        // An instance is asked about as the unit systemd runs it as (issue 29).
+        assert_eq!(unit(Some("dallas")), "sentinel@dallas");
+        let armed = judge_watchdog("sentinel@dallas", "LoadState=loaded\nWatchdogUSec=30s\n");
+        assert!(armed.detail.contains("in the sentinel@dallas unit"), "{armed:?}");
+        let bare = judge_watchdog("sentinel@dallas", "LoadState=loaded\nWatchdogUSec=0\n");
+        assert!(bare.advice.as_deref().is_some_and(|advice| advice.contains("systemd/sentinel@.service")), "{bare:?}");
     }
 
     #[test]
