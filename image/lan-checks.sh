@@ -22,6 +22,8 @@ network_is() {
 network_line() {
   python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1]).get("network")))' "$(curl -s -m 5 "http://127.0.0.1:$admin_port/health")"
 }
+# A command run on the access point's side: in its network namespace.
+in_ap="nsenter --net=/run/netns/ap"
 # fetch NAME: a file of $tmp/www into the VM's /run/ci/NAME.
 fetch() { echo "mkdir -p /run/ci && busybox wget -q -O /run/ci/$1 http://10.0.2.2:$http_port/$1"; }
 
@@ -52,21 +54,24 @@ wifi_check() {
   echo "-- Wi-Fi: two simulated radios (mac80211_hwsim), an access point on one, the box's set-up on the other"
   ap_files
   # wlan1 is the access point's: the box's own set-up (started by udev for every wlan) stays off it.
+  # The image has no iproute2: the namespace is util-linux's (unshare, nsenter), kept at
+  # /run/netns/ap where iw finds it by name, and busybox configures its address.
   vm_sh 60 "systemctl mask --runtime sentinel-wifi@wlan1.service && modprobe mac80211_hwsim radios=2 \
     && for i in \$(seq 30); do [ -e /sys/class/net/wlan1 ] && break; sleep 1; done \
-    && ip netns add ap && iw phy \$(cat /sys/class/net/wlan1/phy80211/name) set netns name ap \
-    && ip netns exec ap ip link set lo up && ip netns exec ap ip addr add 192.168.77.1/24 dev wlan1" >/dev/null
+    && mkdir -p /run/netns && touch /run/netns/ap && unshare --net=/run/netns/ap true \
+    && iw phy \$(cat /sys/class/net/wlan1/phy80211/name) set netns name ap \
+    && $in_ap busybox ip link set lo up && $in_ap busybox ip addr add 192.168.77.1/24 dev wlan1" >/dev/null
   vm_sh 60 "$(fetch hostapd-wrong.conf) && $(fetch hostapd.conf) && $(fetch udhcpd.conf) && touch /run/ci/udhcpd.leases \
-    && systemd-run --unit=ci-ap-wrong ip netns exec ap hostapd /run/ci/hostapd-wrong.conf" >/dev/null
+    && systemd-run --unit=ci-ap-wrong $in_ap hostapd /run/ci/hostapd-wrong.conf" >/dev/null
   wait_for "a refused Wi-Fi password reported in plain words" 120 network_is \
     "n.get('wifi_state') == 'wrong-password' and 'password for' in n.get('problem', '')"
   echo "     network: $(network_line)"
 
   # The access point now takes the office's password: the box joins by itself (it keeps retrying).
-  vm_sh 60 "systemctl stop ci-ap-wrong && systemd-run --unit=ci-ap ip netns exec ap hostapd /run/ci/hostapd.conf \
-    && systemd-run --unit=ci-dhcp ip netns exec ap busybox udhcpd -f /run/ci/udhcpd.conf" >/dev/null
+  vm_sh 60 "systemctl stop ci-ap-wrong && systemd-run --unit=ci-ap $in_ap hostapd /run/ci/hostapd.conf \
+    && systemd-run --unit=ci-dhcp $in_ap busybox udhcpd -f /run/ci/udhcpd.conf" >/dev/null
   wait_for "the Wi-Fi joined" 240 network_is "n.get('wifi_state') == 'joined'"
-  wifi_address() { vm_run 10 "ip -4 -o addr show dev wlan0" | sed -n 's/.* inet \(192\.168\.77\.[0-9]*\)\/.*/\1/p'; }
+  wifi_address() { vm_run 10 "busybox ip -4 addr show dev wlan0" | sed -n 's/.* inet \(192\.168\.77\.[0-9]*\)\/.*/\1/p'; }
   has_address() { [ -n "$(wifi_address)" ]; }
   wait_for "an address on the Wi-Fi by DHCP" 90 has_address
   local address
@@ -78,10 +83,15 @@ wifi_check() {
 
   # A webhook from the access point's side, through the radio, answered and stored.
   local answer
-  answer=$(vm_sh 60 "ip netns exec ap busybox wget -q -O - -T 20 --header 'X-NTPP-Secret: $secret' \
+  if ! answer=$(vm_run 60 "timeout 40 $in_ap busybox wget -q -O - -T 20 --header 'X-NTPP-Secret: $secret' \
     --header 'Content-Type: application/json' \
     --post-data '{\"contact_id\":\"wifi-check\",\"message\":{\"body\":\"Sent over the Wi-Fi\"}}' \
-    http://$address:8000/webhook/ghl/inbound_sms")
+    http://$address:8000/webhook/ghl/inbound_sms"); then
+    echo "     no answer over the Wi-Fi: $answer"
+    vm_run 60 "$in_ap busybox ip addr; $in_ap busybox ip route; busybox ip addr show dev wlan0; busybox ip route; \
+      $in_ap busybox ping -c 3 -W 2 $address; $in_ap busybox netstat -tn; busybox netstat -ltn" | sed 's/^/     /'
+    fail "the webhook sent over the Wi-Fi was not answered"
+  fi
   echo "     webhook over the Wi-Fi to $address:8000: $answer"
   stored() { curl -s -m 5 -H "X-NTPP-Secret: $secret" "http://127.0.0.1:$admin_port/api/issues" | grep -q wifi-check; }
   wait_for "the webhook sent over the Wi-Fi stored as an issue" 60 stored
@@ -89,7 +99,7 @@ wifi_check() {
   # Found by name: the box's mDNS responder, asked from the access point's side for
   # sentinel-ci.local, answers with its Wi-Fi address.
   local found
-  found=$(vm_sh 30 "ip netns exec ap mdns-query $wifi_name.local $address")
+  found=$(vm_sh 30 "$in_ap mdns-query $wifi_name.local $address")
   grep -qx "$address" <<<"$found" || fail "$wifi_name.local did not resolve to $address over mDNS: $found"
   say "$wifi_name.local resolves by mDNS to $address, asked from the access point's side"
 }

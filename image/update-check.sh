@@ -12,10 +12,14 @@
 #   3. after power-off, every webhook acknowledged with a 2xx is in the database;
 #   4. image/reflash.sh writes the image's boot and root partitions over the card's, and the
 #      next boot runs the factory binary on the same database and settings (the OS update).
+# Before the update, in the same boot (image/lan-checks.sh): the office Wi-Fi for real on two
+# mac80211_hwsim radios (a refused password in plain words, then joined, an address by DHCP, a
+# webhook through the radio stored, the box's name answered by mDNS; issue 28), and two
+# locations side by side, sentinel@dallas and sentinel@austin (issue 29).
 # The bundles are served over HTTP from 127.0.0.1 on the host (the VM reaches it as 10.0.2.2);
 # commands run through the CI-only root shell on the virtio port "sentinel.test-shell", whose
 # host end is a pipe here. UPDATE_TRIAL_MINUTES is 2. It works on a copy; the image is not
-# changed. About 6 minutes under software emulation.
+# changed. About 9 minutes under software emulation.
 #
 #   image/update-check.sh IMAGE GOOD.bundle BAD.bundle [KEY.pub]
 #
@@ -83,14 +87,15 @@ vm_run() {
   local limit=$1 command=$2 mark from deadline
   mark="--done-$RANDOM$RANDOM"
   from=$(stat -c %s "$tmp/shell.log")
-  printf '( %s ) </dev/null 2>&1; echo "%s $?"\n' "$command" "$mark" > "$tmp/shell.in"
+  # The mark goes on a line of its own, even after output with no newline at its end.
+  printf '( %s ) </dev/null 2>&1; echo "\n%s $?"\n' "$command" "$mark" > "$tmp/shell.in"
   deadline=$(( $(date +%s) + limit ))
   until tail -c +"$(( from + 1 ))" "$tmp/shell.log" | grep -q -- "^$mark "; do
     kill -0 "$qemu_pid" 2>/dev/null || fail "QEMU exited while running: $command"
     [ "$(date +%s)" -lt "$deadline" ] || fail "no answer within $limit s from: $command"
     sleep 1
   done
-  tail -c +"$(( from + 1 ))" "$tmp/shell.log" | sed -n "/^$mark /q;p"
+  tail -c +"$(( from + 1 ))" "$tmp/shell.log" | sed -n "/^$mark /q;p" | sed '$ { /^$/d }'
   return "$(tail -c +"$(( from + 1 ))" "$tmp/shell.log" | sed -n "s/^$mark //p")"
 }
 
