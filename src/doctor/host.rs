@@ -292,7 +292,10 @@ fn judge_watchdog(unit: &str, shown: &str) -> Check {
             AREA,
             "watchdog",
             format!("systemd knows no {unit} unit: nothing restarts the service if it hangs"),
-            format!("Install the shipped unit (systemd/{}.service) and enable it: systemctl enable --now {unit}.", unit_file(unit)),
+            format!(
+                "Install the shipped unit (systemd/{}.service) and enable it: systemctl enable --now {unit}.",
+                unit_file(unit)
+            ),
         );
     }
     match property("WatchdogUSec") {
@@ -477,7 +480,9 @@ mod tests {
     #[test]
     fn the_watchdog_is_read_from_systemctl() {
         assert_eq!(judge_watchdog("sentinel", "LoadState=loaded\nWatchdogUSec=30s\n").level, Level::Ok);
-        assert!(judge_watchdog("sentinel", "LoadState=loaded\nWatchdogUSec=30000000\n").detail.contains("WatchdogSec=30s"));
+        assert!(
+            judge_watchdog("sentinel", "LoadState=loaded\nWatchdogUSec=30000000\n").detail.contains("WatchdogSec=30s")
+        );
         assert_eq!(judge_watchdog("sentinel", "LoadState=loaded\nWatchdogUSec=0\n").level, Level::Warn);
         assert_eq!(judge_watchdog("sentinel", "LoadState=loaded\nWatchdogUSec=infinity\n").level, Level::Warn);
         let missing = judge_watchdog("sentinel", "LoadState=not-found\nWatchdogUSec=0\n");

@@ -266,7 +266,10 @@ fn root_refuses_to_write_in_a_data_directory_the_service_user_owns() -> anyhow::
 #[test]
 fn the_office_wifi_is_roots_and_its_password_is_not_kept() -> anyhow::Result<()> {
     if !running_as_root() || Command::new("wpa_passphrase").arg("x").arg("12345678").output().is_err() {
-        ensure!(std::env::var("CI").is_err(), "CI runs as root with wpa_passphrase (wpasupplicant): this test must run there");
+        ensure!(
+            std::env::var("CI").is_err(),
+            "CI runs as root with wpa_passphrase (wpasupplicant): this test must run there"
+        );
         eprintln!("skipped: the import runs as root and needs wpa_passphrase");
         return Ok(());
     }
@@ -317,7 +320,10 @@ fn the_office_wifi_is_roots_and_its_password_is_not_kept() -> anyhow::Result<()>
     assert!(said.contains("8 to 63 characters"), "{said}");
     assert!(!network.join("wifi.conf").exists());
     let status = std::fs::read_to_string(run.join("status"))?;
-    assert!(status.contains("wifi_state=wrong-password") && status.contains("8 to 63 characters (it has 5)"), "{status}");
+    assert!(
+        status.contains("wifi_state=wrong-password") && status.contains("8 to 63 characters (it has 5)"),
+        "{status}"
+    );
     assert!(std::fs::read_to_string(data.join("etc/sentinel.env"))?.contains("TIMEZONE=America/Chicago"));
     assert!(std::fs::read_to_string(boot.join("sentinel-imported.txt"))?.contains("the network settings"));
 
