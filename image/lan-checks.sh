@@ -96,10 +96,10 @@ wifi_check() {
   stored() { curl -s -m 5 -H "X-NTPP-Secret: $secret" "http://127.0.0.1:$admin_port/api/issues" | grep -q wifi-check; }
   wait_for "the webhook sent over the Wi-Fi stored as an issue" 60 stored
 
-  # Found by name: the box's mDNS responder, asked from the access point's side for
-  # sentinel-ci.local, answers with its Wi-Fi address.
+  # Found by name: asked over mDNS from the access point's side (a multicast query to
+  # 224.0.0.251:5353), the box answers for sentinel-ci.local with its Wi-Fi address.
   local found
-  found=$(vm_sh 30 "$in_ap mdns-query $wifi_name.local $address")
+  found=$(vm_sh 30 "$in_ap mdns-query $wifi_name.local 192.168.77.1 2>/dev/null")
   grep -qx "$address" <<<"$found" || fail "$wifi_name.local did not resolve to $address over mDNS: $found"
   say "$wifi_name.local resolves by mDNS to $address, asked from the access point's side"
 }
@@ -125,7 +125,8 @@ instances_check() {
   done
   vm_sh 240 "systemctl start sentinel@dallas.service sentinel@austin.service" >/dev/null
   say "both started (Type=notify: READY)"
-  vm_sh 60 "sentinel instances" | sed 's/^/     /' | tee "$tmp/instances.txt"
+  vm_sh 60 "sentinel instances" > "$tmp/instances.txt"
+  sed 's/^/     /' "$tmp/instances.txt"
   for loc in dallas austin; do
     grep -q "^sentinel@$loc .*loc-$loc" "$tmp/instances.txt" || fail "sentinel instances does not list sentinel@$loc at loc-$loc"
   done
