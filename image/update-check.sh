@@ -162,7 +162,8 @@ say "slots/current -> $good_slot on the data partition"
 owners=$(vm_sh 30 "stat -c '%U:%G %a %n' /var/lib/sentinel /var/lib/sentinel/tunnel")
 grep -qx 'root:sentinel 1770 /var/lib/sentinel' <<<"$owners" || fail "the data partition's top is not root's: $owners"
 grep -qx 'root:root 700 /var/lib/sentinel/tunnel' <<<"$owners" || fail "the tunnel's directory is not root's: $owners"
-vm_sh 60 "cd /root && /usr/local/bin/sentinel status" | grep -q "$good_version" || fail "sentinel status typed as root failed"
+status_typed=$(vm_sh 60 "cd /root && /usr/local/bin/sentinel status")
+grep -q "$good_version" <<<"$status_typed" || fail "sentinel status typed as root does not show $good_version:"$'\n'"$status_typed"
 say "the data partition's top and tunnel/ are root's after every start; sentinel status typed as root works"
 notices=$(vm_sh 30 "journalctl -b --no-pager -u sentinel.service | grep -c 'rolled back' || true")
 echo "     the journal mentions the rollback $notices times"
