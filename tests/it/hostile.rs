@@ -131,8 +131,11 @@ fn a_flood_of_idle_connections_cannot_take_every_thread_nor_shut_out_ghl() -> an
         })
         .count();
     assert!(closed >= 700 - 512, "only {closed} of the oldest idle connections were closed");
-    assert!(peak <= before + 512 + 64, "{peak} threads with 700 idle connections (from {before})");
     assert!(peak < tasks_max / 2, "{peak} threads against TasksMax={tasks_max}");
+    // The threads of the connections it closed end soon after, not at the same instant (a
+    // hundred lingered for a moment under CI's load): with all 700 clients still connected,
+    // the count settles at the cap.
+    app.eventually("the threads settling at the cap of 512 connections", || Ok(threads(&app)? <= before + 512 + 64))?;
     assert_eq!(app.admin("GET", "/health")?.json["ok"], true);
     Ok(())
 }
