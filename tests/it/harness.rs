@@ -278,10 +278,12 @@ impl Sentinel {
         Ok(())
     }
 
-    /// Polls `check` until it holds or 10 s pass: for effects an actor applies after
-    /// answering (the SLA clock after the test moved time). Not a timing assertion.
+    /// Polls `check` until it holds or 10 s pass (30 s when the binary runs under an emulator,
+    /// `SENTINEL_BIN_RUNNER`): for effects an actor applies after answering (the SLA clock
+    /// after the test moved time). Not a timing assertion.
     pub fn eventually(&self, what: &str, mut check: impl FnMut() -> anyhow::Result<bool>) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let patience = if std::env::var_os("SENTINEL_BIN_RUNNER").is_some() { 30 } else { 10 };
+        let deadline = Instant::now() + Duration::from_secs(patience);
         loop {
             if check()? {
                 return Ok(());
