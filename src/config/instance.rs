@@ -21,6 +21,12 @@ pub const MAIN: &str = "sentinel";
 /// service user.
 pub const RESERVED: [&str; 7] = ["etc", "tunnel", "network", "slots", "backups", "timesync", "sentinel-data"];
 
+/// The systemd unit that runs the env file named `name`: `sentinel` for [`MAIN`], else the
+/// instance `sentinel@NAME`.
+pub fn unit(name: &str) -> String {
+    if name == MAIN { MAIN.to_string() } else { format!("sentinel@{name}") }
+}
+
 /// The directory holding the env files: `SENTINEL_ETC`, else `/etc/sentinel`.
 pub fn etc_dir() -> PathBuf {
     match std::env::var_os(ETC_DIR_VAR) {

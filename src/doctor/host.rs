@@ -40,7 +40,7 @@ pub fn local(config: &Config, time: &TimeSource) -> Vec<Check> {
         network(),
         disk(config),
         card_wear(&config.data_dir(), time.monotonic()),
-        watchdog(&unit(config.instance.as_deref())),
+        watchdog(&crate::config::instance::unit(config.instance.as_deref().unwrap_or(crate::config::instance::MAIN))),
         led(&config.led_path),
         backups(config, time.now()),
         update_key(&crate::update::keys::keys_dir()),
@@ -244,12 +244,6 @@ fn sectors_written(stat: &str) -> Option<u64> {
 /// end of life).
 fn life_used(text: &str) -> Option<u8> {
     text.split_whitespace().filter_map(|word| u8::from_str_radix(word.trim_start_matches("0x"), 16).ok()).max()
-}
-
-/// The systemd unit that runs this configuration: `sentinel`, or `sentinel@NAME` for
-/// `--instance NAME`.
-fn unit(instance: Option<&str>) -> String {
-    instance.map_or_else(|| "sentinel".to_string(), |name| format!("sentinel@{name}"))
 }
 
 /// Whether systemd watches the service: the unit's `WatchdogSec`.
@@ -488,7 +482,7 @@ mod tests {
         let missing = judge_watchdog("sentinel", "LoadState=not-found\nWatchdogUSec=0\n");
         assert!(missing.level == Level::Warn && missing.detail.contains("no sentinel unit"), "{missing:?}");
         // An instance is asked about as the unit systemd runs it as (issue 29).
-        assert_eq!(unit(Some("dallas")), "sentinel@dallas");
+        assert_eq!(crate::config::instance::unit("dallas"), "sentinel@dallas");
         let armed = judge_watchdog("sentinel@dallas", "LoadState=loaded\nWatchdogUSec=30s\n");
         assert!(armed.detail.contains("in the sentinel@dallas unit"), "{armed:?}");
         let bare = judge_watchdog("sentinel@dallas", "LoadState=loaded\nWatchdogUSec=0\n");

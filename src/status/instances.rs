@@ -18,7 +18,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_millis(1500);
 /// The screen: a heading, then one line per env file in `etc`.
 pub fn list(etc: &Path) -> anyhow::Result<String> {
     let found = instance::list_in(etc)?;
-    let units: Vec<String> = found.iter().map(|(name, _)| unit(name)).collect();
+    let units: Vec<String> = found.iter().map(|(name, _)| instance::unit(name)).collect();
     let width = units.iter().map(String::len).max().unwrap_or(0).max("SERVICE".len());
     let mut screen = String::new();
     let _ = writeln!(screen, "{} in {}", crate::domain::format::count(found.len(), "service"), etc.display());
@@ -30,11 +30,6 @@ pub fn list(etc: &Path) -> anyhow::Result<String> {
         let _ = writeln!(screen, "(none: add NAME.env there and `systemctl enable --now sentinel@NAME`)");
     }
     Ok(screen)
-}
-
-/// The systemd unit that runs the env file named `name`.
-fn unit(name: &str) -> String {
-    if name == instance::MAIN { "sentinel".to_string() } else { format!("sentinel@{name}") }
 }
 
 /// One service's line after its name; a file that does not load says why, on the same line.
