@@ -31,10 +31,12 @@ fetch() { echo "mkdir -p /run/ci && busybox wget -q -O /run/ci/$1 http://10.0.2.
 # network namespace of its own ("ap", another machine as far as the box can tell), with a DHCP
 # server (busybox udhcpd) handing out 192.168.77.100-150.
 ap_files() {
-  printf 'interface=wlan1\ndriver=nl80211\nssid=%s\nhw_mode=g\nchannel=6\nwpa=2\nwpa_key_mgmt=WPA-PSK\nrsn_pairwise=CCMP\nwpa_passphrase=%s\n' \
-    "$wifi_ssid" "not-the-office-password" > "$tmp/www/hostapd-wrong.conf"
-  printf 'interface=wlan1\ndriver=nl80211\nssid=%s\nhw_mode=g\nchannel=6\nwpa=2\nwpa_key_mgmt=WPA-PSK\nrsn_pairwise=CCMP\nwpa_passphrase=%s\n' \
-    "$wifi_ssid" "$wifi_password" > "$tmp/www/hostapd.conf"
+  local conf password
+  for conf in hostapd-wrong:not-the-office-password "hostapd:$wifi_password"; do
+    password=${conf#*:} conf=${conf%%:*}
+    printf 'interface=wlan1\ndriver=nl80211\nssid=%s\nhw_mode=g\nchannel=6\nwpa=2\nwpa_key_mgmt=WPA-PSK\nrsn_pairwise=CCMP\nwpa_passphrase=%s\n' \
+      "$wifi_ssid" "$password" > "$tmp/www/$conf.conf"
+  done
   printf 'interface wlan1\nstart 192.168.77.100\nend 192.168.77.150\nlease_file /run/ci/udhcpd.leases\noption subnet 255.255.255.0\noption router 192.168.77.1\n' \
     > "$tmp/www/udhcpd.conf"
 }

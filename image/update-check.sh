@@ -19,7 +19,7 @@
 # The bundles are served over HTTP from 127.0.0.1 on the host (the VM reaches it as 10.0.2.2);
 # commands run through the CI-only root shell on the virtio port "sentinel.test-shell", whose
 # host end is a pipe here. UPDATE_TRIAL_MINUTES is 2. It works on a copy; the image is not
-# changed. About 9 minutes under software emulation.
+# changed. About 6 minutes under software emulation.
 #
 #   image/update-check.sh IMAGE GOOD.bundle BAD.bundle [KEY.pub]
 #
